@@ -1,0 +1,47 @@
+# Two commands on a fresh machine with Python 3.11+: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+DEMO   ?= demo_district
+TERM_ID ?= 2025-26-Q2
+WORKERS ?=
+PYTEST_ARGS ?=
+
+.PHONY: help venv demo test lab survey-app records-app bench clean
+
+help:
+	@echo "make demo        build the demo district and run the quarterly reports"
+	@echo "make test        run the whole test suite"
+	@echo "make lab         JupyterLab on notebooks/"
+	@echo "make survey-app  serve the fit-survey form with Voila on localhost"
+	@echo "make bench       run the benchmarks (minutes; large data)"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "partner_analysis needs Python 3.11 or newer")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test,bench,dask]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m partner_analysis demo --out $(DEMO) --term $(TERM_ID)
+
+test: $(STAMP)
+	$(PY) -m pytest -n 2 --dist loadgroup -q $(PYTEST_ARGS)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/
+
+survey-app: $(STAMP)
+	$(PY) -m partner_analysis survey-app
+
+bench: $(STAMP)
+	$(PY) benchmarks/kpi_panel.py
+	$(PY) benchmarks/report_batch.py
+
+clean:
+	rm -rf $(DEMO) reports/*/ .pytest_cache

@@ -1,0 +1,157 @@
+"""The ``partner-analysis`` command: thin verbs over the library.
+
+Each verb parses arguments, calls one library function and maps
+:class:`~partner_analysis.exceptions.PartnerAnalysisError` to a one-line
+message and a non-zero exit code (tracebacks only with ``--debug``).
+
+Verbs are grouped by area; each area adds its sub-parsers in one
+``_add_<area>`` function below.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from .exceptions import PartnerAnalysisError
+
+__all__ = ["main", "build_parser"]
+
+
+def _path(s: str) -> Path:
+    return Path(s)
+
+
+# -- foundation: data ----------------------------------------------------------------------------
+
+def _cmd_demo_data(args) -> int:
+    from .data.synth import make_demo_district
+    out = make_demo_district(args.out, students=args.students, partners=args.partners, seed=args.seed,
+                             config=args.config, with_records=not args.no_records, db=args.db)
+    print(f"demo district written to {out}")
+    return 0
+
+
+def _cmd_import(args) -> int:
+    from .data.load import import_source
+    result = import_source(args.source, map_path=args.map, out=args.out, config=args.config)
+    print(result.report())
+    return 0
+
+
+def _cmd_validate(args) -> int:
+    from .data.load import validate_dataset
+    result = validate_dataset(args.data_dir)
+    print(result.report())
+    return 0
+
+
+def _cmd_demo(args) -> int:
+    from .demo import run_demo
+    return run_demo(out=args.out, term=args.term, students=args.students, seed=args.seed,
+                    workers=args.workers, reports_dir=args.reports)
+
+
+def _add_data(sub) -> None:
+    p = sub.add_parser("demo-data", help="generate a synthetic, reproducible demo district",
+                       description="Generate a synthetic demo district (two school years, four quarters each).")
+    p.add_argument("--out", type=_path, required=True, help="output DATA_DIR")
+    p.add_argument("--students", type=int, default=2400, help="number of students (default 2400)")
+    p.add_argument("--partners", type=int, default=8, help="number of partners, 6-10 recommended (default 8)")
+    p.add_argument("--seed", type=int, default=20251, help="random seed (default 20251)")
+    p.add_argument("--config", type=_path, default=None, help="district.yml (default: embedded demo config)")
+    p.add_argument("--db", default=None, help="records store URL/path for demo survey answers, check-ins, investments "
+                                              "(default: DATA_DIR/records.sqlite)")
+    p.add_argument("--no-records", action="store_true", help="do not write fit-survey/records demo data")
+    p.set_defaults(func=_cmd_demo_data)
+
+    p = sub.add_parser("import", help="import SIS exports through a column map into a validated DATA_DIR",
+                       description="Read CSV/XLSX/parquet files named in a column map, rename and recode columns, "
+                                   "validate everything, and write DATA_DIR only if all of it is valid.")
+    p.add_argument("source", type=_path, help="folder (or file) holding the exports named in the map")
+    p.add_argument("--map", type=_path, required=True, help="column map YAML (see examples/)")
+    p.add_argument("--out", type=_path, required=True, help="output DATA_DIR (replaced atomically)")
+    p.add_argument("--config", type=_path, default=None, help="district.yml (default: the map's `config`, "
+                                                              "else the embedded default)")
+    p.set_defaults(func=_cmd_import)
+
+    p = sub.add_parser("validate", help="re-check a DATA_DIR", description="Re-run every check on a DATA_DIR.")
+    p.add_argument("data_dir", type=_path)
+    p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("demo", help="the main job on the demo district (what `make demo` runs)",
+                       description="Build the demo district (if missing) and run the main job on it.")
+    p.add_argument("--out", type=_path, default=Path("demo_district"), help="demo DATA_DIR")
+    p.add_argument("--term", default="2025-26-Q2", help="term to report on")
+    p.add_argument("--students", type=int, default=2400)
+    p.add_argument("--seed", type=int, default=20251)
+    p.add_argument("--workers", type=int, default=None, help="report workers (default: one per core)")
+    p.add_argument("--reports", type=_path, default=Path("reports"), help="report output folder")
+    p.set_defaults(func=_cmd_demo)
+
+
+def _add_area(sub, area: str) -> None:
+    """Let an area module ``partner_analysis/<area>/cli.py`` add its verbs, once it exists."""
+    import importlib
+    import importlib.util
+    name = f"partner_analysis.{area}.cli"
+    if importlib.util.find_spec(name) is None:
+        return
+    importlib.import_module(name).add_parsers(sub)
+
+
+# -- KPIs (issue: KPI statistics engine) ---------------------------------------------------------
+
+def _add_kpi(sub) -> None:
+    _add_area(sub, "kpi")
+
+
+# -- fit survey ------------------------------------------------------------------------------------
+
+def _add_fit(sub) -> None:
+    _add_area(sub, "fit")
+
+
+# -- partnership records ---------------------------------------------------------------------------
+
+def _add_records(sub) -> None:
+    _add_area(sub, "records")
+
+
+# -- reports -------------------------------------------------------------------------------------
+
+def _add_report(sub) -> None:
+    _add_area(sub, "report")
+
+
+_AREAS: Sequence[Callable] = (_add_data, _add_kpi, _add_fit, _add_records, _add_report)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+    parser = argparse.ArgumentParser(
+        prog="partner-analysis",
+        description="School-district partnerships: data import, KPIs, fit survey, records and quarterly reports.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for expected errors")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    sub.required = True
+    for add in _AREAS:
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except PartnerAnalysisError as err:
+        if args.debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return getattr(err, "exit_code", 2)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

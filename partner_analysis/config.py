@@ -1,0 +1,293 @@
+"""District configuration: ``district.yml``.
+
+Terms (quarters), schools, the grade scale, KPI thresholds, the privacy profile
+and valuation rates are configuration, never code. :func:`load_config` reads a
+YAML file (or the embedded default) into an immutable :class:`DistrictConfig`;
+every problem is a :class:`~partner_analysis.exceptions.ConfigError` naming the
+file and key.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from .exceptions import ConfigError
+
+__all__ = ["Term", "School", "GradeScale", "DistrictConfig", "load_config",
+           "default_config_path", "DEFAULT_CONFIG_TEXT"]
+
+SCHOOL_LEVELS = ("elementary", "middle", "high", "k8", "k12", "other")
+
+
+def default_config_path() -> Path:
+    """Path of the embedded default ``district.yml`` (used by the demo)."""
+    return Path(str(resources.files("partner_analysis") / "defaults" / "district.yml"))
+
+
+DEFAULT_CONFIG_TEXT = default_config_path().read_text(encoding="utf-8")
+
+
+def _as_date(value: Any, *, path, key) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        raise ConfigError(f"expected a date as YYYY-MM-DD, found {value!r}", path=path, key=key,
+                          fix="Write dates like 2025-08-18") from None
+
+
+@dataclass(frozen=True)
+class Term:
+    """One reporting term (a quarter). ``id`` is a string such as ``2025-26-Q1``."""
+
+    id: str
+    start: dt.date
+    end: dt.date
+    school_year: str = ""
+
+    def __post_init__(self):
+        if self.end < self.start:
+            raise ConfigError(f"term {self.id!r} ends ({self.end}) before it starts ({self.start})",
+                              key="terms", fix="Swap or correct the dates")
+
+    def contains(self, day: dt.date) -> bool:
+        return self.start <= day <= self.end
+
+
+@dataclass(frozen=True)
+class School:
+    school_id: str
+    name: str
+    level: str = "other"
+
+
+@dataclass(frozen=True)
+class GradeScale:
+    """Letter marks to grade points, and the numeric range marks are read on."""
+
+    letters: Mapping[str, float] = field(default_factory=lambda: {"A": 4.0, "B": 3.0, "C": 2.0, "D": 1.0, "F": 0.0})
+    failing_letters: tuple[str, ...] = ("F",)
+    numeric_min: float = 0.0
+    numeric_max: float = 100.0
+    pass_mark: float = 60.0
+
+    def __post_init__(self):
+        if not self.numeric_min < self.numeric_max:
+            raise ConfigError("grade_scale numeric min must be below max", key="grade_scale.numeric")
+        if not self.numeric_min <= self.pass_mark <= self.numeric_max:
+            raise ConfigError(f"pass_mark {self.pass_mark} lies outside [{self.numeric_min}, {self.numeric_max}]",
+                              key="grade_scale.numeric.pass_mark")
+        unknown = set(self.failing_letters) - set(self.letters)
+        if unknown:
+            raise ConfigError(f"failing letters {sorted(unknown)} are not in the letter scale",
+                              key="grade_scale.failing_letters")
+
+    @property
+    def max_points(self) -> float:
+        return max(self.letters.values()) if self.letters else 4.0
+
+
+@dataclass(frozen=True)
+class DistrictConfig:
+    """Everything a district varies. Build with :func:`load_config`."""
+
+    district_id: str
+    name: str
+    school_year: str
+    terms: tuple[Term, ...]
+    schools: tuple[School, ...]
+    grade_scale: GradeScale = field(default_factory=GradeScale)
+    thresholds: Mapping[str, Any] = field(default_factory=dict)
+    privacy: Mapping[str, Any] = field(default_factory=dict)
+    valuation: Mapping[str, Any] = field(default_factory=dict)
+    source: str | None = None
+
+    def __post_init__(self):
+        ids = [t.id for t in self.terms]
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        if dup:
+            raise ConfigError(f"term ids must be unique, repeated: {dup}", path=self.source, key="terms")
+        sids = [s.school_id for s in self.schools]
+        dup = sorted({i for i in sids if sids.count(i) > 1})
+        if dup:
+            raise ConfigError(f"school ids must be unique, repeated: {dup}", path=self.source, key="schools")
+
+    # -- look-ups ---------------------------------------------------------
+    @property
+    def term_ids(self) -> tuple[str, ...]:
+        return tuple(t.id for t in self.terms)
+
+    @property
+    def school_ids(self) -> tuple[str, ...]:
+        return tuple(s.school_id for s in self.schools)
+
+    def term(self, term_id: str) -> Term:
+        for t in self.terms:
+            if t.id == term_id:
+                return t
+        raise ConfigError(f"unknown term {term_id!r}", path=self.source, key="terms",
+                          fix=f"Use one of {list(self.term_ids)}")
+
+    def term_for_date(self, day: dt.date) -> Term | None:
+        for t in self.terms:
+            if t.contains(day):
+                return t
+        return None
+
+    def previous_term(self, term_id: str) -> Term | None:
+        """The term before ``term_id`` in date order, or None."""
+        ordered = sorted(self.terms, key=lambda t: t.start)
+        i = [t.id for t in ordered].index(self.term(term_id).id)
+        return ordered[i - 1] if i > 0 else None
+
+    def same_term_last_year(self, term_id: str) -> Term | None:
+        """The term at the same position in the previous school year, or None."""
+        t = self.term(term_id)
+        years = sorted({x.school_year for x in self.terms})
+        if t.school_year not in years or years.index(t.school_year) == 0:
+            return None
+        prev_year = years[years.index(t.school_year) - 1]
+        mine = sorted((x for x in self.terms if x.school_year == t.school_year), key=lambda x: x.start)
+        theirs = sorted((x for x in self.terms if x.school_year == prev_year), key=lambda x: x.start)
+        pos = [x.id for x in mine].index(t.id)
+        return theirs[pos] if pos < len(theirs) else None
+
+    def year_terms(self, term_id: str) -> tuple[Term, ...]:
+        """Terms of the same school year up to and including ``term_id`` (year to date)."""
+        t = self.term(term_id)
+        return tuple(sorted((x for x in self.terms if x.school_year == t.school_year and x.start <= t.start),
+                            key=lambda x: x.start))
+
+    def threshold(self, name: str, default: Any = None) -> Any:
+        return self.thresholds.get(name, default)
+
+    def to_dict(self) -> dict:
+        """A plain, YAML-safe dict that :func:`config_from_dict` turns back into this config."""
+        return {
+            "district": {"id": self.district_id, "name": self.name},
+            "school_year": self.school_year,
+            "terms": [{"id": t.id, "school_year": t.school_year, "start": t.start.isoformat(),
+                       "end": t.end.isoformat()} for t in self.terms],
+            "schools": [dataclasses.asdict(s) for s in self.schools],
+            "grade_scale": {"letters": dict(self.grade_scale.letters),
+                            "failing_letters": list(self.grade_scale.failing_letters),
+                            "numeric": {"min": self.grade_scale.numeric_min, "max": self.grade_scale.numeric_max,
+                                        "pass_mark": self.grade_scale.pass_mark}},
+            "thresholds": dict(self.thresholds),
+            "privacy": dict(self.privacy),
+            "valuation": dict(self.valuation),
+        }
+
+    def dump(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True), encoding="utf-8")
+        return path
+
+
+def _require(mapping: Mapping, key: str, *, path, where: str):
+    if not isinstance(mapping, Mapping) or key not in mapping or mapping[key] in (None, ""):
+        raise ConfigError(f"missing required key '{key}'", path=path, key=f"{where}{key}",
+                          fix=f"Add '{key}' (see the embedded default: {default_config_path()})")
+    return mapping[key]
+
+
+def config_from_dict(raw: Mapping[str, Any], *, source: str | None = None) -> DistrictConfig:
+    """Build a :class:`DistrictConfig` from a parsed YAML mapping, validating every key."""
+    path = source
+    if not isinstance(raw, Mapping):
+        raise ConfigError("the file must hold a YAML mapping (key: value lines)", path=path)
+    district = _require(raw, "district", path=path, where="")
+    district_id = str(_require(district, "id", path=path, where="district."))
+    name = str(_require(district, "name", path=path, where="district."))
+    school_year = str(_require(raw, "school_year", path=path, where=""))
+    raw_terms = _require(raw, "terms", path=path, where="")
+    if not isinstance(raw_terms, list) or not raw_terms:
+        raise ConfigError("'terms' must be a non-empty list", path=path, key="terms")
+    terms = []
+    for i, t in enumerate(raw_terms):
+        key = f"terms[{i}]"
+        tid = str(_require(t, "id", path=path, where=f"{key}."))
+        start = _as_date(_require(t, "start", path=path, where=f"{key}."), path=path, key=f"{key}.start")
+        end = _as_date(_require(t, "end", path=path, where=f"{key}."), path=path, key=f"{key}.end")
+        if end < start:
+            raise ConfigError(f"term {tid!r} ends ({end}) before it starts ({start})", path=path, key=key,
+                              fix="Swap or correct the dates")
+        terms.append(Term(id=tid, start=start, end=end, school_year=str(t.get("school_year", "") or "")))
+    ordered = sorted(terms, key=lambda t: t.start)
+    for a, b in zip(ordered, ordered[1:]):
+        if b.start <= a.end:
+            raise ConfigError(f"terms {a.id!r} and {b.id!r} overlap", path=path, key="terms",
+                              fix="Terms must not share days")
+    raw_schools = raw.get("schools") or []
+    schools = []
+    for i, s in enumerate(raw_schools):
+        sid = _require(s, "school_id", path=path, where=f"schools[{i}].")
+        level = str(s.get("level", "other"))
+        if level not in SCHOOL_LEVELS:
+            raise ConfigError(f"school level must be one of {list(SCHOOL_LEVELS)}, found {level!r}",
+                              path=path, key=f"schools[{i}].level")
+        schools.append(School(school_id=str(sid), name=str(s.get("name", sid)), level=level))
+    gs_raw = raw.get("grade_scale") or {}
+    numeric = gs_raw.get("numeric") or {}
+    letters = {str(k): float(v) for k, v in (gs_raw.get("letters") or {"A": 4, "B": 3, "C": 2, "D": 1, "F": 0}).items()}
+    try:
+        grade_scale = GradeScale(
+            letters=letters,
+            failing_letters=tuple(str(x) for x in gs_raw.get("failing_letters", ["F"])),
+            numeric_min=float(numeric.get("min", 0)),
+            numeric_max=float(numeric.get("max", 100)),
+            pass_mark=float(numeric.get("pass_mark", 60)),
+        )
+    except ConfigError as err:
+        raise ConfigError(err.problem, path=path, key=err.key) from None
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"grade_scale has a non-numeric value ({err})", path=path, key="grade_scale") from None
+    thresholds = dict(raw.get("thresholds") or {})
+    rate = thresholds.get("chronic_absence_rate", 0.10)
+    if not isinstance(rate, (int, float)) or not 0 < rate < 1:
+        raise ConfigError(f"chronic_absence_rate must be a fraction between 0 and 1, found {rate!r}",
+                          path=path, key="thresholds.chronic_absence_rate", fix="Write 0.10 for 10%")
+    privacy = dict(raw.get("privacy") or {"profile": "public", "min_group_n": 10, "min_numerator": 3})
+    min_n = privacy.get("min_group_n", 10)
+    if not isinstance(min_n, int) or min_n < 3:
+        raise ConfigError(f"privacy.min_group_n must be a whole number of at least 3, found {min_n!r}",
+                          path=path, key="privacy.min_group_n",
+                          fix="privacy.md: 3 is the absolute minimum; most states use 10")
+    valuation = dict(raw.get("valuation") or {})
+    return DistrictConfig(district_id=district_id, name=name, school_year=school_year, terms=tuple(terms),
+                          schools=tuple(schools), grade_scale=grade_scale, thresholds=thresholds,
+                          privacy=privacy, valuation=valuation, source=source)
+
+
+def load_config(path: str | Path | None = None) -> DistrictConfig:
+    """Read ``district.yml``; with no path, the embedded default.
+
+    Raises
+    ------
+    ConfigError
+        When the file is missing, is not YAML, or a key is missing or invalid.
+    """
+    if path is None:
+        path = default_config_path()
+    path = Path(path)
+    if path.is_dir():
+        path = path / "district.yml"
+    if not path.exists():
+        raise ConfigError("file not found", path=path,
+                          fix="Pass the path of a district.yml, or omit it to use the embedded default")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"not valid YAML{where}: {getattr(err, 'problem', err)}", path=path) from None
+    return config_from_dict(raw, source=str(path))
