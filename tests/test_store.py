@@ -1,0 +1,216 @@
+"""Unit tests of the records store (SQLite by default; PostgreSQL when PA_TEST_PG_URL is set)."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import pickle
+from dataclasses import dataclass
+
+import pytest
+import sqlalchemy as sa
+
+from partner_analysis.exceptions import StoreError
+from partner_analysis.store import Store, decode_value, encode_value, resolve_db_url
+
+
+@dataclass(frozen=True)
+class _Inst:
+    form_id: str = "partner_fit"
+    version: str = "2025090101"
+    title: str = "Partner fit"
+
+
+FORM, VERSION = _Inst.form_id, _Inst.version
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(tmp_path / "records.sqlite")
+    yield s
+    s.close()
+
+
+# -- URLs ------------------------------------------------------------------------------------------
+
+def test_resolve_order(tmp_path, monkeypatch):
+    monkeypatch.delenv("PA_DB_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert resolve_db_url(None) == f"sqlite:///{tmp_path / 'partner_analysis.sqlite'}"
+    assert resolve_db_url("", data_dir=tmp_path / "d") == f"sqlite:///{tmp_path / 'd' / 'records.sqlite'}"
+    monkeypatch.setenv("PA_DB_URL", "postgresql+psycopg://u@h/db")
+    assert resolve_db_url(None, data_dir=tmp_path) == "postgresql+psycopg://u@h/db"
+    assert resolve_db_url("x.sqlite", data_dir=tmp_path) == f"sqlite:///{tmp_path / 'x.sqlite'}"
+    assert resolve_db_url("sqlite:///rel.db") == "sqlite:///rel.db"
+
+
+def test_sqlite_pragmas(store):
+    with store.engine.connect() as conn:
+        got = {p: conn.exec_driver_sql(f"PRAGMA {p}").scalar()
+               for p in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")}
+    # synchronous: 2 = FULL
+    assert got == {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 30000, "synchronous": 2}
+
+
+def test_tables_created(store):
+    names = set(sa.inspect(store.engine).get_table_names())
+    assert {"instruments", "partnerships", "respondents", "response_sets", "answers", "answer_audit"} <= names
+
+
+# -- values ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value, back", [
+    pytest.param("03", "03", id="leading-zero-string"),
+    pytest.param(["a", "b"], ["a", "b"], id="multi"),
+    pytest.param({"b", "a"}, ["a", "b"], id="set-sorted"),
+    pytest.param(dt.date(2025, 9, 1), "2025-09-01", id="date"),
+    pytest.param(4, 4, id="int"),
+    pytest.param(2.5, 2.5, id="float"),
+])
+def test_value_roundtrip(value, back):
+    assert decode_value(encode_value(value)) == back
+
+
+def test_unstorable_value():
+    with pytest.raises(StoreError, match="cannot store"):
+        encode_value(object())
+
+
+# -- lifecycle -------------------------------------------------------------------------------------
+
+def test_open_resumes_draft(store):
+    a = store.open_response(FORM, VERSION, "P01", "district", "ann")
+    b = store.open_response(FORM, VERSION, "P01", "district", "ann")
+    c = store.open_response(FORM, VERSION, "P01", "partner", "ann")
+    d = store.open_response(FORM, VERSION, "P01", "district", "ann", wave="2026")
+    assert a == b and len({a, c, d}) == 3
+    assert store.partnerships_frame()["partner_id"].tolist() == ["P01"]
+
+
+def test_client_token_idempotent(store):
+    a = store.open_response(FORM, VERSION, "P01", "district", "ann", client_token="tok-1")
+    store.submit(a)
+    b = store.open_response(FORM, VERSION, "P01", "district", "ann", client_token="tok-1")
+    assert a == b
+    # a new draft (no token) after submission is a new response set
+    assert store.open_response(FORM, VERSION, "P01", "district", "ann") != a
+
+
+def test_save_submit_export(store):
+    store.register_instrument(_Inst())
+    rid = store.open_response(FORM, VERSION, "P02", "partner", "bo")
+    store.save_answer(rid, "q1", "4")
+    store.save_answer(rid, "q2", ["x", "y"])
+    store.save_answer(rid, "q3", dt.date(2025, 10, 1))
+    store.save_answer(rid, "q1", "5")          # overwrite
+    store.save_answer(rid, "q4", "temp")
+    store.save_answer(rid, "q4", "")           # empty clears
+    assert store.get_answers(rid) == {"q1": "5", "q2": ["x", "y"], "q3": "2025-10-01"}
+    assert store.answers_long().empty          # drafts are not exported by default
+    assert len(store.answers_long(status="draft")) == 3
+    store.submit(rid)
+    long = store.answers_long(form_id=FORM, partner_id="P02")
+    assert list(long.columns) == ["response_id", "form_id", "version", "partner_id", "role", "respondent",
+                                  "wave", "status", "item", "value", "submitted_at"]
+    assert dict(zip(long["item"], long["value"])) == {"q1": "5", "q2": ["x", "y"], "q3": "2025-10-01"}
+    assert (long["status"] == "submitted").all() and long["submitted_at"].notna().all()
+    assert store.answers_long(partner_id="P99").empty
+    wide = store.answers_wide()
+    assert wide.shape[0] == 1 and wide.loc[0, "version"] == VERSION and wide.loc[0, "q2"] == ["x", "y"]
+
+
+def test_submit_replaces_answers_and_validates(store):
+    rid = store.open_response(FORM, VERSION, "P01", "district", "ann")
+    store.save_answer(rid, "hidden_q", "stale")
+    store.save_answer(rid, "q1", "1")
+
+    def needs_q2(final):
+        return [] if "q2" in final else [("q2", "This question is required.")]
+
+    with pytest.raises(StoreError, match="q2: This question is required") as info:
+        store.submit(rid, {"q1": "2"}, validator=needs_q2)
+    assert info.value.problems == [("q2", "This question is required.")]
+    # rolled back: still a draft with the old answers
+    assert store.response(rid)["status"] == "draft"
+    assert store.get_answers(rid) == {"hidden_q": "stale", "q1": "1"}
+    store.submit(rid, {"q1": "2", "q2": "3", "hidden_q": None}, validator=needs_q2)
+    assert store.get_answers(rid) == {"q1": "2", "q2": "3"}
+    assert store.submit(rid) == rid            # retried submit is a no-op
+
+
+def test_submitted_is_read_only_and_edits_are_audited(store):
+    rid = store.open_response(FORM, VERSION, "P01", "district", "ann")
+    store.save_answer(rid, "q1", "2")
+    store.submit(rid)
+    with pytest.raises(StoreError, match="read-only"):
+        store.save_answer(rid, "q1", "3")
+    with pytest.raises(StoreError, match="editor"):
+        store.edit_submitted(rid, "q1", "3", editor="", reason="x")
+    store.edit_submitted(rid, "q1", "3", editor="coordinator", reason="respondent emailed a correction")
+    store.edit_submitted(rid, "q1", "3", editor="coordinator", reason="same value: no audit row")
+    audit = store.audit_frame(rid)
+    assert audit[["item", "old_value", "new_value", "editor"]].values.tolist() == [["q1", "2", "3", "coordinator"]]
+    assert store.answers_long()["value"].tolist() == ["3"]
+    draft = store.open_response(FORM, VERSION, "P01", "district", "ann")
+    with pytest.raises(StoreError, match="draft"):
+        store.edit_submitted(draft, "q1", "1", editor="x", reason="y")
+
+
+def test_register_instrument_detects_changed_file(store, tmp_path):
+    f = tmp_path / "form.xlsx"
+    f.write_bytes(b"one")
+    first = store.register_instrument(_Inst(), source_path=f)
+    assert store.register_instrument(_Inst(), source_path=f) == first
+    f.write_bytes(b"two")
+    with pytest.raises(StoreError, match="Increase `version`"):
+        store.register_instrument(_Inst(), source_path=f)
+    assert store.instruments_frame()["sha256"].notna().all()
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    pytest.param(dict(partner_id=1), "must be a string", id="numeric-id"),
+    pytest.param(dict(role="teacher"), "`role` must be one of", id="role"),
+    pytest.param(dict(respondent=""), "non-empty", id="empty-respondent"),
+])
+def test_bad_keys(store, kwargs, match):
+    args = dict(form_id=FORM, version=VERSION, partner_id="P01", role="district", respondent="ann") | kwargs
+    with pytest.raises(StoreError, match=match):
+        store.open_response(**args)
+
+
+def test_unknown_response(store):
+    with pytest.raises(StoreError, match="does not exist"):
+        store.save_answer(999, "q1", "1")
+
+
+def test_sqlalchemy_errors_are_wrapped(store):
+    with pytest.raises(StoreError, match="could not complete a transaction"):
+        with store.transaction() as conn:
+            conn.exec_driver_sql("INSERT INTO answers (response_id, item, value, updated_at) "
+                                 "VALUES (12345, 'q', '1', '2025-01-01')")   # foreign key violation
+
+
+def test_store_error_pickles():
+    err = StoreError("x")
+    err.problems = [("q1", "required")]
+    back = pickle.loads(pickle.dumps(err))
+    assert str(back) == "x" and back.problems == [("q1", "required")]
+
+
+def test_bad_url():
+    with pytest.raises(StoreError, match="driver|cannot open"):
+        Store("nosuchdialect://x/y")
+
+
+@pytest.mark.skipif(not os.environ.get("PA_TEST_PG_URL"),
+                    reason="set PA_TEST_PG_URL=postgresql+psycopg://... to run the store against PostgreSQL")
+def test_postgresql_roundtrip():
+    s = Store(os.environ["PA_TEST_PG_URL"])
+    try:
+        token = f"pg-test-{dt.datetime.now().timestamp()}"
+        rid = s.open_response(FORM, VERSION, "P01", "district", "pg-tester", client_token=token)
+        s.save_answer(rid, "q1", ["a", "b"])
+        s.submit(rid)
+        long = s.answers_long(partner_id="P01")
+        assert ["a", "b"] in long.loc[long["response_id"] == rid, "value"].tolist()
+    finally:
+        s.close()
