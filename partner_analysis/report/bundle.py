@@ -1,0 +1,618 @@
+"""Report bundles: the privacy boundary between district data and report notebooks.
+
+:func:`build_bundles` makes **one pass** over a validated ``DATA_DIR`` (and the
+records store) and writes, per partner and term, a small folder of aggregated,
+suppressed tables plus a ``bundle.json`` manifest. A report notebook reads only
+its bundle (:func:`load_bundle`); nothing student-level crosses.
+
+Every table passes a final guard (:func:`guard_table`) before it is written: a
+table with a student-id column, a string cell equal to a student id, or a visible
+count below the profile's ``min_group_n`` is refused with :class:`DisclosureError`.
+Every build appends one row per table to the release ledger (privacy.md §3.2).
+
+Parts of the bundle come from other areas and are included as soon as they
+exist: KPI comparisons (``kpi.compare``), fit scores (``fit.summary_for_bundle``)
+and records (``records.summary_for_bundle``). A missing part is recorded as
+``"not_recorded"`` in the manifest and the report shows "not yet recorded".
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import importlib
+import importlib.util
+import json
+import math
+import os
+import tempfile
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import ConfigError, InputDataError, PartnerAnalysisError
+
+__all__ = ["BundleInfo", "Bundle", "DisclosureError", "build_bundles", "load_bundle", "guard_table",
+           "read_ledger", "PARTS", "BUNDLE_MANIFEST", "COUNT_COLUMNS"]
+
+BUNDLE_MANIFEST = "bundle.json"
+BUNDLE_FORMAT = 1
+#: Parts of a report and the tables each contributes.
+PARTS: dict[str, tuple[str, ...]] = {
+    "participation": ("participation",),
+    "kpi": ("kpi_comparison", "kpi_trend"),
+    "fit": ("fit_dimensions", "fit_overall", "fit_prompts"),
+    "investments": ("investment_balance", "investment_by_category"),
+    "checkins": ("checkin_status", "open_actions"),
+    "goals": ("goals",),
+}
+#: Columns holding counts of students; each visible value must be >= min_group_n.
+COUNT_COLUMNS = ("n", "n_t", "n_c", "n_all", "participants", "n_students")
+#: Columns that may hold respondent counts of 1-3 staff; they never leave (privacy.md §6).
+_DROP_COLUMNS = ("n_district", "n_partner", "respondent", "respondents", "student_id")
+#: KPI comparison columns a report may show; everything else stays behind.
+_KPI_COLUMNS = ("kpi_id", "kpi_label", "kind", "unit", "higher_is_better", "n_t", "n_c", "mean_t", "mean_c",
+                "difference", "ci_low_t", "ci_high_t", "ci_low_c", "ci_high_c", "effect_size", "es_method",
+                "es_ci_low", "es_ci_high", "improvement_index", "p_val", "p_adj", "test", "baseline_es",
+                "baseline_verdict", "wording", "sample_status", "prev_term_mean_t", "change_prev_term",
+                "last_year_mean_t", "change_last_year", "suppressed", "marker", "suppression_reason")
+
+
+class DisclosureError(PartnerAnalysisError):
+    """A table about to leave the district could identify a student; it was refused."""
+
+    def __init__(self, message: str, *, table: str | None = None, column: str | None = None):
+        self.table = table
+        self.column = column
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class BundleInfo:
+    """What :func:`build_bundles` made for one partner.
+
+    ``ok`` is False when the partner's bundle could not be built; ``error``
+    then says why and ``path`` holds no bundle.
+    """
+
+    partner_id: str
+    term: str
+    path: Path
+    ok: bool = True
+    error: str | None = None
+    tables: tuple[str, ...] = ()
+    parts: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A loaded bundle: its manifest and its tables (aggregates only)."""
+
+    path: Path
+    meta: Mapping[str, Any]
+    tables: Mapping[str, pd.DataFrame]
+
+    @property
+    def partner_id(self) -> str:
+        return self.meta["partner_id"]
+
+    @property
+    def term(self) -> str:
+        return self.meta["term"]
+
+    @property
+    def partner_name(self) -> str:
+        return self.meta.get("partner_name") or self.partner_id
+
+    @property
+    def min_group_n(self) -> int:
+        return int(self.meta.get("profile", {}).get("min_group_n", 10))
+
+    def has(self, part: str) -> bool:
+        """True when the part was recorded (its tables exist, possibly empty)."""
+        return self.meta.get("parts", {}).get(part) == "recorded"
+
+    def table(self, name: str) -> pd.DataFrame | None:
+        return self.tables.get(name)
+
+
+# -- profile ------------------------------------------------------------------------------------
+
+def _profile(config, profile) -> Any:
+    """The PrivacyProfile to apply: the argument, else the district's, else the public defaults."""
+    if profile is not None and not isinstance(profile, str):
+        return profile
+    if importlib.util.find_spec("partner_analysis.privacy") is not None:
+        privacy = importlib.import_module("partner_analysis.privacy")
+        cls = getattr(privacy, "PrivacyProfile", None)
+        if cls is not None:
+            if isinstance(profile, str):
+                named = getattr(cls, "named", None) or getattr(privacy, "get_profile", None)
+                if named is not None:
+                    return named(profile)
+            return cls.from_config(dict(config.privacy))
+    return _FallbackProfile(min_group_n=int(config.privacy.get("min_group_n", 10)),
+                            name=str(config.privacy.get("profile", "public")))
+
+
+@dataclass(frozen=True)
+class _FallbackProfile:
+    # Only used until privacy.py lands; keeps the public defaults of privacy.md §5.
+    min_group_n: int = 10
+    min_numerator: int = 3
+    name: str = "public"
+
+
+def _profile_dict(profile) -> dict:
+    out = {"name": str(getattr(profile, "name", getattr(profile, "profile", "public"))),
+           "min_group_n": int(getattr(profile, "min_group_n", 10)),
+           "min_numerator": int(getattr(profile, "min_numerator", 3))}
+    markers = getattr(profile, "markers", None)
+    out["markers"] = dict(markers) if isinstance(markers, Mapping) else {"primary": "*", "complementary": "‡"}
+    return out
+
+
+# -- guard --------------------------------------------------------------------------------------
+
+def guard_table(name: str, frame: pd.DataFrame, *, min_group_n: int,
+                student_ids: Iterable[str] | frozenset = frozenset()) -> pd.DataFrame:
+    """Refuse a table that could identify a student; return it unchanged otherwise.
+
+    The last check before anything is written to a bundle, applied after
+    suppression: it does not fix tables, it stops the release.
+
+    Parameters
+    ----------
+    name : str
+        Table name, for the message.
+    frame : DataFrame
+        The table about to be written.
+    min_group_n : int
+        Smallest count of students that may be visible.
+    student_ids : set of str
+        Student identifiers of the district; no string cell may equal one.
+
+    Raises
+    ------
+    DisclosureError
+        When a column is named like a student identifier, a count column holds a
+        visible value in ``1 .. min_group_n - 1``, or a cell equals a student id.
+    """
+    for col in frame.columns:
+        if "student" in str(col).lower() and str(col).lower() not in COUNT_COLUMNS and "n_students" != col:
+            raise DisclosureError(f"table '{name}' has a student-level column '{col}'; refused",
+                                  table=name, column=str(col))
+    for col in COUNT_COLUMNS:
+        if col in frame.columns:
+            values = pd.to_numeric(frame[col], errors="coerce")
+            small = values[(values > 0) & (values < min_group_n)]
+            if len(small):
+                raise DisclosureError(
+                    f"table '{name}', column '{col}': {len(small)} visible count(s) below the minimum of "
+                    f"{min_group_n}; suppress them before release", table=name, column=col)
+    ids = student_ids if isinstance(student_ids, (set, frozenset)) else frozenset(student_ids)
+    if ids:
+        for col in frame.columns:
+            s = frame[col]
+            if s.dtype == object or isinstance(s.dtype, pd.StringDtype):
+                hit = s.dropna().astype(str).isin(ids)
+                if hit.any():
+                    raise DisclosureError(f"table '{name}', column '{col}' holds a student identifier; refused",
+                                          table=name, column=str(col))
+    return frame
+
+
+# -- writing -------------------------------------------------------------------------------------
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _table_bytes(frame: pd.DataFrame) -> bytes:
+    return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+
+
+def _dtypes(frame: pd.DataFrame) -> dict[str, str]:
+    out = {}
+    for col, dtype in frame.dtypes.items():
+        if pd.api.types.is_bool_dtype(dtype):
+            out[str(col)] = "bool"
+        elif pd.api.types.is_numeric_dtype(dtype):
+            out[str(col)] = "float"
+        else:
+            out[str(col)] = "str"
+    return out
+
+
+def _clean(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.drop(columns=[c for c in _DROP_COLUMNS if c in frame.columns]).copy()
+    for col in frame.columns:
+        dtype = frame[col].dtype
+        if isinstance(dtype, pd.CategoricalDtype):
+            frame[col] = frame[col].astype("string")
+        elif pd.api.types.is_datetime64_any_dtype(dtype):
+            frame[col] = frame[col].dt.strftime("%Y-%m-%d")
+    return frame.reset_index(drop=True)
+
+
+# -- parts ---------------------------------------------------------------------------------------
+
+def _term_window(config, term: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    t = config.term(term)
+    return pd.Timestamp(t.start), pd.Timestamp(t.end)
+
+
+def _check_partner_rows(dataset, partner_id: str, program_ids: list[str]) -> None:
+    """Per-partner sanity checks at the boundary: a broken partner fails alone, with a precise message."""
+    part = dataset.get("participation")
+    if part is None or not len(part):
+        return
+    mine = part[part["program_id"].astype(str).isin(program_ids)]
+    bad = mine["start_date"].isna()
+    if bad.any():
+        pos = int(np.flatnonzero(part.index.isin(mine.index[bad]))[0])
+        raise InputDataError("participation has no start_date, so it cannot be placed in a term",
+                             path=Path(dataset.path or ".") / "participation.parquet", row=pos + 2,
+                             column="start_date", value=None,
+                             fix=f"Fill start_date for partner {partner_id}'s programs and re-import")
+    if "hours" in mine.columns:
+        hours = pd.to_numeric(mine["hours"], errors="coerce")
+        neg = hours < 0
+        if neg.any():
+            pos = int(np.flatnonzero(part.index.isin(mine.index[neg.fillna(False)]))[0])
+            raise InputDataError("participation hours are negative", path=Path(dataset.path or ".") /
+                                 "participation.parquet", row=pos + 2, column="hours",
+                                 value=float(hours[neg].iloc[0]), fix="Correct the hours and re-import")
+
+
+def _participation_table(dataset, partner_id: str, term: str, k: int) -> pd.DataFrame:
+    """Distinct participating students per program in the term; counts below k are hidden, others rounded to 5."""
+    programs = dataset.get("programs")
+    cols = ["program_id", "program_name", "type", "participants", "participants_display"]
+    if programs is None:
+        return pd.DataFrame(columns=cols)
+    progs = programs[programs["partner_id"].astype(str) == partner_id]
+    start, end = _term_window(dataset.config, term)
+    part = dataset.get("participation")
+    rows = []
+    counts: dict[str, int] = {}
+    if part is not None and len(part):
+        p = part[part["program_id"].astype(str).isin(progs["program_id"].astype(str))]
+        sd = pd.to_datetime(p["start_date"])
+        ed = pd.to_datetime(p["end_date"]) if "end_date" in p.columns else pd.Series(pd.NaT, index=p.index)
+        active = p[(sd <= end) & (ed.isna() | (ed >= start))]
+        counts = active.groupby(active["program_id"].astype(str))["student_id"].nunique().to_dict()
+        counts["all"] = int(active["student_id"].nunique())
+    for _, prog in progs.iterrows():
+        rows.append((str(prog["program_id"]), str(prog["name"]), str(prog["type"]),
+                     int(counts.get(str(prog["program_id"]), 0))))
+    rows.append(("all", "All programs", "", int(counts.get("all", 0))))
+    out = []
+    for pid, name, kind, n in rows:
+        # Counts are rounded to 5 (privacy.md 3.4) but never shown below k, so rounding cannot reveal a small group.
+        shown = max(k, 5 * round(n / 5)) if n >= k else None
+        out.append({"program_id": pid, "program_name": name, "type": kind,
+                    "participants": float(shown) if shown is not None else np.nan,
+                    "participants_display": f"{shown:,}" if shown is not None else ("none" if n == 0 else f"<{k}")})
+    frame = pd.DataFrame(out, columns=cols)
+    return frame
+
+
+def _kpi_all(dataset, *, term, partners, profile) -> tuple[pd.DataFrame | None, dict[str, str]]:
+    """KPI comparisons in one pass; if that pass fails, per partner to isolate the broken one."""
+    if importlib.util.find_spec("partner_analysis.kpi.compare") is None:
+        return None, {}
+    compare = importlib.import_module("partner_analysis.kpi.compare").compare_partners
+    try:
+        return compare(dataset, term=term, partners=list(partners), profile=profile, suppress=True), {}
+    except PartnerAnalysisError:
+        pass
+    frames, errors = [], {}
+    for pid in partners:
+        try:
+            frames.append(compare(dataset, term=term, partners=[pid], profile=profile, suppress=True))
+        except Exception as err:  # noqa: BLE001 - one partner's failure must not stop the others
+            errors[pid] = f"KPI comparison failed: {type(err).__name__}: {err}"
+    return (pd.concat(frames, ignore_index=True) if frames else None), errors
+
+
+def _kpi_tables(kpi: pd.DataFrame, partner_id: str, term: str, config) -> dict[str, pd.DataFrame]:
+    mine = kpi[kpi["partner_id"].astype(str) == partner_id]
+    for col, value in (("program_id", "all"), ("subgroup", "all")):
+        if col in mine.columns and (mine[col].astype(str) == value).any():
+            mine = mine[mine[col].astype(str) == value]
+    if "subgroup_value" in mine.columns and mine["subgroup_value"].nunique() > 1:
+        mine = mine[mine["subgroup_value"].astype(str).isin(["all", "All", ""])]
+    comp = mine[[c for c in _KPI_COLUMNS if c in mine.columns]].reset_index(drop=True)
+    # Trend over terms from the same pass: same term last year, previous term, this term.
+    trend_rows = []
+    prev = config.previous_term(term)
+    last = config.same_term_last_year(term)
+    for _, r in comp.iterrows():
+        for label, tid, col in (("same term last year", last.id if last else None, "last_year_mean_t"),
+                                ("previous term", prev.id if prev else None, "prev_term_mean_t"),
+                                ("this term", term, "mean_t")):
+            if tid is None or col not in comp.columns:
+                continue
+            trend_rows.append({"kpi_id": r["kpi_id"], "kpi_label": r.get("kpi_label", r["kpi_id"]),
+                               "term": tid, "when": label, "mean_t": r[col]})
+    trend = pd.DataFrame(trend_rows, columns=["kpi_id", "kpi_label", "term", "when", "mean_t"])
+    if "kpi_id" in trend.columns and len(trend):
+        trend = trend.drop_duplicates(["kpi_id", "term"], keep="last")
+    return {"kpi_comparison": comp, "kpi_trend": trend}
+
+
+def _open_store(data_dir: Path, db) -> Any:
+    if importlib.util.find_spec("partner_analysis.store") is None:
+        return None
+    store_mod = importlib.import_module("partner_analysis.store")
+    if db is None and not os.environ.get("PA_DB_URL") and not (data_dir / "records.sqlite").exists():
+        return None
+    try:
+        return store_mod.Store(store_mod.resolve_db_url(db, data_dir=data_dir))
+    except Exception:  # noqa: BLE001 - an unreadable store means "not yet recorded", not a failed batch
+        return None
+
+
+def _area_summary(module: str, store, *args, **kwargs) -> dict[str, pd.DataFrame] | None:
+    if store is None or importlib.util.find_spec(module) is None:
+        return None
+    fn = getattr(importlib.import_module(module), "summary_for_bundle", None)
+    if fn is None:
+        return None
+    return fn(store, *args, **kwargs)
+
+
+def _board_row(meta: dict, tables: Mapping[str, pd.DataFrame]) -> dict:
+    """One row for the board and the district index: bands, statuses and headline KPI deltas."""
+    row: dict[str, Any] = {"partner_id": meta["partner_id"], "partner_name": meta["partner_name"],
+                           "term": meta["term"], "fit_band": None, "biggest_gap_dimension": None,
+                           "balance_band": None, "partner_share": None, "checkin_status": None, "kpis": []}
+    fit = tables.get("fit_overall")
+    if fit is not None and len(fit):
+        row["fit_band"] = _plain(fit.iloc[0].get("band"))
+        row["biggest_gap_dimension"] = _plain(fit.iloc[0].get("biggest_gap_dimension"))
+    bal = tables.get("investment_balance")
+    if bal is not None and len(bal):
+        r = bal[bal["term"].astype(str) == meta["term"]] if "term" in bal.columns else bal
+        r = (r if len(r) else bal).iloc[-1]
+        row["balance_band"] = _plain(r.get("balance_band"))
+        row["partner_share"] = _plain(r.get("partner_share"))
+    chk = tables.get("checkin_status")
+    if chk is not None and len(chk):
+        r = chk[chk["term"].astype(str) == meta["term"]] if "term" in chk.columns else chk
+        row["checkin_status"] = _plain((r if len(r) else chk).iloc[-1].get("status"))
+    kpi = tables.get("kpi_comparison")
+    if kpi is not None and len(kpi):
+        for _, r in kpi.head(3).iterrows():
+            row["kpis"].append({k: _plain(r.get(k)) for k in ("kpi_id", "kpi_label", "unit", "mean_t",
+                                                              "change_prev_term", "difference", "marker",
+                                                              "suppressed", "higher_is_better", "kind")})
+    return row
+
+
+def _plain(value):
+    if value is None:
+        return None
+    if isinstance(value, (np.generic,)):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return value
+
+
+def _write_bundle(folder: Path, meta: dict, tables: Mapping[str, pd.DataFrame], *, k: int,
+                  student_ids: frozenset) -> dict[str, str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    hashes, entries = {}, {}
+    for name, frame in tables.items():
+        frame = guard_table(name, _clean(frame), min_group_n=k, student_ids=student_ids)
+        data = _table_bytes(frame)
+        digest = hashlib.sha256(data).hexdigest()
+        _write_atomic(folder / f"{name}.csv", data)
+        hashes[name] = digest
+        entries[name] = {"file": f"{name}.csv", "sha256": digest, "rows": int(len(frame)),
+                         "dtypes": _dtypes(frame)}
+    meta = dict(meta, tables=entries, board=_board_row(meta, tables))
+    _write_atomic(folder / BUNDLE_MANIFEST, json.dumps(meta, indent=2, default=str).encode("utf-8"))
+    return hashes
+
+
+# -- ledger --------------------------------------------------------------------------------------
+
+def _append_ledger(path: Path, rows: list[dict]) -> None:
+    if not rows:
+        return
+    if importlib.util.find_spec("partner_analysis.privacy") is not None:
+        ledger_cls = getattr(importlib.import_module("partner_analysis.privacy"), "ReleaseLedger", None)
+        if ledger_cls is not None:
+            ledger = ledger_cls(path)
+            append = getattr(ledger, "append", None) or getattr(ledger, "record", None)
+            if append is not None:
+                try:
+                    for r in rows:
+                        append(**r)
+                    return
+                except TypeError:
+                    pass
+    # Own JSON-lines ledger until privacy.ReleaseLedger lands; same fields.
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as fh:
+        for r in rows:
+            fh.write(json.dumps(r, default=str) + "\n")
+
+
+def read_ledger(path: str | Path) -> pd.DataFrame:
+    """The release ledger as a frame: term, partner_id, table, sha256, profile, released_at."""
+    path = Path(path)
+    cols = ["term", "partner_id", "table", "sha256", "profile", "released_at"]
+    if not path.exists():
+        return pd.DataFrame(columns=cols)
+    if importlib.util.find_spec("partner_analysis.privacy") is not None:
+        ledger_cls = getattr(importlib.import_module("partner_analysis.privacy"), "ReleaseLedger", None)
+        reader = getattr(ledger_cls, "read", None) if ledger_cls is not None else None
+        if reader is not None:
+            try:
+                frame = ledger_cls(path).read()
+                if isinstance(frame, pd.DataFrame):
+                    return frame
+            except Exception:  # noqa: BLE001 - fall back to reading the lines ourselves
+                pass
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return pd.DataFrame(rows, columns=cols, dtype="string")
+
+
+# -- public --------------------------------------------------------------------------------------
+
+def build_bundles(data_dir: str | Path, *, term: str, partners: Iterable[str] | None = None,
+                  out: str | Path, db: str | Path | None = None, profile=None,
+                  ledger: str | Path | None = None) -> list[BundleInfo]:
+    """Build one report bundle per partner for ``term``: aggregated, suppressed tables only.
+
+    Parameters
+    ----------
+    data_dir : path
+        Validated ``DATA_DIR`` (``district.yml`` + parquet tables).
+    term : str
+        Term identifier from the district's configuration.
+    partners : iterable of str, optional
+        Partner ids (strings); default every partner in ``partners.parquet``.
+    out : path
+        Folder receiving one sub-folder per partner (``<out>/<partner_id>/``).
+    db : str or path, optional
+        Records store URL or path (default: ``DATA_DIR/records.sqlite`` when present).
+    profile : PrivacyProfile or str, optional
+        Suppression profile; default the district's ``privacy`` section.
+    ledger : path, optional
+        Release ledger to append to (default ``<out>/../../release_ledger.jsonl``,
+        i.e. ``reports/release_ledger.jsonl`` for ``out=reports/<term>/bundles``).
+
+    Returns
+    -------
+    list of BundleInfo
+        One per partner, in the order of ``partners``; failed partners have ``ok=False``.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown term or partner id.
+    """
+    from ..data.dataset import read_dataset
+
+    data_dir = Path(data_dir)
+    out = Path(out)
+    dataset = read_dataset(data_dir)
+    config = dataset.config
+    config.term(term)  # raises ConfigError naming the known terms
+    prof = _profile(config, profile)
+    pdict = _profile_dict(prof)
+    k = pdict["min_group_n"]
+    partner_table = dataset.get("partners")
+    if partner_table is None:
+        raise InputDataError("no partners table", path=data_dir / "partners.parquet",
+                             fix="Import partners.csv or run `partner-analysis demo-data`")
+    known = [str(p) for p in partner_table["partner_id"].astype(str)]
+    wanted = known if partners is None else [str(p) for p in partners]
+    unknown = [p for p in wanted if p not in known]
+    if unknown:
+        raise ConfigError(f"unknown partner id(s) {unknown}", key="partners", fix=f"Use some of {known}")
+    student_ids = frozenset(dataset["students"]["student_id"].astype(str)) if "students" in dataset else frozenset()
+    names = dict(zip(partner_table["partner_id"].astype(str), partner_table["name"].astype(str)))
+    programs = dataset.get("programs")
+
+    kpi, kpi_errors = _kpi_all(dataset, term=term, partners=wanted, profile=prof)
+    store = _open_store(data_dir, db)
+    ledger = Path(ledger) if ledger is not None else out.parent.parent / "release_ledger.jsonl"
+    released_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+    infos, ledger_rows = [], []
+    for pid in wanted:
+        folder = out / pid
+        try:
+            if pid in kpi_errors:
+                raise InputDataError(kpi_errors[pid])
+            prog_ids = ([] if programs is None else
+                        programs.loc[programs["partner_id"].astype(str) == pid, "program_id"].astype(str).tolist())
+            _check_partner_rows(dataset, pid, prog_ids)
+            tables: dict[str, pd.DataFrame] = {"participation": _participation_table(dataset, pid, term, k)}
+            parts = {"participation": "recorded"}
+            if kpi is not None:
+                tables.update(_kpi_tables(kpi, pid, term, config))
+                parts["kpi"] = "recorded"
+            else:
+                parts["kpi"] = "not_recorded"
+            fit = _area_summary("partner_analysis.fit", store, pid)
+            if fit:
+                tables.update({n: fit[n] for n in PARTS["fit"] if n in fit})
+            parts["fit"] = "recorded" if fit and "fit_overall" in fit and len(fit["fit_overall"]) else "not_recorded"
+            rec = _area_summary("partner_analysis.records", store, config, term=term, partner_id=pid,
+                                kpi_table=tables.get("kpi_comparison"))
+            for part in ("investments", "checkins", "goals"):
+                got = {n: rec[n] for n in PARTS[part] if rec and n in rec}
+                tables.update(got)
+                parts[part] = "recorded" if got and any(len(f) for f in got.values()) else "not_recorded"
+            meta = {"format": BUNDLE_FORMAT, "partner_id": pid, "partner_name": names.get(pid, pid), "term": term,
+                    "term_label": term, "district": config.name, "profile": pdict, "parts": parts,
+                    "built_at": released_at}
+            hashes = _write_bundle(folder, meta, tables, k=k, student_ids=student_ids)
+            ledger_rows += [{"term": term, "partner_id": pid, "table": n, "sha256": h, "profile": pdict["name"],
+                             "released_at": released_at} for n, h in hashes.items()]
+            infos.append(BundleInfo(pid, term, folder, True, None, tuple(tables), parts))
+        except PartnerAnalysisError as err:
+            infos.append(BundleInfo(pid, term, folder, False, f"{type(err).__name__}: {err}"))
+        except Exception as err:  # noqa: BLE001 - a broken partner fails alone; the batch reports it
+            tb = traceback.extract_tb(err.__traceback__)[-1]
+            infos.append(BundleInfo(pid, term, folder, False,
+                                    f"{type(err).__name__}: {err} ({Path(tb.filename).name}:{tb.lineno})"))
+    _append_ledger(ledger, ledger_rows)
+    return infos
+
+
+def load_bundle(path: str | Path, *, partner_id: str | None = None, term: str | None = None) -> Bundle:
+    """Open a bundle written by :func:`build_bundles`, checking every table's content hash.
+
+    Raises
+    ------
+    InputDataError
+        When the manifest is missing, belongs to another partner or term, or a
+        table's hash does not match (the bundle was altered after release).
+    """
+    path = Path(path)
+    mpath = path / BUNDLE_MANIFEST
+    if not mpath.exists():
+        raise InputDataError("no report bundle here", path=mpath,
+                             fix="Build it with `partner-analysis reports` or report.bundle.build_bundles()")
+    meta = json.loads(mpath.read_text(encoding="utf-8"))
+    for key, want in (("partner_id", partner_id), ("term", term)):
+        if want is not None and str(meta.get(key)) != str(want):
+            raise InputDataError(f"bundle is for {key} {meta.get(key)!r}, not {want!r}", path=mpath,
+                                 column=key, value=meta.get(key), fix="Pass the bundle built for this partner")
+    tables = {}
+    for name, entry in meta.get("tables", {}).items():
+        f = path / entry["file"]
+        data = f.read_bytes()
+        if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            raise InputDataError("table content does not match the bundle manifest (altered after release)",
+                                 path=f, fix="Rebuild the bundle")
+        dtypes = entry.get("dtypes", {})
+        frame = pd.read_csv(f, dtype={c: "string" for c, t in dtypes.items() if t == "str"},
+                            keep_default_na=True)
+        for c, t in dtypes.items():
+            if t == "bool" and c in frame.columns:
+                frame[c] = frame[c].astype("boolean")
+            elif t == "float" and c in frame.columns:
+                frame[c] = pd.to_numeric(frame[c], errors="coerce")
+        tables[name] = frame
+    return Bundle(path=path, meta=meta, tables=tables)
