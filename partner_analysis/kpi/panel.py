@@ -1,0 +1,498 @@
+"""The KPI panel: one value per student × term × KPI, computed from validated district data.
+
+Every KPI of the catalog is computed for every term of ``district.yml`` at
+once. Records are mapped to integer (student, term) cells and aggregated with
+``numpy.bincount``, so a district of 100,000 students with ~18 million daily
+attendance rows builds in seconds without Python loops over students.
+
+Definitions (statistics.md §8)
+------------------------------
+* Daily attendance is summarised per student × term: ``days_enrolled`` = daily
+  rows inside the term, ``days_absent`` = Σ ``fraction_absent`` (when missing:
+  1 for excused/unexcused/partial/suspended, 0 for present/tardy),
+  ``days_present = days_enrolled - days_absent``. Per-term summaries
+  (``attendance_terms``) fill student × terms that have no daily rows.
+* Course marks become grade points through the district grade scale when
+  ``grade_points`` is missing: letters through ``grade_scale.letters``; numeric
+  marks on ``[min, max]`` through 10-point bands above the pass mark
+  (≥ 90 % → A, ≥ 80 % → B, ≥ 70 % → C, ≥ pass → D, else F). ``failed`` is a
+  failing letter or a numeric mark below ``pass_mark``. ``is_core`` missing →
+  the subject is English/ELA, math, science or social studies.
+* "Year to date" sums the components (numerators, denominators, counts) over
+  the terms of the same school year up to the term, so a year-to-date GPA is the
+  credit-weighted GPA over the year's courses, not a mean of term GPAs.
+* The prior-year value of a KPI is its value in the term at the same position
+  of the previous school year (``DistrictConfig.same_term_last_year``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..data.schema import ABSENT_STATUSES
+from ..exceptions import ConfigError, InputDataError
+from .catalog import KPI, Catalog, Condition, catalog_for, resolve_value
+
+__all__ = ["build_panel", "compute_kpis", "PanelArrays", "enrolled_students"]
+
+CORE_SUBJECTS = ("english", "ela", "english language arts", "reading", "writing", "math", "mathematics",
+                 "algebra", "geometry", "science", "biology", "chemistry", "physics", "social studies",
+                 "social science", "history", "government", "civics")
+
+
+@dataclass(frozen=True)
+class PanelArrays:
+    """Wide KPI values: for each KPI, arrays of shape (students, terms).
+
+    ``values[kpi_id]`` holds the KPI per term (its own scope), ``ytd[kpi_id]``
+    the year-to-date value, ``n_records[kpi_id]`` the records behind each value.
+    ``enrolled`` marks student × terms with any enrolment evidence.
+    """
+
+    student_ids: pd.Index
+    term_ids: tuple[str, ...]
+    catalog: Catalog
+    values: Mapping[str, np.ndarray]
+    ytd: Mapping[str, np.ndarray]
+    n_records: Mapping[str, np.ndarray]
+    enrolled: np.ndarray
+    prior_term: tuple[int, ...] = field(default=())  # index of the same term last year, -1 when none
+    prev_term: tuple[int, ...] = field(default=())  # index of the previous term, -1 when none
+
+    def term_index(self, term: str) -> int:
+        try:
+            return self.term_ids.index(term)
+        except ValueError:
+            raise ConfigError(f"unknown term {term!r}", key="terms", fix=f"Use one of {list(self.term_ids)}") from None
+
+
+# -- record sources -------------------------------------------------------------------------------
+
+@dataclass
+class _Source:
+    """Records of one source table mapped to cells: key = student_code * T + term_code."""
+
+    key: np.ndarray
+    columns: dict[str, np.ndarray]
+    weight_n: np.ndarray | None = None  # underlying records per row (attendance summaries: days)
+
+
+def _student_codes(ids: pd.Series, index: pd.Index) -> np.ndarray:
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        # one hash per category instead of per row: the daily attendance column is large
+        cat_codes = index.get_indexer(ids.cat.categories.astype(str))
+        codes = ids.cat.codes.to_numpy()
+        return np.where(codes >= 0, cat_codes[codes], -1)
+    codes, uniques = pd.factorize(ids, use_na_sentinel=True)
+    mapped = index.get_indexer(pd.Index(uniques).astype(str))
+    return np.where(codes >= 0, mapped[codes], -1)
+
+
+def _term_codes_from_dates(dates: pd.Series, config, order: list[str]) -> np.ndarray:
+    terms = sorted(config.terms, key=lambda t: t.start)
+    starts = np.array([np.datetime64(t.start, "D") for t in terms]).astype("datetime64[D]").astype(np.int64)
+    ends = np.array([np.datetime64(t.end, "D") for t in terms]).astype("datetime64[D]").astype(np.int64)
+    days = pd.to_datetime(dates).to_numpy().astype("datetime64[D]").astype(np.int64)
+    pos = np.searchsorted(starts, days, side="right") - 1
+    ok = (pos >= 0) & (days <= ends[np.clip(pos, 0, None)])
+    remap = np.array([order.index(t.id) for t in terms])
+    return np.where(ok, remap[np.clip(pos, 0, None)], -1)
+
+
+def _term_codes_from_ids(ids: pd.Series, order: list[str]) -> np.ndarray:
+    codes, uniques = pd.factorize(ids.astype(str))
+    mapped = pd.Index(order).get_indexer(pd.Index(uniques))
+    return np.where(codes >= 0, mapped[codes], -1)
+
+
+def _bool_array(s: pd.Series) -> np.ndarray:
+    return s.astype("boolean").fillna(False).to_numpy(dtype=bool)
+
+
+def _attendance_source(dataset, index, order) -> _Source | None:
+    T = len(order)
+    S = len(index)
+    parts = []
+    daily = dataset.get("attendance_daily")
+    have = np.zeros(S * T, dtype=bool)
+    if daily is not None and len(daily):
+        sc = _student_codes(daily["student_id"], index)
+        tc = _term_codes_from_dates(daily["date"], dataset.config, order)
+        ok = (sc >= 0) & (tc >= 0)
+        key = (sc.astype(np.int64) * T + tc)[ok]
+        status = daily["status"]
+        if isinstance(status.dtype, pd.CategoricalDtype):
+            lut = np.isin(np.asarray(status.cat.categories, dtype=object), ABSENT_STATUSES).astype(float)
+            c = status.cat.codes.to_numpy()
+            absent = np.where(c >= 0, lut[c], 0.0)
+        else:
+            absent = status.isin(ABSENT_STATUSES).to_numpy(dtype=float)
+        if "fraction_absent" in daily.columns:
+            frac = daily["fraction_absent"].to_numpy(dtype=float, na_value=np.nan)
+            absent = np.where(np.isnan(frac), absent, frac)
+        absent = absent[ok]
+        enrolled = np.bincount(key, minlength=S * T).astype(float)
+        absent_sum = np.bincount(key, weights=absent, minlength=S * T)
+        have = enrolled > 0
+        cells = np.flatnonzero(have)
+        parts.append((cells, enrolled[cells], absent_sum[cells]))
+    terms_tab = dataset.get("attendance_terms")
+    if terms_tab is not None and len(terms_tab):
+        sc = _student_codes(terms_tab["student_id"], index)
+        tc = _term_codes_from_ids(terms_tab["term_id"], order)
+        ok = (sc >= 0) & (tc >= 0)
+        key = (sc.astype(np.int64) * T + tc)[ok]
+        en = terms_tab["days_enrolled"].to_numpy(dtype=float)[ok]
+        ab = terms_tab["days_absent"].to_numpy(dtype=float)[ok]
+        new = ~have[key]  # daily data wins where both exist
+        parts.append((key[new], en[new], ab[new]))
+    if not parts:
+        return None
+    key = np.concatenate([p[0] for p in parts]).astype(np.int64)
+    en = np.concatenate([p[1] for p in parts])
+    ab = np.concatenate([p[2] for p in parts])
+    return _Source(key=key, columns={"days_enrolled": en, "days_absent": ab, "days_present": en - ab},
+                   weight_n=en)
+
+
+def _grade_points(cg: pd.DataFrame, scale) -> tuple[np.ndarray, np.ndarray]:
+    mark = cg["mark"].astype("string").str.strip()
+    upper = mark.str.upper()
+    letters = {str(k).upper(): float(v) for k, v in scale.letters.items()}
+    letter_pts = upper.map(letters).astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    num = pd.to_numeric(mark, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    pct = (num - scale.numeric_min) / (scale.numeric_max - scale.numeric_min) * 100.0
+    pass_pct = (scale.pass_mark - scale.numeric_min) / (scale.numeric_max - scale.numeric_min) * 100.0
+    top = scale.max_points
+    num_pts = np.select([pct >= 90, pct >= 80, pct >= 70, pct >= pass_pct], [top, top - 1, top - 2, top - 3], 0.0)
+    num_pts = np.where(np.isnan(num), np.nan, np.clip(num_pts, 0, None))
+    derived = np.where(np.isnan(letter_pts), num_pts, letter_pts)
+    if "grade_points" in cg.columns:
+        given = cg["grade_points"].to_numpy(dtype=float, na_value=np.nan)
+        points = np.where(np.isnan(given), derived, given)
+    else:
+        points = derived
+    failing = {str(x).upper() for x in scale.failing_letters}
+    failed = upper.isin(failing).fillna(False).to_numpy(dtype=bool) | (
+        ~np.isnan(num) & (num < scale.pass_mark))
+    return points, failed.astype(float)
+
+
+def _course_source(dataset, index, order) -> _Source | None:
+    cg = dataset.get("course_grades")
+    if cg is None or not len(cg):
+        return None
+    T = len(order)
+    sc = _student_codes(cg["student_id"], index)
+    tc = _term_codes_from_ids(cg["term_id"], order)
+    ok = (sc >= 0) & (tc >= 0)
+    points, failed = _grade_points(cg, dataset.config.grade_scale)
+    if "is_core" in cg.columns:
+        core = cg["is_core"].astype("boolean")
+    else:
+        core = pd.Series(pd.NA, index=cg.index, dtype="boolean")
+    if "subject" in cg.columns:
+        by_subject = cg["subject"].astype("string").str.strip().str.lower().isin(CORE_SUBJECTS)
+        core = core.fillna(by_subject.astype("boolean"))
+    cols = {"grade_points": points, "failed": failed, "is_core": _bool_array(core).astype(float),
+            "college_credit": (_bool_array(cg["college_credit"]) if "college_credit" in cg.columns
+                               else np.zeros(len(cg), dtype=bool)).astype(float)}
+    for c in ("credits_attempted", "credits_earned"):
+        cols[c] = cg[c].to_numpy(dtype=float, na_value=np.nan)
+    for c in cg.columns:  # other numeric/bool columns a district's KPI may name
+        if c not in cols and c not in ("student_id", "term_id", "course_id", "mark", "subject"):
+            if pd.api.types.is_bool_dtype(cg[c]) or pd.api.types.is_numeric_dtype(cg[c]):
+                cols[c] = cg[c].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    key = sc.astype(np.int64) * T + tc
+    return _Source(key=key[ok], columns={k: v[ok] for k, v in cols.items()})
+
+
+def _simple_source(dataset, name, index, order, *, by_date: bool) -> _Source | None:
+    tab = dataset.get(name)
+    if tab is None or not len(tab):
+        return None
+    T = len(order)
+    sc = _student_codes(tab["student_id"], index)
+    tc = (_term_codes_from_dates(tab["date"], dataset.config, order) if by_date
+          else _term_codes_from_ids(tab["term_id"], order))
+    ok = (sc >= 0) & (tc >= 0)
+    cols = {}
+    for c in tab.columns:
+        if pd.api.types.is_bool_dtype(tab[c]) or pd.api.types.is_numeric_dtype(tab[c]):
+            cols[c] = tab[c].astype("Float64").to_numpy(dtype=float, na_value=np.nan)[ok]
+    key = (sc.astype(np.int64) * T + tc)[ok]
+    return _Source(key=key, columns=cols)
+
+
+def _load_sources(dataset, index, order, needed: set[str]) -> dict[str, _Source | None]:
+    out: dict[str, _Source | None] = {}
+    if "attendance" in needed:
+        out["attendance"] = _attendance_source(dataset, index, order)
+    if "course_grades" in needed:
+        out["course_grades"] = _course_source(dataset, index, order)
+    if "engagement" in needed:
+        out["engagement"] = _simple_source(dataset, "engagement", index, order, by_date=False)
+    if "wbl_hours" in needed:
+        out["wbl_hours"] = _simple_source(dataset, "wbl_hours", index, order, by_date=True)
+    return out
+
+
+# -- aggregation ------------------------------------------------------------------------------------
+
+_OPS = {">=": np.greater_equal, ">": np.greater, "<=": np.less_equal, "<": np.less, "==": np.equal}
+
+
+def _mask(src: _Source, cond: Condition, kpi: KPI) -> np.ndarray:
+    m = np.ones(len(src.key), dtype=bool)
+    for col, want in cond.filter.items():
+        x = _column(src, col, kpi)
+        wants = want if isinstance(want, (list, tuple)) else [want]
+        wants = [float(w) if isinstance(w, (bool, int, float)) else w for w in wants]
+        m &= np.isin(x, wants)
+    return m
+
+
+def _column(src: _Source, col: str, kpi: KPI) -> np.ndarray:
+    try:
+        return src.columns[col]
+    except KeyError:
+        raise InputDataError(f"KPI {kpi.id!r} needs column '{col}', which the {kpi.source} data does not have",
+                             column=col, fix=f"Use one of {sorted(src.columns)} in kpis.yml") from None
+
+
+def _components(src: _Source, cond: Condition, kpi: KPI, K: int) -> dict[str, np.ndarray]:
+    """Additive pieces per cell, so that year-to-date is a cumulative sum of them."""
+    m = _mask(src, cond, kpi)
+    nrec = np.bincount(src.key, weights=(src.weight_n * m if src.weight_n is not None else m.astype(float)),
+                       minlength=K)
+    agg = cond.aggregate
+    if agg == "ratio":
+        num = _column(src, cond.numerator, kpi)
+        den = _column(src, cond.denominator, kpi)
+        ok = m & ~np.isnan(num) & ~np.isnan(den)
+        return {"a": np.bincount(src.key, weights=np.where(ok, num, 0.0), minlength=K),
+                "b": np.bincount(src.key, weights=np.where(ok, den, 0.0), minlength=K), "n": nrec}
+    if agg == "weighted_mean":
+        x = _column(src, cond.column, kpi)
+        w = _column(src, cond.weight, kpi)
+        ok = m & ~np.isnan(x) & ~np.isnan(w) & (w > 0)
+        return {"a": np.bincount(src.key, weights=np.where(ok, x * w, 0.0), minlength=K),
+                "b": np.bincount(src.key, weights=np.where(ok, w, 0.0), minlength=K), "n": nrec}
+    if agg == "count":
+        ok = m if cond.column is None else m & (np.nan_to_num(_column(src, cond.column, kpi)) != 0)
+        return {"a": np.bincount(src.key, weights=ok.astype(float), minlength=K), "n": nrec}
+    x = _column(src, cond.column, kpi)
+    ok = m & ~np.isnan(x)
+    if agg in ("sum", "mean"):
+        return {"a": np.bincount(src.key, weights=np.where(ok, x, 0.0), minlength=K),
+                "b": np.bincount(src.key, weights=ok.astype(float), minlength=K), "n": nrec}
+    if agg == "any":
+        return {"a": np.bincount(src.key, weights=(ok & (x != 0)).astype(float), minlength=K), "n": nrec}
+    # max / min: not additive, accumulated with fmax/fmin for year to date
+    out = np.full(K, np.nan)
+    fn = np.fmax if agg == "max" else np.fmin
+    fn.at(out, src.key[ok], x[ok])
+    return {"a": out, "n": nrec}
+
+
+def _finalise(comp: dict[str, np.ndarray], cond: Condition, thresholds) -> np.ndarray:
+    agg = cond.aggregate
+    a = comp["a"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if agg == "ratio":
+            b = comp["b"]
+            v = a / b
+            min_den = resolve_value(cond.min_denominator, thresholds)
+            bad = (b <= 0) if min_den is None else (b < float(min_den)) | (b <= 0)
+            return np.where(bad, np.nan, v)
+        if agg in ("weighted_mean", "mean"):
+            return np.where(comp["b"] > 0, a / comp["b"], np.nan)
+        if agg == "any":
+            return (a > 0).astype(float)
+        return a.astype(float)  # sum, count, max, min
+
+
+def _ytd(arr: np.ndarray, S: int, years: list[list[int]], *, how: str = "sum") -> np.ndarray:
+    """Cumulate (S*T,) cell arrays over the terms of each school year (term columns in date order)."""
+    T = arr.size // S
+    x = arr.reshape(S, T)
+    out = np.empty_like(x)
+    for cols in years:
+        block = x[:, cols]
+        if how == "sum":
+            out[:, cols] = np.cumsum(block, axis=1)
+        else:
+            out[:, cols] = (np.fmax if how == "max" else np.fmin).accumulate(block, axis=1)
+    return out.reshape(-1)
+
+
+def _compare(values: np.ndarray, op: str, target) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        res = _OPS[op](values, target).astype(float)
+    return np.where(np.isnan(values), np.nan, res)
+
+
+def enrolled_students(dataset, index: pd.Index, order: list[str], sources: Mapping[str, _Source | None]) -> np.ndarray:
+    """(S*T,) bool: enrolment evidence per student × term (attendance, else any record, else everyone)."""
+    S, T = len(index), len(order)
+    att = sources.get("attendance")
+    if att is not None:
+        return np.bincount(att.key, minlength=S * T) > 0
+    seen = np.zeros(S * T, dtype=bool)
+    for src in sources.values():
+        if src is not None:
+            seen |= np.bincount(src.key, minlength=S * T) > 0
+    return seen if seen.any() else np.ones(S * T, dtype=bool)
+
+
+def compute_kpis(dataset, *, catalog: Catalog | None = None, kpis: Iterable[str] | None = None) -> PanelArrays:
+    """Compute every KPI for every student × term of the dataset, as wide arrays.
+
+    This is the engine behind :func:`build_panel` and
+    :func:`partner_analysis.kpi.compare.compare_partners`; use those for tidy
+    frames.
+    """
+    config = dataset.config
+    catalog = (catalog or catalog_for(dataset)).select(kpis)
+    if "students" not in dataset:
+        raise InputDataError("the dataset has no students table", path=getattr(dataset, "path", None),
+                             fix="Import students.parquet first")
+    index = pd.Index(dataset["students"]["student_id"].astype(str), name="student_id")
+    if index.has_duplicates:
+        raise InputDataError("students.parquet repeats a student_id", column="student_id",
+                             value=index[index.duplicated()][0], fix="Re-run validate/import")
+    ordered = sorted(config.terms, key=lambda t: t.start)
+    order = [t.id for t in ordered]
+    S, T = len(index), len(order)
+    K = S * T
+    years: dict[str, list[int]] = {}
+    for i, t in enumerate(ordered):
+        years.setdefault(t.school_year or "", []).append(i)
+    year_blocks = list(years.values())
+    pos_in_year = np.empty(T)
+    n_in_year = np.empty(T)
+    for cols in year_blocks:
+        for j, c in enumerate(cols):
+            pos_in_year[c] = j + 1
+            n_in_year[c] = len(cols)
+    thresholds = config.thresholds
+    sources = _load_sources(dataset, index, order, {k.source for k in catalog})
+    enrolled = enrolled_students(dataset, index, order, sources)
+    values, ytd_values, nrecs = {}, {}, {}
+    for kpi in catalog:
+        src = sources.get(kpi.source)
+        if src is None:
+            continue  # the district has no such data: the KPI is absent from the panel
+        exists = np.bincount(src.key, minlength=K) > 0
+        conds = (kpi.measure,) if kpi.measure is not None else kpi.all_of
+        per_scope = {}
+        n_scope = {}
+        for scope in ("term", "year_to_date"):
+            parts = []
+            n_total = np.zeros(K)
+            present = exists if scope == "term" else _ytd(exists.astype(float), S, year_blocks) > 0
+            for cond in conds:
+                comp = _components(src, cond, kpi, K)
+                if scope == "year_to_date":
+                    how = cond.aggregate if cond.aggregate in ("max", "min") else "sum"
+                    comp = {k: _ytd(v, S, year_blocks, how=how if k == "a" else "sum") for k, v in comp.items()}
+                n_total = np.maximum(n_total, comp["n"])
+                v = _finalise(comp, cond, thresholds)
+                if cond.op is not None:
+                    target = float(resolve_value(cond.value, thresholds))
+                    if cond.prorate == "school_year":
+                        target = np.tile(target * pos_in_year / n_in_year, S)
+                    v = _compare(v, cond.op, target)
+                parts.append(v)
+            v = parts[0] if len(parts) == 1 else np.where(np.isnan(np.vstack(parts)).any(axis=0), np.nan,
+                                                          np.vstack(parts).min(axis=0))
+            if kpi.threshold is not None:
+                v = _compare(v, kpi.threshold["op"], float(resolve_value(kpi.threshold["value"], thresholds)))
+            v = np.where(present, v, np.nan)
+            if kpi.population == "enrolled":
+                v = np.where(~present & enrolled_scope(enrolled, scope, S, year_blocks), kpi.fill_value, v)
+            per_scope[scope] = v.reshape(S, T)
+            n_scope[scope] = n_total.reshape(S, T)
+        main = "year_to_date" if kpi.scope == "year_to_date" else "term"
+        values[kpi.id] = per_scope[main]
+        ytd_values[kpi.id] = per_scope["year_to_date"]
+        nrecs[kpi.id] = n_scope[main]
+    prior = []
+    prev = []
+    for i, t in enumerate(ordered):
+        last = config.same_term_last_year(t.id)
+        prior.append(order.index(last.id) if last is not None else -1)
+        prev.append(i - 1)
+    return PanelArrays(student_ids=index, term_ids=tuple(order), catalog=catalog.select(list(values)),
+                       values=values, ytd=ytd_values, n_records=nrecs, enrolled=enrolled.reshape(S, T),
+                       prior_term=tuple(prior), prev_term=tuple(prev))
+
+
+def enrolled_scope(enrolled: np.ndarray, scope: str, S: int, year_blocks) -> np.ndarray:
+    if scope == "term":
+        return enrolled
+    return _ytd(enrolled.astype(float), S, year_blocks) > 0
+
+
+def build_panel(dataset, *, terms: Iterable[str] | str | None = None, kpis: Iterable[str] | None = None,
+                catalog: Catalog | None = None, context: bool = False) -> pd.DataFrame:
+    """One tidy row per student × term × KPI.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Validated district data (:func:`partner_analysis.data.dataset.read_dataset`).
+    terms : str or list of str, optional
+        Term ids to return (default: every term of ``district.yml``). Values
+        are always computed over all terms, so year-to-date and prior-year
+        values are right whatever is selected.
+    kpis : list of str, optional
+        KPI ids (default: the whole catalog).
+    catalog : Catalog, optional
+        Default: ``DATA_DIR/kpis.yml`` when present, else the shipped catalog.
+    context : bool
+        Add ``value_ytd`` (year to date) and ``value_prior_year`` (same term
+        position, previous school year; NaN when none).
+
+    Returns
+    -------
+    DataFrame
+        ``student_id`` (categorical of the string ids, leading zeros kept),
+        ``term`` (categorical), ``kpi_id`` (categorical), ``value`` (float; 0/1
+        for binary KPIs), ``n_records`` (underlying records: attendance days,
+        course rows, WBL log rows ...), plus the context columns. Student × term
+        × KPI cells without a value (no records) are omitted.
+    """
+    arr = compute_kpis(dataset, catalog=catalog, kpis=kpis)
+    wanted = list(arr.term_ids) if terms is None else ([terms] if isinstance(terms, str) else list(terms))
+    cols = [arr.term_index(t) for t in wanted]
+    students = pd.Categorical.from_codes(np.arange(len(arr.student_ids)), categories=arr.student_ids.astype(str))
+    frames = []
+    kpi_ids = list(arr.values)
+    for k_i, kid in enumerate(kpi_ids):
+        block = arr.values[kid][:, cols]
+        s_idx, t_pos = np.nonzero(~np.isnan(block))
+        t_idx = np.asarray(cols)[t_pos]
+        part = {"s": s_idx, "t": t_idx, "k": np.full(len(s_idx), k_i), "value": block[s_idx, t_pos],
+                "n_records": arr.n_records[kid][s_idx, t_idx]}
+        if context:
+            part["value_ytd"] = arr.ytd[kid][s_idx, t_idx]
+            prior = np.asarray(arr.prior_term)[t_idx]
+            part["value_prior_year"] = np.where(prior >= 0, arr.values[kid][s_idx, np.clip(prior, 0, None)], np.nan)
+        frames.append(part)
+    cat = {key: np.concatenate([f[key] for f in frames]) if frames else np.array([]) for key in
+           (frames[0] if frames else {"s": 0, "t": 0, "k": 0, "value": 0, "n_records": 0})}
+    out = pd.DataFrame({
+        "student_id": pd.Categorical.from_codes(cat["s"].astype(int), dtype=students.dtype),
+        "term": pd.Categorical.from_codes(cat["t"].astype(int), categories=list(arr.term_ids)),
+        "kpi_id": pd.Categorical.from_codes(cat["k"].astype(int), categories=kpi_ids),
+        "value": cat["value"].astype(float),
+        "n_records": cat["n_records"].astype(float),
+    })
+    if context:
+        out["value_ytd"] = cat["value_ytd"]
+        out["value_prior_year"] = cat["value_prior_year"]
+    return out
