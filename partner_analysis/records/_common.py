@@ -1,0 +1,194 @@
+"""Shared pieces of the records area: the validation context, problem lists and date parsing.
+
+Every input path (widget forms, CSV import, the Python API) checks a row with
+the same ``check_*`` functions, which return a list of :class:`Problem` rather
+than raising, so that a CSV import can collect every problem in every file
+before writing anything.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from typing import Any, Collection, Iterable, Sequence
+
+import pandas as pd
+
+from ..config import DistrictConfig
+from ..exceptions import InputDataError
+
+PARTIES = ("district", "partner")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with one value: where (column), what was found, and the fix."""
+
+    column: str
+    value: Any
+    problem: str
+    fix: str | None = None
+
+    def to_error(self, *, path: Any = None, row: Any = None) -> InputDataError:
+        return InputDataError(self.problem, path=path, row=row, column=self.column, value=self.value, fix=self.fix)
+
+
+@dataclass(frozen=True)
+class RecordsContext:
+    """What a record is checked against: the district config and the known partner ids.
+
+    ``partners=None`` skips the partner check (used only where no partner list
+    is available, e.g. a bare store in an analyst's session).
+    """
+
+    config: DistrictConfig
+    partners: frozenset[str] | None = None
+
+    @classmethod
+    def build(cls, config: DistrictConfig, partners: Iterable[str] | pd.DataFrame | None = None) -> "RecordsContext":
+        if isinstance(partners, pd.DataFrame):
+            partners = partners["partner_id"]
+        return cls(config=config, partners=None if partners is None else frozenset(str(p) for p in partners))
+
+
+def raise_problems(problems: Sequence[Problem], *, path: Any = None, row: Any = None,
+                   what: str = "record") -> None:
+    """Raise one :class:`InputDataError` listing every problem; do nothing when there are none.
+
+    The error carries the first problem's location as attributes and every problem,
+    as its own ``InputDataError``, in ``.errors``.
+    """
+    if not problems:
+        return
+    errors = [p.to_error(path=path, row=row) for p in problems]
+    raise_errors(errors, what=what)
+
+
+def raise_errors(errors: Sequence[InputDataError], *, what: str = "record") -> None:
+    if not errors:
+        return
+    if len(errors) == 1:
+        err = errors[0]
+        err.errors = [errors[0]]
+        raise err
+    first = errors[0]
+    lines = "\n".join(f"  - {e}" for e in errors)
+    err = InputDataError(f"{len(errors)} problems in the {what}, nothing was saved:\n{lines}",
+                         path=None, row=None, column=None, value=None, fix=None)
+    err.path, err.row, err.column, err.value, err.fix = first.path, first.row, first.column, first.value, first.fix
+    err.errors = list(errors)
+    raise err
+
+
+def is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    if value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, str) and value.strip() == ""
+
+
+def parse_date(value: Any, column: str, problems: list[Problem], *, required: bool = True) -> dt.date | None:
+    """A date from a date, datetime, Timestamp or ``YYYY-MM-DD`` string; records a problem otherwise."""
+    if is_missing(value):
+        if required:
+            problems.append(Problem(column, value, "a date is required", "Write the date as YYYY-MM-DD"))
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip()[:10])
+    except ValueError:
+        problems.append(Problem(column, value, f"expected a date as YYYY-MM-DD, found {value!r}",
+                                "Write the date as YYYY-MM-DD, e.g. 2025-10-02"))
+        return None
+
+
+def parse_number(value: Any, column: str, problems: list[Problem], *, minimum: float | None = 0.0,
+                 required: bool = True) -> float | None:
+    if is_missing(value):
+        if required:
+            problems.append(Problem(column, value, "a number is required", "Enter an amount"))
+        return None
+    try:
+        x = float(str(value).replace(",", "").strip()) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError):
+        problems.append(Problem(column, value, f"expected a number, found {value!r}",
+                                "Write a plain number without currency signs, e.g. 1250.50"))
+        return None
+    if math.isnan(x) or math.isinf(x):
+        problems.append(Problem(column, value, f"expected a finite number, found {value!r}", "Enter an amount"))
+        return None
+    if minimum is not None and x < minimum:
+        problems.append(Problem(column, value, f"the amount must not be negative, found {x:g}",
+                                "Enter the size of the contribution as a positive number; a withdrawn "
+                                "contribution is deleted, not entered as a negative"))
+        return None
+    return x
+
+
+def check_choice(value: Any, column: str, allowed: Collection[str], problems: list[Problem], *,
+                 what: str, required: bool = True) -> str | None:
+    if is_missing(value):
+        if required:
+            problems.append(Problem(column, value, f"a {what} is required", f"Use one of {sorted(allowed)}"))
+        return None
+    v = str(value).strip()
+    if v not in allowed:
+        problems.append(Problem(column, value, f"unknown {what} {v!r}", f"Use one of {sorted(allowed)}"))
+        return None
+    return v
+
+
+def check_partner(value: Any, ctx: RecordsContext, problems: list[Problem], column: str = "partner_id") -> str | None:
+    if is_missing(value):
+        problems.append(Problem(column, value, "a partner id is required", "Enter the partner id, e.g. P01"))
+        return None
+    pid = str(value).strip()
+    if ctx.partners is not None and pid not in ctx.partners:
+        shown = sorted(ctx.partners)
+        problems.append(Problem(column, value, f"unknown partner {pid!r}",
+                                f"Use one of the district's partners {shown[:12]}{' ...' if len(shown) > 12 else ''}"
+                                " (partners.parquet in DATA_DIR)"))
+        return None
+    return pid
+
+
+def check_term(value: Any, ctx: RecordsContext, problems: list[Problem], column: str = "term",
+               required: bool = True) -> str | None:
+    if is_missing(value):
+        if required:
+            problems.append(Problem(column, value, "a term is required", f"Use one of {list(ctx.config.term_ids)}"))
+        return None
+    tid = str(value).strip()
+    if tid not in ctx.config.term_ids:
+        problems.append(Problem(column, value, f"term {tid!r} is outside the configured terms",
+                                f"Use one of {list(ctx.config.term_ids)}, or add the term to district.yml"))
+        return None
+    return tid
+
+
+def check_text(value: Any, column: str, problems: list[Problem], *, what: str, required: bool = True,
+               max_len: int = 2000) -> str | None:
+    if is_missing(value):
+        if required:
+            problems.append(Problem(column, value, f"{what} is required", f"Enter {what}"))
+        return None
+    text = str(value).strip()
+    if len(text) > max_len:
+        problems.append(Problem(column, value[:40] + "...", f"{what} is longer than {max_len} characters",
+                                "Shorten the text"))
+        return None
+    return text
+
+
+def now_utc() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0, tzinfo=None)
+
+
+def term_order(config: DistrictConfig) -> list[str]:
+    return [t.id for t in sorted(config.terms, key=lambda t: t.start)]

@@ -1,0 +1,258 @@
+r"""SMART goals per partner, tied to a KPI of the catalog or free-form, and their attainment.
+
+A KPI goal names ``kpi_id``, a ``population`` (``participants``, the
+partner's students; ``comparison``; ``all``), a ``baseline``, a ``target``,
+a ``start_term`` and a ``due_term``. Its attainment comes from the KPI
+values of the partner (the KPI engine's comparison table, or any frame with
+``partner_id``, ``term``, ``kpi_id`` and ``value``). A free-form goal, or a
+KPI goal with no value (suppressed or missing), takes the status of its
+latest check-in review.
+
+Attainment
+----------
+.. math::
+
+    p = \frac{x - x_0}{x^* - x_0}, \qquad
+    e = \frac{r(t) - r(t_0)}{r(t_{due}) - r(t_0)} \in [0, 1]
+
+where :math:`x` is the latest KPI value up to the term judged, :math:`x_0` the
+baseline, :math:`x^*` the target, :math:`r(\cdot)` a term's position in the
+configured term order, :math:`t_0` the start term and :math:`t_{due}` the due
+term (:math:`e = 1` when they coincide). The direction needs no flag: a target
+below the baseline (fewer chronic absences) makes a fall count as progress.
+
+Status: ``met`` when :math:`p \ge 1`; ``off_track`` when the due term has
+passed without it, or when :math:`p < e/2`; ``on_track`` when :math:`p \ge e`;
+``at_risk`` otherwise. A linear path from baseline to target is the yardstick
+(:math:`e`); being less than half-way along it is off track.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import insert, select
+
+from ..config import DistrictConfig
+from ..exceptions import StoreError
+from ._common import (Problem, RecordsContext, check_choice, check_partner, check_term, check_text, is_missing,
+                      now_utc, parse_number, raise_problems, term_order)
+from .checkins import latest_review_per_term
+
+__all__ = ["POPULATIONS", "check_goal", "add_goal", "read_goals", "goal_attainment", "kpi_values",
+           "catalog_kpi_ids", "GOAL_COLUMNS"]
+
+POPULATIONS = ("participants", "comparison", "all")
+_MEAN_FOR = {"participants": "mean_t", "comparison": "mean_c", "all": "mean_all"}
+
+GOAL_COLUMNS = ("goal_id", "partner_id", "description", "kpi_id", "population", "baseline", "target",
+                "start_term", "due_term", "entered_by", "entered_at")
+
+
+def catalog_kpi_ids() -> frozenset[str] | None:
+    """KPI ids of the installed catalog, or None when the KPI engine is not available."""
+    try:
+        from ..kpi.catalog import load_catalog
+        cat = load_catalog()
+    except Exception:  # noqa: BLE001 - goal checks work without the KPI engine; only the id check is skipped
+        return None
+    ids = getattr(cat, "ids", None)
+    ids = ids() if callable(ids) else ids
+    return frozenset(ids if ids is not None else (k.id for k in cat))
+
+
+def check_goal(goal: Mapping[str, Any], ctx: RecordsContext, *,
+               kpi_ids: Iterable[str] | None = None) -> tuple[dict, list[Problem]]:
+    """Check one goal; return the cleaned goal and every problem.
+
+    A KPI goal (``kpi_id`` given) needs a numeric baseline and target that
+    differ; a free-form goal needs only a description and a due term.
+    """
+    problems: list[Problem] = []
+    out: dict[str, Any] = {}
+    if not is_missing(goal.get("goal_id")):
+        out["goal_id"] = str(goal["goal_id"]).strip()
+    out["partner_id"] = check_partner(goal.get("partner_id"), ctx, problems)
+    out["description"] = check_text(goal.get("description"), "description", problems, what="a description")
+    kpi = goal.get("kpi_id")
+    if is_missing(kpi):
+        out.update(kpi_id=None, population=None, baseline=None, target=None)
+    else:
+        kpi = str(kpi).strip()
+        known = None if kpi_ids is None else set(kpi_ids)
+        if known is not None and kpi not in known:
+            problems.append(Problem("kpi_id", kpi, f"unknown KPI {kpi!r}",
+                                    f"Use one of the catalog's KPIs {sorted(known)}, or leave kpi_id empty for a "
+                                    "free-form goal"))
+        out["kpi_id"] = kpi
+        pop = goal.get("population")
+        out["population"] = ("participants" if is_missing(pop)
+                             else check_choice(pop, "population", POPULATIONS, problems, what="population"))
+        out["baseline"] = parse_number(goal.get("baseline"), "baseline", problems, minimum=None)
+        out["target"] = parse_number(goal.get("target"), "target", problems, minimum=None)
+        if out["baseline"] is not None and out["target"] is not None and out["baseline"] == out["target"]:
+            problems.append(Problem("target", goal.get("target"), "the target equals the baseline",
+                                    "Set a target that differs from the baseline (higher or lower)"))
+    out["start_term"] = check_term(goal.get("start_term"), ctx, problems, column="start_term", required=False)
+    out["due_term"] = check_term(goal.get("due_term"), ctx, problems, column="due_term")
+    if out["start_term"] and out["due_term"]:
+        order = term_order(ctx.config)
+        if order.index(out["due_term"]) < order.index(out["start_term"]):
+            problems.append(Problem("due_term", goal.get("due_term"),
+                                    f"due term {out['due_term']} is before the start term {out['start_term']}",
+                                    "Swap or correct the terms"))
+    out["entered_by"] = check_text(goal.get("entered_by"), "entered_by", problems, what="who entered it")
+    entered_at = goal.get("entered_at")
+    out["entered_at"] = pd.Timestamp(entered_at).to_pydatetime() if not is_missing(entered_at) else now_utc()
+    if out["start_term"] is None and not problems:
+        t = ctx.config.term_for_date(out["entered_at"].date())
+        out["start_term"] = t.id if t is not None else term_order(ctx.config)[0]
+    return out, problems
+
+
+def add_goal(store, ctx: RecordsContext, *, kpi_ids: Iterable[str] | None = None, **goal: Any) -> str:
+    """Validate a goal and write it in one transaction; return its ``goal_id`` (default ``<partner>-G<n>``)."""
+    from .tables import goals
+    clean, problems = check_goal(goal, ctx, kpi_ids=kpi_ids)
+    raise_problems(problems, what="goal")
+    with store.transaction() as conn:
+        return write_goal(conn, clean)
+
+
+def write_goal(conn, clean: Mapping[str, Any]) -> str:
+    from .tables import goals
+    gid = clean.get("goal_id")
+    existing = {r[0] for r in conn.execute(select(goals.c.goal_id))}
+    if gid is None:
+        n = 1
+        while f"{clean['partner_id']}-G{n}" in existing:
+            n += 1
+        gid = f"{clean['partner_id']}-G{n}"
+    elif gid in existing:
+        raise StoreError(f"goal {gid!r} already exists; give a new goal_id or leave it empty")
+    conn.execute(insert(goals).values(goal_id=gid, **{k: v for k, v in clean.items() if k != "goal_id"}))
+    return gid
+
+
+def read_goals(store, *, partner_id: str | Iterable[str] | None = None) -> pd.DataFrame:
+    """Goals as a tidy frame with columns :data:`GOAL_COLUMNS`."""
+    from .tables import goals
+    stmt = select(goals).order_by(goals.c.partner_id, goals.c.goal_id)
+    if partner_id is not None:
+        stmt = stmt.where(goals.c.partner_id.in_([partner_id] if isinstance(partner_id, str) else list(partner_id)))
+    with store.engine.connect() as conn:
+        frame = pd.DataFrame(conn.execute(stmt).mappings().all(), columns=list(GOAL_COLUMNS))
+    for c in ("goal_id", "partner_id", "kpi_id", "population", "start_term", "due_term"):
+        frame[c] = frame[c].astype("string")
+    for c in ("baseline", "target"):
+        frame[c] = pd.to_numeric(frame[c]).astype("float64")
+    return frame
+
+
+def kpi_values(kpi_table: pd.DataFrame) -> pd.DataFrame:
+    """Normalise a KPI table to ``partner_id``, ``term``, ``kpi_id``, ``population``, ``value``.
+
+    Accepts either a simple frame with a ``value`` column (and optionally
+    ``population``; default ``participants``) or the KPI engine's comparison
+    table (``mean_t``, ``mean_c``, ``mean_all``; only the partner-wide rows,
+    ``program_id == "all"``, without subgroups, are used).
+    """
+    t = kpi_table
+    if "program_id" in t:
+        t = t[t["program_id"].astype(str) == "all"]
+    if "subgroup" in t:
+        sub = t["subgroup"]
+        t = t[sub.isna() | sub.astype(str).isin(["all", "", "none", "None"])]
+    keys = ["partner_id", "term", "kpi_id"]
+    if "value" in t:
+        out = t[keys + ["value"] + (["population"] if "population" in t else [])].copy()
+        if "population" not in out:
+            out["population"] = "participants"
+    else:
+        parts = [t[keys].assign(population=pop, value=pd.to_numeric(t[col], errors="coerce"))
+                 for pop, col in _MEAN_FOR.items() if col in t]
+        out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=keys + ["population", "value"])
+    out = out.astype({"partner_id": str, "term": str, "kpi_id": str, "population": str})
+    out["value"] = pd.to_numeric(out["value"], errors="coerce").astype("float64")
+    return out.reset_index(drop=True)
+
+
+_ATTAIN_COLUMNS = ["goal_id", "partner_id", "description", "kpi_id", "population", "baseline", "target",
+                   "start_term", "due_term", "latest_term", "latest_value", "attainment", "expected", "status",
+                   "source"]
+
+
+def _kpi_status(p: float, e: float, past_due: bool) -> str:
+    if p >= 1:
+        return "met"
+    if past_due or p < e / 2:
+        return "off_track"
+    return "on_track" if p >= e else "at_risk"
+
+
+def goal_attainment(goals: pd.DataFrame, config: DistrictConfig, *, term: str,
+                    kpi_table: pd.DataFrame | None = None, reviews: pd.DataFrame | None = None,
+                    checkins: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Attainment of each goal as of ``term``.
+
+    Parameters
+    ----------
+    goals : DataFrame
+        From :func:`read_goals`.
+    config : DistrictConfig
+        Term order.
+    term : str
+        The term judged; KPI values and reviews after it are ignored.
+    kpi_table : DataFrame, optional
+        KPI values per partner × term × KPI (see :func:`kpi_values`).
+    reviews, checkins : DataFrame, optional
+        Goal reviews and check-ins (:func:`~partner_analysis.records.checkins.read_checkin_tables`),
+        used where no KPI value exists.
+
+    Returns
+    -------
+    DataFrame
+        One row per goal: the goal's columns plus ``latest_term``,
+        ``latest_value`` (KPI value, NaN for check-in based rows),
+        ``attainment`` (:math:`p`, NaN when not KPI based), ``expected``
+        (:math:`e`), ``status`` (met / on_track / at_risk / off_track /
+        no_data) and ``source`` (``"kpi"``, ``"checkin"`` or ``"none"``).
+    """
+    order = term_order(config)
+    rank = {t: i for i, t in enumerate(order)}
+    now = rank[config.term(term).id]
+    values = kpi_values(kpi_table) if kpi_table is not None and len(kpi_table) else None
+    if values is not None:
+        values = values[values["term"].map(rank).le(now) & values["value"].notna()]
+        values = values.assign(_r=values["term"].map(rank)).sort_values("_r")
+    latest_reviews = None
+    if reviews is not None and checkins is not None and len(reviews):
+        lr = latest_review_per_term(reviews, checkins, config)
+        latest_reviews = lr[lr["term_rank"] <= now].sort_values(["term_rank", "date"])
+    rows = []
+    for g in goals.itertuples(index=False):
+        row = {c: getattr(g, c) for c in _ATTAIN_COLUMNS[:9]}
+        row.update(latest_term=None, latest_value=np.nan, attainment=np.nan, expected=np.nan, status="no_data",
+                   source="none")
+        start = rank.get(str(g.start_term), 0) if not is_missing(g.start_term) else 0
+        due = rank[str(g.due_term)]
+        row["expected"] = 1.0 if due <= start else float(np.clip((now - start) / (due - start), 0.0, 1.0))
+        hit = None
+        if values is not None and not is_missing(g.kpi_id):
+            pop = "participants" if is_missing(g.population) else str(g.population)
+            v = values[(values["partner_id"] == str(g.partner_id)) & (values["kpi_id"] == str(g.kpi_id))
+                       & (values["population"] == pop)]
+            if len(v):
+                hit = v.iloc[-1]
+        if hit is not None:
+            p = (hit["value"] - g.baseline) / (g.target - g.baseline)
+            row.update(latest_term=hit["term"], latest_value=float(hit["value"]), attainment=float(p),
+                       status=_kpi_status(p, row["expected"], now > due), source="kpi")
+        elif latest_reviews is not None:
+            r = latest_reviews[latest_reviews["goal_id"].astype(str) == str(g.goal_id)]
+            if len(r):
+                last = r.iloc[-1]
+                row.update(latest_term=last["term"], status=str(last["status"]), source="checkin")
+        rows.append(row)
+    return pd.DataFrame(rows, columns=_ATTAIN_COLUMNS)
