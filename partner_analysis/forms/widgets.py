@@ -1,0 +1,295 @@
+"""ipywidgets view of a :class:`~partner_analysis.forms.engine.FormController`.
+
+Accessibility decisions (checked with axe-core in ``tests/test_voila_browser.py``):
+
+- every input carries its question as ``description``, which ipywidgets renders as a ``<label>``
+  (CSS below lets long questions wrap above the input instead of being cut off);
+- no sliders: slider handles have no accessible name;
+- required questions say so in words (``* (required)``), errors are text (``Error: ...``), never
+  colour alone;
+- messages go to HTML widgets, because ``print()`` in a callback shows nothing under Voilà.
+
+Numbers are typed into ``Text`` boxes rather than ``IntText``/``FloatText``: those always hold a
+number (0 when untouched), so an unanswered question would be indistinguishable from an answer of 0.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import html
+from typing import Any, Callable
+
+import ipywidgets as widgets
+import traitlets
+
+from .engine import FieldSpec, FormController, fields_by_section
+
+__all__ = ["WidgetForm", "CheckboxGroup", "FORM_CSS", "MAX_RADIO_CHOICES"]
+
+#: choice lists longer than this become a Dropdown instead of radio buttons
+MAX_RADIO_CHOICES = 7
+
+FORM_CSS = """
+<style>
+.pa-form { max-width: 52em; font-size: 15px; color: #1a1a1a; }
+.pa-form h1 { font-size: 1.6em; margin: 0.4em 0; }
+.pa-form h2 { font-size: 1.25em; margin: 1.2em 0 0.3em 0; border-bottom: 1px solid #767676; }
+.pa-form .pa-question { margin: 0.6em 0 0.9em 0; padding-left: 2px; }
+.pa-form .pa-q.widget-inline-hbox, .pa-form .pa-q.widget-inline-vbox {
+  flex-direction: column; align-items: stretch; height: auto; width: 100%; }
+.pa-form .pa-q > .widget-label, .pa-form .pa-q > label {
+  width: auto !important; max-width: 48em; white-space: normal; overflow: visible; text-overflow: clip;
+  height: auto; line-height: 1.4; font-weight: 600; margin: 0 0 0.3em 0; }
+.pa-form .pa-q input[type="text"], .pa-form .pa-q textarea, .pa-form .pa-q select { max-width: 30em; }
+.pa-form .pa-hint { color: #4a4a4a; font-size: 0.92em; }
+.pa-form .pa-error { color: #a00000; font-weight: 600; }
+.pa-form .pa-progress { font-weight: 600; }
+.pa-form .pa-status { margin-top: 0.5em; }
+.pa-form .widget-radio-box label, .pa-form .widget-checkbox label { color: #1a1a1a; }
+.pa-form .widget-button { min-width: 9em; }
+</style>
+"""
+
+
+class CheckboxGroup(widgets.VBox):
+    """A multi-choice question as a labelled group of checkboxes with one ``value`` (a tuple).
+
+    Checkboxes are easier to use than ``SelectMultiple`` (no Ctrl-click) and each box is a labelled
+    input.
+    """
+
+    value = traitlets.Tuple()
+    description = traitlets.Unicode("")
+    disabled = traitlets.Bool(False)
+
+    def __init__(self, options, description: str = "", value=(), **kwargs):
+        self._options = [(str(label), v) for label, v in options]
+        self._boxes = [widgets.Checkbox(value=False, description=label, indent=False,
+                                        layout=widgets.Layout(width="auto"))
+                       for label, _ in self._options]
+        self._legend = widgets.HTML(f'<span class="widget-label">{html.escape(description)}</span>')
+        super().__init__(children=[self._legend, *self._boxes], **kwargs)
+        self.description = description
+        self._syncing = False
+        for box in self._boxes:
+            box.observe(self._box_changed, names="value")
+        self.value = tuple(value or ())
+
+    @traitlets.observe("value")
+    def _value_changed(self, change):
+        if self._syncing:
+            return
+        chosen = set(change["new"] or ())
+        self._syncing = True
+        try:
+            for box, (_, v) in zip(self._boxes, self._options):
+                box.value = v in chosen
+        finally:
+            self._syncing = False
+
+    @traitlets.observe("disabled")
+    def _disabled_changed(self, change):
+        for box in self._boxes:
+            box.disabled = change["new"]
+
+    def _box_changed(self, _change):
+        if self._syncing:
+            return
+        self._syncing = True
+        try:
+            new = tuple(v for box, (_, v) in zip(self._boxes, self._options) if box.value)
+        finally:
+            self._syncing = False
+        self.value = new
+
+
+class WidgetForm:
+    """Render a form controller as ipywidgets and wire every input to it.
+
+    Parameters
+    ----------
+    controller : FormController
+    title : str
+        Shown as the page heading (``<h1>``).
+    intro : str
+        Optional paragraph under the title (plain text).
+    on_save : callable, optional
+        Called by **Save draft**; may return a message to show. Answers are already autosaved through
+        ``controller.on_change``, so this is a reassurance and a flush, not the only save.
+
+    Attributes
+    ----------
+    widget : ipywidgets.VBox
+        Display this.
+    inputs : dict[str, Widget]
+        The input of each answerable field; tests set ``.value`` on these.
+    errors : dict[str, ipywidgets.HTML]
+        Inline error text of each field.
+    progress, status : ipywidgets.HTML
+        "7 of 32 required questions answered"; confirmation and problem messages.
+    save_button, submit_button : ipywidgets.Button
+    """
+
+    def __init__(self, controller: FormController, title: str = "Form", *, intro: str = "",
+                 on_save: Callable[[], str | None] | None = None):
+        self.controller = controller
+        self.on_save = on_save
+        self.inputs: dict[str, widgets.Widget] = {}
+        self.errors: dict[str, widgets.HTML] = {}
+        self.boxes: dict[str, widgets.Box] = {}
+        self._loading = True
+        self._show_required = False
+        self._touched: set[str] = set()
+
+        header = [widgets.HTML(FORM_CSS), widgets.HTML(f"<h1>{html.escape(title)}</h1>")]
+        if intro:
+            header.append(widgets.HTML(f"<p>{html.escape(intro)}</p>"))
+        header.append(widgets.HTML("<p>Questions marked * (required) must be answered before you submit. "
+                                   "Your answers are saved as you go; you can close the page and return.</p>"))
+        self.progress = widgets.HTML(layout=widgets.Layout(margin="0.4em 0"))
+        self.progress.add_class("pa-progress")
+        header.append(self.progress)
+
+        sections = []
+        for section, fields in fields_by_section(controller.fields):
+            children = [widgets.HTML(f"<h2>{html.escape(section)}</h2>")] if section else []
+            for spec in fields:
+                children.append(self._question(spec))
+            box = widgets.VBox(children)
+            box.add_class("pa-section")
+            sections.append(box)
+
+        self.save_button = widgets.Button(description="Save draft", tooltip="Save your answers and finish later",
+                                          button_style="")
+        self.submit_button = widgets.Button(description="Submit", tooltip="Send your answers",
+                                            button_style="primary")
+        self.save_button.on_click(self._on_save_click)
+        self.submit_button.on_click(self._on_submit_click)
+        self.status = widgets.HTML("")
+        self.status.add_class("pa-status")
+        footer = [widgets.HBox([self.save_button, self.submit_button]), self.status]
+
+        self.widget = widgets.VBox(header + sections + footer)
+        self.widget.add_class("pa-form")
+        self._loading = False
+        self.refresh()
+
+    # -- building ------------------------------------------------------------------------------
+
+    def _label(self, spec: FieldSpec) -> str:
+        return f"{spec.label} * (required)" if spec.required else spec.label
+
+    def _question(self, spec: FieldSpec) -> widgets.Box:
+        if spec.kind == "note":
+            box = widgets.VBox([widgets.HTML(f"<p>{html.escape(spec.label)}</p>")])
+            box.add_class("pa-note")
+            self.boxes[spec.name] = box
+            return box
+        control = self._input(spec)
+        control.add_class("pa-q")
+        self.inputs[spec.name] = control
+        parts = [control]
+        if spec.hint:
+            hint = widgets.HTML(f'<span class="pa-hint">{html.escape(spec.hint)}</span>')
+            parts.append(hint)
+        error = widgets.HTML("")
+        self.errors[spec.name] = error
+        parts.append(error)
+        control.observe(lambda change, name=spec.name: self._on_input(name, change["new"]), names="value")
+        box = widgets.VBox(parts)
+        box.add_class("pa-question")
+        self.boxes[spec.name] = box
+        return box
+
+    def _input(self, spec: FieldSpec) -> widgets.Widget:
+        label = self._label(spec)
+        current = self.controller.answers.get(spec.name)
+        wide = {"description_width": "initial"}
+        full = widgets.Layout(width="auto")
+        if spec.kind == "choice":
+            options = [(lab, val) for val, lab in spec.choices]
+            if len(options) <= MAX_RADIO_CHOICES:
+                return widgets.RadioButtons(options=options, value=current, description=label, style=wide,
+                                            layout=full)
+            return widgets.Dropdown(options=options, value=current, description=label, style=wide, layout=full)
+        if spec.kind == "multi_choice":
+            return CheckboxGroup([(lab, val) for val, lab in spec.choices], description=label,
+                                 value=tuple(current or ()))
+        if spec.kind == "date":
+            return widgets.DatePicker(value=current, description=label, style=wide, layout=full)
+        text = "" if current is None else str(current)
+        if spec.kind == "long_text":
+            return widgets.Textarea(value=text, description=label, style=wide, layout=full,
+                                    continuous_update=False)
+        placeholder = {"integer": "a whole number", "decimal": "a number"}.get(spec.kind, "")
+        # continuous_update=False: check and autosave when the respondent leaves the box, not per keystroke
+        return widgets.Text(value=text, description=label, placeholder=placeholder, style=wide, layout=full,
+                            continuous_update=False)
+
+    # -- events --------------------------------------------------------------------------------
+
+    def _on_input(self, name: str, value: Any) -> None:
+        if self._loading or self.controller.submitted:
+            return
+        self._touched.add(name)
+        try:
+            self.controller.set(name, value)
+        except Exception as err:  # noqa: BLE001 - Voilà hides tracebacks; the respondent must see something
+            self._message(f"Your last answer could not be saved: {err}. Please try again.", error=True)
+        self.refresh()
+
+    def _on_save_click(self, _button=None) -> None:
+        try:
+            message = self.on_save() if self.on_save is not None else None
+        except Exception as err:  # noqa: BLE001
+            self._message(f"The draft could not be saved: {err}. Please try again.", error=True)
+            return
+        stamp = _dt.datetime.now().strftime("%H:%M")
+        self._message(message or f"Draft saved at {stamp}. You can close this page and continue later.")
+
+    def _on_submit_click(self, _button=None) -> None:
+        if self.controller.submitted:
+            self._message("These answers were already submitted.")
+            return
+        self._show_required = True
+        try:
+            problems = self.controller.submit()
+        except Exception as err:  # noqa: BLE001
+            self._message(f"Your answers could not be submitted: {err}. Nothing was lost; please try again.",
+                          error=True)
+            return
+        self.refresh()
+        if problems:
+            labels = [self.controller.field(n).label if n in self.inputs else m for n, m in problems]
+            shown = "; ".join(html.escape(x) for x in labels[:5]) + ("; ..." if len(labels) > 5 else "")
+            noun = "question needs" if len(problems) == 1 else "questions need"
+            self._message(f"Not submitted yet: {len(problems)} {noun} an answer or a correction: {shown}",
+                          error=True, escape=False)
+            return
+        for control in self.inputs.values():
+            control.disabled = True
+        self.save_button.disabled = True
+        self.submit_button.disabled = True
+        self._message("Thank you. Your answers were submitted.")
+
+    # -- view ------------------------------------------------------------------------------------
+
+    def _message(self, text: str, *, error: bool = False, escape: bool = True) -> None:
+        body = html.escape(text) if escape else text
+        if error:
+            self.status.value = f'<p class="pa-error" role="alert">Error: {body}</p>'
+        else:
+            self.status.value = f'<p role="status">{body}</p>'
+
+    def refresh(self) -> None:
+        """Re-apply skip logic, inline errors and progress from the controller."""
+        visible = {f.name for f in self.controller.visible_fields()}
+        for name, box in self.boxes.items():
+            box.layout.display = None if name in visible else "none"
+        for name, label in self.errors.items():
+            message = None
+            if name in visible and (self._show_required or name in self._touched):
+                message = self.controller.field_error(name, include_required=self._show_required)
+            label.value = (f'<span class="pa-error" role="alert">Error: {html.escape(message)}</span>'
+                           if message else "")
+        progress = self.controller.progress()
+        self.progress.value = f'<p aria-live="polite">{html.escape(progress.text)}</p>'
