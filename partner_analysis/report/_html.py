@@ -1,0 +1,95 @@
+"""Small HTML builders shared by the report sections and the district index (private)."""
+from __future__ import annotations
+
+import html
+import math
+from typing import Any, Sequence
+
+import pandas as pd
+
+PERCENT_UNITS = ("proportion", "share", "rate", "percent")
+#: Text on white and marks on white meet WCAG 1.4.3 (4.5:1) and 1.4.11 (3:1).
+PALETTE = {"participants": "#1f4e79", "comparison": "#8a4f00", "all": "#4d4d4d", "text": "#1a1a1a"}
+
+
+def esc(value: Any) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def missing(value: Any) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    try:
+        return bool(isinstance(value, float) and math.isnan(value))
+    except TypeError:
+        return False
+
+
+def fmt_value(value: Any, unit: str | None, *, kind: str | None = None) -> str:
+    """A KPI level for readers: percentages whole, other units with one decimal."""
+    if missing(value):
+        return "not shown"
+    v = float(value)
+    if (unit or "") in PERCENT_UNITS or kind == "binary":
+        return f"{100 * v:.0f}%"
+    suffix = {"hours": " hours", "credits": " credits", "points": " points"}.get(unit or "", "")
+    return f"{v:.1f}{suffix}" if abs(v) < 100 else f"{v:,.0f}{suffix}"
+
+
+def fmt_change(value: Any, unit: str | None, *, kind: str | None = None) -> str:
+    """A signed difference: percentage points for shares, units otherwise."""
+    if missing(value):
+        return "not shown"
+    v = float(value)
+    if (unit or "") in PERCENT_UNITS or kind == "binary":
+        pts = 100 * v
+        return "no change" if round(pts) == 0 else f"{pts:+.0f} percentage points"
+    return "no change" if round(v, 1) == 0 else f"{v:+.1f}"
+
+
+def fmt_effect(value: Any) -> str:
+    return "not shown" if missing(value) else f"{float(value):.2f}"
+
+
+def fmt_p(value: Any) -> str:
+    if missing(value):
+        return "not tested"
+    v = float(value)
+    return "<0.001" if v < 0.001 else f"{v:.3f}"
+
+
+def fmt_count(value: Any, k: int) -> str:
+    if missing(value):
+        return f"<{k}"
+    v = int(round(float(value)))
+    return f"<{k}" if v < k else f"{v:,}"
+
+
+def table(rows: Sequence[Sequence[str]], *, columns: Sequence[str], caption: str, row_header: bool = True,
+          css_class: str = "data") -> str:
+    """An accessible table: caption, column headers with scope, the first cell of each row a row header.
+
+    Cells are escaped here; pass plain text.
+    """
+    head = "".join(f'<th scope="col">{esc(c)}</th>' for c in columns)
+    body = []
+    for r in rows:
+        cells = []
+        for i, cell in enumerate(r):
+            if i == 0 and row_header:
+                cells.append(f'<th scope="row">{esc(cell)}</th>')
+            else:
+                cells.append(f"<td>{esc(cell)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return (f'<table class="{css_class}"><caption>{esc(caption)}</caption><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table>')
+
+
+def section(heading: str, body: str, *, level: int = 2, id: str | None = None) -> str:
+    ident = f' id="{esc(id)}"' if id else ""
+    labelled = f' aria-labelledby="{esc(id)}"' if id else ""
+    return f'<section{labelled}><h{level}{ident}>{esc(heading)}</h{level}>{body}</section>'
+
+
+def not_recorded(what: str) -> str:
+    return f'<p class="not-recorded">{esc(what)}: not yet recorded.</p>'

@@ -1,0 +1,103 @@
+"""The single board: what a partner executive reads first.
+
+:func:`board_items` turns a bundle into plain values (tested directly);
+:func:`render_board` renders them as accessible HTML: KPI tiles (value,
+change vs last term, vs the comparison group, goal status), fit band and the
+biggest gap, investment balance band and check-in status. Status is always
+written in words, never colour alone (WCAG 1.4.1).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from ._html import esc, fmt_change, fmt_value, missing, section
+from .bundle import Bundle
+
+__all__ = ["board_items", "render_board", "goal_status"]
+
+
+def goal_status(bundle: Bundle, kpi_id: str) -> str:
+    """The goal status of one KPI in words ("met", "on track", "behind", "no goal set", "not yet recorded")."""
+    if not bundle.has("goals"):
+        return "not yet recorded"
+    goals = bundle.table("goals")
+    if goals is None or "kpi_id" not in goals.columns:
+        return "no goal set"
+    mine = goals[goals["kpi_id"].astype(str) == str(kpi_id)]
+    if not len(mine):
+        return "no goal set"
+    att = mine.iloc[0].get("attainment")
+    if missing(att):
+        return "not measurable yet"
+    if isinstance(att, str):
+        return att.replace("_", " ")
+    att = float(att)
+    return "met" if att >= 1 else ("on track" if att >= 0.5 else "behind")
+
+
+def _vs_group(r: pd.Series) -> str:
+    if bool(r.get("suppressed")) or missing(r.get("difference")):
+        return "not shown (small group)" if bool(r.get("suppressed")) else "no comparison"
+    diff = float(r["difference"])
+    better = (diff > 0) == bool(r.get("higher_is_better", True))
+    text = fmt_change(diff, r.get("unit"), kind=r.get("kind"))
+    if text == "no change":
+        return "about the same as similar non-participants"
+    return f"{text} vs similar non-participants ({'better' if better else 'worse'})"
+
+
+def board_items(bundle: Bundle) -> dict[str, Any]:
+    """Plain values of the board: ``tiles`` (list of dict) and ``fit``, ``investments``, ``checkins`` (str)."""
+    tiles = []
+    kpi = bundle.table("kpi_comparison")
+    if bundle.has("kpi") and kpi is not None:
+        for _, r in kpi.head(4).iterrows():
+            suppressed = bool(r.get("suppressed")) and missing(r.get("mean_t"))
+            tiles.append({
+                "kpi_id": str(r["kpi_id"]), "label": str(r.get("kpi_label", r["kpi_id"])),
+                "value": "not shown (fewer than %d students)" % bundle.min_group_n if suppressed
+                else fmt_value(r.get("mean_t"), r.get("unit"), kind=r.get("kind")),
+                "vs_last_term": "not shown" if suppressed else fmt_change(r.get("change_prev_term"), r.get("unit"),
+                                                                          kind=r.get("kind")),
+                "vs_comparison": _vs_group(r),
+                "goal": goal_status(bundle, str(r["kpi_id"])),
+                "marker": "" if missing(r.get("marker")) else str(r.get("marker")),
+            })
+    b = bundle.meta.get("board", {})
+    fit = "not yet recorded"
+    if bundle.has("fit") and b.get("fit_band"):
+        fit = f"{b['fit_band']}"
+        if b.get("biggest_gap_dimension"):
+            fit += f"; biggest gap: {b['biggest_gap_dimension']}"
+    inv = "not yet recorded"
+    if bundle.has("investments") and b.get("balance_band"):
+        inv = str(b["balance_band"])
+        if not missing(b.get("partner_share")):
+            inv += f" (partner share {100 * float(b['partner_share']):.0f}%)"
+    chk = "not yet recorded"
+    if bundle.has("checkins") and b.get("checkin_status"):
+        chk = str(b["checkin_status"]).replace("_", " ")
+    return {"tiles": tiles, "fit": fit, "investments": inv, "checkins": chk}
+
+
+def render_board(bundle: Bundle) -> str:
+    """HTML of the board (an ``<h2>`` section with ``<h3>`` tiles)."""
+    items = board_items(bundle)
+    if items["tiles"]:
+        tiles = []
+        for t in items["tiles"]:
+            tiles.append(
+                f'<li class="tile"><h3>{esc(t["label"])}{esc(t["marker"])}</h3>'
+                f'<p class="tile-value">{esc(t["value"])}</p><dl>'
+                f'<dt>Change since last term</dt><dd>{esc(t["vs_last_term"])}</dd>'
+                f'<dt>Compared with similar students</dt><dd>{esc(t["vs_comparison"])}</dd>'
+                f'<dt>Goal</dt><dd>{esc(t["goal"])}</dd></dl></li>')
+        kpis = f'<ul class="tiles">{"".join(tiles)}</ul>'
+    else:
+        kpis = '<p class="not-recorded">Student outcomes: not yet recorded.</p>'
+    status = (f'<dl class="status"><dt>Partnership fit</dt><dd>{esc(items["fit"])}</dd>'
+              f'<dt>Investment balance</dt><dd>{esc(items["investments"])}</dd>'
+              f'<dt>Check-ins this term</dt><dd>{esc(items["checkins"])}</dd></dl>')
+    return section("At a glance", kpis + status, id="board")

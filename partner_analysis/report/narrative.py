@@ -1,0 +1,97 @@
+"""A short plain-language story generated from the bundle's numbers.
+
+Rules (statistics.md, privacy.md):
+
+- a difference is called an *effect* only when baseline equivalence holds
+  (``baseline_verdict == "satisfied"`` and the KPI engine's ``wording`` is
+  ``"effect"``); otherwise the text says *associated with*;
+- a suppressed statistic is never named, not even through a comparison word:
+  the story says the group was too small to report;
+- differences without a test (``sample_status == "descriptive_only"``) are not
+  called significant.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from ._html import esc, fmt_change, fmt_value, missing, section
+from .bundle import Bundle
+
+__all__ = ["story", "render_story"]
+
+
+def _is_effect(r: pd.Series) -> bool:
+    return str(r.get("baseline_verdict", "")) == "satisfied" and str(r.get("wording", "association")) == "effect"
+
+
+def _kpi_sentence(r: pd.Series, k: int) -> str:
+    label = str(r.get("kpi_label", r["kpi_id"]))
+    lower = label[:1].lower() + label[1:]
+    if bool(r.get("suppressed")) or missing(r.get("mean_t")):
+        return (f"Results for {lower} are not reported because a group had fewer than {k} students "
+                "or a result could reveal one.")
+    level = fmt_value(r["mean_t"], r.get("unit"), kind=r.get("kind"))
+    text = f"{label} among participating students was {level}"
+    if not missing(r.get("difference")):
+        diff = float(r["difference"])
+        change = fmt_change(diff, r.get("unit"), kind=r.get("kind"))
+        if change == "no change":
+            text += ", about the same as for similar students who did not take part"
+        else:
+            direction = "higher" if diff > 0 else "lower"
+            verb = "was" if _is_effect(r) else "was associated with a"
+            if _is_effect(r):
+                text += (f"; taking part {verb} followed by a level {change.lstrip('+-')} {direction} than for a "
+                         "comparable group (the groups were similar before the program)")
+            else:
+                text += (f"; taking part {verb} {change.lstrip('+-')} {direction} level than for students who did "
+                         "not take part (this does not show that the program caused the difference)")
+        status = str(r.get("sample_status", ""))
+        p_adj = r.get("p_adj")
+        if status == "descriptive_only" or missing(p_adj):
+            text += ". The groups are too small for a statistical test"
+        elif float(p_adj) < 0.05:
+            text += ". The difference is statistically significant after adjusting for the number of outcomes tested"
+        else:
+            text += ". The difference could be due to chance"
+    return text + "."
+
+
+def story(bundle: Bundle) -> list[str]:
+    """A few sentences generated from the bundle's numbers (plain text, no suppressed value named)."""
+    k = bundle.min_group_n
+    out = []
+    part = bundle.table("participation")
+    if part is not None and len(part):
+        allrow = part[part["program_id"].astype(str) == "all"]
+        if len(allrow):
+            shown = allrow.iloc[0]["participants_display"]
+            if str(shown) == "none":
+                out.append(f"No students took part in {bundle.partner_name}'s programs in {bundle.term}.")
+            elif str(shown).startswith("<"):
+                out.append(f"Fewer than {k} students took part in {bundle.partner_name}'s programs in "
+                           f"{bundle.term}, so outcomes are not reported.")
+            else:
+                out.append(f"About {shown} students took part in {bundle.partner_name}'s programs in "
+                           f"{bundle.term}.")
+    kpi = bundle.table("kpi_comparison")
+    if bundle.has("kpi") and kpi is not None and len(kpi):
+        for _, r in kpi.head(3).iterrows():
+            out.append(_kpi_sentence(r, k))
+    else:
+        out.append("Student outcome comparisons are not yet recorded for this term.")
+    b = bundle.meta.get("board", {})
+    if bundle.has("fit") and b.get("fit_band"):
+        s = f"The latest partnership fit survey places the partnership in the \u201c{b['fit_band']}\u201d band"
+        if b.get("biggest_gap_dimension"):
+            s += f"; the district and the partner see \u201c{b['biggest_gap_dimension']}\u201d most differently"
+        out.append(s + ".")
+    if bundle.has("checkins") and b.get("checkin_status"):
+        out.append(f"Check-in status this term: {str(b['checkin_status']).replace('_', ' ')}.")
+    return out
+
+
+def render_story(bundle: Bundle) -> str:
+    """HTML section holding :func:`story` as paragraphs."""
+    body = "".join(f"<p>{esc(s)}</p>" for s in story(bundle))
+    return section("What the numbers say", body, id="story")

@@ -1,0 +1,207 @@
+"""What the report notebook calls: one function per section, each displaying HTML or a chart.
+
+The notebook holds no logic: it opens its bundle and calls these in order.
+Each ``*_html`` function is pure (bundle in, HTML string out) and tested
+directly; the ``show_*`` functions only display.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from ._html import PERCENT_UNITS, esc, fmt_change, fmt_count, fmt_effect, fmt_p, fmt_value, missing, not_recorded, \
+    section, table
+from .board import render_board
+from .bundle import Bundle, load_bundle
+from .narrative import render_story
+
+__all__ = ["open_report", "title_html", "outcomes_html", "fit_html", "investments_html", "checkins_html",
+           "goals_html", "notes_html", "show_title", "show_board", "show_story", "show_outcomes", "show_fit",
+           "show_investments", "show_checkins", "show_goals", "show_notes"]
+
+
+def open_report(bundle_path: str, *, partner_id: str, term: str) -> Bundle:
+    """Open the partner's bundle (the only data a report reads) and set a non-interactive plot backend."""
+    import matplotlib
+    matplotlib.use("Agg")
+    return load_bundle(bundle_path, partner_id=partner_id, term=term)
+
+
+def _display_html(text: str) -> None:
+    from IPython.display import HTML, display
+    display(HTML(text))
+
+
+def title_html(bundle: Bundle) -> str:
+    return (f'<h1>{esc(bundle.partner_name)}: quarterly partnership report, {esc(bundle.term)}</h1>'
+            f'<p class="subtitle">{esc(bundle.meta.get("district", ""))}. Partner {esc(bundle.partner_id)}. '
+            'All figures are for groups of students; small groups are not shown.</p>')
+
+
+def _generic_rows(frame: pd.DataFrame) -> list[list[str]]:
+    rows = []
+    for _, r in frame.iterrows():
+        cells = []
+        for col, v in r.items():
+            if missing(v):
+                cells.append("")
+            elif isinstance(v, float):
+                cells.append(f"{100 * v:.0f}%" if "share" in str(col) or "attainment" in str(col)
+                             else (f"{v:,.0f}" if abs(v) >= 100 else f"{v:.2f}"))
+            else:
+                cells.append(str(v))
+        rows.append(cells)
+    return rows
+
+
+def _generic_table(frame: pd.DataFrame | None, caption: str) -> str:
+    if frame is None or not len(frame):
+        return f"<p>{esc(caption)}: nothing recorded this term.</p>"
+    cols = [str(c).replace("_", " ").capitalize() for c in frame.columns]
+    return table(_generic_rows(frame), columns=cols, caption=caption)
+
+
+def outcomes_html(bundle: Bundle) -> str:
+    """Participation table and the KPI comparison table (n, effect size with CI, adjusted p)."""
+    k = bundle.min_group_n
+    body = []
+    part = bundle.table("participation")
+    if part is not None and len(part):
+        rows = [[r["program_name"] if r["program_id"] != "all" else "All programs",
+                 "" if missing(r["type"]) else str(r["type"]).replace("_", " "), str(r["participants_display"])]
+                for _, r in part.iterrows()]
+        body.append(table(rows, columns=["Program", "Type", "Students taking part"],
+                          caption=f"Students taking part in {bundle.term} (rounded to 5)"))
+    kpi = bundle.table("kpi_comparison")
+    if not bundle.has("kpi") or kpi is None:
+        body.append(not_recorded("Student outcome comparisons"))
+    elif not len(kpi):
+        body.append("<p>No outcomes could be compared this term.</p>")
+    else:
+        rows = []
+        for _, r in kpi.iterrows():
+            unit, kind = r.get("unit"), r.get("kind")
+            ci = ("" if missing(r.get("es_ci_low")) else
+                  f" ({fmt_effect(r['es_ci_low'])} to {fmt_effect(r['es_ci_high'])})")
+            rows.append([f"{r.get('kpi_label', r['kpi_id'])}{'' if missing(r.get('marker')) else r['marker']}",
+                         fmt_count(r.get("n_t"), k), fmt_value(r.get("mean_t"), unit, kind=kind),
+                         fmt_count(r.get("n_c"), k), fmt_value(r.get("mean_c"), unit, kind=kind),
+                         fmt_change(r.get("difference"), unit, kind=kind),
+                         fmt_effect(r.get("effect_size")) + ci, fmt_p(r.get("p_adj")),
+                         "effect" if str(r.get("wording")) == "effect" else "association"])
+        body.append(table(rows, columns=["Outcome", "Participants (n)", "Participants", "Comparison (n)",
+                                         "Comparison", "Difference", "Effect size (95% CI)", "Adjusted p",
+                                         "Reading"],
+                          caption=f"Participating students compared with similar non-participants, {bundle.term}"))
+    return section("Student outcomes", "".join(body), id="outcomes")
+
+
+def fit_html(bundle: Bundle) -> str:
+    if not bundle.has("fit"):
+        return section("Partnership fit", not_recorded("Partnership fit survey"), id="fit")
+    dims = bundle.table("fit_dimensions")
+    body = []
+    if dims is not None and len(dims):
+        rows = [[str(r["dimension"]), fmt_effect(r.get("district_mean")), fmt_effect(r.get("partner_mean")),
+                 fmt_effect(r.get("gap")), "" if missing(r.get("gap_flag")) else str(r.get("gap_flag"))]
+                for _, r in dims.iterrows()]
+        body.append(table(rows, columns=["Dimension", "District view", "Partner view", "Gap", "Flag"],
+                          caption="Fit survey: district and partner views by dimension"))
+    prompts = bundle.table("fit_prompts")
+    if prompts is not None and len(prompts):
+        items = "".join(f"<li><strong>{esc(r['dimension'])}:</strong> {esc(r['prompt'])}</li>"
+                        for _, r in prompts.iterrows())
+        body.append(f"<h3>Questions for the next check-in</h3><ul>{items}</ul>")
+    return section("Partnership fit", "".join(body), id="fit")
+
+
+def investments_html(bundle: Bundle) -> str:
+    if not bundle.has("investments"):
+        return section("Investments", not_recorded("Investments"), id="investments")
+    return section("Investments", _generic_table(bundle.table("investment_balance"), "Investment balance by term")
+                   + _generic_table(bundle.table("investment_by_category"), "Investments by category"),
+                   id="investments")
+
+
+def checkins_html(bundle: Bundle) -> str:
+    if not bundle.has("checkins"):
+        return section("Check-ins and actions", not_recorded("Check-ins"), id="checkins")
+    return section("Check-ins and actions", _generic_table(bundle.table("checkin_status"), "Check-ins by term")
+                   + _generic_table(bundle.table("open_actions"), "Open actions"), id="checkins")
+
+
+def goals_html(bundle: Bundle) -> str:
+    if not bundle.has("goals"):
+        return section("Goals", not_recorded("Goals"), id="goals")
+    return section("Goals", _generic_table(bundle.table("goals"), "Goals and progress"), id="goals")
+
+
+def notes_html(bundle: Bundle) -> str:
+    k = bundle.min_group_n
+    markers = bundle.meta.get("profile", {}).get("markers", {"primary": "*", "complementary": "‡"})
+    items = [
+        f"{markers.get('primary', '*')} Not shown: fewer than {k} students in a group, or so few with (or without) "
+        "an outcome that a student could be identified.",
+        f"{markers.get('complementary', '‡')} Hidden to protect another hidden figure (it could otherwise be worked "
+        "out by subtraction).",
+        f"Counts are rounded to the nearest 5; groups under {k} are shown as \u201c&lt;{k}\u201d.",
+        "Comparison group: students at the same schools and grades who did not take part in the partner's programs.",
+        "Effect size: Hedges' g for averages and the Cox index for yes/no outcomes; 95% confidence intervals.",
+        "Adjusted p: Benjamini-Hochberg adjustment for the number of outcomes tested.",
+        "Differences are described as \u201cassociated with\u201d taking part unless the groups were shown to be "
+        "similar before the program (baseline equivalence); only then is the word \u201ceffect\u201d used.",
+    ]
+    kpi = bundle.table("kpi_comparison")
+    defs = ""
+    if kpi is not None and len(kpi) and "kpi_label" in kpi.columns:
+        defs = "<h3>Outcome definitions</h3><ul>" + "".join(
+            f"<li>{esc(r['kpi_label'])} ({esc(r['kpi_id'])})</li>" for _, r in kpi.iterrows()) + "</ul>"
+    body = "<h3>Data notes</h3><ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>" + defs
+    return section("Definitions and data notes", body, id="notes")
+
+
+def show_title(bundle: Bundle) -> None:
+    _display_html(title_html(bundle))
+
+
+def show_board(bundle: Bundle) -> None:
+    _display_html(render_board(bundle))
+
+
+def show_story(bundle: Bundle) -> None:
+    _display_html(render_story(bundle))
+
+
+def show_outcomes(bundle: Bundle) -> None:
+    """The outcomes section, then a chart with alt text and its data twin when shares can be drawn."""
+    _display_html(outcomes_html(bundle))
+    kpi = bundle.table("kpi_comparison")
+    if not bundle.has("kpi") or kpi is None or not len(kpi):
+        return
+    drawable = kpi[(kpi["unit"].astype(str).isin(PERCENT_UNITS) | (kpi["kind"].astype(str) == "binary"))
+                   & kpi["mean_t"].notna() & kpi["mean_c"].notna()]
+    if not len(drawable):
+        return
+    from .charts import plot_kpi_comparison, show_chart
+    ax, twin, alt = plot_kpi_comparison(drawable)
+    show_chart(ax.figure, alt=alt, twin=twin, caption="Data for the chart: share of students, participants and "
+                                                      "comparison group")
+
+
+def show_fit(bundle: Bundle) -> None:
+    _display_html(fit_html(bundle))
+
+
+def show_investments(bundle: Bundle) -> None:
+    _display_html(investments_html(bundle))
+
+
+def show_checkins(bundle: Bundle) -> None:
+    _display_html(checkins_html(bundle))
+
+
+def show_goals(bundle: Bundle) -> None:
+    _display_html(goals_html(bundle))
+
+
+def show_notes(bundle: Bundle) -> None:
+    _display_html(notes_html(bundle))
