@@ -1,0 +1,510 @@
+r"""Participants vs. a comparison group, per partner (and programme) × term × KPI.
+
+:func:`compare_partners` is the KPI comparison table of ``CONTRACTS.md``. It
+works on group aggregates (n, Σx, Σx²) taken from the KPI panel, and hands them
+to the pure functions of :mod:`partner_analysis.stats`.
+
+Definitions
+-----------
+Participant
+    A student participates with a partner (programme) in a term when one of
+    their ``participation`` rows for that partner's programmes overlaps the
+    term: ``start_date <= term.end`` and (``end_date`` missing or
+    ``end_date >= term.start``).
+Comparison group
+    ``comparison="same_school_grade"`` (default): students who did not
+    participate with *that partner* in the term, enrolled in the schools and
+    grade levels (``students.school_id`` × ``grade_level``) in which the
+    partner's participants are. ``"all_nonparticipants"``: every other student.
+All
+    Participants and comparison students together (``n_all``, ``mean_all``),
+    the third member of the triplet used by complementary suppression.
+Baseline
+    The same KPI in the same-position term of the previous school year, for
+    the same participants and comparison students (a quarter-to-quarter
+    baseline keeps seasonality out of it). Its effect size gives the WWC
+    baseline-equivalence verdict (statistics.md §2); ``wording`` is
+    ``"effect"`` only when the verdict is ``"satisfied"``, else
+    ``"association"`` (programmes are self-selected).
+Trends
+    ``prev_term_mean_t`` and ``last_year_mean_t`` are participants' means in
+    the previous term and in the same term last year, participants being those
+    *of that term* (so they equal ``mean_t`` of that term's row of this table).
+    They are withheld (NaN) when that term's participant group is below the
+    privacy floor.
+Sample status
+    Below ``min_group_n`` (default 10) in either group: ``"suppressed"``;
+    below ``inference_min_n`` (default 20): ``"descriptive_only"`` (no effect
+    size, no test, "insufficient sample to assess"); otherwise ``"tested"``.
+
+Statistics
+----------
+Continuous KPIs: Hedges' *g* with the WWC small-sample factor
+:math:`\omega = 1 - 3/(4N - 9)` and its normal-theory CI; Welch's *t* test;
+participant and comparison means with *t*-based 95 % CIs,
+:math:`\bar y \pm t_{n-1,\,0.975}\, s/\sqrt n`.
+Binary KPIs: the Cox index
+:math:`d_{Cox} = [\operatorname{logit} p_T - \operatorname{logit} p_C]/1.65`
+(no small-sample factor unless ``cox_small_sample=True``) with CI
+:math:`d_{Cox} \pm 1.96\, SE`, :math:`SE = \sqrt{1/x_T + 1/(n_T-x_T) +
+1/x_C + 1/(n_C-x_C)}/1.65`; Wilson 95 % CIs for the proportions; the
+two-proportion *z* test, or Fisher's exact test when an expected count is
+below 5. The improvement index is :math:`100\,\Phi(ES) - 50`. *p*-values are
+Benjamini–Hochberg adjusted across every tested row of one call.
+
+References
+----------
+.. [1] What Works Clearinghouse (2022). Procedures and Standards Handbook,
+       Version 5.0. IES/NCEE.
+.. [2] Benjamini, Y. & Hochberg, Y. (1995). Controlling the false discovery
+       rate. JRSS B 57(1), 289-300.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from ..exceptions import ConfigError, InputDataError, PartnerAnalysisWarning, check_argument
+from .catalog import Catalog
+from .panel import PanelArrays, compute_kpis
+
+__all__ = ["compare_partners", "compare_terms", "participation_matrix", "COMPARISONS", "COLUMNS"]
+
+COMPARISONS = ("same_school_grade", "all_nonparticipants")
+
+COLUMNS = ["partner_id", "program_id", "term", "kpi_id", "kpi_label", "kind", "unit", "higher_is_better",
+           "subgroup", "subgroup_value", "n_t", "n_c", "n_all", "mean_t", "mean_c", "mean_all", "sd_t", "sd_c",
+           "difference", "ci_low_t", "ci_high_t", "ci_low_c", "ci_high_c", "effect_size", "es_method",
+           "es_ci_low", "es_ci_high", "improvement_index", "p_val", "p_adj", "test", "baseline_es",
+           "baseline_verdict", "wording", "sample_status", "prev_term_mean_t", "change_prev_term",
+           "last_year_mean_t", "change_last_year", "suppressed", "marker", "suppression_reason"]
+
+
+# -- participation -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Unit:
+    partner_id: str
+    program_id: str  # "all" for the partner as a whole
+
+
+def participation_matrix(dataset, arrays: PanelArrays, *, partners: Sequence[str] | None = None,
+                         by_program: bool = False) -> dict[_Unit, np.ndarray]:
+    """Boolean (students, terms) participation per partner (and programme when ``by_program``)."""
+    part = dataset.get("participation")
+    programs = dataset.get("programs")
+    if part is None or programs is None:
+        raise InputDataError("the dataset has no participation/programs tables", path=getattr(dataset, "path", None),
+                             fix="Import participation.parquet and programs.parquet")
+    prog_partner = dict(zip(programs["program_id"].astype(str), programs["partner_id"].astype(str)))
+    known = sorted(set(prog_partner.values()))
+    if "partners" in dataset:
+        known = sorted(set(known) | set(dataset["partners"]["partner_id"].astype(str)))
+    if partners is not None:
+        partners = [partners] if isinstance(partners, str) else [str(p) for p in partners]
+        missing = [p for p in partners if p not in known]
+        if missing:
+            raise ConfigError(f"unknown partner(s) {missing}", key="partner", fix=f"Use one of {known}")
+    else:
+        partners = known
+    config = dataset.config
+    terms = [config.term(t) for t in arrays.term_ids]
+    starts = np.array([np.datetime64(t.start, "D") for t in terms])
+    ends = np.array([np.datetime64(t.end, "D") for t in terms])
+    sid = arrays.student_ids.get_indexer(part["student_id"].astype(str))
+    prog = part["program_id"].astype(str).to_numpy()
+    p_start = pd.to_datetime(part["start_date"]).to_numpy().astype("datetime64[D]")
+    end_raw = pd.to_datetime(part["end_date"]) if "end_date" in part.columns else pd.Series(pd.NaT, index=part.index)
+    p_end = end_raw.to_numpy().astype("datetime64[D]")
+    open_end = np.isnat(p_end)
+    # (rows, terms) overlap of [start, end] with each term
+    overlap = (p_start[:, None] <= ends[None, :]) & (open_end[:, None] | (p_end[:, None] >= starts[None, :]))
+    overlap &= (sid >= 0)[:, None]
+    partner_of_row = np.array([prog_partner.get(p, "") for p in prog], dtype=object)
+    S, T = len(arrays.student_ids), len(terms)
+    out: dict[_Unit, np.ndarray] = {}
+    for pid in partners:
+        rows = partner_of_row == pid
+        out[_Unit(pid, "all")] = _scatter(sid[rows], overlap[rows], S, T)
+        if by_program:
+            for prg in sorted({p for p, q in prog_partner.items() if q == pid}):
+                r = rows & (prog == prg)
+                out[_Unit(pid, prg)] = _scatter(sid[r], overlap[r], S, T)
+    return out
+
+
+def _scatter(sid: np.ndarray, overlap: np.ndarray, S: int, T: int) -> np.ndarray:
+    m = np.zeros((S, T), dtype=bool)
+    r, t = np.nonzero(overlap)
+    m[sid[r], t] = True
+    return m
+
+
+# -- group aggregates ------------------------------------------------------------------------------
+
+def _sums(x: np.ndarray, members: np.ndarray, groups: np.ndarray, G: int):
+    """n, Σx, Σx² of the non-missing x of members, by group code."""
+    v = x[members]
+    ok = ~np.isnan(v)
+    g = groups[members][ok]
+    v = v[ok]
+    return (np.bincount(g, minlength=G).astype(float), np.bincount(g, weights=v, minlength=G),
+            np.bincount(g, weights=v * v, minlength=G))
+
+
+def _mean_sd(n, s1, s2):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(n > 0, s1 / n, np.nan)
+        var = np.where(n > 1, np.clip(s2 - n * mean * mean, 0, None) / (n - 1), np.nan)
+    return mean, np.sqrt(var)
+
+
+def _subgroup_codes(dataset, arrays: PanelArrays, subgroup: str | None):
+    if subgroup is None:
+        return np.zeros(len(arrays.student_ids), dtype=np.int64), ["all"]
+    students = dataset["students"]
+    if subgroup not in students.columns:
+        raise ConfigError(f"subgroup column {subgroup!r} is not in students", key="subgroup",
+                          fix=f"Use one of {[c for c in students.columns if c != 'student_id']}")
+    s = students.set_index(students["student_id"].astype(str))[subgroup].reindex(arrays.student_ids)
+    labels = s.astype("string").fillna("unknown")
+    codes, uniques = pd.factorize(labels, sort=True)
+    return codes.astype(np.int64), [str(u) for u in uniques]
+
+
+def _cells(dataset, arrays: PanelArrays) -> np.ndarray:
+    students = dataset["students"].set_index(dataset["students"]["student_id"].astype(str)).reindex(arrays.student_ids)
+    key = students["school_id"].astype("string").fillna("?") + "|" + students["grade_level"].astype("string").fillna("?")
+    codes, _ = pd.factorize(key)
+    return codes
+
+
+# -- statistics on aggregates ----------------------------------------------------------------------
+
+def _stats():
+    from .. import stats
+    return stats
+
+
+def _vectorised(fn, *args, **kwargs):
+    """Call a stats function on arrays; fall back to one call per element if it only takes scalars."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PartnerAnalysisWarning)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            res = fn(*args, **kwargs)
+        return res, True
+    except TypeError:  # a scalar-only implementation
+        pass
+    out = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PartnerAnalysisWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for vals in zip(*args):
+            out.append(fn(*[float(v) for v in vals], **kwargs))
+    return out, False
+
+
+def _hedges(mean_t, sd_t, n_t, mean_c, sd_c, n_c):
+    stats = _stats()
+    k = len(n_t)
+    est, lo, hi = np.full(k, np.nan), np.full(k, np.nan), np.full(k, np.nan)
+    ok = (n_t >= 2) & (n_c >= 2) & np.isfinite(sd_t) & np.isfinite(sd_c) & ((sd_t > 0) | (sd_c > 0))
+    if ok.any():
+        res, vec = _vectorised(stats.hedges_g_from_stats, mean_t[ok], sd_t[ok], n_t[ok], mean_c[ok], sd_c[ok],
+                               n_c[ok])
+        if vec:
+            est[ok], lo[ok], hi[ok] = (np.asarray(res.estimate, float), np.asarray(res.ci_low, float),
+                                       np.asarray(res.ci_high, float))
+        else:
+            est[ok] = [r.estimate for r in res]
+            lo[ok] = [r.ci_low for r in res]
+            hi[ok] = [r.ci_high for r in res]
+    return est, lo, hi
+
+
+def _cox(x_t, n_t, x_c, n_c, *, small_sample: bool):
+    stats = _stats()
+    k = len(n_t)
+    est, lo, hi = np.full(k, np.nan), np.full(k, np.nan), np.full(k, np.nan)
+    # 0 % or 100 % in a group leaves the log odds infinite: NaN, without stats' warning per row
+    ok = (n_t > 0) & (n_c > 0) & (x_t > 0) & (x_t < n_t) & (x_c > 0) & (x_c < n_c)
+    if ok.any():
+        res, vec = _vectorised(stats.cox_effect, x_t[ok], n_t[ok], x_c[ok], n_c[ok],
+                               small_sample_correction=small_sample)
+        if vec:
+            est[ok], lo[ok], hi[ok] = (np.asarray(res.estimate, float), np.asarray(res.ci_low, float),
+                                       np.asarray(res.ci_high, float))
+        else:
+            est[ok] = [r.estimate for r in res]
+            lo[ok] = [r.ci_low for r in res]
+            hi[ok] = [r.ci_high for r in res]
+    return est, lo, hi
+
+
+def _mean_ci(mean, sd, n):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        q = sps.t.ppf(0.975, np.where(n > 1, n - 1, np.nan))
+        half = q * sd / np.sqrt(n)
+    return mean - half, mean + half
+
+
+def _wilson(x, n):
+    stats = _stats()
+    lo, hi = np.full(len(n), np.nan), np.full(len(n), np.nan)
+    ok = n > 0
+    if ok.any():
+        res, vec = _vectorised(stats.wilson_ci, x[ok], n[ok])
+        if vec:
+            lo[ok], hi[ok] = np.asarray(res[0], float), np.asarray(res[1], float)
+        else:
+            lo[ok] = [r[0] for r in res]
+            hi[ok] = [r[1] for r in res]
+    return lo, hi
+
+
+def _resolve_profile(dataset, profile):
+    from .. import privacy
+    if profile is None:
+        return privacy.PrivacyProfile.from_config(dict(dataset.config.privacy))
+    if isinstance(profile, str):
+        for name in ("named_profile", "get_profile", "profile"):
+            fn = getattr(privacy.PrivacyProfile, name, None) or getattr(privacy, name, None)
+            if callable(fn):
+                return fn(profile)
+        raise ConfigError(f"cannot resolve privacy profile {profile!r}", key="profile")
+    return profile
+
+
+def _floors(dataset, profile) -> tuple[int, int]:
+    cfg = dict(dataset.config.privacy or {})
+    k = getattr(profile, "min_group_n", None) or cfg.get("min_group_n", 10)
+    m = getattr(profile, "inference_min_n", None) or cfg.get("inference_min_n", 20)
+    return int(k), int(m)
+
+
+# -- the table ------------------------------------------------------------------------------------------
+
+def compare_partners(dataset, *, term: str, partners: Sequence[str] | str | None = None, by_program: bool = False,
+                     subgroup: str | None = None, profile=None, suppress: bool = True,
+                     comparison: str = "same_school_grade", kpis: Iterable[str] | None = None,
+                     catalog: Catalog | None = None, arrays: PanelArrays | None = None,
+                     cox_small_sample: bool = False, alpha: float = 0.05) -> pd.DataFrame:
+    """Compare participants of each partner with a comparison group on every KPI, for one term.
+
+    Parameters
+    ----------
+    dataset : Dataset
+        Validated district data.
+    term : str
+        Term id, e.g. ``"2025-26-Q2"``.
+    partners : str or list of str, optional
+        Partner ids (default: every partner).
+    by_program : bool
+        Add one row set per programme besides the partner as a whole
+        (``program_id="all"``).
+    subgroup : str, optional
+        A ``students`` column (``frl``, ``ell``, ``swd``, ``gender``, ...):
+        add rows per value of it, besides ``subgroup="all"``.
+    profile : PrivacyProfile or str, optional
+        Disclosure profile; default from ``district.yml`` ``privacy``.
+    suppress : bool
+        Apply :func:`partner_analysis.privacy.suppress_comparisons` (default).
+        ``False`` is for analysts inside the district only.
+    comparison : {"same_school_grade", "all_nonparticipants"}
+        Who the participants are compared with (module docstring).
+    kpis : list of str, optional
+        KPI ids (default: the whole catalog).
+    catalog : Catalog, optional
+        Default: ``DATA_DIR/kpis.yml`` when present, else the shipped catalog.
+    arrays : PanelArrays, optional
+        A panel from :func:`partner_analysis.kpi.panel.compute_kpis`, to reuse
+        across calls (the notebook compares several terms).
+    cox_small_sample : bool
+        Apply the WWC ω factor to the Cox index (default False, statistics.md §1.2).
+    alpha : float
+        FDR level of the Benjamini–Hochberg adjustment.
+
+    Returns
+    -------
+    DataFrame
+        One row per partner_id × program_id × term × kpi_id × subgroup ×
+        subgroup_value with the columns of :data:`COLUMNS` (see CONTRACTS.md
+        and the module docstring), plus ``prev_term_n_t`` and
+        ``last_year_n_t``.
+
+    Raises
+    ------
+    ConfigError
+        Unknown term, partner, KPI, subgroup column or comparison.
+    InputDataError
+        The dataset lacks students, participation or programmes.
+    """
+    check_argument("comparison", comparison, COMPARISONS)
+    dataset.config.term(term)
+    arrays = arrays if arrays is not None else compute_kpis(dataset, catalog=catalog, kpis=kpis)
+    cat = arrays.catalog.select([k for k in (kpis or arrays.catalog.ids) if k in arrays.values])
+    prof = _resolve_profile(dataset, profile) if (suppress or profile is not None) else None
+    k_floor, inf_floor = _floors(dataset, prof)
+    units = participation_matrix(dataset, arrays, partners=partners, by_program=by_program)
+    t = arrays.term_index(term)
+    prior = arrays.prior_term[t]
+    prev = arrays.prev_term[t]
+    cells = _cells(dataset, arrays)
+    sub_codes, sub_labels = _subgroup_codes(dataset, arrays, subgroup)
+    S = len(arrays.student_ids)
+    everyone = np.zeros(S, dtype=np.int64)
+    records = []
+    for unit, member in units.items():
+        part_now = member[:, t]
+        if comparison == "same_school_grade":
+            comp = np.isin(cells, np.unique(cells[part_now])) & ~part_now
+        else:
+            comp = ~part_now
+        groupings = [("all", everyone, ["all"])]
+        if subgroup is not None:
+            groupings.append((subgroup, sub_codes, sub_labels))
+        for kpi in cat:
+            x = arrays.values[kpi.id][:, t]
+            xb = arrays.values[kpi.id][:, prior] if prior >= 0 else None
+            for sg_name, codes, labels in groupings:
+                G = len(labels)
+                n_t, s1_t, s2_t = _sums(x, part_now, codes, G)
+                n_c, s1_c, s2_c = _sums(x, comp, codes, G)
+                if xb is not None:
+                    bt = _sums(xb, part_now, codes, G)
+                    bc = _sums(xb, comp, codes, G)
+                else:
+                    bt = bc = (np.zeros(G),) * 3
+                trend = {}
+                for name, tt in (("prev_term", prev), ("last_year", prior)):
+                    if tt is None or tt < 0:
+                        trend[name] = (np.zeros(G), np.full(G, np.nan))
+                    else:
+                        n_p, s1_p, _ = _sums(arrays.values[kpi.id][:, tt], member[:, tt], codes, G)
+                        with np.errstate(invalid="ignore", divide="ignore"):
+                            trend[name] = (n_p, np.where(n_p > 0, s1_p / n_p, np.nan))
+                for g in range(G):
+                    records.append({
+                        "partner_id": unit.partner_id, "program_id": unit.program_id, "term": term,
+                        "kpi_id": kpi.id, "kpi_label": kpi.label, "kind": kpi.kind, "unit": kpi.unit,
+                        "higher_is_better": kpi.higher_is_better, "subgroup": sg_name, "subgroup_value": labels[g],
+                        "_n_t": n_t[g], "_s1_t": s1_t[g], "_s2_t": s2_t[g],
+                        "_n_c": n_c[g], "_s1_c": s1_c[g], "_s2_c": s2_c[g],
+                        "_bn_t": bt[0][g], "_bs1_t": bt[1][g], "_bs2_t": bt[2][g],
+                        "_bn_c": bc[0][g], "_bs1_c": bc[1][g], "_bs2_c": bc[2][g],
+                        "prev_term_n_t": trend["prev_term"][0][g], "prev_term_mean_t": trend["prev_term"][1][g],
+                        "last_year_n_t": trend["last_year"][0][g], "last_year_mean_t": trend["last_year"][1][g],
+                    })
+    raw = pd.DataFrame.from_records(records)
+    table = _assemble(raw, k_floor=k_floor, inf_floor=inf_floor, cox_small_sample=cox_small_sample, alpha=alpha)
+    if suppress:
+        from .. import privacy
+        table = privacy.suppress_comparisons(table, prof)
+    return table
+
+
+def _assemble(raw: pd.DataFrame, *, k_floor: int, inf_floor: int, cox_small_sample: bool,
+              alpha: float) -> pd.DataFrame:
+    stats = _stats()
+    if raw.empty:
+        return pd.DataFrame(columns=COLUMNS + ["prev_term_n_t", "last_year_n_t"])
+    out = raw[[c for c in raw.columns if not c.startswith("_")]].copy()
+    binary = (out["kind"] == "binary").to_numpy()
+    n_t, n_c = raw["_n_t"].to_numpy(float), raw["_n_c"].to_numpy(float)
+    mean_t, sd_t = _mean_sd(n_t, raw["_s1_t"].to_numpy(float), raw["_s2_t"].to_numpy(float))
+    mean_c, sd_c = _mean_sd(n_c, raw["_s1_c"].to_numpy(float), raw["_s2_c"].to_numpy(float))
+    n_all = n_t + n_c
+    mean_all, _ = _mean_sd(n_all, raw["_s1_t"].to_numpy(float) + raw["_s1_c"].to_numpy(float),
+                           raw["_s2_t"].to_numpy(float) + raw["_s2_c"].to_numpy(float))
+    x_t = np.round(raw["_s1_t"].to_numpy(float))
+    x_c = np.round(raw["_s1_c"].to_numpy(float))
+    out["n_t"], out["n_c"], out["n_all"] = n_t.astype(int), n_c.astype(int), n_all.astype(int)
+    out["mean_t"], out["mean_c"], out["mean_all"] = mean_t, mean_c, mean_all
+    out["sd_t"], out["sd_c"] = np.where(binary, np.nan, sd_t), np.where(binary, np.nan, sd_c)
+    out["difference"] = mean_t - mean_c
+    lo_t, hi_t = _mean_ci(mean_t, sd_t, n_t)
+    lo_c, hi_c = _mean_ci(mean_c, sd_c, n_c)
+    if binary.any():
+        wl_t, wh_t = _wilson(np.where(binary, x_t, 0), np.where(binary, n_t, 0))
+        wl_c, wh_c = _wilson(np.where(binary, x_c, 0), np.where(binary, n_c, 0))
+        lo_t, hi_t = np.where(binary, wl_t, lo_t), np.where(binary, wh_t, hi_t)
+        lo_c, hi_c = np.where(binary, wl_c, lo_c), np.where(binary, wh_c, hi_c)
+    out["ci_low_t"], out["ci_high_t"], out["ci_low_c"], out["ci_high_c"] = lo_t, hi_t, lo_c, hi_c
+
+    small = np.minimum(n_t, n_c)
+    status = np.where(small < k_floor, "suppressed", np.where(small < inf_floor, "descriptive_only", "tested"))
+    tested = status == "tested"
+    g, g_lo, g_hi = _hedges(mean_t, sd_t, n_t, mean_c, sd_c, n_c)
+    zero = np.zeros(len(out))
+    cox, c_lo, c_hi = _cox(np.where(binary, x_t, zero), np.where(binary, n_t, zero), np.where(binary, x_c, zero),
+                           np.where(binary, n_c, zero), small_sample=cox_small_sample)
+    es = np.where(binary, cox, g)
+    out["effect_size"] = np.where(tested, es, np.nan)
+    out["es_method"] = np.where(binary, "cox", "hedges_g")
+    out["es_ci_low"] = np.where(tested, np.where(binary, c_lo, g_lo), np.nan)
+    out["es_ci_high"] = np.where(tested, np.where(binary, c_hi, g_hi), np.nan)
+    ii = np.full(len(out), np.nan)
+    fin = tested & np.isfinite(es)
+    if fin.any():
+        ii[fin] = np.asarray(stats.improvement_index(es[fin]), float)
+    out["improvement_index"] = ii
+
+    p = np.full(len(out), np.nan)
+    test = np.array([""] * len(out), dtype=object)
+    cont = tested & ~binary & np.isfinite(sd_t) & np.isfinite(sd_c) & ((sd_t > 0) | (sd_c > 0))
+    if cont.any():
+        res, vec = _vectorised(stats.welch_t_from_stats, mean_t[cont], sd_t[cont], n_t[cont], mean_c[cont],
+                               sd_c[cont], n_c[cont])
+        p[cont] = np.asarray(res[2], float) if vec else [r[2] for r in res]
+        test[cont] = "welch_t"
+    for i in np.flatnonzero(tested & binary):
+        pv, method = stats.two_proportion_test(int(x_t[i]), int(n_t[i]), int(x_c[i]), int(n_c[i]))
+        p[i], test[i] = float(pv), str(method)
+    out["p_val"] = p
+    out["p_adj"] = np.asarray(stats.bh_adjust(p, alpha=alpha), float) if np.isfinite(p).any() else np.nan
+    out["test"] = test
+
+    bn_t, bn_c = raw["_bn_t"].to_numpy(float), raw["_bn_c"].to_numpy(float)
+    bm_t, bsd_t = _mean_sd(bn_t, raw["_bs1_t"].to_numpy(float), raw["_bs2_t"].to_numpy(float))
+    bm_c, bsd_c = _mean_sd(bn_c, raw["_bs1_c"].to_numpy(float), raw["_bs2_c"].to_numpy(float))
+    bg, _, _ = _hedges(bm_t, bsd_t, bn_t, bm_c, bsd_c, bn_c)
+    bx_t, bx_c = np.round(raw["_bs1_t"].to_numpy(float)), np.round(raw["_bs1_c"].to_numpy(float))
+    bcox, _, _ = _cox(np.where(binary, bx_t, zero), np.where(binary, bn_t, zero), np.where(binary, bx_c, zero),
+                      np.where(binary, bn_c, zero), small_sample=cox_small_sample)
+    bes = np.where(binary, bcox, bg)
+    # a baseline verdict needs a sample big enough to be told at all
+    bes = np.where(tested & (np.minimum(bn_t, bn_c) >= k_floor), bes, np.nan)
+    out["baseline_es"] = bes
+    out["baseline_verdict"] = [str(stats.baseline_equivalence(float(b))) if np.isfinite(b) else "unknown"
+                               for b in bes]
+    out["wording"] = np.where(out["baseline_verdict"] == "satisfied", "effect", "association")
+    out["sample_status"] = status
+
+    for name in ("prev_term", "last_year"):
+        n_p = out[f"{name}_n_t"].to_numpy(float)
+        m_p = np.where(n_p >= k_floor, out[f"{name}_mean_t"].to_numpy(float), np.nan)
+        out[f"{name}_mean_t"] = m_p
+        out[f"{name}_n_t"] = n_p.astype(int)
+    out["change_prev_term"] = out["mean_t"] - out["prev_term_mean_t"]
+    out["change_last_year"] = out["mean_t"] - out["last_year_mean_t"]
+    out["suppressed"] = False
+    out["marker"] = ""
+    out["suppression_reason"] = ""
+    return out[COLUMNS + ["prev_term_n_t", "last_year_n_t"]].reset_index(drop=True)
+
+
+def compare_terms(dataset, *, terms: Sequence[str], **kwargs) -> pd.DataFrame:
+    """:func:`compare_partners` for several terms (one panel build), rows stacked.
+
+    BH adjustment stays within each term's call, as in a quarterly report.
+    """
+    arrays = kwargs.pop("arrays", None) or compute_kpis(dataset, catalog=kwargs.pop("catalog", None),
+                                                         kpis=kwargs.get("kpis"))
+    frames = [compare_partners(dataset, term=t, arrays=arrays, **kwargs) for t in terms]
+    return pd.concat(frames, ignore_index=True)
