@@ -54,6 +54,7 @@ row (header = row 1), column, value and the fix; all problems of one run
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 import string
@@ -242,6 +243,8 @@ class SourceSpec:
     min_identity: int | None = None
     map_path: str | None = None
     line: int | None = None
+    #: no `columns:` given: file headers that equal schema column names are taken as they are
+    auto_columns: bool = False
 
     @property
     def canonical_columns(self) -> tuple[str, ...]:
@@ -291,7 +294,8 @@ def read_map(path: str | Path, *, _seen: tuple = ()) -> ColumnMap:
         raise _map_error("the map must be a YAML mapping with a 'tables' key", path=path, mapping=raw,
                          fix="Start the file with `tables:` (see examples/sis_csv/map.yml)")
     for key in raw:
-        if key not in _MAP_KEYS:
+        # `x-...` keys hold YAML anchors shared by entries (as in docker-compose files)
+        if key not in _MAP_KEYS and not str(key).startswith("x-"):
             raise _map_error(f"unknown key {key!r}", path=path, mapping=raw, key=key, value=key,
                              fix=f"Use only {sorted(_MAP_KEYS)}")
     config_path = raw.get("config")
@@ -302,8 +306,8 @@ def read_map(path: str | Path, *, _seen: tuple = ()) -> ColumnMap:
     if isinstance(include, str):
         include = [include]
     for inc in include:
-        inc_path = (path.parent / str(inc)).resolve()
-        if inc_path in _seen or inc_path == path.resolve():
+        inc_path = path.parent / str(inc)
+        if inc_path.resolve() in _seen or inc_path.resolve() == path.resolve():
             raise _map_error("the map includes itself", path=path, mapping=raw, key="include", value=str(inc),
                              fix="Remove the circular include")
         sub = read_map(inc_path, _seen=(*_seen, path.resolve()))
@@ -389,6 +393,16 @@ def _parse_entry(entry: Any, tname: str | None, path: Path) -> SourceSpec:
     if rows is not None and (not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows)):
         raise _map_error("'rows' must be a list of mappings", path=path, mapping=entry, key="rows",
                          fix="Write `rows: [{partner_id: P01, name: ...}]`")
+    auto = not sections["columns"]
+    if rows is not None and auto:
+        # inline rows are written in canonical names already
+        keys = list(dict.fromkeys(k for r in rows for k in r))
+        for k in keys:
+            if k not in known:
+                raise _map_error(f"table {table!r} has no column {k!r}", path=path, mapping=entry, key="rows",
+                                 column=k, value=k, fix=f"Use the column names {list(spec.column_names)}")
+        sections["columns"] = {k: k for k in keys}
+        auto = False
     delimiter = entry.get("delimiter", "\t" if str(file or "").lower().endswith(".tsv") else ",")
     na = entry.get("na_values", [""])
     identity = entry.get("identity")
@@ -403,7 +417,7 @@ def _parse_entry(entry: Any, tname: str | None, path: Path) -> SourceSpec:
         date_format=entry.get("date_format"), na_values=tuple(str(x) for x in (na if isinstance(na, list) else [na])),
         extra={str(k): str(v) for k, v in sections["extra"].items()},
         identity=None if identity is None else tuple(str(x) for x in identity),
-        min_identity=entry.get("min_identity"), map_path=str(path), line=_line(entry))
+        min_identity=entry.get("min_identity"), map_path=str(path), line=_line(entry), auto_columns=auto)
 
 
 def _check_recode_targets(col: ColumnSpec | None, mapping: dict, *, path: Path) -> None:
@@ -498,6 +512,10 @@ def _read_source(src: SourceSpec, source: Path, code: int, grade_scale=None) -> 
         raw = raw.mask(raw.isin(na))
     raw = raw.mask(raw == "") if len(raw) else raw
     out = pd.DataFrame(index=raw.index)
+    if src.auto_columns:
+        names = TABLES[src.table].column_names
+        src = dataclasses.replace(src, columns={c: c for c in raw.columns if c in names and c not in src.constants
+                                                and c not in src.derive})
     missing = [h for h in src.columns.values() if h not in raw.columns]
     missing += [h for h in src.extra.values() if h not in raw.columns]
     missing += [h for h in src.where if h not in raw.columns]
@@ -650,7 +668,7 @@ def _assemble(map_: ColumnMap, source: Path, grade_scale) -> tuple[dict[str, _Ta
     parts: dict[str, list[pd.DataFrame]] = {}
     for src in map_.sources:
         lacking = [c for c in TABLES[src.table].required_columns if c not in src.canonical_columns]
-        if lacking:
+        if lacking and not src.auto_columns:
             for c in lacking:
                 errors.add(InputDataError(
                     f"required column {c!r} of table {src.table!r} is not mapped",
@@ -920,7 +938,7 @@ def _check_rules(t: _Table, config: DistrictConfig, errors: _Errors) -> None:
                                 fix="Correct the score, or set thresholds.engagement_scale in district.yml")
 
 
-def _check_references(tables: dict[str, _Table], errors: _Errors) -> None:
+def _check_references(tables: dict[str, _Table], errors: _Errors, *, mapped: Iterable[str] = ()) -> None:
     for name in IMPORT_ORDER:
         t = tables.get(name)
         if t is None or t.frame is None:
@@ -930,6 +948,8 @@ def _check_references(tables: dict[str, _Table], errors: _Errors) -> None:
                 continue
             target = tables.get(ref_table)
             if target is None:
+                if ref_table in mapped:
+                    continue  # listed in the map but unreadable: that error is already reported
                 errors.add(InputDataError(
                     f"table {name!r} refers to {ref_table!r}, which is not imported", path=t.files[0],
                     row=None, column=col, fix=f"Add a `{ref_table}` entry to the column map"))
@@ -1104,7 +1124,7 @@ def import_source(source: str | Path, *, map_path: str | Path, out: str | Path,
     for name in IMPORT_ORDER:
         if name in tables:
             _check_table(tables[name], cfg, errors, drop_exact=True)
-    _check_references(tables, errors)
+    _check_references(tables, errors, mapped=map_.tables)
     errors.raise_if_any(f"the import ({map_.path})")
 
     warnings: list[str] = []
