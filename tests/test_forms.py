@@ -182,3 +182,15 @@ def test_widget_shows_callback_failures_as_text():
     form = WidgetForm(FormController([FieldSpec("a", "text", "A")], on_change=broken))
     form.inputs["a"].value = "x"
     assert "could not be saved: disk full" in form.status.value
+
+
+def test_conditional_required():
+    c = FormController([
+        FieldSpec("has_mou", "choice", "Is there a signed agreement?", choices=(("yes", "Yes"), ("no", "No"))),
+        FieldSpec("mou_date", "date", "Date signed", required=lambda a: a.get("has_mou") == "yes"),
+    ])
+    assert c.progress() == (0, 0) and c.errors() == []
+    c.set("has_mou", "yes")
+    assert c.progress() == (0, 1) and [n for n, _ in c.errors()] == ["mou_date"]
+    form = WidgetForm(c)
+    assert "(required)" not in form.inputs["mou_date"].description   # said by the inline error instead

@@ -42,8 +42,9 @@ class FieldSpec:
         The question text shown to the respondent.
     choices : tuple of (value, label)
         Allowed values for choice kinds, in display order.
-    required : bool
-        Must be answered when visible.
+    required : bool or callable
+        Must be answered when visible. A callable ``required(answers) -> bool`` makes the requirement
+        depend on other answers (XLSForm ``required`` expressions).
     hint : str
         Help text shown under the question.
     section : str
@@ -62,7 +63,7 @@ class FieldSpec:
     kind: str
     label: str
     choices: tuple = ()
-    required: bool = False
+    required: bool | Callable[[dict], bool] = False
     hint: str = ""
     section: str = ""
     relevant: Callable[[dict], bool] | None = None
@@ -84,6 +85,14 @@ class FieldSpec:
     @property
     def is_answerable(self) -> bool:
         return self.kind != "note"
+
+    def is_required(self, answers: Mapping[str, Any]) -> bool:
+        """Whether the field must be answered given ``answers`` (only meaningful when visible)."""
+        if not self.is_answerable:
+            return False
+        if callable(self.required):
+            return bool(self.required(dict(answers)))
+        return bool(self.required)
 
 
 class Progress(NamedTuple):
@@ -279,7 +288,7 @@ class FormController:
             return self._input_errors[spec.name]
         value = self._values.get(spec.name)
         if _empty(value):
-            if spec.required and include_required:
+            if include_required and spec.is_required(self._values):
                 return spec.required_message or REQUIRED_MESSAGE
             return None
         if spec.validate is not None:
@@ -300,7 +309,7 @@ class FormController:
 
     def progress(self) -> Progress:
         """Answered visible required questions / visible required questions."""
-        required = [f for f in self.visible_fields() if f.required and f.is_answerable]
+        required = [f for f in self.visible_fields() if f.is_required(self._values)]
         answered = sum(1 for f in required if not _empty(self._values.get(f.name))
                        and f.name not in self._input_errors)
         return Progress(answered, len(required))

@@ -176,7 +176,8 @@ class WidgetForm:
     # -- building ------------------------------------------------------------------------------
 
     def _label(self, spec: FieldSpec) -> str:
-        return f"{spec.label} * (required)" if spec.required else spec.label
+        # a conditional requirement (callable) is announced by the inline error instead
+        return f"{spec.label} * (required)" if spec.required is True else spec.label
 
     def _question(self, spec: FieldSpec) -> widgets.Box:
         if spec.kind == "note":

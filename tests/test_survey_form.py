@@ -1,0 +1,221 @@
+"""The fit survey form over the records store: fill, required error, draft, restart, resume, submit, audit."""
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from partner_analysis.forms.survey import instrument_fields, survey_form
+from partner_analysis.store import Store
+
+
+# A hand-built instrument with the shape of fit.instrument.Instrument (CONTRACTS.md), so these tests do
+# not depend on the XLSForm reader; the shipped instrument is exercised below when it is present.
+@dataclass(frozen=True)
+class _Choice:
+    name: str
+    label: str
+    score: float | None = None
+
+
+@dataclass(frozen=True)
+class _Item:
+    name: str
+    type: str
+    label: str
+    choices: tuple = ()
+    required: bool = False
+    hint: str = ""
+    relevant: str = ""
+    group: str = ""
+    dimension: str = ""
+    role: str = "both"
+    required_message: str = ""
+
+
+_AGREE = tuple(_Choice(str(i), lab, float(i)) for i, lab in enumerate(
+    ["Strongly disagree", "Disagree", "Neutral", "Agree", "Strongly agree"], start=1)) + (
+    _Choice("dk", "Don't know"),)
+
+
+@dataclass(frozen=True)
+class _Instrument:
+    form_id: str = "partner_fit"
+    version: str = "2025090101"
+    title: str = "Partnership fit survey"
+    items: tuple = field(default_factory=lambda: (
+        _Item("welcome", "note", "Thank you for taking part.", group="Introduction"),
+        _Item("years", "integer", "How many years have you worked in this partnership?", required=True,
+              group="Introduction"),
+        _Item("goals_shared", "select_one", "We share goals for students.", _AGREE, True, group="Shared goals"),
+        _Item("goals_why", "text", "What differs in your goals?", required=True, relevant="low",
+              group="Shared goals"),
+        _Item("d_only", "select_one", "District staff meet partners each term.", _AGREE, True,
+              group="Communication", role="district"),
+        _Item("p_only", "select_one", "District staff answer our questions quickly.", _AGREE, True,
+              group="Communication", role="partner"),
+        _Item("channels", "select_multiple", "How do you communicate?",
+              (_Choice("email", "Email"), _Choice("meet", "Meetings"), _Choice("phone", "Phone")),
+              group="Communication"),
+        _Item("hours", "decimal", "Staff hours per month", group="Resources"),
+        _Item("since", "date", "Partnership start date", group="Resources"),
+    ))
+
+    def items_for(self, role):
+        return tuple(i for i in self.items if i.role in (role, "both"))
+
+    def is_relevant(self, name, answers):
+        if name == "goals_why":
+            return answers.get("goals_shared") in ("1", "2")
+        return True
+
+    def check_value(self, name, value, answers):
+        if name == "years" and not (0 <= value <= 60):
+            return "Enter a number of years from 0 to 60."
+        if name == "since" and value > "2026-12-31":
+            return "The start date cannot be in the future."
+        return None
+
+
+@pytest.fixture
+def db(tmp_path) -> Path:
+    return tmp_path / "records.sqlite"
+
+
+def _start(db, role="district", respondent="ana@district.example"):
+    store = Store(db)
+    return store, survey_form(_Instrument(), store, partner_id="P03", role=role, respondent=respondent)
+
+
+def test_fields_follow_role():
+    district = [f.name for f in instrument_fields(_Instrument(), "district")]
+    partner = [f.name for f in instrument_fields(_Instrument(), "partner")]
+    assert "d_only" in district and "p_only" not in district
+    assert "p_only" in partner and "d_only" not in partner
+    kinds = {f.name: f.kind for f in instrument_fields(_Instrument(), "district")}
+    assert kinds == {"welcome": "note", "years": "integer", "goals_shared": "choice", "goals_why": "text",
+                     "d_only": "choice", "channels": "multi_choice", "hours": "decimal", "since": "date"}
+
+
+def test_fill_error_draft_restart_resume_submit_edit(db):
+    store, form = _start(db)
+    rid = form.response_id
+    assert "0 of 3 required questions answered" in form.progress.value
+    form.inputs["years"].value = "4"
+    form.inputs["goals_shared"].value = "2"           # opens the follow-up question
+    form.inputs["channels"].value = ("meet",)
+    form.inputs["since"].value = dt.date(2030, 1, 1)  # instrument constraint
+    assert "cannot be in the future" in form.errors["since"].value
+    form.inputs["since"].value = dt.date(2019, 9, 1)
+    form.submit_button.click()                        # goals_why and d_only still missing
+    assert "Not submitted yet: 2 questions" in form.status.value
+    assert "This question is required." in form.errors["goals_why"].value
+    assert store.response(rid)["status"] == "draft"
+    form.inputs["goals_why"].value = "They focus on hiring, we on graduation."
+    form.save_button.click()
+    assert "Draft saved" in form.status.value
+    # autosave reached the store before any explicit save
+    assert store.get_answers(rid) == {"years": 4, "goals_shared": "2", "channels": ["meet"],
+                                      "since": "2019-09-01", "goals_why": "They focus on hiring, we on graduation."}
+    store.close()
+
+    # "restart": a new store object and a new form over the same database
+    store2, form2 = _start(db)
+    assert form2.response_id == rid
+    assert form2.inputs["years"].value == "4"
+    assert form2.inputs["goals_shared"].value == "2"
+    assert form2.inputs["channels"].value == ("meet",)
+    assert form2.inputs["since"].value == dt.date(2019, 9, 1)
+    assert form2.boxes["goals_why"].layout.display is None
+    assert "3 of 4 required questions answered" in form2.progress.value
+    assert "5 saved answers were restored" in form2.widget.children[2].value
+    form2.inputs["d_only"].value = "4"
+    form2.inputs["goals_shared"].value = "5"          # hides goals_why: its answer must be dropped
+    form2.inputs["hours"].value = "12.5"
+    form2.submit_button.click()
+    assert "Thank you" in form2.status.value
+    row = store2.response(rid)
+    assert row["status"] == "submitted" and row["submitted_at"] is not None
+    long = store2.answers_long(partner_id="P03")
+    assert dict(zip(long["item"], long["value"])) == {"years": 4, "goals_shared": "5", "channels": ["meet"],
+                                                      "since": "2019-09-01", "d_only": "4", "hours": 12.5}
+    assert set(long["version"]) == {"2025090101"} and set(long["role"]) == {"district"}
+    assert store2.instruments_frame()["form_id"].tolist() == ["partner_fit"]
+
+    # corrections after submission are audited
+    store2.edit_submitted(rid, "hours", 10.0, editor="coordinator", reason="typo reported by respondent")
+    audit = store2.audit_frame(rid)
+    assert audit[["item", "old_value", "new_value"]].values.tolist() == [["hours", 12.5, 10.0]]
+
+    # a later visit starts a fresh draft rather than reopening the submitted response
+    store3, form3 = _start(db)
+    assert form3.response_id != rid and form3.inputs["years"].value == ""
+    for s in (store2, store3):
+        s.close()
+
+
+def test_server_side_check_refuses_incomplete_submit(db):
+    store, form = _start(db, role="partner", respondent="li@college.example")
+    # bypass the widget: a stale client submits without the required answers
+    problems = form.controller.on_submit({"years": 2})
+    assert {n for n, _ in problems} == {"goals_shared", "p_only"}
+    assert store.response(form.response_id)["status"] == "draft"
+    store.close()
+
+
+def _fill_everything(form):
+    """Answer every visible question of any instrument with the first value it accepts."""
+    ctrl = form.controller
+    for _ in range(5):
+        for spec in ctrl.visible_fields():
+            if spec.name not in form.inputs or ctrl.value(spec.name) is not None:
+                continue
+            widget = form.inputs[spec.name]
+            if spec.kind == "choice":
+                candidates = [v for v, _ in spec.choices]
+            elif spec.kind == "multi_choice":
+                candidates = [(spec.choices[0][0],)]
+            elif spec.kind == "integer":
+                candidates = ["1", "3", "0", "10", "100"]
+            elif spec.kind == "decimal":
+                candidates = ["1", "3.5", "0", "100"]
+            elif spec.kind == "date":
+                candidates = [dt.date(2025, 9, 1), dt.date(2024, 1, 15)]
+            else:
+                candidates = ["A short answer for testing."]
+            for c in candidates:
+                widget.value = c
+                if ctrl.value(spec.name) is not None:
+                    break
+        if not ctrl.errors():
+            return
+    raise AssertionError(f"could not fill the form: {ctrl.errors()}")
+
+
+def _shipped_instrument():
+    if importlib.util.find_spec("partner_analysis.fit.instrument") is None:
+        pytest.skip("fit.instrument (the instrument reader) is not available")
+    from partner_analysis.fit.instrument import default_instrument_path, read_instrument
+    path = default_instrument_path()
+    if not Path(path).is_file():
+        pytest.skip(f"shipped instrument {path} is not available")
+    return read_instrument(path)
+
+
+@pytest.mark.parametrize("role", ["district", "partner"])
+def test_shipped_instrument_fills_and_submits(tmp_path, role):
+    instrument = _shipped_instrument()
+    store = Store(tmp_path / "r.sqlite")
+    form = survey_form(instrument, store, partner_id="P01", role=role, respondent="tester")
+    form.submit_button.click()
+    assert "Not submitted yet" in form.status.value
+    _fill_everything(form)
+    form.submit_button.click()
+    assert "Thank you" in form.status.value, form.status.value
+    long = store.answers_long(partner_id="P01", role=role)
+    assert len(long) == len(form.controller.final_answers()) > 0
+    assert set(long["version"]) == {str(instrument.version)}
+    store.close()
