@@ -310,12 +310,16 @@ def _participation_table(dataset, partner_id: str, term: str, k: int) -> pd.Data
 
 def _kpi_all(dataset, *, term, partners, profile) -> tuple[pd.DataFrame | None, dict[str, str]]:
     """KPI comparisons in one pass; if that pass fails, per partner to isolate the broken one."""
-    if importlib.util.find_spec("partner_analysis.kpi.compare") is None:
+    # Comparisons are released only with suppression applied: without privacy.py there is no KPI part.
+    if (importlib.util.find_spec("partner_analysis.kpi.compare") is None
+            or importlib.util.find_spec("partner_analysis.privacy") is None):
         return None, {}
     compare = importlib.import_module("partner_analysis.kpi.compare").compare_partners
     try:
         return compare(dataset, term=term, partners=list(partners), profile=profile, suppress=True), {}
-    except PartnerAnalysisError:
+    except ImportError:
+        return None, {}
+    except Exception:  # noqa: BLE001 - isolate the partner that breaks the pass, below
         pass
     frames, errors = [], {}
     for pid in partners:

@@ -1,0 +1,361 @@
+"""The report batch: bundles once, then one fresh kernel per partner in a pool.
+
+:func:`run_reports` owns paths, parameters and kernels; it computes nothing.
+Steps: build every bundle in one pass (:func:`~partner_analysis.report.bundle.build_bundles`),
+validate each parameter set against the contract, execute the template with
+papermill's Python API in a ``concurrent.futures`` executor (default a
+``ProcessPoolExecutor`` with one worker per core; a dask cluster's executor
+works unchanged), render HTML in the worker, write every output atomically
+(temporary file + rename), then write the manifest (JSON and CSV) and the
+district index. A failing partner never stops the batch.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import csv
+import io
+import json
+import os
+import platform
+import tempfile
+import time
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from ..exceptions import ConfigError, NotebookRunError, check_argument
+from .contract import check_template, validate_parameters
+
+__all__ = ["run_reports", "BatchManifest", "default_template", "dask_executor", "MANIFEST_COLUMNS", "FORMATS"]
+
+FORMATS = ("html", "pdf")
+MANIFEST_COLUMNS = ("partner_id", "status", "seconds", "attempts", "stage", "error", "failing_cell", "html",
+                    "ipynb", "pdf")
+_VERSIONED = ("partner_analysis", "papermill", "nbclient", "nbconvert", "nbformat", "ipykernel", "pandas",
+              "numpy", "matplotlib", "seaborn")
+
+
+def default_template() -> Path:
+    """``notebooks/quarterly_report.ipynb`` of the source tree (or ``PA_REPORT_TEMPLATE``)."""
+    env = os.environ.get("PA_REPORT_TEMPLATE")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "notebooks" / "quarterly_report.ipynb"
+
+
+@dataclass
+class BatchManifest:
+    """Result of a batch: one row per partner (see :data:`MANIFEST_COLUMNS`)."""
+
+    term: str
+    out_dir: Path
+    rows: list[dict] = field(default_factory=list)
+    versions: dict[str, str] = field(default_factory=dict)
+    index_path: Path | None = None
+    json_path: Path | None = None
+    csv_path: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.rows) and all(r["status"] == "ok" for r in self.rows)
+
+    @property
+    def failed(self) -> list[str]:
+        return [r["partner_id"] for r in self.rows if r["status"] != "ok"]
+
+
+# -- atomic writes ---------------------------------------------------------------------------
+
+def _write_atomic(path: Path, data: bytes | str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in _VERSIONED:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = ""
+    return out
+
+
+# -- one report (runs in a worker) -----------------------------------------------------------------
+
+def _execute(job: dict, work: Path):
+    import papermill
+
+    return papermill.execute_notebook(
+        job["template"], str(work), parameters=job["parameters"], kernel_name="python3", progress_bar=False,
+        request_save_on_cell_execute=False, execution_timeout=job["timeout"], start_timeout=120,
+        cwd=job["cwd"], log_output=False)
+
+
+def _run_one(job: dict) -> dict:
+    """Execute, render and write one partner's report; never raises (errors become the row)."""
+    import nbformat
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
+    pid = job["parameters"]["partner_id"]
+    out_dir = Path(job["out_dir"])
+    work = out_dir / ".work" / f"{pid}.ipynb"
+    work.parent.mkdir(parents=True, exist_ok=True)
+    row = {"partner_id": pid, "status": "failed", "seconds": 0.0, "attempts": 0, "stage": "execute", "error": "",
+           "failing_cell": None, "html": "", "ipynb": "", "pdf": ""}
+    t0 = time.perf_counter()
+    nb = None
+    for attempt in (1, 2):
+        row["attempts"] = attempt
+        try:
+            nb = _execute(job, work)
+            break
+        except DeadKernelError as err:  # out of memory, or killed: one retry with a fresh kernel
+            row["error"] = f"DeadKernelError: {err}"
+            continue
+        except PapermillExecutionError as err:
+            row["error"] = f"{err.ename}: {err.evalue}".strip()[:2000]
+            row["failing_cell"] = int(err.cell_index) if err.cell_index is not None else None
+            break
+        except CellTimeoutError as err:
+            row["stage"], row["error"] = "timeout", f"timed out after {job['timeout']} s per cell: {err}"[:2000]
+            break
+        except Exception as err:  # noqa: BLE001 - continue-on-error: the batch reports it
+            row["error"] = f"{type(err).__name__}: {err}"[:2000]
+            break
+    if nb is None:
+        # Keep the failed notebook (with papermill's error banner) for the analyst; it is internal only.
+        if work.exists():
+            failed = out_dir / "failed" / f"{pid}.ipynb"
+            failed.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(work, failed)
+            row["ipynb"] = str(failed.relative_to(out_dir))
+        row["seconds"] = round(time.perf_counter() - t0, 3)
+        return row
+    try:
+        from .html import notebook_to_html, strip_parameters
+
+        row["stage"] = "html"
+        clean = strip_parameters(nb)
+        clean.metadata["partner_analysis"] = {"partner_id": pid, "term": job["parameters"]["term"]}
+        nbformat.validate(clean)
+        html = notebook_to_html(clean, title=job["title"], lang=job["lang"], site=job["site"])
+        html_path = out_dir / f"{pid}.html"
+        ipynb_path = out_dir / f"{pid}.ipynb"
+        _write_atomic(ipynb_path, nbformat.writes(clean))
+        _write_atomic(html_path, html)
+        row["html"], row["ipynb"] = html_path.name, ipynb_path.name
+        if "pdf" in job["formats"]:
+            row["stage"] = "pdf"
+            from .pdf import html_to_pdf
+            pdf_path = out_dir / f"{pid}.pdf"
+            html_to_pdf(html_path, pdf_path)
+            row["pdf"] = pdf_path.name
+        row["status"], row["stage"], row["error"] = "ok", "done", ""
+        stale = out_dir / "failed" / f"{pid}.ipynb"
+        stale.unlink(missing_ok=True)
+    except Exception as err:  # noqa: BLE001
+        row["error"] = f"{type(err).__name__}: {err}"[:2000]
+    finally:
+        work.unlink(missing_ok=True)
+    row["seconds"] = round(time.perf_counter() - t0, 3)
+    return row
+
+
+# -- executors ------------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def dask_executor(scheduler: str | Any):
+    """A ``concurrent.futures`` executor on a dask.distributed cluster (address or ``Client``/cluster)."""
+    try:
+        from distributed import Client
+    except ImportError as err:
+        raise ConfigError("--executor dask needs dask.distributed", fix="pip install 'partner_analysis[dask]'") \
+            from err
+    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+    try:
+        yield client.get_executor(pure=False)
+    finally:
+        if client is not scheduler:
+            client.close()
+
+
+def _progress(total: int, enabled: bool):
+    from tqdm.auto import tqdm
+    return tqdm(total=total, desc="reports", unit="report", disable=not enabled)
+
+
+# -- manifest -------------------------------------------------------------------------------------
+
+def _read_manifest(out_dir: Path) -> dict | None:
+    path = out_dir / "manifest.json"
+    if not path.exists():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _write_manifest(manifest: BatchManifest) -> None:
+    out_dir = manifest.out_dir
+    manifest.json_path = out_dir / "manifest.json"
+    manifest.csv_path = out_dir / "manifest.csv"
+    payload = {"term": manifest.term, "versions": manifest.versions, "ok": manifest.ok, "rows": manifest.rows}
+    _write_atomic(manifest.json_path, json.dumps(payload, indent=2, default=str))
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=[*MANIFEST_COLUMNS, "versions"], lineterminator="\n")
+    w.writeheader()
+    versions = json.dumps(manifest.versions, sort_keys=True)
+    for r in manifest.rows:
+        w.writerow({**{c: "" if r.get(c) is None else r.get(c) for c in MANIFEST_COLUMNS}, "versions": versions})
+    _write_atomic(manifest.csv_path, buf.getvalue())
+
+
+# -- public ------------------------------------------------------------------------------------------
+
+def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
+                partners: Sequence[str] | None = None, workers: int | None = None,
+                formats: Iterable[str] = ("html",), only_failed: bool = False,
+                executor: cf.Executor | None = None, db: str | Path | None = None, timeout: float = 300,
+                template: str | Path | None = None, lang: str = "en", progress: bool = True) -> BatchManifest:
+    """Build bundles once, run one report per partner, and write the manifest and the district index.
+
+    Parameters
+    ----------
+    data_dir : path
+        Validated ``DATA_DIR``.
+    term : str
+        Term to report on.
+    out : path
+        Output root; reports go to ``<out>/<term>/``, the release ledger to ``<out>/release_ledger.jsonl``.
+    partners : list of str, optional
+        Partner ids (default: all).
+    workers : int, optional
+        Processes of the default pool (default: one per core). Ignored with ``executor``.
+    formats : iterable of {"html", "pdf"}
+        Outputs besides the executed notebook; PDF needs Chromium (:mod:`.pdf`).
+    only_failed : bool
+        Re-run only the partners whose row in the existing manifest is not ``ok``.
+    executor : concurrent.futures.Executor, optional
+        Run reports here instead (e.g. :func:`dask_executor`); the caller owns it.
+    db : str or path, optional
+        Records store (default ``DATA_DIR/records.sqlite`` when present).
+    timeout : float
+        Seconds allowed per notebook cell (nbclient's limit), so a hung report ends.
+    template : path, optional
+        Report notebook (default :func:`default_template`).
+
+    Returns
+    -------
+    BatchManifest
+        ``.ok`` is True only when every report succeeded; ``.index_path`` is the district index.
+
+    Raises
+    ------
+    ConfigError
+        For bad arguments, a template that breaks the parameter contract, or
+        ``only_failed`` without a previous manifest.
+    """
+    from .bundle import build_bundles, load_bundle
+    from .index import write_index
+
+    formats = tuple(dict.fromkeys(f.strip() for f in formats if f.strip()))
+    for f in formats:
+        check_argument("formats", f, FORMATS)
+    if "html" not in formats:
+        raise ConfigError("formats must include 'html' (the PDF is printed from it)", key="formats")
+    if workers is not None and workers < 1:
+        raise ConfigError(f"workers must be at least 1, got {workers}", key="workers")
+    template = Path(template) if template is not None else default_template()
+    check_template(template)
+    out_root = Path(out)
+    out_dir = out_root / term
+    out_dir.mkdir(parents=True, exist_ok=True)
+    versions = _versions()
+
+    previous = _read_manifest(out_dir)
+    kept: list[dict] = []
+    if only_failed:
+        if previous is None:
+            raise ConfigError(f"--only-failed: no previous manifest in {out_dir}", key="only_failed",
+                              fix="Run the batch once without --only-failed")
+        redo = [r["partner_id"] for r in previous["rows"] if r["status"] != "ok"]
+        if partners is not None:
+            redo = [p for p in redo if p in set(map(str, partners))]
+        kept = [r for r in previous["rows"] if r["partner_id"] not in set(redo)]
+        partners = redo
+    manifest = BatchManifest(term=term, out_dir=out_dir, versions=versions)
+    if only_failed and not partners:
+        manifest.rows = kept
+    else:
+        infos = build_bundles(data_dir, term=term, partners=partners, out=out_dir / "bundles", db=db,
+                              ledger=out_root / "release_ledger.jsonl")
+        rows: list[dict] = []
+        jobs = []
+        for info in infos:
+            if not info.ok:
+                rows.append({"partner_id": info.partner_id, "status": "failed", "seconds": 0.0, "attempts": 0,
+                             "stage": "bundle", "error": info.error, "failing_cell": None, "html": "",
+                             "ipynb": "", "pdf": ""})
+                continue
+            params = validate_parameters({"partner_id": info.partner_id, "term": term,
+                                          "bundle_path": str(info.path.resolve())})
+            meta = load_bundle(info.path).meta
+            jobs.append({"parameters": params.as_papermill(), "template": str(template.resolve()),
+                         "out_dir": str(out_dir.resolve()), "formats": formats, "timeout": timeout,
+                         "cwd": str(info.path.resolve()), "lang": lang, "site": meta.get("district", ""),
+                         "title": f"{meta.get('partner_name', info.partner_id)}: partnership report {term}"})
+        rows += _run_jobs(jobs, executor=executor, workers=workers, progress=progress)
+        done = {r["partner_id"] for r in rows}
+        manifest.rows = sorted([*(r for r in kept if r["partner_id"] not in done), *rows],
+                               key=lambda r: r["partner_id"])
+    with contextlib.suppress(OSError):
+        (out_dir / ".work").rmdir()  # only when empty
+    _write_manifest(manifest)
+    manifest.index_path = write_index(out_dir, rows=manifest.rows, term=term, lang=lang)
+    return manifest
+
+
+def _run_jobs(jobs: list[dict], *, executor, workers, progress) -> list[dict]:
+    if not jobs:
+        return []
+    rows = []
+    own = executor is None
+    if own:
+        n = workers or os.cpu_count() or 1
+        executor = cf.ProcessPoolExecutor(max_workers=min(n, len(jobs)))
+    bar = _progress(len(jobs), progress)
+    try:
+        futures = {executor.submit(_run_one, job): job for job in jobs}
+        for fut in cf.as_completed(futures):
+            job = futures[fut]
+            try:
+                rows.append(fut.result())
+            except Exception as err:  # noqa: BLE001 - a broken worker process fails its partner only
+                rows.append({"partner_id": job["parameters"]["partner_id"], "status": "failed", "seconds": 0.0,
+                             "attempts": 1, "stage": "worker", "error": f"{type(err).__name__}: {err}",
+                             "failing_cell": None, "html": "", "ipynb": "", "pdf": ""})
+            bar.update(1)
+    finally:
+        bar.close()
+        if own:
+            executor.shutdown(wait=True)
+    return rows
+
+
+def raise_for_failures(manifest: BatchManifest) -> None:
+    """Raise :class:`NotebookRunError` for the first failed partner (for callers that want an exception)."""
+    for r in manifest.rows:
+        if r["status"] != "ok":
+            raise NotebookRunError(f"report for partner {r['partner_id']} failed: {r['error']}",
+                                   notebook=default_template(), partner=r["partner_id"],
+                                   output=manifest.out_dir / (r.get("ipynb") or ""),
+                                   cell_index=r.get("failing_cell"))
