@@ -186,6 +186,23 @@ def check_text(value: Any, column: str, problems: list[Problem], *, what: str, r
     return text
 
 
+def parse_timestamp(value: Any, column: str, problems: list[Problem]) -> dt.datetime:
+    """When a record was entered: the given timestamp, or now (UTC) when missing or unreadable."""
+    if is_missing(value):
+        return now_utc()
+    try:
+        ts = pd.Timestamp(value)
+        if ts is pd.NaT:
+            raise ValueError(value)
+        if ts.tzinfo is not None:
+            ts = ts.tz_convert("UTC").tz_localize(None)
+        return ts.to_pydatetime()
+    except (TypeError, ValueError):
+        problems.append(Problem(column, value, f"expected a timestamp as YYYY-MM-DDTHH:MM:SS, found {value!r}",
+                                "Write it like 2025-10-02T14:30:00, or leave it empty for now"))
+        return now_utc()
+
+
 def now_utc() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0, tzinfo=None)
 

@@ -24,7 +24,7 @@ from sqlalchemy import insert, select, update
 from ..config import DistrictConfig
 from ..exceptions import StoreError
 from ._common import (PARTIES, Problem, RecordsContext, check_choice, check_partner, check_term, check_text,
-                      is_missing, now_utc, parse_date, raise_problems, term_order)
+                      is_missing, now_utc, parse_timestamp, parse_date, raise_problems, term_order)
 
 __all__ = ["GOAL_STATUSES", "STATUS_LABELS", "check_checkin", "add_checkin", "read_checkin_tables",
            "set_action_done", "checkin_status", "checkin_compliance", "open_actions", "goals_at_risk",
@@ -88,8 +88,7 @@ def check_checkin(checkin: Mapping[str, Any], ctx: RecordsContext, *,
     for col in ("data_shared", "challenges", "adjustments"):
         out[col] = check_text(checkin.get(col), col, problems, what=col.replace("_", " "), required=False) or ""
     out["entered_by"] = check_text(checkin.get("entered_by"), "entered_by", problems, what="who entered it")
-    entered_at = checkin.get("entered_at")
-    out["entered_at"] = pd.Timestamp(entered_at).to_pydatetime() if not is_missing(entered_at) else now_utc()
+    out["entered_at"] = parse_timestamp(checkin.get("entered_at"), "entered_at", problems)
     if not is_missing(checkin.get("checkin_id")):
         out["checkin_id"] = str(checkin["checkin_id"]).strip()
 

@@ -37,7 +37,7 @@ from sqlalchemy import insert, select
 from ..config import DistrictConfig
 from ..exceptions import StoreError
 from ._common import (Problem, RecordsContext, check_choice, check_partner, check_term, check_text, is_missing,
-                      now_utc, parse_number, raise_problems, term_order)
+                      now_utc, parse_number, parse_timestamp, raise_problems, term_order)
 from .checkins import latest_review_per_term
 
 __all__ = ["POPULATIONS", "check_goal", "add_goal", "read_goals", "goal_attainment", "kpi_values",
@@ -103,8 +103,7 @@ def check_goal(goal: Mapping[str, Any], ctx: RecordsContext, *,
                                     f"due term {out['due_term']} is before the start term {out['start_term']}",
                                     "Swap or correct the terms"))
     out["entered_by"] = check_text(goal.get("entered_by"), "entered_by", problems, what="who entered it")
-    entered_at = goal.get("entered_at")
-    out["entered_at"] = pd.Timestamp(entered_at).to_pydatetime() if not is_missing(entered_at) else now_utc()
+    out["entered_at"] = parse_timestamp(goal.get("entered_at"), "entered_at", problems)
     if out["start_term"] is None and not problems:
         t = ctx.config.term_for_date(out["entered_at"].date())
         out["start_term"] = t.id if t is not None else term_order(ctx.config)[0]

@@ -48,7 +48,7 @@ from sqlalchemy import insert, select
 from ..config import DistrictConfig
 from ..exceptions import ConfigError, InputDataError
 from ._common import (PARTIES, Problem, RecordsContext, check_choice, check_partner, check_term, check_text,
-                      is_missing, now_utc, parse_number, raise_problems, term_order)
+                      is_missing, now_utc, parse_timestamp, parse_number, raise_problems, term_order)
 
 __all__ = ["CATEGORIES", "CATEGORY_LABELS", "TIME_UNITS", "Valuation", "check_investment", "add_investment",
            "read_investments", "value_investments", "balance_index", "balance_band", "investment_balance",
@@ -194,8 +194,7 @@ def check_investment(row: Mapping[str, Any], ctx: RecordsContext) -> tuple[dict,
     out["description"] = check_text(row.get("description"), "description", problems, what="a description",
                                      required=False) or ""
     out["entered_by"] = check_text(row.get("entered_by"), "entered_by", problems, what="who entered it")
-    entered_at = row.get("entered_at")
-    out["entered_at"] = (pd.Timestamp(entered_at).to_pydatetime() if not is_missing(entered_at) else now_utc())
+    out["entered_at"] = parse_timestamp(row.get("entered_at"), "entered_at", problems)
     return out, problems
 
 

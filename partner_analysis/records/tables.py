@@ -15,7 +15,7 @@ from sqlalchemy import (Boolean, Column, Date, DateTime, Float, ForeignKey, Inte
 from ..store import metadata
 
 __all__ = ["investments", "goals", "checkins", "checkin_attendees", "checkin_goal_reviews", "action_items",
-           "RECORD_TABLES"]
+           "drafts", "RECORD_TABLES"]
 
 investments = Table(
     "records_investments", metadata,
@@ -94,3 +94,12 @@ action_items = Table(
 
 #: Table objects in dependency order (parents first), for creation, export and deletion.
 RECORD_TABLES = (investments, goals, checkins, checkin_attendees, checkin_goal_reviews, action_items)
+
+#: unsubmitted form answers, autosaved on every change so a refreshed Voilà page resumes where it was
+drafts = Table(
+    "records_drafts", metadata,
+    Column("draft_key", String(300), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("answers", Text, nullable=False),
+    Column("updated_at", DateTime, nullable=False),
+)

@@ -1,0 +1,271 @@
+"""Widget forms for investment entries and quarterly check-ins, on the shared form engine.
+
+Each builder returns a :class:`~partner_analysis.forms.widgets.WidgetForm`
+whose ``controller`` is a :class:`~partner_analysis.forms.engine.FormController`:
+
+- every change is autosaved as a draft (``records_drafts``), so a refreshed
+  or culled Voilà page resumes where the coordinator left off;
+- **Submit** runs the same checks as the CSV import and the Python API
+  (:func:`~partner_analysis.records.investments.check_investment`,
+  :func:`~partner_analysis.records.checkins.check_checkin`) and writes the
+  record in one transaction; problems come back next to the field they concern.
+
+The check-in form is built for one partner: it has one status and note per
+goal of that partner and a fixed number of attendee and action-item slots,
+each shown once the previous one is filled in.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from typing import Any, Callable, Sequence
+
+from sqlalchemy import delete, select
+
+from ..config import DistrictConfig
+from ..forms.engine import FieldSpec, FormController
+from ._common import PARTIES, RecordsContext, now_utc
+from .checkins import GOAL_STATUSES, STATUS_LABELS, check_checkin, write_checkin
+from .goals import read_goals
+from .investments import CATEGORIES, CATEGORY_LABELS, TIME_UNITS, Valuation, check_investment
+
+__all__ = ["investment_fields", "investment_form", "investment_controller", "checkin_fields", "checkin_form",
+           "checkin_controller", "load_draft"]
+
+_SIDE_CHOICES = (("district", "District"), ("partner", "Partner"))
+
+
+# -- drafts -----------------------------------------------------------------------------------------
+
+def _draft_key(kind: str, entered_by: str, partner_id: str | None) -> str:
+    return f"{kind}:{partner_id or '*'}:{entered_by}"
+
+
+def load_draft(store, kind: str, *, entered_by: str, partner_id: str | None = None) -> dict:
+    """The autosaved answers of an unsubmitted form ({} when none)."""
+    from .tables import drafts
+    with store.engine.connect() as conn:
+        row = conn.execute(select(drafts.c.answers).where(
+            drafts.c.draft_key == _draft_key(kind, entered_by, partner_id))).first()
+    return {} if row is None else json.loads(row[0])
+
+
+def _autosaver(store, kind: str, key: str) -> Callable[[str, Any], None]:
+    from .tables import drafts
+
+    def save(name: str, value: Any) -> None:
+        with store.transaction() as conn:
+            row = conn.execute(select(drafts.c.answers).where(drafts.c.draft_key == key)).first()
+            answers = {} if row is None else json.loads(row[0])
+            if value is None:
+                answers.pop(name, None)
+            else:
+                answers[name] = value.isoformat() if isinstance(value, dt.date) else value
+            conn.execute(delete(drafts).where(drafts.c.draft_key == key))
+            conn.execute(drafts.insert().values(draft_key=key, kind=kind, answers=json.dumps(answers),
+                                                updated_at=now_utc()))
+    return save
+
+
+def _drop_draft(conn, key: str) -> None:
+    from .tables import drafts
+    conn.execute(delete(drafts).where(drafts.c.draft_key == key))
+
+
+# -- investment entries -----------------------------------------------------------------------------
+
+def investment_fields(ctx: RecordsContext, *, partner_id: str | None = None) -> list[FieldSpec]:
+    """Fields of the investment-entry form (partner choice only when ``partner_id`` is not fixed)."""
+    val = Valuation.from_config(ctx.config)
+    fields = []
+    if partner_id is None:
+        if not ctx.partners:
+            raise ValueError("the investment form needs the district's partner list (partners=...) or a partner_id")
+        fields.append(FieldSpec("partner_id", "choice", "Partner", choices=tuple((p, p) for p in sorted(ctx.partners)),
+                                required=True, section="Entry"))
+    today_term = ctx.config.term_for_date(dt.date.today())
+    fields += [
+        FieldSpec("term", "choice", "Term", choices=tuple((t, t) for t in ctx.config.term_ids), required=True,
+                  section="Entry", default=today_term.id if today_term else None),
+        FieldSpec("party", "choice", "Contributed by", choices=_SIDE_CHOICES, required=True, section="Entry"),
+        FieldSpec("category", "choice", "Category",
+                  choices=tuple((c, CATEGORY_LABELS[c]) for c in CATEGORIES), required=True, section="Entry"),
+        FieldSpec("amount", "decimal", "Amount", required=True, section="Entry",
+                  hint="A positive number in the unit below (0.5 FTE, 12 hours, 2500 dollars).",
+                  validate=lambda v, a: "The amount must not be negative." if v < 0 else None),
+        FieldSpec("unit", "choice", "Unit", choices=tuple((u, u) for u in val.units), required=True, section="Entry",
+                  validate=lambda v, a: (None if not a.get("category") or v in val.allowed_units(a["category"])
+                                         else f"Enter {CATEGORY_LABELS[a['category']]} in "
+                                              f"{', '.join(val.allowed_units(a['category']))}.")),
+        FieldSpec("role", "choice", "Role of the staff",
+                  choices=tuple((r, r) for r in sorted(val.hourly_rates)) + (("other", "other (default rate)"),),
+                  required=True, section="Entry", relevant=lambda a: a.get("unit") in TIME_UNITS,
+                  hint="Sets the hourly rate used to value staff time."),
+        FieldSpec("description", "long_text", "Description", section="Entry"),
+        FieldSpec("entered_by", "text", "Your name", required=True, section="Entry"),
+    ]
+    return fields
+
+
+def _field_problems(problems, rename: Callable[[str], str]) -> list[tuple[str, str]]:
+    out = []
+    for p in problems:
+        message = p.problem[0].upper() + p.problem[1:] + (f". {p.fix}" if p.fix else "")
+        out.append((rename(p.column), message))
+    return out
+
+
+def investment_controller(store, ctx: RecordsContext, *, entered_by: str = "", partner_id: str | None = None,
+                          on_saved: Callable[[int], Any] | None = None) -> FormController:
+    """The investment-entry form's controller: autosaves a draft, writes the entry on submit."""
+    from .tables import investments
+    key = _draft_key("investment", entered_by, partner_id)
+    initial = {"entered_by": entered_by} if entered_by else {}
+    initial.update(load_draft(store, "investment", entered_by=entered_by, partner_id=partner_id))
+
+    def submit(answers: dict):
+        row = dict(answers, partner_id=partner_id or answers.get("partner_id"))
+        clean, problems = check_investment(row, ctx)
+        if problems:
+            return _field_problems(problems, lambda c: c)
+        with store.transaction() as conn:
+            entry_id = int(conn.execute(investments.insert().values(**clean)).inserted_primary_key[0])
+            _drop_draft(conn, key)
+        if on_saved is not None:
+            on_saved(entry_id)
+        return None
+
+    return FormController(investment_fields(ctx, partner_id=partner_id), on_change=_autosaver(store, "investment", key),
+                          on_submit=submit, initial=initial)
+
+
+def investment_form(store, ctx: RecordsContext, *, entered_by: str = "", partner_id: str | None = None,
+                    on_saved: Callable[[int], Any] | None = None):
+    """An ipywidgets form for one ledger entry (see :func:`investment_controller`)."""
+    from ..forms.widgets import WidgetForm
+    controller = investment_controller(store, ctx, entered_by=entered_by, partner_id=partner_id, on_saved=on_saved)
+    title = "Investment entry" + (f": partner {partner_id}" if partner_id else "")
+    return WidgetForm(controller, title=title,
+                      intro="Record what one side contributed to the partnership in one term. Staff time is "
+                            "valued with the district's hourly rates.")
+
+
+# -- check-ins --------------------------------------------------------------------------------------
+
+def checkin_fields(ctx: RecordsContext, *, partner_id: str, goals: Sequence[tuple[str, str]] = (),
+                   attendee_slots: int = 6, action_slots: int = 4) -> list[FieldSpec]:
+    """Fields of the check-in form of one partner; ``goals`` are ``(goal_id, description)`` pairs."""
+    today_term = ctx.config.term_for_date(dt.date.today())
+    f = [
+        FieldSpec("date", "date", "Date of the check-in", required=True, section="Check-in"),
+        FieldSpec("term", "choice", "Term", choices=tuple((t, t) for t in ctx.config.term_ids), required=True,
+                  section="Check-in", default=today_term.id if today_term else None,
+                  hint="The date must fall inside this term."),
+    ]
+    for i in range(1, attendee_slots + 1):
+        shown = None if i == 1 else (lambda a, j=i: bool(a.get(f"attendee_{j - 1}_name")))
+        req = i == 1
+        f += [
+            FieldSpec(f"attendee_{i}_name", "text", f"Attendee {i}: name", required=req, section="Attendees",
+                      relevant=shown),
+            FieldSpec(f"attendee_{i}_side", "choice", f"Attendee {i}: side", choices=_SIDE_CHOICES,
+                      required=True, section="Attendees", relevant=lambda a, j=i: bool(a.get(f"attendee_{j}_name"))),
+            FieldSpec(f"attendee_{i}_role", "text", f"Attendee {i}: role", section="Attendees",
+                      relevant=lambda a, j=i: bool(a.get(f"attendee_{j}_name"))),
+        ]
+    for gid, desc in goals:
+        f += [
+            FieldSpec(f"goal_{gid}_status", "choice", f"Goal {gid}: {desc}",
+                      choices=tuple((s, STATUS_LABELS[s]) for s in GOAL_STATUSES), section="Goals reviewed",
+                      hint="Leave empty if the goal was not discussed."),
+            FieldSpec(f"goal_{gid}_note", "long_text", f"Goal {gid}: note", section="Goals reviewed",
+                      relevant=lambda a, g=gid: bool(a.get(f"goal_{g}_status"))),
+        ]
+    f += [
+        FieldSpec("data_shared", "long_text", "Data shared", section="Discussion"),
+        FieldSpec("challenges", "long_text", "Challenges", section="Discussion"),
+        FieldSpec("adjustments", "long_text", "Adjustments agreed", section="Discussion"),
+    ]
+    for i in range(1, action_slots + 1):
+        shown = None if i == 1 else (lambda a, j=i: bool(a.get(f"action_{j - 1}_description")))
+        filled = lambda a, j=i: bool(a.get(f"action_{j}_description"))  # noqa: E731
+        f += [
+            FieldSpec(f"action_{i}_description", "text", f"Action item {i}", section="Action items", relevant=shown),
+            FieldSpec(f"action_{i}_owner", "text", f"Action item {i}: owner", required=True, section="Action items",
+                      relevant=filled, required_message="Every action item needs an owner."),
+            FieldSpec(f"action_{i}_side", "choice", f"Action item {i}: side", choices=_SIDE_CHOICES, required=True,
+                      section="Action items", relevant=filled),
+            FieldSpec(f"action_{i}_due_date", "date", f"Action item {i}: due date", required=True,
+                      section="Action items", relevant=filled),
+        ]
+    f.append(FieldSpec("entered_by", "text", "Your name", required=True, section="Submit"))
+    return f
+
+
+def _checkin_record(answers: dict, partner_id: str, goal_ids: Sequence[str], attendee_slots: int,
+                    action_slots: int) -> tuple[dict, dict[str, str]]:
+    """Answers of the flat form -> a check-in record, and the map from record columns back to fields."""
+    back: dict[str, str] = {}
+    rec = {k: answers.get(k) for k in ("date", "term", "data_shared", "challenges", "adjustments", "entered_by")}
+    rec["partner_id"] = partner_id
+    rec["attendees"], rec["goal_reviews"], rec["action_items"] = [], [], []
+    for i in range(1, attendee_slots + 1):
+        if answers.get(f"attendee_{i}_name"):
+            n = len(rec["attendees"]) + 1
+            rec["attendees"].append({c: answers.get(f"attendee_{i}_{c}") for c in ("name", "side", "role")})
+            for c in ("name", "side", "role"):
+                back[f"attendees[{n}].{c}"] = f"attendee_{i}_{c}"
+    for gid in goal_ids:
+        if answers.get(f"goal_{gid}_status"):
+            n = len(rec["goal_reviews"]) + 1
+            rec["goal_reviews"].append({"goal_id": gid, "status": answers[f"goal_{gid}_status"],
+                                        "note": answers.get(f"goal_{gid}_note")})
+            back[f"goal_reviews[{n}].status"] = f"goal_{gid}_status"
+            back[f"goal_reviews[{n}].note"] = f"goal_{gid}_note"
+    for i in range(1, action_slots + 1):
+        if answers.get(f"action_{i}_description"):
+            n = len(rec["action_items"]) + 1
+            rec["action_items"].append({c: answers.get(f"action_{i}_{c}")
+                                        for c in ("description", "owner", "side", "due_date")})
+            for c in ("description", "owner", "side", "due_date"):
+                back[f"action_items[{n}].{c}"] = f"action_{i}_{c}"
+    return rec, back
+
+
+def checkin_controller(store, ctx: RecordsContext, *, partner_id: str, entered_by: str = "",
+                       attendee_slots: int = 6, action_slots: int = 4,
+                       on_saved: Callable[[str], Any] | None = None) -> FormController:
+    """The check-in form's controller for one partner: autosaves a draft, writes the check-in on submit."""
+    goals = read_goals(store, partner_id=partner_id)
+    pairs = [(str(r.goal_id), str(r.description)) for r in goals.itertuples()]
+    goal_ids = [g for g, _ in pairs]
+    key = _draft_key("checkin", entered_by, partner_id)
+    initial = {"entered_by": entered_by} if entered_by else {}
+    initial.update(load_draft(store, "checkin", entered_by=entered_by, partner_id=partner_id))
+
+    def submit(answers: dict):
+        rec, back = _checkin_record(answers, partner_id, goal_ids, attendee_slots, action_slots)
+        clean, problems = check_checkin(rec, ctx, goal_ids=goal_ids)
+        if problems:
+            return _field_problems(problems, lambda c: back.get(c, c if not re.match(r"\w+\[", c) else ""))
+        with store.transaction() as conn:
+            cid = write_checkin(conn, clean)
+            _drop_draft(conn, key)
+        if on_saved is not None:
+            on_saved(cid)
+        return None
+
+    fields = checkin_fields(ctx, partner_id=partner_id, goals=pairs, attendee_slots=attendee_slots,
+                            action_slots=action_slots)
+    return FormController(fields, on_change=_autosaver(store, "checkin", key), on_submit=submit, initial=initial)
+
+
+def checkin_form(store, ctx: RecordsContext, *, partner_id: str, entered_by: str = "", attendee_slots: int = 6,
+                 action_slots: int = 4, on_saved: Callable[[str], Any] | None = None):
+    """An ipywidgets form for one quarterly check-in of ``partner_id`` (see :func:`checkin_controller`)."""
+    from ..forms.widgets import WidgetForm
+    controller = checkin_controller(store, ctx, partner_id=partner_id, entered_by=entered_by,
+                                    attendee_slots=attendee_slots, action_slots=action_slots, on_saved=on_saved)
+    return WidgetForm(controller, title=f"Quarterly check-in: partner {partner_id}",
+                      intro="Who met, how the goals stand, what was shared and what happens next.")
