@@ -1,0 +1,276 @@
+"""Report pieces without kernels: parameter contract, bundle guard, HTML export and checks, board and story."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+from partner_analysis.exceptions import ConfigError, InputDataError
+from partner_analysis.report import bundle as B
+from partner_analysis.report.board import board_items, render_board
+from partner_analysis.report.charts import PLACEHOLDER_ALT, chart_bundle
+from partner_analysis.report.contract import check_template, validate_parameters
+from partner_analysis.report.html import HtmlCheckError, check_html, notebook_to_html, strip_parameters
+from partner_analysis.report.narrative import story
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = ROOT / "notebooks" / "quarterly_report.ipynb"
+TERM = "2025-26-Q2"
+
+
+# -- contract -------------------------------------------------------------------------------------
+
+def test_contract_accepts_string_ids_and_keeps_leading_zeros():
+    p = validate_parameters({"partner_id": "0123", "term": TERM, "bundle_path": "/x"})
+    assert p.as_papermill() == {"partner_id": "0123", "term": TERM, "bundle_path": "/x"}
+
+
+@pytest.mark.parametrize("params, match", [
+    pytest.param({"partner_id": "P01", "term": TERM}, "missing", id="missing"),
+    pytest.param({"partner_id": "P01", "term": TERM, "bundle_path": "/x", "student": "1"}, "unknown", id="unknown"),
+    pytest.param({"partner_id": 123, "term": TERM, "bundle_path": "/x"}, "must be a string", id="int-id"),
+    pytest.param({"partner_id": "P 01", "term": TERM, "bundle_path": "/x"}, "not a valid identifier", id="space"),
+    pytest.param({"partner_id": "P01", "term": TERM, "bundle_path": ""}, "empty", id="empty-path"),
+])
+def test_contract_rejects(params, match):
+    with pytest.raises(ConfigError, match=match):
+        validate_parameters(params)
+
+
+def test_template_matches_contract(tmp_path):
+    check_template(TEMPLATE)
+    nb = nbformat.read(TEMPLATE, as_version=4)
+    nb.cells[1].source += "\nextra: str = 'x'"
+    bad = tmp_path / "bad.ipynb"
+    nbformat.write(nb, bad)
+    with pytest.raises(ConfigError, match="differ from the contract"):
+        check_template(bad)
+
+
+def test_template_cells_call_the_library_only():
+    # The notebook reads only its bundle: no data files, no dataset reader, no loops.
+    nb = nbformat.read(TEMPLATE, as_version=4)
+    code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
+    for forbidden in ("read_dataset", "parquet", "read_csv", "student", "for ", "sqlite"):
+        assert forbidden not in code
+
+
+# -- guard ----------------------------------------------------------------------------------------
+
+def test_guard_refuses_student_column():
+    with pytest.raises(B.DisclosureError, match="student-level column"):
+        B.guard_table("t", pd.DataFrame({"student_id": ["004217"], "x": [1.0]}), min_group_n=10)
+
+
+def test_guard_refuses_small_visible_count():
+    frame = pd.DataFrame({"kpi_id": ["gpa", "att"], "n_t": [25, 9], "n_c": [40, np.nan]})
+    with pytest.raises(B.DisclosureError, match="below the minimum of 10"):
+        B.guard_table("kpi", frame, min_group_n=10)
+    ok = frame.assign(n_t=[25, np.nan])
+    assert B.guard_table("kpi", ok, min_group_n=10) is ok
+
+
+def test_guard_refuses_student_id_values():
+    frame = pd.DataFrame({"note": ["see 1", "004217"]})
+    with pytest.raises(B.DisclosureError, match="student identifier"):
+        B.guard_table("t", frame, min_group_n=10, student_ids={"004217"})
+
+
+# -- bundles --------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def bundles(demo_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("reports")
+    infos = B.build_bundles(demo_dir, term=TERM, out=out / TERM / "bundles")
+    return demo_dir, out, infos
+
+
+def test_bundles_one_per_partner_with_manifest(bundles):
+    demo_dir, out, infos = bundles
+    partners = pd.read_parquet(demo_dir / "partners.parquet")["partner_id"].astype(str).tolist()
+    assert [i.partner_id for i in infos] == partners
+    assert all(i.ok for i in infos)
+    for info in infos:
+        meta = json.loads((info.path / "bundle.json").read_text())
+        assert meta["partner_id"] == info.partner_id and meta["term"] == TERM
+        assert set(meta["parts"]) == set(B.PARTS)
+        assert all(v in ("recorded", "not_recorded") for v in meta["parts"].values())
+
+
+def test_bundle_counts_match_an_independent_count(bundles):
+    # Participants in the term, counted directly from the student-level tables.
+    demo_dir, out, infos = bundles
+    prog = pd.read_parquet(demo_dir / "programs.parquet")
+    part = pd.read_parquet(demo_dir / "participation.parquet")
+    start, end = pd.Timestamp("2025-10-27"), pd.Timestamp("2026-01-16")
+    for info in infos:
+        ids = prog.loc[prog["partner_id"] == info.partner_id, "program_id"]
+        p = part[part["program_id"].isin(ids)]
+        n = p[(p["start_date"] <= end) & (p["end_date"].isna() | (p["end_date"] >= start))]["student_id"].nunique()
+        got = B.load_bundle(info.path).table("participation").set_index("program_id").loc["all"]
+        if n < 10:
+            assert pd.isna(got["participants"]) and got["participants_display"] in ("<10", "none")
+        else:
+            assert got["participants"] == max(10, 5 * round(n / 5))
+            assert abs(got["participants"] - n) <= 2.5
+
+
+def test_bundle_has_no_student_data(bundles):
+    demo_dir, out, infos = bundles
+    ids = set(pd.read_parquet(demo_dir / "students.parquet")["student_id"].astype(str))
+    for info in infos:
+        for f in info.path.iterdir():
+            text = f.read_text(encoding="utf-8")
+            assert "student_id" not in text
+            tokens = set(pd.Series(text.replace(",", " ").replace('"', " ").split()))
+            assert not (tokens & ids), f.name
+
+
+def test_ledger_appends_each_run(bundles, tmp_path):
+    demo_dir, out, infos = bundles
+    ledger = out / "release_ledger.jsonl"
+    first = B.read_ledger(ledger)
+    assert len(first) == sum(len(i.tables) for i in infos)
+    assert set(first.columns) >= {"term", "partner_id", "table", "sha256", "profile", "released_at"}
+    B.build_bundles(demo_dir, term=TERM, partners=["P02"], out=out / TERM / "bundles")
+    assert len(B.read_ledger(ledger)) == len(first) + len(infos[1].tables)
+
+
+def test_load_bundle_detects_tampering_and_wrong_partner(bundles, tmp_path):
+    demo_dir, out, infos = bundles
+    copy = tmp_path / "b"
+    shutil.copytree(infos[0].path, copy)
+    with pytest.raises(InputDataError, match="not 'P99'"):
+        B.load_bundle(copy, partner_id="P99")
+    with open(copy / "participation.csv", "a") as fh:
+        fh.write("x,y,z,1,1\n")
+    with pytest.raises(InputDataError, match="altered"):
+        B.load_bundle(copy)
+
+
+def test_unknown_partner_and_term(demo_dir, tmp_path):
+    with pytest.raises(ConfigError, match="unknown partner"):
+        B.build_bundles(demo_dir, term=TERM, partners=["P99"], out=tmp_path)
+    with pytest.raises(ConfigError, match="unknown term"):
+        B.build_bundles(demo_dir, term="1999-Q1", out=tmp_path)
+
+
+def test_broken_partner_fails_alone(demo_dir, tmp_path):
+    data = tmp_path / "district"
+    shutil.copytree(demo_dir, data)
+    prog = pd.read_parquet(data / "programs.parquet")
+    part = pd.read_parquet(data / "participation.parquet")
+    broken = part["program_id"].isin(prog.loc[prog["partner_id"] == "P03", "program_id"])
+    assert broken.any()
+    part.loc[broken, "start_date"] = pd.NaT
+    part.to_parquet(data / "participation.parquet", index=False)
+    infos = {i.partner_id: i for i in B.build_bundles(data, term=TERM, out=tmp_path / "out")}
+    assert not infos["P03"].ok and "start_date" in infos["P03"].error
+    assert all(i.ok for p, i in infos.items() if p != "P03")
+
+
+# -- board and story ------------------------------------------------------------------------------
+
+def _fake_bundle(tmp_path, kpi_rows, parts=None) -> B.Bundle:
+    kpi = pd.DataFrame(kpi_rows)
+    meta = {"partner_id": "P01", "partner_name": "Acme Health", "term": TERM, "district": "D",
+            "profile": {"name": "public", "min_group_n": 10},
+            "parts": parts or {"participation": "not_recorded", "kpi": "recorded", "fit": "not_recorded",
+                               "investments": "not_recorded", "checkins": "not_recorded", "goals": "not_recorded"},
+            "board": {}}
+    return B.Bundle(path=tmp_path, meta=meta, tables={"kpi_comparison": kpi})
+
+
+def _row(**kw):
+    base = dict(kpi_id="gpa", kpi_label="GPA", kind="continuous", unit="points", higher_is_better=True, n_t=40.0,
+                n_c=200.0, mean_t=3.1, mean_c=2.8, difference=0.3, effect_size=0.35, es_ci_low=0.1, es_ci_high=0.6,
+                p_adj=0.01, sample_status="tested", baseline_verdict="not_satisfied", wording="association",
+                change_prev_term=0.1, suppressed=False, marker="")
+    base.update(kw)
+    return base
+
+
+def test_story_says_associated_without_baseline_equivalence(tmp_path):
+    text = " ".join(story(_fake_bundle(tmp_path, [_row()])))
+    assert "associated with" in text and "effect" not in text.lower().replace("effect size", "")
+    text = " ".join(story(_fake_bundle(tmp_path, [_row(baseline_verdict="satisfied", wording="effect")])))
+    assert "associated with" not in text and "comparable group" in text
+
+
+def test_story_and_board_never_name_a_suppressed_value(tmp_path):
+    row = _row(kpi_label="Chronically absent", kind="binary", unit="share", n_t=np.nan, mean_t=np.nan,
+               mean_c=0.4321, difference=np.nan, effect_size=np.nan, suppressed=True, marker="*",
+               change_prev_term=np.nan)
+    b = _fake_bundle(tmp_path, [row])
+    text = " ".join(story(b)) + render_board(b)
+    assert "43" not in text and "not reported" in text
+    tile = board_items(b)["tiles"][0]
+    assert tile["value"].startswith("not shown") and tile["vs_comparison"].startswith("not shown")
+
+
+# -- HTML -----------------------------------------------------------------------------------------
+
+def _executed_notebook(alt: str | None = "Bar chart: participants 40%, comparison 30%.") -> nbformat.NotebookNode:
+    import base64
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"0" * 20).decode()
+    nb = new_notebook()
+    nb.metadata["papermill"] = {"parameters": {"partner_id": "P01", "bundle_path": "/secret/path"}}
+    params = new_code_cell("partner_id: str = 'P01'", metadata={"tags": ["parameters"]})
+    injected = new_code_cell("partner_id = 'P01'\nbundle_path = '/secret/path'",
+                             metadata={"tags": ["injected-parameters"]})
+    title = new_code_cell("view.show_title(b)", outputs=[new_output(
+        "display_data", data={"text/html": "<h1>Acme: report</h1><section><h2>A</h2><p>text</p></section>"})])
+    meta = {"image/png": {"alt": alt}} if alt is not None else {}
+    chart = new_code_cell("show_chart()", outputs=[new_output("display_data", data={"image/png": png},
+                                                              metadata=meta)])
+    nb.cells = [params, injected, title, chart]
+    return nb
+
+
+def test_html_has_no_code_no_parameters_and_author_alt():
+    nb = _executed_notebook()
+    html = notebook_to_html(nb, title="Acme report", lang="en")
+    assert check_html(html) == []
+    assert "show_title" not in html and "/secret/path" not in html and "In&nbsp;[" not in html
+    assert 'alt="Bar chart: participants 40%, comparison 30%."' in html
+    assert '<html lang="en">' in html and "<title>Acme report</title>" in html
+    clean = strip_parameters(nb)
+    assert "parameters" not in clean.metadata["papermill"]
+    assert not any("injected-parameters" in c.metadata.get("tags", []) for c in clean.cells)
+    assert nb.metadata["papermill"]["parameters"]  # caller's notebook untouched
+
+
+@pytest.mark.parametrize("alt", [None, "", PLACEHOLDER_ALT], ids=["missing", "empty", "placeholder"])
+def test_html_refuses_images_without_real_alt(alt):
+    with pytest.raises(HtmlCheckError, match="alt text"):
+        notebook_to_html(_executed_notebook(alt), title="t")
+
+
+@pytest.mark.parametrize("snippet, problem", [
+    ('<img src="https://cdn.example.org/x.png" alt="a real description">', "external URL"),
+    ("<script>1</script>", "<script>"),
+    ("<h1>second</h1>", "<h1>"),
+    ("<h4>deep</h4>", "skips"),
+    ("<table><tr><th>a</th></tr></table>", "caption"),
+])
+def test_check_html_catches(snippet, problem):
+    page = ('<html lang="en"><head><title>t</title></head><body><header></header><main><h1>x</h1><h2>y</h2>'
+            f"{snippet}</main><footer></footer></body></html>")
+    assert any(problem in p for p in check_html(page))
+
+
+def test_chart_helper_requires_alt_text():
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots()
+    ax.bar([0, 1], [1, 2])
+    for bad in ("", "chart", PLACEHOLDER_ALT):
+        with pytest.raises(ConfigError, match="alt text"):
+            chart_bundle(fig, alt=bad)
+    data, meta = chart_bundle(fig, alt="Two bars: 1 and 2 students per group.")
+    assert meta["image/png"]["alt"].startswith("Two bars") and data["image/png"]
