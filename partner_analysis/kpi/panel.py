@@ -13,7 +13,7 @@ Definitions (statistics.md §8)
   ``days_present = days_enrolled - days_absent``. Per-term summaries
   (``attendance_terms``) fill student × terms that have no daily rows.
 * Course marks become grade points through the district grade scale when
-  ``grade_points`` is missing: letters through ``grade_scale.letters``; numeric
+  ``grade_points`` is missing (``mark_value`` keeps a numeric mark as is): letters through ``grade_scale.letters``; numeric
   marks on ``[min, max]`` through 10-point bands above the pass mark
   (≥ 90 % → A, ≥ 80 % → B, ≥ 70 % → C, ≥ pass → D, else F). ``failed`` is a
   failing letter or a numeric mark below ``pass_mark``. ``is_core`` missing →
@@ -158,7 +158,7 @@ def _attendance_source(dataset, index, order) -> _Source | None:
                    weight_n=en)
 
 
-def _grade_points(cg: pd.DataFrame, scale) -> tuple[np.ndarray, np.ndarray]:
+def _grade_points(cg: pd.DataFrame, scale) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     mark = cg["mark"].astype("string").str.strip()
     upper = mark.str.upper()
     letters = {str(k).upper(): float(v) for k, v in scale.letters.items()}
@@ -178,7 +178,7 @@ def _grade_points(cg: pd.DataFrame, scale) -> tuple[np.ndarray, np.ndarray]:
     failing = {str(x).upper() for x in scale.failing_letters}
     failed = upper.isin(failing).fillna(False).to_numpy(dtype=bool) | (
         ~np.isnan(num) & (num < scale.pass_mark))
-    return points, failed.astype(float)
+    return points, failed.astype(float), num
 
 
 def _course_source(dataset, index, order) -> _Source | None:
@@ -189,7 +189,7 @@ def _course_source(dataset, index, order) -> _Source | None:
     sc = _student_codes(cg["student_id"], index)
     tc = _term_codes_from_ids(cg["term_id"], order)
     ok = (sc >= 0) & (tc >= 0)
-    points, failed = _grade_points(cg, dataset.config.grade_scale)
+    points, failed, mark_value = _grade_points(cg, dataset.config.grade_scale)
     if "is_core" in cg.columns:
         core = cg["is_core"].astype("boolean")
     else:
@@ -197,7 +197,7 @@ def _course_source(dataset, index, order) -> _Source | None:
     if "subject" in cg.columns:
         by_subject = cg["subject"].astype("string").str.strip().str.lower().isin(CORE_SUBJECTS)
         core = core.fillna(by_subject.astype("boolean"))
-    cols = {"grade_points": points, "failed": failed, "is_core": _bool_array(core).astype(float),
+    cols = {"grade_points": points, "failed": failed, "mark_value": mark_value, "is_core": _bool_array(core).astype(float),
             "college_credit": (_bool_array(cg["college_credit"]) if "college_credit" in cg.columns
                                else np.zeros(len(cg), dtype=bool)).astype(float)}
     for c in ("credits_attempted", "credits_earned"):

@@ -1,0 +1,325 @@
+"""KPI comparison table: independent oracles, floors, baseline, trends, UCI golden vectors, demo district, CLI."""
+from __future__ import annotations
+
+import textwrap
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as sps
+
+from partner_analysis.config import load_config
+from partner_analysis.data.dataset import Dataset
+from partner_analysis.exceptions import ConfigError
+from partner_analysis.kpi.compare import COLUMNS, compare_partners, compare_terms
+from partner_analysis.kpi.panel import build_panel
+
+Q1, Q2, LY_Q2 = "2025-26-Q1", "2025-26-Q2", "2024-25-Q2"
+
+
+def district(rng, n=500, *, shift_prior=0.0) -> Dataset:
+    """A random district: term attendance summaries and courses for all 8 terms, two partners, three programmes.
+
+    Participants of P01 in 2025-26 get ``shift_prior`` extra absence days in every 2024-25 term, to make
+    the baseline differ on purpose.
+    """
+    cfg = load_config()
+    sids = [f"{i:06d}" for i in range(n)]
+    students = pd.DataFrame({"student_id": sids, "school_id": rng.choice(["0101", "0102", "0201"], n),
+                             "grade_level": rng.choice([9, 10], n), "frl": rng.random(n) < 0.4})
+    terms = list(cfg.term_ids)
+    pick = rng.choice(n, 160, replace=False)
+    programs = pd.DataFrame({"program_id": ["P01-A", "P01-B", "P02-A"], "partner_id": ["P01", "P01", "P02"],
+                             "name": ["a", "b", "c"], "type": ["internship", "mentoring", "dual_enrollment"]})
+    part = pd.DataFrame({"student_id": [sids[i] for i in pick],
+                         "program_id": rng.choice(["P01-A", "P01-B", "P02-A"], len(pick), p=[.55, .08, .37]),
+                         "start_date": pd.Timestamp("2025-08-20"), "end_date": pd.Timestamp("2026-06-01")})
+    # a few P02 students who ended before Q2 and one P01 cohort in Q2 of last year (trends)
+    early = pd.DataFrame({"student_id": sids[:5], "program_id": "P02-A", "start_date": pd.Timestamp("2025-08-20"),
+                          "end_date": pd.Timestamp("2025-10-01")})
+    last_year = pd.DataFrame({"student_id": [sids[i] for i in pick[:40]], "program_id": "P01-A",
+                              "start_date": pd.Timestamp("2024-11-01"), "end_date": pd.Timestamp("2024-12-20")})
+    part = pd.concat([part, early, last_year], ignore_index=True).drop_duplicates(["student_id", "program_id",
+                                                                                    "start_date"])
+    p01 = set(part.loc[part.program_id.str.startswith("P01") & (part.start_date > "2025-01-01"), "student_id"])
+    att = pd.DataFrame({"student_id": np.repeat(sids, len(terms)), "term_id": np.tile(terms, n)})
+    att["days_enrolled"] = 45.0
+    att["days_absent"] = rng.poisson(3, len(att)).astype(float)
+    bump = att.student_id.isin(p01) & att.term_id.str.startswith("2024-25")
+    att.loc[bump, "days_absent"] = np.minimum(att.loc[bump, "days_absent"] + shift_prior, 45)
+    cg = pd.DataFrame({"student_id": np.repeat(sids, len(terms) * 2), "term_id": np.tile(np.repeat(terms, 2), n),
+                       "course_id": np.tile(["MATH", "ART"], n * len(terms))})
+    cg["subject"] = np.where(cg.course_id == "MATH", "math", "art")
+    cg["mark"] = rng.choice(list("ABCDF"), len(cg), p=[.3, .3, .2, .12, .08])
+    cg["credits_attempted"] = 0.5
+    cg["credits_earned"] = np.where(cg["mark"] == "F", 0.0, 0.5)
+    return Dataset(config=cfg, tables={"students": students, "attendance_terms": att, "course_grades": cg,
+                                       "programs": programs, "participation": part,
+                                       "partners": pd.DataFrame({"partner_id": ["P01", "P02"], "name": ["x", "y"]})})
+
+
+def _groups(ds, partner, term, *, comparison="same_school_grade"):
+    """Participants and comparison students, computed independently with pandas."""
+    t = ds.config.term(term)
+    part = ds["participation"].merge(ds["programs"], on="program_id")
+    part = part[(part.partner_id == partner) & (part.start_date <= pd.Timestamp(t.end))
+                & (part.end_date.isna() | (part.end_date >= pd.Timestamp(t.start)))]
+    st = ds["students"].set_index("student_id")
+    treated = set(part.student_id)
+    cells = set(map(tuple, st.loc[sorted(treated), ["school_id", "grade_level"]].to_numpy()))
+    if comparison == "same_school_grade":
+        comp = {s for s, r in st.iterrows() if (r.school_id, r.grade_level) in cells and s not in treated}
+    else:
+        comp = set(st.index) - treated
+    return treated, comp
+
+
+@pytest.fixture(scope="module")
+def ds():
+    return district(np.random.default_rng(11))
+
+
+@pytest.fixture(scope="module")
+def table(ds):
+    return compare_partners(ds, term=Q2, suppress=False, by_program=True)
+
+
+def test_columns_and_one_row_per_key(table):
+    assert list(table.columns[:len(COLUMNS)]) == COLUMNS
+    key = ["partner_id", "program_id", "term", "kpi_id", "subgroup", "subgroup_value"]
+    assert not table.duplicated(key).any()
+    assert set(table.program_id) == {"all", "P01-A", "P01-B", "P02-A"}
+
+
+@pytest.mark.parametrize("comparison", ["same_school_grade", "all_nonparticipants"])
+def test_continuous_kpi_matches_pingouin_and_scipy(ds, comparison):
+    pg = pytest.importorskip("pingouin")
+    res = compare_partners(ds, term=Q2, partners="P01", suppress=False, comparison=comparison)
+    row = res.set_index("kpi_id").loc["attendance_rate"]
+    treated, comp = _groups(ds, "P01", Q2, comparison=comparison)
+    panel = build_panel(ds, terms=Q2, kpis=["attendance_rate"])
+    v = panel.assign(student_id=panel.student_id.astype(str)).set_index("student_id")["value"]
+    xt, xc = v[v.index.isin(treated)].to_numpy(), v[v.index.isin(comp)].to_numpy()
+    assert (row.n_t, row.n_c) == (len(xt), len(xc))
+    assert row.mean_t == pytest.approx(xt.mean()) and row.sd_c == pytest.approx(xc.std(ddof=1))
+    # pingouin's "hedges" is the WWC g (statistics.md §9)
+    assert row.effect_size == pytest.approx(pg.compute_effsize(xt, xc, eftype="hedges"), abs=1e-9)
+    assert row.p_val == pytest.approx(sps.ttest_ind(xt, xc, equal_var=False).pvalue, rel=1e-9)
+    lo, hi = sps.t.interval(0.95, len(xt) - 1, loc=xt.mean(), scale=sps.sem(xt))
+    assert (row.ci_low_t, row.ci_high_t) == (pytest.approx(lo), pytest.approx(hi))
+    assert row.test == "welch_t" and row.es_method == "hedges_g"
+    assert row.improvement_index == pytest.approx(100 * sps.norm.cdf(row.effect_size) - 50)
+    assert row.n_all == row.n_t + row.n_c
+    assert row.mean_all == pytest.approx(np.concatenate([xt, xc]).mean())
+
+
+def test_binary_kpi_matches_statsmodels(ds):
+    from statsmodels.stats.proportion import proportion_confint, proportions_ztest
+    res = compare_partners(ds, term=Q2, partners="P01", suppress=False)
+    row = res.set_index("kpi_id").loc["course_failure"]
+    treated, comp = _groups(ds, "P01", Q2)
+    panel = build_panel(ds, terms=Q2, kpis=["course_failure"])
+    v = panel.assign(student_id=panel.student_id.astype(str)).set_index("student_id")["value"]
+    xt, xc = v[v.index.isin(treated)], v[v.index.isin(comp)]
+    k_t, k_c = int(xt.sum()), int(xc.sum())
+    lo, hi = proportion_confint(k_t, len(xt), method="wilson")
+    assert (row.ci_low_t, row.ci_high_t) == (pytest.approx(lo), pytest.approx(hi))
+    assert row.mean_t == pytest.approx(k_t / len(xt))
+    assert np.isnan(row.sd_t)
+    if row.test == "z":
+        assert row.p_val == pytest.approx(proportions_ztest([k_t, k_c], [len(xt), len(xc)])[1], rel=1e-6)
+    else:
+        assert row.p_val == pytest.approx(sps.fisher_exact([[k_t, len(xt) - k_t], [k_c, len(xc) - k_c]])[1])
+    pt, pc = k_t / len(xt), k_c / len(xc)
+    assert row.effect_size == pytest.approx((np.log(pt / (1 - pt)) - np.log(pc / (1 - pc))) / 1.65)
+    assert row.es_method == "cox"
+
+
+def test_bh_is_applied_across_every_tested_row_of_the_call(table):
+    from statsmodels.stats.multitest import multipletests
+    tested = table[table.p_val.notna()]
+    assert len(tested) > 20
+    assert set(tested.sample_status) == {"tested"}
+    expected = multipletests(tested.p_val, method="fdr_bh")[1]
+    np.testing.assert_allclose(tested.p_adj, expected, rtol=1e-9)
+    assert table.loc[table.p_val.isna(), "p_adj"].isna().all()
+
+
+def test_sample_floors(table):
+    small = np.minimum(table.n_t, table.n_c)
+    assert (table.loc[small < 10, "sample_status"] == "suppressed").all()
+    assert (table.loc[(small >= 10) & (small < 20), "sample_status"] == "descriptive_only").all()
+    assert (table.loc[small >= 20, "sample_status"] == "tested").all()
+    untested = table[table.sample_status != "tested"]
+    assert len(untested) > 0  # P01-B is small on purpose
+    assert untested[["effect_size", "p_val", "p_adj", "es_ci_low", "improvement_index"]].isna().all().all()
+    assert (untested.baseline_verdict == "unknown").all()
+
+
+def test_floors_follow_the_privacy_config(ds):
+    import dataclasses
+    cfg = dataclasses.replace(ds.config, privacy={**ds.config.privacy, "inference_min_n": 60})
+    res = compare_partners(Dataset(config=cfg, tables=ds.tables), term=Q2, suppress=False)
+    small = np.minimum(res.n_t, res.n_c)
+    assert (res.loc[(small >= 10) & (small < 60), "sample_status"] == "descriptive_only").all()
+
+
+def test_baseline_equivalence_and_wording(rng):
+    # participants were absent 4 more days per quarter last year: baseline not equivalent
+    ds = district(rng, shift_prior=4.0)
+    res = compare_partners(ds, term=Q2, partners="P01", suppress=False).set_index("kpi_id")
+    row = res.loc["attendance_rate"]
+    treated, comp = _groups(ds, "P01", Q2)
+    prior = build_panel(ds, terms=LY_Q2, kpis=["attendance_rate"])
+    v = prior.assign(student_id=prior.student_id.astype(str)).set_index("student_id")["value"]
+    from partner_analysis.stats import hedges_g
+    expected = float(hedges_g(v[v.index.isin(treated)], v[v.index.isin(comp)]))
+    assert row.baseline_es == pytest.approx(expected)
+    assert row.baseline_verdict == "not_satisfied" and row.wording == "association"
+    # wording says "effect" only where the baseline is satisfied
+    full = compare_partners(ds, term=Q2, suppress=False)
+    assert ((full.wording == "effect") == (full.baseline_verdict == "satisfied")).all()
+    assert set(full.baseline_verdict) <= {"satisfied", "needs_adjustment", "not_satisfied", "unknown"}
+
+
+def test_trends_equal_the_earlier_terms_rows(ds, table):
+    q1 = compare_partners(ds, term=Q1, suppress=False, by_program=True)
+    ly = compare_partners(ds, term=LY_Q2, partners="P01", suppress=False)
+    key = ["partner_id", "program_id", "kpi_id", "subgroup", "subgroup_value"]
+    m = table.merge(q1, on=key, suffixes=("", "_q1"))
+    ok = m.n_t_q1 >= 10
+    np.testing.assert_allclose(m.loc[ok, "prev_term_mean_t"], m.loc[ok, "mean_t_q1"])
+    np.testing.assert_allclose(m.change_prev_term[ok], (m.mean_t - m.mean_t_q1)[ok])
+    assert m.loc[~ok, "prev_term_mean_t"].isna().all()  # too few students then: withheld
+    p01 = table[(table.partner_id == "P01") & (table.program_id == "all")].merge(ly, on=key, suffixes=("", "_ly"))
+    assert (p01.n_t_ly == 40).all()
+    np.testing.assert_allclose(p01.last_year_mean_t, p01.mean_t_ly)
+    # P02 had nobody in last year's Q2
+    assert table.loc[table.partner_id == "P02", "last_year_mean_t"].isna().all()
+
+
+def test_participation_overlap_rule(ds, table):
+    # five P02 students ended on 2025-10-01 (Q1): they count in Q1, not in Q2
+    n_q2 = table.set_index(["partner_id", "program_id", "kpi_id"]).loc[("P02", "all", "gpa"), "n_t"]
+    n_q1 = compare_partners(ds, term=Q1, partners="P02", suppress=False).set_index("kpi_id").loc["gpa", "n_t"]
+    treated_q2, _ = _groups(ds, "P02", Q2)
+    treated_q1, _ = _groups(ds, "P02", Q1)
+    assert n_q2 == len(treated_q2) and n_q1 == len(treated_q1)
+    assert len(treated_q1 - treated_q2) > 0
+
+
+def test_subgroups_partition_the_all_row(ds):
+    res = compare_partners(ds, term=Q2, partners="P01", subgroup="frl", suppress=False)
+    assert set(res.subgroup) == {"all", "frl"}
+    assert set(res.loc[res.subgroup == "frl", "subgroup_value"]) == {"true", "false"} or \
+        set(res.loc[res.subgroup == "frl", "subgroup_value"]) == {"True", "False"}
+    for kpi, d in res.groupby("kpi_id"):
+        all_row = d[d.subgroup == "all"].iloc[0]
+        sub = d[d.subgroup == "frl"]
+        assert sub.n_t.sum() == all_row.n_t and sub.n_c.sum() == all_row.n_c
+        assert (sub.mean_t * sub.n_t).sum() / sub.n_t.sum() == pytest.approx(all_row.mean_t)
+
+
+def test_bad_arguments_are_config_errors(ds):
+    with pytest.raises(ConfigError, match="comparison"):
+        compare_partners(ds, term=Q2, comparison="matched", suppress=False)
+    with pytest.raises(ConfigError, match="P99"):
+        compare_partners(ds, term=Q2, partners=["P99"], suppress=False)
+    with pytest.raises(ConfigError, match="unknown term"):
+        compare_partners(ds, term="2030-31-Q1", suppress=False)
+    with pytest.raises(ConfigError, match="subgroup"):
+        compare_partners(ds, term=Q2, subgroup="shoe_size", suppress=False)
+
+
+def test_compare_terms_stacks_terms(ds):
+    res = compare_terms(ds, terms=[Q1, Q2], partners="P02", suppress=False, kpis=["gpa"])
+    assert list(res.term.unique()) == [Q1, Q2] and set(res.kpi_id) == {"gpa"}
+
+
+# -- the UCI data through the same comparison ---------------------------------------------------------
+
+UCI_KPIS = textwrap.dedent("""
+    extends: default
+    kpis:
+      - {id: g3, label: Final grade (G3), source: course_grades, kind: continuous, unit: points,
+         higher_is_better: true, aggregate: mean, column: mark_value}
+      - {id: g3_pass, label: Passed (G3 >= 10), source: course_grades, kind: binary, unit: share,
+         higher_is_better: true, aggregate: min, column: mark_value, threshold: {op: ">=", value: 10}}
+    """)
+
+
+@pytest.mark.parametrize("map_name, n_t, n_c, g, ci, ii, pass_t, pass_c, cox", [
+    # statistics.md §9 golden vectors (UCI Student Performance, schoolsup as the programme flag)
+    pytest.param("uci_map.yml", 51, 344, -0.246639, (-0.541, 0.048), -9.74, 0.5490, 0.6890, -0.36274, id="math"),
+    pytest.param("uci_por_map.yml", 68, 581, -0.216714, (-0.468, 0.035), -8.58, 0.8824, 0.8417, 0.208684,
+                 id="portuguese"),
+])
+def test_uci_student_performance_golden_vectors(uci_dir, tmp_path, map_name, n_t, n_c, g, ci, ii, pass_t, pass_c,
+                                                cox):
+    from pathlib import Path
+
+    from partner_analysis.data.dataset import read_dataset
+    from partner_analysis.data.load import import_source
+    from partner_analysis.kpi.catalog import load_catalog
+    maps = Path(__file__).resolve().parents[1] / "examples" / "uci"
+    out = tmp_path / "uci"
+    import_source(uci_dir, map_path=maps / map_name, out=out)
+    (tmp_path / "kpis.yml").write_text(UCI_KPIS, encoding="utf-8")
+    ds = read_dataset(out)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = compare_partners(ds, term="2005-06", comparison="all_nonparticipants", suppress=False,
+                               catalog=load_catalog(tmp_path / "kpis.yml"), kpis=["g3", "g3_pass"])
+    res = res.set_index("kpi_id")
+    row = res.loc["g3"]
+    assert (row.partner_id, row.n_t, row.n_c) == ("SUP", n_t, n_c)
+    assert row.effect_size == pytest.approx(g, abs=1e-6)
+    assert (row.es_ci_low, row.es_ci_high) == (pytest.approx(ci[0], abs=1e-3), pytest.approx(ci[1], abs=1e-3))
+    assert row.improvement_index == pytest.approx(ii, abs=0.01)
+    p = res.loc["g3_pass"]
+    assert (p.mean_t, p.mean_c) == (pytest.approx(pass_t, abs=1e-4), pytest.approx(pass_c, abs=1e-4))
+    assert p.effect_size == pytest.approx(cox, abs=1e-5)
+    # one term only: no baseline, no trend; wording stays "association"
+    assert row.baseline_verdict == "unknown" and row.wording == "association"
+    assert np.isnan(row.prev_term_mean_t)
+
+
+# -- the demo district, suppressed ----------------------------------------------------------------------
+
+STAT_COLUMNS = ["mean_t", "mean_c", "mean_all", "sd_t", "sd_c", "difference", "ci_low_t", "ci_high_t", "ci_low_c",
+                "ci_high_c", "effect_size", "es_ci_low", "es_ci_high", "improvement_index", "p_val", "p_adj"]
+
+
+def test_demo_district_table_is_complete_and_suppressed(demo_dir):
+    pytest.importorskip("partner_analysis.privacy")
+    from partner_analysis.data.dataset import read_dataset
+    ds = read_dataset(demo_dir)
+    raw = compare_partners(ds, term=Q2, suppress=False, by_program=True)
+    assert raw.p_adj.notna().any()
+    assert raw.baseline_verdict.isin(["satisfied", "needs_adjustment", "not_satisfied"]).any()
+    res = compare_partners(ds, term=Q2, by_program=True)
+    assert list(res.columns[:len(COLUMNS)]) == COLUMNS
+    assert len(res) == len(raw)
+    assert res.p_adj.notna().any() and res.baseline_verdict.notna().all()
+    small = (res.n_t < 10) | (res.n_c < 10)
+    assert small.any()
+    # no statistic of a group below 10 is visible
+    assert res.loc[small, STAT_COLUMNS].isna().all().all()
+    assert res.loc[small, "suppressed"].all()
+    assert (res.loc[res.suppressed, "marker"] != "").all()
+
+
+def test_cli_writes_the_suppressed_table(demo_dir, tmp_path):
+    pytest.importorskip("partner_analysis.privacy")
+    from partner_analysis.cli import main
+    out = tmp_path / "kpis.csv"
+    assert main(["kpis", str(demo_dir), "--term", Q2, "--partner", "P02", "--out", str(out)]) == 0
+    got = pd.read_csv(out, dtype={"partner_id": str})
+    assert set(got.partner_id) == {"P02"} and set(got.term) == {Q2}
+    small = (got.n_t < 10) | (got.n_c < 10)
+    assert got.loc[small, STAT_COLUMNS].isna().all().all()
+    pq = tmp_path / "kpis.parquet"
+    assert main(["kpis", str(demo_dir), "--term", Q2, "--out", str(pq)]) == 0
+    assert len(pd.read_parquet(pq)) > len(got)
+    assert main(["kpis", str(demo_dir), "--term", Q2, "--out", str(tmp_path / "x.xlsx")]) == 2
