@@ -1,0 +1,115 @@
+"""Partner-fit survey: XLSForm instruments, scoring, district-vs-partner gaps and prompts.
+
+>>> from partner_analysis import fit
+>>> inst = fit.read_instrument()                      # surveys/partner_fit_v1.xlsx
+>>> scores = fit.score_responses(answers_long, inst)  # doctest: +SKIP
+>>> report = fit.gap_report(answers_long, inst)       # doctest: +SKIP
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .gaps import comments, discussion_prompts, gap_report, pair_gaps, reliability, side_agreement, wave_change
+from .instrument import (Band, Choice, GapThresholds, Instrument, Item, check_version_increases,
+                         default_instrument_path, read_instrument, write_plain_xlsform)
+from .scoring import fit_index, item_scores, score_responses, side_scores
+
+__all__ = ["Band", "Choice", "GapThresholds", "Instrument", "Item", "check_version_increases",
+           "default_instrument_path", "read_instrument", "write_plain_xlsform", "item_scores", "score_responses",
+           "side_scores", "fit_index", "gap_report", "pair_gaps", "discussion_prompts", "side_agreement",
+           "reliability", "wave_change", "comments", "summary_for_bundle", "instrument_for_version",
+           "latest_wave"]
+
+BUNDLE_DIMENSION_COLUMNS = ["dimension", "dimension_label", "district_mean", "partner_mean", "gap", "district_band",
+                            "partner_band", "gap_flag", "n_district", "n_partner"]
+
+
+def instrument_for_version(store: Any, form_id: str, version: str, *, default: Instrument | None = None
+                           ) -> Instrument:
+    """The instrument a set of answers was given to.
+
+    Uses the shipped workbook when its form_id and version match, else the workbook path the store
+    recorded in ``register_instrument``.
+    """
+    default = default or read_instrument(pyxform_check=False)
+    if default.form_id == form_id and default.version == str(version):
+        return default
+    frame = store.instruments_frame()
+    hit = frame[(frame["form_id"] == form_id) & (frame["version"].astype(str) == str(version))]
+    for path in hit.get("source_path", pd.Series(dtype=object)).dropna():
+        if Path(path).is_file():
+            return read_instrument(path, pyxform_check=False)
+    from ..exceptions import ScoringError
+    raise ScoringError(f"answers were given to '{form_id}' version {version}, but that workbook is not available. "
+                       "Register the instrument with its source_path, or pass the workbook")
+
+
+def latest_wave(answers_long: pd.DataFrame) -> str | None:
+    """The wave with the most recent submission (None when there are no answers)."""
+    if answers_long.empty:
+        return None
+    last = answers_long.groupby("wave")["submitted_at"].max().sort_values(kind="stable")
+    return str(last.index[-1])
+
+
+def summary_for_bundle(store: Any, partner_id: str, *, wave: str | None = None,
+                       instrument: Instrument | None = None) -> dict[str, pd.DataFrame]:
+    """The fit-survey tables a partner's report bundle needs (aggregates only, no names).
+
+    Parameters
+    ----------
+    store : partner_analysis.store.Store
+    partner_id : str
+    wave : str, optional
+        Survey round; default the wave with the latest submission.
+    instrument : Instrument, optional
+        Default: the shipped instrument (or the registered workbook of the answers' version).
+
+    Returns
+    -------
+    dict of DataFrame
+        ``"fit_dimensions"``: dimension, dimension_label, district_mean, partner_mean, gap, district_band,
+        partner_band, gap_flag, n_district, n_partner.
+        ``"fit_overall"`` (one row): fit_index, band, biggest_gap_dimension, biggest_gap, wave, n_district,
+        n_partner.
+        ``"fit_prompts"``: dimension, prompt.
+        Empty frames (and a row of missing values for ``fit_overall``) when the partner has no
+        submitted answers.
+    """
+    instrument = instrument or read_instrument(pyxform_check=False)
+    answers = store.answers_long(form_id=instrument.form_id, partner_id=str(partner_id))
+    wave = wave if wave is not None else latest_wave(answers)
+    answers = answers[answers["wave"] == wave] if wave is not None else answers
+    empty_overall = pd.DataFrame([{"fit_index": float("nan"), "band": "", "biggest_gap_dimension": "",
+                                   "biggest_gap": float("nan"), "wave": wave or "", "n_district": 0,
+                                   "n_partner": 0}])
+    if answers.empty:
+        return {"fit_dimensions": pd.DataFrame(columns=BUNDLE_DIMENSION_COLUMNS), "fit_overall": empty_overall,
+                "fit_prompts": pd.DataFrame(columns=["dimension", "prompt"])}
+    versions = answers["version"].astype(str).unique()
+    if len(versions) > 1:
+        # a wave answered on two versions: report the newest, which is what people saw last
+        newest = max(versions, key=int)
+        answers = answers[answers["version"].astype(str) == newest]
+    instrument = instrument_for_version(store, instrument.form_id, str(answers["version"].iloc[0]),
+                                        default=instrument)
+    report = gap_report(answers, instrument)
+    dims = report[BUNDLE_DIMENSION_COLUMNS].reset_index(drop=True)
+    sides = side_scores(score_responses(answers, instrument), instrument)
+    overall = fit_index(sides, instrument)
+    valid = report.dropna(subset=["gap"])
+    if valid.empty:
+        big_dim, big_gap = "", float("nan")
+    else:
+        row = valid.loc[valid["gap"].abs().idxmax()]
+        big_dim, big_gap = str(row["dimension"]), float(row["gap"])
+    n_resp = answers.groupby("role")["response_id"].nunique()
+    fit_overall = pd.DataFrame([{"fit_index": float(overall["fit_index"].iloc[0]), "band": overall["band"].iloc[0],
+                                 "biggest_gap_dimension": big_dim, "biggest_gap": big_gap, "wave": wave,
+                                 "n_district": int(n_resp.get("district", 0)),
+                                 "n_partner": int(n_resp.get("partner", 0))}])
+    prompts = discussion_prompts(report)[["dimension", "prompt"]]
+    return {"fit_dimensions": dims, "fit_overall": fit_overall, "fit_prompts": prompts.reset_index(drop=True)}
