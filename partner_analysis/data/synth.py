@@ -212,7 +212,7 @@ _ELECTIVES = (("PE", "Physical Education", False, 6.0), ("ART", "Visual Arts", F
 _DUAL = (("DE-ENG101", "English", True, -3.0), ("DE-MTH120", "Mathematics", True, -6.0),
          ("DE-BIO105", "Science", True, -4.0), ("DE-PSY101", "Social Studies", False, -2.0),
          ("DE-HLT110", "Health Sciences", False, -1.0))
-_MAX_SLOTS = 7
+_MAX_SLOTS = 6          # 4 core + 2 electives; college courses replace electives
 
 _SCHOOL_LEVEL_GRADES = {"middle": range(6, 9), "high": range(9, 13), "k8": range(6, 9), "k12": range(6, 13),
                         "other": range(6, 13), "elementary": range(0)}
@@ -818,7 +818,7 @@ class _Generator:
                 dual_ids = np.array([self.course_index[(c[0], 0)] for c in _DUAL])
                 slots[de_students, y, 4] = dual_ids[first]
                 two = n_de == 2
-                slots[de_students[two], y, 6] = dual_ids[(first[two] + 1 + rng.integers(0, len(_DUAL) - 1,
+                slots[de_students[two], y, 5] = dual_ids[(first[two] + 1 + rng.integers(0, len(_DUAL) - 1,
                                                                                           two.sum())) % len(_DUAL)]
         # graded terms: at least 10 enrolled days (or half the term, if shorter)
         term_len = (cal.term_last - cal.term_first + 1)
@@ -946,10 +946,10 @@ class _Generator:
             out[name] = coerce_table(name, out[name]) if name != "course_grades" else \
                 _coerce_light(name, out[name])
         out["attendance_daily"] = pd.DataFrame({
-            "student_id": pd.Categorical.from_codes(self.att_student, categories=pd.Index(sid, dtype="string")),
+            "student_id": pd.Categorical.from_codes(self.att_student, categories=pd.Index(sid, dtype="str")),
             "date": day_ns[self.att_day],
             "status": pd.Categorical.from_codes(self.att_status,
-                                                categories=pd.Index(ATTENDANCE_STATUSES, dtype="string")),
+                                                categories=pd.Index(ATTENDANCE_STATUSES, dtype="str")),
             "fraction_absent": self.att_frac.astype(np.float64)})
         del self.att_student, self.att_day, self.att_status, self.att_frac
         return {k: out[k] for k in ("schools", "students", "partners", "programs", "participation",
