@@ -133,6 +133,12 @@ def _rows(frame: pd.DataFrame) -> list[tuple[int, dict]]:
 _CHILD_COL = re.compile(r"^(attendees|goal_reviews|action_items)\[(\d+)\]\.(.+)$")
 
 
+def _inv_key(r: Mapping[str, Any]) -> tuple:
+    role = r.get("role")
+    return (str(r["partner_id"]), str(r["term"]), str(r["party"]), str(r["category"]), round(float(r["amount"]), 6),
+            str(r["unit"]), "" if is_missing(role) else str(role), str(r.get("description") or ""))
+
+
 def import_records(path: str | Path, store, config: DistrictConfig, *, partners: Iterable[str] | None = None,
                    kind: str | None = None, kpi_ids: Iterable[str] | None = None) -> ImportResult:
     """Validate a records folder (or one CSV file) completely, then write it in one transaction.
@@ -214,8 +220,18 @@ def import_records(path: str | Path, store, config: DistrictConfig, *, partners:
             goals_by_partner.setdefault(g["partner_id"], set()).add(g["goal_id"])
 
     inv_clean = []
+    stored_inv = set()
+    if "investments" in frames:
+        have = read_investments(store)
+        stored_inv = {_inv_key(r) for r in have.to_dict("records")}
     for row, rec in _rows(frames.get("investments", pd.DataFrame())):
         clean, problems = check_investment(rec, ctx)
+        if not problems and _inv_key(clean) in stored_inv:
+            problems.append(Problem("amount", rec.get("amount"),
+                                    "the same entry (partner, term, party, category, amount, unit, role, "
+                                    "description) is already in the ledger",
+                                    "Remove the row if the file was imported before; if it is a second, separate "
+                                    "contribution, say so in its description"))
         add(problems, files["investments"], row)
         inv_clean.append(clean)
 
@@ -228,11 +244,13 @@ def import_records(path: str | Path, store, config: DistrictConfig, *, partners:
             continue
         cid = str(cid).strip()
         if cid in stored_checkins or cid in checkin_rows:
+            # reported once here; its attendees and actions still attach to it, so they add no noise
             errors.append(InputDataError(f"check-in {cid!r} already exists", path=files["checkins"], row=row,
                                          column="checkin_id", value=cid,
                                          fix="Give the check-in a new checkin_id; to correct a stored check-in, "
                                              "edit it in the form"))
-            continue
+            if cid in checkin_rows:
+                continue
         checkin_rows[cid] = (row, dict(rec, attendees=[], goal_reviews=[], action_items=[]))
     child_rows: dict[tuple[str, str], list[int]] = {}
     for k in _CHILD:

@@ -49,6 +49,8 @@ _FREE_GOALS = ["Hold a joint planning session before each semester",
                "Recruit two new mentors from the partner's staff each year",
                "Share program rosters and outcomes with the partner every quarter",
                "Co-design one new student project with partner staff"]
+_NOTES = {"met": "Target reached; keep it up", "on_track": "Progress as planned",
+          "at_risk": "Behind plan; both sides to follow up", "off_track": "Missed; goal to be reset"}
 _ACTIONS = ["Send participant roster to partner", "Schedule site visit for counselors",
             "Draft student showcase agenda", "Update data-sharing agreement", "Confirm mentor background checks",
             "Share quarterly attendance summary", "Plan spring recruitment event"]
@@ -91,7 +93,7 @@ def write_demo_records(store, dataset, *, seed: int) -> dict[str, int]:
             continue
         one_sided = idx == ONE_SIDED_INDEX or (len(ids) <= ONE_SIDED_INDEX and idx == len(ids) - 1 and len(ids) > 2)
         inv_rows += _ledger(pid, sector, active, config, rng, one_sided=one_sided)
-        goals = _goals(pid, sector, active, term_order(config), outcomes, rng)
+        goals = _goals(pid, sector, active, term_order(config), config, outcomes, rng)
         goal_rows += goals
         missing = active[-2] if idx == MISSING_CHECKIN_INDEX and len(active) >= 2 else None
         checkin_rows += _checkins(pid, sector, active, config, goals, rng, missing=missing,
@@ -153,7 +155,7 @@ def _ledger(pid, sector, terms, config, rng, *, one_sided: bool) -> list[dict]:
     return rows
 
 
-def _goals(pid, sector, terms, all_terms, outcomes, rng) -> list[dict]:
+def _goals(pid, sector, terms, all_terms, config, outcomes, rng) -> list[dict]:
     kpi = _KPI_FOR_SECTOR.get(sector, "attendance_rate")
     o = outcomes[(outcomes["partner_id"] == pid) & (outcomes["term"] == terms[0])]
     n = float(o["participants"].iloc[0]) if len(o) else 0.0
@@ -169,7 +171,8 @@ def _goals(pid, sector, terms, all_terms, outcomes, rng) -> list[dict]:
         base, target, desc = 0.16, 0.12, "Cut chronic absence among participants to 12%"
     else:
         base, target, desc = 0.92, 0.95, "Raise participants' attendance rate to 95%"
-    common = {"partner_id": pid, "entered_by": "Maria Alvarez", "start_term": terms[0]}
+    common = {"partner_id": pid, "entered_by": "Maria Alvarez", "start_term": terms[0],
+              "entered_at": dt.datetime.combine(config.term(terms[0]).start, dt.time(9, 0))}
     due, free_due = all_terms[-1], terms[-1]
     return [
         dict(common, goal_id=f"{pid}-G1", description=desc, kpi_id=kpi, population="participants", baseline=base,
@@ -202,7 +205,7 @@ def _checkins(pid, sector, terms, config, goals, rng, *, missing, at_risk: bool)
             if g["due_term"] == t and status == "at_risk":
                 status = "off_track"
             reviews.append({"goal_id": g["goal_id"], "status": status,
-                            "note": "Discussed with both sides" if status == "on_track" else "Needs attention"})
+                            "note": _NOTES[status]})
         actions = []
         for k in range(int(rng.integers(1, 3))):
             due = day + dt.timedelta(days=int(rng.integers(14, 45)))
