@@ -15,8 +15,6 @@ MATCH = ["school", "sex", "age", "address", "famsize", "Pstatus", "Medu", "Fedu"
          "nursery", "internet"]
 
 
-
-
 def test_math_import(uci_dir, tmp_path):
     result = import_source(uci_dir, map_path=MAPS / "uci_map.yml", out=tmp_path / "mat")
     ds = read_dataset(result.out)
