@@ -1,0 +1,155 @@
+"""``partner-analysis survey ...`` verbs: validate, export, import-kobo, score (thin over partner_analysis.fit).
+
+``survey-app`` (the Voilà form) is added by the store+forms area in the marked place below.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = ["add_parsers"]
+
+
+def _instrument(path):
+    from .instrument import read_instrument
+    return read_instrument(path)
+
+
+def _cmd_validate(args) -> int:
+    from .instrument import read_instrument, write_plain_xlsform
+    inst = read_instrument(args.file, previous_version=args.previous_version)
+    print(f"{args.file}: valid instrument '{inst.form_id}' version {inst.version} ({inst.title})")
+    questions = [it for it in inst.items if it.type != "note"]
+    print(f"  {len(questions)} questions, {len(inst.groups)} sections, {len(inst.dimensions)} scored dimensions")
+    for dim in inst.dimensions:
+        d = len(inst.scored_items(dim, role="district"))
+        p = len(inst.scored_items(dim, role="partner"))
+        print(f"  - {inst.dimension_label(dim)} ({dim}): {d} district items, {p} partner items")
+    bands = "; ".join(f"{b.label}<{b.upper}" if b.upper != float("inf") else b.label for b in inst.bands)
+    print(f"  bands: {bands}; gap watch >= {inst.gap_thresholds.watch}, discuss >= {inst.gap_thresholds.discuss}; "
+          f"min items {inst.min_items_pct:.0%}; min n {inst.min_n}; confidential: {'yes' if inst.confidential else 'no'}")
+    if args.write_plain:
+        write_plain_xlsform(args.file, args.write_plain)
+        print(f"  plain XLSForm for KoboToolbox/ODK written to {args.write_plain}")
+    return 0
+
+
+def _store(args):
+    from ..store import Store
+    return Store(args.db, data_dir=getattr(args, "data_dir", None))
+
+
+def _cmd_export(args) -> int:
+    from .exchange import export_answers
+    inst = _instrument(args.instrument)
+    store = _store(args)
+    paths = export_answers(store, args.out, instrument=inst, partner_id=args.partner_id, wave=args.wave,
+                           status=None if args.status == "all" else args.status)
+    for kind, path in paths.items():
+        print(f"{kind:7s} {path}")
+    return 0
+
+
+def _cmd_import_kobo(args) -> int:
+    from .exchange import import_kobo
+    inst = _instrument(args.instrument)
+    store = _store(args)
+    result = import_kobo(store, args.csv, inst, partner_id=args.partner_id, role=args.role, wave=args.wave,
+                         partner_column=args.partner_column, role_column=args.role_column)
+    print(result.report())
+    return 0
+
+
+def _cmd_score(args) -> int:
+    from .gaps import discussion_prompts, gap_report, reliability
+    from .scoring import score_responses
+    inst = _instrument(args.instrument)
+    store = _store(args)
+    answers = store.answers_long(form_id=inst.form_id, partner_id=args.partner_id, wave=args.wave)
+    answers = answers[answers["version"].astype(str) == inst.version]
+    if answers.empty:
+        print(f"no submitted answers to '{inst.form_id}' version {inst.version}"
+              + (f" for partner {args.partner_id}" if args.partner_id else ""))
+        return 0
+    report = gap_report(answers, inst)
+    view = report[["partner_id", "wave", "dimension", "district_mean", "partner_mean", "gap", "gap_flag",
+                   "n_district", "n_partner"]]
+    with pd.option_context("display.width", 160, "display.max_rows", 500, "display.float_format", "{:.2f}".format):
+        print(view.to_string(index=False))
+    prompts = discussion_prompts(report)
+    if len(prompts):
+        print("\nDiscussion prompts:")
+        for row in prompts.itertuples(index=False):
+            print(f"  [{row.partner_id} {row.wave}] {row.prompt}")
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        score_responses(answers, inst).to_csv(out / "dimension_scores.csv", index=False)
+        report.to_csv(out / "gap_report.csv", index=False)
+        reliability(answers, inst).to_csv(out / "reliability.csv", index=False)
+        print(f"\nwritten: {out / 'dimension_scores.csv'}, {out / 'gap_report.csv'}, {out / 'reliability.csv'}")
+    return 0
+
+
+def _db_args(p) -> None:
+    p.add_argument("--db", default=None, help="records store URL or SQLite path (default: $PA_DB_URL, "
+                                              "DATA_DIR/records.sqlite, ./partner_analysis.sqlite)")
+    p.add_argument("--data-dir", default=None, help="DATA_DIR whose records.sqlite to use when --db is not given")
+    p.add_argument("--instrument", default=None,
+                   help="instrument workbook (default: surveys/partner_fit_v1.xlsx)")
+
+
+def add_parsers(subparsers) -> None:
+    """Add the ``survey`` verb (and, later, ``survey-app``) to the top-level parser."""
+    survey = subparsers.add_parser("survey", help="partner-fit survey: validate, export, import, score",
+                                   description="Partner-fit survey instruments (XLSForm) and answers.")
+    sub = survey.add_subparsers(dest="survey_verb", metavar="ACTION")
+    sub.required = True
+
+    p = sub.add_parser("validate", help="check an instrument workbook (XLSForm + fit:: columns)",
+                       description="Read and validate an instrument; errors name sheet, row and column.")
+    p.add_argument("file", type=Path, help="instrument .xlsx")
+    p.add_argument("--previous-version", default=None, help="version this revision replaces (must increase)")
+    p.add_argument("--write-plain", type=Path, default=None,
+                   help="also write a copy without fit:: columns for upload to KoboToolbox / ODK Central")
+    p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("export", help="write answers as long / wide CSV plus dimension scores and gaps",
+                       description="Export answers from the records store (long and wide CSV carry form_id and "
+                                   "version) and the scored dimension table.")
+    _db_args(p)
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--partner-id", default=None)
+    p.add_argument("--wave", default=None)
+    p.add_argument("--status", choices=("submitted", "draft", "all"), default="submitted")
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("import-kobo", help="import a KoboToolbox / ODK Central CSV export",
+                       description="Import submissions exported as CSV from KoboToolbox or ODK Central for a form "
+                                   "built from the same instrument. All rows are checked before anything is "
+                                   "written; re-importing the same export creates nothing new.")
+    p.add_argument("csv", type=Path, help="the CSV export")
+    _db_args(p)
+    p.add_argument("--partner-id", default=None, help="partner for every row (else the CSV's partner column)")
+    p.add_argument("--role", choices=("district", "partner"), default=None,
+                   help="side for every row (else the CSV's role column)")
+    p.add_argument("--wave", default="annual", help="survey round (default annual)")
+    p.add_argument("--partner-column", default="partner_id")
+    p.add_argument("--role-column", default="role")
+    p.set_defaults(func=_cmd_import_kobo)
+
+    p = sub.add_parser("score", help="print dimension scores, district-vs-partner gaps and prompts",
+                       description="Score submitted answers and print the gap report and discussion prompts.")
+    _db_args(p)
+    p.add_argument("--partner-id", default=None)
+    p.add_argument("--wave", default=None)
+    p.add_argument("--out", type=Path, default=None, help="also write dimension_scores.csv, gap_report.csv, "
+                                                          "reliability.csv here")
+    p.set_defaults(func=_cmd_score)
+
+    # -- survey-app (owner: store+forms helper) -------------------------------------------------
+    # The Voilà fit-survey form adds its own top-level verb here, e.g.
+    #     p = subparsers.add_parser("survey-app", ...); p.set_defaults(func=_cmd_survey_app)
+    # ---------------------------------------------------------------------------------------------
