@@ -348,6 +348,15 @@ def test_participation_dates_and_hours(tables, config):
     assert 30 < internship.median() < 200
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_participations_of_one_student_in_one_program_never_overlap(seed):
+    p = generate_demo_tables(students=300, partners=12, seed=seed)["participation"]
+    last = pd.Timestamp("2100-01-01")
+    p = p.assign(end=p["end_date"].fillna(last)).sort_values(["student_id", "program_id", "start_date"])
+    prev_end = p.groupby(["student_id", "program_id"])["end"].shift()
+    assert not (p["start_date"] <= prev_end).any()
+
+
 def test_selection_makes_baseline_equivalence_imperfect(yearly, tables):
     """Prior-year attendance of current participants vs everyone else, per programme (Cohen's d)."""
     p = tables["participation"]

@@ -582,13 +582,14 @@ class _Generator:
             years = [cur] if (new_partner or not pt.prior_year or pt.schedule == "multi_year") else range(self.Y)
             if pt.schedule == "multi_year" and not new_partner and self.Y > 1:
                 years = [cur - 1, cur]
+            busy = np.zeros(self.n, dtype=bool)     # still in this programme from an earlier year
             for y in years:
                 g = self.grade_in_year[:, y]
                 elig = self.enrolled_year[:, y] & np.isin(g, pt.grades) & np.isin(self.school_in_year[:, y], schools)
                 ec = self.early_college[self.school_in_year[:, y]]
                 if pt.type == "dual_enrollment":     # early-college students start dual enrolment in grade 10
                     elig |= self.enrolled_year[:, y] & ec & (g >= 10) & (g <= 12)
-                cand = np.flatnonzero(elig)
+                cand = np.flatnonzero(elig & ~busy)
                 if len(cand) == 0:
                     continue
                 if pt.fixed is not None and pt.share == 0:
@@ -612,6 +613,8 @@ class _Generator:
                 start.append(s0[ok])
                 end.append(s1[ok])
                 open_end.append(op[ok])
+                if y + 1 < self.Y:
+                    busy[chosen[ok][s1[ok] >= cal.year_first[y + 1]]] = True
         self.part_student = np.concatenate(stud)
         self.part_program = np.concatenate(prog)
         self.part_start = np.concatenate(start)
