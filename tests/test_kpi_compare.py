@@ -323,3 +323,28 @@ def test_cli_writes_the_suppressed_table(demo_dir, tmp_path):
     assert main(["kpis", str(demo_dir), "--term", Q2, "--out", str(pq)]) == 0
     assert len(pd.read_parquet(pq)) > len(got)
     assert main(["kpis", str(demo_dir), "--term", Q2, "--out", str(tmp_path / "x.xlsx")]) == 2
+
+
+def test_goal_attainment_from_a_yaml_file(ds, tmp_path):
+    from partner_analysis.kpi.goals import goal_attainment, read_goals_yaml
+    tables = compare_terms(ds, terms=[Q1, Q2], partners="P02", suppress=False, kpis=["gpa"])
+    now = tables[(tables.term == Q2) & (tables.program_id == "all") & (tables.subgroup == "all")].iloc[0].mean_t
+    (tmp_path / "goals.yml").write_text(textwrap.dedent(f"""
+        goals:
+          - {{goal_id: G1, partner_id: P02, kpi_id: gpa, baseline: {now - 0.5}, target: {now - 0.1},
+             start_term: {Q1}, due_term: 2025-26-Q4}}
+          - {{goal_id: G2, partner_id: P02, kpi_id: gpa, baseline: {now - 0.1}, target: {now + 0.9},
+             start_term: {Q1}, due_term: {Q2}}}
+          - {{goal_id: G3, partner_id: P02, kpi_id: gpa, baseline: {now - 0.3}, target: {now + 0.3},
+             start_term: {Q1}, due_term: 2025-26-Q3}}
+        """), encoding="utf-8")
+    goals = read_goals_yaml(tmp_path / "goals.yml", config=ds.config)
+    res = goal_attainment(tables, goals, config=ds.config, term=Q2).set_index("goal_id")
+    assert res.loc["G1", "latest_value"] == pytest.approx(now)
+    # G1 reached; G2 due now and 10 % of the way: off track; G3 half-way, expected half-way: on track
+    assert list(res.status) == ["met", "off_track", "on_track"]
+    bad = tmp_path / "bad.yml"
+    bad.write_text("goals:\n  - {goal_id: G9, partner_id: P02, kpi_id: gpa, baseline: x, target: 1, "
+                   "due_term: 2025-26-Q4}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="baseline"):
+        read_goals_yaml(bad)
