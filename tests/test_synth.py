@@ -5,7 +5,6 @@ statistic here is recomputed from the written tables with plain pandas, independ
 """
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import importlib.machinery
 import sys
@@ -58,7 +57,8 @@ def yearly(tables):
                          "absent": a["fraction_absent"]})
            .groupby(["student_id", "year"])["absent"].agg(days_enrolled="size", days_absent="sum"))
     att["rate"] = att["days_absent"] / att["days_enrolled"]
-    cg = tables["course_grades"].assign(year=lambda d: _year_of(d["term_id"]), student_id=lambda d: d["student_id"].astype(str))
+    cg = tables["course_grades"].assign(year=lambda d: _year_of(d["term_id"]),
+                                        student_id=lambda d: d["student_id"].astype(str))
     cg["wp"] = cg["grade_points"] * cg["credits_attempted"]
     g = cg.groupby(["student_id", "year"])[["wp", "credits_attempted"]].sum()
     att["gpa"] = g["wp"] / g["credits_attempted"]

@@ -20,9 +20,10 @@ quarters a student takes part in. :math:`z` drives
   month (Mondays, Fridays, winter and June are worse); absences are excused,
   unexcused, partial (``fraction_absent`` 0.1-0.9) or suspensions (more likely
   at low :math:`z`); present days are sometimes tardy;
-* course marks: a 0-100 score from :math:`z`, the course's difficulty, a
-  persistent student x course effect, noise and the quarter's realised absence
-  rate, cut into the configured letters (passing letters evenly spaced from
+* course marks: a 0-100 score from prior achievement (correlated 0.38 with
+  :math:`z`), the quarter's deviation of :math:`z` from the year's, the course's
+  difficulty, a persistent student x course effect, noise and the quarter's
+  realised absence rate (-2.5 points per 10 % of days missed), cut into the configured letters (passing letters evenly spaced from
   ``pass_mark`` to ``numeric_max``: A >= 90, B >= 80, C >= 70, D >= 60 with the
   default scale);
 * engagement survey scores (0.25 steps on ``thresholds.engagement_scale``, 92 %
@@ -80,8 +81,6 @@ import importlib
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -577,7 +576,7 @@ class _Generator:
         cal, cur = self.cal, self.current
         cur_start = cal.days[cal.year_first[cur]]
         stud, prog, start, end, open_end = [], [], [], [], []
-        for j, (prog_id, tpl, pt, schools) in enumerate(self.prog):
+        for j, (_, tpl, pt, schools) in enumerate(self.prog):
             new_partner = np.datetime64(tpl.start, "D") >= cur_start
             years = [cur] if (new_partner or not pt.prior_year or pt.schedule == "multi_year") else range(self.Y)
             if pt.schedule == "multi_year" and not new_partner and self.Y > 1:
@@ -676,7 +675,6 @@ class _Generator:
             ended = open_end & (s1 > last_enrolled)
             s1 = np.minimum(s1, last_enrolled)
             open_end = open_end & ~ended & (s1 == cal.n_days - 1)
-        s0 = np.minimum(s0, np.maximum(s1, s0))
         return s0.astype(np.int64), s1.astype(np.int64), open_end
 
     # -- daily attendance ------------------------------------------------------------------------
@@ -793,7 +791,7 @@ class _Generator:
     def _grades(self):
         self._course_catalog()
         rng = self.rng["grades"]
-        cal, n, Y, T = self.cal, self.n, self.Y, self.T
+        cal, n, Y = self.cal, self.n, self.Y
         # course slots per student and year: 4 core + electives (load 4-6), DE courses replace electives
         slots = np.full((n, Y, _MAX_SLOTS), -1, dtype=np.int32)
         de_prog = [j for j, (_, _, pt, _) in enumerate(self.prog) if pt.type == "dual_enrollment"]
@@ -801,7 +799,7 @@ class _Generator:
         for y in range(Y):
             g = np.clip(self.grade_in_year[:, y], 6, 12)
             hs = g >= 9
-            for i, (code, *_rest) in enumerate(_CORE):
+            for i, (code, *_) in enumerate(_CORE):
                 slots[:, y, i] = np.array([self.course_index[(code, gg)] for gg in range(6, 13)])[g - 6]
             load = np.where(hs, rng.choice([4, 5, 6], size=n, p=[0.1, 0.2, 0.7]),
                             rng.choice([5, 6], size=n, p=[0.4, 0.6]))
@@ -871,7 +869,6 @@ class _Generator:
     # -- work-based learning and hours -----------------------------------------------------------
     def _wbl_and_hours(self):
         rng = self.rng["wbl"]
-        cal = self.cal
         types = np.array([pt.type for _, _, pt, _ in self.prog], dtype=object)[self.part_program]
         is_wbl = np.isin(types, WBL_TYPES)
         rows = np.flatnonzero(is_wbl)
