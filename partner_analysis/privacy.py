@@ -789,7 +789,9 @@ def suppress_comparisons(table: pd.DataFrame, profile: PrivacyProfile | str | No
 
     1. **Primary.** A group with ``n < min_group_n``, or (binary KPIs) fewer
        than ``min_numerator`` students with or without the outcome, is hidden:
-       its n, mean, SD, CI (and the participants' trend columns). When t or c
+       its mean, SD, CI (and the participants' trend columns), and its n when
+       the group is small (n >= k stays visible when only the numerator is
+       small; a group hidden to protect a small group loses its n too). When t or c
        is hidden the contrast (difference, effect size and CI, improvement
        index, p, adjusted p, baseline ES) is hidden.
     2. **Triplet.** If exactly one of the three groups is hidden, the other two
@@ -800,8 +802,9 @@ def suppress_comparisons(table: pd.DataFrame, profile: PrivacyProfile | str | No
     3. **Remainders.** Subgroup rows add up to the row with
        ``subgroup == "all"`` (for t, c and all); programme rows add up to the
        ``program_id == "all"`` row (for participants). When exactly one member
-       of such a line is hidden and the total is shown, the next-smallest
-       member is hidden too.
+       of such a line is hidden and the total is shown, another member is
+       hidden too: one whose row already hides a group if any (fewer figures
+       lost), else the next-smallest.
     4. **Inference floor.** Rows whose smaller group is below
        ``inference_min_n`` are ``"descriptive_only"``: means stay, the effect
        size, its CI, the improvement index, p-values and the test are removed.
@@ -834,8 +837,11 @@ def suppress_comparisons(table: pd.DataFrame, profile: PrivacyProfile | str | No
 
     hidden = {g: np.zeros(size, bool) for g in groups}
     primary = {g: np.zeros(size, bool) for g in groups}
-    # A rerun on our own output keeps what was hidden, and why (idempotence): a NaN n in a row already marked
-    # suppressed means "hidden before", not "size unknown".
+    # n is withheld only where a group is hidden because it is small (or to protect such a group): when only
+    # the numerator is small, n >= k is safe to show and readers keep the size of the group.
+    hide_n = {g: np.zeros(size, bool) for g in groups}
+    # A rerun on our own output keeps what was hidden, and why (idempotence): a NaN mean (or n) in a row
+    # already marked suppressed means "hidden before", not "unknown".
     prior = (out["suppressed"].fillna(False).astype(bool).to_numpy() if "suppressed" in out.columns
              else np.zeros(size, bool))
     prior_reason = (out["suppression_reason"].fillna("").astype(str).to_numpy()
@@ -844,7 +850,9 @@ def suppress_comparisons(table: pd.DataFrame, profile: PrivacyProfile | str | No
                                 for i in range(size)]
     for g in groups:
         mean_col = {"t": "mean_t", "c": "mean_c", "all": "mean_all"}[g]
-        was_hidden = prior & np.isnan(n[g])
+        probe = (pd.to_numeric(out[mean_col], errors="coerce").to_numpy(float) if mean_col in out.columns
+                 else n[g])
+        was_hidden = prior & np.isnan(probe)
         was_primary = was_hidden & np.array([f"{_GROUP_LABEL[g]}: fewer than" in r for r in prior_reason])
         x = None
         if mean_col in out.columns and binary.any():
@@ -862,6 +870,7 @@ def suppress_comparisons(table: pd.DataFrame, profile: PrivacyProfile | str | No
                               "(or without) the outcome")
         primary[g] = small_n | small_x | was_primary
         hidden[g] = primary[g] | was_hidden
+        hide_n[g] = small_n | (was_hidden & np.isnan(n[g]))
 
     all_shared = _shared_all_figures(out) if "all" in groups else np.zeros(size, bool)
     lines = _remainder_lines(out)
@@ -877,7 +886,9 @@ def suppress_comparisons(table: pd.DataFrame, profile: PrivacyProfile | str | No
                     extra = "c" if hidden["t"][i] else "t"
                 else:
                     extra = "all"
+                trigger = [g for g in ("t", "c", "all") if hidden[g][i]][0]
                 hidden[extra][i] = True
+                hide_n[extra][i] = hide_n[trigger][i]
                 shown = [g for g in ("t", "c", "all") if not hidden[g][i]][0]
                 reasons[i].append(f"{_GROUP_LABEL[extra]} hidden so that the {_GROUP_LABEL[shown]} figure "
                                   "cannot reveal the hidden group (participants + comparison = all students)")
@@ -892,8 +903,12 @@ def suppress_comparisons(table: pd.DataFrame, profile: PrivacyProfile | str | No
                 candidates = [i for i in members if not hidden[g][i]]
                 if not candidates:
                     continue
-                pick = min(candidates, key=lambda i: (n[g][i] if not np.isnan(n[g][i]) else np.inf, i))
+                # Prefer a member whose row already hides another group: hiding one more there does not
+                # cascade through the triplet rule, so fewer figures are lost. Then the next-smallest.
+                pick = min(candidates, key=lambda i: (0 if any(hidden[o][i] for o in hidden if o != g) else 1,
+                                                      n[g][i] if not np.isnan(n[g][i]) else np.inf, i))
                 hidden[g][pick] = True
+                hide_n[g][pick] = hide_n[g][h[0]]
                 reasons[pick].append(f"{_GROUP_LABEL[g]} hidden so that the total cannot reveal another "
                                      "subgroup or programme")
                 changed = True
@@ -903,7 +918,8 @@ def suppress_comparisons(table: pd.DataFrame, profile: PrivacyProfile | str | No
         if g in hidden:
             contrast |= hidden[g]
     for g in groups:
-        _blank(out, [c for c in _GROUP_COLS[g] if c in out.columns], hidden[g])
+        _blank(out, [c for c in _GROUP_COLS[g][1:] if c in out.columns], hidden[g])
+        _blank(out, [_GROUP_COLS[g][0]], hide_n[g])
     _blank(out, [c for c in _CONTRAST_COLS if c in out.columns], contrast)
     if "test" in out.columns:
         out.loc[contrast, "test"] = ""
