@@ -1,4 +1,4 @@
-"""Read and validate a partner-fit instrument written as an XLSForm.
+r"""Read and validate a partner-fit instrument written as an XLSForm.
 
 An instrument is an ordinary XLSForm workbook (sheets ``survey``, ``choices``, ``settings``;
 https://xlsform.org) plus a few namespaced ``fit::`` columns that other XLSForm tools ignore:
@@ -562,7 +562,8 @@ def read_instrument(path: str | Path | None = None, previous_version: str | int 
                             min_items_pct=min_pct, min_n=int(min_n_f), confidential=conf_text in _YES,
                             path=str(path), groups=tuple(groups), dimension_labels=tuple(dim_labels.items()))
     if pyxform_check:
-        _pyxform_check(reader, path)
+        rows = {survey.get(v, "name"): r for r, v in survey.rows if survey.get(v, "name")}
+        _pyxform_check(reader, path, rows)
     return instrument
 
 
@@ -765,7 +766,10 @@ _PYX_SHEET = re.compile(r"On the '(\w+)' sheet")
 _PYX_COLUMN = re.compile(r"the '([\w:]+)' value")
 
 
-def _pyxform_check(reader: _Reader, path: Path) -> None:
+_PYX_NAMED = re.compile(r"named '([^']+)'")
+
+
+def _pyxform_check(reader: _Reader, path: Path, rows: Mapping[str, int]) -> None:
     from pyxform import xls2xform
     from pyxform.errors import PyXFormError
     buf = io.BytesIO()
@@ -780,6 +784,11 @@ def _pyxform_check(reader: _Reader, path: Path) -> None:
         row = context.get("row") or (int(m_row.group(1)) if m_row else None)
         sheet = context.get("sheet") or (m_sheet.group(1) if m_sheet else ("survey" if row else None))
         column = context.get("column") or (m_col.group(1) if m_col else None)
-        problem = _PYX_ROW.sub("", text).strip()
+        m_named = _PYX_NAMED.search(text)
+        if row is None and m_named and m_named.group(1) in rows:
+            # some pyxform messages name the element instead of the row; find its row ourselves
+            row, sheet = rows[m_named.group(1)], sheet or "survey"
+            column = column or next((c for c in ("label", "hint", "type") if c in text), None)
+        problem = _PYX_ROW.sub("", text).strip().rstrip(".")
         raise reader.error(f"XLSForm check (pyxform): {problem}", sheet=sheet, row=row, column=column,
                            fix="Correct the form as pyxform describes; see https://xlsform.org") from err
