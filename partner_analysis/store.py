@@ -286,8 +286,13 @@ class Store:
     # -- plumbing ----------------------------------------------------------------------------------
 
     def _safe_url(self) -> str:
+        return self._mask(self.url)
+
+    @staticmethod
+    def _mask(url: str) -> str:
+        """The URL with any password hidden (for messages and logs)."""
         try:
-            return sa.engine.make_url(self.url).render_as_string(hide_password=True)
+            return sa.engine.make_url(url).render_as_string(hide_password=True)
         except Exception:  # noqa: BLE001 - only for messages
             return "<unparseable URL>"
 

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import html
 import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as widgets
@@ -16,7 +20,8 @@ from ..store import Store
 from .survey import survey_form
 from .widgets import FORM_CSS
 
-__all__ = ["SurveyApp", "survey_app", "load_instrument"]
+__all__ = ["SurveyApp", "survey_app", "load_instrument", "VoilaSettings", "voila_command", "voila_environment",
+           "serve_survey_app", "survey_notebook_path"]
 
 ROLE_OPTIONS = (("District staff", "district"), ("Partner staff", "partner"))
 
@@ -148,3 +153,111 @@ def survey_app(db: str | os.PathLike | None = "", instrument: str | os.PathLike 
         app.status = box
         return app
     return SurveyApp(store, inst, wave=wave)
+
+
+# -- serving with Voilà ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class VoilaSettings:
+    """How ``partner-analysis survey-app`` runs Voilà.
+
+    Voilà starts one kernel (about 54 MB) per page load and keeps it until it is culled. Answers are
+    autosaved on every change, so culling an idle form loses nothing but the open page: the defaults
+    cull a kernel after 30 minutes without activity, checked every 5 minutes, even while a tab is
+    still connected (abandoned tabs would otherwise hold kernels forever).
+    """
+
+    port: int = 8866
+    ip: str = "127.0.0.1"
+    cull_interval: int = 300
+    cull_idle_timeout: int = 1800
+    cull_connected: bool = True
+
+    def __post_init__(self):
+        from ..exceptions import ConfigError
+        if not 0 < int(self.port) < 65536:
+            raise ConfigError(f"port must be 1-65535, got {self.port!r}")
+        if self.cull_interval <= 0 or self.cull_idle_timeout <= 0:
+            raise ConfigError("cull_interval and cull_idle_timeout must be positive (seconds)")
+
+
+def survey_notebook_path() -> Path:
+    """``notebooks/fit_survey.ipynb`` of this checkout (written to the user cache dir if absent)."""
+    here = Path(__file__).resolve().parents[2] / "notebooks" / "fit_survey.ipynb"
+    if here.is_file():
+        return here
+    # An installed package has no notebooks/ folder: write the same two cells somewhere private.
+    import nbformat
+    out = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "partner_analysis" / "fit_survey.ipynb"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('db: str = ""\ninstrument: str = ""')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(
+        "from partner_analysis.forms.app import survey_app\n\nsurvey_app(db=db, instrument=instrument)")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, out)
+    return out
+
+
+#: Jupyter data dir holding the ``pa_survey`` Voilà template (add to ``JUPYTER_PATH``)
+TEMPLATE_DATA_DIR = Path(__file__).resolve().parent / "jupyter"
+
+
+def voila_environment(env: dict | None = None) -> dict:
+    """``env`` (default ``os.environ``) with the survey template's data dir first on ``JUPYTER_PATH``."""
+    env = dict(os.environ if env is None else env)
+    paths = [str(TEMPLATE_DATA_DIR)] + [p for p in env.get("JUPYTER_PATH", "").split(os.pathsep) if p]
+    env["JUPYTER_PATH"] = os.pathsep.join(paths)
+    return env
+
+
+def voila_command(settings: VoilaSettings = VoilaSettings(), *, notebook: str | os.PathLike | None = None
+                  ) -> list[str]:
+    """The Voilà command line: localhost only, sources stripped, no browser, idle kernels culled.
+
+    Run it with :func:`voila_environment` so Voilà finds the ``pa_survey`` template (Voilà's lab
+    template plus a main landmark and named radio groups).
+    """
+    notebook = survey_notebook_path() if notebook is None else Path(notebook)
+    return [
+        sys.executable, "-m", "voila", str(notebook),
+        "--no-browser",
+        "--template=pa_survey",
+        f"--Voila.ip={settings.ip}",
+        f"--port={int(settings.port)}",
+        "--Voila.port_retries=0",
+        "--strip_sources=True",
+        "--VoilaConfiguration.show_tracebacks=False",
+        f"--MappingKernelManager.cull_interval={int(settings.cull_interval)}",
+        f"--MappingKernelManager.cull_idle_timeout={int(settings.cull_idle_timeout)}",
+        f"--MappingKernelManager.cull_connected={settings.cull_connected}",
+    ]
+
+
+def serve_survey_app(db: str | os.PathLike | None = None, *, instrument: str | os.PathLike | None = None,
+                     settings: VoilaSettings = VoilaSettings()) -> int:
+    """Serve the survey app with Voilà until interrupted; returns Voilà's exit code.
+
+    The store and instrument reach the kernel through ``PA_DB_URL`` and ``PA_INSTRUMENT`` (Voilà
+    cannot pass notebook parameters).
+    """
+    from ..store import resolve_db_url
+    env = voila_environment()
+    env["PA_DB_URL"] = resolve_db_url(db)
+    if instrument:
+        env["PA_INSTRUMENT"] = str(Path(instrument).resolve())
+    Store(env["PA_DB_URL"]).close()   # fail here, with a clear message, rather than in every kernel
+    cmd = voila_command(settings)
+    print(f"fit survey at http://{settings.ip}:{settings.port}/ (store: {Store._mask(env['PA_DB_URL'])}); "
+          "Ctrl-C stops", flush=True)
+    proc = subprocess.Popen(cmd, env=env)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        return 130

@@ -38,8 +38,11 @@ FORM_CSS = """
   flex-direction: column; align-items: stretch; height: auto; width: 100%; }
 .pa-form .pa-q > .widget-label, .pa-form .pa-q > label {
   width: auto !important; max-width: 48em; white-space: normal; overflow: visible; text-overflow: clip;
-  height: auto; line-height: 1.4; font-weight: 600; margin: 0 0 0.3em 0; }
-.pa-form .pa-q input[type="text"], .pa-form .pa-q textarea, .pa-form .pa-q select { max-width: 30em; }
+  height: auto; line-height: 1.4; font-weight: 600; margin: 0 0 0.3em 0; text-align: left; }
+.pa-form .pa-q > select, .pa-form .pa-q > input, .pa-form .pa-q > textarea, .pa-form .pa-q > .widget-radio-box {
+  flex: 0 0 auto; max-width: 30em; }
+.pa-form .pa-q > select, .pa-form .pa-q > input { height: 2em; }
+.pa-form .pa-q > textarea { min-height: 4.5em; }
 .pa-form .pa-hint { color: #4a4a4a; font-size: 0.92em; }
 .pa-form .pa-error { color: #a00000; font-weight: 600; }
 .pa-form .pa-progress { font-weight: 600; }
