@@ -109,7 +109,8 @@ class ImportValidationError(InputDataError):
         if self.n_errors == 1:
             msg = str(first)
         else:
-            lines = [f"{self.n_errors} problems found in {context}; nothing was written. Fix them all and re-run:"]
+            written = "; nothing was written" if context.startswith("the import") else ""
+            lines = [f"{self.n_errors} problems found in {context}{written}. Fix them all and re-run:"]
             lines += [f"  - {e}" for e in errors]
             if self.n_errors > len(errors):
                 lines.append(f"  ... and {self.n_errors - len(errors)} more of the same kinds")
