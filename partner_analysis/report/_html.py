@@ -58,11 +58,21 @@ def fmt_p(value: Any) -> str:
     return "<0.001" if v < 0.001 else f"{v:.3f}"
 
 
-def fmt_count(value: Any, k: int) -> str:
+def fmt_count(value: Any, k: int, profile: str | None = None) -> str:
+    """A count for readers: hidden below ``k``, else rounded as the privacy profile says (privacy.md 3.4)."""
     if missing(value):
         return f"<{k}"
-    v = int(round(float(value)))
-    return f"<{k}" if v < k else f"{v:,}"
+    v = float(value)
+    if v < k:
+        return f"<{k}"
+    try:
+        from ..privacy import format_count
+    except ImportError:  # before privacy.py: nearest 5, never below k
+        return f"{max(k, 5 * round(v / 5)):,}"
+    try:
+        return format_count(v, profile)
+    except Exception:  # noqa: BLE001 - unknown profile name: the public rules
+        return format_count(v)
 
 
 def table(rows: Sequence[Sequence[str]], *, columns: Sequence[str], caption: str, row_header: bool = True,

@@ -31,8 +31,8 @@ from .contract import check_template, validate_parameters
 __all__ = ["run_reports", "BatchManifest", "default_template", "dask_executor", "MANIFEST_COLUMNS", "FORMATS"]
 
 FORMATS = ("html", "pdf")
-MANIFEST_COLUMNS = ("partner_id", "status", "seconds", "attempts", "stage", "error", "failing_cell", "html",
-                    "ipynb", "pdf")
+MANIFEST_COLUMNS = ("partner_id", "status", "seconds", "attempts", "stage", "error", "failing_cell",
+                    "failing_source", "html", "ipynb", "pdf")
 _VERSIONED = ("partner_analysis", "papermill", "nbclient", "nbconvert", "nbformat", "ipykernel", "pandas",
               "numpy", "matplotlib", "seaborn")
 
@@ -112,7 +112,7 @@ def _run_one(job: dict) -> dict:
     work = out_dir / ".work" / f"{pid}.ipynb"
     work.parent.mkdir(parents=True, exist_ok=True)
     row = {"partner_id": pid, "status": "failed", "seconds": 0.0, "attempts": 0, "stage": "execute", "error": "",
-           "failing_cell": None, "html": "", "ipynb": "", "pdf": ""}
+           "failing_cell": None, "failing_source": "", "html": "", "ipynb": "", "pdf": ""}
     t0 = time.perf_counter()
     nb = None
     for attempt in (1, 2):
@@ -125,7 +125,9 @@ def _run_one(job: dict) -> dict:
             continue
         except PapermillExecutionError as err:
             row["error"] = f"{err.ename}: {err.evalue}".strip()[:2000]
+            # Index in the failed notebook saved under failed/ (it holds papermill's injected cell).
             row["failing_cell"] = int(err.cell_index) if err.cell_index is not None else None
+            row["failing_source"] = (err.source or "").strip().splitlines()[0][:200] if err.source else ""
             break
         except CellTimeoutError as err:
             row["stage"], row["error"] = "timeout", f"timed out after {job['timeout']} s per cell: {err}"[:2000]

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 
 from ._html import esc, fmt_change, fmt_value, missing, section
-from .bundle import Bundle
+from .bundle import Bundle, headline_kpis
 
 __all__ = ["board_items", "render_board", "goal_status"]
 
@@ -53,7 +53,7 @@ def board_items(bundle: Bundle) -> dict[str, Any]:
     tiles = []
     kpi = bundle.table("kpi_comparison")
     if bundle.has("kpi") and kpi is not None:
-        for _, r in kpi.head(4).iterrows():
+        for _, r in headline_kpis(kpi, 4).iterrows():
             suppressed = bool(r.get("suppressed")) and missing(r.get("mean_t"))
             tiles.append({
                 "kpi_id": str(r["kpi_id"]), "label": str(r.get("kpi_label", r["kpi_id"])),

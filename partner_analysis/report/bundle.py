@@ -36,7 +36,7 @@ import pandas as pd
 from ..exceptions import ConfigError, InputDataError, PartnerAnalysisError
 
 __all__ = ["BundleInfo", "Bundle", "DisclosureError", "build_bundles", "load_bundle", "guard_table",
-           "read_ledger", "PARTS", "BUNDLE_MANIFEST", "COUNT_COLUMNS"]
+           "read_ledger", "headline_kpis", "PARTS", "BUNDLE_MANIFEST", "COUNT_COLUMNS"]
 
 BUNDLE_MANIFEST = "bundle.json"
 BUNDLE_FORMAT = 1
@@ -398,11 +398,23 @@ def _board_row(meta: dict, tables: Mapping[str, pd.DataFrame]) -> dict:
         row["checkin_status"] = _plain((r if len(r) else chk).iloc[-1].get("status"))
     kpi = tables.get("kpi_comparison")
     if kpi is not None and len(kpi):
-        for _, r in kpi.head(3).iterrows():
+        for _, r in headline_kpis(kpi, 3).iterrows():
             row["kpis"].append({k: _plain(r.get(k)) for k in ("kpi_id", "kpi_label", "unit", "mean_t",
                                                               "change_prev_term", "difference", "marker",
                                                               "suppressed", "higher_is_better", "kind")})
     return row
+
+
+#: KPIs a board leads with, in order; the rest of the catalog follows in its own order.
+HEADLINE_KPIS = ("attendance_rate", "gpa", "on_track", "credits_earned", "any_wbl", "chronic_absence",
+                 "course_failure", "any_college_credit", "engagement_score", "wbl_hours")
+
+
+def headline_kpis(kpi: pd.DataFrame, n: int) -> pd.DataFrame:
+    """The ``n`` KPIs a board shows: :data:`HEADLINE_KPIS` first, then catalog order (same for every partner)."""
+    rank = {k: i for i, k in enumerate(HEADLINE_KPIS)}
+    order = sorted(range(len(kpi)), key=lambda i: (rank.get(str(kpi["kpi_id"].iloc[i]), len(rank)), i))
+    return kpi.iloc[order[:n]]
 
 
 def _plain(value):
@@ -561,8 +573,11 @@ def build_bundles(data_dir: str | Path, *, term: str, partners: Iterable[str] | 
             if fit:
                 tables.update({n: fit[n] for n in PARTS["fit"] if n in fit})
             parts["fit"] = "recorded" if fit and "fit_overall" in fit and len(fit["fit_overall"]) else "not_recorded"
+            # Records need the partner's full comparison rows (ids, terms) for goal attainment; this stays
+            # inside the boundary and only the records' own aggregates are written.
+            mine = None if kpi is None else kpi[kpi["partner_id"].astype(str) == pid]
             rec = _area_summary("partner_analysis.records", store, config, term=term, partner_id=pid,
-                                kpi_table=tables.get("kpi_comparison"))
+                                kpi_table=mine)
             for part in ("investments", "checkins", "goals"):
                 got = {n: rec[n] for n in PARTS[part] if rec and n in rec}
                 tables.update(got)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ._html import esc, fmt_change, fmt_value, missing, section
-from .bundle import Bundle
+from .bundle import Bundle, headline_kpis
 
 __all__ = ["story", "render_story"]
 
@@ -76,7 +76,7 @@ def story(bundle: Bundle) -> list[str]:
                            f"{bundle.term}.")
     kpi = bundle.table("kpi_comparison")
     if bundle.has("kpi") and kpi is not None and len(kpi):
-        for _, r in kpi.head(3).iterrows():
+        for _, r in headline_kpis(kpi, 3).iterrows():
             out.append(_kpi_sentence(r, k))
     else:
         out.append("Student outcome comparisons are not yet recorded for this term.")

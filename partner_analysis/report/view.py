@@ -77,14 +77,15 @@ def outcomes_html(bundle: Bundle) -> str:
     elif not len(kpi):
         body.append("<p>No outcomes could be compared this term.</p>")
     else:
+        prof = bundle.meta.get("profile", {}).get("name")
         rows = []
         for _, r in kpi.iterrows():
             unit, kind = r.get("unit"), r.get("kind")
             ci = ("" if missing(r.get("es_ci_low")) else
                   f" ({fmt_effect(r['es_ci_low'])} to {fmt_effect(r['es_ci_high'])})")
             rows.append([f"{r.get('kpi_label', r['kpi_id'])}{'' if missing(r.get('marker')) else r['marker']}",
-                         fmt_count(r.get("n_t"), k), fmt_value(r.get("mean_t"), unit, kind=kind),
-                         fmt_count(r.get("n_c"), k), fmt_value(r.get("mean_c"), unit, kind=kind),
+                         fmt_count(r.get("n_t"), k, prof), fmt_value(r.get("mean_t"), unit, kind=kind),
+                         fmt_count(r.get("n_c"), k, prof), fmt_value(r.get("mean_c"), unit, kind=kind),
                          fmt_change(r.get("difference"), unit, kind=kind),
                          fmt_effect(r.get("effect_size")) + ci, fmt_p(r.get("p_adj")),
                          "effect" if str(r.get("wording")) == "effect" else "association"])
@@ -101,7 +102,7 @@ def fit_html(bundle: Bundle) -> str:
     dims = bundle.table("fit_dimensions")
     body = []
     if dims is not None and len(dims):
-        rows = [[str(r["dimension"]), fmt_effect(r.get("district_mean")), fmt_effect(r.get("partner_mean")),
+        rows = [[str(r.get("dimension_label") or r["dimension"]), fmt_effect(r.get("district_mean")), fmt_effect(r.get("partner_mean")),
                  fmt_effect(r.get("gap")), "" if missing(r.get("gap_flag")) else str(r.get("gap_flag"))]
                 for _, r in dims.iterrows()]
         body.append(table(rows, columns=["Dimension", "District view", "Partner view", "Gap", "Flag"],

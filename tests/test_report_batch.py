@@ -1,0 +1,206 @@
+"""The report batch on the small demo district: outputs, failure isolation, --only-failed, leak scan, dask."""
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+import zlib
+from html.parser import HTMLParser
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from partner_analysis.cli import main as cli_main
+
+TERM = "2025-26-Q2"
+K = 10
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def broken_district(demo_dir, tmp_path_factory):
+    """A copy of the demo district where P03's participation rows lost their start dates."""
+    data = tmp_path_factory.mktemp("broken") / "district"
+    shutil.copytree(demo_dir, data)
+    part = pd.read_parquet(data / "participation.parquet")
+    prog = pd.read_parquet(data / "programs.parquet")
+    rows = part["program_id"].isin(prog.loc[prog["partner_id"] == "P03", "program_id"])
+    part.to_parquet(data / "participation.good.parquet", index=False)
+    part.loc[rows, "start_date"] = pd.NaT
+    part.to_parquet(data / "participation.parquet", index=False)
+    return data
+
+
+@pytest.fixture(scope="module")
+def first_run(broken_district, tmp_path_factory):
+    out = tmp_path_factory.mktemp("reports")
+    code = cli_main(["reports", str(broken_district), "--term", TERM, "--out", str(out), "--workers", "2",
+                     "--no-progress"])
+    return broken_district, out, code
+
+
+def _partners(data: Path) -> list[str]:
+    return pd.read_parquet(data / "partners.parquet")["partner_id"].astype(str).tolist()
+
+
+def test_broken_partner_fails_alone_with_nonzero_exit(first_run):
+    data, out, code = first_run
+    assert code != 0
+    manifest = json.loads((out / TERM / "manifest.json").read_text())
+    status = {r["partner_id"]: r for r in manifest["rows"]}
+    assert set(status) == set(_partners(data))
+    assert status["P03"]["status"] == "failed" and "start_date" in status["P03"]["error"]
+    for pid, r in status.items():
+        if pid != "P03":
+            assert r["status"] == "ok", r
+            assert (out / TERM / f"{pid}.html").exists() and (out / TERM / f"{pid}.ipynb").exists()
+    csv = pd.read_csv(out / TERM / "manifest.csv", dtype=str)
+    assert sorted(csv["partner_id"]) == sorted(status)
+    assert {"status", "seconds", "error", "failing_cell", "versions"} <= set(csv.columns)
+    assert "papermill" in json.loads(csv["versions"].iloc[0])
+    index = (out / TERM / "index.html").read_text()
+    assert 'href="P01.html"' in index and 'href="P03.html"' not in index
+
+
+def test_only_failed_redoes_just_that_one(first_run):
+    data, out, _ = first_run
+    before = {p.name: p.stat().st_mtime_ns for p in (out / TERM).glob("*.html") if p.name != "index.html"}
+    shutil.copy(data / "participation.good.parquet", data / "participation.parquet")
+    code = cli_main(["reports", str(data), "--term", TERM, "--out", str(out), "--only-failed", "--no-progress"])
+    assert code == 0
+    after = {p.name: p.stat().st_mtime_ns for p in (out / TERM).glob("*.html") if p.name != "index.html"}
+    assert set(after) == set(before) | {"P03.html"}
+    assert all(after[n] == before[n] for n in before)  # the others were not re-run
+    manifest = json.loads((out / TERM / "manifest.json").read_text())
+    assert manifest["ok"] and len(manifest["rows"]) == len(_partners(data))
+
+
+class _Cells(HTMLParser):
+    """Text of every table cell, with its column header."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables, self._cell, self._row, self._in = [], None, None, False
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self.tables.append({"head": [], "rows": []})
+        elif tag == "tr":
+            self._row = []
+        elif tag in ("td", "th"):
+            self._cell, self._in = "", True
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._row is not None:
+            self._row.append(self._cell.strip())
+            self._in = False
+        elif tag == "tr" and self.tables:
+            t = self.tables[-1]
+            (t["rows"] if t["head"] else t["head"]).append(self._row) if t["head"] else t["head"].extend(self._row)
+
+    def handle_data(self, data):
+        if self._in:
+            self._cell += data
+
+
+def test_outputs_hold_no_student_ids_and_no_small_counts(first_run):
+    data, out, _ = first_run
+    ids = set(pd.read_parquet(data / "students.parquet")["student_id"].astype(str))
+    pattern = re.compile(r"(?<![0-9A-Za-z])(" + "|".join(map(re.escape, sorted(ids))) + r")(?![0-9A-Za-z])")
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".html" for p in files) and any(p.suffix == ".ipynb" for p in files)
+    for f in files:
+        text = f.read_bytes().decode("utf-8", errors="replace")
+        texts = [text]
+        if f.suffix == ".ipynb":  # also look inside embedded images' text chunks
+            for cell in nbformat.read(f, as_version=4).cells:
+                for o in cell.get("outputs", []):
+                    if "image/png" in o.get("data", {}):
+                        texts.append(_png_text(base64.b64decode(o["data"]["image/png"])))
+        for t in texts:
+            m = pattern.search(_strip_images(t))
+            assert m is None, f"{f}: student id {m.group(0)}"
+        assert "student_id" not in text, f
+    for html in (out / TERM).glob("*.html"):
+        p = _Cells()
+        p.feed(html.read_text())
+        for t in p.tables:
+            count_cols = [i for i, h in enumerate(t["head"]) if "(n)" in h or "taking part" in h]
+            for row in t["rows"]:
+                for i in count_cols:
+                    cell = row[i]
+                    assert cell in (f"<{K}", "none") or int(cell.replace(",", "")) >= K, (html.name, cell)
+        for m in re.finditer(r"About (\d+) students", html.read_text()):
+            assert int(m.group(1)) >= K
+
+
+def _strip_images(text: str) -> str:
+    # base64 image payloads are random text; leak scan of images goes through _png_text instead
+    return re.sub(r"data:image/[a-z+]+;base64,[A-Za-z0-9+/=]+", "", re.sub(r'"image/png": "[^"]*"', "", text))
+
+
+def _png_text(png: bytes) -> str:
+    """Text chunks (tEXt/zTXt/iTXt) of a PNG."""
+    out, i = [], 8
+    while i + 8 <= len(png):
+        n = int.from_bytes(png[i:i + 4], "big")
+        kind = png[i + 4:i + 8]
+        body = png[i + 8:i + 8 + n]
+        if kind == b"tEXt":
+            out.append(body.decode("latin-1"))
+        elif kind == b"zTXt":
+            key, _, rest = body.partition(b"\0")
+            out.append(key.decode("latin-1") + zlib.decompress(rest[1:]).decode("latin-1"))
+        elif kind == b"iTXt":
+            out.append(body.decode("utf-8", errors="replace"))
+        i += 12 + n
+    return "\n".join(out)
+
+
+def test_executed_notebooks_validate_and_carry_no_parameters(first_run):
+    data, out, _ = first_run
+    for f in (out / TERM).glob("*.ipynb"):
+        nb = nbformat.read(f, as_version=4)
+        nbformat.validate(nb)
+        assert "parameters" not in nb.metadata.get("papermill", {})
+        tags = {t for c in nb.cells for t in c.metadata.get("tags", [])}
+        assert not tags & {"parameters", "injected-parameters"}
+
+
+def test_release_ledger_lists_every_table(first_run, capsys):
+    data, out, _ = first_run
+    capsys.readouterr()
+    assert cli_main(["releases", "--out", str(out), "--term", TERM, "--csv"]) == 0
+    ledger = pd.read_csv(pd.io.common.StringIO(capsys.readouterr().out), dtype=str)
+    assert set(ledger["partner_id"]) == set(_partners(data))  # P03 was released by the --only-failed run
+    assert ledger["sha256"].str.fullmatch(r"[0-9a-f]{64}").all()
+
+
+def test_notebook_failure_names_the_cell(demo_dir, tmp_path):
+    from partner_analysis.report import batch
+    from partner_analysis.report.bundle import build_bundles
+
+    info = build_bundles(demo_dir, term=TERM, partners=["P01"], out=tmp_path / TERM / "bundles")[0]
+    (info.path / "participation.csv").write_text("tampered\n")
+    job = {"parameters": {"partner_id": "P01", "term": TERM, "bundle_path": str(info.path)},
+           "template": str(batch.default_template()), "out_dir": str(tmp_path / TERM), "formats": ("html",),
+           "timeout": 120, "cwd": str(info.path), "lang": "en", "site": "", "title": "t"}
+    row = batch._run_one(job)
+    assert row["status"] == "failed" and row["failing_cell"] == 3 and "altered" in row["error"]
+    assert "partner_analysis.report import view" in row["failing_source"]
+    assert (tmp_path / TERM / "failed" / "P01.ipynb").exists()
+    assert not (tmp_path / TERM / "P01.html").exists()
+
+
+def test_dask_executor_runs_the_same_batch(demo_dir, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    from partner_analysis.report.batch import dask_executor, run_reports
+
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=True, dashboard_address=None) as cl:
+        with dask_executor(cl.scheduler_address) as ex:
+            m = run_reports(demo_dir, term=TERM, out=tmp_path, partners=["P01", "P02"], executor=ex, progress=False)
+    assert m.ok and [r["partner_id"] for r in m.rows] == ["P01", "P02"]
+    assert (tmp_path / TERM / "P02.html").exists()
