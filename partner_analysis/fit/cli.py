@@ -150,6 +150,6 @@ def add_parsers(subparsers) -> None:
     p.set_defaults(func=_cmd_score)
 
     # -- survey-app (owner: store+forms helper) -------------------------------------------------
-    # The Voilà fit-survey form adds its own top-level verb here, e.g.
-    #     p = subparsers.add_parser("survey-app", ...); p.set_defaults(func=_cmd_survey_app)
+    from ..forms import add_survey_app_parser
+    add_survey_app_parser(subparsers)
     # ---------------------------------------------------------------------------------------------
