@@ -226,6 +226,20 @@ def test_possible_duplicates_written_for_review(district):
     assert read_dataset(result.out)["students"].shape[0] == 4
 
 
+def test_blank_lines_keep_row_numbers_and_schools_table_warning(district):
+    district.files["students.csv"] = GOOD_FILES["students.csv"].replace("\n000102", "\n\n000102")
+    district.files["schools.csv"] = "school_id,name,level\n0101,Riverbend HS,high\n0102,Eastside HS,high\n" \
+                                    "0909,Annex,other\n"
+    district.map["tables"].insert(0, {"table": "schools", "file": "schools.csv"})
+    result = district.run()
+    assert result.rows["students"] == 3 and result.rows["schools"] == 3
+    assert any("0909" in w and "district.yml" in w for w in result.warnings)
+    district.replace("students.csv", ",0101,10,", ",0101,ten,")
+    with pytest.raises(InputDataError) as info:
+        district.run()
+    assert info.value.row == 4  # header 1, first student 2, blank line 3
+
+
 def test_sparse_identity_rows_are_not_flagged(district):
     # without birth date and gender, only 3 of 5 identity values are known: too few to call a duplicate
     district.files["students.csv"] = ("Student Number,Last Name,School,Grade,DOB,Gender,FRL\n"

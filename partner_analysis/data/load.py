@@ -1129,6 +1129,12 @@ def import_source(source: str | Path, *, map_path: str | Path, out: str | Path,
     errors.raise_if_any(f"the import ({map_.path})")
 
     warnings: list[str] = []
+    if "schools" in tables and tables["schools"].frame is not None and cfg.schools:
+        unlisted = sorted(set(tables["schools"].frame["school_id"].dropna()) - set(cfg.school_ids))
+        if unlisted:
+            warnings.append(f"schools: {len(unlisted)} imported school(s) are not listed in the district config "
+                            f"({', '.join(unlisted[:5])}{', ...' if len(unlisted) > 5 else ''}); add them to "
+                            "district.yml `schools:` so reports can name them")
     extra_files: dict[str, bytes] = {}
     groups = records = 0
     frames = []
