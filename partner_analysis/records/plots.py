@@ -13,10 +13,10 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from ..exceptions import InputDataError
+from ..exceptions import ConfigError, InputDataError
 from .investments import CATEGORY_LABELS, Valuation
 
-__all__ = ["Chart", "plot_investment_by_category", "plot_balance_trend"]
+__all__ = ["Chart", "plot_investment_by_category", "plot_balance_trend", "show_chart"]
 
 
 class Chart(NamedTuple):
@@ -29,8 +29,21 @@ class Chart(NamedTuple):
 
 def _chart(fig, alt: str, data: pd.DataFrame) -> Chart:
     if not alt or not alt.strip():
-        raise ValueError("a chart needs alt text")
+        raise ConfigError("a chart needs alt text", key="alt")
+    # the same attributes partner_analysis.plots attaches, so report code reads alt text and data alike
+    for obj in (fig, *fig.axes):
+        obj._pa_alt = alt
+        obj._pa_data_table = data.reset_index(drop=True)
     return Chart(fig, alt, data)
+
+
+def show_chart(chart: Chart) -> None:
+    """Display a chart in a notebook as a PNG with its alt text, then its data table; closes the figure."""
+    from IPython.display import display
+    from ..plots import figure_to_png_with_alt
+    data, metadata = figure_to_png_with_alt(chart.fig, alt=chart.alt)
+    display(data, metadata=metadata, raw=True)
+    plt.close(chart.fig)
 
 
 def _money(x: float, currency: str) -> str:
