@@ -1,4 +1,4 @@
-"""A synthetic, reproducible demo district ("Riverbend").
+r"""A synthetic, reproducible demo district ("Riverbend").
 
 :func:`make_demo_district` writes a complete ``DATA_DIR`` (every table of
 :data:`partner_analysis.data.schema.TABLES`) for all terms of the district
@@ -11,21 +11,22 @@ How the data hang together
 --------------------------
 Every student has a latent engagement factor :math:`z` (standard-normal-ish,
 lower for students with free/reduced-price lunch or a disability, shifted by
-school). It drifts from year to year (:math:`z_{sy} = z_s + 0.45\\,e_{sy}`) and
+school). It drifts from year to year (:math:`z_{sy} = z_s + 0.45\,e_{sy}`) and
 from quarter to quarter, and a partner programme adds a small boost to the
 quarters a student takes part in. :math:`z` drives
 
 * daily attendance: the absence probability of student *s* in term *t* is
-  :math:`\\operatorname{logit}^{-1}(-3.05 - 0.85 z_{st})`, scaled by weekday and
-  month (Mondays, Fridays, winter and June are worse); absences are excused,
+  :math:`\operatorname{logit}^{-1}(-3.4 - 0.85 z_{st})`, scaled by weekday and
+  month (Mondays, Fridays, winter and June are worse), plus about one illness
+  a year (a run of 2-5 excused days); absences are excused,
   unexcused, partial (``fraction_absent`` 0.1-0.9) or suspensions (more likely
   at low :math:`z`); present days are sometimes tardy;
 * course marks: a 0-100 score from prior achievement (correlated 0.38 with
   :math:`z`), the quarter's deviation of :math:`z` from the year's, the course's
   difficulty, a persistent student x course effect, noise and the quarter's
-  realised absence rate (-2.5 points per 10 % of days missed), cut into the configured letters (passing letters evenly spaced from
-  ``pass_mark`` to ``numeric_max``: A >= 90, B >= 80, C >= 70, D >= 60 with the
-  default scale);
+  realised absence rate (-2.5 points per 10 % of days missed), cut into the
+  configured letters (passing letters evenly spaced from ``pass_mark`` to
+  ``numeric_max``: A >= 90, B >= 80, C >= 70, D >= 60 with the default scale);
 * engagement survey scores (0.25 steps on ``thresholds.engagement_scale``, 92 %
   response per term);
 * who is picked for a programme: each programme selects on prior-year
@@ -37,9 +38,9 @@ quarters a student takes part in. :math:`z` drives
 Realism targets (checked in ``tests/test_synth.py`` at a few hundred students)
 --------------------------------------------------------------------------------
 * chronic absence (absent >= 10 % of enrolled days, >= 10 days enrolled),
-  per school year: **15-30 %** of students (about 20-24 % at the default seed);
+  per school year: **15-30 %** of students (19-24 % over seeds at 2,400 students);
 * student-level correlation of the yearly attendance rate with the yearly GPA:
-  **0.3-0.6** (about 0.45);
+  **0.3-0.6** (0.40-0.49 over seeds);
 * share of current-year students in at least one programme: **20-75 %**;
 * at least one programme (and one partner) with fewer than 10 participants,
   whatever the district size, so suppression always has work to do.
@@ -695,7 +696,7 @@ class _Generator:
         cal, n, T = self.cal, self.n, self.T
         z_st = self.z_year[:, cal.term_year] + self.z_term_noise + self.boost
         self.z_st = z_st
-        p_st = _sigmoid(-3.05 - 0.85 * z_st).astype(np.float32)
+        p_st = _sigmoid(-3.4 - 0.85 * z_st).astype(np.float32)
         susp_st = (0.004 + 0.06 * _sigmoid(-2.0 * z_st - 3.0)).astype(np.float32)
         exc_st = (0.52 + 0.12 * np.tanh(z_st)).astype(np.float32)
         tardy_st = (0.015 + 0.07 * _sigmoid(-1.2 * z_st - 1.0)).astype(np.float32)
@@ -746,6 +747,10 @@ class _Generator:
             w = (v[kind_part] - susp[kind_part]) / partial_share
             frac[kind_part] = np.round(np.clip(0.1 + 0.8 * w, 0.1, 0.9) * 20) / 20
             del u, v, p, rest, w, susp, absent
+            # illnesses: runs of 2-5 excused days, so absences cluster as they do in real registers
+            row = self._illness_rows(rng, sp_student, np.nonzero(valid)[1], sp_len)
+            status[row] = EXC
+            frac[row] = 1.0
             enrolled_days += np.bincount(st, minlength=n * T)
             absent_days += np.bincount(st, weights=frac, minlength=n * T)
             out_s.append(s)
@@ -760,6 +765,22 @@ class _Generator:
         del out_s, out_d, out_status, out_frac
         self.enrolled_st = enrolled_days.reshape(n, T)
         self.absent_st = absent_days.reshape(n, T)
+
+    def _illness_rows(self, rng, sp_student, sp_year, sp_len) -> np.ndarray:
+        """Row positions (within one chunk's student-major rows) of illness episodes.
+
+        About 1.1 episodes per student and school year (more at low engagement), each 2-5
+        instructional days from a uniformly drawn first day, cut at the end of the enrolment spell.
+        """
+        lam = 1.1 * sp_len / 185.0 * np.exp(-0.25 * self.z_year[sp_student, sp_year])
+        spell = np.repeat(np.arange(len(sp_len)), rng.poisson(lam))
+        first = (rng.random(len(spell)) * sp_len[spell]).astype(np.int64)
+        length = rng.choice(np.array([2, 3, 4, 5]), size=len(spell), p=[0.45, 0.30, 0.17, 0.08])
+        ep = np.repeat(np.arange(len(spell)), length)
+        pos = first[ep] + (np.arange(len(ep)) - np.repeat(np.cumsum(length) - length, length))
+        inside = pos < sp_len[spell[ep]]
+        spell_offset = np.cumsum(sp_len) - sp_len
+        return (spell_offset[spell[ep]] + pos)[inside]
 
     # -- course marks ----------------------------------------------------------------------------
     def _course_catalog(self):
