@@ -67,7 +67,7 @@ import pandas as pd
 import yaml
 
 from ..config import DistrictConfig, load_config
-from ..exceptions import ConfigError, InputDataError
+from ..exceptions import InputDataError
 from . import dedupe
 from .dataset import coerce_table, read_dataset, write_dataset
 from .schema import IMPORT_ORDER, TABLES, ColumnSpec, TableSpec
