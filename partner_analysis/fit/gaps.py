@@ -72,8 +72,13 @@ def pair_gaps(answers_long: pd.DataFrame, instrument: Instrument, *, items: pd.D
     wide["n_district"] = wide["district_n"].fillna(0).astype("int64")
     wide["n_partner"] = wide["partner_n"].fillna(0).astype("int64")
     wide["_abs"] = wide["gap"].abs().fillna(-1)
-    wide = wide.sort_values(["partner_id", "wave", "dimension", "_abs"], ascending=[True, True, True, False],
-                            kind="stable")
+    # ties go to the pair asked first in the form
+    order: dict[str, int] = {}
+    for i, it in enumerate(instrument.scored_items()):
+        order.setdefault(it.pair or it.name, i)
+    wide["_order"] = wide["pair"].map(order)
+    wide = wide.sort_values(["partner_id", "wave", "dimension", "_abs", "_order"],
+                            ascending=[True, True, True, False, True], kind="stable")
     cols = ["partner_id", "wave", "dimension", "pair", "district_item", "partner_item", "statement",
             "district_mean", "partner_mean", "gap", "n_district", "n_partner"]
     return wide[cols].reset_index(drop=True)
