@@ -506,3 +506,12 @@ def test_read_map_tables_mapping_form(tmp_path):
     m = read_map(p)
     assert m.tables == ("partners", "programs")
     assert m.sources[0].columns == {"partner_id": "partner_id", "name": "name"}
+
+
+def test_validate_demo_district(tmp_path):
+    # the demo generator (data/synth.py) must write data that passes the same checks as an import
+    synth = pytest.importorskip("partner_analysis.data.synth")
+    out = synth.make_demo_district(tmp_path / "demo", students=300, partners=6, seed=3, with_records=False)
+    result = validate_dataset(out)
+    assert result.rows["students"] == 300
+    assert result.rows["attendance_daily"] > 0
