@@ -1,0 +1,72 @@
+"""Browser check of the district index and one report: axe-core in headless system Chromium, offline."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import require_chromium
+
+TERM = "2025-26-Q2"
+TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+
+@pytest.fixture(scope="module")
+def reports(demo_dir, tmp_path_factory):
+    from partner_analysis.report.batch import run_reports
+    out = tmp_path_factory.mktemp("reports")
+    m = run_reports(demo_dir, term=TERM, out=out, partners=["P01", "P02"], workers=2, progress=False)
+    assert m.ok, m.rows
+    return m
+
+
+@pytest.fixture(scope="module")
+def browser():
+    exe = require_chromium()
+    playwright = pytest.importorskip("playwright.sync_api")
+    from partner_analysis.report.pdf import CHROMIUM_ARGS
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def _open(browser, path):
+    page = browser.new_page(viewport={"width": 1200, "height": 1600})
+    outside = []
+
+    def route(r):
+        if r.request.url.startswith(("file:", "data:")):
+            r.continue_()
+        else:
+            outside.append(r.request.url)
+            r.abort()
+    page.route("**/*", route)
+    page.goto(path.as_uri())
+    page.wait_for_load_state("load")
+    return page, outside
+
+
+@pytest.mark.parametrize("name", ["index.html", "P01.html"])
+def test_axe_has_no_violations(reports, browser, name):
+    from axe_playwright_python.sync_playwright import Axe
+    page, outside = _open(browser, reports.out_dir / name)
+    result = Axe().run(page, options={"runOnly": {"type": "tag", "values": TAGS}})
+    violations = [(v["id"], v["impact"], len(v["nodes"]), v["nodes"][0]["html"][:120])
+                  for v in result.response["violations"]]
+    assert violations == []
+    imgs = page.eval_on_selector_all("img", "els => els.map(e => e.getAttribute('alt'))")
+    assert all(a and a.strip() and not a.startswith("No description") for a in imgs)
+    if name != "index.html":
+        assert imgs, "a report with KPI data shows at least one chart"
+    assert page.title() and page.eval_on_selector("html", "e => e.lang") == "en"
+    assert page.locator("h1").count() == 1
+    assert outside == []  # nothing but file: and data: URLs was requested
+    page.close()
+
+
+def test_reflow_at_320px_has_no_horizontal_page_scroll(reports, browser):
+    page, _ = _open(browser, reports.out_dir / "P01.html")
+    page.set_viewport_size({"width": 320, "height": 800})
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    assert width <= 330
+    page.close()
