@@ -974,7 +974,7 @@ class _Generator:
             "date": day_ns[self.att_day],
             "status": pd.Categorical.from_codes(self.att_status,
                                                 categories=pd.Index(ATTENDANCE_STATUSES, dtype="str")),
-            "fraction_absent": self.att_frac.astype(np.float64)})
+            "fraction_absent": self.att_frac.astype(np.float64)}, copy=False)   # fresh arrays: no block copy
         del self.att_student, self.att_day, self.att_status, self.att_frac
         return {k: out[k] for k in ("schools", "students", "partners", "programs", "participation",
                                     "attendance_daily", "attendance_terms", "course_grades", "engagement",
