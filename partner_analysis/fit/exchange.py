@@ -135,7 +135,9 @@ def read_kobo_csv(path: str | Path, instrument: Instrument, *, partner_id: str |
     if not by_name:
         raise InputDataError(f"no column matches a question of '{instrument.form_id}'", path=path,
                              fix="Export with XML values and headers from the form built from this instrument")
-    uuid_col = next((c for c in raw.columns if c in _UUID_COLUMNS or c.split("/")[-1] in _UUID_COLUMNS), None)
+    # Kobo's _uuid first, then ODK's instance id; "uuid:" prefixes are dropped below
+    uuid_col = next((c for key in _UUID_COLUMNS for c in raw.columns if c == key or c.split("/")[-1] == key),
+                    None)
     cols = {c.split("/")[-1]: c for c in raw.columns}
     records = []
     for idx, row in raw.iterrows():
@@ -149,7 +151,10 @@ def read_kobo_csv(path: str | Path, instrument: Instrument, *, partner_id: str |
             raise InputDataError(f"role must be district or partner, found {rl!r}", path=path, row=csv_row,
                                  column=role_column, value=rl,
                                  fix="Pass --role, or add a role column with district/partner")
-        submission = _cell_text(row[uuid_col]) if uuid_col else f"{path.name}:{csv_row}"
+        submission = _cell_text(row[uuid_col]).removeprefix("uuid:") if uuid_col else f"{path.name}:{csv_row}"
+        if not submission:
+            raise InputDataError("the submission id is empty", path=path, row=csv_row, column=uuid_col,
+                                 fix="Export with the _uuid / instanceID column, which identifies each submission")
         answers: dict[str, Any] = {}
         for it in instrument.items_for(rl):
             if it.type == "note" or it.name not in by_name:
