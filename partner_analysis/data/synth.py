@@ -92,7 +92,7 @@ from ..exceptions import ConfigError
 from .dataset import Dataset, coerce_table, write_dataset
 from .schema import ATTENDANCE_STATUSES
 
-__all__ = ["make_demo_district", "generate_demo_tables", "DEMO_PARTNERS"]
+__all__ = ["make_demo_district", "generate_demo_tables", "DEMO_PARTNERS", "WBL_TYPES"]
 
 MIN_STUDENTS = 50
 MAX_STUDENTS = 500_000
