@@ -27,7 +27,7 @@ from ..config import DistrictConfig
 from ._common import RecordsContext, term_order
 from .checkins import check_checkin, write_checkin
 from .goals import check_goal, write_goal
-from .investments import check_investment, partner_outcomes
+from .investments import check_investment
 
 __all__ = ["write_demo_records", "demo_terms", "ONE_SIDED_INDEX", "MISSING_CHECKIN_INDEX"]
 
@@ -82,7 +82,11 @@ def write_demo_records(store, dataset, *, seed: int) -> dict[str, int]:
         store.upsert_partnership(str(r.partner_id), str(r.name))
     ctx = RecordsContext.build(config, partners["partner_id"])
     terms = demo_terms(config)
-    outcomes = partner_outcomes(dataset, terms=terms)
+    starts = {}
+    for p in partners.itertuples():
+        start = pd.Timestamp(p.start_date).date() if "start_date" in partners and not pd.isna(p.start_date) else None
+        starts[str(p.partner_id)] = next((t for t in terms if start is None or config.term(t).end >= start), None)
+    baselines = _kpi_baselines(dataset, [t for t in starts.values() if t is not None])
     inv_rows, goal_rows, checkin_rows = [], [], []
     ids = [str(p) for p in partners["partner_id"]]
     for idx, p in enumerate(partners.itertuples()):
@@ -93,7 +97,7 @@ def write_demo_records(store, dataset, *, seed: int) -> dict[str, int]:
             continue
         one_sided = idx == ONE_SIDED_INDEX or (len(ids) <= ONE_SIDED_INDEX and idx == len(ids) - 1 and len(ids) > 2)
         inv_rows += _ledger(pid, sector, active, config, rng, one_sided=one_sided)
-        goals = _goals(pid, sector, active, term_order(config), config, outcomes, rng)
+        goals = _goals(pid, sector, active, term_order(config), config, baselines, rng)
         goal_rows += goals
         missing = active[-2] if idx == MISSING_CHECKIN_INDEX and len(active) >= 2 else None
         checkin_rows += _checkins(pid, sector, active, config, goals, rng, missing=missing,
@@ -155,22 +159,42 @@ def _ledger(pid, sector, terms, config, rng, *, one_sided: bool) -> list[dict]:
     return rows
 
 
-def _goals(pid, sector, terms, all_terms, config, outcomes, rng) -> list[dict]:
+def _kpi_baselines(dataset, terms: list[str]) -> dict[tuple[str, str, str], float]:
+    """Participants' KPI means per (partner, term, kpi) from the KPI engine, where it is installed.
+
+    Only groups of at least ``privacy.min_group_n`` students give a baseline: a goal's baseline
+    appears in partner reports, so it must not be a small-group figure.
+    """
+    try:
+        from ..kpi.compare import compare_partners
+    except ImportError:
+        return {}
+    k = int(dataset.config.privacy.get("min_group_n", 10))
+    out = {}
+    for t in sorted(set(terms)):
+        c = compare_partners(dataset, term=t, suppress=False, kpis=sorted(set(_KPI_FOR_SECTOR.values())))
+        c = c[(c["program_id"].astype(str) == "all") & (c["subgroup"].astype(str) == "all") & (c["n_t"] >= k)]
+        out.update({(str(r.partner_id), t, str(r.kpi_id)): float(r.mean_t) for r in c.itertuples()
+                    if pd.notna(r.mean_t)})
+    return out
+
+
+#: kpi -> (fallback baseline, target from baseline, description)
+_GOAL_RULES = {
+    "wbl_hours": (12.0, lambda b: round(b * 1.3, 1), "Raise work-based learning hours per participant by 30%"),
+    "credits_earned": (1.3, lambda b: round(b + 0.2, 2), "Participants earn 0.2 credits more per term"),
+    "chronic_absence": (0.18, lambda b: round(b * 0.75, 3), "Cut chronic absence among participants by a quarter"),
+    "attendance_rate": (0.92, lambda b: round(min(b + 0.02, 0.99), 3), "Raise participants' attendance rate "
+                                                                        "by 2 points"),
+}
+
+
+def _goals(pid, sector, terms, all_terms, config, baselines, rng) -> list[dict]:
     kpi = _KPI_FOR_SECTOR.get(sector, "attendance_rate")
-    o = outcomes[(outcomes["partner_id"] == pid) & (outcomes["term"] == terms[0])]
-    n = float(o["participants"].iloc[0]) if len(o) else 0.0
-    if kpi == "wbl_hours":
-        base = round(float(o["wbl_hours"].iloc[0]) / n, 1) if len(o) and n > 0 else 12.0
-        base = base if base > 0 else 12.0
-        target, desc = round(base * 1.25, 1), "Raise work-based learning hours per participant by a quarter"
-    elif kpi == "credits_earned":
-        base = round(float(o["credits_earned"].iloc[0]) / n, 2) if len(o) and n > 0 else 2.5
-        base = base if base > 0 else 2.5
-        target, desc = round(base + 0.25, 2), "Participants earn a quarter credit more per term"
-    elif kpi == "chronic_absence":
-        base, target, desc = 0.16, 0.12, "Cut chronic absence among participants to 12%"
-    else:
-        base, target, desc = 0.92, 0.95, "Raise participants' attendance rate to 95%"
+    fallback, to_target, desc = _GOAL_RULES[kpi]
+    base = baselines.get((pid, terms[0], kpi))
+    base = fallback if base is None or base <= 0 else round(base, 3)
+    target = to_target(base)
     common = {"partner_id": pid, "entered_by": "Maria Alvarez", "start_term": terms[0],
               "entered_at": dt.datetime.combine(config.term(terms[0]).start, dt.time(9, 0))}
     due, free_due = all_terms[-1], terms[-1]
