@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import html
 import os
+import signal
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -252,12 +254,25 @@ def serve_survey_app(db: str | os.PathLike | None = None, *, instrument: str | o
     print(f"fit survey at http://{settings.ip}:{settings.port}/ (store: {Store._mask(env['PA_DB_URL'])}); "
           "Ctrl-C stops", flush=True)
     proc = subprocess.Popen(cmd, env=env)
+    # SIGTERM (service managers, test harnesses) must stop Voilà too, not orphan it with its kernels.
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         return proc.wait()
     except KeyboardInterrupt:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
         return 130
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(_signum, _frame):
+    raise KeyboardInterrupt

@@ -48,6 +48,10 @@ FORM_CSS = """
 .pa-form .pa-progress { font-weight: 600; }
 .pa-form .pa-status { margin-top: 0.5em; }
 .pa-form .widget-radio-box label, .pa-form .widget-checkbox label { color: #1a1a1a; }
+.pa-form .widget-radio-box label { height: auto; min-height: 1.6em; line-height: 1.5; white-space: normal;
+  padding: 1px 0; display: flex; flex-direction: row-reverse; justify-content: flex-end; align-items: flex-start; }
+.pa-form .widget-radio-box input { float: none; flex: 0 0 auto; margin-top: 0.3em; }
+.pa-form .pa-q > .widget-radio-box { max-width: 44em; }
 .pa-form .widget-button { min-width: 9em; }
 </style>
 """
