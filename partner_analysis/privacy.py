@@ -431,14 +431,16 @@ def format_percent(x: float, n: float, profile: PrivacyProfile | str | None = No
     small = p.min_numerator > 0 and (x < p.min_numerator or n - x < p.min_numerator)
     if small and p.small_numerator_action == "suppress":
         return p.primary_marker
-    if p.extreme_codes_min_n is not None and n >= p.extreme_codes_min_n and (
-            not p.bound_at_least_one_student or one <= 1.0):
-        if pct < 1.0:
-            return "<1%"
-        if pct > 99.0:
-            return ">99%"
     small_low = small and x < p.min_numerator
     small_high = small and n - x < p.min_numerator
+    # Coded small numerators must all get the same code, or the code tells 0, 1 and 2 apart.
+    small_span = 100.0 * (p.min_numerator - 1) / n if p.min_numerator > 0 else 0.0
+    if p.extreme_codes_min_n is not None and n >= p.extreme_codes_min_n and (
+            not p.bound_at_least_one_student or one <= 1.0):
+        if pct < 1.0 and not (small_low and small_span >= 1.0):
+            return "<1%"
+        if pct > 99.0 and not (small_high and small_span >= 1.0):
+            return ">99%"
     if p.low_code_pct is not None or small_low:
         bound = p.low_code_pct if p.low_code_pct is not None else 0.0
         if p.bound_at_least_one_student:
@@ -667,6 +669,10 @@ def suppress_table(table: pd.DataFrame, *, value_cols: Sequence[str], n_col: str
         for i in idx:
             membership.setdefault(int(i), []).append(li)
 
+    # ties are broken by the cell's keys, not its position, so row order never changes the result
+    key_rank = np.empty(len(out), dtype=int)
+    key_rank[out.reset_index(drop=True).sort_values([*row_keys, col_key], kind="mergesort").index.to_numpy()] = \
+        np.arange(len(out))
     withheld: list[tuple[str, Any]] = []
     changed = True
     while changed:
@@ -684,7 +690,7 @@ def suppress_table(table: pd.DataFrame, *, value_cols: Sequence[str], n_col: str
             def rank(i: int) -> tuple:
                 other = [lj for lj in membership[i] if lj != li]
                 helps = any(hidden[lines[lj][1]].sum() == 1 for lj in other)
-                return (np.inf if np.isnan(n[i]) else n[i], 0 if helps else 1, i)
+                return (np.inf if np.isnan(n[i]) else n[i], 0 if helps else 1, key_rank[i])
 
             pick = min(candidates, key=rank)
             hidden[pick] = True
@@ -877,41 +883,55 @@ def suppress_comparisons(table: pd.DataFrame, profile: PrivacyProfile | str | No
     changed = True
     while changed:
         changed = False
-        if len(groups) == 3:
-            count = hidden["t"].astype(int) + hidden["c"].astype(int) + hidden["all"].astype(int)
-            for i in np.flatnonzero(count == 1):
-                if hidden["all"][i]:
-                    extra = "c"
-                elif all_shared[i]:
-                    extra = "c" if hidden["t"][i] else "t"
-                else:
-                    extra = "all"
-                trigger = [g for g in ("t", "c", "all") if hidden[g][i]][0]
-                hidden[extra][i] = True
-                hide_n[extra][i] = hide_n[trigger][i]
-                shown = [g for g in ("t", "c", "all") if not hidden[g][i]][0]
-                reasons[i].append(f"{_GROUP_LABEL[extra]} hidden so that the {_GROUP_LABEL[shown]} figure "
-                                  "cannot reveal the hidden group (participants + comparison = all students)")
-                changed = True
-        for line_groups, total, members in lines:
-            for g in line_groups:
-                if g not in hidden or hidden[g][total]:
-                    continue
-                h = [i for i in members if hidden[g][i]]
-                if len(h) != 1:
-                    continue
-                candidates = [i for i in members if not hidden[g][i]]
-                if not candidates:
-                    continue
-                # Prefer a member whose row already hides another group: hiding one more there does not
-                # cascade through the triplet rule, so fewer figures are lost. Then the next-smallest.
-                pick = min(candidates, key=lambda i: (0 if any(hidden[o][i] for o in hidden if o != g) else 1,
-                                                      n[g][i] if not np.isnan(n[g][i]) else np.inf, i))
-                hidden[g][pick] = True
-                hide_n[g][pick] = hide_n[g][h[0]]
-                reasons[pick].append(f"{_GROUP_LABEL[g]} hidden so that the total cannot reveal another "
-                                     "subgroup or programme")
-                changed = True
+        # Two layers: the statistics of a group, and its n. Either, hidden alone in a triplet or a line with a
+        # shown total, is recovered by subtraction. Hiding an n hides the group's statistics too.
+        for layer in ("stats", "n"):
+            state = hidden if layer == "stats" else hide_n
+            if len(groups) == 3:
+                count = state["t"].astype(int) + state["c"].astype(int) + state["all"].astype(int)
+                for i in np.flatnonzero(count == 1):
+                    trigger = next(g for g in groups if state[g][i])
+                    if trigger == "all":
+                        order = ["c", "t"]
+                    elif all_shared[i]:
+                        order = [{"t": "c", "c": "t"}[trigger], "all"]
+                    else:
+                        order = ["all", {"t": "c", "c": "t"}[trigger]]
+                    # for n, a group whose statistics are already hidden loses least
+                    extra = min(order, key=lambda g: (0 if layer == "n" and hidden[g][i] else 1, order.index(g)))
+                    state[extra][i] = True
+                    if layer == "n":
+                        hidden[extra][i] = True
+                    what = "size" if layer == "n" else "figure"
+                    reasons[i].append(f"{_GROUP_LABEL[extra]} {what} hidden so that the other groups cannot "
+                                      f"reveal the hidden {_GROUP_LABEL[trigger]} {what} (participants + "
+                                      "comparison = all students)")
+                    changed = True
+            for line_groups, total, members in lines:
+                for g in line_groups:
+                    if g not in state or state[g][total]:
+                        continue
+                    h = [i for i in members if state[g][i]]
+                    if len(h) != 1:
+                        continue
+                    candidates = [i for i in members if not state[g][i]]
+                    if not candidates:
+                        continue
+
+                    # Prefer a member whose row already hides something (hiding one more there does not
+                    # cascade through the triplet rule, so fewer figures are lost), then the next-smallest.
+                    def rank(i: int) -> tuple:
+                        already = hidden[g][i] if layer == "n" else any(hidden[o][i] for o in hidden if o != g)
+                        return (0 if already else 1, n[g][i] if not np.isnan(n[g][i]) else np.inf, i)
+
+                    pick = min(candidates, key=rank)
+                    state[g][pick] = True
+                    if layer == "n":
+                        hidden[g][pick] = True
+                    what = "size" if layer == "n" else "figure"
+                    reasons[pick].append(f"{_GROUP_LABEL[g]} {what} hidden so that the total cannot reveal "
+                                         "another subgroup or programme")
+                    changed = True
 
     contrast = np.zeros(size, bool)
     for g in ("t", "c"):
