@@ -15,16 +15,15 @@ reports:
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import insert, select, update
 
 from ..config import DistrictConfig
 from ..exceptions import StoreError
 from ._common import (PARTIES, Problem, RecordsContext, check_choice, check_partner, check_term, check_text,
-                      is_missing, now_utc, parse_timestamp, parse_date, raise_problems, term_order)
+                      is_missing, parse_timestamp, parse_date, raise_problems, term_order)
 
 __all__ = ["GOAL_STATUSES", "STATUS_LABELS", "check_checkin", "add_checkin", "read_checkin_tables",
            "set_action_done", "checkin_status", "checkin_compliance", "open_actions", "goals_at_risk",

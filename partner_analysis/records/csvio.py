@@ -21,7 +21,7 @@ unchanged.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
@@ -30,7 +30,7 @@ from sqlalchemy import insert, select
 
 from ..config import DistrictConfig
 from ..exceptions import InputDataError
-from ._common import Problem, RecordsContext, is_missing, raise_errors
+from ._common import Problem, is_missing, raise_errors
 from .checkins import check_checkin, read_checkin_tables, write_checkin
 from .goals import check_goal, read_goals, write_goal
 from .investments import check_investment, read_investments

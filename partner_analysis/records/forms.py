@@ -23,9 +23,8 @@ from typing import Any, Callable, Sequence
 
 from sqlalchemy import delete, select
 
-from ..config import DistrictConfig
 from ..forms.engine import FieldSpec, FormController
-from ._common import PARTIES, RecordsContext, now_utc
+from ._common import RecordsContext, now_utc
 from .checkins import GOAL_STATUSES, STATUS_LABELS, check_checkin, write_checkin
 from .goals import read_goals
 from .investments import CATEGORIES, CATEGORY_LABELS, TIME_UNITS, Valuation, check_investment

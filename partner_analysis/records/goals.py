@@ -37,7 +37,7 @@ from sqlalchemy import insert, select
 from ..config import DistrictConfig
 from ..exceptions import StoreError
 from ._common import (Problem, RecordsContext, check_choice, check_partner, check_term, check_text, is_missing,
-                      now_utc, parse_number, parse_timestamp, raise_problems, term_order)
+                      parse_number, parse_timestamp, raise_problems, term_order)
 from .checkins import latest_review_per_term
 
 __all__ = ["POPULATIONS", "check_goal", "add_goal", "read_goals", "goal_attainment", "kpi_values",
@@ -112,7 +112,6 @@ def check_goal(goal: Mapping[str, Any], ctx: RecordsContext, *,
 
 def add_goal(store, ctx: RecordsContext, *, kpi_ids: Iterable[str] | None = None, **goal: Any) -> str:
     """Validate a goal and write it in one transaction; return its ``goal_id`` (default ``<partner>-G<n>``)."""
-    from .tables import goals
     clean, problems = check_goal(goal, ctx, kpi_ids=kpi_ids)
     raise_problems(problems, what="goal")
     with store.transaction() as conn:

@@ -37,9 +37,8 @@ district's and the partner's valued contributions). It is undefined
 """
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, NamedTuple
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -48,7 +47,7 @@ from sqlalchemy import insert, select
 from ..config import DistrictConfig
 from ..exceptions import ConfigError, InputDataError
 from ._common import (PARTIES, Problem, RecordsContext, check_choice, check_partner, check_term, check_text,
-                      is_missing, now_utc, parse_timestamp, parse_number, raise_problems, term_order)
+                      is_missing, parse_timestamp, parse_number, raise_problems, term_order)
 
 __all__ = ["CATEGORIES", "CATEGORY_LABELS", "TIME_UNITS", "Valuation", "check_investment", "add_investment",
            "read_investments", "value_investments", "balance_index", "balance_band", "investment_balance",
