@@ -25,5 +25,10 @@ def run_demo(*, out: Path, term: str, students: int = 2400, seed: int = 20251, w
         print(f"\nDemo district ready: {out.resolve()}")
         return 0
     manifest = run_reports(out, term=term, out=reports_dir, workers=workers)
-    print(f"\nReports: {manifest.index_path.resolve()}")
+    n_ok = sum(r["status"] == "ok" for r in manifest.rows)
+    print(f"\n{n_ok} of {len(manifest.rows)} partner reports succeeded (manifest: {manifest.json_path})")
+    for r in manifest.rows:
+        if r["status"] != "ok":
+            print(f"  FAILED {r['partner_id']} ({r['stage']}): {r['error']}")
+    print(f"Reports: {manifest.index_path.resolve()}")
     return 0 if manifest.ok else 1
