@@ -116,6 +116,13 @@ def test_good_records_pass(ctx, kind, rec):
     assert _check(kind, rec, ctx)[1] == []
 
 
+def test_api_checks_kpi_ids_against_the_installed_catalog(store, ctx):
+    pytest.importorskip("partner_analysis.kpi.catalog")
+    with pytest.raises(InputDataError, match="unknown KPI 'happiness'"):
+        add_goal(store, ctx, **dict(GOOD_GOAL, kpi_id="happiness"))
+    assert add_goal(store, ctx, **GOOD_GOAL) == "P01-G1"
+
+
 def test_api_raises_all_problems_at_once_and_writes_nothing(store, ctx):
     with pytest.raises(InputDataError) as info:
         add_investment(store, ctx, **dict(GOOD_INV, partner_id="P99", amount="-1", unit="weeks"))

@@ -111,8 +111,11 @@ def check_goal(goal: Mapping[str, Any], ctx: RecordsContext, *,
 
 
 def add_goal(store, ctx: RecordsContext, *, kpi_ids: Iterable[str] | None = None, **goal: Any) -> str:
-    """Validate a goal and write it in one transaction; return its ``goal_id`` (default ``<partner>-G<n>``)."""
-    clean, problems = check_goal(goal, ctx, kpi_ids=kpi_ids)
+    """Validate a goal and write it in one transaction; return its ``goal_id`` (default ``<partner>-G<n>``).
+
+    ``kpi_ids`` defaults to the installed KPI catalog's ids.
+    """
+    clean, problems = check_goal(goal, ctx, kpi_ids=catalog_kpi_ids() if kpi_ids is None else kpi_ids)
     raise_problems(problems, what="goal")
     with store.transaction() as conn:
         return write_goal(conn, clean)
