@@ -287,9 +287,9 @@ def test_uci_student_performance_golden_vectors(uci_dir, tmp_path, map_name, n_t
 
 # -- the demo district, suppressed ----------------------------------------------------------------------
 
-STAT_COLUMNS = ["mean_t", "mean_c", "mean_all", "sd_t", "sd_c", "difference", "ci_low_t", "ci_high_t", "ci_low_c",
-                "ci_high_c", "effect_size", "es_ci_low", "es_ci_high", "improvement_index", "p_val", "p_adj"]
-
+T_COLUMNS = ["mean_t", "sd_t", "ci_low_t", "ci_high_t"]
+C_COLUMNS = ["mean_c", "sd_c", "ci_low_c", "ci_high_c"]
+CONTRAST_COLUMNS = ["difference", "effect_size", "es_ci_low", "es_ci_high", "improvement_index", "p_val", "p_adj"]
 
 def test_demo_district_table_is_complete_and_suppressed(demo_dir):
     pytest.importorskip("partner_analysis.privacy")
@@ -302,11 +302,19 @@ def test_demo_district_table_is_complete_and_suppressed(demo_dir):
     assert list(res.columns[:len(COLUMNS)]) == COLUMNS
     assert len(res) == len(raw)
     assert res.p_adj.notna().any() and res.baseline_verdict.notna().all()
-    small = (res.n_t < 10) | (res.n_c < 10)
+    small = ((raw.n_t < 10) | (raw.n_c < 10)).to_numpy()
     assert small.any()
-    # no statistic of a group below 10 is visible
-    assert res.loc[small, STAT_COLUMNS].isna().all().all()
+    # no statistic of a group below 10 is visible, nor a contrast involving one, nor a count below 10
+    small_t, small_c = (raw.n_t < 10).to_numpy(), (raw.n_c < 10).to_numpy()
+    assert res.loc[small_t, T_COLUMNS + CONTRAST_COLUMNS].isna().all().all()
+    assert res.loc[small_c, C_COLUMNS + CONTRAST_COLUMNS].isna().all().all()
+    # and not recoverable by subtraction: of t, c and all, at least two are hidden
+    hidden = np.column_stack([res[c].isna() for c in ("mean_t", "mean_c", "mean_all")]).sum(axis=1)
+    assert (hidden[small] >= 2).all()
     assert res.loc[small, "suppressed"].all()
+    for col in ("n_t", "n_c", "n_all"):
+        shown = pd.to_numeric(res[col], errors="coerce").dropna()
+        assert (shown >= 10).all()
     assert (res.loc[res.suppressed, "marker"] != "").all()
 
 
@@ -317,8 +325,11 @@ def test_cli_writes_the_suppressed_table(demo_dir, tmp_path):
     assert main(["kpis", str(demo_dir), "--term", Q2, "--partner", "P02", "--out", str(out)]) == 0
     got = pd.read_csv(out, dtype={"partner_id": str})
     assert set(got.partner_id) == {"P02"} and set(got.term) == {Q2}
-    small = (got.n_t < 10) | (got.n_c < 10)
-    assert got.loc[small, STAT_COLUMNS].isna().all().all()
+    for col in ("n_t", "n_c"):
+        assert (got[col].dropna() >= 10).all()
+    hidden = got.n_t.isna() | got.n_c.isna()
+    assert got.loc[hidden, ["mean_c", "difference", "effect_size", "p_val"]].isna().all().all() or \
+        got.loc[hidden, ["mean_t", "difference", "effect_size", "p_val"]].isna().all().all()
     pq = tmp_path / "kpis.parquet"
     assert main(["kpis", str(demo_dir), "--term", Q2, "--out", str(pq)]) == 0
     assert len(pd.read_parquet(pq)) > len(got)

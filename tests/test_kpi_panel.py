@@ -185,3 +185,27 @@ def test_compute_kpis_shapes(rng):
     assert arr.values["gpa"].shape == (50, 8)
     assert arr.prior_term[arr.term_index(Q1)] == arr.term_index(LY_Q1)
     assert arr.prev_term[arr.term_index(Q1)] == arr.term_index("2024-25-Q4")
+
+
+@pytest.mark.parametrize("batch_size", [64, 1 << 21])
+def test_streaming_daily_attendance_from_parquet_matches_in_memory(rng, tmp_path, batch_size, monkeypatch):
+    from partner_analysis.data.dataset import read_dataset, write_dataset
+    from partner_analysis.kpi import panel as panel_mod
+    ds = random_dataset(rng, n=60)
+    daily = ds["attendance_daily"]
+    # stored as plain strings in one case, dictionary (categorical) in the other
+    ds.tables["attendance_daily"] = daily.assign(student_id=daily.student_id.astype(
+        "category" if batch_size > 64 else "string"))
+    write_dataset(ds.tables, ds.config, tmp_path / "d")
+    lazy = read_dataset(tmp_path / "d", tables=["students", "course_grades"])
+    assert "attendance_daily" not in lazy
+    real = panel_mod._daily_from_parquet
+    monkeypatch.setattr(panel_mod, "_daily_from_parquet",
+                        lambda *a, **k: real(*a, **{**k, "batch_size": batch_size}))
+    a = build_panel(lazy, kpis=["attendance_rate", "chronic_absence"])
+    b = build_panel(ds, kpis=["attendance_rate", "chronic_absence"])
+    key = ["student_id", "term", "kpi_id"]
+    a = a.assign(student_id=a.student_id.astype(str)).sort_values(key).reset_index(drop=True)
+    b = b.assign(student_id=b.student_id.astype(str)).sort_values(key).reset_index(drop=True)
+    assert len(a) > 100
+    pd.testing.assert_frame_equal(a, b, check_categorical=False)

@@ -271,13 +271,9 @@ def _wilson(x, n):
 def _resolve_profile(dataset, profile):
     from .. import privacy
     if profile is None:
-        return privacy.PrivacyProfile.from_config(dict(dataset.config.privacy))
+        return privacy.PrivacyProfile.from_config(dict(dataset.config.privacy or {}))
     if isinstance(profile, str):
-        for name in ("named_profile", "get_profile", "profile"):
-            fn = getattr(privacy.PrivacyProfile, name, None) or getattr(privacy, name, None)
-            if callable(fn):
-                return fn(profile)
-        raise ConfigError(f"cannot resolve privacy profile {profile!r}", key="profile")
+        return privacy.get_profile(profile)
     return profile
 
 

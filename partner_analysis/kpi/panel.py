@@ -27,6 +27,7 @@ Definitions (statistics.md §8)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Iterable, Mapping
 
 import numpy as np
@@ -91,15 +92,34 @@ def _student_codes(ids: pd.Series, index: pd.Index) -> np.ndarray:
     return np.where(codes >= 0, mapped[codes], -1)
 
 
+class _DayLookup:
+    """Day number (days since 1970-01-01) -> term code, by a table lookup instead of a search per row."""
+
+    def __init__(self, config, order: list[str]):
+        terms = sorted(config.terms, key=lambda t: t.start)
+        self.first = int(np.datetime64(terms[0].start, "D").astype(np.int64))
+        last = int(np.datetime64(terms[-1].end, "D").astype(np.int64))
+        self.table = np.full(last - self.first + 1, -1, dtype=np.int16)
+        for t in terms:
+            a = int(np.datetime64(t.start, "D").astype(np.int64)) - self.first
+            b = int(np.datetime64(t.end, "D").astype(np.int64)) - self.first
+            self.table[a:b + 1] = order.index(t.id)
+
+    def __call__(self, days: np.ndarray) -> np.ndarray:
+        off = days - self.first
+        inside = (off >= 0) & (off < len(self.table))
+        return np.where(inside, self.table[np.clip(off, 0, len(self.table) - 1)], -1)
+
+
+def _day_numbers(values) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.dtype.kind != "M":
+        arr = pd.to_datetime(pd.Series(arr)).to_numpy()
+    return arr.astype("datetime64[D]").astype(np.int64)
+
+
 def _term_codes_from_dates(dates: pd.Series, config, order: list[str]) -> np.ndarray:
-    terms = sorted(config.terms, key=lambda t: t.start)
-    starts = np.array([np.datetime64(t.start, "D") for t in terms]).astype("datetime64[D]").astype(np.int64)
-    ends = np.array([np.datetime64(t.end, "D") for t in terms]).astype("datetime64[D]").astype(np.int64)
-    days = pd.to_datetime(dates).to_numpy().astype("datetime64[D]").astype(np.int64)
-    pos = np.searchsorted(starts, days, side="right") - 1
-    ok = (pos >= 0) & (days <= ends[np.clip(pos, 0, None)])
-    remap = np.array([order.index(t.id) for t in terms])
-    return np.where(ok, remap[np.clip(pos, 0, None)], -1)
+    return _DayLookup(config, order)(_day_numbers(dates.to_numpy()))
 
 
 def _term_codes_from_ids(ids: pd.Series, order: list[str]) -> np.ndarray:
@@ -108,34 +128,117 @@ def _term_codes_from_ids(ids: pd.Series, order: list[str]) -> np.ndarray:
     return np.where(codes >= 0, mapped[codes], -1)
 
 
+def _float_array(s: pd.Series) -> np.ndarray:
+    if s.dtype.kind in "fiu":
+        return s.to_numpy(dtype=float)
+    return s.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+
+
 def _bool_array(s: pd.Series) -> np.ndarray:
     return s.astype("boolean").fillna(False).to_numpy(dtype=bool)
+
+
+def _daily_cells(sc: np.ndarray, tc: np.ndarray, absent: np.ndarray, K: int, T: int,
+                 enrolled: np.ndarray, absent_sum: np.ndarray) -> None:
+    """Add one chunk of daily rows to the per-cell day counts (invalid rows go to the spare bin K)."""
+    key = sc.astype(np.int64)
+    key *= T
+    key += tc
+    key[(sc < 0) | (tc < 0)] = K
+    enrolled += np.bincount(key, minlength=K + 1)
+    absent_sum += np.bincount(key, weights=absent, minlength=K + 1)
+
+
+def _absent_from_status(status_codes: np.ndarray, categories, frac: np.ndarray | None) -> np.ndarray:
+    lut = np.isin(np.asarray(categories, dtype=object), ABSENT_STATUSES).astype(float)
+    absent = np.where(status_codes >= 0, lut[np.clip(status_codes, 0, None)], 0.0)
+    if frac is not None:
+        absent = np.where(np.isnan(frac), absent, frac)
+    return absent
+
+
+def _daily_from_frame(daily: pd.DataFrame, index, config, order, K, T, enrolled, absent_sum) -> None:
+    sc = _student_codes(daily["student_id"], index)
+    tc = _term_codes_from_dates(daily["date"], config, order)
+    status = daily["status"]
+    if not isinstance(status.dtype, pd.CategoricalDtype):
+        status = status.astype("category")
+    frac = (daily["fraction_absent"].to_numpy(dtype=float, na_value=np.nan)
+            if "fraction_absent" in daily.columns else None)
+    absent = _absent_from_status(status.cat.codes.to_numpy(), status.cat.categories, frac)
+    _daily_cells(sc, tc, absent, K, T, enrolled, absent_sum)
+
+
+def _daily_from_parquet(path, index, config, order, K, T, enrolled, absent_sum, *, batch_size: int = 1 << 21) -> None:
+    """Stream ``attendance_daily.parquet`` in record batches: the daily table is never held in memory whole."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(path, read_dictionary=["student_id", "status"])
+    names = pf.schema_arrow.names
+    for col in ("student_id", "date", "status"):
+        if col not in names:
+            raise InputDataError("required column missing", path=path, column=col,
+                                 fix="Re-import the daily attendance export")
+    cols = [c for c in ("student_id", "date", "status", "fraction_absent") if c in names]
+    days = _DayLookup(config, order)
+    # batches usually share one dictionary: map its values once (kept alive, so `is` cannot be fooled)
+    dict_cache: list[tuple] = []
+
+    def codes_of(arr, lookup):
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        if pa.types.is_dictionary(arr.type):
+            d = arr.dictionary
+            mapped = next((m for dd, lk, m in dict_cache if lk is lookup and (dd is d or dd.equals(d))), None)
+            if mapped is None:
+                mapped = lookup(d)
+                dict_cache.append((d, lookup, mapped))
+            idx = arr.indices.to_numpy(zero_copy_only=False)
+            return np.where(idx >= 0, mapped[np.clip(idx, 0, None)], -1)
+        return lookup(arr)
+
+    student_lookup = lambda values: index.get_indexer(pd.Index(values.to_pylist()))  # noqa: E731
+    absent_set = pa.array(list(ABSENT_STATUSES))
+
+    def status_lookup(values):
+        return pc.fill_null(pc.is_in(values, value_set=absent_set), False).to_numpy(zero_copy_only=False).astype(
+            np.int64)
+
+    for batch in pf.iter_batches(batch_size=batch_size, columns=cols):
+        sid = batch.column("student_id")
+        sc = codes_of(sid, student_lookup)
+        tc = days(_day_numbers(batch.column("date").to_numpy(zero_copy_only=False)))
+        st = batch.column("status")
+        if pa.types.is_dictionary(st.type):
+            absent = codes_of(st, status_lookup).astype(float)
+            absent[st.indices.to_numpy(zero_copy_only=False) < 0] = 0.0
+        else:
+            absent = pc.fill_null(pc.is_in(st, value_set=absent_set), False).to_numpy(zero_copy_only=False).astype(float)
+        if "fraction_absent" in cols:
+            frac = batch.column("fraction_absent").to_numpy(zero_copy_only=False).astype(float)
+            absent = np.where(np.isnan(frac), absent, frac)
+        _daily_cells(sc, tc, absent, K, T, enrolled, absent_sum)
 
 
 def _attendance_source(dataset, index, order) -> _Source | None:
     T = len(order)
     S = len(index)
+    K = S * T
     parts = []
     daily = dataset.get("attendance_daily")
-    have = np.zeros(S * T, dtype=bool)
-    if daily is not None and len(daily):
-        sc = _student_codes(daily["student_id"], index)
-        tc = _term_codes_from_dates(daily["date"], dataset.config, order)
-        ok = (sc >= 0) & (tc >= 0)
-        key = (sc.astype(np.int64) * T + tc)[ok]
-        status = daily["status"]
-        if isinstance(status.dtype, pd.CategoricalDtype):
-            lut = np.isin(np.asarray(status.cat.categories, dtype=object), ABSENT_STATUSES).astype(float)
-            c = status.cat.codes.to_numpy()
-            absent = np.where(c >= 0, lut[c], 0.0)
+    have = np.zeros(K, dtype=bool)
+    data_path = getattr(dataset, "path", None)
+    daily_file = None if data_path is None else Path(data_path) / "attendance_daily.parquet"
+    if (daily is not None and len(daily)) or (daily is None and daily_file is not None and daily_file.exists()):
+        enrolled = np.zeros(K + 1)
+        absent_sum = np.zeros(K + 1)
+        if daily is not None:
+            _daily_from_frame(daily, index, dataset.config, order, K, T, enrolled, absent_sum)
         else:
-            absent = status.isin(ABSENT_STATUSES).to_numpy(dtype=float)
-        if "fraction_absent" in daily.columns:
-            frac = daily["fraction_absent"].to_numpy(dtype=float, na_value=np.nan)
-            absent = np.where(np.isnan(frac), absent, frac)
-        absent = absent[ok]
-        enrolled = np.bincount(key, minlength=S * T).astype(float)
-        absent_sum = np.bincount(key, weights=absent, minlength=S * T)
+            _daily_from_parquet(daily_file, index, dataset.config, order, K, T, enrolled, absent_sum)
+        enrolled, absent_sum = enrolled[:K], absent_sum[:K]
         have = enrolled > 0
         cells = np.flatnonzero(have)
         parts.append((cells, enrolled[cells], absent_sum[cells]))
@@ -158,27 +261,49 @@ def _attendance_source(dataset, index, order) -> _Source | None:
                    weight_n=en)
 
 
+def _by_unique(values: pd.Series, fn) -> np.ndarray:
+    """Apply ``fn`` (array of unique strings -> array) once per distinct value: marks and subjects repeat a lot."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    mapped = np.asarray(fn(pd.Series(np.asarray(uniques, dtype=object), dtype="string")))
+    out = mapped[np.clip(codes, 0, None)] if len(mapped) else np.zeros(len(codes), dtype=mapped.dtype)
+    if mapped.dtype.kind == "f":
+        out = np.where(codes < 0, np.nan, out)
+    elif mapped.dtype.kind == "b":
+        out = np.where(codes < 0, False, out)
+    return out
+
+
 def _grade_points(cg: pd.DataFrame, scale) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    mark = cg["mark"].astype("string").str.strip()
-    upper = mark.str.upper()
     letters = {str(k).upper(): float(v) for k, v in scale.letters.items()}
-    letter_pts = upper.map(letters).astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-    num = pd.to_numeric(mark, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    pct = (num - scale.numeric_min) / (scale.numeric_max - scale.numeric_min) * 100.0
-    pass_pct = (scale.pass_mark - scale.numeric_min) / (scale.numeric_max - scale.numeric_min) * 100.0
+    failing = {str(x).upper() for x in scale.failing_letters}
+    span = scale.numeric_max - scale.numeric_min
+    pass_pct = (scale.pass_mark - scale.numeric_min) / span * 100.0
     top = scale.max_points
-    num_pts = np.select([pct >= 90, pct >= 80, pct >= 70, pct >= pass_pct], [top, top - 1, top - 2, top - 3], 0.0)
-    num_pts = np.where(np.isnan(num), np.nan, np.clip(num_pts, 0, None))
-    derived = np.where(np.isnan(letter_pts), num_pts, letter_pts)
+
+    def per_mark(marks: pd.Series) -> np.ndarray:
+        upper = marks.str.strip().str.upper()
+        letter_pts = upper.map(letters).astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+        num = pd.to_numeric(marks.str.strip(), errors="coerce").astype("Float64").to_numpy(dtype=float,
+                                                                                          na_value=np.nan)
+        pct = (num - scale.numeric_min) / span * 100.0
+        num_pts = np.select([pct >= 90, pct >= 80, pct >= 70, pct >= pass_pct], [top, top - 1, top - 2, top - 3],
+                            0.0)
+        num_pts = np.where(np.isnan(num), np.nan, np.clip(num_pts, 0, None))
+        points = np.where(np.isnan(letter_pts), num_pts, letter_pts)
+        failed = upper.isin(failing).fillna(False).to_numpy(dtype=bool) | (~np.isnan(num) & (num < scale.pass_mark))
+        return np.column_stack([points, failed.astype(float), num]) if len(marks) else np.zeros((0, 3))
+
+    codes, uniques = pd.factorize(cg["mark"], use_na_sentinel=True)
+    table = per_mark(pd.Series(np.asarray(uniques, dtype=object), dtype="string"))
+    rows = table[np.clip(codes, 0, None)] if len(table) else np.full((len(codes), 3), np.nan)
+    rows[codes < 0] = np.nan
+    derived, failed, mark_value = rows[:, 0], np.nan_to_num(rows[:, 1]), rows[:, 2]
     if "grade_points" in cg.columns:
         given = cg["grade_points"].to_numpy(dtype=float, na_value=np.nan)
         points = np.where(np.isnan(given), derived, given)
     else:
         points = derived
-    failing = {str(x).upper() for x in scale.failing_letters}
-    failed = upper.isin(failing).fillna(False).to_numpy(dtype=bool) | (
-        ~np.isnan(num) & (num < scale.pass_mark))
-    return points, failed.astype(float), num
+    return points, failed, mark_value
 
 
 def _course_source(dataset, index, order) -> _Source | None:
@@ -194,9 +319,10 @@ def _course_source(dataset, index, order) -> _Source | None:
         core = cg["is_core"].astype("boolean")
     else:
         core = pd.Series(pd.NA, index=cg.index, dtype="boolean")
-    if "subject" in cg.columns:
-        by_subject = cg["subject"].astype("string").str.strip().str.lower().isin(CORE_SUBJECTS)
-        core = core.fillna(by_subject.astype("boolean"))
+    if "subject" in cg.columns and core.isna().any():
+        by_subject = _by_unique(cg["subject"], lambda u: u.str.strip().str.lower().isin(CORE_SUBJECTS)
+                                .fillna(False).to_numpy(dtype=bool))
+        core = core.fillna(pd.Series(by_subject, index=cg.index, dtype="boolean"))
     cols = {"grade_points": points, "failed": failed, "mark_value": mark_value, "is_core": _bool_array(core).astype(float),
             "college_credit": (_bool_array(cg["college_credit"]) if "college_credit" in cg.columns
                                else np.zeros(len(cg), dtype=bool)).astype(float)}
@@ -205,8 +331,10 @@ def _course_source(dataset, index, order) -> _Source | None:
     for c in cg.columns:  # other numeric/bool columns a district's KPI may name
         if c not in cols and c not in ("student_id", "term_id", "course_id", "mark", "subject"):
             if pd.api.types.is_bool_dtype(cg[c]) or pd.api.types.is_numeric_dtype(cg[c]):
-                cols[c] = cg[c].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+                cols[c] = _float_array(cg[c])
     key = sc.astype(np.int64) * T + tc
+    if ok.all():  # validated data: skip copying every column
+        return _Source(key=key, columns=cols)
     return _Source(key=key[ok], columns={k: v[ok] for k, v in cols.items()})
 
 
@@ -222,7 +350,7 @@ def _simple_source(dataset, name, index, order, *, by_date: bool) -> _Source | N
     cols = {}
     for c in tab.columns:
         if pd.api.types.is_bool_dtype(tab[c]) or pd.api.types.is_numeric_dtype(tab[c]):
-            cols[c] = tab[c].astype("Float64").to_numpy(dtype=float, na_value=np.nan)[ok]
+            cols[c] = _float_array(tab[c])[ok]
     key = (sc.astype(np.int64) * T + tc)[ok]
     return _Source(key=key, columns=cols)
 
@@ -390,12 +518,12 @@ def compute_kpis(dataset, *, catalog: Catalog | None = None, kpis: Iterable[str]
         conds = (kpi.measure,) if kpi.measure is not None else kpi.all_of
         per_scope = {}
         n_scope = {}
+        term_comps = [_components(src, cond, kpi, K) for cond in conds]  # record-level work done once
         for scope in ("term", "year_to_date"):
             parts = []
             n_total = np.zeros(K)
             present = exists if scope == "term" else _ytd(exists.astype(float), S, year_blocks) > 0
-            for cond in conds:
-                comp = _components(src, cond, kpi, K)
+            for cond, comp in zip(conds, term_comps):
                 if scope == "year_to_date":
                     how = cond.aggregate if cond.aggregate in ("max", "min") else "sum"
                     comp = {k: _ytd(v, S, year_blocks, how=how if k == "a" else "sum") for k, v in comp.items()}
