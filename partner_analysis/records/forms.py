@@ -23,6 +23,7 @@ from typing import Any, Callable, Sequence
 
 from sqlalchemy import delete, select
 
+from ..exceptions import ConfigError
 from ..forms.engine import FieldSpec, FormController
 from ._common import RecordsContext, now_utc
 from .checkins import GOAL_STATUSES, STATUS_LABELS, check_checkin, write_checkin
@@ -80,7 +81,9 @@ def investment_fields(ctx: RecordsContext, *, partner_id: str | None = None) -> 
     fields = []
     if partner_id is None:
         if not ctx.partners:
-            raise ValueError("the investment form needs the district's partner list (partners=...) or a partner_id")
+            raise ConfigError("the investment form needs the district's partner list or a partner_id",
+                              fix="Open the records with data_dir= (partners.parquet), register partnerships in "
+                                  "the store, or pass partner_id=")
         fields.append(FieldSpec("partner_id", "choice", "Partner", choices=tuple((p, p) for p in sorted(ctx.partners)),
                                 required=True, section="Entry"))
     today_term = ctx.config.term_for_date(dt.date.today())
