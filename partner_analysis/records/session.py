@@ -48,7 +48,9 @@ class RecordsSession:
         return investment_year_to_date(read_investments(self.store), self.config, term=self.term,
                                        partners=self.partners)
 
-    def by_category(self, partner_id: str) -> pd.DataFrame:
+    def by_category(self, partner_id: str | None = None) -> pd.DataFrame:
+        """Valued contributions by side and category this term (default partner: :meth:`most_one_sided`)."""
+        partner_id = partner_id or self.most_one_sided() or ""
         return investment_by_category(read_investments(self.store, partner_id=partner_id), self.config,
                                       terms=[self.term])
 
@@ -74,8 +76,10 @@ class RecordsSession:
         return goals_at_risk(tabs["goal_reviews"], tabs["checkins"], self.config)
 
     # -- charts and forms ---------------------------------------------------------------------------
-    def category_chart(self, partner_id: str):
+    def category_chart(self, partner_id: str | None = None):
+        """Stacked bars of both sides' contributions (default partner: :meth:`most_one_sided`)."""
         from .plots import plot_investment_by_category
+        partner_id = partner_id or self.most_one_sided() or ""
         return plot_investment_by_category(self.by_category(partner_id), currency=Valuation.from_config(
             self.config).currency, title=f"Investment by side and category, {partner_id}, {self.term}")
 
@@ -99,8 +103,13 @@ class RecordsSession:
         from .forms import investment_form
         return investment_form(self.store, self.ctx, entered_by=entered_by)
 
-    def checkin_form(self, partner_id: str, *, entered_by: str = ""):
+    def checkin_form(self, partner_id: str | None = None, *, entered_by: str = ""):
+        """The check-in form of ``partner_id`` (default: the first partner)."""
+        from ..exceptions import ConfigError
         from .forms import checkin_form
+        partner_id = partner_id or (self.partners[0] if self.partners else None)
+        if partner_id is None:
+            raise ConfigError("no partners are known", fix="Open the records with data_dir= or register partnerships")
         return checkin_form(self.store, self.ctx, partner_id=partner_id, entered_by=entered_by)
 
     def _upto(self) -> list[str]:
