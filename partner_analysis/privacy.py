@@ -880,6 +880,14 @@ def suppress_comparisons(table: pd.DataFrame, profile: PrivacyProfile | str | No
 
     all_shared = _shared_all_figures(out) if "all" in groups else np.zeros(size, bool)
     lines = _remainder_lines(out)
+    # ties are broken by the row's identifying keys, not its position, so row order never changes the result
+    id_cols = [c for c in ("partner_id", "program_id", "term", "kpi_id", "subgroup", "subgroup_value")
+               if c in out.columns]
+    key_rank = np.arange(size)
+    if id_cols:
+        key_rank = np.empty(size, dtype=int)
+        key_rank[out[id_cols].astype(str).sort_values(id_cols, kind="mergesort").index.to_numpy()] = \
+            np.arange(size)
     changed = True
     while changed:
         changed = False
@@ -922,7 +930,7 @@ def suppress_comparisons(table: pd.DataFrame, profile: PrivacyProfile | str | No
                     # cascade through the triplet rule, so fewer figures are lost), then the next-smallest.
                     def rank(i: int) -> tuple:
                         already = hidden[g][i] if layer == "n" else any(hidden[o][i] for o in hidden if o != g)
-                        return (0 if already else 1, n[g][i] if not np.isnan(n[g][i]) else np.inf, i)
+                        return (0 if already else 1, n[g][i] if not np.isnan(n[g][i]) else np.inf, key_rank[i])
 
                     pick = min(candidates, key=rank)
                     state[g][pick] = True
@@ -992,19 +1000,19 @@ def _remainder_lines(out: pd.DataFrame) -> list[tuple[tuple[str, ...], int, list
     base = [c for c in ("partner_id", "program_id", "term", "kpi_id") if c in out.columns]
     if "subgroup" in out.columns and base:
         sub = out["subgroup"].astype(object)
-        for _, idx in out.groupby(base, sort=False, dropna=False).groups.items():
+        for _, idx in out.astype({c: str for c in base}).groupby(base, sort=True, dropna=False).groups.items():
             idx = list(idx)
             totals = [i for i in idx if sub[i] == _ALL]
             if len(totals) != 1:
                 continue
-            for name in {sub[i] for i in idx} - {_ALL}:
-                members = [i for i in idx if sub[i] == name]
+            for name in sorted({str(sub[i]) for i in idx} - {_ALL}):
+                members = [i for i in idx if str(sub[i]) == name]
                 if len(members) >= 1:
                     lines.append((("t", "c", "all"), totals[0], members))
     keys = [c for c in ("partner_id", "term", "kpi_id", "subgroup", "subgroup_value") if c in out.columns]
     if "program_id" in out.columns and "partner_id" in keys:
         prog = out["program_id"].astype(object)
-        for _, idx in out.groupby(keys, sort=False, dropna=False).groups.items():
+        for _, idx in out.astype({c: str for c in keys}).groupby(keys, sort=True, dropna=False).groups.items():
             idx = list(idx)
             totals = [i for i in idx if prog[i] == _ALL]
             members = [i for i in idx if prog[i] != _ALL]

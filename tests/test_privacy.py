@@ -507,6 +507,15 @@ def test_suppress_comparisons_invariants(table):
     pd.testing.assert_frame_equal(again, out)
 
 
+@HYP
+@given(kpi_tables(), st.integers(0, 1000))
+def test_suppress_comparisons_row_order_free(table, seed):
+    shuffled = table.sample(frac=1, random_state=seed)
+    a = suppress_comparisons(table)
+    b = suppress_comparisons(shuffled).loc[table.index]
+    pd.testing.assert_frame_equal(a, b)
+
+
 # =========================================================================== leak scan
 class TestScan:
     IDS = ["004217", "118030", "123", "S-00991"]
