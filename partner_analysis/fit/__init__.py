@@ -12,7 +12,8 @@ from typing import Any
 
 import pandas as pd
 
-from .gaps import comments, discussion_prompts, gap_report, pair_gaps, reliability, side_agreement, wave_change
+from .gaps import (comments, discussion_prompts, gap_alt_text, gap_chart_frame, gap_report, pair_gaps,
+                   prompts_markdown, reliability, side_agreement, wave_change)
 from .instrument import (Band, Choice, GapThresholds, Instrument, Item, check_version_increases,
                          default_instrument_path, read_instrument, write_plain_xlsform)
 from .scoring import fit_index, item_scores, score_responses, side_scores
@@ -20,8 +21,8 @@ from .scoring import fit_index, item_scores, score_responses, side_scores
 __all__ = ["Band", "Choice", "GapThresholds", "Instrument", "Item", "check_version_increases",
            "default_instrument_path", "read_instrument", "write_plain_xlsform", "item_scores", "score_responses",
            "side_scores", "fit_index", "gap_report", "pair_gaps", "discussion_prompts", "side_agreement",
-           "reliability", "wave_change", "comments", "summary_for_bundle", "instrument_for_version",
-           "latest_wave"]
+           "reliability", "wave_change", "comments", "gap_chart_frame", "gap_alt_text", "prompts_markdown",
+           "summary_for_bundle", "instrument_for_version", "latest_wave", "load_answers", "pooled_reliability"]
 
 BUNDLE_DIMENSION_COLUMNS = ["dimension", "dimension_label", "district_mean", "partner_mean", "gap", "district_band",
                             "partner_band", "gap_flag", "n_district", "n_partner"]
@@ -55,6 +56,52 @@ def latest_wave(answers_long: pd.DataFrame) -> str | None:
     return str(last.index[-1])
 
 
+def load_answers(store: Any, partner_id: str | None = None, *, wave: str | None = None,
+                 instrument: Instrument | None = None) -> tuple[pd.DataFrame, Instrument]:
+    """Submitted answers of one partner and wave, with the instrument version they were given to.
+
+    Parameters
+    ----------
+    store : partner_analysis.store.Store
+    partner_id : str, optional
+        Default: every partner.
+    wave : str, optional
+        Default: the wave with the latest submission.
+    instrument : Instrument, optional
+        Default: the shipped instrument.
+
+    Returns
+    -------
+    (DataFrame, Instrument)
+        The answers (as :meth:`Store.answers_long`; empty when there are none) and the matching
+        instrument. When one wave was answered on two versions, the newest version's answers.
+    """
+    instrument = instrument or read_instrument(pyxform_check=False)
+    answers = store.answers_long(form_id=instrument.form_id,
+                                 partner_id=None if partner_id is None else str(partner_id))
+    wave = wave if wave is not None else latest_wave(answers)
+    answers = answers[answers["wave"] == wave] if wave is not None else answers
+    if answers.empty:
+        return answers, instrument
+    versions = answers["version"].astype(str).unique()
+    # a wave answered on two versions: keep the newest, which is what people saw last
+    newest = max(versions, key=int)
+    answers = answers[answers["version"].astype(str) == newest]
+    return answers, instrument_for_version(store, instrument.form_id, newest, default=instrument)
+
+
+def pooled_reliability(store: Any, instrument: Instrument | None = None, *, min_n: int | None = None
+                       ) -> pd.DataFrame:
+    """:func:`~partner_analysis.fit.gaps.reliability` over every submitted response to this instrument version.
+
+    All partnerships, both sides and all waves pool (``surveys.md`` §3); see ``reliability`` for columns.
+    """
+    instrument = instrument or read_instrument(pyxform_check=False)
+    answers = store.answers_long(form_id=instrument.form_id)
+    answers = answers[answers["version"].astype(str) == instrument.version]
+    return reliability(answers, instrument, min_n=min_n)
+
+
 def summary_for_bundle(store: Any, partner_id: str, *, wave: str | None = None,
                        instrument: Instrument | None = None) -> dict[str, pd.DataFrame]:
     """The fit-survey tables a partner's report bundle needs (aggregates only, no names).
@@ -79,23 +126,14 @@ def summary_for_bundle(store: Any, partner_id: str, *, wave: str | None = None,
         Empty frames (and a row of missing values for ``fit_overall``) when the partner has no
         submitted answers.
     """
-    instrument = instrument or read_instrument(pyxform_check=False)
-    answers = store.answers_long(form_id=instrument.form_id, partner_id=str(partner_id))
-    wave = wave if wave is not None else latest_wave(answers)
-    answers = answers[answers["wave"] == wave] if wave is not None else answers
+    answers, instrument = load_answers(store, partner_id, wave=wave, instrument=instrument)
+    wave = str(answers["wave"].iloc[0]) if not answers.empty else wave
     empty_overall = pd.DataFrame([{"fit_index": float("nan"), "band": "", "biggest_gap_dimension": "",
                                    "biggest_gap": float("nan"), "wave": wave or "", "n_district": 0,
                                    "n_partner": 0}])
     if answers.empty:
         return {"fit_dimensions": pd.DataFrame(columns=BUNDLE_DIMENSION_COLUMNS), "fit_overall": empty_overall,
                 "fit_prompts": pd.DataFrame(columns=["dimension", "prompt"])}
-    versions = answers["version"].astype(str).unique()
-    if len(versions) > 1:
-        # a wave answered on two versions: report the newest, which is what people saw last
-        newest = max(versions, key=int)
-        answers = answers[answers["version"].astype(str) == newest]
-    instrument = instrument_for_version(store, instrument.form_id, str(answers["version"].iloc[0]),
-                                        default=instrument)
     report = gap_report(answers, instrument)
     dims = report[BUNDLE_DIMENSION_COLUMNS].reset_index(drop=True)
     sides = side_scores(score_responses(answers, instrument), instrument)

@@ -29,7 +29,8 @@ def _cmd_validate(args) -> int:
         print(f"  - {inst.dimension_label(dim)} ({dim}): {d} district items, {p} partner items")
     bands = "; ".join(f"{b.label}<{b.upper}" if b.upper != float("inf") else b.label for b in inst.bands)
     print(f"  bands: {bands}; gap watch >= {inst.gap_thresholds.watch}, discuss >= {inst.gap_thresholds.discuss}; "
-          f"min items {inst.min_items_pct:.0%}; min n {inst.min_n}; confidential: {'yes' if inst.confidential else 'no'}")
+          f"min items {inst.min_items_pct:.0%}; min n {inst.min_n}; "
+          f"confidential: {'yes' if inst.confidential else 'no'}")
     if args.write_plain:
         write_plain_xlsform(args.file, args.write_plain)
         print(f"  plain XLSForm for KoboToolbox/ODK written to {args.write_plain}")

@@ -25,7 +25,7 @@ from .instrument import Instrument
 from .scoring import item_scores, score_responses, side_scores
 
 __all__ = ["CONFIDENTIAL_MIN_N", "gap_report", "pair_gaps", "discussion_prompts", "side_agreement",
-           "reliability", "wave_change", "comments"]
+           "reliability", "wave_change", "comments", "gap_chart_frame", "gap_alt_text", "prompts_markdown"]
 
 #: privacy.md §6: in confidential mode, within-side spread and comments need this many respondents
 CONFIDENTIAL_MIN_N = 5
@@ -310,3 +310,43 @@ def comments(answers_long: pd.DataFrame, instrument: Instrument, *, confidential
                         "comment": data["value"].values})
     return out.reset_index(drop=True)
 
+
+
+def gap_chart_frame(report: pd.DataFrame) -> pd.DataFrame:
+    """Long frame for :func:`partner_analysis.plots.plot_gap`: dimension (label), side, score.
+
+    One partner and wave at a time (the first found), dimensions in form order.
+    """
+    if report.empty:
+        return pd.DataFrame(columns=["dimension", "side", "score"])
+    first = report.iloc[0]
+    sub = report[(report["partner_id"] == first["partner_id"]) & (report["wave"] == first["wave"])]
+    out = sub.melt(id_vars=["dimension_label"], value_vars=["district_mean", "partner_mean"], var_name="side",
+                   value_name="score")
+    out["side"] = out["side"].str.replace("_mean", "", regex=False)
+    return out.rename(columns={"dimension_label": "dimension"}).reset_index(drop=True)
+
+
+def gap_alt_text(report: pd.DataFrame) -> str:
+    """One or two sentences describing a gap chart (its message), for screen readers."""
+    if report.empty:
+        return "No fit-survey answers yet: the chart is empty."
+    first = report.iloc[0]
+    sub = report[(report["partner_id"] == first["partner_id"]) & (report["wave"] == first["wave"])]
+    valid = sub.dropna(subset=["gap"])
+    text = (f"District and partner mean scores (1-5) on {len(sub)} fit dimensions for partner "
+            f"{first['partner_id']}, {first['wave']} survey.")
+    if valid.empty:
+        return text + " No dimension has scores from both sides."
+    big = valid.loc[valid["gap"].abs().idxmax()]
+    flagged = int((valid["gap_flag"] == "discuss").sum())
+    higher = "partner" if big["gap"] > 0 else "district"
+    return (text + f" The largest gap is on {big['dimension_label'].lower()}, where the {higher} scores "
+            f"{abs(big['gap']):.1f} points higher; {flagged} dimension(s) differ by 1 point or more.")
+
+
+def prompts_markdown(prompts: pd.DataFrame) -> str:
+    """A Markdown bullet list of discussion prompts (``prompt`` column), for notebooks and reports."""
+    if prompts.empty:
+        return "No dimension differs by 0.5 points or more between the two sides."
+    return "\n".join(f"- {p}" for p in prompts["prompt"])

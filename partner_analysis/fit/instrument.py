@@ -662,7 +662,8 @@ def _read_survey(reader: _Reader, sheet: _Sheet, choices: dict[str, list[tuple[C
             if list_name not in choices:
                 raise reader.error(f"choice list {list_name!r} is not on the choices sheet", sheet="survey", row=row,
                                    column="type", value=type_text,
-                                   fix=f"Add rows with list_name '{list_name}' to the choices sheet or correct the name")
+                                   fix=f"Add rows with list_name '{list_name}' to the choices sheet or correct "
+                                       "the name")
             item_choices = tuple(c for c, _ in choices[list_name])
         elif len(parts) != 1:
             raise reader.error(f"unknown question type {type_text!r}", sheet="survey", row=row, column="type",
