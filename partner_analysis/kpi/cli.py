@@ -15,15 +15,15 @@ def run_kpis(data_dir: str | Path, *, term: str, out: str | Path, partners=None,
 
     The format follows the suffix of ``out``: ``.csv`` or ``.parquet``.
     """
-    from ..data.dataset import read_dataset
     from .catalog import load_catalog
     from .compare import compare_partners
+    from .panel import read_dataset_for_kpis
 
     out = Path(out)
     if out.suffix.lower() not in (".csv", ".parquet"):
         raise ConfigError(f"--out must end in .csv or .parquet, found {out.name!r}", key="--out",
                           fix="Write e.g. --out kpis_2025-26-Q2.csv")
-    dataset = read_dataset(data_dir)
+    dataset = read_dataset_for_kpis(data_dir)
     catalog = load_catalog(kpis_path) if kpis_path else None
     table = compare_partners(dataset, term=term, partners=partners, by_program=by_program, subgroup=subgroup,
                              comparison=comparison, catalog=catalog, suppress=True)

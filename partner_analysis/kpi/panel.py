@@ -37,7 +37,7 @@ from ..data.schema import ABSENT_STATUSES
 from ..exceptions import ConfigError, InputDataError
 from .catalog import KPI, Catalog, Condition, catalog_for, resolve_value
 
-__all__ = ["build_panel", "compute_kpis", "PanelArrays", "enrolled_students"]
+__all__ = ["build_panel", "compute_kpis", "PanelArrays", "enrolled_students", "read_dataset_for_kpis"]
 
 CORE_SUBJECTS = ("english", "ela", "english language arts", "reading", "writing", "math", "mathematics",
                  "algebra", "geometry", "science", "biology", "chemistry", "physics", "social studies",
@@ -68,6 +68,18 @@ class PanelArrays:
             return self.term_ids.index(term)
         except ValueError:
             raise ConfigError(f"unknown term {term!r}", key="terms", fix=f"Use one of {list(self.term_ids)}") from None
+
+
+def read_dataset_for_kpis(path):
+    """Open a DATA_DIR for KPI work: every table except daily attendance, which the panel streams from parquet.
+
+    Daily attendance is by far the largest table (tens of millions of rows for
+    a large district); reading it in record batches keeps memory to a small
+    multiple of the other tables.
+    """
+    from ..data.dataset import read_dataset
+    from ..data.schema import IMPORT_ORDER
+    return read_dataset(path, tables=[t for t in IMPORT_ORDER if t != "attendance_daily"])
 
 
 # -- record sources -------------------------------------------------------------------------------
