@@ -811,7 +811,10 @@ def suppress_comparisons(table: pd.DataFrame, profile: PrivacyProfile | str | No
        of such a line is hidden and the total is shown, another member is
        hidden too: one whose row already hides a group if any (fewer figures
        lost), else the next-smallest.
-    4. **Inference floor.** Rows whose smaller group is below
+    4. **Trends.** ``prev_term_*`` / ``last_year_*`` figures of an earlier
+       participant group below ``min_group_n`` are hidden; a change needs
+       ``change_min_n`` in both terms.
+    5. **Inference floor.** Rows whose smaller group is below
        ``inference_min_n`` are ``"descriptive_only"``: means stay, the effect
        size, its CI, the improvement index, p-values and the test are removed.
 
@@ -949,6 +952,19 @@ def suppress_comparisons(table: pd.DataFrame, profile: PrivacyProfile | str | No
         _blank(out, [c for c in _GROUP_COLS[g][1:] if c in out.columns], hidden[g])
         _blank(out, [_GROUP_COLS[g][0]], hide_n[g])
     _blank(out, [c for c in _CONTRAST_COLS if c in out.columns], contrast)
+    # Trend columns: an earlier term's participant group below k is hidden like any group, and a change
+    # needs change_min_n in both terms (California: 20).
+    for prefix, change in (("prev_term", "change_prev_term"), ("last_year", "change_last_year")):
+        ncol = f"{prefix}_n_t"
+        if ncol not in out.columns:
+            continue
+        n_then = pd.to_numeric(out[ncol], errors="coerce").to_numpy(float)
+        with np.errstate(invalid="ignore"):
+            small_then = ~np.isnan(n_then) & (n_then < p.min_group_n)
+            no_change = small_then | (~np.isnan(n_then) & ((n_then < p.change_min_n) | (n["t"] < p.change_min_n)))
+        _blank(out, [c for c in (ncol, f"{prefix}_mean_t") if c in out.columns], small_then)
+        if change in out.columns:
+            _blank(out, [change], no_change)
     if "test" in out.columns:
         out.loc[contrast, "test"] = ""
     if "baseline_verdict" in out.columns:

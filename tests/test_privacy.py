@@ -452,6 +452,16 @@ class TestSuppressComparisons:
         assert out.loc[1, "suppressed"] and out.loc[1, "marker"] == "‡"
         assert pd.isna(out.loc[1, "n_t"])  # 40 - 32 would give the hidden 8
 
+    def test_trend_columns(self):
+        # California (privacy.md §2): change measures need n >= 20 in both years; public: earlier groups < k hidden
+        rows = [_kpi_row(prev_term_n_t=19, last_year_n_t=8), _kpi_row(prev_term_n_t=25, last_year_n_t=40)]
+        ca = suppress_comparisons(pd.DataFrame(rows), "california")
+        assert pd.isna(ca.loc[0, "change_prev_term"]) and ca.loc[0, "prev_term_mean_t"] == 0.92
+        assert pd.isna(ca.loc[0, "last_year_mean_t"]) and pd.isna(ca.loc[0, "last_year_n_t"])
+        assert ca.loc[1, "change_prev_term"] == 0.01 and ca.loc[1, "change_last_year"] == 0.02
+        pub = suppress_comparisons(pd.DataFrame(rows))
+        assert pub.loc[0, "change_prev_term"] == 0.01 and pd.isna(pub.loc[0, "change_last_year"])
+
     def test_errors(self):
         with pytest.raises(InputDataError, match="n_c"):
             suppress_comparisons(pd.DataFrame({"n_t": [3]}))
