@@ -104,3 +104,22 @@ def test_notebook_runs_top_to_bottom(district, tmp_path):
     assert len(alts) == 2 and all(len(a) > 40 for a in alts)
     assert any("P05" in "".join(o.get("data", {}).get("text/plain", "")) for o in outputs)
     assert sum("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs) == 2
+
+
+def test_notebook_session_on_a_district_without_records(district, tmp_path):
+    import shutil
+
+    from partner_analysis.records.session import open_records
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    for name in ("district.yml", "partners.parquet"):
+        shutil.copy(district / name, empty / name)
+    r = open_records("", str(empty), term="2025-26-Q2", as_of="2026-02-01")
+    assert r.as_of == dt.date(2026, 1, 16)  # capped at the term's last day
+    assert (r.balance_this_term()["balance_band"] == "no data").all()
+    assert "No investment entries" in r.category_chart().alt
+    status = r.checkin_status().set_index(["partner_id", "term"])["status"]
+    assert status[("P01", "2025-26-Q1")] == "overdue" and status[("P01", "2025-26-Q2")] == "due"  # last day
+    assert r.open_actions().empty and r.goals().empty
+    assert r.checkin_form().controller.fields[0].name == "date"
+    r.store.close()
