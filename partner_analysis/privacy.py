@@ -33,7 +33,7 @@ import re
 import struct
 import zlib
 from base64 import b64decode
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 

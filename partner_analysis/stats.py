@@ -201,6 +201,9 @@ def wwc_omega(n_total: Any) -> Any:
     -------
     float or numpy.ndarray
 
+    Checked against the ``statistics.md`` §1.1 vector (N = 6 gives 0.8) and,
+    through :func:`hedges_g`, against pingouin's ``compute_effsize``.
+
     References
     ----------
     .. [1] What Works Clearinghouse (2022). Procedures and Standards Handbook,

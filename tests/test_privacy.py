@@ -10,7 +10,6 @@ import dataclasses
 import doctest
 import hashlib
 import json
-import math
 import re
 from base64 import b64encode
 
