@@ -562,6 +562,17 @@ class TestScan:
         leaks = scan_outputs(tmp_path / "r.html", self.IDS)
         assert [(leak.kind, leak.student_id) for leak in leaks] == [("embedded_png", "004217")]
 
+    def test_embedded_png_in_notebook(self, tmp_path):
+        self._png(tmp_path / "c.png", "id 118030")
+        blob = b64encode((tmp_path / "c.png").read_bytes()).decode()
+        (tmp_path / "c.png").unlink()
+        wrapped = "\n".join(blob[i:i + 76] for i in range(0, len(blob), 76))  # nbformat may wrap base64
+        nb = {"cells": [{"cell_type": "code", "source": "plot()", "outputs": [
+            {"output_type": "display_data", "data": {"image/png": wrapped}, "metadata": {}}]}], "metadata": {}}
+        (tmp_path / "r.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+        leaks = scan_outputs(tmp_path, self.IDS)
+        assert [(leak.kind, leak.student_id) for leak in leaks] == [("embedded_png", "118030")]
+
     @pytest.mark.parametrize("text", [
         pytest.param("1004217 students", id="longer-number"),
         pytest.param("0042170", id="suffix"),
