@@ -271,7 +271,8 @@ def test_confidential_hides_spread_and_comments(confidential_inst, inst):
                                   role="district").items()})
     frame = frame.assign(form_id="score_test")
     assert gap_report(frame, inst)["district_rwg"].notna().any()
-    assert gap_report(frame, confidential_inst)["district_rwg"].isna().all()
+    with pytest.warns(PartnerAnalysisWarning, match="fewer than 5 respondents"):
+        assert gap_report(frame, confidential_inst)["district_rwg"].isna().all()
     assert len(comments(frame, inst)) == 3
     with pytest.warns(PartnerAnalysisWarning, match="fewer than 5"):
         assert comments(frame, confidential_inst).empty
@@ -303,6 +304,16 @@ def test_reliability_against_pingouin(inst, rng):
     rel = reliability(long(responses), inst)
     expected = pingouin.cronbach_alpha(pd.DataFrame(mat))[0]
     assert rel[rel["dimension"] == "b"]["alpha"].iloc[0] == pytest.approx(expected, abs=1e-10)
+
+
+def test_empty_answers_give_empty_tables(inst):
+    empty = pd.DataFrame(columns=["response_id", "form_id", "version", "partner_id", "role", "respondent", "wave",
+                                  "item", "value"])
+    assert score_responses(empty, inst).empty
+    assert gap_report(empty, inst).empty
+    assert comments(empty, inst).empty
+    rel = reliability(empty, inst)
+    assert len(rel) == 2 and not rel["shown"].any()
 
 
 def test_wave_change(inst):

@@ -170,6 +170,15 @@ def gap_report(answers_long: pd.DataFrame, instrument: Instrument, *, confidenti
     out["gap_flag"] = [instrument.gap_thresholds.flag(g) for g in out["gap"]]
     out["n_district"] = wide["district_n_respondents"].fillna(0).astype("int64")
     out["n_partner"] = wide["partner_n_respondents"].fillna(0).astype("int64")
+    confidential = instrument.confidential if confidential is None else confidential
+    if confidential:
+        small = out[((out["n_district"] > 0) & (out["n_district"] < CONFIDENTIAL_MIN_N))
+                    | ((out["n_partner"] > 0) & (out["n_partner"] < CONFIDENTIAL_MIN_N))]
+        if len(small):
+            warnings.warn(f"confidential survey: {small['partner_id'].nunique()} partnership(s) have a side with "
+                          f"fewer than {CONFIDENTIAL_MIN_N} respondents; their within-side agreement is hidden, but "
+                          "side means of so few people may still identify them", PartnerAnalysisWarning,
+                          stacklevel=2)
     agree = side_agreement(items, instrument, confidential=confidential)
     for role in ("district", "partner"):
         sub = agree[agree["role"] == role][["partner_id", "wave", "dimension", "rwg"]]
@@ -291,8 +300,11 @@ def comments(answers_long: pd.DataFrame, instrument: Instrument, *, confidential
     # identity fields are text too, but they are who answered, not what they think
     skip = {"respondent_name", "respondent_role", "organisation"}
     text_items = {it.name: it for it in instrument.items if it.type == "text" and it.name not in skip}
+    columns = ["partner_id", "wave", "role", "item", "section", "question", "comment"]
     data = answers_long[answers_long["item"].isin(list(text_items))].copy()
-    data = data[data["value"].map(lambda v: isinstance(v, str) and v.strip() != "")]
+    if data.empty:
+        return pd.DataFrame(columns=columns)
+    data = data[data["value"].map(lambda v: isinstance(v, str) and v.strip() != "").astype(bool)]
     if "wave" not in data.columns:
         data["wave"] = "annual"
     if confidential and not answers_long.empty:
@@ -303,6 +315,8 @@ def comments(answers_long: pd.DataFrame, instrument: Instrument, *, confidential
                           f"{CONFIDENTIAL_MIN_N} respondents", PartnerAnalysisWarning, stacklevel=2)
             keep = ~data.set_index(["partner_id", "wave", "role"]).index.isin(small.index)
             data = data[keep]
+    if data.empty:
+        return pd.DataFrame(columns=columns)
     out = pd.DataFrame({"partner_id": data["partner_id"].values, "wave": data["wave"].values,
                         "role": data["role"].values, "item": data["item"].values,
                         "section": [text_items[i].group for i in data["item"]],
