@@ -440,7 +440,7 @@ def _plain(value):
 
 
 def _write_bundle(folder: Path, meta: dict, tables: Mapping[str, pd.DataFrame], *, k: int,
-                  student_ids: frozenset) -> dict[str, str]:
+                  student_ids: frozenset) -> dict[str, tuple[str, int]]:
     folder.mkdir(parents=True, exist_ok=True)
     hashes, entries = {}, {}
     for name, frame in tables.items():
@@ -448,7 +448,7 @@ def _write_bundle(folder: Path, meta: dict, tables: Mapping[str, pd.DataFrame], 
         data = _table_bytes(frame)
         digest = hashlib.sha256(data).hexdigest()
         _write_atomic(folder / f"{name}.csv", data)
-        hashes[name] = digest
+        hashes[name] = (digest, int(len(frame)))
         entries[name] = {"file": f"{name}.csv", "sha256": digest, "rows": int(len(frame)),
                          "dtypes": _dtypes(frame)}
     meta = dict(meta, tables=entries, board=_board_row(meta, tables))
@@ -488,10 +488,10 @@ def read_ledger(path: str | Path) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     if importlib.util.find_spec("partner_analysis.privacy") is not None:
         ledger_cls = getattr(importlib.import_module("partner_analysis.privacy"), "ReleaseLedger", None)
-        reader = getattr(ledger_cls, "read", None) if ledger_cls is not None else None
+        reader = getattr(ledger_cls, "frame", None) if ledger_cls is not None else None
         if reader is not None:
             try:
-                frame = ledger_cls(path).read()
+                frame = ledger_cls(path).frame()
                 if isinstance(frame, pd.DataFrame):
                     return frame
             except Exception:  # noqa: BLE001 - fall back to reading the lines ourselves
@@ -596,8 +596,9 @@ def build_bundles(data_dir: str | Path, *, term: str, partners: Iterable[str] | 
                     "term_label": term, "district": config.name, "profile": pdict, "parts": parts,
                     "built_at": released_at}
             hashes = _write_bundle(folder, meta, tables, k=k, student_ids=student_ids)
-            ledger_rows += [{"term": term, "partner_id": pid, "table": n, "sha256": h, "profile": pdict["name"],
-                             "released_at": released_at} for n, h in hashes.items()]
+            ledger_rows += [{"term": term, "partner_id": pid, "table": n, "sha256": h, "rows": rows,
+                             "profile": pdict["name"], "released_at": released_at}
+                            for n, (h, rows) in hashes.items()]
             infos.append(BundleInfo(pid, term, folder, True, None, tuple(tables), parts))
         except PartnerAnalysisError as err:
             infos.append(BundleInfo(pid, term, folder, False, f"{type(err).__name__}: {err}"))

@@ -183,13 +183,67 @@ def show_outcomes(bundle: Bundle) -> None:
     if not len(drawable):
         return
     from .charts import plot_kpi_comparison, show_chart
-    ax, twin, alt = plot_kpi_comparison(drawable)
+    try:
+        from .. import plots
+    except ImportError:  # before plots.py: the report's own chart
+        ax, twin, alt = plot_kpi_comparison(drawable)
+    else:
+        _, twin, alt = _kpi_chart_text(drawable)
+        long = pd.concat([
+            pd.DataFrame({"outcome": drawable["kpi_label"].astype(str), "group": "Participants",
+                          "share": drawable["mean_t"].astype(float)}),
+            pd.DataFrame({"outcome": drawable["kpi_label"].astype(str), "group": "Comparison group",
+                          "share": drawable["mean_c"].astype(float)})], ignore_index=True)
+        ax = plots.plot_comparison_bars(long, x="outcome", y="share", hue="group", alt=alt, percent=True)
+        ax.set_xlabel("Share of students")
+        ax.set_ylabel("")
+        if ax.get_legend() is not None:
+            ax.get_legend().set_title(None)
     show_chart(ax.figure, alt=alt, twin=twin, caption="Data for the chart: share of students, participants and "
                                                       "comparison group")
 
 
+def _kpi_chart_text(rows: pd.DataFrame) -> tuple[None, pd.DataFrame, str]:
+    twin = pd.DataFrame({"Outcome": rows["kpi_label"].astype(str).tolist(),
+                         "Participants": [f"{100 * v:.0f}%" for v in rows["mean_t"]],
+                         "Comparison group": [f"{100 * v:.0f}%" for v in rows["mean_c"]]})
+    parts = [f"{o}: participants {t}, comparison {c}" for o, t, c in twin.itertuples(index=False)]
+    return None, twin, ("Bar chart comparing participating students with a comparison group. "
+                        + "; ".join(parts) + ".")
+
+
+def _show_fit_chart(bundle: Bundle) -> None:
+    dims = bundle.table("fit_dimensions")
+    if dims is None or not len(dims) or dims[["district_mean", "partner_mean"]].isna().all().all():
+        return
+    try:
+        from .. import plots
+    except ImportError:
+        return
+    from .charts import show_chart
+    label = dims["dimension_label"] if "dimension_label" in dims.columns else dims["dimension"]
+    long = pd.concat([
+        pd.DataFrame({"dimension": label.astype(str), "side": "District", "score": dims["district_mean"]}),
+        pd.DataFrame({"dimension": label.astype(str), "side": "Partner", "score": dims["partner_mean"]})],
+        ignore_index=True).dropna()
+    twin = long.pivot(index="dimension", columns="side", values="score").reindex(label.astype(str).unique())
+    twin = twin.reset_index().rename(columns={"dimension": "Dimension"})
+    for c in ("District", "Partner"):
+        if c in twin.columns:
+            twin[c] = twin[c].map(lambda v: "" if missing(v) else f"{v:.2f}")
+    gap = dims.assign(absgap=dims["gap"].abs()).sort_values("absgap", ascending=False).iloc[0]
+    alt = (f"Dot chart of district and partner fit scores for {len(twin)} dimensions. The widest gap is on "
+           f"{gap.get('dimension_label', gap['dimension'])} (district {fmt_effect(gap['district_mean'])}, "
+           f"partner {fmt_effect(gap['partner_mean'])}).")
+    ax = plots.plot_gap(long, dimension="dimension", side="side", value="score", alt=alt)
+    ax.set_xlabel("Mean fit score")
+    show_chart(ax.figure, alt=alt, twin=twin, caption="Data for the chart: fit scores by dimension")
+
+
 def show_fit(bundle: Bundle) -> None:
     _display_html(fit_html(bundle))
+    if bundle.has("fit"):
+        _show_fit_chart(bundle)
 
 
 def show_investments(bundle: Bundle) -> None:
