@@ -186,3 +186,13 @@ def test_kobo_import_rejects_bad_rows_before_writing(demo_db, inst, tmp_path):
     with pytest.raises(InputDataError, match="role must be district or partner") as info:
         read_kobo_csv(csv, inst)
     assert info.value.row == 2
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_demo_profiles_hold_for_any_seed(tmp_path, inst, seed):
+    store = store_mod.Store(tmp_path / "d.sqlite")
+    write_demo_fit(store, SimpleNamespace(tables={"partners": PARTNERS.iloc[:2]}), seed=seed, instrument=inst)
+    rep = gap_report(store.answers_long(form_id="partner_fit", wave="annual"), inst)
+    discuss = rep[rep["gap_flag"] == "discuss"].groupby("partner_id").size()
+    assert discuss.get("P02", 0) >= 2
+    assert rep[rep["partner_id"] == "P01"]["district_mean"].mean() >= 3.8  # "aligned" partners score high
