@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import pickle
 
 import openpyxl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from partner_analysis.exceptions import InstrumentError
 from partner_analysis.fit.expressions import ExpressionError, evaluate, parse_expression, references
@@ -320,3 +323,22 @@ def test_expression_references_and_no_eval():
     # nothing Python-ish is ever executed: a dunder is just a bad token
     with pytest.raises(ExpressionError):
         parse_expression("__import__('os').system('true')")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="${}()'.,=!<>+- abc12_xyzandornotselected", max_size=40))
+def test_parser_only_raises_expression_error(text):
+    try:
+        expr = parse_expression(text)
+    except ExpressionError:
+        return
+    expr.evaluate({"a": "1", "abc": "x"}, current="2")  # whatever parses also evaluates
+
+
+def test_instrument_is_frozen_and_hashable():
+    inst = read_instrument()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        inst.version = "1"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        inst.items[0].label = "x"
+    assert hash(inst) == hash(read_instrument())
