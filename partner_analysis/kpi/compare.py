@@ -290,7 +290,8 @@ def compare_partners(dataset, *, term: str, partners: Sequence[str] | str | None
                      subgroup: str | None = None, profile=None, suppress: bool = True,
                      comparison: str = "same_school_grade", kpis: Iterable[str] | None = None,
                      catalog: Catalog | None = None, arrays: PanelArrays | None = None,
-                     cox_small_sample: bool = False, alpha: float = 0.05) -> pd.DataFrame:
+                     cox_small_sample: bool = False, alpha: float = 0.05,
+                     school: str | None = None) -> pd.DataFrame:
     """Compare participants of each partner with a comparison group on every KPI, for one term.
 
     Parameters
@@ -325,6 +326,9 @@ def compare_partners(dataset, *, term: str, partners: Sequence[str] | str | None
         Apply the WWC ω factor to the Cox index (default False, statistics.md §1.2).
     alpha : float
         FDR level of the Benjamini–Hochberg adjustment.
+    school : str, optional
+        Only students of this school (``students.school_id``), participants
+        and comparison alike.
 
     Returns
     -------
@@ -355,13 +359,25 @@ def compare_partners(dataset, *, term: str, partners: Sequence[str] | str | None
     sub_codes, sub_labels = _subgroup_codes(dataset, arrays, subgroup)
     S = len(arrays.student_ids)
     everyone = np.zeros(S, dtype=np.int64)
+    in_school = None
+    if school is not None:
+        st = dataset["students"]
+        school_of = st.set_index(st["student_id"].astype(str))["school_id"].astype(str).reindex(arrays.student_ids)
+        if str(school) not in set(school_of):
+            raise ConfigError(f"no students in school {school!r}", key="school",
+                              fix=f"Use one of {sorted(set(school_of.dropna()))}")
+        in_school = (school_of == str(school)).to_numpy()
     records = []
     for unit, member in units.items():
+        if in_school is not None:
+            member = member & in_school[:, None]
         part_now = member[:, t]
         if comparison == "same_school_grade":
             comp = np.isin(cells, np.unique(cells[part_now])) & ~part_now
         else:
             comp = ~part_now
+        if in_school is not None:
+            comp &= in_school
         groupings = [("all", everyone, ["all"])]
         if subgroup is not None:
             groupings.append((subgroup, sub_codes, sub_labels))
