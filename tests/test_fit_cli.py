@@ -196,3 +196,21 @@ def test_demo_profiles_hold_for_any_seed(tmp_path, inst, seed):
     discuss = rep[rep["gap_flag"] == "discuss"].groupby("partner_id").size()
     assert discuss.get("P02", 0) >= 2
     assert rep[rep["partner_id"] == "P01"]["district_mean"].mean() >= 3.8  # "aligned" partners score high
+
+
+def test_kobo_split_multi_choice_columns(demo_db, inst, tmp_path):
+    """Kobo can export a select_multiple as one 0/1 column per option only; the answer is rebuilt."""
+    db, _ = demo_db
+    wide, frame = _kobo_frame(store_mod.Store(db), inst)
+    main_col = next(c for c in frame.columns if c.endswith("/resources_given"))
+    for choice in inst.item("resources_given").choices:
+        frame[f"{main_col}/{choice.name}"] = frame[main_col].map(lambda v, n=choice.name: int(n in v.split()))
+    frame = frame.drop(columns=main_col)
+    csv = tmp_path / "split.csv"
+    frame.to_csv(csv, index=False)
+    got = read_kobo_csv(csv, inst)
+    got = got[got["item"] == "resources_given"].set_index("submission")["value"]
+    expected = wide.set_index("response_id")["resources_given"]
+    assert len(got) == len(expected)
+    for rid, value in expected.items():
+        assert sorted(got[f"u-{rid}"]) == sorted(value)

@@ -136,6 +136,14 @@ def read_kobo_csv(path: str | Path, instrument: Instrument, *, partner_id: str |
         raise InputDataError(f"no column matches a question of '{instrument.form_id}'", path=path,
                              fix="Export with XML values and headers from the form built from this instrument")
     # Kobo's _uuid first, then ODK's instance id; "uuid:" prefixes are dropped below
+    # select_multiple exported only as one 0/1 column per option ("group/q/option"): rebuild the answer
+    split: dict[str, list[tuple[str, str]]] = {}
+    multi = {it.name: it for it in instrument.items if it.type == "select_multiple"}
+    for col in raw.columns:
+        parts = col.split("/")
+        if len(parts) >= 2 and parts[-2] in multi and parts[-2] not in by_name \
+                and multi[parts[-2]].choice(parts[-1]) is not None:
+            split.setdefault(parts[-2], []).append((parts[-1], col))
     uuid_col = next((c for key in _UUID_COLUMNS for c in raw.columns if c == key or c.split("/")[-1] == key),
                     None)
     cols = {c.split("/")[-1]: c for c in raw.columns}
@@ -157,7 +165,14 @@ def read_kobo_csv(path: str | Path, instrument: Instrument, *, partner_id: str |
                                  fix="Export with the _uuid / instanceID column, which identifies each submission")
         answers: dict[str, Any] = {}
         for it in instrument.items_for(rl):
-            if it.type == "note" or it.name not in by_name:
+            if it.type == "note":
+                continue
+            if it.name in split:
+                picked = [opt for opt, col in split[it.name] if _cell_text(row[col]).lower() in ("1", "true")]
+                if picked:
+                    answers[it.name] = picked
+                continue
+            if it.name not in by_name:
                 continue
             col = by_name[it.name]
             text = _cell_text(row[col])
