@@ -359,3 +359,23 @@ def test_goal_attainment_from_a_yaml_file(ds, tmp_path):
                    "due_term: 2025-26-Q4}\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="baseline"):
         read_goals_yaml(bad)
+
+
+def test_school_filter_restricts_both_groups(ds):
+    res = compare_partners(ds, term=Q2, partners="P01", school="0102", suppress=False).set_index("kpi_id")
+    treated, comp = _groups(ds, "P01", Q2)
+    st = ds["students"].set_index("student_id")["school_id"]
+    in_school = set(st[st == "0102"].index)
+    row = res.loc["gpa"]
+    assert row.n_t == len(treated & in_school) and row.n_c == len(comp & in_school)
+    with pytest.raises(ConfigError, match="school"):
+        compare_partners(ds, term=Q2, school="9999", suppress=False)
+
+
+def test_row_order_of_the_inputs_does_not_matter(ds):
+    shuffled = Dataset(config=ds.config, tables={k: v.sample(frac=1.0, random_state=5).reset_index(drop=True)
+                                                 for k, v in ds.tables.items()})
+    key = ["partner_id", "program_id", "kpi_id", "subgroup", "subgroup_value"]
+    a = compare_partners(ds, term=Q2, suppress=False, by_program=True).sort_values(key).reset_index(drop=True)
+    b = compare_partners(shuffled, term=Q2, suppress=False, by_program=True).sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9)
