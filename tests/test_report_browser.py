@@ -14,7 +14,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.browser]
 def reports(demo_dir, tmp_path_factory):
     from partner_analysis.report.batch import run_reports
     out = tmp_path_factory.mktemp("reports")
-    m = run_reports(demo_dir, term=TERM, out=out, partners=["P01", "P02"], workers=2, progress=False)
+    require_chromium()  # the PDF is printed by Chromium in the workers
+    m = run_reports(demo_dir, term=TERM, out=out, partners=["P01", "P02"], workers=2, progress=False,
+                    formats=("html", "pdf"))
     assert m.ok, m.rows
     return m
 
@@ -70,3 +72,15 @@ def test_reflow_at_320px_has_no_horizontal_page_scroll(reports, browser):
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= 330
     page.close()
+
+
+def test_pdf_is_tagged_with_title_and_language(reports):
+    import re
+
+    assert all(r["pdf"] == f"{r['partner_id']}.pdf" for r in reports.rows)
+    data = (reports.out_dir / "P01.pdf").read_bytes()
+    assert data.startswith(b"%PDF")
+    assert b"/StructTreeRoot" in data and b"/MarkInfo" in data
+    assert re.search(rb"/Lang ?\(en\)", data)
+    title = re.search(rb"/Title ?\(([^)]*)\)", data).group(1).decode("latin-1")
+    assert "partnership report" in title and TERM in title
