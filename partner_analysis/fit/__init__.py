@@ -12,6 +12,7 @@ from typing import Any
 
 import pandas as pd
 
+from .exchange import KoboImport, export_answers, import_kobo, read_kobo_csv
 from .gaps import (comments, discussion_prompts, gap_alt_text, gap_chart_frame, gap_report, pair_gaps,
                    prompts_markdown, reliability, side_agreement, wave_change)
 from .instrument import (Band, Choice, GapThresholds, Instrument, Item, check_version_increases,
@@ -22,7 +23,8 @@ __all__ = ["Band", "Choice", "GapThresholds", "Instrument", "Item", "check_versi
            "default_instrument_path", "read_instrument", "write_plain_xlsform", "item_scores", "score_responses",
            "side_scores", "fit_index", "gap_report", "pair_gaps", "discussion_prompts", "side_agreement",
            "reliability", "wave_change", "comments", "gap_chart_frame", "gap_alt_text", "prompts_markdown",
-           "summary_for_bundle", "instrument_for_version", "latest_wave", "load_answers", "pooled_reliability"]
+           "summary_for_bundle", "instrument_for_version", "latest_wave", "load_answers", "pooled_reliability",
+           "KoboImport", "export_answers", "import_kobo", "read_kobo_csv"]
 
 BUNDLE_DIMENSION_COLUMNS = ["dimension", "dimension_label", "district_mean", "partner_mean", "gap", "district_band",
                             "partner_band", "gap_flag", "n_district", "n_partner"]

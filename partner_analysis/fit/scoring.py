@@ -15,6 +15,16 @@ missing when :math:`|A_{r,d}| / T_{r,d} < p_{min}` (``fit::min_items_pct``, defa
 :math:`D_{r,d}` over the respondents of one side; the fit index averages, over dimensions, the
 mean of the district and partner side means, so each side weighs the same whatever its number of
 respondents.
+
+References
+----------
+.. [1] Mattessich, P. W., Murray-Close, M., & Monsey, B. R. (2001). *Collaboration: What Makes It
+       Work* (2nd ed.). Wilder Research. (Factor means on a 1-5 scale; strength/borderline/concern.)
+.. [2] Lasker, R. D., Weiss, E. S., & Miller, R. (2001). Partnership synergy: a practical framework for
+       studying and strengthening the collaborative advantage. *Milbank Quarterly*, 79(2), 179-205.
+
+The rules are checked in ``tests/test_fit_scoring.py`` against hand-computed cases (reverse items,
+weights, not-scored choices, the 75 % rule, half-open bands).
 """
 from __future__ import annotations
 
