@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from partner_analysis.exceptions import PartnerAnalysisWarning, ScoringError
 from partner_analysis.fit import (comments, discussion_prompts, fit_index, gap_report, item_scores,
-                                  read_instrument, reliability, score_responses, side_scores, wave_change)
+                                  pair_gaps, read_instrument, reliability, score_responses, side_scores,
+                                  wave_change)
 
 COLS = ["type", "name", "label", "relevant", "fit::dimension", "fit::reverse", "fit::weight", "fit::role"]
 SURVEY = [
@@ -229,6 +230,8 @@ def test_gap_report_hand_computed(inst):
     # a4 (3, 3 vs 4) at |1.0| and comes first in form order
     assert a["top_pair"] == "a3" and a["top_pair_gap"] == pytest.approx(-1.0)
     assert "the district rates 'Statement a3 is negative' 1.0 point higher than the partner" in a["prompt"]
+    top = pair_gaps(_two_sides(), inst, n_largest=2)
+    assert list(top["pair"]) == ["b1", "a3"] and list(top["gap"]) == pytest.approx([2.0, -1.0])
     prompts = discussion_prompts(rep)
     assert list(prompts["dimension"]) == ["b", "a"]  # biggest gap first
 

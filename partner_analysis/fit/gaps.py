@@ -51,8 +51,8 @@ def _fmt_points(x: float) -> str:
     return f"{abs(x):.1f} point" + ("" if abs(x) == 1 else "s")
 
 
-def pair_gaps(answers_long: pd.DataFrame, instrument: Instrument, *, items: pd.DataFrame | None = None
-              ) -> pd.DataFrame:
+def pair_gaps(answers_long: pd.DataFrame, instrument: Instrument, *, items: pd.DataFrame | None = None,
+              n_largest: int | None = None) -> pd.DataFrame:
     """Side means of each mirrored item pair and their difference.
 
     Ratings are compared on the answer scale the respondents saw (reverse coding is not applied),
@@ -63,7 +63,8 @@ def pair_gaps(answers_long: pd.DataFrame, instrument: Instrument, *, items: pd.D
     DataFrame
         partner_id, wave, dimension, pair, district_item, partner_item, statement (the district
         wording, else the partner wording), district_mean, partner_mean, gap (partner - district),
-        n_district, n_partner. Sorted by partner, wave, dimension, descending ``|gap|``.
+        n_district, n_partner. Sorted by partner, wave, dimension, descending ``|gap|``; with
+        ``n_largest``, only the pairs with the largest ``|gap|`` (both sides answered), largest first.
     """
     items = item_scores(answers_long, instrument) if items is None else items
     g = items.groupby(["partner_id", "wave", "dimension", "pair", "role"], sort=False)
@@ -93,6 +94,9 @@ def pair_gaps(answers_long: pd.DataFrame, instrument: Instrument, *, items: pd.D
                             ascending=[True, True, True, False, True], kind="stable")
     cols = ["partner_id", "wave", "dimension", "pair", "district_item", "partner_item", "statement",
             "district_mean", "partner_mean", "gap", "n_district", "n_partner"]
+    if n_largest is not None:
+        wide = wide[wide["_abs"] >= 0].sort_values(["_abs", "_order"], ascending=[False, True], kind="stable")
+        wide = wide.head(int(n_largest))
     return wide[cols].reset_index(drop=True)
 
 
