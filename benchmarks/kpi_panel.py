@@ -9,7 +9,8 @@ What is measured, in one run:
    (days enrolled, days absent) straight from ``attendance_daily.parquet``,
    as the panel does it (:mod:`partner_analysis.kpi.panel`).
 2. **DuckDB, attendance**: the same aggregation in SQL over the same parquet
-   file (join on term date ranges, ``coalesce(fraction_absent, status rule)``).
+   file (``coalesce(fraction_absent, status rule)`` summed per student and
+   term; terms by a CASE expression and by a range join, the faster counts).
 3. **ours, full**: open the DATA_DIR, build every KPI for every term, and
    compare every partner and programme for one term (suppressed table).
 4. **peak memory** of (3), sampled RSS above the RSS before it started,
@@ -91,23 +92,39 @@ def ours_attendance(data_dir: Path):
     return enrolled[:K], absent[:K]
 
 
-def duckdb_attendance(data_dir: Path):
+def duckdb_attendance(data_dir: Path, form: str = "case"):
+    """The attendance aggregation in DuckDB SQL.
+
+    ``form="case"`` maps dates to terms with a CASE expression (the fastest
+    formulation we found); ``form="range_join"`` joins a terms table on date
+    ranges (the textbook SQL). The benchmark reports the faster of the two.
+    """
     import duckdb
 
     from partner_analysis.config import load_config
 
     cfg = load_config(data_dir / "district.yml")
-    terms = ", ".join(f"('{t.id}', DATE '{t.start}', DATE '{t.end}')" for t in cfg.terms)
     absent = ", ".join(f"'{s}'" for s in ABSENT)
-    sql = f"""
-        WITH terms(term_id, start_d, end_d) AS (VALUES {terms})
-        SELECT a.student_id, t.term_id, count(*) AS days_enrolled,
-               sum(coalesce(a.fraction_absent,
-                            CASE WHEN a.status IN ({absent}) THEN 1.0 ELSE 0.0 END)) AS days_absent
-        FROM read_parquet('{data_dir / "attendance_daily.parquet"}') a
-        JOIN terms t ON CAST(a.date AS DATE) BETWEEN t.start_d AND t.end_d
-        GROUP BY ALL
-    """
+    absent_expr = f"coalesce(a.fraction_absent, CASE WHEN a.status IN ({absent}) THEN 1.0 ELSE 0.0 END)"
+    source = f"read_parquet('{data_dir / 'attendance_daily.parquet'}')"
+    if form == "range_join":
+        terms = ", ".join(f"('{t.id}', DATE '{t.start}', DATE '{t.end}')" for t in cfg.terms)
+        sql = f"""
+            WITH terms(term_id, start_d, end_d) AS (VALUES {terms})
+            SELECT a.student_id, t.term_id, count(*) AS days_enrolled, sum({absent_expr}) AS days_absent
+            FROM {source} a JOIN terms t ON CAST(a.date AS DATE) BETWEEN t.start_d AND t.end_d
+            GROUP BY ALL
+        """
+    else:
+        case = " ".join(f"WHEN a.date >= TIMESTAMP '{t.start}' AND a.date < TIMESTAMP '{t.end}' + INTERVAL 1 DAY "
+                        f"THEN '{t.id}'" for t in cfg.terms)
+        sql = f"""
+            SELECT * FROM (
+                SELECT a.student_id, CASE {case} END AS term_id, count(*) AS days_enrolled,
+                       sum({absent_expr}) AS days_absent
+                FROM {source} a GROUP BY ALL)
+            WHERE term_id IS NOT NULL
+        """
     con = duckdb.connect()
     try:
         return con.sql(sql).df()
@@ -165,7 +182,10 @@ def main(argv=None) -> int:
 
     # 1 + 2: like for like, the attendance aggregation
     t_ours_att, (enrolled, absent) = best_of(args.repeat, lambda: ours_attendance(data_dir))
-    t_duck_att, duck = best_of(args.repeat, lambda: duckdb_attendance(data_dir))
+    t_duck_join, _ = best_of(args.repeat, lambda: duckdb_attendance(data_dir, "range_join"))
+    t_duck_att, duck = best_of(args.repeat, lambda: duckdb_attendance(data_dir, "case"))
+    print(f"DuckDB: CASE form {t_duck_att:.2f} s, range-join form {t_duck_join:.2f} s (the faster is the reference)")
+    t_duck_att = min(t_duck_att, t_duck_join)
     same = (np.isclose(enrolled.sum(), duck["days_enrolled"].sum())
             and np.isclose(absent.sum(), duck["days_absent"].sum()) and int((enrolled > 0).sum()) == len(duck))
     print(f"attendance aggregation: ours {t_ours_att:.2f} s, DuckDB {t_duck_att:.2f} s "

@@ -209,3 +209,33 @@ def test_streaming_daily_attendance_from_parquet_matches_in_memory(rng, tmp_path
     b = b.assign(student_id=b.student_id.astype(str)).sort_values(key).reset_index(drop=True)
     assert len(a) > 100
     pd.testing.assert_frame_equal(a, b, check_categorical=False)
+
+
+@pytest.mark.parametrize("fraction", ["partial_only", "every_row"])
+def test_streaming_in_parallel_row_groups(rng, tmp_path, fraction):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from partner_analysis.kpi import panel as panel_mod
+    ds = random_dataset(rng, n=40)
+    daily = ds["attendance_daily"].copy()
+    if fraction == "every_row":
+        absent = daily["status"].isin(["excused", "unexcused", "partial", "suspended"]).astype(float)
+        daily["fraction_absent"] = daily["fraction_absent"].fillna(absent)
+    daily["student_id"] = daily["student_id"].astype("category")
+    ds.tables["attendance_daily"] = daily
+    f = tmp_path / "attendance_daily.parquet"
+    pq.write_table(pa.Table.from_pandas(daily, preserve_index=False), f, row_group_size=500)
+    assert pq.ParquetFile(f).metadata.num_row_groups > 4
+    arr = panel_mod.compute_kpis(ds, kpis=["attendance_rate"])
+    index, order = arr.student_ids, list(arr.term_ids)
+    K, T = len(index) * len(order), len(order)
+    got = []
+    for workers in (1, 3):
+        en, ab = np.zeros(K + 1), np.zeros(K + 1)
+        panel_mod._daily_from_parquet(f, index, ds.config, order, K, T, en, ab, batch_size=128, workers=workers)
+        got.append((en[:K], ab[:K]))
+    for en, ab in got:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rate = np.where(en > 0, 1 - ab / en, np.nan).reshape(len(index), T)
+        np.testing.assert_allclose(rate, arr.values["attendance_rate"], equal_nan=True)

@@ -26,6 +26,8 @@ Definitions (statistics.md §8)
 """
 from __future__ import annotations
 
+import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping
@@ -116,11 +118,14 @@ class _DayLookup:
             a = int(np.datetime64(t.start, "D").astype(np.int64)) - self.first
             b = int(np.datetime64(t.end, "D").astype(np.int64)) - self.first
             self.table[a:b + 1] = order.index(t.id)
+        # padded with -1 at both ends, so days outside every term clip onto a -1
+        self._padded = np.concatenate([[-1], self.table, [-1]]).astype(np.int16)
 
     def __call__(self, days: np.ndarray) -> np.ndarray:
-        off = days - self.first
-        inside = (off >= 0) & (off < len(self.table))
-        return np.where(inside, self.table[np.clip(off, 0, len(self.table) - 1)], -1)
+        padded = self._padded
+        off = days.astype(np.int64) - (self.first - 1)
+        np.clip(off, 0, len(padded) - 1, out=off)
+        return padded[off]
 
 
 def _day_numbers(values) -> np.ndarray:
@@ -181,13 +186,45 @@ def _daily_from_frame(daily: pd.DataFrame, index, config, order, K, T, enrolled,
     _daily_cells(sc, tc, absent, K, T, enrolled, absent_sum)
 
 
-def _daily_from_parquet(path, index, config, order, K, T, enrolled, absent_sum, *, batch_size: int = 1 << 21) -> None:
-    """Stream ``attendance_daily.parquet`` in record batches: the daily table is never held in memory whole."""
+class _DictionaryCodes:
+    """Map Arrow dictionary values to codes once per distinct dictionary, shared by worker threads."""
+
+    def __init__(self, lookup):
+        self.lookup = lookup
+        self._cache: list[tuple] = []  # (dictionary, codes); kept alive, so `is` cannot be fooled
+        self._lock = threading.Lock()
+
+    def __call__(self, arr) -> np.ndarray:
+        import pyarrow as pa
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        if not pa.types.is_dictionary(arr.type):
+            return self.lookup(arr)
+        d = arr.dictionary
+        with self._lock:
+            mapped = next((m for dd, m in self._cache if dd is d or dd.equals(d)), None)
+            if mapped is None:
+                mapped = self.lookup(d)
+                self._cache.append((d, mapped))
+        idx = arr.indices.to_numpy(zero_copy_only=False)
+        if arr.null_count:
+            return np.where(arr.is_valid().to_numpy(zero_copy_only=False), mapped[np.clip(idx, 0, None)], -1)
+        return mapped[idx]
+
+
+def _daily_from_parquet(path, index, config, order, K, T, enrolled, absent_sum, *, batch_size: int = 1 << 20,
+                        workers: int | None = None) -> None:
+    """Stream ``attendance_daily.parquet`` by row group: the daily table is never held in memory whole.
+
+    Row groups are decoded by up to ``workers`` threads (Arrow releases the
+    GIL while decoding), each adding into its own cell counts.
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    pf = pq.ParquetFile(path, read_dictionary=["student_id", "status"])
+    dict_cols = ["student_id", "status"]
+    pf = pq.ParquetFile(path, read_dictionary=dict_cols)
     names = pf.schema_arrow.names
     for col in ("student_id", "date", "status"):
         if col not in names:
@@ -195,43 +232,61 @@ def _daily_from_parquet(path, index, config, order, K, T, enrolled, absent_sum, 
                                  fix="Re-import the daily attendance export")
     cols = [c for c in ("student_id", "date", "status", "fraction_absent") if c in names]
     days = _DayLookup(config, order)
-    # batches usually share one dictionary: map its values once (kept alive, so `is` cannot be fooled)
-    dict_cache: list[tuple] = []
-
-    def codes_of(arr, lookup):
-        if isinstance(arr, pa.ChunkedArray):
-            arr = arr.combine_chunks()
-        if pa.types.is_dictionary(arr.type):
-            d = arr.dictionary
-            mapped = next((m for dd, lk, m in dict_cache if lk is lookup and (dd is d or dd.equals(d))), None)
-            if mapped is None:
-                mapped = lookup(d)
-                dict_cache.append((d, lookup, mapped))
-            idx = arr.indices.to_numpy(zero_copy_only=False)
-            return np.where(idx >= 0, mapped[np.clip(idx, 0, None)], -1)
-        return lookup(arr)
-
-    student_lookup = lambda values: index.get_indexer(pd.Index(values.to_pylist()))  # noqa: E731
+    id_set = pa.array(np.asarray(index, dtype=object), type=pa.string())
     absent_set = pa.array(list(ABSENT_STATUSES))
 
-    def status_lookup(values):
-        return pc.fill_null(pc.is_in(values, value_set=absent_set), False).to_numpy(zero_copy_only=False).astype(
-            np.int64)
+    def student_lookup(values):
+        return pc.fill_null(pc.index_in(pc.cast(values, pa.string()), value_set=id_set), -1).to_numpy(
+            zero_copy_only=False).astype(np.int64)
 
-    for batch in pf.iter_batches(batch_size=batch_size, columns=cols):
-        sid = batch.column("student_id")
-        sc = codes_of(sid, student_lookup)
-        tc = days(_day_numbers(batch.column("date").to_numpy(zero_copy_only=False)))
-        st = batch.column("status")
-        if pa.types.is_dictionary(st.type):
-            absent = codes_of(st, status_lookup).astype(float)
-            absent[st.indices.to_numpy(zero_copy_only=False) < 0] = 0.0
+    def status_lookup(values):
+        return pc.fill_null(pc.is_in(pc.cast(values, pa.string()), value_set=absent_set), False).to_numpy(
+            zero_copy_only=False).astype(float)
+
+    student_codes = _DictionaryCodes(student_lookup)
+    status_absent = _DictionaryCodes(status_lookup)
+
+    def one_batch(batch, en, ab):
+        sc = student_codes(batch.column("student_id"))
+        date = batch.column("date")
+        if not pa.types.is_date32(date.type):
+            date = pc.cast(date, pa.date32())
+        day = pc.fill_null(pc.cast(date, pa.int32()), np.iinfo(np.int32).min).to_numpy(zero_copy_only=False)
+        tc = days(day)
+        frac = batch.column("fraction_absent") if "fraction_absent" in cols else None
+        if frac is not None and frac.null_count == 0:
+            absent = frac.to_numpy(zero_copy_only=False).astype(float, copy=False)  # the status adds nothing
         else:
-            absent = pc.fill_null(pc.is_in(st, value_set=absent_set), False).to_numpy(zero_copy_only=False).astype(float)
-        if "fraction_absent" in cols:
-            frac = batch.column("fraction_absent").to_numpy(zero_copy_only=False).astype(float)
-            absent = np.where(np.isnan(frac), absent, frac)
-        _daily_cells(sc, tc, absent, K, T, enrolled, absent_sum)
+            absent = status_absent(batch.column("status"))
+            if absent.dtype.kind != "f":
+                absent = absent.astype(float)
+            absent = np.where(np.isnan(absent), 0.0, absent) if np.isnan(absent).any() else absent
+            if frac is not None:
+                f = frac.to_numpy(zero_copy_only=False).astype(float)
+                ok = ~np.isnan(f)
+                absent = np.where(ok, f, absent)
+        _daily_cells(sc, tc, absent, K, T, en, ab)
+
+    def run(groups):
+        local = pq.ParquetFile(path, read_dictionary=dict_cols)
+        en, ab = np.zeros(K + 1), np.zeros(K + 1)
+        for batch in local.iter_batches(batch_size=batch_size, row_groups=list(groups), columns=cols,
+                                        use_threads=False):
+            one_batch(batch, en, ab)
+        return en, ab
+
+    n_groups = pf.metadata.num_row_groups
+    workers = max(1, min(workers or os.cpu_count() or 1, 4, n_groups))
+    chunks = [range(i, n_groups, workers) for i in range(workers)]
+    if workers == 1:
+        results = [run(chunks[0])]
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(run, chunks))
+    for en, ab in results:
+        enrolled += en
+        absent_sum += ab
 
 
 def _attendance_source(dataset, index, order) -> _Source | None:
