@@ -239,3 +239,33 @@ def test_streaming_in_parallel_row_groups(rng, tmp_path, fraction):
         with np.errstate(invalid="ignore", divide="ignore"):
             rate = np.where(en > 0, 1 - ab / en, np.nan).reshape(len(index), T)
         np.testing.assert_allclose(rate, arr.values["attendance_rate"], equal_nan=True)
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_STATUSES = ["present", "tardy", "excused", "unexcused", "partial", "suspended"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(0, 4), st.integers(0, 140), st.sampled_from(_STATUSES),
+                          st.one_of(st.none(), st.floats(0, 1))), min_size=1, max_size=120))
+def test_attendance_invariants(rows):
+    """Rates stay in [0, 1]; chronic absence agrees with the rate and the 10-day minimum; duplicates-free input."""
+    cfg = load_config()
+    days = pd.bdate_range("2025-08-18", periods=141)
+    frame = pd.DataFrame(rows, columns=["s", "d", "status", "fraction_absent"]).drop_duplicates(["s", "d"])
+    daily = pd.DataFrame({"student_id": frame.s.map(lambda i: f"{i:03d}"), "date": days[frame.d.to_numpy()],
+                          "status": frame.status, "fraction_absent": frame.fraction_absent.astype(float)})
+    students = pd.DataFrame({"student_id": [f"{i:03d}" for i in range(5)], "school_id": "0101", "grade_level": 9})
+    ds = Dataset(config=cfg, tables={"students": students, "attendance_daily": daily})
+    p = build_panel(ds, kpis=["attendance_rate", "chronic_absence"])
+    wide = p.pivot_table(index=["student_id", "term"], columns="kpi_id", values="value", observed=True)
+    n = p[p.kpi_id == "attendance_rate"].set_index(["student_id", "term"])["n_records"]
+    assert wide["attendance_rate"].between(0, 1).all()
+    assert n.sum() == len(daily[daily.date.map(lambda d: cfg.term_for_date(d.date()) is not None)])
+    if "chronic_absence" in wide:
+        both = wide.dropna(subset=["chronic_absence"])
+        clear = (1 - both["attendance_rate"] - 0.10).abs() > 1e-9  # rounding can tip exact-boundary cases
+        assert ((both["chronic_absence"] == 1) == (1 - both["attendance_rate"] >= 0.10))[clear].all()
+        assert (n.reindex(both.index) >= 10).all()
