@@ -147,14 +147,27 @@ def _scatter(sid: np.ndarray, overlap: np.ndarray, S: int, T: int) -> np.ndarray
 
 # -- group aggregates ------------------------------------------------------------------------------
 
-def _sums(x: np.ndarray, members: np.ndarray, groups: np.ndarray, G: int):
-    """n, Σx, Σx² of the non-missing x of members, by group code."""
-    v = x[members]
-    ok = ~np.isnan(v)
-    g = groups[members][ok]
-    v = v[ok]
-    return (np.bincount(g, minlength=G).astype(float), np.bincount(g, weights=v, minlength=G),
-            np.bincount(g, weights=v * v, minlength=G))
+def _matrix(arrays: PanelArrays, kpis, term_index: int) -> np.ndarray:
+    """(students, KPIs) values of one term."""
+    return np.column_stack([arrays.values[k.id][:, term_index] for k in kpis]) if kpis else \
+        np.empty((len(arrays.student_ids), 0))
+
+
+def _sums_matrix(X: np.ndarray, members: np.ndarray, groups: np.ndarray, G: int):
+    """n, Σx, Σx² of the non-missing values of members, per group (rows) and KPI (columns)."""
+    sub = X[members]
+    valid = ~np.isnan(sub)
+    z = np.where(valid, sub, 0.0)
+    g = groups[members]
+    if G == 1:
+        return (valid.sum(axis=0, dtype=float)[None, :], z.sum(axis=0)[None, :], (z * z).sum(axis=0)[None, :])
+    n = np.zeros((G, X.shape[1]))
+    s1 = np.zeros((G, X.shape[1]))
+    s2 = np.zeros((G, X.shape[1]))
+    np.add.at(n, g, valid.astype(float))
+    np.add.at(s1, g, z)
+    np.add.at(s2, g, z * z)
+    return n, s1, s2
 
 
 def _mean_sd(n, s1, s2):
@@ -367,6 +380,11 @@ def compare_partners(dataset, *, term: str, partners: Sequence[str] | str | None
             raise ConfigError(f"no students in school {school!r}", key="school",
                               fix=f"Use one of {sorted(set(school_of.dropna()))}")
         in_school = (school_of == str(school)).to_numpy()
+    kpis_in = list(cat)
+    X = _matrix(arrays, kpis_in, t)
+    XB = _matrix(arrays, kpis_in, prior) if prior >= 0 else None
+    trends = {name: (tt, _matrix(arrays, kpis_in, tt) if tt >= 0 else None)
+              for name, tt in (("prev_term", prev), ("last_year", prior))}
     records = []
     for unit, member in units.items():
         if in_school is not None:
@@ -381,38 +399,32 @@ def compare_partners(dataset, *, term: str, partners: Sequence[str] | str | None
         groupings = [("all", everyone, ["all"])]
         if subgroup is not None:
             groupings.append((subgroup, sub_codes, sub_labels))
-        for kpi in cat:
-            x = arrays.values[kpi.id][:, t]
-            xb = arrays.values[kpi.id][:, prior] if prior >= 0 else None
-            for sg_name, codes, labels in groupings:
-                G = len(labels)
-                n_t, s1_t, s2_t = _sums(x, part_now, codes, G)
-                n_c, s1_c, s2_c = _sums(x, comp, codes, G)
-                if xb is not None:
-                    bt = _sums(xb, part_now, codes, G)
-                    bc = _sums(xb, comp, codes, G)
-                else:
-                    bt = bc = (np.zeros(G),) * 3
-                trend = {}
-                for name, tt in (("prev_term", prev), ("last_year", prior)):
-                    if tt is None or tt < 0:
-                        trend[name] = (np.zeros(G), np.full(G, np.nan))
-                    else:
-                        n_p, s1_p, _ = _sums(arrays.values[kpi.id][:, tt], member[:, tt], codes, G)
-                        with np.errstate(invalid="ignore", divide="ignore"):
-                            trend[name] = (n_p, np.where(n_p > 0, s1_p / n_p, np.nan))
+        for sg_name, codes, labels in groupings:
+            G = len(labels)
+            now_t = _sums_matrix(X, part_now, codes, G)
+            now_c = _sums_matrix(X, comp, codes, G)
+            base_t = _sums_matrix(XB, part_now, codes, G) if XB is not None else None
+            base_c = _sums_matrix(XB, comp, codes, G) if XB is not None else None
+            trend = {name: (_sums_matrix(XT, member[:, tt], codes, G) if XT is not None else None)
+                     for name, (tt, XT) in trends.items()}
+            for k, kpi in enumerate(kpis_in):
                 for g in range(G):
-                    records.append({
-                        "partner_id": unit.partner_id, "program_id": unit.program_id, "term": term,
-                        "kpi_id": kpi.id, "kpi_label": kpi.label, "kind": kpi.kind, "unit": kpi.unit,
-                        "higher_is_better": kpi.higher_is_better, "subgroup": sg_name, "subgroup_value": labels[g],
-                        "_n_t": n_t[g], "_s1_t": s1_t[g], "_s2_t": s2_t[g],
-                        "_n_c": n_c[g], "_s1_c": s1_c[g], "_s2_c": s2_c[g],
-                        "_bn_t": bt[0][g], "_bs1_t": bt[1][g], "_bs2_t": bt[2][g],
-                        "_bn_c": bc[0][g], "_bs1_c": bc[1][g], "_bs2_c": bc[2][g],
-                        "prev_term_n_t": trend["prev_term"][0][g], "prev_term_mean_t": trend["prev_term"][1][g],
-                        "last_year_n_t": trend["last_year"][0][g], "last_year_mean_t": trend["last_year"][1][g],
-                    })
+                    row = {"partner_id": unit.partner_id, "program_id": unit.program_id, "term": term,
+                           "kpi_id": kpi.id, "kpi_label": kpi.label, "kind": kpi.kind, "unit": kpi.unit,
+                           "higher_is_better": kpi.higher_is_better, "subgroup": sg_name,
+                           "subgroup_value": labels[g]}
+                    row.update(_n_t=now_t[0][g, k], _s1_t=now_t[1][g, k], _s2_t=now_t[2][g, k],
+                               _n_c=now_c[0][g, k], _s1_c=now_c[1][g, k], _s2_c=now_c[2][g, k])
+                    if base_t is not None:
+                        row.update(_bn_t=base_t[0][g, k], _bs1_t=base_t[1][g, k], _bs2_t=base_t[2][g, k],
+                                   _bn_c=base_c[0][g, k], _bs1_c=base_c[1][g, k], _bs2_c=base_c[2][g, k])
+                    else:
+                        row.update(_bn_t=0.0, _bs1_t=0.0, _bs2_t=0.0, _bn_c=0.0, _bs1_c=0.0, _bs2_c=0.0)
+                    for name, sums in trend.items():
+                        n_p = sums[0][g, k] if sums is not None else 0.0
+                        row[f"{name}_n_t"] = n_p
+                        row[f"{name}_mean_t"] = sums[1][g, k] / n_p if n_p > 0 else np.nan
+                    records.append(row)
     raw = pd.DataFrame.from_records(records)
     table = _assemble(raw, k_floor=k_floor, inf_floor=inf_floor, cox_small_sample=cox_small_sample, alpha=alpha)
     if suppress:
