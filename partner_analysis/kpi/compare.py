@@ -357,6 +357,18 @@ def compare_partners(dataset, *, term: str, partners: Sequence[str] | str | None
         Unknown term, partner, KPI, subgroup column or comparison.
     InputDataError
         The dataset lacks students, participation or programmes.
+
+    Examples
+    --------
+    >>> from partner_analysis.kpi.compare import compare_partners
+    >>> from partner_analysis.kpi.panel import read_dataset_for_kpis
+    >>> ds = read_dataset_for_kpis("demo_district")  # doctest: +SKIP
+    >>> table = compare_partners(ds, term="2025-26-Q2", by_program=True)  # doctest: +SKIP
+    >>> table[["partner_id", "kpi_id", "n_t", "n_c", "effect_size", "p_adj", "wording"]]  # doctest: +SKIP
+
+    The UCI Student Performance golden vectors of ``statistics.md`` §9
+    (``schoolsup`` as the programme, G3 as the outcome) are reproduced by
+    ``tests/test_kpi_compare.py`` through ``examples/uci/uci_map.yml``.
     """
     check_argument("comparison", comparison, COMPARISONS)
     dataset.config.term(term)

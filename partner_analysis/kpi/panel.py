@@ -23,6 +23,13 @@ Definitions (statistics.md §8)
   credit-weighted GPA over the year's courses, not a mean of term GPAs.
 * The prior-year value of a KPI is its value in the term at the same position
   of the previous school year (``DistrictConfig.same_term_last_year``).
+
+Large districts
+---------------
+Open the DATA_DIR with :func:`read_dataset_for_kpis`: daily attendance then
+stays on disk and is streamed from ``attendance_daily.parquet`` by row group
+(decoded by parallel threads), so peak memory stays near the size of the
+other tables. ``benchmarks/kpi_panel.py`` measures this against DuckDB.
 """
 from __future__ import annotations
 
@@ -660,6 +667,13 @@ def build_panel(dataset, *, terms: Iterable[str] | str | None = None, kpis: Iter
         for binary KPIs), ``n_records`` (underlying records: attendance days,
         course rows, WBL log rows ...), plus the context columns. Student × term
         × KPI cells without a value (no records) are omitted.
+
+    Examples
+    --------
+    >>> from partner_analysis.kpi.panel import build_panel, read_dataset_for_kpis
+    >>> panel = build_panel(read_dataset_for_kpis("demo_district"), terms="2025-26-Q2",
+    ...                     kpis=["attendance_rate", "gpa"], context=True)  # doctest: +SKIP
+    >>> panel.groupby("kpi_id", observed=True)["value"].mean()  # doctest: +SKIP
     """
     arr = compute_kpis(dataset, catalog=catalog, kpis=kpis)
     wanted = list(arr.term_ids) if terms is None else ([terms] if isinstance(terms, str) else list(terms))
