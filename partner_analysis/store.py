@@ -280,8 +280,10 @@ class Store:
                 found = False
             if found:
                 importlib.import_module(name)
-        with self._errors("create the tables"):
-            metadata.create_all(self.engine)
+        # Inside one write transaction (BEGIN IMMEDIATE on SQLite), so processes opening a new database at
+        # the same moment do not race between "does the table exist?" and CREATE TABLE.
+        with self.transaction() as conn:
+            metadata.create_all(conn)
 
     # -- plumbing ----------------------------------------------------------------------------------
 

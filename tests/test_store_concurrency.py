@@ -38,6 +38,24 @@ def _worker(db: str, worker: int, n: int, out) -> None:
         store.close()
 
 
+def _open_fresh(db: str, i: int) -> int:
+    store = Store(db)
+    try:
+        rid = store.open_response(FORM, VERSION, "P01", "district", f"fresh-{i}")
+        store.submit(rid)
+        return rid
+    finally:
+        store.close()
+
+
+def test_processes_creating_the_database_at_once(tmp_path):
+    # table creation runs inside BEGIN IMMEDIATE, so eight first-time opens do not race on CREATE TABLE
+    db = str(tmp_path / "fresh.sqlite")
+    with mp.get_context("fork").Pool(8) as pool:
+        ids = pool.starmap(_open_fresh, [(db, i) for i in range(8)])
+    assert sorted(ids) == list(range(1, 9))
+
+
 def _integrity(db) -> str:
     con = sqlite3.connect(db)
     try:

@@ -222,10 +222,11 @@ def voila_command(settings: VoilaSettings = VoilaSettings(), *, notebook: str | 
     template plus a main landmark and named radio groups).
     """
     notebook = survey_notebook_path() if notebook is None else Path(notebook)
+    template = "pa_survey" if (TEMPLATE_DATA_DIR / "voila" / "templates" / "pa_survey").is_dir() else "lab"
     return [
         sys.executable, "-m", "voila", str(notebook),
         "--no-browser",
-        "--template=pa_survey",
+        f"--template={template}",
         f"--Voila.ip={settings.ip}",
         f"--port={int(settings.port)}",
         "--Voila.port_retries=0",
