@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from partner_analysis.exceptions import ConfigError
 from partner_analysis.forms.survey import instrument_fields, survey_form
 from partner_analysis.store import Store
 
@@ -219,3 +220,78 @@ def test_shipped_instrument_fills_and_submits(tmp_path, role):
     assert len(long) == len(form.controller.final_answers()) > 0
     assert set(long["version"]) == {str(instrument.version)}
     store.close()
+
+
+# -- the app around the form -------------------------------------------------------------------------
+
+def test_app_chooser_then_form(db):
+    from partner_analysis.forms.app import SurveyApp
+    store = Store(db)
+    store.upsert_partnership("P03", "Metro College")
+    app = SurveyApp(store, _Instrument())
+    assert app.partner.options == (("P03 – Metro College", "P03"),)
+    app.start_button.click()
+    assert "Error: Please choose the partnership, your role, your name or email" in app.status.value
+    assert app.form is None
+    app.partner.value = "P03"
+    app.role.value = "partner"
+    app.respondent.value = "  li@college.example "
+    app.start_button.click()
+    assert app.form is not None and app.widget.children == (app.form.widget,)
+    assert store.response(app.form.response_id)["respondent"] == "li@college.example"
+    assert "p_only" in app.form.inputs and "d_only" not in app.form.inputs
+    store.close()
+
+
+def test_app_on_empty_store_asks_for_partner_id(db):
+    from partner_analysis.forms.app import SurveyApp
+    store = Store(db)
+    app = SurveyApp(store, _Instrument())
+    assert app.partner.description == "Partnership id"
+    app.partner.value, app.role.value, app.respondent.value = "P09", "district", "ana"
+    app.start_button.click()
+    assert app.form is not None and store.partnerships_frame()["partner_id"].tolist() == ["P09"]
+    store.close()
+
+
+def test_survey_app_shows_errors_in_the_page(tmp_path):
+    from partner_analysis.forms.app import survey_app
+    app = survey_app(db=str(tmp_path / "r.sqlite"), instrument=str(tmp_path / "missing.xlsx"))
+    assert app.form is None and "Error:" in app.status.value and "missing.xlsx" in app.status.value
+
+
+def test_voila_command_and_cli():
+    from partner_analysis.cli import build_parser
+    from partner_analysis.forms.app import VoilaSettings, voila_command, voila_environment
+    cmd = voila_command(VoilaSettings(port=9123, cull_idle_timeout=600))
+    assert cmd[3].endswith("fit_survey.ipynb")
+    for flag in ("--no-browser", "--Voila.ip=127.0.0.1", "--port=9123", "--strip_sources=True",
+                 "--template=pa_survey", "--MappingKernelManager.cull_idle_timeout=600",
+                 "--MappingKernelManager.cull_interval=300", "--MappingKernelManager.cull_connected=True"):
+        assert flag in cmd
+    env = voila_environment({"JUPYTER_PATH": "/elsewhere"})
+    assert env["JUPYTER_PATH"].split(":")[-1] == "/elsewhere"
+    assert Path(env["JUPYTER_PATH"].split(":")[0], "voila", "templates", "pa_survey", "index.html.j2").is_file()
+    args = build_parser().parse_args(["survey-app", "--db", "x.sqlite", "--port", "9000"])
+    assert (args.db, args.port, args.cull_idle_timeout) == ("x.sqlite", 9000, 1800)
+    with pytest.raises(ConfigError, match="port"):
+        VoilaSettings(port=0)
+
+
+@pytest.mark.slow
+def test_notebook_runs_and_shows_the_app(tmp_path):
+    import nbformat
+    import papermill as pm
+    from partner_analysis.forms.app import survey_notebook_path
+    _shipped_instrument()
+    out = tmp_path / "out.ipynb"
+    pm.execute_notebook(str(survey_notebook_path()), str(out), parameters={"db": str(tmp_path / "r.sqlite")},
+                        kernel_name="python3", progress_bar=False, cwd=str(tmp_path))
+    nb = nbformat.read(out, as_version=4)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs)
+    assert not any(o.get("output_type") == "error" for o in outputs)
+    # the notebook holds no logic: one import and one call besides the parameters
+    code = [c.source for c in nb.cells if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", [])
+            and "injected-parameters" not in c.metadata.get("tags", [])]
+    assert len(code) == 1 and "survey_app(" in code[0] and "for " not in code[0]
