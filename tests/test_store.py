@@ -23,11 +23,35 @@ class _Inst:
 FORM, VERSION = _Inst.form_id, _Inst.version
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "records.sqlite")
-    yield s
-    s.close()
+def _pg_database():
+    """A fresh, empty PostgreSQL database on the PA_TEST_PG_URL server; dropped afterwards."""
+    url = os.environ.get("PA_TEST_PG_URL")
+    if not url:
+        pytest.skip("set PA_TEST_PG_URL=postgresql+psycopg://user@host:port/db to run the store tests on PostgreSQL")
+    import uuid
+    name = f"pa_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    return admin, sa.engine.make_url(url).set(database=name).render_as_string(hide_password=False), name
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    if request.param == "sqlite":
+        s = Store(tmp_path / "records.sqlite")
+        yield s
+        s.close()
+        return
+    admin, url, name = _pg_database()
+    s = Store(url)
+    try:
+        yield s
+    finally:
+        s.close()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE "{name}"')
+        admin.dispose()
 
 
 # -- URLs ------------------------------------------------------------------------------------------
@@ -43,10 +67,12 @@ def test_resolve_order(tmp_path, monkeypatch):
     assert resolve_db_url("sqlite:///rel.db") == "sqlite:///rel.db"
 
 
-def test_sqlite_pragmas(store):
+def test_sqlite_pragmas(tmp_path):
+    store = Store(tmp_path / "records.sqlite")
     with store.engine.connect() as conn:
         got = {p: conn.exec_driver_sql(f"PRAGMA {p}").scalar()
                for p in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")}
+    store.close()
     # synchronous: 2 = FULL
     assert got == {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 30000, "synchronous": 2}
 
@@ -214,3 +240,13 @@ def test_postgresql_roundtrip():
         assert ["a", "b"] in long.loc[long["response_id"] == rid, "value"].tolist()
     finally:
         s.close()
+
+
+def test_schema_compiles_for_postgresql():
+    # No server needed: the DDL of every store table must be valid PostgreSQL (the store is URL-agnostic).
+    from sqlalchemy.dialects import postgresql
+    from partner_analysis.store import metadata
+    ddl = [str(sa.schema.CreateTable(t).compile(dialect=postgresql.dialect())) for t in metadata.sorted_tables]
+    text = "\n".join(ddl)
+    assert "CREATE TABLE response_sets" in text and "TIMESTAMP WITH TIME ZONE" in text
+    assert "UNIQUE (client_token)" in text and "CONSTRAINT uq_answers_response_item UNIQUE" in text
