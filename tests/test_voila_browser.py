@@ -128,6 +128,25 @@ def test_fill_and_submit_in_browser(server):
             wcag, _ = _axe(page)
             assert wcag == [], f"form with errors: {wcag}"
 
+            # keyboard only: Space picks, an arrow key moves within the question (named radio group), and
+            # the choice is autosaved to the store while the survey is still a draft
+            first_group = page.get_by_role("radiogroup").first
+            first_group.get_by_role("radio").first.focus()
+            page.keyboard.press("Space")
+            page.keyboard.press("ArrowDown")
+            expect(first_group.get_by_role("radio").nth(1)).to_be_checked()
+            second_label = first_group.locator("label").nth(1).inner_text().strip()
+            from partner_analysis.fit.instrument import default_instrument_path, read_instrument
+            instrument = read_instrument(default_instrument_path())
+            deadline, saved = time.monotonic() + 20, {}
+            while time.monotonic() < deadline and second_label not in saved.values():
+                time.sleep(0.3)
+                with Store(db) as store:
+                    drafts = store.answers_long(partner_id="P01", status="draft")
+                saved = {row.item: instrument.item(row.item).choice(row.value).label
+                         for row in drafts.itertuples() if instrument.item(row.item).type == "select_one"}
+            assert second_label in saved.values(), (saved, second_label)
+
             for group in page.get_by_role("radiogroup").all():
                 agree = group.get_by_label("Agree", exact=True)
                 (agree if agree.count() else group.get_by_role("radio").first).check()
