@@ -132,6 +132,11 @@ def main(argv=None) -> int:
         print(f"district: {args.students} students, {args.partners} partners ({time.perf_counter() - t0:.1f} s)")
         floor = kernel_floor()
         print(f"kernel floor (start + import pandas/seaborn + stop, median of 3): {floor:.2f} s")
+        from partner_analysis.report.bundle import build_bundles
+        tb = time.perf_counter()
+        build_bundles(data, term=TERM, out=tmp / "b" / TERM / "bundles")
+        bundles = time.perf_counter() - tb
+        print(f"bundles alone (one pass, all partners): {bundles:.1f} s")
         wall1, rows1 = run_batch(data, tmp / "r1", 1)
         wall2, _ = run_batch(data, tmp / "r2", 2)
         n = len(rows1)

@@ -76,6 +76,9 @@ def test_only_failed_redoes_just_that_one(first_run):
     assert all(after[n] == before[n] for n in before)  # the others were not re-run
     manifest = json.loads((out / TERM / "manifest.json").read_text())
     assert manifest["ok"] and len(manifest["rows"]) == len(_partners(data))
+    for pid in _partners(data):  # every partner now has HTML + executed notebook + a manifest row
+        assert (out / TERM / f"{pid}.html").exists() and (out / TERM / f"{pid}.ipynb").exists()
+    assert not (out / TERM / "failed" / "P03.ipynb").exists()
 
 
 class _Cells(HTMLParser):
@@ -210,3 +213,20 @@ def test_dask_executor_runs_the_same_batch(demo_dir, tmp_path):
             m = run_reports(demo_dir, term=TERM, out=tmp_path, partners=["P01", "P02"], executor=ex, progress=False)
     assert m.ok and [r["partner_id"] for r in m.rows] == ["P01", "P02"]
     assert (tmp_path / TERM / "P02.html").exists()
+
+
+def test_dead_kernel_is_retried_once(tmp_path):
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from partner_analysis.report import batch
+
+    nb = new_notebook(cells=[new_code_cell('partner_id: str = "P01"', metadata={"tags": ["parameters"]}),
+                             new_code_cell("import os\nos._exit(1)")],
+                      metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    template = tmp_path / "dies.ipynb"
+    nbformat.write(nb, template)
+    job = {"parameters": {"partner_id": "P01", "term": TERM, "bundle_path": str(tmp_path)},
+           "template": str(template), "out_dir": str(tmp_path / "out"), "formats": ("html",), "timeout": 60,
+           "cwd": str(tmp_path), "lang": "en", "site": "", "title": "t"}
+    row = batch._run_one(job)
+    assert row["status"] == "failed" and row["attempts"] == 2 and "DeadKernel" in row["error"], row

@@ -274,3 +274,31 @@ def test_chart_helper_requires_alt_text():
             chart_bundle(fig, alt=bad)
     data, meta = chart_bundle(fig, alt="Two bars: 1 and 2 students per group.")
     assert meta["image/png"]["alt"].startswith("Two bars") and data["image/png"]
+
+
+# -- CLI ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("verb", ["reports", "releases"])
+def test_cli_verbs_have_help(verb, capsys):
+    from partner_analysis.cli import main
+    with pytest.raises(SystemExit) as exc:
+        main([verb, "--help"])
+    assert exc.value.code == 0
+    assert "usage: partner-analysis " + verb in capsys.readouterr().out
+
+
+def test_releases_lists_nothing_before_a_run(tmp_path, capsys):
+    from partner_analysis.cli import main
+    assert main(["releases", "--out", str(tmp_path)]) == 0
+    assert "no releases recorded" in capsys.readouterr().out
+
+
+def test_only_failed_needs_a_previous_run(demo_dir, tmp_path, capsys):
+    from partner_analysis.cli import main
+    assert main(["reports", str(demo_dir), "--term", TERM, "--out", str(tmp_path), "--only-failed"]) == 2
+    assert "no previous manifest" in capsys.readouterr().err
+
+
+def test_public_api_is_lazy():
+    import partner_analysis.report as report
+    assert callable(report.run_reports) and callable(report.build_bundles)

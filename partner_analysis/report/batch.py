@@ -144,6 +144,11 @@ def _run_one(job: dict) -> dict:
             break
         except Exception as err:  # noqa: BLE001 - continue-on-error: the batch reports it
             row["error"] = f"{type(err).__name__}: {err}"[:2000]
+            # A kernel that dies or never answers at start-up (memory pressure, an overloaded host) gets the
+            # same single retry as a DeadKernelError during execution.
+            text = str(err).lower()
+            if "kernel died" in text or "didn't respond" in text or "kernel_info" in text:
+                continue
             break
     if nb is None:
         # Keep the failed notebook (with papermill's error banner) for the analyst; it is internal only.
