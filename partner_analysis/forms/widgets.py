@@ -297,7 +297,8 @@ class WidgetForm:
             message = None
             if name in visible and (self._show_required or name in self._touched):
                 message = self.controller.field_error(name, include_required=self._show_required)
-            label.value = (f'<span class="pa-error" role="alert">Error: {html.escape(message)}</span>'
-                           if message else "")
+            # No role="alert" here: after a failed Submit dozens of alerts would interrupt each other; the
+            # status line announces the summary and these texts sit next to their questions.
+            label.value = f'<span class="pa-error">Error: {html.escape(message)}</span>' if message else ""
         progress = self.controller.progress()
         self.progress.value = f'<p aria-live="polite">{html.escape(progress.text)}</p>'
