@@ -93,7 +93,26 @@ def outcomes_html(bundle: Bundle) -> str:
                                          "Comparison", "Difference", "Effect size (95% CI)", "Adjusted p",
                                          "Reading"],
                           caption=f"Participating students compared with similar non-participants, {bundle.term}"))
+    body.append(_trend_table(bundle))
     return section("Student outcomes", "".join(body), id="outcomes")
+
+
+def _trend_table(bundle: Bundle) -> str:
+    """Participants' level per KPI over the same term last year, the previous term and this term."""
+    trend, kpi = bundle.table("kpi_trend"), bundle.table("kpi_comparison")
+    if not bundle.has("kpi") or trend is None or not len(trend) or kpi is None:
+        return ""
+    whens = [w for w in ("same term last year", "previous term", "this term") if w in set(trend["when"])]
+    units = kpi.set_index("kpi_id")[["unit", "kind"]].to_dict("index")
+    rows = []
+    for kid, g in trend.groupby("kpi_id", sort=False):
+        u = units.get(kid, {})
+        by = g.set_index("when")
+        rows.append([str(g["kpi_label"].iloc[0])] + [
+            fmt_value(by["mean_t"].get(w), u.get("unit"), kind=u.get("kind")) if w in by.index else "not shown"
+            for w in whens])
+    heads = [f"{w.capitalize()} ({trend.loc[trend['when'] == w, 'term'].iloc[0]})" for w in whens]
+    return table(rows, columns=["Outcome", *heads], caption="Participating students over time")
 
 
 def fit_html(bundle: Bundle) -> str:
