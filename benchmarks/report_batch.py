@@ -5,7 +5,8 @@ Measures, on one district:
 1. the kernel floor: start a fresh ``python3`` kernel, import pandas + seaborn, shut it down (median of 3);
 2. the batch (bundles once + one papermill kernel per partner + HTML) with 1 worker and with 2 workers;
 3. a naive baseline: papermill per partner where each notebook loads the raw district data itself and
-   computes its own comparison (what the bundle design avoids); run on a subset and reported per report.
+   computes its own partner's tables, then shows the same report (what the bundle design avoids); run
+   serially on a subset and reported per report.
 
 Prints per-report time / floor (target <= 1.3), the 2-worker speed-up (target >= 1.7) and the ratio of the
 naive baseline's per-report time to the batch's. Synthetic data only. The demo generator makes at most 12
@@ -78,16 +79,19 @@ def make_district(out: Path, *, students: int, partners: int, seed: int) -> Path
 
 
 def naive_notebook(path: Path) -> Path:
+    """The same report, but the kernel reads the raw district data and computes its own partner's tables."""
     from nbformat.v4 import new_code_cell, new_notebook
 
+    template = nbformat.read(Path(__file__).resolve().parents[1] / "notebooks" / "quarterly_report.ipynb", 4)
+    shows = [c for c in template.cells if c.cell_type == "code" and c.source.startswith("view.show_")]
     nb = new_notebook(cells=[
-        new_code_cell('partner_id: str = "P01"\nterm: str = "2025-26-Q2"\ndata_dir: str = ""',
+        new_code_cell('partner_id: str = "P01"\nterm: str = "2025-26-Q2"\ndata_dir: str = ""\nwork: str = ""',
                       metadata={"tags": ["parameters"]}),
-        new_code_cell("import seaborn, matplotlib\nfrom partner_analysis.data.dataset import read_dataset\n"
-                      "from partner_analysis.kpi.compare import compare_partners\n"
-                      "ds = read_dataset(data_dir)\n"
-                      "table = compare_partners(ds, term=term, partners=[partner_id])"),
-        new_code_cell("from IPython.display import HTML, display\ndisplay(HTML(table.to_html()))"),
+        new_code_cell("from partner_analysis.report import view\n"
+                      "from partner_analysis.report.bundle import build_bundles\n"
+                      "info = build_bundles(data_dir, term=term, partners=[partner_id], out=work)[0]\n"
+                      "bundle = view.open_report(str(info.path), partner_id=partner_id, term=term)"),
+        *[new_code_cell(c.source) for c in shows],
     ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
     nbformat.write(nb, path)
     return path
@@ -96,12 +100,16 @@ def naive_notebook(path: Path) -> Path:
 def run_naive(data: Path, partners: list[str], work: Path) -> float:
     import papermill
 
+    from partner_analysis.report.html import notebook_to_html
+
     nb = naive_notebook(work / "naive.ipynb")
     t0 = time.perf_counter()
     for pid in partners:
-        papermill.execute_notebook(str(nb), None, parameters={"partner_id": pid, "term": TERM,
-                                                               "data_dir": str(data)},
-                                   kernel_name="python3", progress_bar=False)
+        out = papermill.execute_notebook(str(nb), None, parameters={"partner_id": pid, "term": TERM,
+                                                                     "data_dir": str(data),
+                                                                     "work": str(work / "naive" / TERM / "b")},
+                                         kernel_name="python3", progress_bar=False)
+        (work / f"naive-{pid}.html").write_text(notebook_to_html(out, title=pid), encoding="utf-8")
     return (time.perf_counter() - t0) / len(partners)
 
 
