@@ -12,7 +12,7 @@ import io
 import pandas as pd
 
 from ..exceptions import ConfigError
-from ._html import PALETTE, PERCENT_UNITS, esc, missing, table
+from ._html import PALETTE, PERCENT_UNITS, table
 
 __all__ = ["chart_bundle", "show_chart", "plot_kpi_comparison", "PLACEHOLDER_ALT"]
 

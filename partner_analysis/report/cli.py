@@ -1,7 +1,6 @@
 """``partner-analysis reports`` and ``partner-analysis releases``: thin verbs over :mod:`.batch` and the ledger."""
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 __all__ = ["add_parsers"]
