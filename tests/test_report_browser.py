@@ -7,7 +7,7 @@ from conftest import require_chromium
 
 TERM = "2025-26-Q2"
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
-pytestmark = [pytest.mark.slow, pytest.mark.browser]
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.xdist_group("report_browser")]
 
 
 @pytest.fixture(scope="module")
