@@ -67,7 +67,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--db", default=None, help="records store URL/path (default DATA_DIR/records.sqlite)")
     p.add_argument("--executor", choices=("process", "dask"), default="process",
                    help="process pool on this machine (default) or a dask.distributed cluster")
-    p.add_argument("--scheduler", default=None, metavar="ADDRESS", help="dask scheduler address (with --executor dask)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS", help="dask scheduler address (with --executor dask; default: a local cluster)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_reports)
 
