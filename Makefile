@@ -8,7 +8,7 @@ TERM_ID ?= 2025-26-Q2
 WORKERS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help venv demo test lab survey-app records-app bench clean
+.PHONY: help venv demo test lab survey-app bench clean
 
 help:
 	@echo "make demo        build the demo district and run the quarterly reports"
