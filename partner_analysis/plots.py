@@ -87,6 +87,14 @@ def _palette(n: int):
     return sns.color_palette("colorblind", max(n, 1))
 
 
+def _box_orientation() -> dict:
+    # seaborn 0.13 hands Axes.bxp ``vert=``, deprecated in Matplotlib 3.11; its plot keywords override its own,
+    # so name the orientation the supported way. Matplotlib < 3.10 has no ``orientation`` and needs nothing.
+    import matplotlib
+    major, minor = (int(p) for p in matplotlib.__version__.split(".")[:2])
+    return {"vert": None, "orientation": "vertical"} if (major, minor) >= (3, 10) else {}
+
+
 def _levels(series: pd.Series) -> list:
     if isinstance(series.dtype, pd.CategoricalDtype):
         return [c for c in series.cat.categories if c in set(series)]
@@ -206,6 +214,7 @@ def plot_distribution(data: pd.DataFrame, *, x: str, hue: str | None = None, alt
         sns.histplot(data=data, x=x, hue=hue, hue_order=levels, palette=palette, stat="density",
                      common_norm=False, element="step", ax=ax, **kwargs)
     elif kind == "box":
+        kwargs = {**_box_orientation(), **kwargs}
         if hue:
             sns.boxplot(data=data, x=hue, y=x, order=levels, hue=hue, hue_order=levels, palette=palette, ax=ax,
                         showfliers=False, **kwargs)
