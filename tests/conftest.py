@@ -55,3 +55,19 @@ def demo_dir(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("demo") / "district"
     make_demo_district(out, students=600, partners=8, seed=7)
     return out
+
+
+@pytest.fixture(scope="module")
+def config():
+    """The embedded default district configuration."""
+    from partner_analysis import load_config
+    return load_config()
+
+
+@pytest.fixture
+def store(tmp_path):
+    """An empty SQLite records store in ``tmp_path``, closed afterwards (test files may override it)."""
+    from partner_analysis.store import Store
+    s = Store(tmp_path / "records.sqlite")
+    yield s
+    s.close()
