@@ -6,25 +6,11 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from partner_analysis import load_config
 from partner_analysis.exceptions import InputDataError
 from partner_analysis.records import (RecordsContext, add_checkin, add_goal, checkin_compliance, checkin_status,
                                       goals_at_risk, open_actions, read_checkin_tables, set_action_done)
-from partner_analysis.store import Store
 
 D = dt.date
-
-
-@pytest.fixture(scope="module")
-def config():
-    return load_config()
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "records.sqlite")
-    yield s
-    s.close()
 
 
 @pytest.fixture

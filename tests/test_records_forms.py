@@ -5,25 +5,11 @@ import datetime as dt
 
 import pytest
 
-from partner_analysis import load_config
 from partner_analysis.records import RecordsContext, add_goal, read_checkin_tables, read_investments
 from partner_analysis.records.forms import (checkin_controller, checkin_form, investment_controller,
                                             investment_form, load_draft)
-from partner_analysis.store import Store
 
 D = dt.date
-
-
-@pytest.fixture(scope="module")
-def config():
-    return load_config()
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "records.sqlite")
-    yield s
-    s.close()
 
 
 @pytest.fixture

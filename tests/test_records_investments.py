@@ -17,11 +17,6 @@ from partner_analysis.records.investments import (Valuation, balance_band, balan
                                                   outcomes_from_kpi_table, value_investments, value_per_outcome)
 
 
-@pytest.fixture(scope="module")
-def config():
-    return load_config()
-
-
 @pytest.fixture
 def val():
     return Valuation(currency="USD", fte_hours_per_term=360, hours_per_day=8,

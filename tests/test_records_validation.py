@@ -6,7 +6,6 @@ import pickle
 import pandas as pd
 import pytest
 
-from partner_analysis import load_config
 from partner_analysis.exceptions import InputDataError
 from partner_analysis.records import RecordsContext, add_checkin, add_goal, add_investment, read_investments
 from partner_analysis.records.checkins import check_checkin
@@ -18,21 +17,9 @@ from partner_analysis.store import Store
 KPIS = {"attendance_rate", "gpa", "chronic_absence"}
 
 
-@pytest.fixture(scope="module")
-def config():
-    return load_config()
-
-
 @pytest.fixture
 def ctx(config):
     return RecordsContext.build(config, ["P01", "P02"])
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "records.sqlite")
-    yield s
-    s.close()
 
 
 GOOD_INV = dict(partner_id="P01", term="2025-26-Q1", party="district", category="staff_hours", amount="12",

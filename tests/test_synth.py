@@ -36,11 +36,6 @@ def written(tmp_path_factory):
     return out
 
 
-@pytest.fixture(scope="module")
-def config():
-    return load_config()
-
-
 def _year_of(term_ids: pd.Series) -> pd.Series:
     return term_ids.astype(str).str[:7]
 
