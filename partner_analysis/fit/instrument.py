@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..exceptions import InstrumentError
-from .expressions import Expression, ExpressionError, parse_expression
+from .expressions import Expression, ExpressionError, _is_blank, parse_expression
 
 __all__ = ["Choice", "Item", "Band", "GapThresholds", "Instrument", "read_instrument", "check_version_increases",
            "default_instrument_path", "write_plain_xlsform", "ROLES", "ITEM_TYPES"]
@@ -228,7 +228,7 @@ class Instrument:
         an integer, a number, an ISO date), then the ``constraint`` with ``.`` bound to ``value``.
         """
         it = self.item(item_name)
-        if _blank(value):
+        if _is_blank(value):
             if it.type != "note" and self.is_relevant(item_name, answers) and self.is_required(item_name, answers):
                 return it.required_message or "This question is required."
             return None
@@ -277,16 +277,6 @@ def _cell_text(v: Any) -> str:
         if v.is_integer():
             return str(int(v))
     return str(v).strip()
-
-
-def _blank(v: Any) -> bool:
-    if v is None:
-        return True
-    if isinstance(v, float) and math.isnan(v):
-        return True
-    if isinstance(v, (list, tuple, set)):
-        return len(v) == 0
-    return isinstance(v, str) and v.strip() == ""
 
 
 def _type_problem(it: Item, value: Any) -> str | None:
