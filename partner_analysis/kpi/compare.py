@@ -231,13 +231,7 @@ def _hedges(mean_t, sd_t, n_t, mean_c, sd_c, n_c):
     if ok.any():
         res, vec = _vectorised(stats.hedges_g_from_stats, mean_t[ok], sd_t[ok], n_t[ok], mean_c[ok], sd_c[ok],
                                n_c[ok])
-        if vec:
-            est[ok], lo[ok], hi[ok] = (np.asarray(res.estimate, float), np.asarray(res.ci_low, float),
-                                       np.asarray(res.ci_high, float))
-        else:
-            est[ok] = [r.estimate for r in res]
-            lo[ok] = [r.ci_low for r in res]
-            hi[ok] = [r.ci_high for r in res]
+        _fill(ok, res, vec, est, lo, hi)
     return est, lo, hi
 
 
@@ -250,14 +244,19 @@ def _cox(x_t, n_t, x_c, n_c, *, small_sample: bool):
     if ok.any():
         res, vec = _vectorised(stats.cox_effect, x_t[ok], n_t[ok], x_c[ok], n_c[ok],
                                small_sample_correction=small_sample)
-        if vec:
-            est[ok], lo[ok], hi[ok] = (np.asarray(res.estimate, float), np.asarray(res.ci_low, float),
-                                       np.asarray(res.ci_high, float))
-        else:
-            est[ok] = [r.estimate for r in res]
-            lo[ok] = [r.ci_low for r in res]
-            hi[ok] = [r.ci_high for r in res]
+        _fill(ok, res, vec, est, lo, hi)
     return est, lo, hi
+
+
+def _fill(ok, res, vectorised: bool, est, lo, hi) -> None:
+    """Write an effect result (one result of arrays, or a list of scalar results) into the rows ``ok``."""
+    if vectorised:
+        est[ok], lo[ok], hi[ok] = (np.asarray(res.estimate, float), np.asarray(res.ci_low, float),
+                                   np.asarray(res.ci_high, float))
+    else:
+        est[ok] = [r.estimate for r in res]
+        lo[ok] = [r.ci_low for r in res]
+        hi[ok] = [r.ci_high for r in res]
 
 
 def _mean_ci(mean, sd, n):
