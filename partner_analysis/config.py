@@ -112,14 +112,8 @@ class DistrictConfig:
     source: str | None = None
 
     def __post_init__(self):
-        ids = [t.id for t in self.terms]
-        dup = sorted({i for i in ids if ids.count(i) > 1})
-        if dup:
-            raise ConfigError(f"term ids must be unique, repeated: {dup}", path=self.source, key="terms")
-        sids = [s.school_id for s in self.schools]
-        dup = sorted({i for i in sids if sids.count(i) > 1})
-        if dup:
-            raise ConfigError(f"school ids must be unique, repeated: {dup}", path=self.source, key="schools")
+        _require_unique([t.id for t in self.terms], what="term", path=self.source, key="terms")
+        _require_unique([s.school_id for s in self.schools], what="school", path=self.source, key="schools")
 
     # -- look-ups ---------------------------------------------------------
     @property
@@ -191,6 +185,13 @@ class DistrictConfig:
         path = Path(path)
         path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True), encoding="utf-8")
         return path
+
+
+def _require_unique(ids: list[str], *, what: str, path, key: str) -> None:
+    """Raise ConfigError naming the ids that occur more than once (terms, schools, KPIs)."""
+    dup = sorted({i for i in ids if ids.count(i) > 1})
+    if dup:
+        raise ConfigError(f"{what} ids must be unique, repeated: {dup}", path=path, key=key)
 
 
 def _require(mapping: Mapping, key: str, *, path, where: str):
