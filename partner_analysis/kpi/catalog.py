@@ -16,6 +16,7 @@ from typing import Any, Iterator, Mapping
 
 import yaml
 
+from ..config import _require_unique
 from ..exceptions import ConfigError
 
 __all__ = ["KPI", "Condition", "Catalog", "load_catalog", "catalog_for", "default_catalog_path",
@@ -135,10 +136,7 @@ class Catalog:
     source: str | None = None
 
     def __post_init__(self):
-        ids = [k.id for k in self.kpis]
-        dup = sorted({i for i in ids if ids.count(i) > 1})
-        if dup:
-            raise ConfigError(f"KPI ids must be unique, repeated: {dup}", path=self.source, key="kpis")
+        _require_unique([k.id for k in self.kpis], what="KPI", path=self.source, key="kpis")
 
     def __iter__(self) -> Iterator[KPI]:
         return iter(self.kpis)
