@@ -3,7 +3,8 @@
 Each function draws with seaborn and returns a :class:`Chart` ``(fig, alt, data)``:
 the figure, an alt text that states what the chart shows in words and numbers,
 and the tidy table it was drawn from (the chart's data-table twin). A chart
-without alt text is refused.
+without alt text (or with a placeholder such as "chart") is refused, by the same
+rule as :mod:`partner_analysis.plots`.
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
 
-from ..exceptions import ConfigError, InputDataError
+from ..exceptions import InputDataError
+from ..plots import _attach, _axes, _check_alt
 from .investments import CATEGORY_LABELS, Valuation
 
 __all__ = ["Chart", "plot_investment_by_category", "plot_balance_trend", "show_chart"]
@@ -28,12 +30,10 @@ class Chart(NamedTuple):
 
 
 def _chart(fig, alt: str, data: pd.DataFrame) -> Chart:
-    if not alt or not alt.strip():
-        raise ConfigError("a chart needs alt text", key="alt")
-    # the same attributes partner_analysis.plots attaches, so report code reads alt text and data alike
-    for obj in (fig, *fig.axes):
-        obj._pa_alt = alt
-        obj._pa_data_table = data.reset_index(drop=True)
+    # the alt-text / data-table contract lives in partner_analysis.plots, so report code reads these charts alike
+    alt = _check_alt(alt)
+    for ax in fig.axes:
+        _attach(ax, alt, data)
     return Chart(fig, alt, data)
 
 
@@ -79,10 +79,8 @@ def plot_investment_by_category(data: pd.DataFrame, *, currency: str = "USD", ti
              .assign(category_label=lambda d: d["category"].map(CATEGORY_LABELS).fillna(d["category"])))
     table = table[["party", "category", "category_label", "value"]].sort_values(["party", "category"])
     table = table.reset_index(drop=True)
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(7, 3.2))
-    else:
-        fig = ax.figure
+    ax = _axes(ax, figsize=(7, 3.2))
+    fig = ax.figure
     if len(table):
         sns.histplot(data=table, y="party", hue="category_label", weights="value", multiple="stack",
                      discrete=True, shrink=0.7, ax=ax, palette="colorblind", edgecolor="white")
@@ -131,10 +129,8 @@ def plot_balance_trend(data: pd.DataFrame, *, valuation: Valuation | None = None
                                  fix="Pass the frame from investment_balance()")
     cols = [c for c in ("partner_id", "term", "partner_share", "balance_band") if c in data]
     table = data[cols].reset_index(drop=True)
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(7, 3.2))
-    else:
-        fig = ax.figure
+    ax = _axes(ax, figsize=(7, 3.2))
+    fig = ax.figure
     (b_lo, b_hi), (l_lo, l_hi) = val.balanced, val.leaning
     ax.axhspan(b_lo, b_hi, color="#d9f0d3", zorder=0, label="balanced band")
     ax.axhspan(l_lo, b_lo, color="#fff2cc", zorder=0)
