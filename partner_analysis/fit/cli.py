@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..cli import add_action_group, add_store_args
+
 __all__ = ["add_parsers"]
 
 
@@ -95,19 +97,16 @@ def _cmd_score(args) -> int:
 
 
 def _db_args(p) -> None:
-    p.add_argument("--db", default=None, help="records store URL or SQLite path (default: $PA_DB_URL, "
-                                              "DATA_DIR/records.sqlite, ./partner_analysis.sqlite)")
-    p.add_argument("--data-dir", default=None, help="DATA_DIR whose records.sqlite to use when --db is not given")
+    add_store_args(p)
     p.add_argument("--instrument", default=None,
                    help="instrument workbook (default: surveys/partner_fit_v1.xlsx)")
 
 
 def add_parsers(subparsers) -> None:
     """Add the ``survey`` verb (and, later, ``survey-app``) to the top-level parser."""
-    survey = subparsers.add_parser("survey", help="partner-fit survey: validate, export, import, score",
-                                   description="Partner-fit survey instruments (XLSForm) and answers.")
-    sub = survey.add_subparsers(dest="survey_verb", metavar="ACTION")
-    sub.required = True
+    sub = add_action_group(subparsers, "survey", dest="survey_verb",
+                           help="partner-fit survey: validate, export, import, score",
+                           description="Partner-fit survey instruments (XLSForm) and answers.")
 
     p = sub.add_parser("validate", help="check an instrument workbook (XLSForm + fit:: columns)",
                        description="Read and validate an instrument; errors name sheet, row and column.")

@@ -43,9 +43,8 @@ def add_survey_app_parser(subparsers) -> None:
         description="Serve notebooks/fit_survey.ipynb with Voila on 127.0.0.1 (code hidden, no browser opened, "
                     "idle kernels culled). Respondents choose partnership, role and name; answers are saved on "
                     "every change to the records store.")
-    p.add_argument("--db", default=None, help="records store URL or SQLite path (default: $PA_DB_URL, "
-                                              "DATA_DIR/records.sqlite, ./partner_analysis.sqlite)")
-    p.add_argument("--data-dir", default=None, help="DATA_DIR whose records.sqlite to use when --db is not given")
+    from ..cli import add_store_args
+    add_store_args(p)
     p.add_argument("--port", type=int, default=8866, help="port on 127.0.0.1 (default 8866)")
     p.add_argument("--instrument", default=None, help="instrument workbook (default: surveys/partner_fit_v1.xlsx)")
     p.add_argument("--cull-idle-timeout", type=int, default=1800,

@@ -4,15 +4,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..cli import add_action_group, add_store_args
+
 __all__ = ["add_parsers"]
 
 
 def _context_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-dir", type=Path, default=None,
-                   help="DATA_DIR: its district.yml gives the terms and rates, partners.parquet the partner list, "
-                        "and records.sqlite is the default store")
-    p.add_argument("--db", default=None, help="records store URL or path (default: DATA_DIR/records.sqlite, "
-                                              "then $PA_DB_URL)")
+    add_store_args(p, data_dir_help="DATA_DIR: its district.yml gives the terms and rates, partners.parquet the "
+                                    "partner list, and records.sqlite is the default store")
     p.add_argument("--config", type=Path, default=None, help="district.yml (default: DATA_DIR's, else the "
                                                              "embedded default)")
 
@@ -54,10 +53,9 @@ def _cmd_export(args) -> int:
 def add_parsers(subparsers) -> None:
     """Add the ``records`` verb with ``import`` and ``export`` sub-verbs."""
     from .csvio import FILES
-    rec = subparsers.add_parser("records", help="import/export partnership records (investments, check-ins, goals)",
-                                description="Move partnership records between CSV files and the records store.")
-    sub = rec.add_subparsers(dest="records_verb", metavar="ACTION")
-    sub.required = True
+    sub = add_action_group(subparsers, "records", dest="records_verb",
+                           help="import/export partnership records (investments, check-ins, goals)",
+                           description="Move partnership records between CSV files and the records store.")
     p = sub.add_parser("import", help="validate CSV records and write them in one transaction",
                        description="Check every row of every file first; write nothing if anything is wrong. "
                                    f"A folder may hold {', '.join(FILES.values())}.")
