@@ -133,14 +133,15 @@ class PartnerAnalysisWarning(UserWarning):
     """Something the user should know about, but not an error."""
 
 
-def check_argument(name: str, value: Any, allowed) -> None:
-    """Raise ``ValueError`` naming the parameter when ``value`` is not allowed.
+def check_argument(name: str, value: Any, allowed, *, key: str | None = None) -> None:
+    """Raise ``ConfigError`` (a ``ValueError``) naming the parameter when ``value`` is not allowed.
 
     Like seaborn's ``_check_argument``:
     ``The value for `method` must be one of ['a', 'b'], but 'c' was passed.``
+    ``key`` (e.g. ``privacy.profile``) and ``value`` are kept on the error.
     """
     allowed = list(allowed)
     if value not in allowed:
         raise ConfigError(
-            f"The value for `{name}` must be one of {allowed}, but {value!r} was passed"
+            f"The value for `{name}` must be one of {allowed}, but {value!r} was passed", key=key, value=value
         )
