@@ -25,7 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from .exceptions import ConfigError
+from .exceptions import ConfigError, check_argument
 
 __all__ = ["plot_trend", "plot_distribution", "plot_comparison_bars", "plot_gap", "plot_stacked_bars",
            "figure_to_png_with_alt", "chart_alt", "chart_data", "ChartResult", "chart_result", "PLACEHOLDER_ALTS"]
@@ -80,6 +80,21 @@ def _attach(ax, alt: str, table: pd.DataFrame):
     ax._pa_data_table = table.reset_index(drop=True)
     ax.figure._pa_data_table = ax._pa_data_table
     return ax
+
+
+def _finish(ax, alt: str, data: pd.DataFrame, *, columns: Sequence[str | None], hue: str | None,
+            title: str | None):
+    """Title, a legend naming ``hue``, and the twin table of the drawn ``columns`` (None ones skipped)."""
+    if title:
+        ax.set_title(title)
+    if hue:
+        ax.legend(title=hue.replace("_", " "), frameon=False)
+    return _attach(ax, alt, data[[c for c in columns if c]].copy())
+
+
+def _percent(axis) -> None:
+    from matplotlib.ticker import PercentFormatter
+    axis.set_major_formatter(PercentFormatter(1.0))
 
 
 def _palette(n: int):
@@ -167,14 +182,8 @@ def plot_trend(data: pd.DataFrame, *, x: str, y: str, hue: str | None = None, al
     ax.set_xlabel(x.replace("_", " "))
     ax.set_ylabel(ylabel or y.replace("_", " "))
     if percent:
-        from matplotlib.ticker import PercentFormatter
-        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
-    if title:
-        ax.set_title(title)
-    if hue:
-        ax.legend(title=hue.replace("_", " "), frameon=False)
-    cols = [c for c in (x, hue, y, ci_low, ci_high) if c]
-    return _attach(ax, alt, data[cols].copy())
+        _percent(ax.yaxis)
+    return _finish(ax, alt, data, columns=(x, hue, y, ci_low, ci_high), hue=hue, title=title)
 
 
 def plot_distribution(data: pd.DataFrame, *, x: str, hue: str | None = None, alt: str, kind: str = "hist",
@@ -204,9 +213,7 @@ def plot_distribution(data: pd.DataFrame, *, x: str, hue: str | None = None, alt
     import seaborn as sns
     alt = _check_alt(alt)
     _check_columns(data, x, hue)
-    if kind not in ("hist", "box", "ecdf"):
-        raise ConfigError(f"The value for `kind` must be one of ['hist', 'box', 'ecdf'], but {kind!r} was passed",
-                          key="kind")
+    check_argument("kind", kind, ("hist", "box", "ecdf"), key="kind")
     ax = _axes(ax)
     levels = _levels(data[hue]) if hue else None
     palette = dict(zip(levels, _palette(len(levels)))) if hue else None
@@ -259,8 +266,7 @@ def plot_comparison_bars(data: pd.DataFrame, *, x: str, y: str, hue: str | None 
     """
     alt = _check_alt(alt)
     _check_columns(data, x, y, hue, ci_low, ci_high)
-    if orient not in ("h", "v"):
-        raise ConfigError(f"The value for `orient` must be one of ['h', 'v'], but {orient!r} was passed", key="orient")
+    check_argument("orient", orient, ("h", "v"), key="orient")
     drawn = data[data[y].notna()]
     cats = _levels(drawn[x].astype(str))
     groups = _levels(drawn[hue]) if hue else [None]
@@ -293,14 +299,8 @@ def plot_comparison_bars(data: pd.DataFrame, *, x: str, y: str, hue: str | None 
         ax.set_ylabel(y.replace("_", " "))
         value_axis = ax.yaxis
     if percent:
-        from matplotlib.ticker import PercentFormatter
-        value_axis.set_major_formatter(PercentFormatter(1.0))
-    if title:
-        ax.set_title(title)
-    if hue:
-        ax.legend(title=hue.replace("_", " "), frameon=False)
-    cols = [c for c in (x, hue, y, ci_low, ci_high) if c]
-    return _attach(ax, alt, drawn[cols].copy())
+        _percent(value_axis)
+    return _finish(ax, alt, drawn, columns=(x, hue, y, ci_low, ci_high), hue=hue, title=title)
 
 
 def plot_gap(data: pd.DataFrame, *, dimension: str, side: str, value: str, alt: str, ax=None,
@@ -392,8 +392,7 @@ def plot_stacked_bars(data: pd.DataFrame, *, x: str, y: str, hue: str, alt: str,
     """
     alt = _check_alt(alt)
     _check_columns(data, x, y, hue)
-    if orient not in ("h", "v"):
-        raise ConfigError(f"The value for `orient` must be one of ['h', 'v'], but {orient!r} was passed", key="orient")
+    check_argument("orient", orient, ("h", "v"), key="orient")
     cats = _levels(data[x].astype(str))
     segs = _levels(data[hue])
     wide = (data.assign(_x=data[x].astype(str)).pivot_table(index="_x", columns=hue, values=y, aggfunc="sum",
@@ -422,8 +421,7 @@ def plot_stacked_bars(data: pd.DataFrame, *, x: str, y: str, hue: str, alt: str,
         ax.set_yticks(pos, cats)
         ax.set_xlabel(("share of " if normalize else "") + y.replace("_", " "))
     if normalize:
-        from matplotlib.ticker import PercentFormatter
-        (ax.yaxis if orient == "v" else ax.xaxis).set_major_formatter(PercentFormatter(1.0))
+        _percent(ax.yaxis if orient == "v" else ax.xaxis)
     if title:
         ax.set_title(title)
     ax.legend(title=hue.replace("_", " "), frameon=False, bbox_to_anchor=(1.0, 1.0), loc="upper left")
