@@ -75,6 +75,84 @@ def fmt_count(value: Any, k: int, profile: str | None = None) -> str:
         return format_count(v)
 
 
+_CURRENCY = {"USD": "$", "CAD": "$", "AUD": "$", "NZD": "$", "EUR": "\u20ac", "GBP": "\u00a3"}
+_GOAL_STATUS = {"met": "met", "on_track": "on track", "at_risk": "at risk", "off_track": "off track",
+                "no_data": "no data yet"}
+
+
+def fmt_money(value: Any, currency: str | None = "USD") -> str:
+    """Whole currency units with the currency's symbol ("$5,898"), or the ISO code after the amount."""
+    if missing(value):
+        return ""
+    v = float(value)
+    code = (currency or "USD").upper()
+    sym = _CURRENCY.get(code)
+    amount = f"{abs(v):,.0f}"
+    sign = "-" if round(v) < 0 else ""
+    return f"{sign}{sym}{amount}" if sym else f"{sign}{amount} {code}"
+
+
+def fmt_whole(value: Any) -> str:
+    """A whole number with thousands separators (hours, counts of meetings)."""
+    return "" if missing(value) else f"{float(value):,.0f}"
+
+
+def fmt_share(value: Any) -> str:
+    """A proportion as a whole percentage."""
+    return "" if missing(value) else f"{100 * float(value):.0f}%"
+
+
+def fmt_points(value: Any) -> str:
+    """A signed change of a proportion, in percentage points."""
+    if missing(value):
+        return ""
+    pts = 100 * float(value)
+    return "no change" if round(pts) == 0 else f"{pts:+.0f} percentage points"
+
+
+def fmt_date(value: Any) -> str:
+    """A day for readers: "29 Nov 2025"."""
+    if missing(value) or str(value).strip() == "":
+        return ""
+    try:
+        d = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        return str(value)
+    return f"{d.day} {d.strftime('%b %Y')}"
+
+
+def yes_no(value: Any) -> str:
+    if missing(value):
+        return ""
+    if isinstance(value, str):
+        return {"true": "yes", "false": "no"}.get(value.strip().lower(), value)
+    return "yes" if bool(value) else "no"
+
+
+def words(value: Any) -> str:
+    """An internal code ("on_track") as words ("on track")."""
+    return "" if missing(value) else str(value).replace("_", " ")
+
+
+def goal_status_words(status: Any, source: Any = None) -> str:
+    """A goal's status in words; a status taken from a check-in review says so."""
+    if missing(status):
+        return ""
+    text = _GOAL_STATUS.get(str(status), words(status))
+    if str(source) == "checkin":
+        text += " (check-in review)"
+    return text
+
+
+def drop_empty_columns(rows: Sequence[Sequence[str]], columns: Sequence[str], *, keep: int = 1
+                       ) -> tuple[list[list[str]], list[str]]:
+    """Drop the columns that are blank in every row (the first ``keep`` columns always stay)."""
+    rows = [list(r) for r in rows]
+    keep_idx = [i for i in range(len(columns))
+                if i < keep or any(str(r[i]).strip() for r in rows)]
+    return [[r[i] for i in keep_idx] for r in rows], [columns[i] for i in keep_idx]
+
+
 def table(rows: Sequence[Sequence[str]], *, columns: Sequence[str], caption: str, row_header: bool = True,
           css_class: str = "data") -> str:
     """An accessible table: caption, column headers with scope, the first cell of each row a row header.

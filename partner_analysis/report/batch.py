@@ -102,13 +102,39 @@ def _versions() -> dict[str, str]:
 
 # -- one report (runs in a worker) -----------------------------------------------------------------
 
-def _execute(job: dict, work: Path):
+def _kernel_manager_class(log_path: Path):
+    """An nbclient kernel manager whose kernel writes its stdout/stderr to ``log_path``, not the terminal.
+
+    The kernel's own log lines ("Kernel is running over TCP without
+    encryption", "KeyboardInterrupt caught in kernel" at shutdown) would
+    otherwise land under the batch's progress bar. papermill cannot pass
+    ``start_kernel`` arguments, but it hands engine keyword arguments to
+    nbclient's ``NotebookClient``, whose ``kernel_manager_class`` is a trait:
+    a subclass per report carries the log path. The kernel reads only its
+    bundle (aggregates that passed the guard), so the log holds nothing
+    student-level; it is kept only for a failed report, under ``failed/``.
+    """
+    from jupyter_client.manager import AsyncKernelManager
+
+    class _LoggedKernelManager(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            with open(log_path, "ab") as fh:  # the child keeps its own copy of the descriptor
+                kw.setdefault("stdout", fh)
+                kw.setdefault("stderr", fh)
+                await super()._async_launch_kernel(kernel_cmd, **kw)
+
+    return _LoggedKernelManager
+
+
+def _execute(job: dict, work: Path, kernel_log: Path | None = None):
     import papermill
 
+    extra = {} if kernel_log is None else {"kernel_manager_class": _kernel_manager_class(kernel_log)}
     return papermill.execute_notebook(
         job["template"], str(work), parameters=job["parameters"], kernel_name="python3", progress_bar=False,
         request_save_on_cell_execute=False, execution_timeout=job["timeout"], start_timeout=120,
-        cwd=job["cwd"], log_output=False)
+        cwd=job["cwd"], log_output=False, **extra)
 
 
 def _run_one(job: dict) -> dict:
@@ -120,7 +146,9 @@ def _run_one(job: dict) -> dict:
     pid = job["parameters"]["partner_id"]
     out_dir = Path(job["out_dir"])
     work = out_dir / ".work" / f"{pid}.ipynb"
+    kernel_log = out_dir / ".work" / f"{pid}.kernel.log"
     work.parent.mkdir(parents=True, exist_ok=True)
+    kernel_log.unlink(missing_ok=True)
     row = {"partner_id": pid, "status": "failed", "seconds": 0.0, "attempts": 0, "stage": "execute", "error": "",
            "failing_cell": None, "failing_source": "", "html": "", "ipynb": "", "pdf": ""}
     t0 = time.perf_counter()
@@ -128,7 +156,7 @@ def _run_one(job: dict) -> dict:
     for attempt in (1, 2):
         row["attempts"] = attempt
         try:
-            nb = _execute(job, work)
+            nb = _execute(job, work, kernel_log)
             break
         except DeadKernelError as err:  # out of memory, or killed: one retry with a fresh kernel
             row["error"] = f"DeadKernelError: {err}"
@@ -157,6 +185,12 @@ def _run_one(job: dict) -> dict:
             failed.parent.mkdir(parents=True, exist_ok=True)
             os.replace(work, failed)
             row["ipynb"] = str(failed.relative_to(out_dir))
+        if kernel_log.exists() and kernel_log.stat().st_size:
+            # The kernel's own messages (a crash, an import error at start-up) for the analyst, internal only.
+            kept = out_dir / "failed" / kernel_log.name
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(kernel_log, kept)
+        kernel_log.unlink(missing_ok=True)
         row["seconds"] = round(time.perf_counter() - t0, 3)
         return row
     try:
@@ -179,12 +213,13 @@ def _run_one(job: dict) -> dict:
             html_to_pdf(html_path, pdf_path)
             row["pdf"] = pdf_path.name
         row["status"], row["stage"], row["error"] = "ok", "done", ""
-        stale = out_dir / "failed" / f"{pid}.ipynb"
-        stale.unlink(missing_ok=True)
+        for stale in (out_dir / "failed" / f"{pid}.ipynb", out_dir / "failed" / kernel_log.name):
+            stale.unlink(missing_ok=True)
     except Exception as err:  # noqa: BLE001
         row["error"] = f"{type(err).__name__}: {err}"[:2000]
     finally:
         work.unlink(missing_ok=True)
+        kernel_log.unlink(missing_ok=True)
     row["seconds"] = round(time.perf_counter() - t0, 3)
     return row
 

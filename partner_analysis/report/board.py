@@ -12,14 +12,18 @@ from typing import Any
 
 import pandas as pd
 
-from ._html import esc, fmt_change, fmt_value, missing, section
-from .bundle import Bundle, headline_kpis
+from ._html import esc, fmt_change, fmt_value, goal_status_words, missing, section
+from .bundle import GOAL_NOT_SHOWN, Bundle, dimension_label, headline_kpis
 
 __all__ = ["board_items", "render_board", "goal_status"]
 
 
 def goal_status(bundle: Bundle, kpi_id: str) -> str:
-    """The goal status of one KPI in words ("met", "on track", "behind", "no goal set", "not yet recorded")."""
+    """The goal status of one KPI in words ("met", "on track", "behind", "no goal set", "not yet recorded").
+
+    A goal whose KPI is hidden for this partner reads "not shown (small group)":
+    its status would place the hidden value relative to the target.
+    """
     if not bundle.has("goals"):
         return "not yet recorded"
     goals = bundle.table("goals")
@@ -28,13 +32,28 @@ def goal_status(bundle: Bundle, kpi_id: str) -> str:
     mine = goals[goals["kpi_id"].astype(str) == str(kpi_id)]
     if not len(mine):
         return "no goal set"
-    att = mine.iloc[0].get("attainment")
+    g = mine.iloc[0]
+    kpi = bundle.table("kpi_comparison")
+    row = None if kpi is None or "kpi_id" not in kpi.columns else kpi[kpi["kpi_id"].astype(str) == str(kpi_id)]
+    hidden_kpi = False
+    if row is not None and len(row):
+        r = row.iloc[0]
+        hidden_kpi = bool(_true(r.get("suppressed"))) or missing(r.get("mean_t"))
+    status = g.get("status")
+    if str(status) == GOAL_NOT_SHOWN or hidden_kpi:
+        # Defence in depth: bundles built before masking carried a status derived from the hidden value.
+        return GOAL_NOT_SHOWN
+    if not missing(status):
+        return goal_status_words(status, g.get("source"))
+    att = g.get("attainment")
     if missing(att):
         return "not measurable yet"
-    if isinstance(att, str):
-        return att.replace("_", " ")
     att = float(att)
     return "met" if att >= 1 else ("on track" if att >= 0.5 else "behind")
+
+
+def _true(value) -> bool:
+    return not missing(value) and bool(value)
 
 
 def _vs_group(r: pd.Series) -> str:
@@ -70,7 +89,9 @@ def board_items(bundle: Bundle) -> dict[str, Any]:
     if bundle.has("fit") and b.get("fit_band"):
         fit = f"{b['fit_band']}"
         if b.get("biggest_gap_dimension"):
-            fit += f"; biggest gap: {b['biggest_gap_dimension']}"
+            label = b.get("biggest_gap_label") or dimension_label(bundle.table("fit_dimensions"),
+                                                                  b["biggest_gap_dimension"])
+            fit += f"; biggest gap: {label}"
     inv = "not yet recorded"
     if bundle.has("investments") and b.get("balance_band"):
         inv = str(b["balance_band"])

@@ -36,7 +36,8 @@ import pandas as pd
 from ..exceptions import ConfigError, InputDataError, PartnerAnalysisError
 
 __all__ = ["BundleInfo", "Bundle", "DisclosureError", "build_bundles", "load_bundle", "guard_table",
-           "read_ledger", "headline_kpis", "PARTS", "BUNDLE_MANIFEST", "COUNT_COLUMNS"]
+           "read_ledger", "headline_kpis", "mask_goals", "PARTS", "BUNDLE_MANIFEST", "COUNT_COLUMNS",
+           "GOAL_NOT_SHOWN"]
 
 BUNDLE_MANIFEST = "bundle.json"
 BUNDLE_FORMAT = 1
@@ -59,6 +60,12 @@ _KPI_COLUMNS = ("kpi_id", "kpi_label", "kind", "unit", "higher_is_better", "n_t"
                 "es_ci_low", "es_ci_high", "improvement_index", "p_val", "p_adj", "test", "baseline_es",
                 "baseline_verdict", "wording", "sample_status", "prev_term_mean_t", "change_prev_term",
                 "last_year_mean_t", "change_last_year", "suppressed", "marker", "suppression_reason")
+
+
+#: Goal status written when the KPI behind a goal is hidden: value, attainment and status all stay behind.
+GOAL_NOT_SHOWN = "not shown (small group)"
+#: KPI comparison columns holding the level and count of each population a goal can be set on.
+_GOAL_POPULATION = {"participants": ("mean_t", "n_t"), "comparison": ("mean_c", "n_c"), "all": ("mean_all", "n_all")}
 
 
 class DisclosureError(PartnerAnalysisError):
@@ -342,12 +349,7 @@ def _kpi_all(dataset, *, term, partners, profile) -> tuple[pd.DataFrame | None, 
 
 
 def _kpi_tables(kpi: pd.DataFrame, partner_id: str, term: str, config) -> dict[str, pd.DataFrame]:
-    mine = kpi[kpi["partner_id"].astype(str) == partner_id]
-    for col, value in (("program_id", "all"), ("subgroup", "all")):
-        if col in mine.columns and (mine[col].astype(str) == value).any():
-            mine = mine[mine[col].astype(str) == value]
-    if "subgroup_value" in mine.columns and mine["subgroup_value"].nunique() > 1:
-        mine = mine[mine["subgroup_value"].astype(str).isin(["all", "All", ""])]
+    mine = _partner_kpi_rows(kpi, partner_id)
     comp = mine[[c for c in _KPI_COLUMNS if c in mine.columns]].reset_index(drop=True)
     # Trend over terms from the same pass: same term last year, previous term, this term.
     trend_rows = []
@@ -365,6 +367,87 @@ def _kpi_tables(kpi: pd.DataFrame, partner_id: str, term: str, config) -> dict[s
     if "kpi_id" in trend.columns and len(trend):
         trend = trend.drop_duplicates(["kpi_id", "term"], keep="last")
     return {"kpi_comparison": comp, "kpi_trend": trend}
+
+
+def _partner_kpi_rows(kpi: pd.DataFrame | None, partner_id: str) -> pd.DataFrame | None:
+    """The partner-wide rows (all programs, no subgroup) of one partner, every column kept."""
+    if kpi is None:
+        return None
+    mine = kpi[kpi["partner_id"].astype(str) == partner_id]
+    for col, value in (("program_id", "all"), ("subgroup", "all")):
+        if col in mine.columns and (mine[col].astype(str) == value).any():
+            mine = mine[mine[col].astype(str) == value]
+    if "subgroup_value" in mine.columns and mine["subgroup_value"].nunique() > 1:
+        mine = mine[mine["subgroup_value"].astype(str).isin(["all", "All", ""])]
+    return mine
+
+
+def mask_goals(goals: pd.DataFrame, *, kpi: pd.DataFrame | None, participants: float | None,
+               min_group_n: int) -> pd.DataFrame:
+    """Hide every figure of a goal whose KPI is not shown for this partner.
+
+    A goal's latest value, its attainment and even its status word ("met",
+    "behind") tell a reader where a hidden small-group value lies relative to
+    the target. So when the KPI behind a goal is suppressed, has no value for
+    the goal's population, counts fewer than ``min_group_n`` students there, or
+    the partner has fewer than ``min_group_n`` participants, ``latest_value``,
+    ``attainment`` and ``expected`` become NaN and ``status`` becomes
+    :data:`GOAL_NOT_SHOWN` (``source`` ``"suppressed"``). A check-in review
+    status of such a goal is hidden too: staff judged it from the same values.
+    Goals without a KPI are left as they are.
+
+    Parameters
+    ----------
+    goals : DataFrame
+        ``records.summary_for_bundle(...)["goals"]``.
+    kpi : DataFrame or None
+        The partner's suppressed KPI comparison rows (partner-wide).
+    participants : float or None
+        Participants shown for the partner as a whole (NaN/None when hidden).
+    min_group_n : int
+        The privacy profile's smallest visible group.
+
+    Returns
+    -------
+    DataFrame
+        A copy of ``goals`` with the hidden goals masked.
+    """
+    if goals is None or not len(goals) or "kpi_id" not in goals.columns:
+        return goals
+    out = goals.copy()
+    few = participants is None or _plain(participants) is None or float(participants) < min_group_n
+    rows = {} if kpi is None or not len(kpi) else {str(r["kpi_id"]): r for _, r in kpi.iterrows()}
+    hide = []
+    for _, g in out.iterrows():
+        kid = _plain(g.get("kpi_id"))
+        if kid is None or str(kid).strip() == "":
+            hide.append(False)
+            continue
+        if few:
+            hide.append(True)
+            continue
+        r = rows.get(str(kid))
+        if r is None:
+            # No comparison row this term: nothing computed from it, but a KPI-sourced figure cannot be checked.
+            hide.append(str(g.get("source", "")) == "kpi")
+            continue
+        pop = _plain(g.get("population")) or "participants"
+        mean_col, n_col = _GOAL_POPULATION.get(str(pop), ("mean_t", "n_t"))
+        n = _plain(r.get(n_col)) if n_col in r.index else None
+        hide.append(bool(_plain(r.get("suppressed")))
+                    or (mean_col in r.index and _plain(r.get(mean_col)) is None)
+                    or (n_col in r.index and (n is None or float(n) < min_group_n)))
+    hide = pd.Series(hide, index=out.index, dtype=bool)
+    if hide.any():
+        for col in ("latest_value", "attainment", "expected"):
+            if col in out.columns:
+                out[col] = pd.to_numeric(out[col], errors="coerce").astype("float64")
+                out.loc[hide, col] = np.nan
+        for col, value in (("status", GOAL_NOT_SHOWN), ("source", "suppressed")):
+            if col in out.columns:
+                out[col] = out[col].astype("object")
+                out.loc[hide, col] = value
+    return out
 
 
 def _open_store(data_dir: Path, db) -> Any:
@@ -392,11 +475,13 @@ def _board_row(meta: dict, tables: Mapping[str, pd.DataFrame]) -> dict:
     """One row for the board and the district index: bands, statuses and headline KPI deltas."""
     row: dict[str, Any] = {"partner_id": meta["partner_id"], "partner_name": meta["partner_name"],
                            "term": meta["term"], "fit_band": None, "biggest_gap_dimension": None,
+                           "biggest_gap_label": None,
                            "balance_band": None, "partner_share": None, "checkin_status": None, "kpis": []}
     fit = tables.get("fit_overall")
     if fit is not None and len(fit):
         row["fit_band"] = _plain(fit.iloc[0].get("band"))
         row["biggest_gap_dimension"] = _plain(fit.iloc[0].get("biggest_gap_dimension"))
+        row["biggest_gap_label"] = dimension_label(tables.get("fit_dimensions"), row["biggest_gap_dimension"])
     bal = tables.get("investment_balance")
     if bal is not None and len(bal):
         r = bal[bal["term"].astype(str) == meta["term"]] if "term" in bal.columns else bal
@@ -414,6 +499,18 @@ def _board_row(meta: dict, tables: Mapping[str, pd.DataFrame]) -> dict:
                                                               "change_prev_term", "difference", "marker",
                                                               "suppressed", "higher_is_better", "kind")})
     return row
+
+
+def dimension_label(dims: pd.DataFrame | None, dimension) -> str | None:
+    """The instrument's label of a fit dimension (from ``fit_dimensions``); the id only when no label exists."""
+    dimension = _plain(dimension)
+    if dimension is None:
+        return None
+    if dims is not None and len(dims) and {"dimension", "dimension_label"} <= set(dims.columns):
+        hit = dims.loc[dims["dimension"].astype(str) == str(dimension), "dimension_label"].dropna()
+        if len(hit) and str(hit.iloc[0]).strip():
+            return str(hit.iloc[0])
+    return str(dimension).replace("_", " ")
 
 
 #: KPIs a board leads with, in order; the rest of the catalog follows in its own order.
@@ -589,12 +686,19 @@ def build_bundles(data_dir: str | Path, *, term: str, partners: Iterable[str] | 
             mine = None if kpi is None else kpi[kpi["partner_id"].astype(str) == pid]
             rec = _area_summary("partner_analysis.records", store, config, term=term, partner_id=pid,
                                 kpi_table=mine)
+            if rec and "goals" in rec:
+                allrow = tables["participation"]
+                allrow = allrow[allrow["program_id"] == "all"]
+                rec = dict(rec, goals=mask_goals(
+                    rec["goals"], kpi=_partner_kpi_rows(kpi, pid), min_group_n=k,
+                    participants=allrow["participants"].iloc[0] if len(allrow) else None))
             for part in ("investments", "checkins", "goals"):
                 got = {n: rec[n] for n in PARTS[part] if rec and n in rec}
                 tables.update(got)
                 parts[part] = "recorded" if got and any(len(f) for f in got.values()) else "not_recorded"
             meta = {"format": BUNDLE_FORMAT, "partner_id": pid, "partner_name": names.get(pid, pid), "term": term,
                     "term_label": term, "district": config.name, "profile": pdict, "parts": parts,
+                    "currency": str((config.valuation or {}).get("currency") or "USD"),
                     "built_at": released_at}
             hashes = _write_bundle(folder, meta, tables, k=k, student_ids=student_ids)
             ledger_rows += [{"term": term, "partner_id": pid, "table": n, "sha256": h, "rows": rows,

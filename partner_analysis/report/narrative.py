@@ -15,7 +15,7 @@ from __future__ import annotations
 import pandas as pd
 
 from ._html import esc, fmt_change, fmt_value, missing, section
-from .bundle import Bundle, headline_kpis
+from .bundle import GOAL_NOT_SHOWN, Bundle, dimension_label, headline_kpis
 
 __all__ = ["story", "render_story"]
 
@@ -24,9 +24,24 @@ def _is_effect(r: pd.Series) -> bool:
     return str(r.get("baseline_verdict", "")) == "satisfied" and str(r.get("wording", "association")) == "effect"
 
 
+def in_sentence(label: str) -> str:
+    """A label as it reads inside a sentence: "Attendance rate" -> "attendance rate", "GPA" stays "GPA".
+
+    Only the first word is lower-cased, and only when it is an ordinary
+    capitalised word (no other capitals, no digits): acronyms and names keep
+    their case.
+    """
+    label = str(label)
+    first, sep, rest = label.partition(" ")
+    core = first.strip("()\"'\u201c\u201d")
+    if len(core) > 1 and core[0].isupper() and core[1:].islower() and core.isalpha():
+        return first[:1].lower() + first[1:] + sep + rest
+    return label
+
+
 def _kpi_sentence(r: pd.Series, k: int) -> str:
     label = str(r.get("kpi_label", r["kpi_id"]))
-    lower = label[:1].lower() + label[1:]
+    lower = in_sentence(label)
     if bool(r.get("suppressed")) or missing(r.get("mean_t")):
         return (f"Results for {lower} are not reported because a group had fewer than {k} students "
                 "or a result could reveal one.")
@@ -84,11 +99,32 @@ def story(bundle: Bundle) -> list[str]:
     if bundle.has("fit") and b.get("fit_band"):
         s = f"The latest partnership fit survey places the partnership in the \u201c{b['fit_band']}\u201d band"
         if b.get("biggest_gap_dimension"):
-            s += f"; the district and the partner see \u201c{b['biggest_gap_dimension']}\u201d most differently"
+            label = b.get("biggest_gap_label") or dimension_label(bundle.table("fit_dimensions"),
+                                                                  b["biggest_gap_dimension"])
+            s += f"; the district and the partner see \u201c{in_sentence(label)}\u201d most differently"
         out.append(s + ".")
+    goals = bundle.table("goals")
+    if bundle.has("goals") and goals is not None and len(goals) and "status" in goals.columns:
+        out.append(_goals_sentence(goals, bundle.table("kpi_comparison")))
     if bundle.has("checkins") and b.get("checkin_status"):
         out.append(f"Check-in status this term: {str(b['checkin_status']).replace('_', ' ')}.")
     return out
+
+
+def _goals_sentence(goals: pd.DataFrame, kpi: pd.DataFrame | None) -> str:
+    """How many goals are met, on track, behind; goals on hidden KPIs are only counted as not shown."""
+    status = goals["status"].astype("string").copy()
+    if kpi is not None and len(kpi) and "kpi_id" in goals.columns:
+        sup = kpi["suppressed"].fillna(False).astype(bool) if "suppressed" in kpi.columns else False
+        hidden = set(kpi.loc[sup | kpi["mean_t"].isna(), "kpi_id"].astype(str))
+        status[goals["kpi_id"].astype("string").isin(hidden).fillna(False).to_numpy()] = GOAL_NOT_SHOWN
+    names = {"met": "met", "on_track": "on track", "at_risk": "at risk", "off_track": "off track",
+             "no_data": "without data yet", GOAL_NOT_SHOWN: "not shown because a group is too small"}
+    counts = status.fillna("no_data").value_counts()
+    parts = [f"{int(counts[key])} {text}" for key, text in names.items() if key in counts.index]
+    parts += [f"{int(n)} {str(key).replace('_', ' ')}" for key, n in counts.items() if key not in names]
+    n = len(goals)
+    return f"Of the partnership's {n} goal{'s' if n != 1 else ''}: " + ", ".join(parts) + "."
 
 
 def render_story(bundle: Bundle) -> str:

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ._html import PERCENT_UNITS, esc, fmt_change, fmt_count, fmt_effect, fmt_p, fmt_value, missing, not_recorded, \
-    section, table
+from ._html import PERCENT_UNITS, drop_empty_columns, esc, fmt_change, fmt_count, fmt_date, fmt_effect, fmt_money, \
+    fmt_p, fmt_points, fmt_share, fmt_value, fmt_whole, goal_status_words, missing, not_recorded, section, table, \
+    words, yes_no
 from .board import render_board
-from .bundle import Bundle, load_bundle
+from .bundle import GOAL_NOT_SHOWN, Bundle, dimension_label, load_bundle
 from .narrative import render_story
 
 __all__ = ["open_report", "title_html", "outcomes_html", "fit_html", "investments_html", "checkins_html",
@@ -37,27 +38,23 @@ def title_html(bundle: Bundle) -> str:
             'All figures are for groups of students; small groups are not shown.</p>')
 
 
-def _generic_rows(frame: pd.DataFrame) -> list[list[str]]:
-    rows = []
-    for _, r in frame.iterrows():
-        cells = []
-        for col, v in r.items():
-            if missing(v):
-                cells.append("")
-            elif isinstance(v, float):
-                cells.append(f"{100 * v:.0f}%" if "share" in str(col) or "attainment" in str(col)
-                             else (f"{v:,.0f}" if abs(v) >= 100 else f"{v:.2f}"))
-            else:
-                cells.append(str(v))
-        rows.append(cells)
-    return rows
+def _reader_table(frame: pd.DataFrame | None, caption: str, columns: list[tuple[str, str, object]],
+                  *, empty: str = "nothing recorded this term") -> str:
+    """A table for readers: chosen columns with human headers and formatters; all-blank columns dropped.
 
-
-def _generic_table(frame: pd.DataFrame | None, caption: str) -> str:
+    ``columns`` holds (bundle column, header, formatter) triples; the first is
+    the row header. Columns missing from the bundle are skipped.
+    """
     if frame is None or not len(frame):
-        return f"<p>{esc(caption)}: nothing recorded this term.</p>"
-    cols = [str(c).replace("_", " ").capitalize() for c in frame.columns]
-    return table(_generic_rows(frame), columns=cols, caption=caption)
+        return f"<p>{esc(caption)}: {esc(empty)}.</p>"
+    cols = [(c, h, f) for c, h, f in columns if c in frame.columns]
+    rows = [[f(r[c]) if not missing(r[c]) else "" for c, _, f in cols] for _, r in frame.iterrows()]
+    rows, heads = drop_empty_columns(rows, [h for _, h, _ in cols])
+    return table(rows, columns=heads, caption=caption)
+
+
+def _currency(bundle: Bundle) -> str:
+    return str(bundle.meta.get("currency") or "USD")
 
 
 def outcomes_html(bundle: Bundle) -> str:
@@ -128,31 +125,100 @@ def fit_html(bundle: Bundle) -> str:
                           caption="Fit survey: district and partner views by dimension"))
     prompts = bundle.table("fit_prompts")
     if prompts is not None and len(prompts):
-        items = "".join(f"<li><strong>{esc(r['dimension'])}:</strong> {esc(r['prompt'])}</li>"
-                        for _, r in prompts.iterrows())
+        items = "".join(f"<li><strong>{esc(dimension_label(dims, r['dimension']))}:</strong> "
+                        f"{esc(r['prompt'])}</li>" for _, r in prompts.iterrows())
         body.append(f"<h3>Questions for the next check-in</h3><ul>{items}</ul>")
     return section("Partnership fit", "".join(body), id="fit")
 
 
 def investments_html(bundle: Bundle) -> str:
+    """Contributions by term (money with the currency, whole hours, partner share) and by category this term."""
     if not bundle.has("investments"):
         return section("Investments", not_recorded("Investments"), id="investments")
-    return section("Investments", _generic_table(bundle.table("investment_balance"), "Investment balance by term")
-                   + _generic_table(bundle.table("investment_by_category"), "Investments by category"),
-                   id="investments")
+    cur = _currency(bundle)
+    money = lambda v: fmt_money(v, cur)  # noqa: E731
+    bal = _reader_table(bundle.table("investment_balance"), "Contributions by term", [
+        ("term", "Term", str), ("district_value", "District contribution", money),
+        ("partner_value", "Partner contribution", money), ("total_value", "Total", money),
+        ("partner_share", "Partner share", fmt_share), ("balance_band", "Balance", words),
+        ("change_partner_share", "Change in partner share", fmt_points),
+        ("district_hours", "District hours", fmt_whole), ("partner_hours", "Partner hours", fmt_whole)])
+    cat = bundle.table("investment_by_category")
+    if cat is not None and len(cat):
+        cat = cat.copy()
+        if "category_label" in cat.columns:
+            cat["category_label"] = cat["category_label"].fillna(cat.get("category"))
+        else:
+            cat["category_label"] = cat["category"].map(words)
+        cat = cat.sort_values([c for c in ("party", "category_label") if c in cat.columns], kind="stable")
+    by_cat = _reader_table(cat, f"Contributions by category, {bundle.term}", [
+        ("category_label", "Category", str), ("party", "Contributed by", lambda v: words(v).capitalize()),
+        ("value", "Value", money), ("hours", "Hours", fmt_whole)])
+    return section("Investments", bal + by_cat, id="investments")
 
 
 def checkins_html(bundle: Bundle) -> str:
+    """Check-ins per term this school year and the actions still open (no internal ids)."""
     if not bundle.has("checkins"):
         return section("Check-ins and actions", not_recorded("Check-ins"), id="checkins")
-    return section("Check-ins and actions", _generic_table(bundle.table("checkin_status"), "Check-ins by term")
-                   + _generic_table(bundle.table("open_actions"), "Open actions"), id="checkins")
+    status = _reader_table(bundle.table("checkin_status"), "Check-ins by term", [
+        ("term", "Term", str), ("held", "Check-in held", yes_no), ("n_checkins", "Check-ins", fmt_whole),
+        ("last_date", "Last check-in", fmt_date), ("status", "Status", words)])
+    actions = bundle.table("open_actions")
+    if actions is not None and len(actions):
+        actions = actions.copy()
+        past = actions["past_due"] if "past_due" in actions.columns else pd.Series(False, index=actions.index)
+        days = actions["days_past_due"] if "days_past_due" in actions.columns else pd.Series(pd.NA, index=actions.index)
+        actions["overdue"] = [
+            "no" if missing(p) or not bool(p) else
+            ("yes" if missing(d) else f"yes, {float(d):,.0f} day{'s' if float(d) != 1 else ''}")
+            for p, d in zip(past, days)]
+    open_ = _reader_table(actions, "Open actions", [
+        ("description", "Action", str), ("owner", "Owner", str),
+        ("side", "Side", lambda v: words(v).capitalize()), ("checkin_date", "Agreed at check-in on", fmt_date),
+        ("due_date", "Due", fmt_date), ("overdue", "Past due", str)], empty="none open")
+    return section("Check-ins and actions", status + open_, id="checkins")
 
 
 def goals_html(bundle: Bundle) -> str:
+    """Goals with baseline, target and progress in the KPI's units; hidden goals read "not shown"."""
     if not bundle.has("goals"):
         return section("Goals", not_recorded("Goals"), id="goals")
-    return section("Goals", _generic_table(bundle.table("goals"), "Goals and progress"), id="goals")
+    goals = bundle.table("goals")
+    if goals is None or not len(goals):
+        return section("Goals", "<p>No goals recorded.</p>", id="goals")
+    kpi = bundle.table("kpi_comparison")
+    info = ({} if kpi is None or not len(kpi) else
+            {str(r["kpi_id"]): r for _, r in kpi.iterrows()})
+    rows = []
+    for _, g in goals.iterrows():
+        kid = None if missing(g.get("kpi_id")) else str(g["kpi_id"])
+        r = info.get(kid) if kid else None
+        unit, kind = (r.get("unit"), r.get("kind")) if r is not None else (None, None)
+        label = "" if kid is None else (str(r.get("kpi_label")) if r is not None and not missing(r.get("kpi_label"))
+                                        else words(kid))
+        hidden = str(g.get("status")) == GOAL_NOT_SHOWN or (
+            r is not None and (bool(not missing(r.get("suppressed")) and r.get("suppressed"))
+                               or missing(r.get("mean_t"))) and kid is not None)
+
+        def level(v):
+            if missing(v):
+                return ""
+            return fmt_value(v, unit, kind=kind) if (unit or kind) else f"{float(v):,.2f}"
+
+        if hidden:
+            latest = attain = expected = "not shown"
+            status = GOAL_NOT_SHOWN
+        else:
+            latest = level(g.get("latest_value"))
+            attain = fmt_share(g.get("attainment"))
+            expected = fmt_share(g.get("expected")) if not missing(g.get("attainment")) else ""
+            status = goal_status_words(g.get("status"), g.get("source"))
+        rows.append([str(g.get("description") or ""), label, level(g.get("baseline")), level(g.get("target")),
+                     "" if missing(g.get("due_term")) else str(g["due_term"]), latest, attain, expected, status])
+    rows, heads = drop_empty_columns(rows, ["Goal", "Outcome", "Baseline", "Target", "Due", "Latest value",
+                                            "Progress toward target", "Expected by now", "Status"])
+    return section("Goals", table(rows, columns=heads, caption="Goals and progress"), id="goals")
 
 
 def notes_html(bundle: Bundle) -> str:
@@ -173,8 +239,8 @@ def notes_html(bundle: Bundle) -> str:
     kpi = bundle.table("kpi_comparison")
     defs = ""
     if kpi is not None and len(kpi) and "kpi_label" in kpi.columns:
-        defs = "<h3>Outcome definitions</h3><ul>" + "".join(
-            f"<li>{esc(r['kpi_label'])} ({esc(r['kpi_id'])})</li>" for _, r in kpi.iterrows()) + "</ul>"
+        defs = "<h3>Outcomes compared</h3><ul>" + "".join(
+            f"<li>{esc(r['kpi_label'])}</li>" for _, r in kpi.iterrows()) + "</ul>"
     body = "<h3>Data notes</h3><ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>" + defs
     return section("Definitions and data notes", body, id="notes")
 
