@@ -40,7 +40,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .exceptions import ConfigError, InputDataError
+from .exceptions import ConfigError, InputDataError, check_argument
 
 __all__ = [
     "PrivacyProfile",
@@ -164,14 +164,9 @@ class PrivacyProfile:
         if self.inference_min_n < self.min_group_n:
             raise ConfigError(f"`inference_min_n` ({self.inference_min_n}) must not be below `min_group_n` "
                               f"({self.min_group_n})", key="privacy.inference_min_n", value=self.inference_min_n)
-        if self.small_numerator_action not in _SMALL_NUMERATOR_ACTIONS:
-            raise ConfigError(f"The value for `small_numerator_action` must be one of "
-                              f"{list(_SMALL_NUMERATOR_ACTIONS)}, but {self.small_numerator_action!r} was passed",
-                              key="privacy.small_numerator_action", value=self.small_numerator_action)
-        if self.count_rounding not in _COUNT_ROUNDING:
-            raise ConfigError(f"The value for `count_rounding` must be one of {list(_COUNT_ROUNDING)}, but "
-                              f"{self.count_rounding!r} was passed", key="privacy.count_rounding",
-                              value=self.count_rounding)
+        check_argument("small_numerator_action", self.small_numerator_action, _SMALL_NUMERATOR_ACTIONS,
+                       key="privacy.small_numerator_action")
+        check_argument("count_rounding", self.count_rounding, _COUNT_ROUNDING, key="privacy.count_rounding")
         low, high = self.low_code_pct, self.high_code_pct
         if low is not None and not (0 <= low < 50):
             raise ConfigError(f"`low_code_pct` must lie in [0, 50), but {low!r} was passed",
@@ -318,9 +313,7 @@ def get_profile(name: str | PrivacyProfile | None = None) -> PrivacyProfile:
         return name
     if name is None:
         name = "public"
-    if name not in PROFILES:
-        raise ConfigError(f"The value for `profile` must be one of {sorted(PROFILES)}, but {name!r} was passed",
-                          key="privacy.profile", value=name)
+    check_argument("profile", name, sorted(PROFILES), key="privacy.profile")
     return PrivacyProfile(name=name, **PROFILES[name])
 
 

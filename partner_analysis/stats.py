@@ -25,7 +25,7 @@ from typing import Any, NamedTuple, Sequence
 import numpy as np
 from scipy import stats as _sps
 
-from .exceptions import ConfigError, InputDataError, PartnerAnalysisWarning
+from .exceptions import ConfigError, InputDataError, PartnerAnalysisWarning, check_argument
 
 __all__ = [
     "EffectSize",
@@ -1127,9 +1127,7 @@ def attrition_boundary(overall: float, *, boundary: str = "cautious") -> float |
 
 
 def _attrition_table(boundary: str):
-    if boundary not in _ATTRITION_TABLES:
-        raise ConfigError(f"The value for `boundary` must be one of {list(_ATTRITION_TABLES)}, "
-                          f"but {boundary!r} was passed", key="boundary", value=boundary)
+    check_argument("boundary", boundary, _ATTRITION_TABLES, key="boundary")
     return _ATTRITION_TABLES[boundary]
 
 
@@ -1450,9 +1448,7 @@ def weighted_kappa(a: Any, b: Any, *, labels: Sequence[Any], weights: str | None
     0.7126
     >>> # R: irr::kappa2(cbind(d, p), weight="squared")
     """
-    if weights not in _KAPPA_WEIGHTS:
-        raise ConfigError(f"The value for `weights` must be one of {list(_KAPPA_WEIGHTS)}, but {weights!r} "
-                          "was passed", key="weights", value=weights)
+    check_argument("weights", weights, _KAPPA_WEIGHTS, key="weights")
     labels = list(labels)
     if len(labels) < 2 or len(set(labels)) != len(labels):
         raise ConfigError("`labels` must list at least 2 distinct categories in scale order", key="labels",
