@@ -137,9 +137,14 @@ class DistrictConfig:
                 return t
         return None
 
+    @property
+    def ordered_terms(self) -> tuple[Term, ...]:
+        """The terms in date order (by start), whatever their order in ``district.yml``."""
+        return tuple(sorted(self.terms, key=lambda t: t.start))
+
     def previous_term(self, term_id: str) -> Term | None:
         """The term before ``term_id`` in date order, or None."""
-        ordered = sorted(self.terms, key=lambda t: t.start)
+        ordered = self.ordered_terms
         i = [t.id for t in ordered].index(self.term(term_id).id)
         return ordered[i - 1] if i > 0 else None
 
