@@ -869,7 +869,7 @@ def _check_table(t: _Table, config: DistrictConfig, errors: _Errors, *, drop_exa
 
 
 def _term_index(config: DistrictConfig):
-    terms = sorted(config.terms, key=lambda x: x.start)
+    terms = config.ordered_terms
     starts = np.array([np.datetime64(t.start, "ns") for t in terms])
     ends = np.array([np.datetime64(t.end, "ns") + np.timedelta64(1, "D") - np.timedelta64(1, "ns")
                      for t in terms])

@@ -364,7 +364,7 @@ class _Calendar:
 
     @classmethod
     def build(cls, config: DistrictConfig) -> "_Calendar":
-        terms = tuple(sorted(config.terms, key=lambda t: t.start))
+        terms = config.ordered_terms
         years = tuple(sorted({_year_label(t) for t in terms}))
         hol = _holidays(range(terms[0].start.year, terms[-1].end.year + 1))
         days, tod = [], []

@@ -117,7 +117,7 @@ class _DayLookup:
     """Day number (days since 1970-01-01) -> term code, by a table lookup instead of a search per row."""
 
     def __init__(self, config, order: list[str]):
-        terms = sorted(config.terms, key=lambda t: t.start)
+        terms = config.ordered_terms
         self.first = int(np.datetime64(terms[0].start, "D").astype(np.int64))
         last = int(np.datetime64(terms[-1].end, "D").astype(np.int64))
         self.table = np.full(last - self.first + 1, -1, dtype=np.int16)
@@ -566,7 +566,7 @@ def compute_kpis(dataset, *, catalog: Catalog | None = None, kpis: Iterable[str]
     if index.has_duplicates:
         raise InputDataError("students.parquet repeats a student_id", column="student_id",
                              value=index[index.duplicated()][0], fix="Re-run validate/import")
-    ordered = sorted(config.terms, key=lambda t: t.start)
+    ordered = config.ordered_terms
     order = [t.id for t in ordered]
     S, T = len(index), len(order)
     K = S * T

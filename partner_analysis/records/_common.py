@@ -208,4 +208,4 @@ def now_utc() -> dt.datetime:
 
 
 def term_order(config: DistrictConfig) -> list[str]:
-    return [t.id for t in sorted(config.terms, key=lambda t: t.start)]
+    return [t.id for t in config.ordered_terms]
