@@ -287,13 +287,18 @@ def load_config(path: str | Path | None = None) -> DistrictConfig:
     path = Path(path)
     if path.is_dir():
         path = path / "district.yml"
+    raw = _read_yaml(path, missing="file not found",
+                     fix="Pass the path of a district.yml, or omit it to use the embedded default")
+    return config_from_dict(raw, source=str(path))
+
+
+def _read_yaml(path: Path, *, missing: str, fix: str | None = None) -> Any:
+    """Parse a YAML settings file (district.yml, kpis.yml, goals); ConfigError names the line of a syntax error."""
     if not path.exists():
-        raise ConfigError("file not found", path=path,
-                          fix="Pass the path of a district.yml, or omit it to use the embedded default")
+        raise ConfigError(missing, path=path, fix=fix)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"not valid YAML{where}: {getattr(err, 'problem', err)}", path=path) from None
-    return config_from_dict(raw, source=str(path))
