@@ -14,8 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-import yaml
-
+from ..config import _read_yaml as _read_yaml_file
 from ..config import _require_unique
 from ..exceptions import ConfigError
 
@@ -239,14 +238,7 @@ def _kpi(raw: Mapping, *, path, index: int) -> KPI:
 
 
 def _read_yaml(path: Path) -> Mapping:
-    if not path.exists():
-        raise ConfigError("KPI catalog not found", path=path, fix="Pass the path of a kpis.yml")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"not valid YAML{where}: {getattr(err, 'problem', err)}", path=path) from None
+    raw = _read_yaml_file(path, missing="KPI catalog not found", fix="Pass the path of a kpis.yml")
     if not isinstance(raw, Mapping) or not isinstance(raw.get("kpis"), list):
         raise ConfigError("a KPI catalog is a mapping with a `kpis:` list", path=path, key="kpis")
     return raw

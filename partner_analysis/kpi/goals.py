@@ -23,8 +23,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
-import yaml
 
+from ..config import _read_yaml
 from ..exceptions import ConfigError
 
 __all__ = ["read_goals_yaml", "goal_attainment"]
@@ -44,12 +44,7 @@ def read_goals_yaml(path: str | Path, *, config=None) -> pd.DataFrame:
         or (with ``config``) an unknown term.
     """
     path = Path(path)
-    if not path.exists():
-        raise ConfigError("goals file not found", path=path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise ConfigError(f"not valid YAML: {err}", path=path) from None
+    raw = _read_yaml(path, missing="goals file not found")
     if not isinstance(raw, dict) or not isinstance(raw.get("goals"), list):
         raise ConfigError("a goals file is a mapping with a `goals:` list", path=path, key="goals")
     rows = []
