@@ -302,3 +302,178 @@ def test_only_failed_needs_a_previous_run(demo_dir, tmp_path, capsys):
 def test_public_api_is_lazy():
     import partner_analysis.report as report
     assert callable(report.run_reports) and callable(report.build_bundles)
+
+
+# -- goals on hidden KPIs, labels, reader tables --------------------------------------------------
+
+_GOAL_WORDS = ("met", "on track", "on_track", "at risk", "at_risk", "off track", "off_track", "behind")
+
+
+def _goal_rows(html: str) -> list[list[str]]:
+    """Cells of the goals table's body rows (tags stripped)."""
+    import html as htmllib
+    import re
+
+    sec = re.search(r'<section aria-labelledby="goals">(.*?)</section>', html, re.S)
+    assert sec, "no goals section"
+    body = re.search(r"<tbody>(.*?)</tbody>", sec.group(1), re.S)
+    rows = []
+    for tr in re.findall(r"<tr>(.*?)</tr>", body.group(1) if body else "", re.S):
+        rows.append([htmllib.unescape(re.sub(r"<[^>]+>", "", c)).strip()
+                     for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", tr, re.S)])
+    return rows
+
+
+def test_goal_on_a_small_group_kpi_reveals_nothing(bundles):
+    # P06 of the small demo has fewer than 10 participants and a goal on attendance_rate; the check-in
+    # review of that goal says "on track", judged from the hidden value.
+    from partner_analysis.report import view
+    from partner_analysis.report.narrative import render_story
+
+    demo_dir, out, infos = bundles
+    checked = 0
+    for info in infos:
+        b = B.load_bundle(info.path)
+        allrow = b.table("participation").set_index("program_id").loc["all"]
+        goals = b.table("goals")
+        if not pd.isna(allrow["participants"]) or goals is None or not goals["kpi_id"].notna().any():
+            continue
+        kpi_goals = goals[goals["kpi_id"].notna()]
+        for _, g in kpi_goals.iterrows():
+            assert pd.isna(g["latest_value"]) and pd.isna(g["attainment"]) and pd.isna(g["expected"])
+            assert str(g["status"]).startswith("not shown"), g["status"]
+        rows = [r for r in _goal_rows(view.goals_html(b)) if r[1].strip()]  # rows with an outcome = KPI goals
+        assert len(rows) == len(kpi_goals)
+        for r in rows:
+            # latest value, progress, expected and status: every one "not shown"
+            assert all(c.startswith("not shown") for c in r[-4:]), r
+        tiles = {t["kpi_id"]: t["goal"] for t in board_items(b)["tiles"]}
+        for kid in kpi_goals["kpi_id"]:
+            if kid in tiles:
+                assert tiles[kid] == "not shown (small group)"
+        goal_sentence = [s for s in story(b) if "goal" in s]
+        assert goal_sentence and f"{len(kpi_goals)} not shown" in goal_sentence[0]
+        assert not any(w in render_story(b) for w in ("1 met", "1 on track", "1 at risk", "1 off track"))
+        checked += 1
+    assert checked, "the demo must hold a small partner with a KPI goal"
+
+
+def _goal_bundle(tmp_path, *, kpi_row: dict, participants: float = 40.0, **goal) -> B.Bundle:
+    g = dict(goal_id="P01-G1", description="Raise GPA", kpi_id="gpa", population="participants", baseline=2.8,
+             target=3.0, start_term="2024-25-Q1", due_term="2025-26-Q4", latest_term=TERM, latest_value=2.9,
+             attainment=0.5, expected=0.7, status="at_risk", source="kpi")
+    g.update(goal)
+    goals = B.mask_goals(pd.DataFrame([g]), kpi=pd.DataFrame([kpi_row]), participants=participants,
+                         min_group_n=10)
+    b = _fake_bundle(tmp_path, [kpi_row], parts={"participation": "not_recorded", "kpi": "recorded",
+                                                 "fit": "not_recorded", "investments": "not_recorded",
+                                                 "checkins": "not_recorded", "goals": "recorded"})
+    return B.Bundle(path=b.path, meta=b.meta, tables=dict(b.tables, goals=goals))
+
+
+def test_mask_goals_hides_only_goals_on_hidden_values(tmp_path):
+    shown = _goal_bundle(tmp_path, kpi_row=_row())
+    g = shown.table("goals").iloc[0]
+    assert g["status"] == "at_risk" and g["latest_value"] == 2.9
+    assert board_items(shown)["tiles"][0]["goal"] == "at risk"
+    # suppressed KPI, a small participant count, a small comparison group for a comparison goal
+    for b in (_goal_bundle(tmp_path, kpi_row=_row(suppressed=True, mean_t=np.nan, n_t=np.nan, marker="*")),
+              _goal_bundle(tmp_path, kpi_row=_row(), participants=np.nan),
+              _goal_bundle(tmp_path, kpi_row=_row(n_c=8.0), population="comparison"),
+              _goal_bundle(tmp_path, kpi_row=_row(), status="met", source="checkin", participants=5.0)):
+        g = b.table("goals").iloc[0]
+        assert g["status"] == B.GOAL_NOT_SHOWN and g[["latest_value", "attainment", "expected"]].isna().all()
+        assert board_items(b)["tiles"][0]["goal"] == "not shown (small group)"
+    # a goal without a KPI keeps its check-in status
+    b = _goal_bundle(tmp_path, kpi_row=_row(), kpi_id=None, status="on_track", source="checkin", participants=5.0)
+    assert b.table("goals").iloc[0]["status"] == "on_track"
+
+
+def test_board_hides_goal_status_even_from_an_unmasked_bundle(tmp_path):
+    # Defence in depth: a bundle built before masking still carries "met" next to a hidden KPI.
+    row = _row(suppressed=True, mean_t=np.nan, n_t=np.nan, marker="*")
+    b = _fake_bundle(tmp_path, [row], parts={"participation": "not_recorded", "kpi": "recorded",
+                                             "fit": "not_recorded", "investments": "not_recorded",
+                                             "checkins": "not_recorded", "goals": "recorded"})
+    goals = pd.DataFrame([dict(goal_id="G1", description="Raise GPA", kpi_id="gpa", baseline=2.8, target=3.0,
+                               due_term=TERM, latest_value=np.nan, attainment=np.nan, expected=0.5,
+                               status="met", source="checkin")])
+    b = B.Bundle(path=b.path, meta=b.meta, tables=dict(b.tables, goals=goals))
+    from partner_analysis.report.view import goals_html
+    assert board_items(b)["tiles"][0]["goal"] == "not shown (small group)"
+    row_cells = _goal_rows(goals_html(b))[0]
+    assert not any(c in _GOAL_WORDS for c in row_cells) and row_cells[-1].startswith("not shown")
+    assert "1 met" not in " ".join(story(b))
+
+
+@pytest.mark.parametrize("label, expected", [
+    ("GPA (credit-weighted)", "GPA (credit-weighted)"), ("Attendance rate", "attendance rate"),
+    ("On track (credits)", "on track (credits)"), ("CRDC chronic absence", "CRDC chronic absence"),
+    ("WBL hours", "WBL hours"), ("eSports club", "eSports club"), ("Data sharing", "data sharing")])
+def test_labels_inside_sentences_keep_acronyms(label, expected):
+    from partner_analysis.report.narrative import in_sentence
+    assert in_sentence(label) == expected
+
+
+def test_story_keeps_acronym_case(tmp_path):
+    row = _row(kpi_label="GPA (credit-weighted)", suppressed=True, mean_t=np.nan, n_t=np.nan, marker="*")
+    text = " ".join(story(_fake_bundle(tmp_path, [row])))
+    assert "Results for GPA (credit-weighted) are not reported" in text and "gPA" not in text
+
+
+def _fit_bundle(tmp_path) -> B.Bundle:
+    dims = pd.DataFrame({"dimension": ["shared_values", "student_outcomes"],
+                         "dimension_label": ["Shared values", "Desired student outcomes"],
+                         "district_mean": [2.0, 3.8], "partner_mean": [4.7, 3.7], "gap": [2.7, -0.1],
+                         "gap_flag": ["discuss", "ok"]})
+    overall = pd.DataFrame({"fit_index": [3.6], "band": ["borderline"], "biggest_gap_dimension": ["shared_values"],
+                            "biggest_gap": [2.7]})
+    prompts = pd.DataFrame({"dimension": ["shared_values"], "prompt": ["What does each side see?"]})
+    tables = {"fit_dimensions": dims, "fit_overall": overall, "fit_prompts": prompts}
+    meta = {"partner_id": "P01", "partner_name": "Acme", "term": TERM, "district": "D",
+            "profile": {"name": "public", "min_group_n": 10},
+            "parts": {p: ("recorded" if p == "fit" else "not_recorded") for p in B.PARTS}}
+    meta["board"] = B._board_row(meta, tables)
+    return B.Bundle(path=tmp_path, meta=meta, tables=tables)
+
+
+def test_fit_dimension_labels_not_ids(tmp_path):
+    from partner_analysis.report.view import fit_html
+
+    b = _fit_bundle(tmp_path)
+    assert board_items(b)["fit"] == "borderline; biggest gap: Shared values"
+    text = " ".join(story(b)) + fit_html(b) + render_board(b)
+    assert "shared values" in text.lower() and "shared_values" not in text and "student_outcomes" not in text
+    assert "<strong>Shared values:</strong>" in fit_html(b)
+    # an older bundle without the label in its board row still shows the label
+    old = B.Bundle(path=b.path, meta=dict(b.meta, board={"fit_band": "borderline",
+                                                         "biggest_gap_dimension": "shared_values"}), tables=b.tables)
+    assert board_items(old)["fit"].endswith("Shared values")
+
+
+def test_records_tables_read_like_a_report(bundles):
+    import re
+
+    from partner_analysis.report import view
+
+    demo_dir, out, infos = bundles
+    b = B.load_bundle(infos[0].path)
+    html = view.investments_html(b) + view.checkins_html(b) + view.goals_html(b)
+    heads = re.findall(r'<th scope="col">([^<]*)</th>', html)
+    assert heads and not [h for h in heads if re.search(r"\bid\b|_|^N ", h, re.I)], heads
+    assert "Category label" not in heads and "True" not in html and "False" not in html
+    cells = re.findall(r"<td>([^<]*)</td>", html)
+    assert any(re.fullmatch(r"\$\d{1,3}(,\d{3})*", c) for c in cells)  # money with the currency
+    assert not [c for c in cells if re.fullmatch(r"\d+\.\d+", c)]  # no bare decimals (hours are whole)
+    bal = b.table("investment_balance")
+    last = bal.iloc[-1]
+    assert f"${last['partner_value']:,.0f}" in html and f"{100 * last['partner_share']:.0f}%" in html
+    assert f"<td>{last['district_hours']:,.0f}</td>" in html
+    # a column blank for every row is dropped
+    for caption in ("Goals and progress", "Open actions", "Contributions by term"):
+        m = re.search(rf"<caption>{caption}</caption>(.*?)</table>", html, re.S)
+        if not m:
+            continue
+        rows = [re.findall(r"<t[hd][^>]*>([^<]*)</t[hd]>", tr) for tr in re.findall(r"<tr>(.*?)</tr>", m.group(1))]
+        for j in range(len(rows[0])):
+            assert any(r[j].strip() for r in rows[1:]), (caption, rows[0][j])
