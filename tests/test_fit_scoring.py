@@ -38,10 +38,10 @@ SETTINGS = [["form_id", "version", "fit::bands", "fit::gap_watch", "fit::gap_dis
             ["score_test", "7", "concern<3.0; borderline<4.0; strength", 0.5, 1.0, 0.75, 5, "no"]]
 
 
-def _form(path, settings=SETTINGS):
+def _form(path, settings=SETTINGS, survey=SURVEY):
     wb = openpyxl.Workbook()
     wb.remove(wb.active)
-    for name, rows in (("survey", SURVEY), ("choices", CHOICES), ("settings", settings)):
+    for name, rows in (("survey", survey), ("choices", CHOICES), ("settings", settings)):
         ws = wb.create_sheet(name)
         for r in rows:
             ws.append(list(r))
@@ -150,14 +150,7 @@ def _role_form(tmp_path):
     survey = [COLS, ["select_one agree", "d1", "D", None, "a", None, None, "district"],
               ["select_one agree", "p1", "P", None, "a", None, None, "partner"],
               ["select_one agree", "c1", "C", None, "a", None, None, "both"]]
-    wb = openpyxl.Workbook()
-    wb.remove(wb.active)
-    for name, rows in (("survey", survey), ("choices", CHOICES), ("settings", SETTINGS)):
-        ws = wb.create_sheet(name)
-        for r in rows:
-            ws.append(list(r))
-    wb.save(tmp_path / "roles.xlsx")
-    return tmp_path / "roles.xlsx"
+    return _form(tmp_path / "roles.xlsx", survey=survey)
 
 
 # -- property tests ------------------------------------------------------------------------------
