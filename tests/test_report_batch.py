@@ -236,3 +236,70 @@ def test_dead_kernel_is_retried_once(tmp_path):
            "cwd": str(tmp_path), "lang": "en", "site": "", "title": "t"}
     row = batch._run_one(job)
     assert row["status"] == "failed" and row["attempts"] == 2 and "DeadKernel" in row["error"], row
+
+
+def _goal_rows(html: str) -> list[list[str]]:
+    import html as htmllib
+
+    sec = re.search(r'<section aria-labelledby="goals">(.*?)</section>', html, re.S)
+    assert sec, "no goals section"
+    body = re.search(r"<tbody>(.*?)</tbody>", sec.group(1), re.S)
+    return [[htmllib.unescape(re.sub(r"<[^>]+>", "", c)).strip()
+             for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", tr, re.S)]
+            for tr in re.findall(r"<tr>(.*?)</tr>", body.group(1) if body else "", re.S)]
+
+
+def test_small_partner_goal_figures_stay_hidden_in_html_and_notebook(first_run):
+    # A partner with fewer than K participants: its KPI values are hidden, so a goal on one of them may show
+    # no value, attainment, expected progress or status ("met" would place the hidden value).
+    data, out, _ = first_run
+    checked = 0
+    for folder in sorted((out / TERM / "bundles").iterdir()):
+        part = pd.read_csv(folder / "participation.csv", dtype=str).set_index("program_id")
+        goals_csv = folder / "goals.csv"
+        if part.loc["all", "participants_display"] not in (f"<{K}", "none") or not goals_csv.exists():
+            continue
+        goals = pd.read_csv(goals_csv, dtype=str)
+        kpi_goals = goals[goals["kpi_id"].notna()]
+        if not len(kpi_goals):
+            continue
+        assert kpi_goals["status"].str.startswith("not shown").all()
+        assert kpi_goals[["latest_value", "attainment", "expected"]].isna().all().all()
+        pid = folder.name
+        html = (out / TERM / f"{pid}.html").read_text()
+        nb = nbformat.read(out / TERM / f"{pid}.ipynb", as_version=4)
+        nb_html = "".join("".join(o.get("data", {}).get("text/html", "")) for c in nb.cells
+                          for o in c.get("outputs", []))
+        for text in (html, nb_html):
+            rows = [r for r in _goal_rows(text) if r[1]]  # rows naming an outcome are the KPI goals
+            assert len(rows) == len(kpi_goals)
+            assert all(c.startswith("not shown") for r in rows for c in r[-4:]), rows
+            tile_goals = re.findall(r"<dt>Goal</dt><dd>([^<]*)</dd>", text)
+            assert tile_goals and set(tile_goals) <= {"no goal set", "not shown (small group)", "not yet recorded"}
+            story = re.search(r'<section aria-labelledby="story">(.*?)</section>', text, re.S).group(1)
+            assert f"{len(kpi_goals)} not shown" in story
+        checked += 1
+    assert checked, "the demo district must hold a small partner with a KPI goal"
+
+
+def test_kernel_output_goes_to_a_log_not_the_terminal(tmp_path, capfd):
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from partner_analysis.report import batch
+
+    nb = new_notebook(cells=[new_code_cell('partner_id: str = "P01"', metadata={"tags": ["parameters"]}),
+                             new_code_cell("import os\nos.write(2, b'kernel-stderr-marker\\n')\n"
+                                           "raise ValueError('boom')")],
+                      metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    template = tmp_path / "fails.ipynb"
+    nbformat.write(nb, template)
+    job = {"parameters": {"partner_id": "P01", "term": TERM, "bundle_path": str(tmp_path)},
+           "template": str(template), "out_dir": str(tmp_path / "out"), "formats": ("html",), "timeout": 60,
+           "cwd": str(tmp_path), "lang": "en", "site": "", "title": "t"}
+    row = batch._run_one(job)
+    err = capfd.readouterr().err
+    assert row["status"] == "failed" and "ValueError: boom" in row["error"] and row["failing_cell"] is not None
+    assert "kernel-stderr-marker" not in err and "IPKernelApp" not in err
+    log = tmp_path / "out" / "failed" / "P01.kernel.log"
+    assert "kernel-stderr-marker" in log.read_text()
+    assert not (tmp_path / "out" / ".work" / "P01.kernel.log").exists()
