@@ -84,3 +84,17 @@ def test_pdf_is_tagged_with_title_and_language(reports):
     assert re.search(rb"/Lang ?\(en\)", data)
     title = re.search(rb"/Title ?\(([^)]*)\)", data).group(1).decode("latin-1")
     assert "partnership report" in title and TERM in title
+
+
+def test_tables_fit_the_page_at_1280px(reports, browser):
+    # Every table fits its column at a common laptop width: no cell pushes the table past the text column.
+    page, _ = _open(browser, reports.out_dir / "P01.html")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    wide = page.evaluate("""() => Array.from(document.querySelectorAll('table')).filter(t => {
+        const box = t.parentElement.getBoundingClientRect();
+        return t.scrollWidth > t.clientWidth + 1 || t.getBoundingClientRect().right > box.right + 1;
+      }).map(t => t.caption ? t.caption.textContent : '?')""")
+    assert wide == []
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 1280
+    assert page.locator("caption").count() == page.locator("table").count()
+    page.close()
