@@ -118,7 +118,8 @@ def fit_html(bundle: Bundle) -> str:
     dims = bundle.table("fit_dimensions")
     body = []
     if dims is not None and len(dims):
-        rows = [[str(r.get("dimension_label") or r["dimension"]), fmt_effect(r.get("district_mean")), fmt_effect(r.get("partner_mean")),
+        rows = [[dimension_label(dims, r["dimension"]), fmt_effect(r.get("district_mean")),
+                 fmt_effect(r.get("partner_mean")),
                  fmt_effect(r.get("gap")), "" if missing(r.get("gap_flag")) else str(r.get("gap_flag"))]
                 for _, r in dims.iterrows()]
         body.append(table(rows, columns=["Dimension", "District view", "Partner view", "Gap", "Flag"],
