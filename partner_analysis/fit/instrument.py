@@ -258,12 +258,8 @@ class Instrument:
 
 def default_instrument_path() -> Path:
     """The shipped instrument ``surveys/partner_fit_v1.xlsx``."""
-    here = Path(__file__).resolve()
-    for candidate in (here.parents[2] / "surveys" / "partner_fit_v1.xlsx",
-                      here.parents[1] / "surveys" / "partner_fit_v1.xlsx"):
-        if candidate.is_file():
-            return candidate
-    return here.parents[2] / "surveys" / "partner_fit_v1.xlsx"
+    from ..resources import project_file
+    return project_file("surveys/partner_fit_v1.xlsx", required=False)
 
 
 def _cell_text(v: Any) -> str:

@@ -185,10 +185,11 @@ class VoilaSettings:
 
 def survey_notebook_path() -> Path:
     """``notebooks/fit_survey.ipynb`` of this checkout (written to the user cache dir if absent)."""
-    here = Path(__file__).resolve().parents[2] / "notebooks" / "fit_survey.ipynb"
+    from ..resources import project_file
+    here = project_file("notebooks/fit_survey.ipynb", required=False)
     if here.is_file():
         return here
-    # An installed package has no notebooks/ folder: write the same two cells somewhere private.
+    # Installed without its data files: write the same two cells somewhere private.
     import nbformat
     out = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "partner_analysis" / "fit_survey.ipynb"
     out.parent.mkdir(parents=True, exist_ok=True)

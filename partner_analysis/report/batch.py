@@ -42,7 +42,8 @@ def default_template() -> Path:
     env = os.environ.get("PA_REPORT_TEMPLATE")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "notebooks" / "quarterly_report.ipynb"
+    from ..resources import project_file
+    return project_file("notebooks/quarterly_report.ipynb")
 
 
 @dataclass
