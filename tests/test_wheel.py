@@ -1,0 +1,67 @@
+"""A wheel carries everything a district needs outside a source checkout.
+
+`make` installs the project editable, so the rest of the suite never sees a
+wheel. This builds a real one, installs it into a private prefix and asks the
+installed package (not the checkout) where its shipped files are.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.slow
+
+SHIPPED = ["notebooks/quarterly_report.ipynb", "notebooks/fit_survey.ipynb", "surveys/partner_fit_v1.xlsx"]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    out = tmp_path_factory.mktemp("wheel")
+    run = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                          "-w", str(out), str(ROOT)], capture_output=True, text=True)
+    if run.returncode != 0:
+        pytest.fail(f"pip wheel failed:\n{run.stderr[-2000:]}")
+    (whl,) = out.glob("partner_analysis-*.whl")
+    return whl
+
+
+def test_wheel_holds_package_data_and_shipped_files(wheel):
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for inside in ["partner_analysis/defaults/district.yml", "partner_analysis/kpi/kpis.yml",
+                   "partner_analysis/report/templates/partner_report/index.html.j2"]:
+        assert inside in names, inside
+    data = {n.split(".data/data/", 1)[1] for n in names if ".data/data/" in n}
+    for rel in SHIPPED:
+        assert f"share/partner_analysis/{rel}" in data, rel
+    assert not any(n.startswith(("tests/", "reports/", "demo_district/")) for n in names)
+
+
+def test_installed_wheel_finds_its_files(wheel, tmp_path):
+    prefix = tmp_path / "prefix"
+    run = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--prefix", str(prefix),
+                          str(wheel)], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    (site,) = prefix.glob("lib/python*/site-packages")
+    probe = (
+        "import json, partner_analysis, partner_analysis.resources as r\n"
+        "from partner_analysis.fit.instrument import default_instrument_path\n"
+        "from partner_analysis.report.batch import default_template\n"
+        f"print(json.dumps({{'pkg': partner_analysis.__file__, "
+        f"'files': [str(r.project_file(p)) for p in {SHIPPED!r}], "
+        "'instrument': str(default_instrument_path()), 'template': str(default_template())}))\n"
+    )
+    env = {"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    found = json.loads(done.stdout)
+    assert found["pkg"].startswith(str(site)), "the probe imported the checkout, not the wheel"
+    share = prefix / "share" / "partner_analysis"
+    assert found["files"] == [str(share / p) for p in SHIPPED]
+    assert found["instrument"] == str(share / "surveys/partner_fit_v1.xlsx")
+    assert found["template"] == str(share / "notebooks/quarterly_report.ipynb")
