@@ -43,9 +43,10 @@ def test_wheel_holds_package_data_and_shipped_files(wheel):
 
 
 def test_installed_wheel_finds_its_files(wheel, tmp_path):
+    # --ignore-installed: without it pip would first uninstall the editable checkout from the test's own venv
     prefix = tmp_path / "prefix"
-    run = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--prefix", str(prefix),
-                          str(wheel)], capture_output=True, text=True)
+    run = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--ignore-installed", "-q",
+                          "--prefix", str(prefix), str(wheel)], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-2000:]
     (site,) = prefix.glob("lib/python*/site-packages")
     probe = (
@@ -65,3 +66,11 @@ def test_installed_wheel_finds_its_files(wheel, tmp_path):
     assert found["files"] == [str(share / p) for p in SHIPPED]
     assert found["instrument"] == str(share / "surveys/partner_fit_v1.xlsx")
     assert found["template"] == str(share / "notebooks/quarterly_report.ipynb")
+
+
+def test_checkout_install_survives(wheel, tmp_path):
+    # a fresh interpreter still imports the editable checkout the rest of the suite runs on
+    done = subprocess.run([sys.executable, "-c", "import partner_analysis; print(partner_analysis.__file__)"],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-1000:]
+    assert done.stdout.strip().startswith(str(ROOT))
