@@ -23,7 +23,7 @@ from .survey import survey_form
 from .widgets import FORM_CSS
 
 __all__ = ["SurveyApp", "survey_app", "load_instrument", "VoilaSettings", "voila_command", "voila_environment",
-           "serve_survey_app", "survey_notebook_path"]
+           "serve_survey_app", "serve_notebook_app", "survey_notebook_path"]
 
 ROLE_OPTIONS = (("District staff", "district"), ("Partner staff", "partner"))
 
@@ -161,7 +161,7 @@ def survey_app(db: str | os.PathLike | None = "", instrument: str | os.PathLike 
 
 @dataclass(frozen=True)
 class VoilaSettings:
-    """How ``partner-analysis survey-app`` runs Voilà.
+    """How ``partner-analysis survey-app`` and ``records-app`` run Voilà.
 
     Voilà starts one kernel (about 54 MB) per page load and keeps it until it is culled. Answers are
     autosaved on every change, so culling an idle form loses nothing but the open page: the defaults
@@ -247,15 +247,38 @@ def serve_survey_app(db: str | os.PathLike | None = None, *, instrument: str | o
     cannot pass notebook parameters).
     """
     from ..store import resolve_db_url
-    env = voila_environment()
-    env["PA_DB_URL"] = resolve_db_url(db)
+    env = {"PA_DB_URL": resolve_db_url(db)}
     if instrument:
         env["PA_INSTRUMENT"] = str(Path(instrument).resolve())
-    Store(env["PA_DB_URL"]).close()   # fail here, with a clear message, rather than in every kernel
-    cmd = voila_command(settings)
-    print(f"fit survey at http://{settings.ip}:{settings.port}/ (store: {Store._mask(env['PA_DB_URL'])}); "
-          "Ctrl-C stops", flush=True)
-    proc = subprocess.Popen(cmd, env=env)
+    return serve_notebook_app(survey_notebook_path(), env, settings, name="fit survey")
+
+
+def serve_notebook_app(notebook: str | os.PathLike, env: dict[str, str], settings: VoilaSettings = VoilaSettings(),
+                       *, name: str = "app") -> int:
+    """Serve a coordinator notebook with Voilà until interrupted; returns Voilà's exit code.
+
+    Parameters
+    ----------
+    notebook : path
+        The notebook to serve (code hidden; it should read its parameters from the environment).
+    env : dict
+        Variables added to the kernels' environment, e.g. ``PA_DB_URL`` (Voilà cannot pass notebook
+        parameters). When ``PA_DB_URL`` is given the store is opened once here so that a wrong URL
+        fails with a clear message rather than in every kernel.
+    settings : VoilaSettings
+        Port, address and kernel culling (see :func:`voila_command`).
+    name : str
+        What the start-up line calls the app.
+    """
+    full = voila_environment()
+    full.update({k: str(v) for k, v in env.items()})
+    where = ""
+    if full.get("PA_DB_URL"):
+        Store(full["PA_DB_URL"]).close()
+        where = f" (store: {Store._mask(full['PA_DB_URL'])})"
+    cmd = voila_command(settings, notebook=notebook)
+    print(f"{name} at http://{settings.ip}:{settings.port}/{where}; Ctrl-C stops", flush=True)
+    proc = subprocess.Popen(cmd, env=full)
     # SIGTERM (service managers, test harnesses) must stop Voilà too, not orphan it with its kernels.
     previous = None
     if threading.current_thread() is threading.main_thread():
