@@ -1,4 +1,5 @@
-"""``partner-analysis records import|export``: CSV in and out of the records store."""
+"""``partner-analysis records import|export``: CSV in and out of the records store;
+``partner-analysis records-app``: the check-in and investment forms served with Voilà."""
 from __future__ import annotations
 
 import argparse
@@ -50,8 +51,29 @@ def _cmd_export(args) -> int:
     return 0
 
 
+def _cmd_records_app(args) -> int:
+    from ..forms.app import VoilaSettings
+    from .app import serve_records_app
+    settings = VoilaSettings(port=args.port, cull_idle_timeout=args.cull_idle_timeout)
+    return serve_records_app(args.db, data_dir=args.data_dir, settings=settings)
+
+
+def _add_records_app(subparsers) -> None:
+    p = subparsers.add_parser(
+        "records-app", help="serve the check-in and investment forms with Voila on localhost",
+        description="Serve notebooks/records_forms.ipynb with Voila on 127.0.0.1 (code hidden, no browser opened, "
+                    "idle kernels culled). Coordinators choose a partner, a form (check-in or investment) and "
+                    "their name; drafts are saved on every change and records on Submit, in the records store.")
+    add_store_args(p, data_dir_help="DATA_DIR: its district.yml gives the terms and rates, partners.parquet the "
+                                    "partner list, and records.sqlite is the default store")
+    p.add_argument("--port", type=int, default=8867, help="port on 127.0.0.1 (default 8867)")
+    p.add_argument("--cull-idle-timeout", type=int, default=1800,
+                   help="seconds before an idle form's kernel is stopped (default 1800; drafts are autosaved)")
+    p.set_defaults(func=_cmd_records_app)
+
+
 def add_parsers(subparsers) -> None:
-    """Add the ``records`` verb with ``import`` and ``export`` sub-verbs."""
+    """Add the ``records`` verb with ``import`` and ``export`` sub-verbs, and ``records-app``."""
     from .csvio import FILES
     sub = add_action_group(subparsers, "records", dest="records_verb",
                            help="import/export partnership records (investments, check-ins, goals)",
@@ -71,3 +93,4 @@ def add_parsers(subparsers) -> None:
     p.add_argument("--term", action="append", help="only investments and check-ins of this term (repeatable)")
     _context_args(p)
     p.set_defaults(func=_cmd_export)
+    _add_records_app(subparsers)
