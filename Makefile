@@ -8,13 +8,14 @@ TERM_ID ?= 2025-26-Q2
 WORKERS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help venv demo test lab survey-app bench clean
+.PHONY: help venv demo test lab survey-app records-app bench clean
 
 help:
 	@echo "make demo        build the demo district and run the quarterly reports"
 	@echo "make test        run the whole test suite"
 	@echo "make lab         JupyterLab on notebooks/"
 	@echo "make survey-app  serve the fit-survey form with Voila on localhost"
+	@echo "make records-app serve the check-in and investment forms with Voila on localhost"
 	@echo "make bench       run the benchmarks (minutes; large data)"
 
 $(STAMP): pyproject.toml
@@ -38,6 +39,9 @@ lab: $(STAMP)
 
 survey-app: $(STAMP)
 	$(PY) -m partner_analysis survey-app
+
+records-app: $(STAMP)
+	$(PY) -m partner_analysis records-app $(if $(wildcard $(DEMO)/partners.parquet),--data-dir $(DEMO))
 
 bench: $(STAMP)
 	$(PY) benchmarks/kpi_panel.py
