@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -38,7 +39,8 @@ def kernel_floor(repeats: int = 3) -> float:
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        km, kc = start_new_kernel(kernel_name="python3")
+        # the kernel's own log lines go nowhere, as in the batch (report.batch logs them to a file)
+        km, kc = start_new_kernel(kernel_name="python3", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             kc.execute_interactive("import pandas, seaborn, matplotlib", timeout=120)
         finally:
@@ -100,6 +102,7 @@ def naive_notebook(path: Path) -> Path:
 def run_naive(data: Path, partners: list[str], work: Path) -> float:
     import papermill
 
+    from partner_analysis.report.batch import _kernel_manager_class
     from partner_analysis.report.html import notebook_to_html
 
     nb = naive_notebook(work / "naive.ipynb")
@@ -108,7 +111,8 @@ def run_naive(data: Path, partners: list[str], work: Path) -> float:
         out = papermill.execute_notebook(str(nb), None, parameters={"partner_id": pid, "term": TERM,
                                                                      "data_dir": str(data),
                                                                      "work": str(work / "naive" / TERM / "b")},
-                                         kernel_name="python3", progress_bar=False)
+                                         kernel_name="python3", progress_bar=False,
+                                         kernel_manager_class=_kernel_manager_class(work / "naive.kernel.log"))
         (work / f"naive-{pid}.html").write_text(notebook_to_html(out, title=pid), encoding="utf-8")
     return (time.perf_counter() - t0) / len(partners)
 
