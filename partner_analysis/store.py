@@ -238,6 +238,16 @@ class Store:
         Passed to :func:`resolve_db_url`.
     echo : bool
         Log SQL (debugging).
+    create : bool, keyword-only
+        ``True`` (default, for verbs that write): create the SQLite file, its folder and any missing
+        table. ``False`` (for verbs that only read): open an existing store and change nothing, so a
+        mistyped path fails loudly instead of leaving an empty store behind.
+
+    Raises
+    ------
+    StoreError
+        The URL cannot be parsed or its driver is missing; with ``create=False``, the SQLite file does
+        not exist or the database holds no records-store tables (message: ``no records store at ...``).
 
     Notes
     -----
@@ -254,8 +264,9 @@ class Store:
     """
 
     def __init__(self, db: str | os.PathLike | None = None, *, data_dir: str | os.PathLike | None = None,
-                 echo: bool = False):
+                 echo: bool = False, create: bool = True):
         self.url = resolve_db_url(db, data_dir=data_dir)
+        self.create = bool(create)
         self.metadata = metadata
         try:
             url = sa.engine.make_url(self.url)
@@ -263,7 +274,11 @@ class Store:
             raise StoreError(f"'{self.url}' is not a database URL or path. Pass a file path such as "
                              "records.sqlite or a URL such as postgresql+psycopg://user@host/db") from err
         self.is_sqlite = url.get_backend_name() == "sqlite"
-        if self.is_sqlite and url.database not in (None, "", ":memory:"):
+        on_disk = self.is_sqlite and url.database not in (None, "", ":memory:")
+        if on_disk and not create and not Path(url.database).is_file():
+            # Checked before connecting: connecting is what would create the file.
+            raise StoreError(self._missing_message(url.database, "the file does not exist"))
+        if on_disk and create:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         try:
             self.engine = sa.create_engine(url, echo=echo, future=True)
@@ -280,10 +295,34 @@ class Store:
                 found = False
             if found:
                 importlib.import_module(name)
+        if not create:
+            self._check_tables()
+            return
         # Inside one write transaction (BEGIN IMMEDIATE on SQLite), so processes opening a new database at
         # the same moment do not race between "does the table exist?" and CREATE TABLE.
         with self.transaction() as conn:
             metadata.create_all(conn)
+
+    def _missing_message(self, where: str, reason: str) -> str:
+        return (f"no records store at {where}: {reason}. Pass --db with the path (or URL) of an existing "
+                "store, or create one by writing to it: `partner-analysis survey import-kobo`, "
+                "`partner-analysis records import` or `partner-analysis demo-data`")
+
+    def _check_tables(self) -> None:
+        """Refuse a database that is not a records store (read-only open: nothing is created)."""
+        where = self._safe_url()
+        if self.is_sqlite:
+            where = str(sa.engine.make_url(self.url).database)
+        with self._errors("read"):
+            with self.engine.connect() as conn:
+                present = set(sa.inspect(conn).get_table_names())
+        # The survey tables are the store's own; tables of other areas may legitimately be added later.
+        core = {t.name for t in (instruments, partnerships, respondents, response_sets, answers, answer_audit)}
+        missing = sorted(core - present)
+        if missing:
+            self.engine.dispose()
+            raise StoreError(self._missing_message(
+                where, f"the database has no records-store tables ({', '.join(missing)} missing)"))
 
     # -- plumbing ----------------------------------------------------------------------------------
 

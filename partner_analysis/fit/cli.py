@@ -39,15 +39,16 @@ def _cmd_validate(args) -> int:
     return 0
 
 
-def _store(args):
+def _store(args, *, create: bool = True):
     from ..store import Store
-    return Store(args.db, data_dir=getattr(args, "data_dir", None))
+    # Reading verbs pass create=False: a mistyped --db must fail, not leave an empty store behind.
+    return Store(args.db, data_dir=getattr(args, "data_dir", None), create=create)
 
 
 def _cmd_export(args) -> int:
     from .exchange import export_answers
     inst = _instrument(args.instrument)
-    store = _store(args)
+    store = _store(args, create=False)
     paths = export_answers(store, args.out, instrument=inst, partner_id=args.partner_id, wave=args.wave,
                            status=None if args.status == "all" else args.status)
     for kind, path in paths.items():
@@ -69,7 +70,7 @@ def _cmd_score(args) -> int:
     from .gaps import discussion_prompts, gap_report, reliability
     from .scoring import score_responses
     inst = _instrument(args.instrument)
-    store = _store(args)
+    store = _store(args, create=False)
     answers = store.answers_long(form_id=inst.form_id, partner_id=args.partner_id, wave=args.wave)
     answers = answers[answers["version"].astype(str) == inst.version]
     if answers.empty:

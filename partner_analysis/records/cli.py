@@ -17,7 +17,7 @@ def _context_args(p: argparse.ArgumentParser) -> None:
                                                              "embedded default)")
 
 
-def _open(args):
+def _open(args, *, create: bool = True):
     import pandas as pd
 
     from ..config import load_config
@@ -26,7 +26,7 @@ def _open(args):
     partners = None
     if args.data_dir is not None and (Path(args.data_dir) / "partners.parquet").exists():
         partners = pd.read_parquet(Path(args.data_dir) / "partners.parquet", columns=["partner_id"])["partner_id"]
-    return Store(args.db, data_dir=args.data_dir), config, partners
+    return Store(args.db, data_dir=args.data_dir, create=create), config, partners
 
 
 def _cmd_import(args) -> int:
@@ -42,7 +42,7 @@ def _cmd_import(args) -> int:
 
 def _cmd_export(args) -> int:
     from .csvio import export_records
-    store, _config, _partners = _open(args)
+    store, _config, _partners = _open(args, create=False)
     try:
         written = export_records(store, args.out, partner_id=args.partner or None, term=args.term or None)
     finally:

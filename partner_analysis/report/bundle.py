@@ -456,9 +456,13 @@ def _open_store(data_dir: Path, db) -> Any:
     store_mod = importlib.import_module("partner_analysis.store")
     if db is None and not os.environ.get("PA_DB_URL") and not (data_dir / "records.sqlite").exists():
         return None
+    if db is not None and str(db).strip():
+        # An explicit --db that is not a store is a typo: say so (StoreError) instead of reporting
+        # "no records yet" for every partner, and never create an empty store while reading.
+        return store_mod.Store(store_mod.resolve_db_url(db, data_dir=data_dir), create=False)
     try:
-        return store_mod.Store(store_mod.resolve_db_url(db, data_dir=data_dir))
-    except Exception:  # noqa: BLE001 - an unreadable store means "not yet recorded", not a failed batch
+        return store_mod.Store(store_mod.resolve_db_url(db, data_dir=data_dir), create=False)
+    except Exception:  # noqa: BLE001 - an unreadable default store means "not yet recorded", not a failed batch
         return None
 
 
@@ -654,6 +658,8 @@ def build_bundles(data_dir: str | Path, *, term: str, partners: Iterable[str] | 
         raise ConfigError(f"unknown partner id(s) {unknown}", key="partners", fix=f"Use some of {known}")
     student_ids = frozenset(dataset["students"]["student_id"].astype(str)) if "students" in dataset else frozenset()
     names = dict(zip(partner_table["partner_id"].astype(str), partner_table["name"].astype(str)))
+    sectors = (dict(zip(partner_table["partner_id"].astype(str), partner_table["sector"].astype("string")))
+               if "sector" in partner_table.columns else {})
     programs = dataset.get("programs")
 
     kpi, kpi_errors = _kpi_all(dataset, term=term, partners=wanted, profile=prof)
@@ -697,6 +703,7 @@ def build_bundles(data_dir: str | Path, *, term: str, partners: Iterable[str] | 
                 tables.update(got)
                 parts[part] = "recorded" if got and any(len(f) for f in got.values()) else "not_recorded"
             meta = {"format": BUNDLE_FORMAT, "partner_id": pid, "partner_name": names.get(pid, pid), "term": term,
+                    "sector": _plain(sectors.get(pid)),
                     "term_label": term, "district": config.name, "profile": pdict, "parts": parts,
                     "currency": str((config.valuation or {}).get("currency") or "USD"),
                     "built_at": released_at}
