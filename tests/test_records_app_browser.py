@@ -1,7 +1,8 @@
-"""End to end: `partner-analysis records-app` under Voilà, a check-in and an investment entered in headless
-Chromium, both found in the store, every page state checked with axe-core.
+"""The records app (`partner-analysis records-app`): its chooser logic in-process, and end to end under Voilà
+with a check-in and an investment entered in headless Chromium, both found in the store, every page state
+checked with axe-core.
 
-Only requests to the local server are allowed; every other request is blocked and recorded.
+In the browser test only requests to the local server are allowed; every other request is blocked and recorded.
 """
 from __future__ import annotations
 
@@ -17,11 +18,136 @@ import pytest
 from conftest import require_chromium
 from test_voila_browser import CHROMIUM_ARGS, KNOWN_EXTERNAL_HOSTS, WCAG_TAGS, _free_port, _wait_for_port
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser]
+ENTERED_BY_FAST = "Kim Park"
 
 SCREENSHOT_DIR = Path("/tmp")
 ENTERED_BY = "Ana Lee (browser test)"
 
+
+# -- in-process: the chooser and the notebook ------------------------------------------------------------
+
+@pytest.fixture
+def demo_store(tmp_path, monkeypatch):
+    """A demo DATA_DIR (6 partners, with goals and records) and no store variables from the caller."""
+    from partner_analysis.data.synth import make_demo_district
+    monkeypatch.delenv("PA_DB_URL", raising=False)
+    monkeypatch.delenv("PA_DATA_DIR", raising=False)
+    return make_demo_district(tmp_path / "district", students=300, partners=6, seed=3)
+
+
+def _choose(app, partner, kind, name):
+    app.partner.value, app.kind.value, app.entered_by.value = partner, kind, name
+    app.start_button.click()
+
+
+def test_chooser_checks_choices_then_opens_each_form(demo_store):
+    from partner_analysis.records.app import records_app
+    app = records_app(data_dir=str(demo_store))
+    assert [v for _, v in app.partner.options] == ["P01", "P02", "P03", "P04", "P05", "P06"]
+    assert all(" – " in label for label, _ in app.partner.options)          # names from partners.parquet
+    app.start_button.click()
+    assert 'role="alert"' in app.status.value and "the partner" in app.status.value and app.form is None
+    _choose(app, "P03", "checkin", "  ")
+    assert "your name" in app.status.value and app.form is None
+    _choose(app, "P03", "checkin", ENTERED_BY_FAST)
+    assert app.form is not None and app.status.value == ""
+    assert app.form.widget in app.widget.children and app.chooser not in app.widget.children
+    assert app.form.controller.answers["entered_by"] == ENTERED_BY_FAST
+    assert any(n.startswith("goal_P03-") for n in app.form.inputs)         # the partner's own goals
+    app.back_button.click()
+    assert app.chooser in app.widget.children and app.form is None
+    _choose(app, "P03", "investment", ENTERED_BY_FAST)
+    assert "partner_id" not in app.form.inputs and "amount" in app.form.inputs
+
+
+def test_draft_comes_back_and_submit_saves(demo_store):
+    from partner_analysis.records import read_investments
+    from partner_analysis.records.app import records_app
+    app = records_app(data_dir=str(demo_store))
+    _choose(app, "P04", "investment", ENTERED_BY_FAST)
+    app.form.inputs["amount"].value = "2500"
+    app.form.inputs["party"].value = "district"
+    # a new page (Voilà: a refresh, or a culled kernel) with the same three choices resumes the draft
+    again = records_app(data_dir=str(demo_store))
+    _choose(again, "P04", "investment", ENTERED_BY_FAST)
+    assert float(again.form.inputs["amount"].value) == 2500 and again.form.inputs["party"].value == "district"
+    for name, value in (("term", "2025-26-Q3"), ("category", "funding"), ("unit", "USD")):
+        again.form.inputs[name].value = value
+    again.form.submit_button.click()
+    assert "Thank you" in again.form.status.value, again.form.status.value
+    assert again.saved and again.saved[0][0] == "investment"
+    ledger = read_investments(again.store, partner_id="P04")
+    mine = ledger[ledger["entered_by"] == ENTERED_BY_FAST]
+    assert mine[["term", "party", "category", "amount", "unit"]].values.tolist() == [
+        ["2025-26-Q3", "district", "funding", 2500.0, "USD"]]
+
+
+def test_goal_not_discussed_can_be_chosen_after_a_status(demo_store):
+    from partner_analysis.records import read_checkin_tables
+    from partner_analysis.records.app import records_app
+    app = records_app(data_dir=str(demo_store))
+    _choose(app, "P01", "checkin", ENTERED_BY_FAST)
+    goals = sorted(n for n in app.form.inputs if n.startswith("goal_") and n.endswith("_status"))
+    assert len(goals) >= 2
+    w = app.form.inputs
+    w["date"].value = __import__("datetime").date(2026, 2, 3)
+    w["term"].value = "2025-26-Q3"
+    w["attendee_1_name"].value = "Jo"
+    w["attendee_1_side"].value = "district"
+    w[goals[0]].value = "met"
+    w[goals[1]].value = "at_risk"                      # a slip of the mouse ...
+    w[goals[1]].value = "not_discussed"                # ... taken back: radios cannot be unpicked
+    assert app.form.boxes[goals[1].replace("_status", "_note")].layout.display == "none"
+    app.form.submit_button.click()
+    assert "Thank you" in app.form.status.value, app.form.status.value
+    tabs = read_checkin_tables(app.store, partner_id="P01")
+    cid = tabs["checkins"].loc[tabs["checkins"]["entered_by"] == ENTERED_BY_FAST, "checkin_id"].tolist()
+    assert len(cid) == 1
+    reviews = tabs["goal_reviews"][tabs["goal_reviews"]["checkin_id"] == cid[0]]
+    assert reviews[["goal_id", "status"]].values.tolist() == [[goals[0][len("goal_"):-len("_status")], "met"]]
+
+
+def test_store_partners_without_data_dir_and_error_page(tmp_path, monkeypatch):
+    from partner_analysis.records.app import RecordsApp, records_app
+    from partner_analysis.store import Store
+    monkeypatch.delenv("PA_DATA_DIR", raising=False)
+    db = tmp_path / "r.sqlite"
+    with Store(db) as store:
+        store.upsert_partnership("P07", "Lakeside Library")
+    monkeypatch.setenv("PA_DB_URL", str(db))                 # what the CLI hands the kernel
+    app = records_app()
+    assert app.partner.options == (("P07 – Lakeside Library", "P07"),)
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "district.yml").write_text("terms: [not, a, mapping\n")
+    broken = records_app(data_dir=str(bad))
+    assert isinstance(broken, RecordsApp) and 'role="alert"' in broken.status.value
+
+
+def test_notebook_has_no_outputs_and_builds_the_app(demo_store, monkeypatch):
+    import nbformat
+    from partner_analysis.records.app import RecordsApp, records_notebook_path
+    nb = nbformat.read(records_notebook_path(), as_version=4)
+    assert [c.cell_type for c in nb.cells] == ["code", "code"]
+    assert "parameters" in nb.cells[0].metadata.get("tags", [])
+    assert all(not c.outputs and c.execution_count is None for c in nb.cells)
+    monkeypatch.setenv("PA_DATA_DIR", str(demo_store))
+    scope: dict = {}
+    for cell in nb.cells:
+        exec(cell.source, scope)  # noqa: S102 - the shipped notebook's own two cells
+    app = scope["records_app"](db=scope["db"], data_dir=scope["data_dir"])
+    assert isinstance(app, RecordsApp) and len(app.partner.options) == 6
+
+
+def test_voila_command_serves_the_records_notebook():
+    from partner_analysis.forms.app import VoilaSettings, voila_command
+    from partner_analysis.records.app import records_notebook_path
+    cmd = voila_command(VoilaSettings(port=9001, cull_idle_timeout=120), notebook=records_notebook_path())
+    assert str(records_notebook_path()) in cmd and "--Voila.ip=127.0.0.1" in cmd
+    assert "--MappingKernelManager.cull_idle_timeout=120" in cmd and "--strip_sources=True" in cmd
+
+
+# -- in the browser ----------------------------------------------------------------------------------
 
 @pytest.fixture
 def server(tmp_path):
@@ -76,6 +202,8 @@ def _store_counts(db: Path) -> tuple[int, int]:
         return len(read_checkin_tables(store)["checkins"]), len(read_investments(store))
 
 
+@pytest.mark.slow
+@pytest.mark.browser
 def test_records_forms_in_browser(server):
     require_chromium()
     from playwright.sync_api import expect, sync_playwright

@@ -34,6 +34,8 @@ __all__ = ["investment_fields", "investment_form", "investment_controller", "che
            "checkin_controller", "load_draft"]
 
 _SIDE_CHOICES = (("district", "District"), ("partner", "Partner"))
+#: the check-in form's extra goal answer; such goals get no review row
+NOT_DISCUSSED = ("not_discussed", "not discussed")
 
 
 # -- drafts -----------------------------------------------------------------------------------------
@@ -177,12 +179,14 @@ def checkin_fields(ctx: RecordsContext, *, partner_id: str, goals: Sequence[tupl
                       relevant=lambda a, j=i: bool(a.get(f"attendee_{j}_name"))),
         ]
     for gid, desc in goals:
+        # A picked radio button cannot be unpicked, so "not discussed" is an answer of its own.
         f += [
             FieldSpec(f"goal_{gid}_status", "choice", f"Goal {gid}: {desc}",
-                      choices=tuple((s, STATUS_LABELS[s]) for s in GOAL_STATUSES), section="Goals reviewed",
-                      hint="Leave empty if the goal was not discussed."),
+                      choices=tuple((s, STATUS_LABELS[s]) for s in GOAL_STATUSES) + (NOT_DISCUSSED,),
+                      section="Goals reviewed", hint="Leave empty or choose “not discussed” if the goal was not "
+                                                     "discussed."),
             FieldSpec(f"goal_{gid}_note", "long_text", f"Goal {gid}: note", section="Goals reviewed",
-                      relevant=lambda a, g=gid: bool(a.get(f"goal_{g}_status"))),
+                      relevant=lambda a, g=gid: a.get(f"goal_{g}_status") in GOAL_STATUSES),
         ]
     f += [
         FieldSpec("data_shared", "long_text", "Data shared", section="Discussion"),
@@ -219,7 +223,7 @@ def _checkin_record(answers: dict, partner_id: str, goal_ids: Sequence[str], att
             for c in ("name", "side", "role"):
                 back[f"attendees[{n}].{c}"] = f"attendee_{i}_{c}"
     for gid in goal_ids:
-        if answers.get(f"goal_{gid}_status"):
+        if answers.get(f"goal_{gid}_status") in GOAL_STATUSES:
             n = len(rec["goal_reviews"]) + 1
             rec["goal_reviews"].append({"goal_id": gid, "status": answers[f"goal_{gid}_status"],
                                         "note": answers.get(f"goal_{gid}_note")})
