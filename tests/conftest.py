@@ -10,6 +10,7 @@ matplotlib.use("Agg")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from pg_fixture import pg_fresh_url, pg_server, pg_url  # noqa: E402,F401 - throw-away PostgreSQL fixtures
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
