@@ -1,8 +1,8 @@
-"""Unit tests of the records store (SQLite by default; PostgreSQL when PA_TEST_PG_URL is set)."""
+"""Unit tests of the records store on SQLite and on PostgreSQL (tests/pg_fixture.py: PA_TEST_PG_URL or a
+temporary local cluster; skipped with the reason when neither is available)."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import pickle
 from dataclasses import dataclass
 
@@ -23,19 +23,6 @@ class _Inst:
 FORM, VERSION = _Inst.form_id, _Inst.version
 
 
-def _pg_database():
-    """A fresh, empty PostgreSQL database on the PA_TEST_PG_URL server; dropped afterwards."""
-    url = os.environ.get("PA_TEST_PG_URL")
-    if not url:
-        pytest.skip("set PA_TEST_PG_URL=postgresql+psycopg://user@host:port/db to run the store tests on PostgreSQL")
-    import uuid
-    name = f"pa_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    return admin, sa.engine.make_url(url).set(database=name).render_as_string(hide_password=False), name
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request, tmp_path):
     if request.param == "sqlite":
@@ -43,15 +30,12 @@ def store(request, tmp_path):
         yield s
         s.close()
         return
-    admin, url, name = _pg_database()
-    s = Store(url)
+    # a fresh, empty database per test (dropped afterwards by the fixture)
+    s = Store(request.getfixturevalue("pg_fresh_url"))
     try:
         yield s
     finally:
         s.close()
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE "{name}"')
-        admin.dispose()
 
 
 # -- URLs ------------------------------------------------------------------------------------------
@@ -227,10 +211,8 @@ def test_bad_url():
         Store("nosuchdialect://x/y")
 
 
-@pytest.mark.skipif(not os.environ.get("PA_TEST_PG_URL"),
-                    reason="set PA_TEST_PG_URL=postgresql+psycopg://... to run the store against PostgreSQL")
-def test_postgresql_roundtrip():
-    s = Store(os.environ["PA_TEST_PG_URL"])
+def test_postgresql_roundtrip(pg_url):
+    s = Store(pg_url)
     try:
         token = f"pg-test-{dt.datetime.now().timestamp()}"
         rid = s.open_response(FORM, VERSION, "P01", "district", "pg-tester", client_token=token)
