@@ -329,7 +329,10 @@ def read_map(path: str | Path, *, _seen: tuple = ()) -> ColumnMap:
         raise _map_error("'tables' must be a list of entries (or a mapping table: entry)", path=path, mapping=raw,
                          key="tables", fix="See examples/sis_csv/map.yml")
     for entry, tname in entries:
-        sources.append(_parse_entry(entry, tname, path))
+        # -- OneRoster hook (data/oneroster.py): `oneroster: EXPORT` supplies schools and students --
+        from .oneroster import map_sources
+        oneroster = map_sources(entry, tname, path)
+        sources.extend(oneroster if oneroster is not None else [_parse_entry(entry, tname, path)])
     if not sources:
         raise _map_error("the map lists no tables", path=path, mapping=raw, key="tables",
                          fix="Add at least one entry under `tables:`")
@@ -493,6 +496,9 @@ def _display(path: Path) -> str:
 
 def _read_source(src: SourceSpec, source: Path, code: int, grade_scale=None) -> tuple[pd.DataFrame, str]:
     """Read one source into a frame of text columns (canonical names) with ``_src``/``_row``."""
+    if src.format == "oneroster":  # -- OneRoster hook: the export is read by data/oneroster.py --
+        from .oneroster import read_for_import
+        return read_for_import(src, source)
     if src.rows is not None:
         raw = pd.DataFrame([{k: _as_text(v) if v is not None else None for k, v in r.items()} for r in src.rows])
         raw = raw.astype("object").where(raw.notna(), None)
