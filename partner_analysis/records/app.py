@@ -44,6 +44,13 @@ def _partner_names(store, data_dir: str | os.PathLike | None) -> dict[str, str]:
     return dict(sorted(names.items()))
 
 
+def _spaced(control) -> widgets.VBox:
+    # the forms' question spacing (FORM_CSS .pa-question), so the chooser's questions do not run together
+    box = widgets.VBox([control])
+    box.add_class("pa-question")
+    return box
+
+
 class RecordsApp:
     """Chooser (partner, form, your name, Open) followed by the check-in or investment form.
 
@@ -97,7 +104,7 @@ class RecordsApp:
             widgets.HTML("<h1>Partnership records</h1>"),
             widgets.HTML("<p>Choose the partner and what you want to record, and enter your name. Answers are "
                          "saved as you go: the same three choices bring back a form you did not submit.</p>"),
-            self.partner, self.kind, self.entered_by, self.start_button, self.status,
+            *(_spaced(c) for c in (self.partner, self.kind, self.entered_by)), self.start_button, self.status,
         ])
         self.chooser.add_class("pa-form")
         back = widgets.VBox([self.back_button])
@@ -118,7 +125,8 @@ class RecordsApp:
         missing = [label for label, value in (("the partner", partner_id), ("what you want to do", self.kind.value),
                                               ("your name", entered_by)) if not value]
         if missing:
-            self._error("Please choose " + ", ".join(missing) + " before opening the form.")
+            listed = missing[0] if len(missing) == 1 else ", ".join(missing[:-1]) + " and " + missing[-1]
+            self._error(f"Please choose {listed} before opening the form.")
             return
         if self.ctx.partners is not None and partner_id not in self.ctx.partners:
             self._error(f"Partner {partner_id!r} is not in the district's partner list.")
