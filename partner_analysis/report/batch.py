@@ -6,8 +6,8 @@ validate each parameter set against the contract, execute the template with
 papermill's Python API in a ``concurrent.futures`` executor (default a
 ``ProcessPoolExecutor`` with one worker per core; a dask cluster's executor
 works unchanged), render HTML in the worker, write every output atomically
-(temporary file + rename), then write the manifest (JSON and CSV) and the
-district index. A failing partner never stops the batch.
+(temporary file + rename), then write the manifest (JSON and CSV), the
+community brief and the district index. A failing partner never stops the batch.
 """
 from __future__ import annotations
 
@@ -55,6 +55,7 @@ class BatchManifest:
     rows: list[dict] = field(default_factory=list)
     versions: dict[str, str] = field(default_factory=dict)
     index_path: Path | None = None
+    brief_path: Path | None = None
     json_path: Path | None = None
     csv_path: Path | None = None
 
@@ -309,7 +310,8 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
     Returns
     -------
     BatchManifest
-        ``.ok`` is True only when every report succeeded; ``.index_path`` is the district index.
+        ``.ok`` is True only when every report succeeded; ``.index_path`` is the district index,
+        ``.brief_path`` the community brief (:mod:`.brief`).
 
     Raises
     ------
@@ -318,6 +320,7 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
         ``only_failed`` without a previous manifest.
     """
     from .bundle import build_bundles, load_bundle
+    from .brief import write_brief
     from .index import write_index
 
     formats = tuple(dict.fromkeys(f.strip() for f in formats if f.strip()))
@@ -373,6 +376,7 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
     with contextlib.suppress(OSError):
         (out_dir / ".work").rmdir()  # only when empty
     _write_manifest(manifest)
+    manifest.brief_path = write_brief(out_dir, rows=manifest.rows, term=term, lang=lang)
     manifest.index_path = write_index(out_dir, rows=manifest.rows, term=term, lang=lang)
     return manifest
 

@@ -35,8 +35,9 @@ def _kpi_cell(k: dict | None) -> str:
     return fmt_change(k.get("change_prev_term"), k.get("unit"), kind=k.get("kind"))
 
 
-def index_html(rows: Sequence[dict], boards: dict[str, dict], *, term: str, lang: str = "en") -> str:
-    """The index page as a string (see :func:`write_index`)."""
+def index_html(rows: Sequence[dict], boards: dict[str, dict], *, term: str, lang: str = "en",
+               summary: Sequence[str] = (), brief: str | None = None) -> str:
+    """The index page as a string (see :func:`write_index`); ``summary`` sentences and a ``brief`` link on top."""
     from .html import page_shell
 
     headline: list[tuple[str, str]] = []
@@ -72,7 +73,12 @@ def index_html(rows: Sequence[dict], boards: dict[str, dict], *, term: str, lang
     table = (f'<div class="table-wrap"><table class="data"><caption>Partnerships in {esc(term)}: one row per partner'
              f"</caption><thead><tr>{head_html}</tr></thead>"
              f"<tbody>{''.join(body)}</tbody></table></div>")
+    top = "".join(f"<p>{esc(t)}</p>" for t in summary)
+    if brief:
+        top += f'<p><a href="{esc(brief)}">Read the community brief for {esc(term)}</a> (one page to share).</p>'
     intro = (f"<h1>Partnership reports, {esc(term)}</h1>"
+             + (f'<section aria-labelledby="summary-h"><h2 id="summary-h">District summary</h2>{top}</section>'
+                if top else "") +
              f"<p>{n_ok} of {len(rows)} partner reports are ready. Changes are since the previous term; "
              "figures for groups of fewer than the district's minimum are not shown (*).</p>")
     notes = ("<h2>Notes</h2><ul><li>Fit band: from the latest partnership fit survey.</li>"
@@ -91,8 +97,14 @@ def write_index(out_dir: str | Path, *, rows: Sequence[dict], term: str, lang: s
     from .html import HtmlCheckError, check_html
 
     out_dir = Path(out_dir)
+    from .brief import BRIEF_FILE, district_summary, load_term_bundles
+
     boards = board_rows(out_dir, [r["partner_id"] for r in rows])
-    text = index_html(rows, boards, term=term, lang=lang)
+    bundles = load_term_bundles(out_dir, [r["partner_id"] for r in rows])
+    district = next((str(b.meta.get("district")) for b in bundles if b.meta.get("district")), "")
+    summary = district_summary(bundles, term=term, district=district) if bundles else []
+    brief = BRIEF_FILE if (out_dir / BRIEF_FILE).exists() else None
+    text = index_html(rows, boards, term=term, lang=lang, summary=summary, brief=brief)
     problems = check_html(text)
     if problems:
         raise HtmlCheckError(problems, title="index")
