@@ -250,6 +250,7 @@ def test_records_forms_in_browser(server):
             expect(page.locator(".pa-status")).to_contain_text("Not submitted yet", timeout=30_000)
             assert page.locator(".pa-question .pa-error").count() > 0
             axe_results["check-in with errors"] = _wcag(page)
+            page.screenshot(path=str(SCREENSHOT_DIR / "pa_records_checkin_errors.png"), full_page=True)
 
             page.get_by_label("Date of the check-in * (required)").fill("2025-11-12")
             page.get_by_label("Term * (required)").select_option(label="2025-26-Q2")
