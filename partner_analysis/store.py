@@ -59,6 +59,9 @@ _TABLE_MODULES = ("partner_analysis.records.tables", "partner_analysis.fit.table
 
 _TS = sa.DateTime(timezone=True)
 
+#: key of the PostgreSQL advisory lock that serialises the store's write transactions (any fixed bigint)
+_PG_WRITE_LOCK = 0x7061_5374_6F72_65   # "paStore"
+
 instruments = sa.Table(
     "instruments", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -274,6 +277,7 @@ class Store:
             raise StoreError(f"'{self.url}' is not a database URL or path. Pass a file path such as "
                              "records.sqlite or a URL such as postgresql+psycopg://user@host/db") from err
         self.is_sqlite = url.get_backend_name() == "sqlite"
+        self.is_postgresql = url.get_backend_name() == "postgresql"
         on_disk = self.is_sqlite and url.database not in (None, "", ":memory:")
         if on_disk and not create and not Path(url.database).is_file():
             # Checked before connecting: connecting is what would create the file.
@@ -374,11 +378,19 @@ class Store:
 
         On SQLite it starts with ``BEGIN IMMEDIATE`` (takes the write lock up front, waiting up to
         the busy timeout) so that two writers never deadlock on a lock upgrade.
+
+        On PostgreSQL it first takes a transaction-scoped advisory lock, so write transactions run
+        one at a time there too. Under READ COMMITTED, the store's "look, then insert" steps (a new
+        partnership, a response set for a client token, CREATE TABLE on first open) would otherwise
+        race between processes and fail on a unique key or create duplicate drafts. Readers never
+        take the lock; survey traffic (a few writes per second at most) does not notice the queue.
         """
         with self._errors("complete a transaction"):
             with self.engine.connect() as conn:
                 conn.execution_options(pa_write=True)
                 with conn.begin():
+                    if self.is_postgresql:
+                        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_WRITE_LOCK})
                     yield conn
 
     @contextlib.contextmanager
