@@ -146,6 +146,9 @@ class WidgetForm:
         self._loading = True
         self._show_required = False
         self._touched: set[str] = set()
+        # problems found by the controller's on_submit (record checks), shown next to their question
+        # until that answer changes
+        self._submit_errors: dict[str, str] = {}
 
         header = [widgets.HTML(FORM_CSS), widgets.HTML(f"<h1>{html.escape(title)}</h1>")]
         if intro:
@@ -239,6 +242,7 @@ class WidgetForm:
         if self._loading or self.controller.submitted:
             return
         self._touched.add(name)
+        self._submit_errors.pop(name, None)
         try:
             self.controller.set(name, value)
         except Exception as err:  # noqa: BLE001 - Voilà hides tracebacks; the respondent must see something
@@ -265,6 +269,8 @@ class WidgetForm:
             self._message(f"Your answers could not be submitted: {err}. Nothing was lost; please try again.",
                           error=True)
             return
+        self._submit_errors = {n: m for n, m in problems if n in self.errors
+                               and self.controller.field_error(n, include_required=True) is None}
         self.refresh()
         if problems:
             labels = [self.controller.field(n).label if n in self.inputs else m for n, m in problems]
@@ -297,6 +303,8 @@ class WidgetForm:
             message = None
             if name in visible and (self._show_required or name in self._touched):
                 message = self.controller.field_error(name, include_required=self._show_required)
+            if message is None and name in visible:
+                message = self._submit_errors.get(name)
             # No role="alert" here: after a failed Submit dozens of alerts would interrupt each other; the
             # status line announces the summary and these texts sit next to their questions.
             label.value = f'<span class="pa-error">Error: {html.escape(message)}</span>' if message else ""
