@@ -252,7 +252,7 @@ def test_records_forms_in_browser(server):
             axe_results["check-in with errors"] = _wcag(page)
             page.screenshot(path=str(SCREENSHOT_DIR / "pa_records_checkin_errors.png"), full_page=True)
 
-            page.get_by_label("Date of the check-in * (required)").fill("2025-11-12")
+            page.get_by_label("Date of the check-in * (required)").fill("2025-09-01")      # not in the term
             page.get_by_label("Term * (required)").select_option(label="2025-26-Q2")
             page.get_by_label("Attendee 1: name * (required)").fill("Sam Ortiz")
             page.get_by_label("Attendee 1: name * (required)").press("Tab")
@@ -267,6 +267,13 @@ def test_records_forms_in_browser(server):
             # a second slot appears only once the first is filled in
             expect(page.get_by_label("Attendee 2: name")).to_be_visible(timeout=30_000)
             expect(page.get_by_label("Action item 2", exact=True)).to_be_visible(timeout=30_000)
+            # the record checks of the CSV import run on Submit and answer next to the question
+            page.get_by_role("button", name="Submit").click()
+            expect(page.locator(".pa-status")).to_contain_text("Not submitted yet: 1 question", timeout=30_000)
+            expect(page.locator(".pa-question .pa-error")).to_contain_text(["outside term 2025-26-Q2"])
+            axe_results["check-in with a record error"] = _wcag(page)
+            page.get_by_label("Date of the check-in * (required)").fill("2025-11-12")
+            page.get_by_label("Date of the check-in * (required)").press("Tab")
             page.get_by_role("button", name="Submit").click()
             expect(page.locator(".pa-status")).to_contain_text("Thank you", timeout=60_000)
             axe_results["check-in submitted"] = _wcag(page)
@@ -298,7 +305,7 @@ def test_records_forms_in_browser(server):
             browser.close()
 
     assert axe_results == {k: [] for k in axe_results}, axe_results
-    assert len(axe_results) == 6
+    assert len(axe_results) == 7
 
     from partner_analysis.records import read_checkin_tables, read_investments
     from partner_analysis.store import Store
@@ -328,3 +335,24 @@ def test_records_forms_in_browser(server):
         assert load_draft(store, "checkin", entered_by=ENTERED_BY, partner_id="P02") == {}
         assert load_draft(store, "investment", entered_by=ENTERED_BY, partner_id="P02") == {}
     assert {urlparse(u).hostname for u in blocked} <= KNOWN_EXTERNAL_HOSTS, blocked
+
+
+def test_record_check_on_submit_is_shown_next_to_its_question(demo_store):
+    import datetime as dt
+
+    from partner_analysis.records.app import records_app
+    app = records_app(data_dir=str(demo_store))
+    _choose(app, "P05", "checkin", ENTERED_BY_FAST)
+    w, errors = app.form.inputs, app.form.errors
+    w["date"].value = dt.date(2025, 9, 1)                 # in 2025-26-Q1
+    w["term"].value = "2025-26-Q2"
+    w["attendee_1_name"].value = "Jo"
+    w["attendee_1_side"].value = "partner"
+    app.form.submit_button.click()
+    assert "Not submitted yet" in app.form.status.value and "Date of the check-in" in app.form.status.value
+    assert "outside term 2025-26-Q2" in errors["date"].value
+    assert all(v.value == "" for k, v in errors.items() if k != "date")
+    w["date"].value = dt.date(2025, 11, 3)               # corrected: the record error goes with it
+    assert errors["date"].value == ""
+    app.form.submit_button.click()
+    assert "Thank you" in app.form.status.value
