@@ -230,6 +230,9 @@ def _kpi_clause(kpi_id: str, template: pd.Series, bundles: Sequence[Bundle], fir
     # Baseline equivalence must hold at every partnership counted before the brief may drop "associated with".
     effect = all(_is_effect(r) for r in rows)
     where = f"{_n(n)} {_plural(n, 'partnership')} with results to report" if first else _n(n)
+    suffix = " with results to report" if first else ""
+    every = {1: f"the one partnership{suffix}" if first else "that one",
+             2: f"both partnerships{suffix}" if first else "both"}.get(n, f"all {where}")
 
     def thing(direction: str) -> str:
         if binary:
@@ -237,9 +240,9 @@ def _kpi_clause(kpi_id: str, template: pd.Series, bundles: Sequence[Bundle], fir
         return f"{'an' if direction[0] in 'aeiou' else 'a'} {direction} {label}"
 
     if higher == lower == 0:
-        return "same", f"{label} was about the same for participants as for non-participants at all {where}"
+        return "same", f"{label} was about the same for participants as for non-participants at {every}"
     main, other = (("higher", higher), ("lower", lower)) if higher >= lower else (("lower", lower), ("higher", higher))
-    count = f"all {where}" if main[1] == n else f"{_n(main[1])} of {where}"
+    count = every if main[1] == n else f"{_n(main[1])} of {where}"
     extra = [f"{other[0]} at {_n(other[1])}" if other[1] else "", f"about the same at {_n(same)}" if same else ""]
     extra = [e for e in extra if e]
     text = f"{thing(main[0])}{' than in a comparable group' if effect else ''} at {count}"
@@ -249,17 +252,18 @@ def _kpi_clause(kpi_id: str, template: pd.Series, bundles: Sequence[Bundle], fir
 def _outcomes_sentence(bundles: Sequence[Bundle], n_kpis: int = 3) -> str:
     if not any(b.has("kpi") for b in bundles):
         return "Student outcome comparisons are not yet recorded for this term."
-    clauses: list[tuple[str, str]] = []
-    for kid, template in _headline_ids(bundles, n_kpis):
-        c = _kpi_clause(kid, template, bundles, first=not clauses)
-        if c:
-            clauses.append(c)
-    if not clauses:
+    kinds = ("association", "effect", "same")
+    heads = _headline_ids(bundles, n_kpis)
+    found = [(kid, t, c) for kid, t in heads if (c := _kpi_clause(kid, t, bundles, first=False))]
+    if not found:
         return "No partnership had a group large enough to report student outcomes this term."
+    # Clauses are grouped by wording; the one read first says what the counts are out of.
+    found.sort(key=lambda x: kinds.index(x[2][0]))
+    kid, t, _ = found[0]
+    found[0] = (kid, t, _kpi_clause(kid, t, bundles, first=True))
     groups = []
-    for kind, lead in (("association", "taking part was associated with "), ("effect", "taking part was followed by "),
-                       ("same", "")):
-        texts = [t for k, t in clauses if k == kind]
+    for kind, lead in zip(kinds, ("taking part was associated with ", "taking part was followed by ", "")):
+        texts = [c[1] for _, _, c in found if c[0] == kind]
         if texts:
             groups.append(lead + _join(texts))
     return "Compared with similar students who did not take part, " + "; ".join(groups) + "."
