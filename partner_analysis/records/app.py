@@ -223,6 +223,7 @@ def serve_records_app(db: str | os.PathLike | None = None, *, data_dir: str | os
         if not (Path(data_dir) / "district.yml").exists() and not (Path(data_dir) / "partners.parquet").exists():
             from ..exceptions import ConfigError
             raise ConfigError(f"{data_dir} holds neither district.yml nor partners.parquet",
-                              fix="Pass the DATA_DIR written by `partner-analysis import` or `partner-analysis demo-data`")
+                              fix="Pass the DATA_DIR written by `partner-analysis import` or "
+                                  "`partner-analysis demo-data`")
         env["PA_DATA_DIR"] = str(Path(data_dir).resolve())
     return serve_notebook_app(records_notebook_path(), env, settings, name="records forms")
