@@ -166,6 +166,7 @@ def test_zip_with_bom_and_subfolder_reads_like_the_folder(tmp_path):
     for name in ("schools", "students"):
         pd.testing.assert_frame_equal(folder[name], zipped[name])
     assert _students_as_text(zipped["students"]) == EXPECTED_ROWS
+    assert list(zipped["students"].columns) == COLUMNS and list(zipped["schools"].columns) == ["school_id", "name"]
     assert str(zipped["students"]["student_id"].dtype) == "string"
     assert str(zipped["students"]["grade_level"].dtype) == "Int64"
 
@@ -311,6 +312,11 @@ def test_duplicate_student_identifier_is_caught_by_the_import_checks(tmp_path):
     e = _only_error(ei)
     assert Path(e.path).name == "users.csv" and e.row == 3 and e.column == "identifier"
     assert "also appears in row 2" in e.problem
+    # read_oneroster runs the same checks (validate_tables) and names the same row
+    with pytest.raises(ImportValidationError) as ei:
+        read_oneroster(tmp_path / "src" / "export")
+    e = _only_error(ei)
+    assert Path(e.path).name == "users.csv" and e.row == 3 and e.value == "000101"
 
 
 def test_missing_required_header_and_unknown_map_key(tmp_path):
