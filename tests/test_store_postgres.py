@@ -188,3 +188,30 @@ def test_session_database_is_this_workers_own(pg_url):
         rid = store.open_response(FORM, VERSION, "P01", "district", f"session-{name}")
         store.submit(rid)
         assert store.response(rid)["status"] == "submitted"
+
+
+# -- no server: skip with the reason, or fail when CI demands PostgreSQL -------------------------------
+
+@pytest.mark.parametrize("require", ["", "1"])
+def test_without_postgresql_the_tests_skip_or_fail(tmp_path, require):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    tests = Path(__file__).resolve().parent
+    (tmp_path / "conftest.py").write_text(
+        f"import sys\nsys.path.insert(0, {str(tests)!r})\nimport pg_fixture\n"
+        "pg_fixture.PG_BIN_GLOB = '/nonexistent/postgresql/*/bin'\n"
+        "from pg_fixture import pg_server, pg_url  # noqa: F401\n")
+    (tmp_path / "test_needs_pg.py").write_text("def test_needs_pg(pg_url):\n    pass\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("PA_TEST_PG_URL", "PA_REQUIRE_POSTGRES")}
+    if require:
+        env["PA_REQUIRE_POSTGRES"] = require
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rsE", "-p", "no:xdist", "-p", "no:cacheprovider",
+                        str(tmp_path)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    text = r.stdout + r.stderr
+    assert "no PostgreSQL server binaries" in text and "apt-get install postgresql" in text, text
+    if require:
+        assert r.returncode != 0 and "1 error" in text and "PA_REQUIRE_POSTGRES=1" in text, text
+    else:
+        assert r.returncode == 0 and "1 skipped" in text, text
