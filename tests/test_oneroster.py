@@ -1,6 +1,7 @@
 """OneRoster 1.1 CSV exports: read_oneroster(), the `oneroster:` map entry, and the example via the CLI."""
 from __future__ import annotations
 
+import io
 import shutil
 import subprocess
 import sys
@@ -178,7 +179,7 @@ def test_zip_export_through_the_map(tmp_path):
 
 def test_headers_matched_by_name_in_any_order_and_case(tmp_path):
     files = base_files()
-    frame = pd.read_csv(__import__("io").StringIO(files["users.csv"]), dtype=str, keep_default_na=False)
+    frame = pd.read_csv(io.StringIO(files["users.csv"]), dtype=str, keep_default_na=False)
     frame = frame[list(reversed(frame.columns))].rename(columns={"orgSourcedIds": " OrgSourcedIds ",
                                                                   "grades": "Grades"})
     files["users.csv"] = frame.to_csv(index=False)
