@@ -48,7 +48,7 @@ def _open(browser, path):
     return page, outside
 
 
-@pytest.mark.parametrize("name", ["index.html", "P01.html"])
+@pytest.mark.parametrize("name", ["index.html", "P01.html", "community_brief.html"])
 def test_axe_has_no_violations(reports, browser, name):
     from axe_playwright_python.sync_playwright import Axe
     page, outside = _open(browser, reports.out_dir / name)
@@ -58,7 +58,7 @@ def test_axe_has_no_violations(reports, browser, name):
     assert violations == []
     imgs = page.eval_on_selector_all("img", "els => els.map(e => e.getAttribute('alt'))")
     assert all(a and a.strip() and not a.startswith("No description") for a in imgs)
-    if name != "index.html":
+    if name.startswith("P"):
         assert imgs, "a report with KPI data shows at least one chart"
     assert page.title() and page.eval_on_selector("html", "e => e.lang") == "en"
     assert page.locator("h1").count() == 1
@@ -66,8 +66,9 @@ def test_axe_has_no_violations(reports, browser, name):
     page.close()
 
 
-def test_reflow_at_320px_has_no_horizontal_page_scroll(reports, browser):
-    page, _ = _open(browser, reports.out_dir / "P01.html")
+@pytest.mark.parametrize("name", ["P01.html", "community_brief.html"])
+def test_reflow_at_320px_has_no_horizontal_page_scroll(reports, browser, name):
+    page, _ = _open(browser, reports.out_dir / name)
     page.set_viewport_size({"width": 320, "height": 800})
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= 330
@@ -86,9 +87,10 @@ def test_pdf_is_tagged_with_title_and_language(reports):
     assert "partnership report" in title and TERM in title
 
 
-def test_tables_fit_the_page_at_1280px(reports, browser):
+@pytest.mark.parametrize("name", ["P01.html", "community_brief.html"])
+def test_tables_fit_the_page_at_1280px(reports, browser, name):
     # Every table fits its column at a common laptop width: no cell pushes the table past the text column.
-    page, _ = _open(browser, reports.out_dir / "P01.html")
+    page, _ = _open(browser, reports.out_dir / name)
     page.set_viewport_size({"width": 1280, "height": 900})
     wide = page.evaluate("""() => Array.from(document.querySelectorAll('table')).filter(t => {
         const box = t.parentElement.getBoundingClientRect();
@@ -97,4 +99,40 @@ def test_tables_fit_the_page_at_1280px(reports, browser):
     assert wide == []
     assert page.evaluate("() => document.documentElement.scrollWidth") <= 1280
     assert page.locator("caption").count() == page.locator("table").count()
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def full_brief(demo_dir, tmp_path_factory):
+    """The community brief over every partner of the demo district (bundles only, no report kernels)."""
+    from partner_analysis.report.bundle import build_bundles
+    from partner_analysis.report.brief import write_brief
+    out = tmp_path_factory.mktemp("brief") / TERM
+    infos = build_bundles(demo_dir, term=TERM, out=out / "bundles")
+    assert len(infos) == 8 and all(i.ok for i in infos)
+    return write_brief(out, rows=[{"partner_id": i.partner_id, "status": "ok", "html": f"{i.partner_id}.html"}
+                                  for i in infos], term=TERM)
+
+
+def test_full_community_brief_has_no_axe_violations(full_brief, browser):
+    from axe_playwright_python.sync_playwright import Axe
+    page, outside = _open(browser, full_brief)
+    result = Axe().run(page, options={"runOnly": {"type": "tag", "values": TAGS}})
+    assert [(v["id"], v["impact"], len(v["nodes"])) for v in result.response["violations"]] == []
+    assert page.locator("tbody tr").count() == 8 and outside == []
+    page.close()
+
+
+@pytest.mark.parametrize("paper", ["Letter", "A4"])
+def test_community_brief_prints_on_one_sheet(full_brief, browser, paper):
+    # A board packet page: the brief of the eight-partner demo district prints on one sheet, tagged, with the
+    # screen-only link back to the index left off.
+    import re
+
+    page, _ = _open(browser, full_brief)
+    page.emulate_media(media="print")
+    assert page.locator("p.back").evaluate("e => getComputedStyle(e).display") == "none"
+    data = page.pdf(format=paper, print_background=True, tagged=True)
+    assert re.findall(rb"/Type\s*/Pages[^>]*?/Count\s*(\d+)", data) == [b"1"]
+    assert b"/StructTreeRoot" in data
     page.close()

@@ -47,6 +47,26 @@ SECTOR_WORDS = {"healthcare": ("healthcare provider", "healthcare providers", "H
                 "other": ("other partner", "other partners", "Other")}
 _NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 _BANDS = {"balanced": "{be} balanced", "leaning": "leaned toward one side", "one-sided": "{be} one-sided"}
+#: The brief prints on one sheet (Letter or A4) for a board packet: tighter type and spacing on paper only.
+BRIEF_CSS = """.lede { color: #3b3b3b; margin-top: 0; }
+@page { margin: 10mm 12mm; }
+@media print {
+  body { font-size: 9.5pt; line-height: 1.28; }
+  h1 { font-size: 13pt; margin: 0 0 0.2rem; }
+  .page-header { display: none; }
+  .lede { display: none; }
+  #brief-notes ul { font-size: 8.5pt; }
+  caption { padding: 0 0 0.15rem; }
+  h2 { font-size: 11.5pt; margin: 0.7rem 0 0.25rem; }
+  p { margin: 0.3rem 0; }
+  ul { margin: 0.2rem 0; padding-left: 1.2rem; }
+  table { font-size: 8.5pt; margin: 0.3rem 0; }
+  th, td { padding: 0.1rem 0.3rem; }
+  tr { break-inside: avoid; }
+  .page-footer { margin-top: 0.6rem; font-size: 8pt; }
+  .back { display: none; }
+}
+"""
 _ORDINALS = {"1": "first", "2": "second", "3": "third", "4": "fourth"}
 
 
@@ -484,7 +504,7 @@ def brief_html(bundles: Sequence[Bundle], *, term: str, district: str = "", link
                  + section("Partners at a glance", table, id="brief-partners")
                  + section("How to read this", how, id="brief-notes")
                  + '<p class="back"><a href="index.html">All partnership reports for this term</a></p>')
-    return page_shell(body_html, title=title, lang=lang, site=who,
+    return page_shell(body_html, title=title, lang=lang, site=who, css=BRIEF_CSS,
                       footer=f"Generated {dt.date.today().isoformat()} by partner_analysis from de-identified "
                              "aggregates only.")
 

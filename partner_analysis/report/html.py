@@ -195,12 +195,12 @@ def notebook_to_html(nb: Any, *, title: str, lang: str = "en", site: str = "", f
     return text
 
 
-def page_shell(body: str, *, title: str, lang: str = "en", site: str = "", footer: str = "") -> str:
-    """A page with the same shell and styles as the reports (used by the district index)."""
+def page_shell(body: str, *, title: str, lang: str = "en", site: str = "", footer: str = "", css: str = "") -> str:
+    """A page with the same shell and styles as the reports (district index, community brief); ``css`` is appended."""
     from ._html import esc
     return (f'<!DOCTYPE html>\n<html lang="{esc(lang)}">\n<head>\n<meta charset="utf-8">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-            f"<title>{esc(title)}</title>\n<style>\n{page_css()}\n</style>\n</head>\n<body>\n"
+            f"<title>{esc(title)}</title>\n<style>\n{page_css()}\n{css}</style>\n</head>\n<body>\n"
             f'<a class="skip" href="#content">Skip to the content</a>\n'
             f'<header class="page-header"><p class="site">{esc(site or title)}</p></header>\n'
             f'<main id="content">\n{body}\n</main>\n'
