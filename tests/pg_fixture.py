@@ -79,6 +79,8 @@ class TempCluster:
         self.port: int | None = None
         self.base: Path | None = None
         self.started_in: float | None = None
+        # only the process that started the cluster stops it (not a forked test worker exiting)
+        self.owner_pid = os.getpid()
         if self.as_root:
             try:
                 self.pw = pwd.getpwnam(PG_SYSTEM_USER)
@@ -125,7 +127,7 @@ class TempCluster:
         raise RuntimeError(f"pg_ctl could not start the test cluster: {last}")
 
     def stop(self) -> None:
-        if self.base is None or not self.base.exists():
+        if self.base is None or not self.base.exists() or os.getpid() != self.owner_pid:
             return
         data = self.base / "data"
         if (data / "postmaster.pid").exists():
