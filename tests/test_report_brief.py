@@ -244,3 +244,17 @@ def test_index_carries_the_district_summary_and_links_the_brief(demo_brief):
     assert check_html(index) == [] and check_html(path.read_text()) == []
     meta = json.loads((out / "bundles" / rows[0]["partner_id"] / "bundle.json").read_text())
     assert meta["sector"] in ("healthcare", "employer", "higher_education", "community", "government", "other")
+
+
+def test_a_banding_profile_hides_its_small_band_too(tmp_path):
+    # Census DRB rounding shows counts under 15 as "<15": such a partnership is treated like a small one.
+    bundles = [_bundle(tmp_path, "P01", "A", participants=12, kpis=[_kpi(difference=0.37)]),
+               _bundle(tmp_path, "P02", "B", participants=234, kpis=[_kpi(difference=0.02)])]
+    for b in bundles:
+        b.meta["profile"]["name"] = "census_drb"
+    lines = partner_lines(bundles).set_index("partner_id")
+    assert lines.loc["P01", "students"] == "fewer than 15" and lines.loc["P01", "outcome"] == "not shown*"
+    assert lines.loc["P02", "students"] == "250"
+    text = " ".join(brief_sentences(bundles, term=TERM))
+    assert "About 250 students" in text and "at the one partnership with results to report" in text
+    assert "one partnership worked with fewer than 15 students" in text and "37" not in text

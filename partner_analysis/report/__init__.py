@@ -7,17 +7,18 @@ Public entry points (imported on first use so that report kernels start fast):
 - :func:`run_reports` (:mod:`.batch`): bundles once, one fresh kernel per partner, HTML/PDF, manifest, index.
 - :func:`notebook_to_html` (:mod:`.html`): in-process nbconvert with the toolkit's template.
 - :func:`validate_parameters` (:mod:`.contract`): the report notebook's typed parameter contract.
+- :func:`write_brief` (:mod:`.brief`): the district's one-page community brief, from the bundles.
 """
 from __future__ import annotations
 
 import importlib
 
 __all__ = ["build_bundles", "load_bundle", "run_reports", "notebook_to_html", "validate_parameters",
-           "BatchManifest", "BundleInfo", "Bundle"]
+           "BatchManifest", "BundleInfo", "Bundle", "write_brief"]
 
 _WHERE = {"build_bundles": "bundle", "load_bundle": "bundle", "BundleInfo": "bundle", "Bundle": "bundle",
           "run_reports": "batch", "BatchManifest": "batch", "notebook_to_html": "html",
-          "validate_parameters": "contract"}
+          "validate_parameters": "contract", "write_brief": "brief"}
 
 
 def __getattr__(name: str):

@@ -143,7 +143,10 @@ def _participants(b: Bundle) -> tuple[float | None, str]:
     if missing(value) or float(value) < k:
         return None, f"fewer than {k}"
     shown = fmt_count(value, k, b.meta.get("profile", {}).get("name"))
-    return float(shown.replace(",", "")), shown
+    try:
+        return float(shown.replace(",", "")), shown
+    except ValueError:  # a profile that bands small counts ("<15" under Census DRB rounding) hides this one too
+        return None, f"fewer than {shown.lstrip('<')}" if shown.startswith("<") else shown
 
 
 def _shows_outcomes(b: Bundle) -> bool:
@@ -206,7 +209,10 @@ def _students_sentence(bundles: Sequence[Bundle]) -> str:
     k = min((b.min_group_n for b in bundles), default=10)
     profile = next((b.meta.get("profile", {}).get("name") for b in bundles), None)
     visible = [v for v, _ in map(_participants, bundles) if v is not None]
-    small = sum(1 for b in bundles if _participants(b)[1].startswith("fewer than"))
+    hidden = [_participants(b)[1] for b in bundles if _participants(b)[1].startswith("fewer than")]
+    small = len(hidden)
+    # A banding profile hides more than k ("fewer than 15"): say the largest bound used, never a false one.
+    k = max([k, *(int(h.split()[-1].replace(",", "")) for h in hidden if h.split()[-1].replace(",", "").isdigit())])
     tail = ""
     if small:
         tail = (f"; {_n(small)} {_plural(small, 'partnership')} worked with fewer than {k} students, so "
