@@ -231,7 +231,7 @@ def test_app_chooser_then_form(db):
     app = SurveyApp(store, _Instrument())
     assert app.partner.options == (("P03 – Metro College", "P03"),)
     app.start_button.click()
-    assert "Error: Please choose the partnership, your role, your name or email" in app.status.value
+    assert "Error: Please choose the partnership, your role and your name or email before starting." in app.status.value
     assert app.form is None
     app.partner.value = "P03"
     app.role.value = "partner"

@@ -43,7 +43,32 @@ def load_instrument(instrument: str | os.PathLike | Any = "") -> Any:
     return read_instrument(path)
 
 
-class SurveyApp:
+class ChooserApp:
+    """What every coordinator app shares: a chooser page shown as ``self.widget`` and errors in ``self.status``.
+
+    Voilà shows nothing a callback prints, so every message goes to a widget, as text with ``role="alert"``
+    (not colour alone).
+    """
+
+    widget: widgets.Widget
+    status: widgets.HTML
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def _error(self, text: str) -> None:
+        self.status.value = f'<p class="pa-error" role="alert">Error: {html.escape(text)}</p>'
+
+    def _missing(self, choices, *, before: str) -> bool:
+        """Show one error naming every unanswered ``(label, value)`` choice; True when something is missing."""
+        missing = [label for label, value in choices if not value]
+        if missing:
+            listed = missing[0] if len(missing) == 1 else ", ".join(missing[:-1]) + " and " + missing[-1]
+            self._error(f"Please choose {listed} {before}.")
+        return bool(missing)
+
+
+class SurveyApp(ChooserApp):
     """Chooser (partnership, role, respondent, Start) followed by the survey form.
 
     Parameters
@@ -97,19 +122,11 @@ class SurveyApp:
         self.chooser.add_class("pa-form")
         self.widget = widgets.VBox([widgets.HTML(FORM_CSS), self.chooser])
 
-    def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
-
-    def _error(self, text: str) -> None:
-        self.status.value = f'<p class="pa-error" role="alert">Error: {html.escape(text)}</p>'
-
     def _start(self, _button=None) -> None:
         partner_id = (self.partner.value or "").strip()
         respondent = (self.respondent.value or "").strip()
-        missing = [label for label, value in (("the partnership", partner_id), ("your role", self.role.value),
-                                              ("your name or email", respondent)) if not value]
-        if missing:
-            self._error("Please choose " + ", ".join(missing) + " before starting.")
+        if self._missing((("the partnership", partner_id), ("your role", self.role.value),
+                          ("your name or email", respondent)), before="before starting"):
             return
         try:
             self.form = survey_form(self.instrument, self.store, partner_id=partner_id, role=self.role.value,

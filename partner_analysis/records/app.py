@@ -16,7 +16,7 @@ import ipywidgets as widgets
 import pandas as pd
 
 from ..exceptions import PartnerAnalysisError
-from ..forms.app import VoilaSettings, serve_notebook_app
+from ..forms.app import ChooserApp, VoilaSettings, serve_notebook_app
 from ..forms.widgets import FORM_CSS
 
 __all__ = ["RecordsApp", "records_app", "serve_records_app", "records_notebook_path", "FORM_OPTIONS"]
@@ -51,7 +51,7 @@ def _spaced(control) -> widgets.VBox:
     return box
 
 
-class RecordsApp:
+class RecordsApp(ChooserApp):
     """Chooser (partner, form, your name, Open) followed by the check-in or investment form.
 
     Parameters
@@ -112,21 +112,12 @@ class RecordsApp:
         self._form_footer = back
         self.widget = widgets.VBox([widgets.HTML(FORM_CSS), self.chooser])
 
-    def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
-
-    def _error(self, text: str) -> None:
-        self.status.value = f'<p class="pa-error" role="alert">Error: {html.escape(text)}</p>'
-
     def _start(self, _button=None) -> None:
         from .forms import checkin_form, investment_form
         partner_id = (self.partner.value or "").strip()
         entered_by = (self.entered_by.value or "").strip()
-        missing = [label for label, value in (("the partner", partner_id), ("what you want to do", self.kind.value),
-                                              ("your name", entered_by)) if not value]
-        if missing:
-            listed = missing[0] if len(missing) == 1 else ", ".join(missing[:-1]) + " and " + missing[-1]
-            self._error(f"Please choose {listed} before opening the form.")
+        if self._missing((("the partner", partner_id), ("what you want to do", self.kind.value),
+                          ("your name", entered_by)), before="before opening the form"):
             return
         if self.ctx.partners is not None and partner_id not in self.ctx.partners:
             self._error(f"Partner {partner_id!r} is not in the district's partner list.")
