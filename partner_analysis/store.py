@@ -678,8 +678,94 @@ class Store:
             conn.execute(response_sets.update().where(response_sets.c.id == int(response_id))
                          .values(updated_at=now))
 
+    def edit_submitted_many(self, response_id: int, changes: Mapping[str, Any], *, editor: str, reason: str,
+                            validator: Callable[[dict], Sequence] | None = None) -> list[dict]:
+        """Correct several answers of a submitted response in one transaction, all or nothing.
+
+        Parameters
+        ----------
+        response_id : int
+        changes : mapping
+            ``{item: new value}``; ``None`` or an empty value clears the answer (how answers to
+            questions hidden by skip logic are removed). Items whose value does not change are skipped
+            and leave no audit row.
+        editor, reason : str
+            Who corrects and why; both must be non-empty and are written to every audit row.
+        validator : callable, optional
+            Called inside the transaction with the would-be final ``{item: value}``; a non-empty
+            sequence of problems (strings or ``(item, message)`` pairs) rolls every change back, so a
+            correction can never leave a submitted response invalid.
+
+        Returns
+        -------
+        list of dict
+            One ``{"item", "old_value", "new_value"}`` (decoded) per audit row written, in ``changes``
+            order; empty when nothing changed (then nothing is written, not even ``updated_at``).
+
+        Raises
+        ------
+        StoreError
+            Unknown response, a draft (use :meth:`save_answer`), empty editor/reason, a bad item key,
+            or the validator found problems (``.problems`` holds them; nothing was changed).
+
+        Notes
+        -----
+        The response stays ``submitted`` and keeps its ``submitted_at``; ``updated_at`` becomes the time
+        of the correction, which is also the ``changed_at`` of its audit rows.
+        """
+        if not str(editor or "").strip() or not str(reason or "").strip():
+            raise StoreError("a correction of a submitted response needs `editor` and `reason` (both non-empty), "
+                             "so the audit trail says who changed what and why")
+        items = {_check_id("item", k): v for k, v in dict(changes).items()}
+        written: list[dict] = []
+        with self.transaction() as conn:
+            row = self._response_row(conn, response_id)
+            if row["status"] != "submitted":
+                raise StoreError(f"response {response_id} is a draft; change it with save_answer()")
+            now = _now()
+            for item, value in items.items():
+                old, new = self._write_answer(conn, int(response_id), item, value, now)
+                if old != new:
+                    written.append({"item": item, "old_value": old, "new_value": new})
+            if not written:
+                return []
+            if validator is not None:
+                problems = list(validator(self._answers_of(conn, response_id)) or [])
+                if problems:
+                    text = "; ".join(f"{p[0]}: {p[1]}" if isinstance(p, (tuple, list)) else str(p)
+                                     for p in problems[:10])
+                    err = StoreError(f"response {response_id} was not corrected: {text}. Nothing was changed; "
+                                     "fix these answers and save again")
+                    err.problems = problems
+                    raise err    # rolls back every change of this call
+            conn.execute(answer_audit.insert(), [
+                dict(response_id=int(response_id), item=w["item"], old_value=w["old_value"],
+                     new_value=w["new_value"], editor=str(editor), reason=str(reason), changed_at=now)
+                for w in written])
+            conn.execute(response_sets.update().where(response_sets.c.id == int(response_id))
+                         .values(updated_at=now))
+        return [{"item": w["item"], "old_value": decode_value(w["old_value"]),
+                 "new_value": decode_value(w["new_value"])} for w in written]
+
+    def find_submitted(self, form_id: str, version: str, partner_id: str, role: str, respondent: str, *,
+                       wave: str = "annual") -> int | None:
+        """The id of this respondent's latest submitted response in ``wave`` (``None`` when there is none).
+
+        The same keys as :meth:`open_response`; a returning respondent's form uses it to open the
+        submitted answers for correction instead of starting a second response in the same wave.
+        """
+        with self._read() as conn:
+            row = conn.execute(
+                sa.select(response_sets.c.id).where(
+                    response_sets.c.form_id == str(form_id), response_sets.c.version == str(version),
+                    response_sets.c.partner_id == str(partner_id), response_sets.c.role == role,
+                    response_sets.c.respondent == str(respondent), response_sets.c.wave == str(wave),
+                    response_sets.c.status == "submitted").order_by(response_sets.c.id.desc())).first()
+        return None if row is None else int(row[0])
+
     def audit_frame(self, response_id: int | None = None) -> pd.DataFrame:
-        """Audit rows: response_id, item, old_value, new_value (decoded), editor, reason, changed_at."""
+        """Audit rows: response_id, item, old_value, new_value (decoded; ``None`` = no answer), editor, reason,
+        changed_at."""
         query = sa.select(answer_audit).order_by(answer_audit.c.id)
         if response_id is not None:
             query = query.where(answer_audit.c.response_id == int(response_id))
@@ -689,7 +775,11 @@ class Store:
             r["old_value"] = decode_value(r["old_value"])
             r["new_value"] = decode_value(r["new_value"])
         cols = ["response_id", "item", "old_value", "new_value", "editor", "reason", "changed_at"]
-        return pd.DataFrame(rows, columns=["id"] + cols)[cols]
+        frame = pd.DataFrame(rows, columns=["id"] + cols)[cols]
+        for col in ("old_value", "new_value"):
+            # None (no answer before / answer cleared) stays None, not NaN
+            frame[col] = pd.Series([r[col] for r in rows], index=frame.index, dtype=object)
+        return frame
 
     # -- exports -----------------------------------------------------------------------------------
 

@@ -232,3 +232,80 @@ def test_schema_compiles_for_postgresql():
     text = "\n".join(ddl)
     assert "CREATE TABLE response_sets" in text and "TIMESTAMP WITH TIME ZONE" in text
     assert "UNIQUE (client_token)" in text and "CONSTRAINT uq_answers_response_item UNIQUE" in text
+
+
+# -- corrections of submitted responses ---------------------------------------------------------------
+
+def _submitted_response(store):
+    rid = store.open_response(FORM, VERSION, "P01", "district", "ann")
+    store.submit(rid, {"q1": "2", "q2": "3", "why": "text"})
+    return rid
+
+
+def test_edit_submitted_many_is_one_audited_transaction(store):
+    rid = _submitted_response(store)
+    before = store.response(rid)
+    written = store.edit_submitted_many(rid, {"q1": "4", "q2": "3", "why": None, "q3": ["a", "b"]},
+                                        editor="ann", reason="typo", validator=lambda final: [])
+    assert written == [{"item": "q1", "old_value": "2", "new_value": "4"},
+                       {"item": "why", "old_value": "text", "new_value": None},
+                       {"item": "q3", "old_value": None, "new_value": ["a", "b"]}]   # q2 unchanged: no row
+    audit = store.audit_frame(rid)
+    assert audit[["item", "old_value", "new_value", "editor", "reason"]].values.tolist() == [
+        ["q1", "2", "4", "ann", "typo"], ["why", "text", None, "ann", "typo"],
+        ["q3", None, ["a", "b"], "ann", "typo"]]
+    assert audit["changed_at"].nunique() == 1
+    after = store.response(rid)
+    assert after["status"] == "submitted" and after["submitted_at"] == before["submitted_at"]
+    assert after["updated_at"] > before["updated_at"]
+    assert store.get_answers(rid) == {"q1": "4", "q2": "3", "q3": ["a", "b"]}
+    assert dict(zip(*store.answers_long()[["item", "value"]].values.T)) == {"q1": "4", "q2": "3", "q3": ["a", "b"]}
+
+
+def test_edit_submitted_many_validator_sees_final_answers_and_rolls_back(store):
+    rid = _submitted_response(store)
+    seen = []
+
+    def needs_q2(final):
+        seen.append(dict(final))
+        return [] if final.get("q2") else [("q2", "required")]
+
+    with pytest.raises(StoreError, match="not corrected: q2: required") as info:
+        store.edit_submitted_many(rid, {"q1": "5", "q2": None}, editor="ann", reason="x", validator=needs_q2)
+    assert info.value.problems == [("q2", "required")]
+    assert seen == [{"q1": "5", "why": "text"}]              # the would-be answers, both changes applied
+    assert store.get_answers(rid) == {"q1": "2", "q2": "3", "why": "text"}   # q1 rolled back too
+    assert store.audit_frame(rid).empty
+
+    def explodes(final):
+        raise RuntimeError("validator bug")
+
+    with pytest.raises(RuntimeError):
+        store.edit_submitted_many(rid, {"q1": "5"}, editor="ann", reason="x", validator=explodes)
+    assert store.get_answers(rid)["q1"] == "2" and store.audit_frame(rid).empty
+
+
+def test_edit_submitted_many_refusals_and_no_change(store):
+    rid = _submitted_response(store)
+    stamp = store.response(rid)["updated_at"]
+    for editor, reason in (("", "x"), ("ann", " "), (None, "x")):
+        with pytest.raises(StoreError, match="editor"):
+            store.edit_submitted_many(rid, {"q1": "9"}, editor=editor, reason=reason)
+    with pytest.raises(StoreError, match="item"):
+        store.edit_submitted_many(rid, {"q1": "9", "": "1"}, editor="ann", reason="x")
+    assert store.edit_submitted_many(rid, {"q1": "2", "gone": None}, editor="ann", reason="x") == []
+    assert store.audit_frame(rid).empty and store.response(rid)["updated_at"] == stamp
+    draft = store.open_response(FORM, VERSION, "P01", "district", "bo")
+    with pytest.raises(StoreError, match="draft"):
+        store.edit_submitted_many(draft, {"q1": "1"}, editor="bo", reason="y")
+    assert store.get_answers(rid)["q1"] == "2"
+
+
+def test_find_submitted_respects_wave_and_status(store):
+    assert store.find_submitted(FORM, VERSION, "P01", "district", "ann") is None
+    rid = _submitted_response(store)
+    assert store.find_submitted(FORM, VERSION, "P01", "district", "ann") == rid
+    assert store.find_submitted(FORM, VERSION, "P01", "district", "ann", wave="2026") is None
+    assert store.find_submitted(FORM, VERSION, "P01", "partner", "ann") is None
+    draft = store.open_response(FORM, VERSION, "P01", "district", "ann", wave="2026")
+    assert draft != rid and store.find_submitted(FORM, VERSION, "P01", "district", "ann", wave="2026") is None

@@ -151,9 +151,14 @@ def test_fill_error_draft_restart_resume_submit_edit(db):
     audit = store2.audit_frame(rid)
     assert audit[["item", "old_value", "new_value"]].values.tolist() == [["hours", 12.5, 10.0]]
 
-    # a later visit starts a fresh draft rather than reopening the submitted response
+    # a later visit in the same wave opens the submitted response for correction (no second response);
+    # a new wave starts a fresh draft
     store3, form3 = _start(db)
-    assert form3.response_id != rid and form3.inputs["years"].value == ""
+    assert form3.response_id == rid and form3.mode == "correct" and form3.inputs["years"].value == "4"
+    form4 = survey_form(_Instrument(), store3, partner_id="P03", role="district", respondent="ana@district.example",
+                        wave="2026-27")
+    assert form4.mode == "draft" and form4.response_id != rid and form4.inputs["years"].value == ""
+    assert store3.response(form4.response_id)["wave"] == "2026-27"
     for s in (store2, store3):
         s.close()
 
@@ -164,6 +169,125 @@ def test_server_side_check_refuses_incomplete_submit(db):
     problems = form.controller.on_submit({"years": 2})
     assert {n for n, _ in problems} == {"goals_shared", "p_only"}
     assert store.response(form.response_id)["status"] == "draft"
+    store.close()
+
+
+def _submitted(db, respondent="ana@district.example"):
+    """A district response submitted through the form: years 4, goals_shared 5, d_only 4, channels meet."""
+    store, form = _start(db, respondent=respondent)
+    form.inputs["years"].value = "4"
+    form.inputs["goals_shared"].value = "5"
+    form.inputs["d_only"].value = "4"
+    form.inputs["channels"].value = ("meet",)
+    form.submit_button.click()
+    assert "Thank you" in form.status.value
+    return store, form.response_id
+
+
+def test_returning_respondent_corrects_submitted_answers(db):
+    store, rid = _submitted(db)
+    before = store.response(rid)
+    form = survey_form(_Instrument(), store, partner_id="P03", role="district", respondent="ana@district.example")
+    assert form.mode == "correct" and form.response_id == rid
+    assert form.submit_button.description == "Save corrections"
+    assert form.save_button not in form.widget.children[-2].children     # no "Save draft" here
+    assert "Reason for the correction" in form.reason.description
+    assert (form.inputs["years"].value, form.inputs["d_only"].value) == ("4", "4")
+    assert "You submitted this survey on" in form.widget.children[2].value
+    form.inputs["years"].value = "6"
+    form.inputs["channels"].value = ("email", "meet")
+    assert store.audit_frame(rid).empty                                  # nothing is autosaved
+    form.reason.value = "I counted the years wrong and forgot email."
+    form.submit_button.click()
+    assert "Your corrections were saved: 2 answers were changed" in form.status.value, form.status.value
+    audit = store.audit_frame(rid)
+    assert audit[["item", "old_value", "new_value", "editor", "reason"]].values.tolist() == [
+        ["years", 4, 6, "ana@district.example", "I counted the years wrong and forgot email."],
+        ["channels", ["meet"], ["email", "meet"], "ana@district.example",
+         "I counted the years wrong and forgot email."]]
+    after = store.response(rid)
+    assert after["status"] == "submitted" and after["submitted_at"] == before["submitted_at"]
+    assert after["updated_at"] > before["updated_at"] and after["updated_at"] == audit["changed_at"].iloc[0]
+    long = store.answers_long(partner_id="P03")
+    assert set(long["response_id"]) == {rid}
+    assert dict(zip(long["item"], long["value"])) == {"years": 6, "goals_shared": "5", "d_only": "4",
+                                                      "channels": ["email", "meet"]}
+    store.close()
+
+
+def test_correction_that_opens_a_required_question_is_refused_and_changes_nothing(db):
+    store, rid = _submitted(db)
+    answers = store.get_answers(rid)
+    form = survey_form(_Instrument(), store, partner_id="P03", role="district", respondent="ana@district.example")
+    form.reason.value = "wrong answer"
+    form.inputs["years"].value = ""                 # clearing a required answer
+    form.submit_button.click()
+    assert "Not saved: 1 question needs" in form.status.value
+    assert "This question is required." in form.errors["years"].value
+    form.inputs["years"].value = "4"
+    form.inputs["goals_shared"].value = "2"         # opens the required follow-up, left empty
+    form.submit_button.click()
+    assert "This question is required." in form.errors["goals_why"].value
+    # a stale client bypassing the widget checks is refused by the store's check, inside the transaction
+    problems = form.controller.on_submit({"years": 4, "goals_shared": "2", "d_only": "4"})
+    assert [n for n, _ in problems] == ["goals_why"]
+    assert store.get_answers(rid) == answers and store.audit_frame(rid).empty
+    assert store.response(rid)["status"] == "submitted"
+    store.close()
+
+
+def test_correction_needs_a_reason_and_a_change(db):
+    store, rid = _submitted(db)
+    form = survey_form(_Instrument(), store, partner_id="P03", role="district", respondent="ana@district.example")
+    form.inputs["years"].value = "5"
+    form.submit_button.click()                      # no reason
+    assert "Not saved: Enter the reason for the correction." in form.status.value
+    assert "Error: Enter the reason" in form.reason_error.value
+    form.reason.value = "   "
+    form.submit_button.click()
+    assert "Enter the reason" in form.status.value
+    assert store.get_answers(rid)["years"] == 4 and store.audit_frame(rid).empty
+    form.inputs["years"].value = "4"                # back to the submitted value: nothing changed
+    form.reason.value = "checking"
+    before = store.response(rid)["updated_at"]
+    form.submit_button.click()
+    assert "You did not change any answer, so nothing was saved." in form.status.value
+    assert store.audit_frame(rid).empty and store.response(rid)["updated_at"] == before
+    store.close()
+
+
+def test_correction_that_hides_a_question_clears_and_audits_its_answer(db):
+    store, form = _start(db)
+    for name, value in (("years", "4"), ("goals_shared", "2"), ("goals_why", "Different targets."),
+                        ("d_only", "4")):
+        form.inputs[name].value = value
+    form.submit_button.click()
+    rid = form.response_id
+    assert store.get_answers(rid)["goals_why"] == "Different targets."
+    fix = survey_form(_Instrument(), store, partner_id="P03", role="district", respondent="ana@district.example")
+    fix.inputs["goals_shared"].value = "4"          # hides goals_why
+    fix.reason.value = "We do share goals."
+    fix.submit_button.click()
+    assert "2 answers were changed" in fix.status.value
+    audit = store.audit_frame(rid)
+    assert audit[["item", "old_value", "new_value"]].values.tolist() == [
+        ["goals_why", "Different targets.", None], ["goals_shared", "2", "4"]]
+    assert "goals_why" not in store.get_answers(rid)
+    store.close()
+
+
+def test_app_start_after_submit_opens_the_correction_form(db):
+    from partner_analysis.forms.app import SurveyApp
+    store, rid = _submitted(db)
+    app = SurveyApp(store, _Instrument())
+    app.partner.value, app.role.value, app.respondent.value = "P03", "district", "ana@district.example"
+    app.start_button.click()
+    assert app.form.mode == "correct" and app.form.response_id == rid
+    app.form.inputs["d_only"].value = "2"
+    app.form.reason.value = "misread the question"
+    app.form.submit_button.click()
+    assert store.get_answers(rid)["d_only"] == "2"
+    assert len(store.answers_wide(partner_id="P03", status=None)) == 1
     store.close()
 
 

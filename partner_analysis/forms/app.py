@@ -85,7 +85,8 @@ class SurveyApp(ChooserApp):
     start_button : ipywidgets.Button
     status : ipywidgets.HTML
     form : WidgetForm or None
-        The open form after **Start**.
+        The open form after **Start**: the respondent's draft, or, when they already submitted in this
+        wave, their submitted answers in correction mode (``form.mode == "correct"``).
     """
 
     def __init__(self, store: Store, instrument: Any, *, wave: str = "annual"):
@@ -109,14 +110,15 @@ class SurveyApp(ChooserApp):
         for control in (self.partner, self.role, self.respondent):
             control.add_class("pa-q")
         self.start_button = widgets.Button(description="Start survey", button_style="primary",
-                                           tooltip="Open your survey (resumes a saved draft)")
+                                           tooltip="Open your survey (resumes a draft, or corrects a submitted response)")
         self.start_button.on_click(self._start)
         self.status = widgets.HTML("")
         title = html.escape(str(getattr(instrument, "title", "") or "Partnership fit survey"))
         self.chooser = widgets.VBox([
             widgets.HTML(f"<h1>{title}</h1>"),
             widgets.HTML("<p>Choose the partnership and your role, and enter your name or email. If you saved "
-                         "a draft before, the same three answers bring it back.</p>"),
+                         "a draft before, the same three answers bring it back; if you already submitted, "
+                         "they open your submitted answers so you can correct them.</p>"),
             self.partner, self.role, self.respondent, self.start_button, self.status,
         ])
         self.chooser.add_class("pa-form")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import html
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import ipywidgets as widgets
 import traitlets
@@ -122,6 +122,18 @@ class WidgetForm:
     on_save : callable, optional
         Called by **Save draft**; may return a message to show. Answers are already autosaved through
         ``controller.on_change``, so this is a reassurance and a flush, not the only save.
+    submit_label : str
+        Text of the submit button (``"Save corrections"`` for a correction form).
+    save_label : str or None
+        Text of the save button; ``None`` leaves it out of the page (``.save_button`` still exists).
+    note : str, optional
+        The instructions under the intro (plain text); the default explains required marks and autosaving.
+    extra : sequence of Widget
+        Shown between the questions and the buttons (e.g. a correction's reason field).
+    refused_text : str
+        Start of the status message when a submission is refused.
+    done_text : str or callable
+        Status message after a successful submission; a callable is asked for it at that moment.
 
     Attributes
     ----------
@@ -136,10 +148,18 @@ class WidgetForm:
     save_button, submit_button : ipywidgets.Button
     """
 
+    DEFAULT_NOTE = ("Questions marked * (required) must be answered before you submit. "
+                    "Your answers are saved as you go; you can close the page and return.")
+
     def __init__(self, controller: FormController, title: str = "Form", *, intro: str = "",
-                 on_save: Callable[[], str | None] | None = None):
+                 on_save: Callable[[], str | None] | None = None, submit_label: str = "Submit",
+                 save_label: str | None = "Save draft", note: str | None = None, extra: Sequence = (),
+                 refused_text: str = "Not submitted yet",
+                 done_text: str | Callable[[], str] = "Thank you. Your answers were submitted."):
         self.controller = controller
         self.on_save = on_save
+        self.refused_text = refused_text
+        self.done_text = done_text
         self.inputs: dict[str, widgets.Widget] = {}
         self.errors: dict[str, widgets.HTML] = {}
         self.boxes: dict[str, widgets.Box] = {}
@@ -153,8 +173,7 @@ class WidgetForm:
         header = [widgets.HTML(FORM_CSS), widgets.HTML(f"<h1>{html.escape(title)}</h1>")]
         if intro:
             header.append(widgets.HTML(f"<p>{html.escape(intro)}</p>"))
-        header.append(widgets.HTML("<p>Questions marked * (required) must be answered before you submit. "
-                                   "Your answers are saved as you go; you can close the page and return.</p>"))
+        header.append(widgets.HTML(f"<p>{html.escape(self.DEFAULT_NOTE if note is None else note)}</p>"))
         self.progress = widgets.HTML(layout=widgets.Layout(margin="0.4em 0"))
         self.progress.add_class("pa-progress")
         header.append(self.progress)
@@ -168,15 +187,17 @@ class WidgetForm:
             box.add_class("pa-section")
             sections.append(box)
 
-        self.save_button = widgets.Button(description="Save draft", tooltip="Save your answers and finish later",
-                                          button_style="")
-        self.submit_button = widgets.Button(description="Submit", tooltip="Send your answers",
+        self.save_button = widgets.Button(description=save_label or "Save draft",
+                                          tooltip="Save your answers and finish later", button_style="")
+        self.submit_button = widgets.Button(description=submit_label, tooltip=submit_label
+                                            if submit_label != "Submit" else "Send your answers",
                                             button_style="primary")
         self.save_button.on_click(self._on_save_click)
         self.submit_button.on_click(self._on_submit_click)
         self.status = widgets.HTML("")
         self.status.add_class("pa-status")
-        footer = [widgets.HBox([self.save_button, self.submit_button]), self.status]
+        buttons = [self.save_button, self.submit_button] if save_label is not None else [self.submit_button]
+        footer = [*extra, widgets.HBox(buttons), self.status]
 
         self.widget = widgets.VBox(header + sections + footer)
         self.widget.add_class("pa-form")
@@ -275,15 +296,19 @@ class WidgetForm:
         if problems:
             labels = [self.controller.field(n).label if n in self.inputs else m for n, m in problems]
             shown = "; ".join(html.escape(x) for x in labels[:5]) + ("; ..." if len(labels) > 5 else "")
+            if not any(n in self.inputs for n, _ in problems):
+                # only general problems (e.g. a missing reason): say them as they are
+                self._message(f"{html.escape(self.refused_text)}: {shown}", error=True, escape=False)
+                return
             noun = "question needs" if len(problems) == 1 else "questions need"
-            self._message(f"Not submitted yet: {len(problems)} {noun} an answer or a correction: {shown}",
-                          error=True, escape=False)
+            self._message(f"{html.escape(self.refused_text)}: {len(problems)} {noun} an answer or a correction: "
+                          f"{shown}", error=True, escape=False)
             return
         for control in self.inputs.values():
             control.disabled = True
         self.save_button.disabled = True
         self.submit_button.disabled = True
-        self._message("Thank you. Your answers were submitted.")
+        self._message(self.done_text() if callable(self.done_text) else self.done_text)
 
     # -- view ------------------------------------------------------------------------------------
 
