@@ -1,4 +1,5 @@
-"""End to end: `partner-analysis survey-app` under Voilà, filled in headless Chromium, checked with axe-core.
+"""End to end: `partner-analysis survey-app` under Voilà, filled in headless Chromium, checked with axe-core;
+then the same respondent comes back and corrects one submitted answer with a reason (audited).
 
 Only requests to the local server are allowed; every other request is blocked and recorded, so the test
 also shows the form works offline.
@@ -168,13 +169,44 @@ def test_fill_and_submit_in_browser(server):
             wcag, everything = _axe(page)
             assert wcag == [], f"submitted form: {wcag}"
             page.screenshot(path=str(SCREENSHOT), full_page=False)
+
+            # coming back as the same respondent (a new page, so a new kernel) opens the submitted answers
+            # for correction; one corrected answer with a reason is saved and audited
+            page.goto(f"http://127.0.0.1:{port}/", timeout=90_000)
+            page.wait_for_selector(".widget-button", timeout=90_000)
+            page.get_by_label("Partnership").select_option(label="P01 – Riverside Hospital")
+            page.get_by_label("District staff").check()
+            page.get_by_label("Your name or email").fill("ana@district.example")
+            page.get_by_label("Your name or email").press("Tab")
+            page.get_by_role("button", name="Start survey").click()
+            fix = page.get_by_role("button", name="Save corrections")
+            expect(fix).to_be_visible(timeout=60_000)
+            expect(page.get_by_role("heading", level=1)).to_contain_text("correct your submitted answers")
+            organisation = page.get_by_label(re.compile(r"^Your organisation"))
+            expect(organisation).to_have_value("Browser test answer")
+            wcag, _ = _axe(page)
+            assert wcag == [], f"correction view: {wcag}"
+            organisation.fill("Riverside Unified School District")
+            organisation.press("Tab")
+            reason = page.get_by_label(re.compile(r"Reason for the correction"))
+            reason.fill("I typed a placeholder instead of my organisation.")
+            reason.press("Tab")
+            fix.click()
+            expect(page.locator(".pa-status")).to_contain_text("1 answer was changed", timeout=60_000)
+            wcag, _ = _axe(page)
+            assert wcag == [], f"correction saved: {wcag}"
         finally:
             browser.close()
 
     with Store(db) as store:
         long = store.answers_long(partner_id="P01")
-        responses = store.answers_wide(partner_id="P01")
-    assert len(responses) == 1
+        responses = store.answers_wide(partner_id="P01", status=None)
+        audit = store.audit_frame()
+    assert len(responses) == 1 and responses.loc[0, "status"] == "submitted"   # corrected, not duplicated
+    assert responses.loc[0, "organisation"] == "Riverside Unified School District"
+    assert audit[["response_id", "item", "old_value", "new_value", "editor", "reason"]].values.tolist() == [
+        [responses.loc[0, "response_id"], "organisation", "Browser test answer", "Riverside Unified School District",
+         "ana@district.example", "I typed a placeholder instead of my organisation."]]
     assert responses.loc[0, "respondent"] == "ana@district.example" and responses.loc[0, "role"] == "district"
     assert long["item"].nunique() >= 30 and (long["status"] == "submitted").all()
     # every external request was blocked, and only Voilà's known CDN was asked for
