@@ -147,3 +147,142 @@ def test_bad_child_rolls_back_everything(store, ctx):
     assert info.value.column == "action_items[1].owner"
     tabs = read_checkin_tables(store)
     assert tabs["checkins"].empty and tabs["attendees"].empty
+
+
+# -- corrections and the audit trail ------------------------------------------------------------------
+
+@pytest.fixture
+def two_checkins(store, ctx):
+    a = add_checkin(store, ctx, partner_id="P01", term="2025-26-Q2", date="2025-11-12", entered_by="Ana",
+                    challenges="Bus schedule", attendees=[{"name": "Ana", "side": "district"}],
+                    action_items=[{"description": "Send roster", "owner": "Ana", "side": "district",
+                                   "due_date": "2025-12-01"},
+                                  {"description": "Book room", "owner": "Raj", "side": "partner",
+                                   "due_date": "2025-12-05"}])
+    b = add_checkin(store, ctx, partner_id="P02", term="2025-26-Q2", date="2025-11-20", entered_by="Bo",
+                    challenges="None", attendees=[{"name": "Bo", "side": "district"}],
+                    action_items=[{"description": "Call back", "owner": "Bo", "side": "district",
+                                   "due_date": "2025-12-10"}])
+    return a, b
+
+
+def _actions(store, cid):
+    acts = read_checkin_tables(store)["action_items"]
+    return acts[acts["checkin_id"] == cid].set_index("description")
+
+
+def test_correction_updates_fields_and_keeps_old_values_in_the_audit(store, ctx, two_checkins):
+    from partner_analysis.records import correct_checkin, read_audit
+    a, b = two_checkins
+    before = read_checkin_tables(store)
+    acts = _actions(store, a)
+    roster, room = int(acts.loc["Send roster", "action_id"]), int(acts.loc["Book room", "action_id"])
+    out = correct_checkin(store, a, {"challenges": "Bus schedule changed in December", "date": "2025-11-13",
+                                     "data_shared": "",                       # unchanged: no audit row
+                                     "action_items": {roster: {"done": True, "owner": "Raj Patel"},
+                                                      room: {"due_date": "2025-12-19"}}},
+                          editor="Kim", reason="typed from the wrong notes", ctx=ctx)
+    chk = read_checkin_tables(store)["checkins"].set_index("checkin_id")
+    assert chk.loc[a, "challenges"] == "Bus schedule changed in December" and chk.loc[a, "date"] == D(2025, 11, 13)
+    acts = _actions(store, a)
+    assert bool(acts.loc["Send roster", "done"]) and acts.loc["Send roster", "owner"] == "Raj Patel"
+    assert acts.loc["Send roster", "done_date"] == dt.date.today()
+    assert acts.loc["Book room", "due_date"] == D(2025, 12, 19) and not bool(acts.loc["Book room", "done"])
+    audit = read_audit(store)
+    got = {(r.table_name, r.record_id, r.field): (r.old_value, r.new_value) for r in audit.itertuples()}
+    assert got == {
+        ("records_checkins", a, "challenges"): ("Bus schedule", "Bus schedule changed in December"),
+        ("records_checkins", a, "date"): ("2025-11-12", "2025-11-13"),
+        ("records_action_items", str(roster), "done"): ("false", "true"),
+        ("records_action_items", str(roster), "done_date"): ("", dt.date.today().isoformat()),
+        ("records_action_items", str(roster), "owner"): ("Ana", "Raj Patel"),
+        ("records_action_items", str(room), "due_date"): ("2025-12-05", "2025-12-19"),
+    }
+    assert set(audit["editor"]) == {"Kim"} and set(audit["reason"]) == {"typed from the wrong notes"}
+    assert set(audit["partner_id"]) == {"P01"} and audit["changed_at"].notna().all()
+    assert len(out) == len(audit)
+    # the other check-in and its children are untouched
+    after = read_checkin_tables(store)
+    for key in ("checkins", "attendees", "action_items"):
+        old = before[key][before[key]["checkin_id"] == b].reset_index(drop=True)
+        new = after[key][after[key]["checkin_id"] == b].reset_index(drop=True)
+        pd.testing.assert_frame_equal(old, new)
+    assert read_audit(store, partner_id="P02").empty
+    # an unchanged repeat writes nothing more
+    again = correct_checkin(store, a, {"challenges": "Bus schedule changed in December"}, editor="Kim",
+                            reason="again", ctx=ctx)
+    assert again.empty and len(read_audit(store)) == len(audit)
+
+
+@pytest.mark.parametrize("changes, kwargs, column, text", [
+    pytest.param({"partner_id": "P02"}, {}, "partner_id", "fixed once stored", id="fixed-field"),
+    pytest.param({"mood": "good"}, {}, "mood", "not a check-in field", id="unknown-field"),
+    pytest.param({"challenges": "x"}, {"reason": "  "}, "reason", "no reason", id="empty-reason"),
+    pytest.param({"challenges": "x"}, {"editor": ""}, "editor", "no editor", id="empty-editor"),
+    pytest.param({}, {}, "changes", "no changes", id="no-changes"),
+    pytest.param({"date": "2025-09-01"}, {}, "date", "outside term 2025-26-Q2", id="date-outside-term"),
+    pytest.param({"term": "2031-Q9"}, {}, "term", "outside the configured terms", id="unknown-term"),
+    pytest.param({"date": "12/11/2025"}, {}, "date", "expected a date as YYYY-MM-DD", id="bad-date"),
+    pytest.param({"action_items": {"ROSTER": {"due_date": "2025-11-01"}}}, {}, "action_items[ROSTER].due_date",
+                 "before the check-in", id="action-due-before-checkin"),
+    pytest.param({"action_items": {"ROSTER": {"owner": " "}}}, {}, "action_items[ROSTER].owner", "no owner",
+                 id="action-empty-owner"),
+    pytest.param({"action_items": {"ROSTER": {"done": "maybe"}}}, {}, "action_items[ROSTER].done",
+                 "expected true or false", id="action-done-not-boolean"),
+    pytest.param({"action_items": {"ROSTER": {"description": "x"}}}, {}, "action_items[ROSTER].description",
+                 "cannot be corrected", id="action-field-not-correctable"),
+])
+def test_correction_refusals_write_nothing(store, ctx, two_checkins, changes, kwargs, column, text):
+    from partner_analysis.records import correct_checkin, read_audit
+    a, _ = two_checkins
+    roster = str(int(_actions(store, a).loc["Send roster", "action_id"]))
+    fix = {k: v for k, v in changes.items() if k != "action_items"}
+    if "action_items" in changes:
+        fix["action_items"] = {int(roster): changes["action_items"]["ROSTER"]}
+    column = column.replace("ROSTER", roster)
+    before = read_checkin_tables(store)
+    with pytest.raises(InputDataError) as err:
+        correct_checkin(store, a, fix, ctx=ctx, **dict(dict(editor="Kim", reason="typo"), **kwargs))
+    assert err.value.column == column and text in str(err.value), str(err.value)
+    assert err.value.fix and err.value.row == a            # names the record and the fix
+    after = read_checkin_tables(store)
+    for key in ("checkins", "action_items"):
+        pd.testing.assert_frame_equal(before[key], after[key])
+    assert read_audit(store).empty
+
+
+def test_correction_of_unknown_checkin_or_foreign_action_is_a_store_error(store, ctx, two_checkins):
+    from partner_analysis.exceptions import StoreError
+    from partner_analysis.records import correct_checkin, read_audit
+    a, b = two_checkins
+    with pytest.raises(StoreError, match="no check-in with checkin_id 'P09-2025-11-12'"):
+        correct_checkin(store, "P09-2025-11-12", {"challenges": "x"}, editor="Kim", reason="typo", ctx=ctx)
+    other = int(_actions(store, b).loc["Call back", "action_id"])
+    with pytest.raises(StoreError, match=f"action item {other} is not an action item of check-in"):
+        correct_checkin(store, a, {"challenges": "changed", "action_items": {other: {"done": True}}},
+                        editor="Kim", reason="typo", ctx=ctx)
+    assert read_checkin_tables(store)["checkins"].set_index("checkin_id").loc[a, "challenges"] == "Bus schedule"
+    assert read_audit(store).empty
+
+
+def test_export_holds_audit_csv(store, ctx, two_checkins, tmp_path):
+    from partner_analysis.records import correct_checkin
+    from partner_analysis.records.audit import AUDIT_COLUMNS
+    from partner_analysis.records.csvio import export_records, import_records
+    a, b = two_checkins
+    correct_checkin(store, a, {"adjustments": "Meet monthly"}, editor="Kim", reason="left out", ctx=ctx)
+    correct_checkin(store, b, {"challenges": "Staffing"}, editor="Lee", reason="typo", ctx=ctx)
+    written = export_records(store, tmp_path / "all")
+    audit = pd.read_csv(written["audit"], dtype=str, keep_default_na=False)
+    assert written["audit"].name == "audit.csv" and tuple(audit.columns) == AUDIT_COLUMNS
+    assert audit[["record_id", "field", "old_value", "new_value", "editor"]].values.tolist() == [
+        [a, "adjustments", "", "Meet monthly", "Kim"], [b, "challenges", "None", "Staffing", "Lee"]]
+    assert audit["changed_at"].str.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$").all()
+    one = pd.read_csv(export_records(store, tmp_path / "p02", partner_id="P02")["audit"], dtype=str)
+    assert one["record_id"].tolist() == [b]
+    # the export still imports into an empty store (audit.csv is not read), with the corrected values
+    from partner_analysis.store import Store
+    with Store(tmp_path / "again.sqlite") as again:
+        import_records(tmp_path / "all", again, ctx.config, partners=["P01", "P02", "P03"])
+        chk = read_checkin_tables(again)["checkins"].set_index("checkin_id")
+        assert chk.loc[b, "challenges"] == "Staffing"

@@ -124,3 +124,52 @@ def test_default_start_term_is_the_term_of_entry(config, tmp_path):
              due_term="2025-26-Q4", entered_by="Ana", entered_at=dt.datetime(2025, 11, 3, 10, 0))
     assert read_goals(store)["start_term"].iloc[0] == "2025-26-Q2"
     store.close()
+
+
+# -- goal checks of the API (shared by the goal form and the CSV import) ---------------------------------
+
+GOAL = dict(partner_id="P01", description="Attendance up", kpi_id="attendance_rate", baseline=0.9, target=0.95,
+            start_term="2025-26-Q1", due_term="2025-26-Q4", entered_by="Ana", owner="Raj")
+
+
+@pytest.mark.parametrize("change, column, text", [
+    pytest.param(dict(start_term="2025-26-Q3", due_term="2025-26-Q2"), "due_term", "before the start term",
+                 id="due-before-start"),
+    pytest.param(dict(kpi_id="attendence_rate"), "kpi_id", "unknown KPI 'attendence_rate'", id="unknown-kpi"),
+    pytest.param(dict(target=95), "target", "between 0 and 1, found 95", id="percent-given-for-proportion"),
+    pytest.param(dict(kpi_id="wbl_hours", baseline=10, target=-2), "target", "cannot be negative",
+                 id="negative-hours"),
+    pytest.param(dict(population="subgroup:"), "population", "subgroup has no name", id="unnamed-subgroup"),
+    pytest.param(dict(population="subgroup:" + "x" * 30), "population", "longer than 23", id="long-subgroup"),
+])
+def test_add_goal_refuses(config, tmp_path, change, column, text):
+    from partner_analysis.exceptions import InputDataError
+    store = Store(tmp_path / "r.sqlite")
+    ctx = RecordsContext.build(config, ["P01"])
+    with pytest.raises(InputDataError) as err:
+        add_goal(store, ctx, **dict(GOAL, **change))
+    assert err.value.column == column and text in str(err.value), str(err.value)
+    assert err.value.fix  # every refusal says how to fix it
+    assert read_goals(store).empty
+    store.close()
+
+
+def test_owner_and_subgroup_stored_and_exported(config, tmp_path):
+    from partner_analysis.records.csvio import export_records, import_records
+    store = Store(tmp_path / "r.sqlite")
+    ctx = RecordsContext.build(config, ["P01"])
+    gid = add_goal(store, ctx, **dict(GOAL, population="subgroup:English learners"))
+    free = add_goal(store, ctx, partner_id="P01", description="No owner via the API", due_term="2025-26-Q4",
+                    entered_by="Ana")
+    got = read_goals(store).set_index("goal_id")
+    assert got.loc[gid, "owner"] == "Raj" and got.loc[gid, "population"] == "subgroup:English learners"
+    assert pd.isna(got.loc[free, "owner"])
+    written = export_records(store, tmp_path / "out")
+    csv = pd.read_csv(written["goals"], dtype=str, keep_default_na=False)
+    assert csv.set_index("goal_id").loc[gid, "owner"] == "Raj"
+    again = Store(tmp_path / "r2.sqlite")
+    import_records(tmp_path / "out", again, config, partners=["P01"])
+    back = read_goals(again).set_index("goal_id")
+    assert back.loc[gid, "owner"] == "Raj" and back.loc[gid, "population"] == "subgroup:English learners"
+    store.close()
+    again.close()

@@ -14,8 +14,9 @@ import pandas as pd
 
 from ..config import DistrictConfig
 from ._common import Problem, RecordsContext
-from .checkins import (GOAL_STATUSES, add_checkin, checkin_compliance, checkin_status, goals_at_risk,
-                       open_actions, read_checkin_tables, set_action_done)
+from .audit import read_audit
+from .checkins import (GOAL_STATUSES, add_checkin, checkin_compliance, checkin_status, correct_checkin,
+                       goals_at_risk, open_actions, read_checkin_tables, set_action_done)
 from .goals import add_goal, goal_attainment, read_goals
 from .investments import (CATEGORIES, Valuation, add_investment, balance_band, balance_index, investment_balance,
                           investment_by_category, investment_year_to_date, outcomes_from_kpi_table,
@@ -26,7 +27,7 @@ __all__ = ["summary_for_bundle", "records_context", "RecordsContext", "Problem",
            "balance_band", "investment_balance", "investment_year_to_date", "investment_by_category",
            "partner_outcomes", "outcomes_from_kpi_table", "value_per_outcome", "add_checkin",
            "read_checkin_tables", "set_action_done", "checkin_status", "checkin_compliance", "open_actions",
-           "goals_at_risk", "add_goal", "read_goals", "goal_attainment"]
+           "goals_at_risk", "add_goal", "read_goals", "goal_attainment", "correct_checkin", "read_audit"]
 
 
 def records_context(store, config: DistrictConfig, partners: Iterable[str] | pd.DataFrame | None = None

@@ -22,7 +22,7 @@ from ..forms.widgets import FORM_CSS
 __all__ = ["RecordsApp", "records_app", "serve_records_app", "records_notebook_path", "FORM_OPTIONS"]
 
 #: the chooser's second question: label shown, form kind
-FORM_OPTIONS = (("Enter a check-in", "checkin"), ("Record an investment", "investment"))
+FORM_OPTIONS = (("Enter a check-in", "checkin"), ("Record an investment", "investment"), ("Set a goal", "goal"))
 
 NOTEBOOK = "notebooks/records_forms.ipynb"
 
@@ -52,7 +52,7 @@ def _spaced(control) -> widgets.VBox:
 
 
 class RecordsApp(ChooserApp):
-    """Chooser (partner, form, your name, Open) followed by the check-in or investment form.
+    """Chooser (partner, form, your name, Open) followed by the check-in, investment or goal form.
 
     Parameters
     ----------
@@ -113,7 +113,7 @@ class RecordsApp(ChooserApp):
         self.widget = widgets.VBox([widgets.HTML(FORM_CSS), self.chooser])
 
     def _start(self, _button=None) -> None:
-        from .forms import checkin_form, investment_form
+        from .forms import checkin_form, goal_form, investment_form
         partner_id = (self.partner.value or "").strip()
         entered_by = (self.entered_by.value or "").strip()
         if self._missing((("the partner", partner_id), ("what you want to do", self.kind.value),
@@ -131,6 +131,9 @@ class RecordsApp(ChooserApp):
             if kind == "checkin":
                 self.form = checkin_form(self.store, self.ctx, partner_id=partner_id, entered_by=entered_by,
                                          on_saved=saved)
+            elif kind == "goal":
+                self.form = goal_form(self.store, self.ctx, entered_by=entered_by, partner_id=partner_id,
+                                      on_saved=saved)
             else:
                 self.form = investment_form(self.store, self.ctx, entered_by=entered_by, partner_id=partner_id,
                                             on_saved=saved)

@@ -11,6 +11,9 @@ reports:
   is before ``as_of``.
 - :func:`goals_at_risk`: goals reviewed as at risk (or off track) in two
   consecutive terms.
+
+A stored check-in is corrected with :func:`correct_checkin`, which keeps the
+old value of every changed field in the audit trail (:mod:`.audit`).
 """
 from __future__ import annotations
 
@@ -23,11 +26,12 @@ from sqlalchemy import insert, select, update
 from ..config import DistrictConfig
 from ..exceptions import StoreError
 from ._common import (PARTIES, Problem, RecordsContext, check_choice, check_partner, check_term, check_text,
-                      is_missing, parse_timestamp, parse_date, raise_problems, term_order)
+                      is_missing, now_utc, parse_timestamp, parse_date, raise_problems, term_order)
 
 __all__ = ["GOAL_STATUSES", "STATUS_LABELS", "check_checkin", "add_checkin", "read_checkin_tables",
            "set_action_done", "checkin_status", "checkin_compliance", "open_actions", "goals_at_risk",
-           "normalise_status", "latest_review_per_term", "write_checkin"]
+           "normalise_status", "latest_review_per_term", "write_checkin", "correct_checkin",
+           "CORRECTABLE_CHECKIN_FIELDS", "CORRECTABLE_ACTION_FIELDS"]
 
 GOAL_STATUSES = ("met", "on_track", "at_risk", "off_track")
 STATUS_LABELS = {"met": "met", "on_track": "on track", "at_risk": "at risk", "off_track": "off track"}
@@ -246,6 +250,202 @@ def set_action_done(store, action_id: int, *, done: bool = True, done_date: dt.d
                               .values(done=bool(done), done_date=(done_date or dt.date.today()) if done else None))
         if result.rowcount == 0:
             raise StoreError(f"no action item with action_id {action_id}; list them with open_actions()")
+
+
+# -- corrections ------------------------------------------------------------------------------------
+
+#: fields of a stored check-in that :func:`correct_checkin` may change
+CORRECTABLE_CHECKIN_FIELDS = ("term", "date", "data_shared", "challenges", "adjustments")
+#: fields of its action items that :func:`correct_checkin` may change (``done_date`` follows ``done``)
+CORRECTABLE_ACTION_FIELDS = ("done", "due_date", "owner")
+
+_TRUE = ("true", "1", "yes", "y", "done")
+_FALSE = ("false", "0", "no", "n", "not done", "")
+
+
+def _strict_bool(value: Any, column: str, problems: list[Problem]) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    text = "" if value is None else str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE and value is not None:
+        return False
+    problems.append(Problem(column, value, f"expected true or false, found {value!r}",
+                            "Write true (done) or false (not done)"))
+    return None
+
+
+def _correction_input_errors(checkin_id: str, changes: Any, editor: Any, reason: Any) -> list[Problem]:
+    problems: list[Problem] = []
+    if is_missing(editor):
+        problems.append(Problem("editor", editor, "the correction names no editor",
+                                "Pass editor= with the name of the person making the correction"))
+    if is_missing(reason):
+        problems.append(Problem("reason", reason, "the correction gives no reason",
+                                "Pass reason= saying why the stored value was wrong"))
+    if not isinstance(changes, Mapping) or not changes:
+        problems.append(Problem("changes", changes, "no changes were given",
+                                f"Pass a dict such as {{'challenges': '...'}} or {{'action_items': {{12: "
+                                f"{{'done': True}}}}}}; fields: {list(CORRECTABLE_CHECKIN_FIELDS)}"))
+        return problems
+    for key, value in changes.items():
+        if key == "action_items":
+            if not isinstance(value, Mapping) or not value:
+                problems.append(Problem("action_items", value, "action item changes must map action_id to a dict",
+                                        "Write {'action_items': {12: {'done': True}}} (ids from "
+                                        "read_checkin_tables()['action_items'])"))
+                continue
+            for aid, sub in value.items():
+                if not isinstance(sub, Mapping) or not sub:
+                    problems.append(Problem(f"action_items[{aid}]", sub, "no changes for this action item",
+                                            f"Give a dict of {list(CORRECTABLE_ACTION_FIELDS)}"))
+                    continue
+                for f in sub:
+                    if f not in CORRECTABLE_ACTION_FIELDS:
+                        problems.append(Problem(f"action_items[{aid}].{f}", sub[f],
+                                                f"action item field {f!r} cannot be corrected",
+                                                f"Correct one of {list(CORRECTABLE_ACTION_FIELDS)}; to reword an "
+                                                "action, mark it done and add a new one at the next check-in"))
+        elif key not in CORRECTABLE_CHECKIN_FIELDS:
+            why = ("is fixed once stored; delete and re-enter the check-in"
+                   if key in ("checkin_id", "partner_id", "entered_by", "entered_at") else "is not a check-in field")
+            problems.append(Problem(str(key), value, f"field {key!r} {why}",
+                                    f"Correct one of {list(CORRECTABLE_CHECKIN_FIELDS)} or "
+                                    f"'action_items' ({list(CORRECTABLE_ACTION_FIELDS)})"))
+    return problems
+
+
+def correct_checkin(store, checkin_id: str, changes: Mapping[str, Any], *, editor: str, reason: str,
+                    ctx: RecordsContext | None = None) -> pd.DataFrame:
+    """Correct a stored check-in and its action items in one transaction, auditing every changed field.
+
+    Parameters
+    ----------
+    store : Store
+    checkin_id : str
+        The check-in to correct (its id stays the same, also when its date changes).
+    changes : dict
+        New values of the check-in's own fields (:data:`CORRECTABLE_CHECKIN_FIELDS`) and, under
+        ``"action_items"``, a dict ``{action_id: {field: value}}`` for its action items
+        (:data:`CORRECTABLE_ACTION_FIELDS`). Marking an item done sets its ``done_date`` to today; marking
+        it not done clears it.
+    editor : str
+        Who makes the correction.
+    reason : str
+        Why the stored value was wrong.
+    ctx : RecordsContext, optional
+        What the corrected check-in is checked against; default: the embedded configuration and the
+        store's partnerships (pass the session's context to use the district's own ``district.yml``).
+
+    Returns
+    -------
+    DataFrame
+        The audit rows written (``table_name``, ``record_id``, ``partner_id``, ``field``, ``old_value``,
+        ``new_value``, ``editor``, ``reason``, ``changed_at``); empty when every value was already as given.
+
+    Raises
+    ------
+    InputDataError
+        Unknown fields, an empty editor or reason, or corrected values that fail the checks of entry (a
+        date outside the term, a due date before the check-in, an empty owner, ...); nothing is written.
+    StoreError
+        No such check-in, or an action item that is not one of its items.
+    """
+    from .audit import write_audit
+    from .tables import action_items, checkin_attendees, checkin_goal_reviews, checkins
+    problems = _correction_input_errors(checkin_id, changes, editor, reason)
+    raise_problems(problems, row=str(checkin_id), what=f"correction of check-in {checkin_id!r}")
+    if ctx is None:
+        from ..config import load_config
+        from . import records_context
+        ctx = records_context(store, load_config(None))
+    editor, reason = str(editor).strip(), str(reason).strip()
+    when = now_utc()
+    with store.transaction() as conn:
+        row = conn.execute(select(checkins).where(checkins.c.checkin_id == str(checkin_id))).mappings().first()
+        if row is None:
+            raise StoreError(f"no check-in with checkin_id {checkin_id!r}; list them with "
+                             "read_checkin_tables()['checkins']")
+        row = dict(row)
+        attendees = [dict(r) for r in conn.execute(select(checkin_attendees).where(
+            checkin_attendees.c.checkin_id == row["checkin_id"]).order_by(checkin_attendees.c.name)).mappings()]
+        reviews = [dict(r) for r in conn.execute(select(checkin_goal_reviews).where(
+            checkin_goal_reviews.c.checkin_id == row["checkin_id"])).mappings()]
+        actions = [dict(r) for r in conn.execute(select(action_items).where(
+            action_items.c.checkin_id == row["checkin_id"]).order_by(action_items.c.action_id)).mappings()]
+        by_id = {a["action_id"]: a for a in actions}
+        action_changes: dict[int, dict] = {}
+        for aid, sub in (changes.get("action_items") or {}).items():
+            try:
+                key = int(aid)
+            except (TypeError, ValueError):
+                key = None
+            if key not in by_id:
+                raise StoreError(f"action item {aid!r} is not an action item of check-in {row['checkin_id']!r} "
+                                 f"(its action_ids: {sorted(by_id)}); correct it through its own check-in")
+            action_changes[key] = dict(sub)
+
+        merged = {k: row[k] for k in ("partner_id", "term", "date", "data_shared", "challenges", "adjustments",
+                                      "entered_by", "entered_at")}
+        merged.update({k: v for k, v in changes.items() if k in CORRECTABLE_CHECKIN_FIELDS})
+        merged["attendees"] = attendees
+        merged["goal_reviews"] = reviews
+        merged["action_items"] = []
+        order = []
+        for a in actions:
+            item = dict(a)
+            for f, v in action_changes.get(a["action_id"], {}).items():
+                if f == "done":
+                    v = _strict_bool(v, f"action_items[{a['action_id']}].done", problems)
+                    if v is None:
+                        continue
+                item[f] = v
+            merged["action_items"].append(item)
+            order.append(a["action_id"])
+        clean, found = check_checkin(merged, ctx, goal_ids=_goal_ids(conn, row["partner_id"]))
+        for p in found:
+            column = p.column
+            if column.startswith("action_items["):
+                i = int(column[len("action_items["):column.index("]")])
+                column = f"action_items[{order[i - 1]}]" + column[column.index("]") + 1:]
+            problems.append(Problem(column, p.value, p.problem, p.fix))
+        raise_problems(problems, row=row["checkin_id"], what=f"correction of check-in {row['checkin_id']!r}")
+
+        audit_rows = []
+
+        def note(table, record_id, field, old, new):
+            audit_rows.append({"table_name": table.name, "record_id": str(record_id),
+                               "partner_id": row["partner_id"], "field": field, "old_value": old,
+                               "new_value": new, "editor": editor, "reason": reason, "changed_at": when})
+
+        new_values = {}
+        for f in CORRECTABLE_CHECKIN_FIELDS:
+            if f in changes and clean[f] != row[f]:
+                new_values[f] = clean[f]
+                note(checkins, row["checkin_id"], f, row[f], clean[f])
+        if new_values:
+            conn.execute(update(checkins).where(checkins.c.checkin_id == row["checkin_id"]).values(**new_values))
+        for aid, new in zip(order, clean["action_items"]):
+            if aid not in action_changes:
+                continue
+            old = by_id[aid]
+            values = {}
+            for f in CORRECTABLE_ACTION_FIELDS:
+                if f in action_changes[aid] and new[f] != old[f]:
+                    values[f] = new[f]
+                    note(action_items, aid, f, old[f], new[f])
+            if "done" in values:
+                values["done_date"] = dt.date.today() if values["done"] else None
+                if values["done_date"] != old["done_date"]:
+                    note(action_items, aid, "done_date", old["done_date"], values["done_date"])
+            if values:
+                conn.execute(update(action_items).where(action_items.c.action_id == aid).values(**values))
+        write_audit(conn, audit_rows)
+    from .audit import AUDIT_COLUMNS, audit_text
+    out = pd.DataFrame([dict(r, old_value=audit_text(r["old_value"]), new_value=audit_text(r["new_value"]))
+                        for r in audit_rows], columns=list(AUDIT_COLUMNS[1:]))
+    return out
 
 
 # -- flags ------------------------------------------------------------------------------------------

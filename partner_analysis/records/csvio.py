@@ -5,7 +5,7 @@ A records folder holds up to six CSV files (any subset may be present)::
     investments.csv            partner_id, term, party, category, amount, unit, role, description,
                                entered_by, entered_at
     goals.csv                  goal_id, partner_id, description, kpi_id, population, baseline, target,
-                               start_term, due_term, entered_by, entered_at
+                               start_term, due_term, entered_by, entered_at, owner (optional)
     checkins.csv               checkin_id, partner_id, term, date, data_shared, challenges, adjustments,
                                entered_by, entered_at
     checkin_attendees.csv      checkin_id, name, side, role
@@ -16,7 +16,9 @@ Import checks every row of every file first and writes nothing when anything
 is wrong; the error lists every problem with its file, row (the header is
 row 1), column, value and the fix. A valid import is one transaction.
 Export writes the same files, so an export imports into an empty store
-unchanged.
+unchanged, plus ``audit.csv`` (the corrections of stored records, one row per
+changed field with its old and new value: :data:`~.audit.AUDIT_COLUMNS`),
+which an import does not read.
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ from .checkins import check_checkin, read_checkin_tables, write_checkin
 from .goals import check_goal, read_goals, write_goal
 from .investments import check_investment, read_investments
 
-__all__ = ["FILES", "COLUMNS", "ImportResult", "import_records", "export_records", "read_records_csv"]
+__all__ = ["FILES", "AUDIT_FILE", "COLUMNS", "ImportResult", "import_records", "export_records", "read_records_csv"]
 
 FILES: Mapping[str, str] = {
     "investments": "investments.csv",
@@ -50,13 +52,16 @@ COLUMNS: Mapping[str, tuple[str, ...]] = {
     "investments": ("partner_id", "term", "party", "category", "amount", "unit", "role", "description",
                     "entered_by", "entered_at"),
     "goals": ("goal_id", "partner_id", "description", "kpi_id", "population", "baseline", "target", "start_term",
-              "due_term", "entered_by", "entered_at"),
+              "due_term", "entered_by", "entered_at", "owner"),
     "checkins": ("checkin_id", "partner_id", "term", "date", "data_shared", "challenges", "adjustments",
                  "entered_by", "entered_at"),
     "attendees": ("checkin_id", "name", "side", "role"),
     "goal_reviews": ("checkin_id", "goal_id", "status", "note"),
     "action_items": ("checkin_id", "description", "owner", "side", "due_date", "done", "done_date"),
 }
+#: the audit trail an export writes next to :data:`FILES` (never imported)
+AUDIT_FILE = "audit.csv"
+
 #: columns an export adds that an import ignores (the store assigns them)
 _IGNORED = {"investments": ("entry_id",), "action_items": ("action_id",)}
 _REQUIRED = {
@@ -154,7 +159,8 @@ def import_records(path: str | Path, store, config: DistrictConfig, *, partners:
     kind : str, optional
         The kind of a single file whose name is not the standard one.
     kpi_ids : iterable of str, optional
-        KPI ids goals may name (default: the installed KPI catalog).
+        KPI ids goals may name (default: the installed KPI catalog, whose units also set the scale of
+        baselines and targets: proportions 0-1).
 
     Returns
     -------
@@ -166,8 +172,9 @@ def import_records(path: str | Path, store, config: DistrictConfig, *, partners:
         Listing every problem in every file (``.errors``); nothing is written.
     """
     from . import records_context
-    from .goals import catalog_kpi_ids
+    from .goals import catalog_kpi_ids, catalog_kpi_units
     path = Path(path)
+    kpi_units = catalog_kpi_units()
     ctx = records_context(store, config, partners)
     if kpi_ids is None:
         kpi_ids = catalog_kpi_ids()
@@ -204,7 +211,7 @@ def import_records(path: str | Path, store, config: DistrictConfig, *, partners:
     stored_goal_ids = {g for g, _ in stored_goals}
     seen_goals: set[str] = set()
     for row, rec in _rows(frames.get("goals", pd.DataFrame())):
-        clean, problems = check_goal(rec, ctx, kpi_ids=kpi_ids)
+        clean, problems = check_goal(rec, ctx, kpi_ids=kpi_ids, kpi_units=kpi_units)
         gid = clean.get("goal_id")
         if gid is not None and (gid in stored_goal_ids or gid in seen_goals):
             problems.append(Problem("goal_id", gid, f"goal {gid!r} already exists",
@@ -300,8 +307,10 @@ def export_records(store, out: str | Path, *, partner_id: str | Iterable[str] | 
 
     Every file is written, with a header even when it has no rows. ``term``
     filters investments and check-ins (with their children); goals are
-    exported whole. Returns the written paths by kind.
+    exported whole. ``audit.csv`` holds the audit trail of the partners
+    (every term). Returns the written paths by kind (``"audit"`` included).
     """
+    from .audit import read_audit
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     terms = None if term is None else ([term] if isinstance(term, str) else list(term))
@@ -320,13 +329,15 @@ def export_records(store, out: str | Path, *, partner_id: str | Iterable[str] | 
         list(COLUMNS["goal_reviews"])]
     acts = tabs["action_items"][tabs["action_items"]["checkin_id"].isin(keep)]
     frames["action_items"] = acts[["action_id", *COLUMNS["action_items"]]]
+    aud = read_audit(store, partner_id=partner_id)
+    frames["audit"] = aud.assign(changed_at=aud["changed_at"].astype("datetime64[ns]"))
     written = {}
     for kind, frame in frames.items():
         f = frame.copy()
-        for col in ("entered_at",):
+        for col in ("entered_at", "changed_at"):
             if col in f:
                 f[col] = pd.to_datetime(f[col]).dt.strftime("%Y-%m-%dT%H:%M:%S")
-        p = out / FILES[kind]
+        p = out / (FILES[kind] if kind in FILES else AUDIT_FILE)
         tmp = p.with_suffix(".csv.tmp")
         f.to_csv(tmp, index=False)
         tmp.replace(p)

@@ -1,4 +1,4 @@
-"""Widget forms for investment entries and quarterly check-ins, on the shared form engine.
+"""Widget forms for investment entries, quarterly check-ins and goals, on the shared form engine.
 
 Each builder returns a :class:`~partner_analysis.forms.widgets.WidgetForm`
 whose ``controller`` is a :class:`~partner_analysis.forms.engine.FormController`:
@@ -7,12 +7,19 @@ whose ``controller`` is a :class:`~partner_analysis.forms.engine.FormController`
   or culled Voilà page resumes where the coordinator left off;
 - **Submit** runs the same checks as the CSV import and the Python API
   (:func:`~partner_analysis.records.investments.check_investment`,
-  :func:`~partner_analysis.records.checkins.check_checkin`) and writes the
+  :func:`~partner_analysis.records.checkins.check_checkin`,
+  :func:`~partner_analysis.records.goals.check_goal`) and writes the
   record in one transaction; problems come back next to the field they concern.
 
 The check-in form is built for one partner: it has one status and note per
 goal of that partner and a fixed number of attendee and action-item slots,
 each shown once the previous one is filled in.
+
+The goal form offers the KPIs of the catalog (or a free-form goal). For KPIs
+measured as a proportion (catalog unit ``proportion`` or ``share``) the
+baseline and target are entered **in percent** (0-100, "92" for 92%) and
+stored as proportions (0.92), the scale of the KPI values they are compared
+with; other units are entered as they are (GPA points, credits, hours).
 """
 from __future__ import annotations
 
@@ -27,11 +34,11 @@ from ..exceptions import ConfigError
 from ..forms.engine import FieldSpec, FormController
 from ._common import RecordsContext, now_utc
 from .checkins import GOAL_STATUSES, STATUS_LABELS, check_checkin, write_checkin
-from .goals import read_goals
+from .goals import PROPORTION_UNITS, SUBGROUP_MAX, SUBGROUP_PREFIX, check_goal, read_goals, write_goal
 from .investments import CATEGORIES, CATEGORY_LABELS, TIME_UNITS, Valuation, check_investment
 
 __all__ = ["investment_fields", "investment_form", "investment_controller", "checkin_fields", "checkin_form",
-           "checkin_controller", "load_draft"]
+           "checkin_controller", "goal_fields", "goal_form", "goal_controller", "load_draft", "FREE_FORM"]
 
 _SIDE_CHOICES = (("district", "District"), ("partner", "Partner"))
 #: the check-in form's extra goal answer; such goals get no review row
@@ -275,3 +282,188 @@ def checkin_form(store, ctx: RecordsContext, *, partner_id: str, entered_by: str
                                     attendee_slots=attendee_slots, action_slots=action_slots, on_saved=on_saved)
     return WidgetForm(controller, title=f"Quarterly check-in: partner {partner_id}",
                       intro="Who met, how the goals stand, what was shared and what happens next.")
+
+
+# -- goals ------------------------------------------------------------------------------------------
+
+#: the goal form's KPI answer for a goal without a KPI
+FREE_FORM = "free_form"
+_POPULATION_CHOICES = (("participants", "The partner's participants"), ("all", "All students"),
+                       ("subgroup", "A subgroup (name it below)"))
+_NON_NEGATIVE = ("credits", "hours", "points")
+
+
+def _catalog_kpis(catalog=None) -> list[tuple[str, str, str]]:
+    """``(id, label, unit)`` of the catalog's KPIs (the installed catalog by default)."""
+    if catalog is None:
+        from ..kpi.catalog import load_catalog
+        catalog = load_catalog()
+    return [(k.id, k.label, k.unit) for k in catalog]
+
+
+def _in_percent(unit: str | None) -> bool:
+    return unit in PROPORTION_UNITS
+
+
+def goal_fields(ctx: RecordsContext, *, partner_id: str | None = None, catalog=None) -> list[FieldSpec]:
+    """Fields of the goal form (partner choice only when ``partner_id`` is not fixed).
+
+    Parameters
+    ----------
+    ctx : RecordsContext
+        Terms (start and due term choices) and the partner list.
+    partner_id : str, optional
+        Fix the partner; otherwise the form asks for it.
+    catalog : Catalog, optional
+        KPI catalog offered (default: :func:`~partner_analysis.kpi.catalog.load_catalog`).
+
+    Returns
+    -------
+    list of FieldSpec
+    """
+    kpis = _catalog_kpis(catalog)
+    units = {k: u for k, _, u in kpis}
+    fields: list[FieldSpec] = []
+    if partner_id is None:
+        if not ctx.partners:
+            raise ConfigError("the goal form needs the district's partner list or a partner_id",
+                              fix="Open the records with data_dir= (partners.parquet), register partnerships in "
+                                  "the store, or pass partner_id=")
+        fields.append(FieldSpec("partner_id", "choice", "Partner", choices=tuple((p, p) for p in sorted(ctx.partners)),
+                                required=True, section="Goal"))
+
+    def is_kpi(a: dict) -> bool:
+        return bool(a.get("kpi_id")) and a.get("kpi_id") != FREE_FORM
+
+    def scale(v: float, a: dict) -> str | None:
+        unit = units.get(a.get("kpi_id"))
+        if _in_percent(unit) and not 0 <= v <= 100:
+            return "Enter a percent between 0 and 100 (92 for 92%)."
+        if unit in _NON_NEGATIVE and v < 0:
+            return f"Enter zero or more {unit}."
+        return None
+
+    def target_check(v: float, a: dict) -> str | None:
+        if scale(v, a):
+            return scale(v, a)
+        if a.get("baseline") is not None and v == a.get("baseline"):
+            return "Set a target that differs from the baseline (higher or lower)."
+        return None
+
+    def due_check(v: str, a: dict) -> str | None:
+        order = list(ctx.config.term_ids)
+        start = a.get("start_term")
+        if start in order and v in order and order.index(v) < order.index(start):
+            return f"The due term must not be before the start term ({start})."
+        return None
+
+    today_term = ctx.config.term_for_date(dt.date.today())
+    terms = tuple((t, t) for t in ctx.config.term_ids)
+    fields += [
+        FieldSpec("description", "long_text", "What the partnership wants to achieve", required=True,
+                  section="Goal", hint="One sentence, e.g. 'Raise participants' attendance rate by 2 points'."),
+        FieldSpec("kpi_id", "choice", "KPI measured",
+                  choices=((FREE_FORM, "free-form goal (no KPI; judged at check-ins)"),)
+                  + tuple((k, f"{label} ({unit})" if unit else label) for k, label, unit in kpis),
+                  required=True, section="Goal"),
+        FieldSpec("population", "choice", "Students the goal is about", choices=_POPULATION_CHOICES,
+                  required=True, section="Goal", relevant=is_kpi),
+        FieldSpec("subgroup", "text", "Subgroup", required=True, section="Goal",
+                  relevant=lambda a: is_kpi(a) and a.get("population") == "subgroup",
+                  hint=f"For example English learners (at most {SUBGROUP_MAX} characters).",
+                  validate=lambda v, a: (f"Shorten the subgroup name to {SUBGROUP_MAX} characters."
+                                         if len(v.strip()) > SUBGROUP_MAX else None)),
+        FieldSpec("baseline", "decimal", "Baseline", required=True, section="Goal", relevant=is_kpi,
+                  hint="Where the KPI stands at the start. Rates and shares in percent (92 for 92%); other KPIs "
+                       "in their unit (GPA points, credits, hours).",
+                  validate=scale),
+        FieldSpec("target", "decimal", "Target", required=True, section="Goal", relevant=is_kpi,
+                  hint="Where the KPI should be by the due term, in the same unit as the baseline.",
+                  validate=target_check),
+        FieldSpec("start_term", "choice", "Start term", choices=terms, required=True, section="Timing",
+                  default=today_term.id if today_term else None),
+        FieldSpec("due_term", "choice", "Due term", choices=terms, required=True, section="Timing",
+                  hint="Not before the start term.", validate=due_check),
+        FieldSpec("owner", "text", "Owner of the goal", required=True, section="Timing",
+                  hint="The person who answers for the goal.",
+                  required_message="Every goal needs an owner."),
+        FieldSpec("entered_by", "text", "Your name", required=True, section="Submit"),
+    ]
+    return fields
+
+
+def _goal_record(answers: dict, partner_id: str | None, units: dict[str, str]) -> dict:
+    """Answers of the goal form -> a goal record on the KPI's scale (percent -> proportion)."""
+    rec = {k: answers.get(k) for k in ("description", "start_term", "due_term", "owner", "entered_by")}
+    rec["partner_id"] = partner_id or answers.get("partner_id")
+    kpi = answers.get("kpi_id")
+    if not kpi or kpi == FREE_FORM:
+        return rec
+    rec["kpi_id"] = kpi
+    pop = answers.get("population")
+    rec["population"] = (SUBGROUP_PREFIX + str(answers.get("subgroup") or "").strip()) if pop == "subgroup" else pop
+    for col in ("baseline", "target"):
+        v = answers.get(col)
+        if v is not None and _in_percent(units.get(kpi)):
+            v = round(float(v) / 100.0, 10)
+        rec[col] = v
+    return rec
+
+
+def goal_controller(store, ctx: RecordsContext, *, entered_by: str = "", partner_id: str | None = None,
+                    catalog=None, on_saved: Callable[[str], Any] | None = None) -> FormController:
+    """The goal form's controller: autosaves a draft, validates and writes the goal on submit.
+
+    Parameters
+    ----------
+    store : Store
+    ctx : RecordsContext
+    entered_by : str
+        Pre-fills "Your name" and keys the draft.
+    partner_id : str, optional
+        Fix the partner (the records app); otherwise the form asks for it.
+    catalog : Catalog, optional
+        KPI catalog (default: the installed one); its ids and units are what the goal is checked against.
+    on_saved : callable, optional
+        Called with the new ``goal_id`` after the goal is written.
+
+    Returns
+    -------
+    FormController
+        Submit runs :func:`~partner_analysis.records.goals.check_goal` (the API's and CSV import's checks)
+        and writes the goal with its owner in one transaction
+        (:func:`~partner_analysis.records.goals.write_goal`, as ``add_goal``).
+    """
+    kpis = _catalog_kpis(catalog)
+    units = {k: u for k, _, u in kpis}
+    key = _draft_key("goal", entered_by, partner_id)
+    initial = {"entered_by": entered_by} if entered_by else {}
+    initial.update(load_draft(store, "goal", entered_by=entered_by, partner_id=partner_id))
+
+    def submit(answers: dict):
+        rec = _goal_record(answers, partner_id, units)
+        clean, problems = check_goal(rec, ctx, kpi_ids=list(units), kpi_units=units)
+        if problems:
+            sub = answers.get("population") == "subgroup"
+            return _field_problems(problems, lambda c: "subgroup" if c == "population" and sub else c)
+        with store.transaction() as conn:
+            gid = write_goal(conn, clean)
+            _drop_draft(conn, key)
+        if on_saved is not None:
+            on_saved(gid)
+        return None
+
+    return FormController(goal_fields(ctx, partner_id=partner_id, catalog=catalog),
+                          on_change=_autosaver(store, "goal", key), on_submit=submit, initial=initial)
+
+
+def goal_form(store, ctx: RecordsContext, *, entered_by: str = "", partner_id: str | None = None, catalog=None,
+              on_saved: Callable[[str], Any] | None = None):
+    """An ipywidgets form for one goal of a partner (see :func:`goal_controller`)."""
+    from ..forms.widgets import WidgetForm
+    controller = goal_controller(store, ctx, entered_by=entered_by, partner_id=partner_id, catalog=catalog,
+                                 on_saved=on_saved)
+    title = "Set a goal" + (f": partner {partner_id}" if partner_id else "")
+    return WidgetForm(controller, title=title,
+                      intro="A goal the partnership commits to: a KPI of the catalog with a baseline and a target, "
+                            "or a free-form goal judged at the check-ins, with the terms it runs over and its owner.")

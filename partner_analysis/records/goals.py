@@ -1,8 +1,16 @@
 r"""SMART goals per partner, tied to a KPI of the catalog or free-form, and their attainment.
 
 A KPI goal names ``kpi_id``, a ``population`` (``participants``, the
-partner's students; ``comparison``; ``all``), a ``baseline``, a ``target``,
-a ``start_term`` and a ``due_term``. Its attainment comes from the KPI
+partner's students; ``comparison``; ``all``; or ``subgroup:<name>``, a
+subgroup named in words, at most 23 characters), a ``baseline``, a
+``target``, a ``start_term`` and a ``due_term``; any goal may name an
+``owner`` (the person who answers for it; the goal form requires one).
+
+Baselines and targets are stored on the KPI's own scale. For KPIs whose
+catalog unit is ``proportion`` or ``share`` that is 0-1 (0.92, not 92):
+:func:`check_goal` refuses values outside 0-1 (the goal form takes percent
+and divides by 100); for ``credits``, ``hours`` and ``points`` values must
+not be negative. Its attainment comes from the KPI
 values of the partner (the KPI engine's comparison table, or any frame with
 ``partner_id``, ``term``, ``kpi_id`` and ``value``). A free-form goal, or a
 KPI goal with no value (suppressed or missing), takes the status of its
@@ -40,14 +48,22 @@ from ._common import (Problem, RecordsContext, check_choice, check_partner, chec
                       parse_number, parse_timestamp, raise_problems, term_order)
 from .checkins import latest_review_per_term
 
-__all__ = ["POPULATIONS", "check_goal", "add_goal", "read_goals", "goal_attainment", "kpi_values",
-           "catalog_kpi_ids", "GOAL_COLUMNS"]
+__all__ = ["POPULATIONS", "SUBGROUP_PREFIX", "PROPORTION_UNITS", "check_goal", "add_goal", "read_goals",
+           "goal_attainment", "kpi_values", "catalog_kpi_ids", "catalog_kpi_units", "GOAL_COLUMNS"]
 
 POPULATIONS = ("participants", "comparison", "all")
+#: ``population`` of a goal for a named subgroup: ``subgroup:English learners``
+SUBGROUP_PREFIX = "subgroup:"
+#: the population column holds 32 characters
+SUBGROUP_MAX = 32 - len(SUBGROUP_PREFIX)
+#: KPI units measured as a proportion 0-1
+PROPORTION_UNITS = ("proportion", "share")
+#: KPI units that cannot be negative
+_NON_NEGATIVE_UNITS = ("credits", "hours", "points")
 _MEAN_FOR = {"participants": "mean_t", "comparison": "mean_c", "all": "mean_all"}
 
 GOAL_COLUMNS = ("goal_id", "partner_id", "description", "kpi_id", "population", "baseline", "target",
-                "start_term", "due_term", "entered_by", "entered_at")
+                "start_term", "due_term", "entered_by", "entered_at", "owner")
 
 
 def catalog_kpi_ids() -> frozenset[str] | None:
@@ -62,12 +78,70 @@ def catalog_kpi_ids() -> frozenset[str] | None:
     return frozenset(ids if ids is not None else (k.id for k in cat))
 
 
+def catalog_kpi_units() -> dict[str, str] | None:
+    """KPI id -> unit of the installed catalog, or None when the KPI engine is not available."""
+    try:
+        from ..kpi.catalog import load_catalog
+        return {k.id: k.unit for k in load_catalog()}
+    except Exception:  # noqa: BLE001 - as catalog_kpi_ids: the unit check is skipped without the engine
+        return None
+
+
+def _check_population(value: Any, problems: list[Problem]) -> str | None:
+    if is_missing(value):
+        return "participants"
+    v = str(value).strip()
+    if v.startswith(SUBGROUP_PREFIX):
+        name = v[len(SUBGROUP_PREFIX):].strip()
+        if not name:
+            problems.append(Problem("population", value, "the subgroup has no name",
+                                    "Write the subgroup after 'subgroup:', e.g. subgroup:English learners"))
+            return None
+        if len(name) > SUBGROUP_MAX:
+            problems.append(Problem("population", value,
+                                    f"the subgroup name is longer than {SUBGROUP_MAX} characters",
+                                    "Shorten it, e.g. 'Students w/ disabilities' -> 'SWD'"))
+            return None
+        return SUBGROUP_PREFIX + name
+    return check_choice(v, "population", POPULATIONS, problems, what="population")
+
+
+def _check_scale(value: float | None, column: str, raw: Any, unit: str | None, problems: list[Problem]) -> None:
+    if value is None or unit is None:
+        return
+    if unit in PROPORTION_UNITS and not 0.0 <= value <= 1.0:
+        hint = f" ({value:g}% is {value / 100:g})" if 1.0 < value <= 100.0 else ""
+        problems.append(Problem(column, raw, f"the KPI is a {unit} between 0 and 1, found {value:g}",
+                                f"Enter the {column} as a proportion{hint}, e.g. 0.92 for 92%"))
+    elif unit in _NON_NEGATIVE_UNITS and value < 0:
+        problems.append(Problem(column, raw, f"the KPI counts {unit} and cannot be negative, found {value:g}",
+                                f"Enter the {column} as zero or more {unit}"))
+
+
 def check_goal(goal: Mapping[str, Any], ctx: RecordsContext, *,
-               kpi_ids: Iterable[str] | None = None) -> tuple[dict, list[Problem]]:
+               kpi_ids: Iterable[str] | None = None,
+               kpi_units: Mapping[str, str] | None = None) -> tuple[dict, list[Problem]]:
     """Check one goal; return the cleaned goal and every problem.
 
     A KPI goal (``kpi_id`` given) needs a numeric baseline and target that
-    differ; a free-form goal needs only a description and a due term.
+    differ, on the KPI's scale when ``kpi_units`` knows its unit (see the
+    module notes); a free-form goal needs only a description and a due term.
+    ``owner`` is optional here (the goal form requires it).
+
+    Parameters
+    ----------
+    goal : mapping
+        The goal's columns (:data:`GOAL_COLUMNS`, ``goal_id`` optional).
+    ctx : RecordsContext
+        Terms and known partners.
+    kpi_ids : iterable of str, optional
+        Allowed KPI ids (None: any id).
+    kpi_units : mapping, optional
+        KPI id -> catalog unit (None: no scale check).
+
+    Returns
+    -------
+    (dict, list of Problem)
     """
     problems: list[Problem] = []
     out: dict[str, Any] = {}
@@ -86,11 +160,12 @@ def check_goal(goal: Mapping[str, Any], ctx: RecordsContext, *,
                                     f"Use one of the catalog's KPIs {sorted(known)}, or leave kpi_id empty for a "
                                     "free-form goal"))
         out["kpi_id"] = kpi
-        pop = goal.get("population")
-        out["population"] = ("participants" if is_missing(pop)
-                             else check_choice(pop, "population", POPULATIONS, problems, what="population"))
+        out["population"] = _check_population(goal.get("population"), problems)
         out["baseline"] = parse_number(goal.get("baseline"), "baseline", problems, minimum=None)
         out["target"] = parse_number(goal.get("target"), "target", problems, minimum=None)
+        unit = None if kpi_units is None else kpi_units.get(kpi)
+        for col in ("baseline", "target"):
+            _check_scale(out[col], col, goal.get(col), unit, problems)
         if out["baseline"] is not None and out["target"] is not None and out["baseline"] == out["target"]:
             problems.append(Problem("target", goal.get("target"), "the target equals the baseline",
                                     "Set a target that differs from the baseline (higher or lower)"))
@@ -102,6 +177,8 @@ def check_goal(goal: Mapping[str, Any], ctx: RecordsContext, *,
             problems.append(Problem("due_term", goal.get("due_term"),
                                     f"due term {out['due_term']} is before the start term {out['start_term']}",
                                     "Swap or correct the terms"))
+    out["owner"] = check_text(goal.get("owner"), "owner", problems, what="the goal's owner", required=False,
+                              max_len=128)
     out["entered_by"] = check_text(goal.get("entered_by"), "entered_by", problems, what="who entered it")
     out["entered_at"] = parse_timestamp(goal.get("entered_at"), "entered_at", problems)
     if out["start_term"] is None and not problems:
@@ -110,19 +187,29 @@ def check_goal(goal: Mapping[str, Any], ctx: RecordsContext, *,
     return out, problems
 
 
-def add_goal(store, ctx: RecordsContext, *, kpi_ids: Iterable[str] | None = None, **goal: Any) -> str:
+def add_goal(store, ctx: RecordsContext, *, kpi_ids: Iterable[str] | None = None,
+             kpi_units: Mapping[str, str] | None = None, **goal: Any) -> str:
     """Validate a goal and write it in one transaction; return its ``goal_id`` (default ``<partner>-G<n>``).
 
-    ``kpi_ids`` defaults to the installed KPI catalog's ids.
+    ``kpi_ids`` and ``kpi_units`` default to the installed KPI catalog's.
+
+    Raises
+    ------
+    InputDataError
+        Listing every problem; nothing is written.
+    StoreError
+        The ``goal_id`` is taken.
     """
-    clean, problems = check_goal(goal, ctx, kpi_ids=catalog_kpi_ids() if kpi_ids is None else kpi_ids)
+    clean, problems = check_goal(goal, ctx, kpi_ids=catalog_kpi_ids() if kpi_ids is None else kpi_ids,
+                                 kpi_units=catalog_kpi_units() if kpi_units is None else kpi_units)
     raise_problems(problems, what="goal")
     with store.transaction() as conn:
         return write_goal(conn, clean)
 
 
 def write_goal(conn, clean: Mapping[str, Any]) -> str:
-    from .tables import goals
+    """Insert a cleaned goal (from :func:`check_goal`) and its owner on an open transaction."""
+    from .tables import goal_owners, goals
     gid = clean.get("goal_id")
     existing = {r[0] for r in conn.execute(select(goals.c.goal_id))}
     if gid is None:
@@ -132,19 +219,32 @@ def write_goal(conn, clean: Mapping[str, Any]) -> str:
         gid = f"{clean['partner_id']}-G{n}"
     elif gid in existing:
         raise StoreError(f"goal {gid!r} already exists; give a new goal_id or leave it empty")
-    conn.execute(insert(goals).values(goal_id=gid, **{k: v for k, v in clean.items() if k != "goal_id"}))
+    conn.execute(insert(goals).values(goal_id=gid, **{k: v for k, v in clean.items()
+                                                       if k not in ("goal_id", "owner")}))
+    if clean.get("owner"):
+        conn.execute(insert(goal_owners).values(goal_id=gid, owner=clean["owner"]))
     return gid
 
 
 def read_goals(store, *, partner_id: str | Iterable[str] | None = None) -> pd.DataFrame:
     """Goals as a tidy frame with columns :data:`GOAL_COLUMNS`."""
-    from .tables import goals
-    stmt = select(goals).order_by(goals.c.partner_id, goals.c.goal_id)
-    if partner_id is not None:
-        stmt = stmt.where(goals.c.partner_id.in_([partner_id] if isinstance(partner_id, str) else list(partner_id)))
+    from sqlalchemy import inspect, null
+
+    from .tables import goal_owners, goals
     with store.engine.connect() as conn:
+        # a store opened read-only and created before goal owners existed has no owner table
+        owned = inspect(conn).has_table(goal_owners.name)
+        if owned:
+            src = goals.outerjoin(goal_owners, goal_owners.c.goal_id == goals.c.goal_id)
+            stmt = select(goals, goal_owners.c.owner).select_from(src)
+        else:
+            stmt = select(goals, null().label("owner"))
+        stmt = stmt.order_by(goals.c.partner_id, goals.c.goal_id)
+        if partner_id is not None:
+            stmt = stmt.where(goals.c.partner_id.in_([partner_id] if isinstance(partner_id, str)
+                                                     else list(partner_id)))
         frame = pd.DataFrame(conn.execute(stmt).mappings().all(), columns=list(GOAL_COLUMNS))
-    for c in ("goal_id", "partner_id", "kpi_id", "population", "start_term", "due_term"):
+    for c in ("goal_id", "partner_id", "kpi_id", "population", "start_term", "due_term", "owner"):
         frame[c] = frame[c].astype("string")
     for c in ("baseline", "target"):
         frame[c] = pd.to_numeric(frame[c]).astype("float64")

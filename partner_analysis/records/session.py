@@ -112,6 +112,21 @@ class RecordsSession:
             raise ConfigError("no partners are known", fix="Open the records with data_dir= or register partnerships")
         return checkin_form(self.store, self.ctx, partner_id=partner_id, entered_by=entered_by)
 
+    def goal_form(self, partner_id: str | None = None, *, entered_by: str = ""):
+        """The goal form ("Set a goal"); asks for the partner unless ``partner_id`` is given."""
+        from .forms import goal_form
+        return goal_form(self.store, self.ctx, entered_by=entered_by, partner_id=partner_id)
+
+    def correct_checkin(self, checkin_id: str, changes: dict, *, editor: str, reason: str) -> pd.DataFrame:
+        """Correct a stored check-in against the session's terms (see ``checkins.correct_checkin``)."""
+        from .checkins import correct_checkin
+        return correct_checkin(self.store, checkin_id, changes, editor=editor, reason=reason, ctx=self.ctx)
+
+    def audit(self, partner_id: str | None = None) -> pd.DataFrame:
+        """Corrections of stored records, one row per changed field (see ``audit.read_audit``)."""
+        from .audit import read_audit
+        return read_audit(self.store, partner_id=partner_id)
+
     def _upto(self) -> list[str]:
         order = term_order(self.config)
         return order[: order.index(self.term) + 1]

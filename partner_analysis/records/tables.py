@@ -14,8 +14,8 @@ from sqlalchemy import (Boolean, Column, Date, DateTime, Float, ForeignKey, Inte
 
 from ..store import metadata
 
-__all__ = ["investments", "goals", "checkins", "checkin_attendees", "checkin_goal_reviews", "action_items",
-           "drafts", "RECORD_TABLES"]
+__all__ = ["investments", "goals", "goal_owners", "checkins", "checkin_attendees", "checkin_goal_reviews",
+           "action_items", "audit", "drafts", "RECORD_TABLES"]
 
 investments = Table(
     "records_investments", metadata,
@@ -45,6 +45,14 @@ goals = Table(
     Column("due_term", String(32), nullable=False),
     Column("entered_by", String(128), nullable=False),
     Column("entered_at", DateTime, nullable=False),
+)
+
+#: who answers for a goal; a table of its own so stores created before owners existed gain it on open
+#: (``create_all`` adds missing tables, never missing columns)
+goal_owners = Table(
+    "records_goal_owners", metadata,
+    Column("goal_id", String(64), ForeignKey("records_goals.goal_id", ondelete="CASCADE"), primary_key=True),
+    Column("owner", String(128), nullable=False),
 )
 
 checkins = Table(
@@ -92,8 +100,24 @@ action_items = Table(
     UniqueConstraint("checkin_id", "description", name="uq_action_per_checkin"),
 )
 
+#: one row per corrected field of a stored record: the old value is kept, with who changed it, why and when
+audit = Table(
+    "records_audit", metadata,
+    Column("audit_id", Integer, primary_key=True, autoincrement=True),
+    Column("table_name", String(64), nullable=False),
+    Column("record_id", String(64), nullable=False, index=True),
+    Column("partner_id", String(64), nullable=True, index=True),
+    Column("field", String(64), nullable=False),
+    Column("old_value", Text, nullable=True),
+    Column("new_value", Text, nullable=True),
+    Column("editor", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("changed_at", DateTime, nullable=False),
+)
+
 #: Table objects in dependency order (parents first), for creation, export and deletion.
-RECORD_TABLES = (investments, goals, checkins, checkin_attendees, checkin_goal_reviews, action_items)
+RECORD_TABLES = (investments, goals, goal_owners, checkins, checkin_attendees, checkin_goal_reviews, action_items,
+                 audit)
 
 #: unsubmitted form answers, autosaved on every change so a refreshed Voilà page resumes where it was
 drafts = Table(
