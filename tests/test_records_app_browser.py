@@ -1,6 +1,6 @@
 """The records app (`partner-analysis records-app`): its chooser logic in-process, and end to end under Voilà
-with a check-in and an investment entered in headless Chromium, both found in the store, every page state
-checked with axe-core.
+with a check-in, an investment and a goal entered in headless Chromium, all found in the store, every page
+state checked with axe-core.
 
 In the browser test only requests to the local server are allowed; every other request is blocked and recorded.
 """
@@ -58,6 +58,38 @@ def test_chooser_checks_choices_then_opens_each_form(demo_store):
     assert app.chooser in app.widget.children and app.form is None
     _choose(app, "P03", "investment", ENTERED_BY_FAST)
     assert "partner_id" not in app.form.inputs and "amount" in app.form.inputs
+
+
+def test_chooser_opens_the_goal_form_and_saves_a_goal(demo_store):
+    from partner_analysis.records import read_goals
+    from partner_analysis.records.app import FORM_OPTIONS, records_app
+    assert ("Set a goal", "goal") in FORM_OPTIONS
+    app = records_app(data_dir=str(demo_store))
+    before = set(read_goals(app.store, partner_id="P05")["goal_id"])
+    _choose(app, "P05", "goal", ENTERED_BY_FAST)
+    w = app.form.inputs
+    assert "partner_id" not in w and w["entered_by"].value == ENTERED_BY_FAST
+    w["description"].value = "Fewer chronically absent participants"
+    w["kpi_id"].value = "chronic_absence"
+    w["population"].value = "participants"
+    w["baseline"].value = "18"
+    w["target"].value = "13.5"
+    w["start_term"].value = "2025-26-Q2"
+    w["due_term"].value = "2025-26-Q1"                # before the start: shown next to the due term
+    w["owner"].value = "Mia Chen"
+    app.form.submit_button.click()
+    assert "Not submitted yet" in app.form.status.value
+    assert "must not be before the start term" in app.form.errors["due_term"].value
+    w["due_term"].value = "2025-26-Q4"
+    app.form.submit_button.click()
+    assert "Thank you" in app.form.status.value, app.form.status.value
+    goals = read_goals(app.store, partner_id="P05").set_index("goal_id")
+    new = sorted(set(goals.index) - before)
+    assert len(new) == 1 and app.saved == [("goal", new[0])]
+    g = goals.loc[new[0]]
+    assert (g.kpi_id, g.population, g.start_term, g.due_term, g.owner) == (
+        "chronic_absence", "participants", "2025-26-Q2", "2025-26-Q4", "Mia Chen")
+    assert (g.baseline, g.target) == (pytest.approx(0.18), pytest.approx(0.135))
 
 
 def test_draft_comes_back_and_submit_saves(demo_store):
@@ -195,11 +227,11 @@ def _radio(page, group: str, choice: str):
     return page.get_by_role("radiogroup", name=re.compile("^" + re.escape(group))).get_by_label(choice, exact=True)
 
 
-def _store_counts(db: Path) -> tuple[int, int]:
-    from partner_analysis.records import read_checkin_tables, read_investments
+def _store_counts(db: Path) -> tuple[int, int, int]:
+    from partner_analysis.records import read_checkin_tables, read_goals, read_investments
     from partner_analysis.store import Store
     with Store(db) as store:
-        return len(read_checkin_tables(store)["checkins"]), len(read_investments(store))
+        return len(read_checkin_tables(store)["checkins"]), len(read_investments(store)), len(read_goals(store))
 
 
 @pytest.mark.slow
@@ -208,7 +240,7 @@ def test_records_forms_in_browser(server):
     require_chromium()
     from playwright.sync_api import expect, sync_playwright
     port, db, log = server
-    checkins_before, investments_before = _store_counts(db)
+    checkins_before, investments_before, goals_before = _store_counts(db)
     blocked: list[str] = []
     axe_results: dict[str, list] = {}
 
@@ -301,18 +333,48 @@ def test_records_forms_in_browser(server):
             expect(page.locator(".pa-status")).to_contain_text("Thank you", timeout=60_000)
             axe_results["investment submitted"] = _wcag(page)
             page.screenshot(path=str(SCREENSHOT_DIR / "pa_records_investment_done.png"), full_page=True)
+
+            # -- goal -------------------------------------------------------------------------------
+            page.get_by_role("button", name="Back to the choices").click()
+            page.get_by_label("Set a goal").check()
+            page.get_by_role("button", name="Open the form").click()
+            expect(page.get_by_role("heading", name="Set a goal: partner P02")).to_be_visible(timeout=60_000)
+            page.get_by_label("What the partnership wants to achieve * (required)").fill(
+                "Raise participants' attendance, browser test")
+            page.get_by_label("What the partnership wants to achieve * (required)").press("Tab")
+            page.get_by_label("KPI measured * (required)").select_option(label="Attendance rate (proportion)")
+            _radio(page, "Students the goal is about", "All students").check()
+            page.get_by_label("Baseline * (required)").fill("150")              # a percent above 100
+            page.get_by_label("Baseline * (required)").press("Tab")
+            page.get_by_label("Target * (required)").fill("94")
+            page.get_by_label("Target * (required)").press("Tab")
+            page.get_by_label("Start term * (required)").select_option(label="2025-26-Q2")
+            page.get_by_label("Due term * (required)").select_option(label="2025-26-Q4")
+            page.get_by_role("button", name="Submit").click()
+            expect(page.locator(".pa-status")).to_contain_text("Not submitted yet", timeout=30_000)
+            expect(page.locator(".pa-question .pa-error")).to_contain_text(
+                ["percent between 0 and 100", "Every goal needs an owner."])
+            axe_results["goal with errors"] = _wcag(page)
+            page.get_by_label("Baseline * (required)").fill("91")
+            page.get_by_label("Baseline * (required)").press("Tab")
+            page.get_by_label("Owner of the goal * (required)").fill("Sam Ortiz")
+            page.get_by_label("Owner of the goal * (required)").press("Tab")
+            page.get_by_role("button", name="Submit").click()
+            expect(page.locator(".pa-status")).to_contain_text("Thank you", timeout=60_000)
+            axe_results["goal submitted"] = _wcag(page)
+            page.screenshot(path=str(SCREENSHOT_DIR / "pa_records_goal_done.png"), full_page=True)
         finally:
             browser.close()
 
     assert axe_results == {k: [] for k in axe_results}, axe_results
-    assert len(axe_results) == 7
+    assert len(axe_results) == 9
 
     from partner_analysis.records import read_checkin_tables, read_investments
     from partner_analysis.store import Store
     with Store(db) as store:
         tabs = read_checkin_tables(store, partner_id="P02")
         ledger = read_investments(store, partner_id="P02")
-    assert _store_counts(db) == (checkins_before + 1, investments_before + 1)
+    assert _store_counts(db) == (checkins_before + 1, investments_before + 1, goals_before + 1)
     mine = tabs["checkins"][tabs["checkins"]["entered_by"] == ENTERED_BY]
     assert len(mine) == 1
     row = mine.iloc[0]
@@ -329,9 +391,19 @@ def test_records_forms_in_browser(server):
     got = entry.iloc[0]
     assert (got["term"], got["party"], got["category"], float(got["amount"]), got["unit"], got["role"]) == (
         "2025-26-Q2", "partner", "staff_hours", 12.5, "hours", "mentor")
+    from partner_analysis.records import read_goals
+    with Store(db) as store:
+        goals = read_goals(store, partner_id="P02")
+    goal = goals[goals["entered_by"] == ENTERED_BY]
+    assert len(goal) == 1
+    g = goal.iloc[0]
+    assert (g["kpi_id"], g["population"], g["start_term"], g["due_term"], g["owner"]) == (
+        "attendance_rate", "all", "2025-26-Q2", "2025-26-Q4", "Sam Ortiz")
+    assert (g["baseline"], g["target"]) == (pytest.approx(0.91), pytest.approx(0.94))   # entered in percent
     # drafts were dropped on submit
     from partner_analysis.records.forms import load_draft
     with Store(db) as store:
+        assert load_draft(store, "goal", entered_by=ENTERED_BY, partner_id="P02") == {}
         assert load_draft(store, "checkin", entered_by=ENTERED_BY, partner_id="P02") == {}
         assert load_draft(store, "investment", entered_by=ENTERED_BY, partner_id="P02") == {}
     assert {urlparse(u).hostname for u in blocked} <= KNOWN_EXTERNAL_HOSTS, blocked
