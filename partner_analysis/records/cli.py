@@ -87,7 +87,8 @@ def add_parsers(subparsers) -> None:
     _context_args(p)
     p.set_defaults(func=_cmd_import)
     p = sub.add_parser("export", help="write the records as CSV files",
-                       description="Write the six records CSV files (importable again) to a folder.")
+                       description="Write the six records CSV files (importable again) and audit.csv "
+                                   "(corrections of stored check-ins, old and new values) to a folder.")
     p.add_argument("out", type=Path, help="output folder")
     p.add_argument("--partner", action="append", help="only this partner (repeatable)")
     p.add_argument("--term", action="append", help="only investments and check-ins of this term (repeatable)")
