@@ -103,7 +103,8 @@ def test_notebook_runs_top_to_bottom(district, tmp_path):
     alts = [o["metadata"]["image/png"]["alt"] for o in outputs if "image/png" in o.get("data", {})]
     assert len(alts) == 2 and all(len(a) > 40 for a in alts)
     assert any("P05" in "".join(o.get("data", {}).get("text/plain", "")) for o in outputs)
-    assert sum("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs) == 2
+    # the investment, check-in and goal forms
+    assert sum("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in outputs) == 3
 
 
 def test_notebook_session_on_a_district_without_records(district, tmp_path):
