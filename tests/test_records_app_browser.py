@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 import pytest
 
 from conftest import require_chromium
-from test_voila_browser import CHROMIUM_ARGS, KNOWN_EXTERNAL_HOSTS, WCAG_TAGS, _free_port, _wait_for_port
+from test_voila_browser import KNOWN_EXTERNAL_HOSTS, WCAG_TAGS, _free_port, _wait_for_port, app_page
 
 ENTERED_BY_FAST = "Kim Park"
 
@@ -238,133 +238,115 @@ def _store_counts(db: Path) -> tuple[int, int, int]:
 @pytest.mark.browser
 def test_records_forms_in_browser(server):
     require_chromium()
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
     port, db, log = server
     checkins_before, investments_before, goals_before = _store_counts(db)
-    blocked: list[str] = []
     axe_results: dict[str, list] = {}
 
-    def only_local(route):
-        host = urlparse(route.request.url).hostname
-        if host in ("127.0.0.1", "localhost"):
-            route.continue_()
-        else:
-            blocked.append(route.request.url)
-            route.abort()
+    with app_page(port, height=1400) as (page, blocked):
+        axe_results["chooser"] = _wcag(page)
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 1400})
-            page.route("**/*", only_local)
-            page.goto(f"http://127.0.0.1:{port}/", timeout=90_000)
-            page.wait_for_selector(".widget-button", timeout=90_000)
-            assert page.locator(".jp-InputArea").count() == 0       # no code shown
-            axe_results["chooser"] = _wcag(page)
+        # Opening without choices says what is missing, in words
+        page.get_by_role("button", name="Open the form").click()
+        expect(page.get_by_role("alert")).to_contain_text("Please choose the partner", timeout=30_000)
+        axe_results["chooser with error"] = _wcag(page)
 
-            # Opening without choices says what is missing, in words
-            page.get_by_role("button", name="Open the form").click()
-            expect(page.get_by_role("alert")).to_contain_text("Please choose the partner", timeout=30_000)
-            axe_results["chooser with error"] = _wcag(page)
+        # -- check-in ---------------------------------------------------------------------------
+        partner = page.get_by_label("Partner", exact=True)
+        partner.select_option(label=partner.locator("option", has_text="P02 –").inner_text().strip())
+        page.get_by_label("Enter a check-in").check()
+        page.get_by_label("Your name", exact=True).fill(ENTERED_BY)
+        page.get_by_label("Your name", exact=True).press("Tab")
+        page.get_by_role("button", name="Open the form").click()
+        expect(page.get_by_role("heading", name="Quarterly check-in: partner P02")).to_be_visible(
+            timeout=60_000)
+        page.screenshot(path=str(SCREENSHOT_DIR / "pa_records_checkin_empty.png"), full_page=True)
 
-            # -- check-in ---------------------------------------------------------------------------
-            partner = page.get_by_label("Partner", exact=True)
-            partner.select_option(label=partner.locator("option", has_text="P02 –").inner_text().strip())
-            page.get_by_label("Enter a check-in").check()
-            page.get_by_label("Your name", exact=True).fill(ENTERED_BY)
-            page.get_by_label("Your name", exact=True).press("Tab")
-            page.get_by_role("button", name="Open the form").click()
-            expect(page.get_by_role("heading", name="Quarterly check-in: partner P02")).to_be_visible(
-                timeout=60_000)
-            page.screenshot(path=str(SCREENSHOT_DIR / "pa_records_checkin_empty.png"), full_page=True)
+        page.get_by_role("button", name="Submit").click()
+        expect(page.locator(".pa-status")).to_contain_text("Not submitted yet", timeout=30_000)
+        assert page.locator(".pa-question .pa-error").count() > 0
+        axe_results["check-in with errors"] = _wcag(page)
+        page.screenshot(path=str(SCREENSHOT_DIR / "pa_records_checkin_errors.png"), full_page=True)
 
-            page.get_by_role("button", name="Submit").click()
-            expect(page.locator(".pa-status")).to_contain_text("Not submitted yet", timeout=30_000)
-            assert page.locator(".pa-question .pa-error").count() > 0
-            axe_results["check-in with errors"] = _wcag(page)
-            page.screenshot(path=str(SCREENSHOT_DIR / "pa_records_checkin_errors.png"), full_page=True)
+        page.get_by_label("Date of the check-in * (required)").fill("2025-09-01")      # not in the term
+        page.get_by_label("Term * (required)").select_option(label="2025-26-Q2")
+        page.get_by_label("Attendee 1: name * (required)").fill("Sam Ortiz")
+        page.get_by_label("Attendee 1: name * (required)").press("Tab")
+        _radio(page, "Attendee 1: side", "Partner").check()
+        page.get_by_label("Action item 1", exact=True).fill("Share the attendance summary")
+        page.get_by_label("Action item 1", exact=True).press("Tab")
+        page.get_by_label("Action item 1: owner * (required)").fill("Sam Ortiz")
+        page.get_by_label("Action item 1: owner * (required)").press("Tab")
+        _radio(page, "Action item 1: side", "Partner").check()
+        page.get_by_label("Action item 1: due date * (required)").fill("2025-12-05")
+        page.get_by_label("Action item 1: due date * (required)").press("Tab")
+        # a second slot appears only once the first is filled in
+        expect(page.get_by_label("Attendee 2: name")).to_be_visible(timeout=30_000)
+        expect(page.get_by_label("Action item 2", exact=True)).to_be_visible(timeout=30_000)
+        # the record checks of the CSV import run on Submit and answer next to the question
+        page.get_by_role("button", name="Submit").click()
+        expect(page.locator(".pa-status")).to_contain_text("Not submitted yet: 1 question", timeout=30_000)
+        expect(page.locator(".pa-question .pa-error")).to_contain_text(["outside term 2025-26-Q2"])
+        axe_results["check-in with a record error"] = _wcag(page)
+        page.get_by_label("Date of the check-in * (required)").fill("2025-11-12")
+        page.get_by_label("Date of the check-in * (required)").press("Tab")
+        page.get_by_role("button", name="Submit").click()
+        expect(page.locator(".pa-status")).to_contain_text("Thank you", timeout=60_000)
+        axe_results["check-in submitted"] = _wcag(page)
+        page.screenshot(path=str(SCREENSHOT_DIR / "pa_records_checkin_done.png"), full_page=True)
 
-            page.get_by_label("Date of the check-in * (required)").fill("2025-09-01")      # not in the term
-            page.get_by_label("Term * (required)").select_option(label="2025-26-Q2")
-            page.get_by_label("Attendee 1: name * (required)").fill("Sam Ortiz")
-            page.get_by_label("Attendee 1: name * (required)").press("Tab")
-            _radio(page, "Attendee 1: side", "Partner").check()
-            page.get_by_label("Action item 1", exact=True).fill("Share the attendance summary")
-            page.get_by_label("Action item 1", exact=True).press("Tab")
-            page.get_by_label("Action item 1: owner * (required)").fill("Sam Ortiz")
-            page.get_by_label("Action item 1: owner * (required)").press("Tab")
-            _radio(page, "Action item 1: side", "Partner").check()
-            page.get_by_label("Action item 1: due date * (required)").fill("2025-12-05")
-            page.get_by_label("Action item 1: due date * (required)").press("Tab")
-            # a second slot appears only once the first is filled in
-            expect(page.get_by_label("Attendee 2: name")).to_be_visible(timeout=30_000)
-            expect(page.get_by_label("Action item 2", exact=True)).to_be_visible(timeout=30_000)
-            # the record checks of the CSV import run on Submit and answer next to the question
-            page.get_by_role("button", name="Submit").click()
-            expect(page.locator(".pa-status")).to_contain_text("Not submitted yet: 1 question", timeout=30_000)
-            expect(page.locator(".pa-question .pa-error")).to_contain_text(["outside term 2025-26-Q2"])
-            axe_results["check-in with a record error"] = _wcag(page)
-            page.get_by_label("Date of the check-in * (required)").fill("2025-11-12")
-            page.get_by_label("Date of the check-in * (required)").press("Tab")
-            page.get_by_role("button", name="Submit").click()
-            expect(page.locator(".pa-status")).to_contain_text("Thank you", timeout=60_000)
-            axe_results["check-in submitted"] = _wcag(page)
-            page.screenshot(path=str(SCREENSHOT_DIR / "pa_records_checkin_done.png"), full_page=True)
+        # -- investment -------------------------------------------------------------------------
+        page.get_by_role("button", name="Back to the choices").click()
+        page.get_by_label("Record an investment").check()
+        page.get_by_role("button", name="Open the form").click()
+        expect(page.get_by_role("heading", name="Investment entry: partner P02")).to_be_visible(timeout=60_000)
+        page.get_by_role("button", name="Submit").click()
+        expect(page.locator(".pa-status")).to_contain_text("Not submitted yet", timeout=30_000)
+        axe_results["investment with errors"] = _wcag(page)
 
-            # -- investment -------------------------------------------------------------------------
-            page.get_by_role("button", name="Back to the choices").click()
-            page.get_by_label("Record an investment").check()
-            page.get_by_role("button", name="Open the form").click()
-            expect(page.get_by_role("heading", name="Investment entry: partner P02")).to_be_visible(timeout=60_000)
-            page.get_by_role("button", name="Submit").click()
-            expect(page.locator(".pa-status")).to_contain_text("Not submitted yet", timeout=30_000)
-            axe_results["investment with errors"] = _wcag(page)
+        page.get_by_label("Term * (required)").select_option(label="2025-26-Q2")
+        _radio(page, "Contributed by", "Partner").check()
+        _radio(page, "Category", "Staff hours").check()
+        page.get_by_label("Amount * (required)").fill("12.5")
+        page.get_by_label("Amount * (required)").press("Tab")
+        _radio(page, "Unit", "hours").check()
+        page.get_by_label("Role of the staff * (required)").select_option(label="mentor")
+        page.get_by_label("Description").fill("Mentoring sessions, browser test")
+        page.get_by_label("Description").press("Tab")
+        page.get_by_role("button", name="Submit").click()
+        expect(page.locator(".pa-status")).to_contain_text("Thank you", timeout=60_000)
+        axe_results["investment submitted"] = _wcag(page)
+        page.screenshot(path=str(SCREENSHOT_DIR / "pa_records_investment_done.png"), full_page=True)
 
-            page.get_by_label("Term * (required)").select_option(label="2025-26-Q2")
-            _radio(page, "Contributed by", "Partner").check()
-            _radio(page, "Category", "Staff hours").check()
-            page.get_by_label("Amount * (required)").fill("12.5")
-            page.get_by_label("Amount * (required)").press("Tab")
-            _radio(page, "Unit", "hours").check()
-            page.get_by_label("Role of the staff * (required)").select_option(label="mentor")
-            page.get_by_label("Description").fill("Mentoring sessions, browser test")
-            page.get_by_label("Description").press("Tab")
-            page.get_by_role("button", name="Submit").click()
-            expect(page.locator(".pa-status")).to_contain_text("Thank you", timeout=60_000)
-            axe_results["investment submitted"] = _wcag(page)
-            page.screenshot(path=str(SCREENSHOT_DIR / "pa_records_investment_done.png"), full_page=True)
-
-            # -- goal -------------------------------------------------------------------------------
-            page.get_by_role("button", name="Back to the choices").click()
-            page.get_by_label("Set a goal").check()
-            page.get_by_role("button", name="Open the form").click()
-            expect(page.get_by_role("heading", name="Set a goal: partner P02")).to_be_visible(timeout=60_000)
-            page.get_by_label("What the partnership wants to achieve * (required)").fill(
-                "Raise participants' attendance, browser test")
-            page.get_by_label("What the partnership wants to achieve * (required)").press("Tab")
-            page.get_by_label("KPI measured * (required)").select_option(label="Attendance rate (proportion)")
-            _radio(page, "Students the goal is about", "All students").check()
-            page.get_by_label("Baseline * (required)").fill("150")              # a percent above 100
-            page.get_by_label("Baseline * (required)").press("Tab")
-            page.get_by_label("Target * (required)").fill("94")
-            page.get_by_label("Target * (required)").press("Tab")
-            page.get_by_label("Start term * (required)").select_option(label="2025-26-Q2")
-            page.get_by_label("Due term * (required)").select_option(label="2025-26-Q4")
-            page.get_by_role("button", name="Submit").click()
-            expect(page.locator(".pa-status")).to_contain_text("Not submitted yet", timeout=30_000)
-            expect(page.locator(".pa-question .pa-error")).to_contain_text(
-                ["percent between 0 and 100", "Every goal needs an owner."])
-            axe_results["goal with errors"] = _wcag(page)
-            page.get_by_label("Baseline * (required)").fill("91")
-            page.get_by_label("Baseline * (required)").press("Tab")
-            page.get_by_label("Owner of the goal * (required)").fill("Sam Ortiz")
-            page.get_by_label("Owner of the goal * (required)").press("Tab")
-            page.get_by_role("button", name="Submit").click()
-            expect(page.locator(".pa-status")).to_contain_text("Thank you", timeout=60_000)
-            axe_results["goal submitted"] = _wcag(page)
-            page.screenshot(path=str(SCREENSHOT_DIR / "pa_records_goal_done.png"), full_page=True)
-        finally:
-            browser.close()
+        # -- goal -------------------------------------------------------------------------------
+        page.get_by_role("button", name="Back to the choices").click()
+        page.get_by_label("Set a goal").check()
+        page.get_by_role("button", name="Open the form").click()
+        expect(page.get_by_role("heading", name="Set a goal: partner P02")).to_be_visible(timeout=60_000)
+        page.get_by_label("What the partnership wants to achieve * (required)").fill(
+            "Raise participants' attendance, browser test")
+        page.get_by_label("What the partnership wants to achieve * (required)").press("Tab")
+        page.get_by_label("KPI measured * (required)").select_option(label="Attendance rate (proportion)")
+        _radio(page, "Students the goal is about", "All students").check()
+        page.get_by_label("Baseline * (required)").fill("150")              # a percent above 100
+        page.get_by_label("Baseline * (required)").press("Tab")
+        page.get_by_label("Target * (required)").fill("94")
+        page.get_by_label("Target * (required)").press("Tab")
+        page.get_by_label("Start term * (required)").select_option(label="2025-26-Q2")
+        page.get_by_label("Due term * (required)").select_option(label="2025-26-Q4")
+        page.get_by_role("button", name="Submit").click()
+        expect(page.locator(".pa-status")).to_contain_text("Not submitted yet", timeout=30_000)
+        expect(page.locator(".pa-question .pa-error")).to_contain_text(
+            ["percent between 0 and 100", "Every goal needs an owner."])
+        axe_results["goal with errors"] = _wcag(page)
+        page.get_by_label("Baseline * (required)").fill("91")
+        page.get_by_label("Baseline * (required)").press("Tab")
+        page.get_by_label("Owner of the goal * (required)").fill("Sam Ortiz")
+        page.get_by_label("Owner of the goal * (required)").press("Tab")
+        page.get_by_role("button", name="Submit").click()
+        expect(page.locator(".pa-status")).to_contain_text("Thank you", timeout=60_000)
+        axe_results["goal submitted"] = _wcag(page)
+        page.screenshot(path=str(SCREENSHOT_DIR / "pa_records_goal_done.png"), full_page=True)
 
     assert axe_results == {k: [] for k in axe_results}, axe_results
     assert len(axe_results) == 9

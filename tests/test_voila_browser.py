@@ -6,6 +6,7 @@ also shows the form works offline.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -81,6 +82,35 @@ def server(tmp_path):
             proc.wait()
 
 
+@contextlib.contextmanager
+def app_page(port: int, *, height: int):
+    """Headless system Chromium on the app at 127.0.0.1:``port``, its widgets drawn and no code shown.
+
+    Every request to another host is aborted and its URL recorded in the yielded ``blocked`` list.
+    """
+    from playwright.sync_api import sync_playwright
+    blocked: list[str] = []
+
+    def only_local(route):
+        if urlparse(route.request.url).hostname in ("127.0.0.1", "localhost"):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": height})
+            page.route("**/*", only_local)
+            page.goto(f"http://127.0.0.1:{port}/", timeout=90_000)
+            page.wait_for_selector(".widget-button", timeout=90_000)
+            assert page.locator(".jp-InputArea").count() == 0       # no code shown
+            yield page, blocked
+        finally:
+            browser.close()
+
+
 def _axe(page) -> tuple[list, list]:
     from axe_playwright_python.sync_playwright import Axe
     wcag = Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG_TAGS}}).response["violations"]
@@ -91,112 +121,93 @@ def _axe(page) -> tuple[list, list]:
 
 def test_fill_and_submit_in_browser(server):
     require_chromium()
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
     port, db, log = server
-    blocked: list[str] = []
 
-    def only_local(route):
-        host = urlparse(route.request.url).hostname
-        if host in ("127.0.0.1", "localhost"):
-            route.continue_()
-        else:
-            blocked.append(route.request.url)
-            route.abort()
+    with app_page(port, height=1600) as (page, blocked):
+        wcag, _ = _axe(page)
+        assert wcag == [], f"chooser: {wcag}"
+        page.get_by_label("Partnership").select_option(label="P01 – Riverside Hospital")
+        page.get_by_label("District staff").check()
+        page.get_by_label("Your name or email").fill("ana@district.example")
+        page.get_by_label("Your name or email").press("Tab")
+        page.get_by_role("button", name="Start survey").click()
+        progress = page.locator(".pa-progress")
+        expect(progress).to_contain_text("required questions answered", timeout=60_000)
 
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 1600})
-            page.route("**/*", only_local)
-            page.goto(f"http://127.0.0.1:{port}/", timeout=90_000)
-            page.wait_for_selector(".widget-button", timeout=90_000)
-            assert page.locator(".jp-InputArea").count() == 0       # no code shown
+        # an early Submit shows text errors, inline and in the status line
+        page.get_by_role("button", name="Submit").click()
+        expect(page.locator(".pa-status")).to_contain_text("Not submitted yet", timeout=30_000)
+        assert page.locator(".pa-question .pa-error").count() > 0
+        wcag, _ = _axe(page)
+        assert wcag == [], f"form with errors: {wcag}"
 
-            wcag, _ = _axe(page)
-            assert wcag == [], f"chooser: {wcag}"
-            page.get_by_label("Partnership").select_option(label="P01 – Riverside Hospital")
-            page.get_by_label("District staff").check()
-            page.get_by_label("Your name or email").fill("ana@district.example")
-            page.get_by_label("Your name or email").press("Tab")
-            page.get_by_role("button", name="Start survey").click()
-            progress = page.locator(".pa-progress")
-            expect(progress).to_contain_text("required questions answered", timeout=60_000)
+        # keyboard only: Space picks, an arrow key moves within the question (named radio group), and
+        # the choice is autosaved to the store while the survey is still a draft
+        first_group = page.get_by_role("radiogroup").first
+        first_group.get_by_role("radio").first.focus()
+        page.keyboard.press("Space")
+        page.keyboard.press("ArrowDown")
+        expect(first_group.get_by_role("radio").nth(1)).to_be_checked()
+        second_label = first_group.locator("label").nth(1).inner_text().strip()
+        from partner_analysis.fit.instrument import default_instrument_path, read_instrument
+        instrument = read_instrument(default_instrument_path())
+        deadline, saved = time.monotonic() + 20, {}
+        while time.monotonic() < deadline and second_label not in saved.values():
+            time.sleep(0.3)
+            with Store(db) as store:
+                drafts = store.answers_long(partner_id="P01", status="draft")
+            saved = {row.item: instrument.item(row.item).choice(row.value).label
+                     for row in drafts.itertuples() if instrument.item(row.item).type == "select_one"}
+        assert second_label in saved.values(), (saved, second_label)
 
-            # an early Submit shows text errors, inline and in the status line
-            page.get_by_role("button", name="Submit").click()
-            expect(page.locator(".pa-status")).to_contain_text("Not submitted yet", timeout=30_000)
-            assert page.locator(".pa-question .pa-error").count() > 0
-            wcag, _ = _axe(page)
-            assert wcag == [], f"form with errors: {wcag}"
+        for group in page.get_by_role("radiogroup").all():
+            agree = group.get_by_label("Agree", exact=True)
+            (agree if agree.count() else group.get_by_role("radio").first).check()
+        for control in page.get_by_label(re.compile(r"\(required\)")).all():
+            if not control.is_visible():
+                continue
+            tag, kind, placeholder = control.evaluate(
+                "e => [e.tagName, e.type || '', e.getAttribute('placeholder') || '']")
+            if tag == "SELECT":
+                control.select_option(index=1)
+            elif kind == "date":
+                control.fill("2024-09-01")
+            elif tag in ("INPUT", "TEXTAREA"):
+                control.fill("3" if "number" in placeholder else "Browser test answer")
+                control.press("Tab")
+        expect(progress).to_contain_text(re.compile(r"\b(\d+) of \1 required"), timeout=60_000)
+        page.get_by_role("button", name="Submit").click()
+        expect(page.locator(".pa-status")).to_contain_text("Thank you", timeout=60_000)
+        wcag, everything = _axe(page)
+        assert wcag == [], f"submitted form: {wcag}"
+        page.screenshot(path=str(SCREENSHOT), full_page=False)
 
-            # keyboard only: Space picks, an arrow key moves within the question (named radio group), and
-            # the choice is autosaved to the store while the survey is still a draft
-            first_group = page.get_by_role("radiogroup").first
-            first_group.get_by_role("radio").first.focus()
-            page.keyboard.press("Space")
-            page.keyboard.press("ArrowDown")
-            expect(first_group.get_by_role("radio").nth(1)).to_be_checked()
-            second_label = first_group.locator("label").nth(1).inner_text().strip()
-            from partner_analysis.fit.instrument import default_instrument_path, read_instrument
-            instrument = read_instrument(default_instrument_path())
-            deadline, saved = time.monotonic() + 20, {}
-            while time.monotonic() < deadline and second_label not in saved.values():
-                time.sleep(0.3)
-                with Store(db) as store:
-                    drafts = store.answers_long(partner_id="P01", status="draft")
-                saved = {row.item: instrument.item(row.item).choice(row.value).label
-                         for row in drafts.itertuples() if instrument.item(row.item).type == "select_one"}
-            assert second_label in saved.values(), (saved, second_label)
-
-            for group in page.get_by_role("radiogroup").all():
-                agree = group.get_by_label("Agree", exact=True)
-                (agree if agree.count() else group.get_by_role("radio").first).check()
-            for control in page.get_by_label(re.compile(r"\(required\)")).all():
-                if not control.is_visible():
-                    continue
-                tag, kind, placeholder = control.evaluate(
-                    "e => [e.tagName, e.type || '', e.getAttribute('placeholder') || '']")
-                if tag == "SELECT":
-                    control.select_option(index=1)
-                elif kind == "date":
-                    control.fill("2024-09-01")
-                elif tag in ("INPUT", "TEXTAREA"):
-                    control.fill("3" if "number" in placeholder else "Browser test answer")
-                    control.press("Tab")
-            expect(progress).to_contain_text(re.compile(r"\b(\d+) of \1 required"), timeout=60_000)
-            page.get_by_role("button", name="Submit").click()
-            expect(page.locator(".pa-status")).to_contain_text("Thank you", timeout=60_000)
-            wcag, everything = _axe(page)
-            assert wcag == [], f"submitted form: {wcag}"
-            page.screenshot(path=str(SCREENSHOT), full_page=False)
-
-            # coming back as the same respondent (a new page, so a new kernel) opens the submitted answers
-            # for correction; one corrected answer with a reason is saved and audited
-            page.goto(f"http://127.0.0.1:{port}/", timeout=90_000)
-            page.wait_for_selector(".widget-button", timeout=90_000)
-            page.get_by_label("Partnership").select_option(label="P01 – Riverside Hospital")
-            page.get_by_label("District staff").check()
-            page.get_by_label("Your name or email").fill("ana@district.example")
-            page.get_by_label("Your name or email").press("Tab")
-            page.get_by_role("button", name="Start survey").click()
-            fix = page.get_by_role("button", name="Save corrections")
-            expect(fix).to_be_visible(timeout=60_000)
-            expect(page.get_by_role("heading", level=1)).to_contain_text("correct your submitted answers")
-            organisation = page.get_by_label(re.compile(r"^Your organisation"))
-            expect(organisation).to_have_value("Browser test answer")
-            wcag, _ = _axe(page)
-            assert wcag == [], f"correction view: {wcag}"
-            organisation.fill("Riverside Unified School District")
-            organisation.press("Tab")
-            reason = page.get_by_label(re.compile(r"Reason for the correction"))
-            reason.fill("I typed a placeholder instead of my organisation.")
-            reason.press("Tab")
-            fix.click()
-            expect(page.locator(".pa-status")).to_contain_text("1 answer was changed", timeout=60_000)
-            wcag, _ = _axe(page)
-            assert wcag == [], f"correction saved: {wcag}"
-        finally:
-            browser.close()
+        # coming back as the same respondent (a new page, so a new kernel) opens the submitted answers
+        # for correction; one corrected answer with a reason is saved and audited
+        page.goto(f"http://127.0.0.1:{port}/", timeout=90_000)
+        page.wait_for_selector(".widget-button", timeout=90_000)
+        page.get_by_label("Partnership").select_option(label="P01 – Riverside Hospital")
+        page.get_by_label("District staff").check()
+        page.get_by_label("Your name or email").fill("ana@district.example")
+        page.get_by_label("Your name or email").press("Tab")
+        page.get_by_role("button", name="Start survey").click()
+        fix = page.get_by_role("button", name="Save corrections")
+        expect(fix).to_be_visible(timeout=60_000)
+        expect(page.get_by_role("heading", level=1)).to_contain_text("correct your submitted answers")
+        organisation = page.get_by_label(re.compile(r"^Your organisation"))
+        expect(organisation).to_have_value("Browser test answer")
+        wcag, _ = _axe(page)
+        assert wcag == [], f"correction view: {wcag}"
+        organisation.fill("Riverside Unified School District")
+        organisation.press("Tab")
+        reason = page.get_by_label(re.compile(r"Reason for the correction"))
+        reason.fill("I typed a placeholder instead of my organisation.")
+        reason.press("Tab")
+        fix.click()
+        expect(page.locator(".pa-status")).to_contain_text("1 answer was changed", timeout=60_000)
+        wcag, _ = _axe(page)
+        assert wcag == [], f"correction saved: {wcag}"
 
     with Store(db) as store:
         long = store.answers_long(partner_id="P01")
