@@ -39,6 +39,7 @@ def _worker(db: str, worker: int, n: int, out) -> None:
 
 
 def _open_fresh(db: str, i: int) -> int:
+    """Open a store (SQLite path or any URL), start and submit one response; also used by the PostgreSQL tests."""
     store = Store(db)
     try:
         rid = store.open_response(FORM, VERSION, "P01", "district", f"fresh-{i}")

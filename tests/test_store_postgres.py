@@ -15,6 +15,7 @@ from partner_analysis.cli import main
 from partner_analysis.exceptions import StoreError
 from partner_analysis.forms.survey import survey_form
 from partner_analysis.store import Store
+from test_store_concurrency import _open_fresh
 from test_survey_form import _fill_everything, _Instrument, _shipped_instrument
 
 FORM, VERSION = "partner_fit", "2025090101"
@@ -91,21 +92,11 @@ def test_concurrent_submissions_on_postgresql(pg_fresh_url):
     assert _count(url, "SELECT partner_id FROM partnerships ORDER BY 1") == [(f"P0{k}",) for k in (1, 2, 3, 4, 9)]
 
 
-def _first_open(url: str, i: int) -> int:
-    store = Store(url)
-    try:
-        rid = store.open_response(FORM, VERSION, "P01", "district", f"fresh-{i}")
-        store.submit(rid)
-        return rid
-    finally:
-        store.close()
-
-
 @pytest.mark.slow
 def test_processes_creating_the_tables_at_once_on_postgresql(pg_fresh_url):
     # eight processes open an empty database at the same moment: CREATE TABLE must not race
     with mp.get_context("fork").Pool(8) as pool:
-        ids = pool.starmap(_first_open, [(pg_fresh_url, i) for i in range(8)])
+        ids = pool.starmap(_open_fresh, [(pg_fresh_url, i) for i in range(8)])
     assert sorted(ids) == list(range(1, 9))
     assert _count(pg_fresh_url, "SELECT count(*) FROM response_sets WHERE status = 'submitted'") == [(8,)]
 
