@@ -82,6 +82,16 @@ def _drop_draft(conn, key: str) -> None:
     conn.execute(delete(drafts).where(drafts.c.draft_key == key))
 
 
+def _partner_field(ctx: RecordsContext, *, form: str, section: str) -> FieldSpec:
+    """The partner choice of a form whose partner is not fixed; needs the district's partner list."""
+    if not ctx.partners:
+        raise ConfigError(f"the {form} form needs the district's partner list or a partner_id",
+                          fix="Open the records with data_dir= (partners.parquet), register partnerships in "
+                              "the store, or pass partner_id=")
+    return FieldSpec("partner_id", "choice", "Partner", choices=tuple((p, p) for p in sorted(ctx.partners)),
+                     required=True, section=section)
+
+
 # -- investment entries -----------------------------------------------------------------------------
 
 def investment_fields(ctx: RecordsContext, *, partner_id: str | None = None) -> list[FieldSpec]:
@@ -89,12 +99,7 @@ def investment_fields(ctx: RecordsContext, *, partner_id: str | None = None) -> 
     val = Valuation.from_config(ctx.config)
     fields = []
     if partner_id is None:
-        if not ctx.partners:
-            raise ConfigError("the investment form needs the district's partner list or a partner_id",
-                              fix="Open the records with data_dir= (partners.parquet), register partnerships in "
-                                  "the store, or pass partner_id=")
-        fields.append(FieldSpec("partner_id", "choice", "Partner", choices=tuple((p, p) for p in sorted(ctx.partners)),
-                                required=True, section="Entry"))
+        fields.append(_partner_field(ctx, form="investment", section="Entry"))
     today_term = ctx.config.term_for_date(dt.date.today())
     fields += [
         FieldSpec("term", "choice", "Term", choices=tuple((t, t) for t in ctx.config.term_ids), required=True,
@@ -325,12 +330,7 @@ def goal_fields(ctx: RecordsContext, *, partner_id: str | None = None, catalog=N
     units = {k: u for k, _, u in kpis}
     fields: list[FieldSpec] = []
     if partner_id is None:
-        if not ctx.partners:
-            raise ConfigError("the goal form needs the district's partner list or a partner_id",
-                              fix="Open the records with data_dir= (partners.parquet), register partnerships in "
-                                  "the store, or pass partner_id=")
-        fields.append(FieldSpec("partner_id", "choice", "Partner", choices=tuple((p, p) for p in sorted(ctx.partners)),
-                                required=True, section="Goal"))
+        fields.append(_partner_field(ctx, form="goal", section="Goal"))
 
     def is_kpi(a: dict) -> bool:
         return bool(a.get("kpi_id")) and a.get("kpi_id") != FREE_FORM
