@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make demo        build the demo district and run the quarterly reports"
 	@echo "make test        run the whole test suite"
-	@echo "make lab         JupyterLab on notebooks/"
+	@echo "make lab         JupyterLab on notebooks/, opening getting_started.ipynb"
 	@echo "make survey-app  serve the fit-survey form with Voila on localhost"
 	@echo "make records-app serve the check-in and investment forms with Voila on localhost"
 	@echo "make bench       run the benchmarks (minutes; large data)"
@@ -35,7 +35,7 @@ test: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadgroup -q $(PYTEST_ARGS)
 
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/
+	cd notebooks && $(abspath $(VENV))/bin/jupyter lab getting_started.ipynb
 
 survey-app: $(STAMP)
 	$(PY) -m partner_analysis survey-app

@@ -1,28 +1,34 @@
 """partner_analysis: is a school-district partnership healthy, and does it help students?
 
-Analysts use ``import partner_analysis as pa``; modules are imported on first
-use so that ``import partner_analysis`` stays fast in kernels and workers.
+Analysts start with ``district = pa.open_district()`` (see :mod:`partner_analysis.district`); the areas are
+modules imported on first use, so that ``import partner_analysis`` stays fast in kernels and workers:
+``pa.kpi``, ``pa.stats``, ``pa.privacy``, ``pa.fit``, ``pa.records``, ``pa.report``, ``pa.plots``, ``pa.data``,
+``pa.store``, ``pa.forms``.
 """
 from __future__ import annotations
 
-import importlib
+import importlib as _importlib
+
+from .config import DistrictConfig, load_config
+from .exceptions import ConfigError, InputDataError, NotebookRunError, PartnerAnalysisError, PartnerAnalysisWarning
 
 __version__ = "0.1.0"
 
-from .config import DistrictConfig, load_config  # noqa: E402
-from .exceptions import (ConfigError, InputDataError, NotebookRunError,  # noqa: E402
-                         PartnerAnalysisError, PartnerAnalysisWarning)
+_SUBMODULES = ("data", "fit", "forms", "kpi", "plots", "privacy", "records", "report", "stats", "store")
+_LAZY = {"open_district": "district", "District": "district", "read_dataset": "data.dataset"}
 
-_SUBMODULES = {"stats", "privacy", "data", "kpi", "fit", "records", "store", "forms", "report", "plots"}
-
-__all__ = ["DistrictConfig", "load_config", "read_dataset", "PartnerAnalysisError", "InputDataError",
-           "ConfigError", "NotebookRunError", "PartnerAnalysisWarning", "__version__", *sorted(_SUBMODULES)]
+__all__ = ["open_district", "District", "DistrictConfig", "load_config", "read_dataset",
+           "PartnerAnalysisError", "InputDataError", "ConfigError", "NotebookRunError",
+           "PartnerAnalysisWarning", "__version__", *_SUBMODULES]
 
 
 def __getattr__(name: str):
     if name in _SUBMODULES:
-        return importlib.import_module(f".{name}", __name__)
-    if name == "read_dataset":
-        from .data.dataset import read_dataset
-        return read_dataset
+        return _importlib.import_module(f".{name}", __name__)
+    if name in _LAZY:
+        return getattr(_importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'partner_analysis' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,98 @@
+"""The analyst's front door (pa.open_district) and notebooks that run as opened, with their default parameters."""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+import partner_analysis as pa
+from partner_analysis import district as district_module
+from partner_analysis.district import find_data_dir, open_district
+from partner_analysis.exceptions import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "notebooks"
+#: Analyst notebooks; the two app notebooks (fit_survey, records_forms) are served by Voila and tested there,
+#: the report template runs in the report tests with its bundle.
+ANALYST_NOTEBOOKS = ["getting_started.ipynb", "explore_outcomes.ipynb", "fit_results.ipynb",
+                     "partnership_records.ipynb"]
+
+
+def test_dir_shows_only_the_public_api():
+    names = dir(pa)
+    assert "open_district" in names and "kpi" in names and "DistrictConfig" in names
+    assert not [n for n in names if n.startswith("_") and n != "__version__"]
+    assert "annotations" not in names and "importlib" not in names
+    for name in pa.__all__:
+        assert getattr(pa, name) is not None
+    with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
+        pa.nonsense  # noqa: B018
+
+
+def test_find_data_dir_order(demo_dir, tmp_path, monkeypatch):
+    monkeypatch.delenv("PA_DATA_DIR", raising=False)
+    fake_checkout = tmp_path / "checkout"
+    (fake_checkout / "notebooks").mkdir(parents=True)
+    monkeypatch.setattr(district_module, "_CHECKOUT", fake_checkout)
+    with pytest.raises(ConfigError, match="make demo"):
+        find_data_dir("")
+    shutil.copytree(demo_dir, fake_checkout / "demo_district")
+    # 3. the checkout's demo district, whatever the working directory (JupyterLab runs in notebooks/)
+    monkeypatch.chdir(fake_checkout / "notebooks")
+    assert find_data_dir("") == (fake_checkout / "demo_district").resolve()
+    # a relative parameter is also tried against the checkout, so "demo_district" works from notebooks/
+    assert find_data_dir("demo_district") == (fake_checkout / "demo_district").resolve()
+    # 2. PA_DATA_DIR before the demo
+    monkeypatch.setenv("PA_DATA_DIR", str(demo_dir))
+    assert find_data_dir(None) == demo_dir.resolve()
+    # 1. the parameter before everything
+    other = tmp_path / "other"
+    shutil.copytree(demo_dir, other, ignore=shutil.ignore_patterns("*.parquet", "records*"))
+    assert find_data_dir(str(other)) == other.resolve()
+
+
+def test_find_data_dir_names_what_is_wrong(tmp_path, monkeypatch):
+    monkeypatch.setenv("PA_DATA_DIR", str(tmp_path / "nowhere"))
+    with pytest.raises(ConfigError, match=r"PA_DATA_DIR.*no district.yml"):
+        find_data_dir("")
+    with pytest.raises(ConfigError, match=r"the path given.*no district.yml"):
+        find_data_dir(tmp_path)
+
+
+def test_district_reads_lazily_and_compares(demo_dir):
+    district = open_district(demo_dir)
+    assert "dataset" not in vars(district)          # nothing read yet
+    assert district.terms() == sorted(district.terms(), key=district.terms().index)
+    assert district.name == district.config.name
+    partners = district.partners()
+    assert len(partners) == 8 and partners.partner_id.iloc[0] == "P01"
+    table = district.compare(term="2025-26-Q2", partners="P01")
+    assert set(table.partner_id) == {"P01"} and "marker" in table
+    again = district.compare(term="2025-26-Q2", partners="P01")
+    assert table.equals(again)
+    with pytest.raises(ConfigError, match="no table 'nonsense'"):
+        district.table("nonsense")
+    assert district.fit("P01")["fit_overall"].shape[0] == 1
+
+
+def _cells_with_errors(path: Path) -> list[str]:
+    nb = json.loads(path.read_text())
+    return [o.get("evalue", "") for c in nb["cells"] if c["cell_type"] == "code"
+            for o in c.get("outputs", []) if o["output_type"] == "error"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ANALYST_NOTEBOOKS)
+def test_notebook_runs_with_its_default_parameters(name, demo_dir, tmp_path, monkeypatch):
+    """As a newcomer runs it: opened in notebooks/, Run All, no parameter changed (the demo via PA_DATA_DIR)."""
+    import papermill as pm
+    monkeypatch.setenv("PA_DATA_DIR", str(demo_dir))
+    monkeypatch.delenv("PA_DB_URL", raising=False)
+    before = sorted(p.name for p in NOTEBOOKS.iterdir())
+    out = tmp_path / name
+    pm.execute_notebook(str(NOTEBOOKS / name), str(out), kernel_name="python3", progress_bar=False,
+                        cwd=str(NOTEBOOKS))
+    assert _cells_with_errors(out) == []
+    assert sorted(p.name for p in NOTEBOOKS.iterdir()) == before   # nothing written beside the notebooks
