@@ -20,7 +20,7 @@ from __future__ import annotations
 import base64
 import io
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -28,7 +28,8 @@ import pandas as pd
 from .exceptions import ConfigError, check_argument
 
 __all__ = ["plot_trend", "plot_distribution", "plot_comparison_bars", "plot_gap", "plot_stacked_bars",
-           "figure_to_png_with_alt", "chart_alt", "chart_data", "ChartResult", "chart_result", "PLACEHOLDER_ALTS"]
+           "figure_to_png_with_alt", "chart_alt", "chart_data", "ChartResult", "chart_result", "PLACEHOLDER_ALTS",
+           "group_palette"]
 
 #: Texts that describe nothing (nbconvert's placeholder among them).
 PLACEHOLDER_ALTS = ("no description has been provided for this image", "image", "chart", "figure", "plot", "graph")
@@ -102,6 +103,25 @@ def _palette(n: int):
     return sns.color_palette("colorblind", max(n, 1))
 
 
+def group_palette(levels: Sequence[str]) -> dict[str, tuple]:
+    """A fixed colour per level (colour-blind palette, in the order given).
+
+    Pass the result as ``palette=`` to every chart of a view so a group keeps its colour even when another group
+    is missing from one chart (e.g. participants suppressed).
+    """
+    return dict(zip(levels, _palette(len(levels))))
+
+
+def _colours(groups: list, palette: Mapping | None) -> list:
+    if palette is None:
+        return list(_palette(len(groups)))
+    missing = [g for g in groups if g is not None and g not in palette]
+    if missing:
+        raise ConfigError(f"palette has no colour for {missing}", key="palette",
+                          fix="Give a colour for every level, e.g. plots.group_palette(levels)")
+    return [palette[g] if g is not None else _palette(1)[0] for g in groups]
+
+
 def _box_orientation() -> dict:
     # seaborn 0.13 hands Axes.bxp ``vert=``, deprecated in Matplotlib 3.11; its plot keywords override its own,
     # so name the orientation the supported way. Matplotlib < 3.10 has no ``orientation`` and needs nothing.
@@ -136,7 +156,7 @@ def chart_result(ax) -> ChartResult:
 
 def plot_trend(data: pd.DataFrame, *, x: str, y: str, hue: str | None = None, alt: str,
                ci_low: str | None = None, ci_high: str | None = None, ax=None, title: str | None = None,
-               ylabel: str | None = None, percent: bool = False, **kwargs):
+               ylabel: str | None = None, percent: bool = False, palette: Mapping | None = None, **kwargs):
     """Lines over ordered ``x`` (terms), one per ``hue`` level, with optional CI bands.
 
     Parameters
@@ -154,6 +174,8 @@ def plot_trend(data: pd.DataFrame, *, x: str, y: str, hue: str | None = None, al
     title, ylabel : str, optional
     percent : bool
         Show 0-1 values as percentages on the axis.
+    palette : mapping, optional
+        Colour per ``hue`` level (:func:`group_palette`); default the colour-blind palette in order of appearance.
     **kwargs
         Passed to ``Axes.plot``.
 
@@ -167,7 +189,7 @@ def plot_trend(data: pd.DataFrame, *, x: str, y: str, hue: str | None = None, al
     xs = _levels(data[x].astype(str))
     pos = {v: i for i, v in enumerate(xs)}
     groups = _levels(data[hue]) if hue else [None]
-    colours = _palette(len(groups))
+    colours = _colours(groups, palette)
     for i, g in enumerate(groups):
         d = data if g is None else data[data[hue] == g]
         d = d.assign(_x=d[x].astype(str).map(pos)).sort_values("_x")
@@ -187,7 +209,7 @@ def plot_trend(data: pd.DataFrame, *, x: str, y: str, hue: str | None = None, al
 
 
 def plot_distribution(data: pd.DataFrame, *, x: str, hue: str | None = None, alt: str, kind: str = "hist",
-                      ax=None, title: str | None = None, **kwargs):
+                      ax=None, title: str | None = None, palette: Mapping | None = None, **kwargs):
     """Distribution of ``x`` by ``hue``: histogram, box plot or ECDF (seaborn).
 
     Student-level values stay inside the district: use this in analysts'
@@ -203,6 +225,8 @@ def plot_distribution(data: pd.DataFrame, *, x: str, hue: str | None = None, alt
     {alt}
     kind : {{"hist", "box", "ecdf"}}
     {ax}
+    palette : mapping, optional
+        Colour per ``hue`` level (:func:`group_palette`).
     **kwargs
         Passed to ``seaborn.histplot``, ``boxplot`` or ``ecdfplot``.
 
@@ -216,7 +240,7 @@ def plot_distribution(data: pd.DataFrame, *, x: str, hue: str | None = None, alt
     check_argument("kind", kind, ("hist", "box", "ecdf"), key="kind")
     ax = _axes(ax)
     levels = _levels(data[hue]) if hue else None
-    palette = dict(zip(levels, _palette(len(levels)))) if hue else None
+    palette = dict(zip(levels, _colours(levels, palette))) if hue else None
     if kind == "hist":
         sns.histplot(data=data, x=x, hue=hue, hue_order=levels, palette=palette, stat="density",
                      common_norm=False, element="step", ax=ax, **kwargs)
@@ -430,7 +454,8 @@ def plot_stacked_bars(data: pd.DataFrame, *, x: str, y: str, hue: str, alt: str,
     return _attach(ax, alt, twin)
 
 
-def figure_to_png_with_alt(fig, *, alt: str | None = None, dpi: int = 110) -> tuple[dict, dict]:
+def figure_to_png_with_alt(fig, *, alt: str | None = None, dpi: int = 110, tight: bool = True
+                           ) -> tuple[dict, dict]:
     """PNG display bundle of a figure (or Axes) with its alt text.
 
     Returns ``(data, metadata)`` for
@@ -438,7 +463,8 @@ def figure_to_png_with_alt(fig, *, alt: str | None = None, dpi: int = 110) -> tu
     holds base64 ``image/png`` and a ``text/plain`` fallback naming the alt
     text; ``metadata["image/png"]["alt"]`` is what nbconvert templates put in
     the ``alt`` attribute. The PNG carries no text metadata (no software tag,
-    nothing about the data).
+    nothing about the data). ``tight=False`` saves the figure as laid out (draw it with
+    ``layout="constrained"``): one drawing pass instead of two, for views that redraw on every change.
 
     Raises
     ------
@@ -448,7 +474,7 @@ def figure_to_png_with_alt(fig, *, alt: str | None = None, dpi: int = 110) -> tu
     fig = getattr(fig, "figure", fig)
     text = _check_alt(alt if alt is not None else chart_alt(fig))
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight" if tight else None, metadata={"Software": None})
     width = int(fig.get_size_inches()[0] * dpi)
     data = {"image/png": base64.b64encode(buf.getvalue()).decode("ascii"), "text/plain": f"[chart: {text}]"}
     return data, {"image/png": {"alt": text, "width": width}}

@@ -96,3 +96,14 @@ def test_notebook_runs_with_its_default_parameters(name, demo_dir, tmp_path, mon
                         cwd=str(NOTEBOOKS))
     assert _cells_with_errors(out) == []
     assert sorted(p.name for p in NOTEBOOKS.iterdir()) == before   # nothing written beside the notebooks
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")))
+def test_papermill_reads_every_parameter(name):
+    """A parameter papermill cannot parse is silently not overridable ("Passed unknown parameter")."""
+    import papermill as pm
+    nb = json.loads((NOTEBOOKS / name).read_text())
+    [cell] = [c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assigned = [line.split("=")[0].split(":")[0].strip() for line in "".join(cell["source"]).splitlines()
+                if "=" in line and not line.lstrip().startswith("#")]
+    assert sorted(pm.inspect_notebook(str(NOTEBOOKS / name))) == sorted(assigned)

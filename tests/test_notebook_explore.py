@@ -51,8 +51,12 @@ def test_show_button_draws_charts_with_alt_text_and_no_student_ids(explorer, dem
     figures = explorer.figures()
     assert figures, "at least the trend chart"
     for data, meta in figures:
-        alt = meta["image/png"]["alt"]
-        assert len(alt) > 20 and "Attendance rate" in alt
+        if "image/png" in data:
+            alt = meta["image/png"]["alt"]
+            assert len(alt) > 20 and "Attendance rate" in alt
+        else:   # a chart whose values are all hidden is a sentence saying so
+            assert "Attendance rate" in data["text/plain"] and ("hidden" in data["text/plain"]
+                                                                or "fewer than" in data["text/plain"])
     explorer.show_button.click()
     assert explorer.status.value == ""
     outputs = explorer.output.outputs
@@ -102,9 +106,103 @@ def test_notebook_runs_top_to_bottom_without_leaking_ids(demo_dir, tmp_path):
     assert not [o for o in outputs if o.get("output_type") == "error"]
     pngs = [o for o in outputs if "image/png" in o.get("data", {})]
     assert pngs and all(o["metadata"]["image/png"]["alt"] for o in pngs)
-    assert any("text/html" in o.get("data", {}) and "mean_t" in o["data"]["text/html"] for o in outputs)
+    assert any("text/html" in o.get("data", {}) and "Comparison students" in o["data"]["text/html"]
+               for o in outputs)
     from partner_analysis.privacy import scan_outputs
     assert scan_outputs(out, _student_ids(demo_dir)) == []
     # no logic in the notebook: every code cell is a few lines calling the library
     code = [c.source for c in nb.cells if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])]
     assert all(len(src.splitlines()) <= 5 and " for " not in src and "def " not in src for src in code)
+
+
+@pytest.fixture(scope="module")
+def fresh(demo_dir):
+    import datetime as dt
+    return OutcomeExplorer.from_path(demo_dir, term=TERM, today=dt.date(2026, 1, 15))
+
+
+def test_names_not_codes(fresh, demo_dir):
+    partners = pd.read_parquet(demo_dir / "partners.parquet")
+    assert [label for label, _ in fresh.partner.options] == list(partners.sort_values("partner_id")["name"])
+    fresh.partner.value = "P01"
+    labels = [label for label, _ in fresh.program.options]
+    assert labels[0] == "All programmes" and not any(label.startswith("P01-") for label in labels)
+    assert "High School" in " ".join(label for label, _ in fresh.school.options)
+    assert ("Free or reduced-price lunch", "frl") in fresh.subgroup.options
+
+
+def test_future_terms_are_not_offered(fresh):
+    # the demo's data end in 2025-26-Q2: later terms hold nothing and are not offered
+    assert fresh.terms.options[-1] == TERM and "2025-26-Q3" in fresh.config.term_ids
+    # on the last day of Q1, Q2 has not started: not offered, and asking for it says so
+    q1_end = fresh.config.term("2025-26-Q1").end
+    early = OutcomeExplorer(fresh.dataset, term="2025-26-Q1", today=q1_end, auto_update=False)
+    assert early.terms.options[-1] == "2025-26-Q1"
+    with pytest.raises(ConfigError, match="has not started"):
+        OutcomeExplorer(fresh.dataset, term=TERM, today=q1_end)
+
+
+def test_the_table_reads_plainly(fresh):
+    fresh.partner.value = "P01"
+    fresh.kpi.value = "chronic_absence"
+    fresh.terms.value = ("2025-26-Q1", TERM)
+    html = fresh.bundles()[-1][0]["text/html"]
+    assert "Comparison students" in html and "Participants&#x27; value" in html or "Participants' value" in html
+    assert "mean_t" not in html and "p_adj" not in html
+    import re
+    cells = re.findall(r"<td>([^<]*)</td>", html)
+    shares = [c for c in cells if c.endswith("%")]
+    assert shares and all(re.fullmatch(r"[<>≤≥]?\d+%", c) for c in shares)   # whole percentages or codes
+
+
+def test_a_hidden_partner_gets_a_sentence_not_an_empty_chart(fresh):
+    table = fresh.comparison_table()
+    hidden = table.assign(mean_t=float("nan"), mean_c=float("nan"))
+    bundles = fresh.figures(hidden)
+    first = bundles[0][0]
+    assert "image/png" not in first and "every value is hidden" in first["text/plain"]
+
+
+def test_every_widget_change_redraws(fresh):
+    fresh.kpi.value = "gpa"
+    before = fresh.output.outputs
+    fresh.partner.value = "P03" if fresh.partner.value != "P03" else "P02"
+    assert fresh.output.outputs != before and fresh.program.value == "all"
+    before = fresh.output.outputs
+    fresh.kpi.value = "attendance_rate"
+    assert fresh.output.outputs != before
+
+
+def test_participants_keep_their_colour_when_comparison_is_alone():
+    import matplotlib.pyplot as plt
+
+    from partner_analysis import plots
+    colours = plots.group_palette(["participants", "comparison"])
+    both = pd.DataFrame({"term": ["a", "b"] * 2, "group": ["participants"] * 2 + ["comparison"] * 2,
+                         "mean": [1.0, 2.0, 1.5, 1.6]})
+    alone = both[both.group == "comparison"]
+    ax1 = plots.plot_trend(both, x="term", y="mean", hue="group", alt="Two groups over two terms.",
+                           palette=colours, ax=plt.figure().subplots())
+    ax2 = plots.plot_trend(alone, x="term", y="mean", hue="group", alt="The comparison group over two terms.",
+                           palette=colours, ax=plt.figure().subplots())
+    colour = {line.get_label(): line.get_color() for line in ax1.get_lines() if not line.get_label().startswith("_")}
+    [line] = [line for line in ax2.get_lines() if not line.get_label().startswith("_")]
+    assert line.get_label() == "comparison" and line.get_color() == colour["comparison"]
+    assert colour["comparison"] != colour["participants"]
+    with pytest.raises(ConfigError, match="no colour for"):
+        plots.plot_trend(both, x="term", y="mean", hue="group", alt="Two groups over two terms.",
+                         palette={"participants": "red"}, ax=plt.figure().subplots())
+
+
+def test_a_coded_share_does_not_come_back_through_the_difference():
+    from partner_analysis.kpi.explore import format_comparison
+    row = {"term": "T", "subgroup_value": "all", "n_t": 25, "n_c": 400, "mean_t": 24 / 25, "mean_c": 0.80,
+           "difference": 24 / 25 - 0.80, "effect_size": 0.9, "es_ci_low": 0.5, "es_ci_high": 1.3, "p_adj": 0.01,
+           "wording": "association", "marker": ""}
+    shown = format_comparison(pd.DataFrame([row]), percent=True, binary=True, protect=True).iloc[0]
+    # 24 of 25: the complement (1) is below the minimum numerator, so the share is hidden or coded ...
+    assert shown["Participants' value"] in ("*", "≥95%") and shown["Comparison value"] == "80%"
+    # ... and neither the difference nor the effect size gives it back
+    assert shown["Difference"] == "" and shown["Effect size (95% CI)"] == ""
+    exact = format_comparison(pd.DataFrame([row]), percent=True, binary=True, protect=False).iloc[0]
+    assert exact["Participants' value"] == "96.0%" and exact["Difference"] == "+16 points"
