@@ -110,3 +110,33 @@ def test_docs_cited_in_the_code_resolve(site):
             cited |= set(re.findall(r"docs/([a-z0-9_-]+\.md)(?:#([a-z0-9_-]+))?", f.read_text(encoding="utf-8")))
     problems = sorted(p for page, anchor in cited if (p := _check_target(site, page, anchor or None)))
     assert problems == []
+
+
+def _yaml_block(page: str, heading: str) -> str:
+    """The first ```yaml block after ``heading`` in docs/<page>."""
+    text = (DOCS / page).read_text(encoding="utf-8")
+    after = text.split(heading, 1)[1]
+    return after.split("```yaml\n", 1)[1].split("```", 1)[0]
+
+
+def test_kpi_catalog_example_loads_and_extends_the_shipped_catalog(tmp_path):
+    from partner_analysis.kpi.catalog import load_catalog
+
+    path = tmp_path / "kpis.yml"
+    path.write_text(_yaml_block("kpi-catalog.md", "## Adding a KPI"), encoding="utf-8")
+    shipped = [k.id for k in load_catalog().kpis]
+    ids = [k.id for k in load_catalog(path).kpis]
+    new = [i for i in ids if i not in shipped]
+    assert ids[: len(shipped)] == shipped and len(new) == 1
+
+
+def test_column_map_example_parses(tmp_path):
+    from partner_analysis.config import default_config_path
+    from partner_analysis.data.load import read_map
+
+    shutil.copy(default_config_path(), tmp_path / "district.yml")
+    path = tmp_path / "map.yml"
+    path.write_text(_yaml_block("column-map.md", "## A small map"), encoding="utf-8")
+    cmap = read_map(path)
+    assert cmap.tables == ("attendance_daily",)
+    assert cmap.sources[0].recode["status"]["A"] == "unexcused"
