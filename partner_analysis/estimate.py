@@ -53,6 +53,7 @@ References
 from __future__ import annotations
 
 import bisect
+import warnings
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -174,23 +175,24 @@ def independent_columns(X: np.ndarray, *, weights: np.ndarray | None = None) -> 
     X = np.asarray(X, dtype=float)
     Xw = X if weights is None else X * np.sqrt(np.asarray(weights, float))[:, None]
     gram = Xw.T @ Xw
+    p = gram.shape[0]
+    # Cholesky of the Gram matrix, column by column in the given order, skipping aliased columns:
+    # L[:, r] is the r-th kept column's factor, so L[j, :r] @ L[j, :r] is column j's projected sum of squares.
+    L = np.zeros((p, p))
     kept: list[int] = []
     dropped: list[int] = []
-    for j in range(X.shape[1]):
+    for j in range(p):
         ss = gram[j, j]
-        if ss <= 0:
+        r = len(kept)
+        resid = ss - float(L[j, :r] @ L[j, :r]) if r else ss
+        if ss <= 0 or resid <= _ALIAS_TOL * ss:
             dropped.append(j)
             continue
-        if kept:
-            b = gram[np.ix_(kept, [j])]
-            try:
-                proj = (b.T @ _la.solve(gram[np.ix_(kept, kept)], b, assume_a="pos")).item()
-            except (np.linalg.LinAlgError, _la.LinAlgError):
-                proj = (b.T @ np.linalg.pinv(gram[np.ix_(kept, kept)]) @ b).item()
-            resid = ss - proj
-        else:
-            resid = ss
-        (kept if resid > _ALIAS_TOL * ss else dropped).append(j)
+        d = np.sqrt(resid)
+        L[j, r] = d
+        if j + 1 < p:
+            L[j + 1:, r] = (gram[j + 1:, j] - L[j + 1:, :r] @ L[j, :r]) / d
+        kept.append(j)
     return kept, dropped
 
 
@@ -276,16 +278,14 @@ def logit_fit(y: np.ndarray, X: np.ndarray, *, tol: float = LOGIT_TOL, max_iter:
     """
     y = np.asarray(y, float)
     X = np.asarray(X, float)
-    beta = np.zeros(X.shape[1])
-    # R glm's starting values: mu = (y + 0.5) / 2, eta = logit(mu)
+    # R glm's starting values: mu = (y + 0.5) / 2, eta = logit(mu); then Newton steps on the normal equations
     mu = (y + 0.5) / 2
     eta = np.log(mu / (1 - mu))
+    w = mu * (1 - mu)
+    z = eta + (y - mu) / w
+    beta = _la.solve((X * w[:, None]).T @ X, X.T @ (w * z), assume_a="pos")
     dev_old = np.inf
     for it in range(1, max_iter + 1):
-        w = mu * (1 - mu)
-        z = eta + (y - mu) / w
-        sw = np.sqrt(w)
-        beta, *_ = np.linalg.lstsq(X * sw[:, None], z * sw, rcond=None)
         eta = X @ beta
         mu = np.clip(_expit(eta), 1e-300, 1 - 1e-16)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -293,6 +293,14 @@ def logit_fit(y: np.ndarray, X: np.ndarray, *, tol: float = LOGIT_TOL, max_iter:
         if abs(dev - dev_old) / (abs(dev) + 0.1) < tol:
             return beta, True, it
         dev_old = dev
+        w = mu * (1 - mu)
+        try:
+            # a near-singular information matrix means (quasi-)separation: the MLE does not exist
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", _la.LinAlgWarning)
+                beta = beta + _la.solve((X * w[:, None]).T @ X, X.T @ (y - mu), assume_a="pos")
+        except (np.linalg.LinAlgError, _la.LinAlgError, _la.LinAlgWarning):
+            return beta, False, it
     return beta, False, max_iter
 
 

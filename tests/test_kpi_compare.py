@@ -82,7 +82,7 @@ def ds():
 
 @pytest.fixture(scope="module")
 def table(ds):
-    return compare_partners(ds, term=Q2, suppress=False, by_program=True)
+    return compare_partners(ds, term=Q2, suppress=False, by_program=True, design="raw")
 
 
 def test_columns_and_one_row_per_key(table):
@@ -95,7 +95,7 @@ def test_columns_and_one_row_per_key(table):
 @pytest.mark.parametrize("comparison", ["same_school_grade", "all_nonparticipants"])
 def test_continuous_kpi_matches_pingouin_and_scipy(ds, comparison):
     pg = pytest.importorskip("pingouin")
-    res = compare_partners(ds, term=Q2, partners="P01", suppress=False, comparison=comparison)
+    res = compare_partners(ds, term=Q2, partners="P01", suppress=False, comparison=comparison, design="raw")
     row = res.set_index("kpi_id").loc["attendance_rate"]
     treated, comp = _groups(ds, "P01", Q2, comparison=comparison)
     panel = build_panel(ds, terms=Q2, kpis=["attendance_rate"])
@@ -116,7 +116,7 @@ def test_continuous_kpi_matches_pingouin_and_scipy(ds, comparison):
 
 def test_binary_kpi_matches_statsmodels(ds):
     from statsmodels.stats.proportion import proportion_confint, proportions_ztest
-    res = compare_partners(ds, term=Q2, partners="P01", suppress=False)
+    res = compare_partners(ds, term=Q2, partners="P01", suppress=False, design="raw")
     row = res.set_index("kpi_id").loc["course_failure"]
     treated, comp = _groups(ds, "P01", Q2)
     panel = build_panel(ds, terms=Q2, kpis=["course_failure"])
@@ -136,13 +136,15 @@ def test_binary_kpi_matches_statsmodels(ds):
     assert row.es_method == "cox"
 
 
-def test_bh_is_applied_across_every_tested_row_of_the_call(table):
+def test_bh_is_applied_within_each_partner_family(table):
+    # one family per partner report: every KPI x the partner as a whole and each programme (issue #11)
     from statsmodels.stats.multitest import multipletests
     tested = table[table.p_val.notna()]
     assert len(tested) > 20
     assert set(tested.sample_status) == {"tested"}
-    expected = multipletests(tested.p_val, method="fdr_bh")[1]
-    np.testing.assert_allclose(tested.p_adj, expected, rtol=1e-9)
+    for pid, fam in tested.groupby("partner_id"):
+        expected = multipletests(fam.p_val, method="fdr_bh")[1]  # oracle: statsmodels fdr_bh
+        np.testing.assert_allclose(fam.p_adj, expected, rtol=1e-9)
     assert table.loc[table.p_val.isna(), "p_adj"].isna().all()
 
 
@@ -168,7 +170,7 @@ def test_floors_follow_the_privacy_config(ds):
 def test_baseline_equivalence_and_wording(rng):
     # participants were absent 4 more days per quarter last year: baseline not equivalent
     ds = district(rng, shift_prior=4.0)
-    res = compare_partners(ds, term=Q2, partners="P01", suppress=False).set_index("kpi_id")
+    res = compare_partners(ds, term=Q2, partners="P01", suppress=False, design="raw").set_index("kpi_id")
     row = res.loc["attendance_rate"]
     treated, comp = _groups(ds, "P01", Q2)
     prior = build_panel(ds, terms=LY_Q2, kpis=["attendance_rate"])
@@ -177,9 +179,9 @@ def test_baseline_equivalence_and_wording(rng):
     expected = float(hedges_g(v[v.index.isin(treated)], v[v.index.isin(comp)]))
     assert row.baseline_es == pytest.approx(expected)
     assert row.baseline_verdict == "not_satisfied" and row.wording == "association"
-    # wording says "effect" only where the baseline is satisfied
-    full = compare_partners(ds, term=Q2, suppress=False)
-    assert ((full.wording == "effect") == (full.baseline_verdict == "satisfied")).all()
+    # raw and adjusted comparisons are "associated with", never effects (issue #11)
+    full = compare_partners(ds, term=Q2, suppress=False, design="raw")
+    assert (full.wording == "association").all()
     assert set(full.baseline_verdict) <= {"satisfied", "needs_adjustment", "not_satisfied", "unknown"}
 
 

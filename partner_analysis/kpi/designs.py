@@ -72,12 +72,13 @@ import pandas as pd
 from scipy import stats as sps
 
 from .. import estimate as est
+from ..config import IMPACT_DESIGNS
 from ..exceptions import InputDataError, check_argument
 
 __all__ = ["DESIGNS", "DEFAULT_COVARIATES", "DesignResult", "Covariates", "estimate_effect", "fit_design",
            "build_covariates", "FRAME_COLUMNS", "BALANCE_COLUMNS"]
 
-DESIGNS = ("raw", "adjusted", "matched")
+DESIGNS = IMPACT_DESIGNS
 #: Covariates of the adjusted and matched designs unless district.yml or the caller say otherwise.
 DEFAULT_COVARIATES = ("prior", "frl", "ell", "swd", "gender", "race_ethnicity")
 FRAME_COLUMNS = ["partner_id", "program_id", "kpi_id", "student_id", "school_id", "grade_level", "treated",
@@ -92,7 +93,7 @@ class Covariates:
 
     ``numeric`` (n × a) with ``numeric_names``; ``categorical`` a list of
     integer code arrays (−1 = missing) with their ``levels`` (sorted strings);
-    ``values`` the original per-student values for the analysis frame.
+    the frame columns themselves stay with the caller.
     """
 
     numeric: np.ndarray
@@ -100,18 +101,20 @@ class Covariates:
     categorical: tuple[np.ndarray, ...]
     categorical_names: tuple[str, ...]
     levels: tuple[tuple[str, ...], ...]
-    values: pd.DataFrame = field(repr=False)
+    n: int = 0
 
     @property
     def complete(self) -> np.ndarray:
-        ok = np.isfinite(self.numeric).all(axis=1) if self.numeric.size else np.ones(len(self.values), bool)
+        ok = np.isfinite(self.numeric).all(axis=1) if self.numeric.shape[1] else np.ones(self.n, bool)
         for c in self.categorical:
             ok &= c >= 0
         return ok
 
     def take(self, rows: np.ndarray) -> "Covariates":
+        rows = np.asarray(rows)
+        n = int(rows.sum()) if rows.dtype == bool else len(rows)
         return Covariates(self.numeric[rows], self.numeric_names, tuple(c[rows] for c in self.categorical),
-                          self.categorical_names, self.levels, self.values.iloc[rows].reset_index(drop=True))
+                          self.categorical_names, self.levels, n)
 
 
 def build_covariates(data: pd.DataFrame, names: Sequence[str]) -> Covariates:
@@ -137,8 +140,7 @@ def build_covariates(data: pd.DataFrame, names: Sequence[str]) -> Covariates:
             cat_names.append(name)
             levels.append(tuple(str(u) for u in uniques))
     numeric = np.column_stack(num) if num else np.empty((len(data), 0))
-    return Covariates(numeric, tuple(num_names), tuple(cats), tuple(cat_names), tuple(levels),
-                      data[list(names)].reset_index(drop=True))
+    return Covariates(numeric, tuple(num_names), tuple(cats), tuple(cat_names), tuple(levels), len(data))
 
 
 @dataclass(frozen=True)
@@ -261,31 +263,52 @@ def _verdict(es_value: float) -> str:
     return "satisfied" if a <= 0.05 + 1e-12 else ("needs_adjustment" if a <= 0.25 + 1e-12 else "not_satisfied")
 
 
+def _group_moments(M: np.ndarray, rows: np.ndarray):
+    """Means and variances (n - 1) of the columns of M over the rows selected."""
+    sub = M[rows]
+    n = sub.shape[0]
+    mean = sub.mean(axis=0) if n else np.full(M.shape[1], np.nan)
+    var = sub.var(axis=0, ddof=1) if n > 1 else np.full(M.shape[1], np.nan)
+    return n, mean, var
+
+
 def _balance(prior, t, cov: Covariates, weights) -> pd.DataFrame:
-    rows = []
-    series = []
+    """Balance table, vectorised over covariates (same numbers as estimate.standardized_difference)."""
+    names, levels, cols = [], [], []
     if prior is not None:
-        series.append(("prior", "", prior))
+        names.append("prior"), levels.append(""), cols.append(prior)
     for j, nm in enumerate(cov.numeric_names):
-        series.append((nm, "", cov.numeric[:, j]))
+        names.append(nm), levels.append(""), cols.append(cov.numeric[:, j])
     for codes, nm, lv in zip(cov.categorical, cov.categorical_names, cov.levels):
         for u in np.unique(codes):
-            series.append((nm, lv[u], (codes == u).astype(float)))
-    after = weights is not None
-    for nm, level, x in series:
-        sd = _pooled_sd(x, t)
-        smd_b = est.standardized_difference(x, t, sd=sd)
-        smd_a = est.standardized_difference(x, t, weights=weights, sd=sd) if after else smd_b
-        binary = _is_binary(x)
-        vr_b = float("nan") if binary else est.variance_ratio(x, t)
-        vr_a = (float("nan") if binary else est.variance_ratio(x, t, weights=weights)) if after else vr_b
-        wwc = ""
-        if nm == "prior" and level == "":
-            keep = weights > 0 if after else np.ones(len(x), bool)
-            wwc = _verdict(_baseline_es(x[keep], t[keep]))
-        rows.append({"covariate": nm, "level": level, "smd_before": smd_b, "smd_after": smd_a,
-                     "variance_ratio_before": vr_b, "variance_ratio_after": vr_a, "wwc_category": wwc})
-    return pd.DataFrame(rows, columns=BALANCE_COLUMNS)
+            names.append(nm), levels.append(lv[u]), cols.append((codes == u).astype(float))
+    if not cols:
+        return pd.DataFrame(columns=BALANCE_COLUMNS)
+    M = np.column_stack(cols)
+    binary = np.array([_is_binary(c) for c in cols])
+    nt, mt, vt = _group_moments(M, t)
+    nc, mc, vc = _group_moments(M, ~t)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sd = np.sqrt(((nt - 1) * vt + (nc - 1) * vc) / (nt + nc - 2)) if nt > 1 and nc > 1 else np.full(len(cols),
+                                                                                                     np.nan)
+        sd = np.where(sd > 0, sd, np.nan)
+        smd_b = (mt - mc) / sd
+        vr_b = np.where(binary | (vc <= 0), np.nan, vt / vc)
+        if weights is not None:
+            keep = weights > 0
+            _, mta, vta = _group_moments(M, t & keep)
+            _, mca, vca = _group_moments(M, ~t & keep)
+            smd_a = (mta - mca) / sd
+            vr_a = np.where(binary | (vca <= 0), np.nan, vta / vca)
+        else:
+            keep = np.ones(len(t), bool)
+            smd_a, vr_a = smd_b, vr_b
+    wwc = [""] * len(cols)
+    if prior is not None:
+        wwc[0] = _verdict(_baseline_es(prior[keep], t[keep]))
+    return pd.DataFrame({"covariate": names, "level": levels, "smd_before": smd_b, "smd_after": smd_a,
+                         "variance_ratio_before": vr_b, "variance_ratio_after": vr_a, "wwc_category": wwc},
+                        columns=BALANCE_COLUMNS)
 
 
 def _cells_with_variation(y, cells) -> np.ndarray:
@@ -327,7 +350,7 @@ def _fit_model(y, t, prior, cov, cells, schools, kind):
     q = sps.t.ppf(0.975, G - 1) if G > 1 else float("nan")
     if kind == "binary":
         if not fit.converged:
-            out["status"] = "not fitted: logistic model did not converge"
+            out["status"] = "not fitted: logistic model did not converge (an outcome group is separated)"
             return out
         m = est.marginal_proportions(fit, X, 1)
         out.update(estimate=m["difference"], se=m["se"], mean_t=m["p_t"], mean_c=m["p_c"], effect_size=m["cox"],
