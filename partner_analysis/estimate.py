@@ -283,7 +283,12 @@ def logit_fit(y: np.ndarray, X: np.ndarray, *, tol: float = LOGIT_TOL, max_iter:
     eta = np.log(mu / (1 - mu))
     w = mu * (1 - mu)
     z = eta + (y - mu) / w
-    beta = _la.solve((X * w[:, None]).T @ X, X.T @ (w * z), assume_a="pos")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", _la.LinAlgWarning)
+            beta = _la.solve((X * w[:, None]).T @ X, X.T @ (w * z), assume_a="pos")
+    except (np.linalg.LinAlgError, _la.LinAlgError, _la.LinAlgWarning):
+        return np.zeros(X.shape[1]), False, 0
     dev_old = np.inf
     for it in range(1, max_iter + 1):
         eta = X @ beta
@@ -333,8 +338,14 @@ def logit_cluster(y: np.ndarray, X: np.ndarray, cluster: np.ndarray, *, tol: flo
     coef, converged, iters = logit_fit(y, Xk, tol=tol)
     mu = _expit(Xk @ coef)
     w = mu * (1 - mu)
-    bread = np.linalg.inv((Xk * w[:, None]).T @ Xk)
-    vcov, G = _cr1(bread, Xk * (y - mu)[:, None], codes, n, k)
+    try:
+        bread = np.linalg.inv((Xk * w[:, None]).T @ Xk) if converged else None
+    except np.linalg.LinAlgError:
+        bread, converged = None, False
+    if bread is None:  # no MLE: report, do not pretend
+        vcov, G = np.full((k, k), np.nan), int(codes.max()) + 1 if len(codes) else 0
+    else:
+        vcov, G = _cr1(bread, Xk * (y - mu)[:, None], codes, n, k)
     tss = float(((y - y.mean()) ** 2).sum())
     r2 = 1 - float(((y - mu) ** 2).sum()) / tss if tss > 0 else float("nan")
     return RegressionFit(coef=coef, vcov=vcov, kept=tuple(kept), dropped=tuple(dropped), n=n, rank=k,

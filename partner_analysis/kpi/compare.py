@@ -744,6 +744,7 @@ def _design_columns(table: pd.DataFrame, results: list, design: str) -> pd.DataF
     out["improvement_index"] = ii
     kind = out["kind"].to_numpy()
     out["test"] = np.where(fitted, np.where(kind == "binary", "logit_cr1_t", "ols_cr1_t"), "")
+    out["es_method"] = np.where(kind == "binary", "cox_adjusted", "hedges_g_adjusted")
     out["sample_status"] = np.where((out["sample_status"] == "tested") & ~fitted, "descriptive_only",
                                     out["sample_status"])
     return out
