@@ -732,9 +732,14 @@ def _design_columns(table: pd.DataFrame, results: list, design: str) -> pd.DataF
     out["n_t_analytic"], out["n_c_analytic"] = rows["n_t"].to_numpy(), rows["n_c"].to_numpy()
     out["n_schools"], out["n_unmatched"] = rows["n_schools"].to_numpy(), rows["n_unmatched"].to_numpy()
     out["dropped_columns"], out["design_warnings"] = rows["dropped_columns"], rows["warnings"]
-    cells0 = rows["cells_without_variation"].to_numpy()
-    out["design_status"] = [s if c == 0 else f"{s}; {c} school×grade cell(s) without outcome variation not fitted"
-                            for s, c in zip(rows["status"], cells0)]
+    notes = []
+    for s, c, lv in zip(rows["status"], rows["cells_without_variation"], rows["levels_without_variation"]):
+        if c:
+            s += f"; {c} school×grade cell(s) without outcome variation not fitted"
+        if lv:
+            s += f"; {lv} covariate level(s) without outcome variation not fitted"
+        notes.append(s)
+    out["design_status"] = notes
     out["_background_max_smd"] = rows["background_max_smd"].to_numpy(float)
     ii = np.full(len(out), np.nan)
     es = out["effect_size"].to_numpy(float)

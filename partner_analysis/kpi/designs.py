@@ -27,9 +27,11 @@ adjusted, continuous
     :math:`\omega(\hat\beta \pm t_{G-1,.975}\,SE)/S`.
 adjusted, binary
     Logistic regression with the same terms, converged to ``1e-10``; school ×
-    grade cells in which every student has the same outcome are reported
-    (``cells_without_variation``) and left out of the fit (their fixed effect
-    is infinite). Estimate = :math:`p_T - p_C` by marginal standardisation,
+    grade cells, and levels of categorical covariates, in which every student
+    has the same outcome are reported (``cells_without_variation``,
+    ``levels_without_variation``) and their rows left out of the fit (their
+    coefficient is infinite: quasi-separation; repeated until none is left, as
+    Stata's ``logit`` does). Estimate = :math:`p_T - p_C` by marginal standardisation,
     SE by the delta method from the CR1 covariance; effect size = Cox index of
     :math:`p_T, p_C` (no :math:`\omega`), CI :math:`\pm t_{G-1,.975}` × its
     delta SE.
@@ -172,6 +174,7 @@ class DesignResult:
     background_max_smd: float = float("nan")
     n_unmatched: int = 0
     cells_without_variation: int = 0
+    levels_without_variation: int = 0
     dropped_columns: tuple[str, ...] = ()
     status: str = "fitted"
     warnings: tuple[str, ...] = ()
@@ -214,6 +217,11 @@ def _design_matrix(treated, prior, cov: Covariates, cells, *, with_treated=True,
         names.append(nm)
     for codes, nm, lv in zip(cov.categorical, cov.categorical_names, cov.levels):
         used = np.unique(codes)
+        if len(used) == 1:
+            # a constant covariate: one column, aliased with the intercept, so it is dropped *and listed*
+            cols.append(np.ones(len(codes)))
+            names.append(f"{nm}[{lv[used[0]]}]")
+            continue
         remap = np.full(len(lv), -1)
         remap[used] = np.arange(len(used))
         d = _dummies(remap[codes], len(used))
@@ -311,24 +319,51 @@ def _balance(prior, t, cov: Covariates, weights) -> pd.DataFrame:
                         columns=BALANCE_COLUMNS)
 
 
-def _cells_with_variation(y, cells) -> np.ndarray:
-    """Rows whose school×grade cell has both outcomes (binary KPIs)."""
-    cc = np.unique(cells, return_inverse=True)[1].reshape(-1)
+def _groups_without_variation(y, codes, keep) -> np.ndarray:
+    """Rows (among ``keep``) whose group has only one outcome value."""
+    cc = np.unique(codes, return_inverse=True)[1].reshape(-1)
     G = int(cc.max()) + 1 if len(cc) else 0
-    s = np.bincount(cc, weights=y, minlength=G)
-    n = np.bincount(cc, minlength=G)
-    ok_cell = (s > 0) & (s < n)
-    return ok_cell[cc], int((~ok_cell & (n > 0)).sum())
+    s = np.bincount(cc[keep], weights=y[keep], minlength=G)
+    n = np.bincount(cc[keep], minlength=G)
+    bad = (n > 0) & ((s == 0) | (s == n))
+    return keep & bad[cc], int(bad.sum())
+
+
+def _rows_with_variation(y, cells, cov: Covariates):
+    """Binary KPIs: rows left once school×grade cells and categorical levels without outcome variation go.
+
+    Such a group predicts the outcome perfectly, so its coefficient is infinite and the maximum-likelihood
+    estimate does not exist (quasi-separation). Its rows are left out, as Stata's ``logit`` does, repeated
+    until no group is left without variation. Returns (keep, cells dropped, covariate levels dropped).
+    """
+    keep = np.ones(len(y), bool)
+    n_cells = n_levels = 0
+    changed = True
+    while changed:
+        changed = False
+        drop, k = _groups_without_variation(y, cells, keep)
+        if drop.any():
+            keep &= ~drop
+            n_cells += k
+            changed = True
+        for codes in cov.categorical:
+            drop, k = _groups_without_variation(y, codes, keep)
+            if drop.any():
+                keep &= ~drop
+                n_levels += k
+                changed = True
+    return keep, n_cells, n_levels
 
 
 def _fit_model(y, t, prior, cov, cells, schools, kind):
     """The adjusted model on given rows: (estimate, se, p, df, mean_t, mean_c, es, lo, hi, r2, G, dropped, cells0)."""
-    cells_dropped = 0
+    cells_dropped = levels_dropped = 0
     keep = np.ones(len(y), bool)
     if kind == "binary":
-        keep, cells_dropped = _cells_with_variation(y, cells)
+        keep, cells_dropped, levels_dropped = _rows_with_variation(y, cells, cov)
     yk, tk = y[keep], t[keep]
-    out = dict(cells_without_variation=cells_dropped, n_schools=int(len(np.unique(schools))))
+    out = dict(cells_without_variation=cells_dropped, levels_without_variation=levels_dropped,
+               n_schools=int(len(np.unique(schools))))
     if keep.sum() == 0 or tk.all() or not tk.any():
         out["status"] = "not fitted: no outcome variation" if kind == "binary" else "not fitted: one group only"
         return out
