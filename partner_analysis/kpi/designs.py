@@ -364,8 +364,11 @@ def _fit_model(y, t, prior, cov, cells, schools, kind):
     yk, tk = y[keep], t[keep]
     out = dict(cells_without_variation=cells_dropped, levels_without_variation=levels_dropped,
                n_schools=int(len(np.unique(schools))))
-    if keep.sum() == 0 or tk.all() or not tk.any():
-        out["status"] = "not fitted: no outcome variation" if kind == "binary" else "not fitted: one group only"
+    if keep.sum() == 0 or np.ptp(yk) == 0:
+        out["status"] = "not fitted: no outcome variation"
+        return out
+    if tk.all() or not tk.any():
+        out["status"] = "not fitted: one group only"
         return out
     covk = cov.take(np.flatnonzero(keep))
     X, names = _design_matrix(tk, None if prior is None else prior[keep], covk, cells[keep])
