@@ -65,7 +65,7 @@ from scipy.special import expit as _expit
 
 from .exceptions import InputDataError
 
-__all__ = ["RegressionFit", "independent_columns", "ols_cluster", "logit_fit", "logit_cluster",
+__all__ = ["compact_codes", "RegressionFit", "independent_columns", "ols_cluster", "logit_fit", "logit_cluster",
            "marginal_proportions", "greedy_match", "standardized_difference", "variance_ratio",
            "minimum_detectable_effect", "evidence_label", "EVIDENCE_LABELS", "LOGIT_TOL", "CALIPER_SD",
            "MIN_CLUSTERS"]
@@ -145,6 +145,21 @@ class RegressionFit:
         return est, se, float(2 * _sps.t.sf(abs(est / se), df))
 
 
+def compact_codes(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(inverse, used values): ``used[inverse] == codes`` with ``used`` sorted — ``np.unique(...,
+    return_inverse=True)``, by ``bincount`` when the codes are small non-negative integers (the common case
+    here: schools, school×grade cells, covariate levels), which avoids a sort per model."""
+    codes = np.asarray(codes)
+    if codes.size and codes.dtype.kind in "iu" and codes.min() >= 0 and codes.max() < 4 * codes.size + 1024:
+        present = np.bincount(codes)
+        used = np.flatnonzero(present)
+        lookup = np.zeros(len(present), dtype=np.int64)
+        lookup[used] = np.arange(len(used))
+        return lookup[codes], used
+    used, inverse = np.unique(codes, return_inverse=True)
+    return inverse.reshape(-1), used
+
+
 def _check_design(y: np.ndarray, X: np.ndarray, cluster: np.ndarray):
     y = np.asarray(y, dtype=float)
     X = np.asarray(X, dtype=float)
@@ -155,8 +170,7 @@ def _check_design(y: np.ndarray, X: np.ndarray, cluster: np.ndarray):
     if not (np.isfinite(y).all() and np.isfinite(X).all()):
         raise InputDataError("the outcome or design matrix holds missing values",
                              fix="Keep complete cases only (kpi.designs does)")
-    codes = np.unique(cluster, return_inverse=True)[1].reshape(-1)
-    return y, X, codes
+    return y, X, compact_codes(cluster)[0]
 
 
 def independent_columns(X: np.ndarray, *, weights: np.ndarray | None = None) -> tuple[list[int], list[int]]:
@@ -436,11 +450,11 @@ def greedy_match(score: np.ndarray, treated: np.ndarray, strata: np.ndarray, *, 
     """
     score = np.asarray(score, float)
     treated = np.asarray(treated, bool)
-    strata = np.unique(np.asarray(strata), return_inverse=True)[1].reshape(-1)
+    strata = compact_codes(strata)[0]
     order = np.arange(len(score)) if order is None else np.asarray(order)
     partner = np.full(len(score), -1, dtype=np.int64)
     controls: dict[int, tuple[list, list]] = {}
-    for s in np.unique(strata[~treated]):
+    for s in compact_codes(strata[~treated])[1]:
         idx = np.flatnonzero((strata == s) & ~treated)
         idx = idx[np.lexsort((order[idx], score[idx]))]
         controls[int(s)] = (score[idx].tolist(), idx.tolist())

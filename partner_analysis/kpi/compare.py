@@ -599,7 +599,7 @@ def run_comparison(dataset, *, term: str, partners: Sequence[str] | str | None =
         keep &= (table["program_id"] == "all").to_numpy()
     if balance and results.get(design) is not None:
         balance_frames = [_balance_rows(table.iloc[i], r) for i, r in enumerate(results[design])
-                          if keep[i] and r.balance is not None]
+                          if keep[i] and r.balance_data is not None]
     if frame and ctx is not None and results.get(design) is not None:
         frame_parts = [ctx.frame_rows(table.iloc[i], specs[i], r) for i, r in enumerate(results[design])
                        if keep[i] and table.iloc[i]["subgroup"] == "all" and r.weights is not None]

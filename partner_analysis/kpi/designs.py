@@ -178,14 +178,21 @@ class DesignResult:
     dropped_columns: tuple[str, ...] = ()
     status: str = "fitted"
     warnings: tuple[str, ...] = ()
-    balance: pd.DataFrame | None = field(default=None, repr=False)
+    balance_data: dict | None = field(default=None, repr=False)
     weights: np.ndarray | None = field(default=None, repr=False)
     subclass: np.ndarray | None = field(default=None, repr=False)
     analytic: np.ndarray | None = field(default=None, repr=False)
 
+    @property
+    def balance(self) -> pd.DataFrame | None:
+        """The balance table (:data:`BALANCE_COLUMNS`), built on request (most callers only need its maximum)."""
+        if self.balance_data is None:
+            return None
+        return pd.DataFrame(self.balance_data, columns=BALANCE_COLUMNS)
+
     def as_row(self) -> dict:
         """The scalar fields as a dict (for the comparison table)."""
-        skip = {"balance", "weights", "subclass", "analytic"}
+        skip = {"balance_data", "weights", "subclass", "analytic"}
         row = {k: getattr(self, k) for k in self.__dataclass_fields__ if k not in skip}
         row["dropped_columns"] = "; ".join(self.dropped_columns)
         row["warnings"] = "; ".join(self.warnings)
@@ -216,19 +223,17 @@ def _design_matrix(treated, prior, cov: Covariates, cells, *, with_treated=True,
         cols.append(cov.numeric[:, j])
         names.append(nm)
     for codes, nm, lv in zip(cov.categorical, cov.categorical_names, cov.levels):
-        used = np.unique(codes)
+        inverse, used = est.compact_codes(codes)
         if len(used) == 1:
             # a constant covariate: one column, aliased with the intercept, so it is dropped *and listed*
             cols.append(np.ones(len(codes)))
             names.append(f"{nm}[{lv[used[0]]}]")
             continue
-        remap = np.full(len(lv), -1)
-        remap[used] = np.arange(len(used))
-        d = _dummies(remap[codes], len(used))
+        d = _dummies(inverse, len(used))
         cols.append(d)
         names.extend(f"{nm}[{lv[u]}]" for u in used[1:])
     if with_cells:
-        cc = np.unique(cells, return_inverse=True)[1].reshape(-1)
+        cc = est.compact_codes(cells)[0]
         cols.append(_dummies(cc, int(cc.max()) + 1 if len(cc) else 0))
         names.extend(f"cell[{i}]" for i in range(1, (int(cc.max()) + 1) if len(cc) else 0))
     X = np.column_stack([c if c.ndim == 2 else c[:, None] for c in cols])
@@ -280,7 +285,7 @@ def _group_moments(M: np.ndarray, rows: np.ndarray):
     return n, mean, var
 
 
-def _balance(prior, t, cov: Covariates, weights) -> pd.DataFrame:
+def _balance(prior, t, cov: Covariates, weights) -> dict:
     """Balance table, vectorised over covariates (same numbers as estimate.standardized_difference)."""
     names, levels, cols = [], [], []
     if prior is not None:
@@ -288,10 +293,10 @@ def _balance(prior, t, cov: Covariates, weights) -> pd.DataFrame:
     for j, nm in enumerate(cov.numeric_names):
         names.append(nm), levels.append(""), cols.append(cov.numeric[:, j])
     for codes, nm, lv in zip(cov.categorical, cov.categorical_names, cov.levels):
-        for u in np.unique(codes):
+        for u in est.compact_codes(codes)[1]:
             names.append(nm), levels.append(lv[u]), cols.append((codes == u).astype(float))
     if not cols:
-        return pd.DataFrame(columns=BALANCE_COLUMNS)
+        return {c: [] for c in BALANCE_COLUMNS}
     M = np.column_stack(cols)
     binary = np.array([_is_binary(c) for c in cols])
     nt, mt, vt = _group_moments(M, t)
@@ -314,15 +319,15 @@ def _balance(prior, t, cov: Covariates, weights) -> pd.DataFrame:
     wwc = [""] * len(cols)
     if prior is not None:
         wwc[0] = _verdict(_baseline_es(prior[keep], t[keep]))
-    return pd.DataFrame({"covariate": names, "level": levels, "smd_before": smd_b, "smd_after": smd_a,
-                         "variance_ratio_before": vr_b, "variance_ratio_after": vr_a, "wwc_category": wwc},
-                        columns=BALANCE_COLUMNS)
+    return {"covariate": names, "level": levels, "smd_before": np.asarray(smd_b, float),
+            "smd_after": np.asarray(smd_a, float), "variance_ratio_before": np.asarray(vr_b, float),
+            "variance_ratio_after": np.asarray(vr_a, float), "wwc_category": wwc}
 
 
 def _groups_without_variation(y, codes, keep) -> np.ndarray:
     """Rows (among ``keep``) whose group has only one outcome value."""
-    cc = np.unique(codes, return_inverse=True)[1].reshape(-1)
-    G = int(cc.max()) + 1 if len(cc) else 0
+    cc, used = est.compact_codes(codes)
+    G = len(used)
     s = np.bincount(cc[keep], weights=y[keep], minlength=G)
     n = np.bincount(cc[keep], minlength=G)
     bad = (n > 0) & ((s == 0) | (s == n))
@@ -363,7 +368,7 @@ def _fit_model(y, t, prior, cov, cells, schools, kind):
         keep, cells_dropped, levels_dropped = _rows_with_variation(y, cells, cov)
     yk, tk = y[keep], t[keep]
     out = dict(cells_without_variation=cells_dropped, levels_without_variation=levels_dropped,
-               n_schools=int(len(np.unique(schools))))
+               n_schools=len(est.compact_codes(schools)[1]))
     if keep.sum() == 0 or np.ptp(yk) == 0:
         out["status"] = "not fitted: no outcome variation"
         return out
@@ -468,7 +473,7 @@ def fit_design(y: np.ndarray, treated: np.ndarray, prior: np.ndarray | None, cov
     ck, sk = cells[rows], schools[rows]
     n_t, n_c = int(tk.sum()), int((~tk).sum())
     base = dict(design=design, kind=kind, n_t_full=n_t_full, n_c_full=n_c_full, n_t=n_t, n_c=n_c,
-                n_schools=int(len(np.unique(sk))))
+                n_schools=len(est.compact_codes(sk)[1]))
     analytic = ok
     if min(n_t, n_c) < max(min_n, 2):
         return DesignResult(**base, status="not fitted: too few students", analytic=analytic)
@@ -508,15 +513,15 @@ def fit_design(y: np.ndarray, treated: np.ndarray, prior: np.ndarray | None, cov
         if min(int(tk[fit_rows].sum()), int((~tk[fit_rows]).sum())) < max(min_n, 2):
             bal = _balance(pk, tk, covk, weights)
             return DesignResult(**base, status="not fitted: too few matched pairs", n_unmatched=n_unmatched,
-                                balance=bal, weights=weights, subclass=subclass, analytic=analytic)
+                                balance_data=bal, weights=weights, subclass=subclass, analytic=analytic)
     sub = covk.take(fit_rows)
     res = _fit_model(yk[fit_rows], tk[fit_rows], None if pk is None else pk[fit_rows], sub, ck[fit_rows],
                      sk[fit_rows], kind)
     bal = _balance(pk, tk, covk, weights if design == "matched" else None)
-    smd_col = "smd_after"
-    bmax = float(np.nanmax(np.abs(bal[smd_col]))) if len(bal) and np.isfinite(bal[smd_col]).any() else np.nan
-    bg = bal[bal["covariate"] != "prior"][smd_col]
-    bgmax = float(np.nanmax(np.abs(bg))) if len(bg) and np.isfinite(bg).any() else np.nan
+    smd = np.abs(np.asarray(bal["smd_after"], float))
+    background = smd[np.asarray(bal["covariate"], dtype=object) != "prior"] if len(smd) else smd
+    bmax = float(np.nanmax(smd)) if np.isfinite(smd).any() else np.nan
+    bgmax = float(np.nanmax(background)) if np.isfinite(background).any() else np.nan
     bes = float("nan")
     if pk is not None:
         bes = _baseline_es(pk[fit_rows], tk[fit_rows])
@@ -530,7 +535,7 @@ def fit_design(y: np.ndarray, treated: np.ndarray, prior: np.ndarray | None, cov
     if design == "matched":
         res["n_t"], res["n_c"] = int(tf.sum()), int((~tf).sum())
     return DesignResult(**{**base, **res}, baseline_es=bes, baseline_verdict=_verdict(bes), balance_max_smd=bmax,
-                        background_max_smd=bgmax, n_unmatched=n_unmatched, warnings=tuple(warns), balance=bal,
+                        background_max_smd=bgmax, n_unmatched=n_unmatched, warnings=tuple(warns), balance_data=bal,
                         weights=weights, subclass=subclass, analytic=analytic)
 
 
