@@ -158,6 +158,7 @@ class Catalog:
     def __post_init__(self):
         _require_unique([k.id for k in self.kpis], what="KPI", path=self.source, key="kpis")
 
+
     def __iter__(self) -> Iterator[KPI]:
         return iter(self.kpis)
 
@@ -301,6 +302,11 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
         for k in kpis:
             base[k.id] = k
         kpis = list(base.values())
+    ids = {k.id for k in kpis}
+    for k in kpis:
+        if k.prior_kpi not in ids:
+            raise ConfigError(f"KPI {k.id!r}: its prior {k.prior_kpi!r} is not a KPI of the catalog", path=path,
+                              key=f"kpis.{k.id}.prior", fix=f"Use one of {sorted(ids)}")
     return Catalog(tuple(kpis), source=str(path))
 
 

@@ -239,10 +239,11 @@ class OutcomeExplorer:
         return out
 
     def _table_html(self, table: pd.DataFrame) -> str:
-        cols = ["term", "subgroup", "subgroup_value", "n_t", "n_c", "mean_t", "mean_c", "difference", "effect_size",
-                "es_ci_low", "es_ci_high", "p_val", "p_adj", "baseline_verdict", "wording", "sample_status", "marker"]
+        cols = ["term", "subgroup", "subgroup_value", "n_t", "n_c", "mean_t", "mean_c", "difference", "design",
+                "estimate", "effect_size", "es_ci_low", "es_ci_high", "mde", "p_val", "p_adj", "baseline_verdict",
+                "evidence_label", "wording", "sample_status", "marker"]
         shown = table[[c for c in cols if c in table.columns]].copy()
-        for c in ("mean_t", "mean_c", "difference", "effect_size", "es_ci_low", "es_ci_high"):
+        for c in ("mean_t", "mean_c", "difference", "estimate", "effect_size", "es_ci_low", "es_ci_high", "mde"):
             shown[c] = shown[c].map(lambda v: "" if pd.isna(v) else f"{v:.3f}")
         for c in ("p_val", "p_adj"):
             shown[c] = shown[c].map(lambda v: "" if pd.isna(v) else f"{v:.3g}")
