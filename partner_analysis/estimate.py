@@ -66,7 +66,7 @@ from scipy.special import expit as _expit
 from .exceptions import InputDataError
 
 __all__ = ["compact_codes", "RegressionFit", "independent_columns", "ols_cluster", "logit_fit", "logit_cluster",
-           "marginal_proportions", "greedy_match", "standardized_difference", "variance_ratio",
+           "marginal_proportions", "logit_has_mle", "SEPARATION_TOL", "greedy_match", "standardized_difference", "variance_ratio",
            "minimum_detectable_effect", "evidence_label", "EVIDENCE_LABELS", "LOGIT_TOL", "CALIPER_SD",
            "MIN_CLUSTERS"]
 
@@ -367,6 +367,18 @@ def logit_cluster(y: np.ndarray, X: np.ndarray, cluster: np.ndarray, *, tol: flo
     r2 = 1 - float(((y - mu) ** 2).sum()) / tss if tss > 0 else float("nan")
     return RegressionFit(coef=coef, vcov=vcov, kept=tuple(kept), dropped=tuple(dropped), n=n, rank=k,
                          n_clusters=G, r2=r2, fitted=mu, converged=converged, iterations=iters)
+
+
+#: A fitted probability this close to 0 or 1 (|logit| > 23) means (quasi-)separation: the MLE does not exist.
+SEPARATION_TOL = 1e-10
+
+
+def logit_has_mle(fit: RegressionFit) -> bool:
+    """False when a fitted probability lies within ``SEPARATION_TOL`` of 0 or 1: the coefficients are running
+    off to infinity (quasi-complete separation), so estimates and standard errors are artefacts of where the
+    iterations stopped (R warns "fitted probabilities numerically 0 or 1 occurred")."""
+    mu = np.asarray(fit.fitted, float)
+    return bool(len(mu)) and bool(((mu > SEPARATION_TOL) & (mu < 1 - SEPARATION_TOL)).all())
 
 
 def marginal_proportions(fit: RegressionFit, X: np.ndarray, treat_column: int) -> dict[str, float]:

@@ -31,7 +31,8 @@ adjusted, binary
     has the same outcome are reported (``cells_without_variation``,
     ``levels_without_variation``) and their rows left out of the fit (their
     coefficient is infinite: quasi-separation; repeated until none is left, as
-    Stata's ``logit`` does). Estimate = :math:`p_T - p_C` by marginal standardisation,
+    Stata's ``logit`` does); a fit still separated by a combination of terms
+    (a fitted probability within 1e-10 of 0 or 1) is reported, not used. Estimate = :math:`p_T - p_C` by marginal standardisation,
     SE by the delta method from the CR1 covariance; effect size = Cox index of
     :math:`p_T, p_C` (no :math:`\omega`), CI :math:`\pm t_{G-1,.975}` × its
     delta SE.
@@ -392,8 +393,9 @@ def _fit_model(y, t, prior, cov, cells, schools, kind):
         return out
     q = sps.t.ppf(0.975, G - 1) if G > 1 else float("nan")
     if kind == "binary":
-        if not fit.converged:
-            out["status"] = "not fitted: logistic model did not converge (an outcome group is separated)"
+        if not fit.converged or not est.logit_has_mle(fit):
+            out["status"] = ("not fitted: the outcome is separated (some students' predicted probability is 0 or "
+                             "1, so the logistic estimate does not exist)")
             return out
         m = est.marginal_proportions(fit, X, 1)
         out.update(estimate=m["difference"], se=m["se"], mean_t=m["p_t"], mean_c=m["p_c"], effect_size=m["cox"],
