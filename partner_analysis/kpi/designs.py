@@ -135,10 +135,8 @@ def build_covariates(data: pd.DataFrame, names: Sequence[str]) -> Covariates:
             num.append(pd.to_numeric(col, errors="coerce").to_numpy(float))
             num_names.append(name)
         else:
-            s = col.astype("object")
-            missing = s.isna().to_numpy()
-            text = s.map(lambda v: str(v) if v is not None and not (isinstance(v, float) and np.isnan(v)) else "")
-            codes, uniques = pd.factorize(text.where(~missing, None), sort=True)
+            missing = col.isna().to_numpy()
+            codes, uniques = pd.factorize(col.astype("object").astype(str).where(~missing, None), sort=True)
             cats.append(np.where(missing, -1, codes).astype(np.int64))
             cat_names.append(name)
             levels.append(tuple(str(u) for u in uniques))
