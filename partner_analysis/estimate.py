@@ -547,7 +547,7 @@ def minimum_detectable_effect(r2: float, p: float, n: int, *, multiplier: float 
     Examples
     --------
     >>> round(minimum_detectable_effect(0.0, 34 / 1000, 1000), 3)
-    0.486
+    0.489
     """
     if not n or not 0 < p < 1:
         return float("nan")

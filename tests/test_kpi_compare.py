@@ -481,3 +481,14 @@ def test_cli_design_balance_and_private_frame(demo_dir, tmp_path):
     assert main(["kpis", str(demo_dir), "--term", Q2, "--out", str(tmp_path / "t2.csv"),
                  "--analysis-frame", str(rel / "f.parquet")]) == 2
     assert not (tmp_path / "t2.csv").exists() and not rel.exists()
+
+
+def test_suppressed_design_columns_hide_small_and_hidden_figures(demo_dir):
+    from partner_analysis.kpi.panel import read_dataset_for_kpis
+    res = compare_partners(read_dataset_for_kpis(demo_dir), term=Q2, by_program=True, design="adjusted")
+    for col in ("n_t_analytic", "n_c_analytic"):
+        assert (res[col].dropna() >= 10).all()
+    hidden = res.difference.isna() | (res.sample_status != "tested")
+    assert hidden.any()
+    assert res.loc[hidden, ["estimate", "se", "mde", "effect_size", "p_adj"]].isna().all().all()
+    assert (res.loc[hidden, "evidence_label"] == "descriptive only").all()

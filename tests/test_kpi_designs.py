@@ -302,3 +302,8 @@ def test_live_r_on_the_demo_district_analysis_frame(demo_dir, tmp_path):
         assert row.se == pytest.approx(r[(key, "se")], abs=1e-8), key
         checked += 1
     assert checked >= 20
+
+
+def test_docstring_examples_run():
+    import doctest
+    assert doctest.testmod(est).failed == 0

@@ -609,7 +609,7 @@ def run_comparison(dataset, *, term: str, partners: Sequence[str] | str | None =
     if suppress:
         from .. import privacy
         table = privacy.suppress_comparisons(table, prof)
-        table = _hide_design_contrasts(table)
+        table = _hide_design_contrasts(table, k_floor)
     bal = (pd.concat(balance_frames, ignore_index=True) if balance_frames else
            pd.DataFrame(columns=_BALANCE_ID + dsg.BALANCE_COLUMNS)) if balance else None
     frm = (pd.concat(frame_parts, ignore_index=True) if frame_parts else pd.DataFrame(columns=dsg.FRAME_COLUMNS)) \
@@ -812,8 +812,9 @@ def _robustness(table: pd.DataFrame, *, raw_es, raw_p, results: dict, alpha: flo
     return out
 
 
-def _hide_design_contrasts(table: pd.DataFrame) -> pd.DataFrame:
-    """Blank the design's contrast columns where suppression hid the contrast or the inference."""
+def _hide_design_contrasts(table: pd.DataFrame, k_floor: int) -> pd.DataFrame:
+    """Blank the design's contrast columns where suppression hid the contrast or the inference, and analytic
+    counts below the privacy floor (privacy.md: no count below ``min_group_n`` is shown)."""
     out = table.copy()
     hidden = out["difference"].isna().to_numpy() | (out["sample_status"] != "tested").to_numpy()
     for col in _DESIGN_CONTRAST:
@@ -822,7 +823,7 @@ def _hide_design_contrasts(table: pd.DataFrame) -> pd.DataFrame:
     for col in ("n_t_analytic", "n_c_analytic"):
         side = "n_t" if col == "n_t_analytic" else "n_c"
         out[col] = out[col].astype(float)
-        out.loc[out[side].isna().to_numpy() | hidden, col] = np.nan
+        out.loc[out[side].isna().to_numpy() | hidden | (out[col] < k_floor).to_numpy(), col] = np.nan
     out.loc[hidden, "evidence_label"] = est.EVIDENCE_LABELS[0]
     if "robustness_flag" in out.columns:
         out.loc[hidden, "robustness_flag"] = ""
