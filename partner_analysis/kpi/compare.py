@@ -497,7 +497,6 @@ def run_comparison(dataset, *, term: str, partners: Sequence[str] | str | None =
     wanted = list(kpis) if kpis is not None and not isinstance(kpis, str) else ([kpis] if kpis else None)
     cat_all = arrays.catalog.select([k for k in arrays.catalog.ids if k in arrays.values])
     if wanted is not None:
-        cat_all.select([k for k in wanted if k in arrays.catalog.ids] or None)
         unknown = [k for k in wanted if k not in arrays.values]
         if unknown:
             raise ConfigError(f"KPI(s) {unknown} are not in the panel", key="kpis",
@@ -665,6 +664,8 @@ class _DesignContext:
         part_now, comp, codes, g, k = spec
         rows = np.flatnonzero((part_now | comp) & (codes == g))
         prior = self.P[rows, k] if self.P is not None else None
+        if prior is not None and not np.isfinite(prior).any():
+            prior = None  # no prior-year term: adjust for background only (the label says "descriptive only")
         return dsg.fit_design(self.X[rows, k], part_now[rows], prior, self.cov.take(rows), self.cells[rows],
                               self.schools[rows], kind=kind, design=design, order=self.order[rows],
                               min_n=min_n)
@@ -923,9 +924,9 @@ def _assemble(raw: pd.DataFrame, *, k_floor: int, inf_floor: int, cox_small_samp
 def compare_terms(dataset, *, terms: Sequence[str], **kwargs) -> pd.DataFrame:
     """:func:`compare_partners` for several terms (one panel build), rows stacked.
 
-    BH adjustment stays within each term's call, as in a quarterly report.
+    BH adjustment stays within each term's call, as in a quarterly report; the
+    panel holds the whole catalog, so each term's family is the partner report's.
     """
-    arrays = kwargs.pop("arrays", None) or compute_kpis(dataset, catalog=kwargs.pop("catalog", None),
-                                                         kpis=kwargs.get("kpis"))
+    arrays = kwargs.pop("arrays", None) or compute_kpis(dataset, catalog=kwargs.pop("catalog", None))
     frames = [compare_partners(dataset, term=t, arrays=arrays, **kwargs) for t in terms]
     return pd.concat(frames, ignore_index=True)
