@@ -426,6 +426,13 @@ def test_bundle_carries_design_label_mde_and_the_same_p_adj(demo_dir, tmp_path):
     assert len(shown) > 0
     np.testing.assert_allclose(shown, ref.loc[shown.index, "p_adj"], rtol=1e-9)
     assert set(kpi.design) == {"adjusted"}  # the default: 2025-26-Q2 has a prior-year term
+    # the report's story puts the label and the MDE beside each tested effect
+    from partner_analysis.report.narrative import story
+    text = " ".join(story(load_bundle(info.path)))
+    tested = kpi[kpi.sample_status == "tested"]
+    if len(tested):
+        assert "Evidence: " in text and "standard deviations could be detected" in text
+        assert "with fewer than 10 schools the test is optimistic" in text  # the demo has 5 schools
 
 
 def test_design_columns_and_robustness(demo_dir):

@@ -61,6 +61,7 @@ def test_adjusted_ols_matches_r_on_generated_data():
     assert res.n_t + res.n_c == r[("generated_continuous", "n")]
     # the constant and the aliased covariate are dropped and listed, so CR1 counts R's rank
     assert "const_cov[same]" in res.dropped_columns and "alias_cov[yes]" in res.dropped_columns
+    assert res.rank == r[("generated_continuous", "rank")] == 63  # R: fit$rank
     assert res.warnings == ()  # 14 schools: no small-G warning
 
 
@@ -76,6 +77,7 @@ def test_adjusted_logistic_marginal_proportions_match_r():
     # R drops the same rows (its n is below the analytic n), and the values above agree
     assert res.cells_without_variation >= 1
     assert r[("generated_binary", "n")] < res.n_t + res.n_c
+    assert res.rank == r[("generated_binary", "rank")]  # R: fit$rank
     # Cox index of the adjusted proportions, without omega (statistics.md 1.2)
     p1, p0 = res.mean_t, res.mean_c
     assert res.effect_size == pytest.approx((np.log(p1 / (1 - p1)) - np.log(p0 / (1 - p0))) / 1.65, rel=1e-12)

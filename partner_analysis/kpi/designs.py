@@ -165,6 +165,7 @@ class DesignResult:
     mean_c: float = float("nan")
     sd_pooled: float = float("nan")
     r2: float = float("nan")
+    rank: int = 0
     mde: float = float("nan")
     n_schools: int = 0
     baseline_es: float = float("nan")
@@ -383,6 +384,7 @@ def _fit_model(y, t, prior, cov, cells, schools, kind):
         fit = est.ols_cluster(yk, X, sch)
     out["dropped_columns"] = tuple(names[i] for i in fit.dropped)
     out["r2"] = fit.r2
+    out["rank"] = fit.rank
     G = fit.n_clusters
     out["n_schools"] = G
     out["df"] = float(G - 1)

@@ -61,7 +61,7 @@ _KPI_COLUMNS = ("kpi_id", "kpi_label", "kind", "unit", "higher_is_better", "n_t"
                 "baseline_verdict", "wording", "sample_status", "prev_term_mean_t", "change_prev_term",
                 "last_year_mean_t", "change_last_year", "suppressed", "marker", "suppression_reason",
                 # issue #11: the design behind each effect, its evidence label and minimum detectable effect
-                "design", "evidence_label", "mde")
+                "design", "evidence_label", "mde", "design_warnings")
 
 
 #: Goal status written when the KPI behind a goal is hidden: value, attainment and status all stay behind.

@@ -75,6 +75,8 @@ def _kpi_sentence(r: pd.Series, k: int) -> str:
         if not missing(r.get("mde")) and status == "tested":
             text += (f"; with this many students only differences above {float(r['mde']):.1f} standard deviations "
                      "could be detected")
+        if status == "tested" and "optimistic" in str(r.get("design_warnings") or ""):
+            text += "; with fewer than 10 schools the test is optimistic"
     return text + "."
 
 
