@@ -499,6 +499,11 @@ def fit_design(y: np.ndarray, treated: np.ndarray, prior: np.ndarray | None, cov
         kept, _ = est.independent_columns(Xp)
         beta, conv, _ = est.logit_fit(tk.astype(float), Xp[:, kept])
         lp = Xp[:, kept] @ beta
+        if not conv or not np.isfinite(lp).all():
+            # matching on a score that does not exist would pair students arbitrarily: report, do not fit
+            return DesignResult(**base, status="not fitted: the propensity-score model did not converge "
+                                               "(a covariate level has only participants or only comparison students)",
+                                analytic=analytic)
         sd = float(np.std(lp, ddof=1)) if len(lp) > 1 else float("nan")
         caliper = est.CALIPER_SD * sd if np.isfinite(sd) else 0.0
         ordk = order[rows] if order is not None else None
@@ -509,8 +514,6 @@ def fit_design(y: np.ndarray, treated: np.ndarray, prior: np.ndarray | None, cov
         subclass[tr] = np.arange(1, len(tr) + 1)
         subclass[partner[tr]] = subclass[tr]
         n_unmatched = int((tk & ~matched).sum())
-        if not conv:
-            warns.append("the propensity-score model did not converge")
         fit_rows = np.flatnonzero(matched)
         if min(int(tk[fit_rows].sum()), int((~tk[fit_rows]).sum())) < max(min_n, 2):
             bal = _balance(pk, tk, covk, weights)
