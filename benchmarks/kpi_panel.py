@@ -17,9 +17,16 @@ What is measured, in one run:
    divided by the in-memory size of the input columns (pandas ``memory_usage
    (deep=True)`` of every table the panel reads, daily attendance included).
 
-Printed: the ratios ours/DuckDB (target <= 1.5) and peak memory / input size
-(target <= 3). Times are the best of ``--repeat`` runs. Nothing is asserted:
-the machine may be shared.
+5. **designs** (issue #11): the same end-to-end run (open, panel, every
+   partner and programme × KPI of the term) with ``design="adjusted"`` and
+   ``design="matched"``, against ``design="raw"`` — what ``partner-analysis
+   kpis --design ...`` costs — and the same with the robustness columns (all
+   three designs fitted, as the CLI's analyst table does).
+
+Printed: the ratios ours/DuckDB (target <= 1.5), peak memory / input size
+(target <= 3) and adjusted/raw (target <= 3), matched/raw (target <= 6).
+Times are the best of ``--repeat`` runs. Nothing is asserted: the machine may
+be shared.
 """
 from __future__ import annotations
 
@@ -132,13 +139,13 @@ def duckdb_attendance(data_dir: Path, form: str = "case"):
         con.close()
 
 
-def ours_full(data_dir: Path, term: str):
+def ours_full(data_dir: Path, term: str, design: str = "raw", robustness: bool = False):
     from partner_analysis.kpi.compare import compare_partners
     from partner_analysis.kpi.panel import compute_kpis, read_dataset_for_kpis
 
     ds = read_dataset_for_kpis(data_dir)
     arrays = compute_kpis(ds)
-    table = compare_partners(ds, term=term, by_program=True, arrays=arrays)
+    table = compare_partners(ds, term=term, by_program=True, arrays=arrays, design=design, robustness=robustness)
     n_cells = sum(int(np.isfinite(v).sum()) for v in arrays.values.values())
     return table, n_cells
 
@@ -216,6 +223,22 @@ def main(argv=None) -> int:
     print(f"ratio ours/DuckDB, full panel + comparisons:      {t_full / t_duck_att:.2f}  (informative)")
     print(f"RATIO peak memory / input columns in memory:      {peak / in_bytes:.2f}  "
           f"({peak / 1e6:.0f} MB / {in_bytes / 1e6:.0f} MB; target <= 3)")
+
+    # 5: designs, end to end (open + panel + every partner/programme x KPI of the term)
+    design_times = {}
+    for design, robust in (("adjusted", False), ("matched", False), ("adjusted", True)):
+        t_d, (table, _) = best_of(args.repeat, lambda: ours_full(data_dir, args.term, design, robust))
+        fitted = int(table["design_status"].astype(str).str.startswith("fitted").sum())
+        design_times[(design, robust)] = t_d
+        label = f"{design}{' + robustness (3 designs)' if robust else ''}"
+        print(f"design {label:<36} {t_d:.2f} s ({fitted} of {len(table)} comparisons fitted)")
+        del table
+    print(f"RATIO adjusted / raw, end to end:                 {design_times[('adjusted', False)] / t_full:.2f}  "
+          "(target <= 3)")
+    print(f"RATIO matched / raw, end to end:                  {design_times[('matched', False)] / t_full:.2f}  "
+          "(target <= 6)")
+    print(f"ratio adjusted + robustness / raw (CLI default):  {design_times[('adjusted', True)] / t_full:.2f}  "
+          "(informative)")
     return 0
 
 

@@ -96,6 +96,10 @@ class GradeScale:
         return max(self.letters.values()) if self.letters else 4.0
 
 
+#: Impact designs of the KPI comparisons (``partner_analysis.kpi.designs``).
+IMPACT_DESIGNS = ("raw", "adjusted", "matched")
+
+
 @dataclass(frozen=True)
 class DistrictConfig:
     """Everything a district varies. Build with :func:`load_config`."""
@@ -109,9 +113,18 @@ class DistrictConfig:
     thresholds: Mapping[str, Any] = field(default_factory=dict)
     privacy: Mapping[str, Any] = field(default_factory=dict)
     valuation: Mapping[str, Any] = field(default_factory=dict)
+    #: Impact design of KPI comparisons (issue #11): raw | adjusted | matched; None = ``adjusted`` when the
+    #: term has a prior-year term, else ``raw``.
+    design: str | None = None
+    #: Covariates of the adjusted and matched designs (students columns, plus ``prior``); empty = the default
+    #: list of ``kpi.designs.DEFAULT_COVARIATES``.
+    covariates: tuple[str, ...] = ()
     source: str | None = None
 
     def __post_init__(self):
+        if self.design is not None and self.design not in IMPACT_DESIGNS:
+            raise ConfigError(f"design must be one of {list(IMPACT_DESIGNS)}, found {self.design!r}",
+                              path=self.source, key="design", fix="Write e.g. design: adjusted")
         _require_unique([t.id for t in self.terms], what="term", path=self.source, key="terms")
         _require_unique([s.school_id for s in self.schools], what="school", path=self.source, key="schools")
 
@@ -184,6 +197,8 @@ class DistrictConfig:
             "thresholds": dict(self.thresholds),
             "privacy": dict(self.privacy),
             "valuation": dict(self.valuation),
+            **({"design": self.design} if self.design else {}),
+            **({"covariates": list(self.covariates)} if self.covariates else {}),
         }
 
     def dump(self, path: str | Path) -> Path:
@@ -269,9 +284,17 @@ def config_from_dict(raw: Mapping[str, Any], *, source: str | None = None) -> Di
                           path=path, key="privacy.min_group_n",
                           fix="privacy.md: 3 is the absolute minimum; most states use 10")
     valuation = dict(raw.get("valuation") or {})
+    design = raw.get("design")
+    covariates = raw.get("covariates") or []
+    if isinstance(covariates, str):
+        covariates = [c.strip() for c in covariates.split(",") if c.strip()]
+    if not isinstance(covariates, list):
+        raise ConfigError(f"covariates must be a list of column names, found {covariates!r}", path=path,
+                          key="covariates", fix="Write e.g. covariates: [prior, frl, ell, swd]")
     return DistrictConfig(district_id=district_id, name=name, school_year=school_year, terms=tuple(terms),
                           schools=tuple(schools), grade_scale=grade_scale, thresholds=thresholds,
-                          privacy=privacy, valuation=valuation, source=source)
+                          privacy=privacy, valuation=valuation, design=None if design is None else str(design),
+                          covariates=tuple(str(c) for c in covariates), source=source)
 
 
 def load_config(path: str | Path | None = None) -> DistrictConfig:

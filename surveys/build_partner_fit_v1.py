@@ -23,7 +23,8 @@ SURVEY_COLUMNS = ["type", "name", "label", "hint", "required", "required_message
                   "constraint_message", "appearance", "fit::dimension", "fit::reverse", "fit::weight", "fit::role",
                   "fit::pair"]
 
-# dimension id -> (section label, [(pair id, district wording, partner wording, reverse)])
+# dimension id -> (section label, [(pair id, district wording, partner wording, reverse)]); a partner wording may
+# be (item name, wording) when an existing item was re-paired (its name and answers stay)
 # Most statements are written in the first person plural so that the district wording reads
 # naturally when quoted in a discussion prompt shown to both sides.
 BANK = {
@@ -82,10 +83,13 @@ BANK = {
                 "Agreed resources often arrive late or not at all.", True),
     ]),
     "mutual_benefit": ("Mutual benefit", [
+        # Each pair is one claim about one side's benefit, rated by both sides (issue #11: the pairs used to
+        # link "The district gets..." with "Our organisation gets...", two different claims). The partner items
+        # keep their names and wordings (answers already given stay valid); only their pairing changed.
         ("mb1", "The district gets enough out of this partnership to justify its effort.",
-                "Our organisation gets enough out of this partnership to justify its effort.", False),
+                ("p_mb2", "The district gets enough out of this partnership to justify its effort."), False),
         ("mb2", "The partner gets enough out of this partnership to justify its effort.",
-                "The district gets enough out of this partnership to justify its effort.", False),
+                ("p_mb1", "Our organisation gets enough out of this partnership to justify its effort."), False),
         ("mb3", "Both sides gain about equally from working together.",
                 "Both sides gain about equally from working together.", False),
     ]),
@@ -149,6 +153,8 @@ def survey_rows() -> list[dict]:
             names = []
             for pair, d_text, p_text, reverse in items:
                 name = f"{side[0]}_{pair}"
+                if side == "partner" and isinstance(p_text, tuple):  # (item name, wording): a re-paired item
+                    name, p_text = p_text
                 names.append(name)
                 rows.append({"type": "select_one agree5", "name": name,
                              "label": d_text if side == "district" else p_text, "required": "yes",

@@ -113,3 +113,17 @@ def test_input_error_message_names_location():
                          value="Agree", fix="Pass mapping= to recode_likert() or correct the file")
     assert str(err) == ("surveys_2024.csv, row 17, column 'q3': expected an integer 1-5, found 'Agree'. "
                         "Pass mapping= to recode_likert() or correct the file")
+
+
+def test_design_and_covariates_keys(tmp_path):
+    # issue #11: district.yml chooses the impact design and its covariates
+    import yaml
+    from partner_analysis.config import config_from_dict, load_config
+    raw = load_config().to_dict()
+    cfg = config_from_dict({**raw, "design": "matched", "covariates": ["prior", "frl", "ell"]})
+    assert cfg.design == "matched" and cfg.covariates == ("prior", "frl", "ell")
+    again = config_from_dict(yaml.safe_load(yaml.safe_dump(cfg.to_dict())))
+    assert (again.design, again.covariates) == (cfg.design, cfg.covariates)
+    assert load_config().design is None  # default: adjusted when a prior-year term exists
+    with pytest.raises(ConfigError, match="design"):
+        config_from_dict({**raw, "design": "randomised"})

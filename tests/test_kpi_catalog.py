@@ -140,3 +140,25 @@ def test_threshold_from_config_without_default_is_a_config_error(tmp_path):
                  encoding="utf-8")
     with pytest.raises(ConfigError, match="not_in_district_yml"):
         build_panel(_tiny_dataset(), catalog=load_catalog(f))
+
+
+def test_a_kpi_may_declare_another_prior(tmp_path):
+    # issue #11: e.g. UCI's first-period grade as the prior of the final grade
+    from partner_analysis.kpi.catalog import load_catalog
+    path = tmp_path / "kpis.yml"
+    path.write_text("extends: default\nkpis:\n"
+                    "  - {id: first_grade, label: G1, source: course_grades, kind: continuous, aggregate: mean,"
+                    " column: mark_value}\n"
+                    "  - {id: final_grade, label: G3, source: course_grades, kind: continuous, aggregate: mean,"
+                    " column: mark_value, prior: {kpi: first_grade, term: same_term}}\n", encoding="utf-8")
+    cat = load_catalog(path)
+    assert (cat["final_grade"].prior_kpi, cat["final_grade"].prior_term) == ("first_grade", "same_term")
+    assert (cat["gpa"].prior_kpi, cat["gpa"].prior_term) == ("gpa", "same_term_last_year")
+    path.write_text("kpis:\n  - {id: g, label: G, source: course_grades, kind: continuous, aggregate: mean,"
+                    " column: mark_value, prior: nowhere}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="nowhere"):
+        load_catalog(path)
+    path.write_text("kpis:\n  - {id: g, label: G, source: course_grades, kind: continuous, aggregate: mean,"
+                    " column: mark_value, prior: {kpi: g, term: next_year}}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="prior.term"):
+        load_catalog(path)

@@ -82,7 +82,7 @@ def ds():
 
 @pytest.fixture(scope="module")
 def table(ds):
-    return compare_partners(ds, term=Q2, suppress=False, by_program=True)
+    return compare_partners(ds, term=Q2, suppress=False, by_program=True, design="raw")
 
 
 def test_columns_and_one_row_per_key(table):
@@ -95,7 +95,7 @@ def test_columns_and_one_row_per_key(table):
 @pytest.mark.parametrize("comparison", ["same_school_grade", "all_nonparticipants"])
 def test_continuous_kpi_matches_pingouin_and_scipy(ds, comparison):
     pg = pytest.importorskip("pingouin")
-    res = compare_partners(ds, term=Q2, partners="P01", suppress=False, comparison=comparison)
+    res = compare_partners(ds, term=Q2, partners="P01", suppress=False, comparison=comparison, design="raw")
     row = res.set_index("kpi_id").loc["attendance_rate"]
     treated, comp = _groups(ds, "P01", Q2, comparison=comparison)
     panel = build_panel(ds, terms=Q2, kpis=["attendance_rate"])
@@ -116,7 +116,7 @@ def test_continuous_kpi_matches_pingouin_and_scipy(ds, comparison):
 
 def test_binary_kpi_matches_statsmodels(ds):
     from statsmodels.stats.proportion import proportion_confint, proportions_ztest
-    res = compare_partners(ds, term=Q2, partners="P01", suppress=False)
+    res = compare_partners(ds, term=Q2, partners="P01", suppress=False, design="raw")
     row = res.set_index("kpi_id").loc["course_failure"]
     treated, comp = _groups(ds, "P01", Q2)
     panel = build_panel(ds, terms=Q2, kpis=["course_failure"])
@@ -136,13 +136,15 @@ def test_binary_kpi_matches_statsmodels(ds):
     assert row.es_method == "cox"
 
 
-def test_bh_is_applied_across_every_tested_row_of_the_call(table):
+def test_bh_is_applied_within_each_partner_family(table):
+    # one family per partner report: every KPI x the partner as a whole and each programme (issue #11)
     from statsmodels.stats.multitest import multipletests
     tested = table[table.p_val.notna()]
     assert len(tested) > 20
     assert set(tested.sample_status) == {"tested"}
-    expected = multipletests(tested.p_val, method="fdr_bh")[1]
-    np.testing.assert_allclose(tested.p_adj, expected, rtol=1e-9)
+    for pid, fam in tested.groupby("partner_id"):
+        expected = multipletests(fam.p_val, method="fdr_bh")[1]  # oracle: statsmodels fdr_bh
+        np.testing.assert_allclose(fam.p_adj, expected, rtol=1e-9)
     assert table.loc[table.p_val.isna(), "p_adj"].isna().all()
 
 
@@ -168,7 +170,7 @@ def test_floors_follow_the_privacy_config(ds):
 def test_baseline_equivalence_and_wording(rng):
     # participants were absent 4 more days per quarter last year: baseline not equivalent
     ds = district(rng, shift_prior=4.0)
-    res = compare_partners(ds, term=Q2, partners="P01", suppress=False).set_index("kpi_id")
+    res = compare_partners(ds, term=Q2, partners="P01", suppress=False, design="raw").set_index("kpi_id")
     row = res.loc["attendance_rate"]
     treated, comp = _groups(ds, "P01", Q2)
     prior = build_panel(ds, terms=LY_Q2, kpis=["attendance_rate"])
@@ -177,9 +179,9 @@ def test_baseline_equivalence_and_wording(rng):
     expected = float(hedges_g(v[v.index.isin(treated)], v[v.index.isin(comp)]))
     assert row.baseline_es == pytest.approx(expected)
     assert row.baseline_verdict == "not_satisfied" and row.wording == "association"
-    # wording says "effect" only where the baseline is satisfied
-    full = compare_partners(ds, term=Q2, suppress=False)
-    assert ((full.wording == "effect") == (full.baseline_verdict == "satisfied")).all()
+    # raw and adjusted comparisons are "associated with", never effects (issue #11)
+    full = compare_partners(ds, term=Q2, suppress=False, design="raw")
+    assert (full.wording == "association").all()
     assert set(full.baseline_verdict) <= {"satisfied", "needs_adjustment", "not_satisfied", "unknown"}
 
 
@@ -379,3 +381,121 @@ def test_row_order_of_the_inputs_does_not_matter(ds):
     a = compare_partners(ds, term=Q2, suppress=False, by_program=True).sort_values(key).reset_index(drop=True)
     b = compare_partners(shuffled, term=Q2, suppress=False, by_program=True).sort_values(key).reset_index(drop=True)
     pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9)
+
+
+# -- designs, BH family and the analysis outputs (issue #11) ---------------------------------------------------
+
+def _p03(ds, arrays, partners, **kw):
+    t = compare_partners(ds, term=Q2, partners=partners, arrays=arrays, suppress=False, **kw)
+    return t[(t.partner_id == "P03") & (t.program_id == "all")].set_index("kpi_id")["p_adj"]
+
+
+def test_bh_family_is_the_partners_report_whatever_else_ran(demo_dir):
+    # issue #11: P03's p_adj was 0.3935 / 0.4775 / 0.5968 in an 8-partner / 3-partner / solo run
+    from partner_analysis.kpi.explore import OutcomeExplorer
+    from partner_analysis.kpi.panel import compute_kpis, read_dataset_for_kpis
+    ds = read_dataset_for_kpis(demo_dir)
+    arrays = compute_kpis(ds)
+    all8 = _p03(ds, arrays, None)
+    assert all8.notna().sum() >= 3
+    pd.testing.assert_series_equal(all8, _p03(ds, arrays, ["P01", "P03", "P05"]))
+    pd.testing.assert_series_equal(all8, _p03(ds, arrays, "P03"))
+    pd.testing.assert_series_equal(all8.loc[["attendance_rate"]], _p03(ds, arrays, "P03", kpis=["attendance_rate"]))
+    # a subgroup request adds its own family and leaves the headline rows alone
+    with_sub = compare_partners(ds, term=Q2, partners="P03", arrays=arrays, suppress=False, subgroup="frl")
+    headline = with_sub[(with_sub.program_id == "all") & (with_sub.subgroup == "all")].set_index("kpi_id")["p_adj"]
+    pd.testing.assert_series_equal(all8, headline)
+    assert with_sub.loc[with_sub.subgroup == "frl", "p_adj"].notna().any()
+    # the explorer shows the same adjusted p
+    ex = OutcomeExplorer(ds, term=Q2)
+    ex.partner.value, ex.kpi.value, ex.privacy.value = "P03", "attendance_rate", False
+    shown = ex.comparison_table([Q2]).iloc[0]
+    assert shown.p_adj == pytest.approx(all8["attendance_rate"], rel=1e-12, nan_ok=True)
+
+
+def test_bundle_carries_design_label_mde_and_the_same_p_adj(demo_dir, tmp_path):
+    from partner_analysis.kpi.panel import compute_kpis, read_dataset_for_kpis
+    from partner_analysis.report.bundle import build_bundles, load_bundle
+    info = build_bundles(demo_dir, term=Q2, partners=["P03"], out=tmp_path / Q2 / "bundles")[0]
+    kpi = load_bundle(info.path).table("kpi_comparison").set_index("kpi_id")
+    assert {"design", "evidence_label", "mde"} <= set(kpi.columns)
+    ds = read_dataset_for_kpis(demo_dir)
+    ref = compare_partners(ds, term=Q2, partners=None, arrays=compute_kpis(ds))
+    ref = ref[(ref.partner_id == "P03") & (ref.program_id == "all")].set_index("kpi_id")
+    shown = kpi.p_adj.dropna()
+    assert len(shown) > 0
+    np.testing.assert_allclose(shown, ref.loc[shown.index, "p_adj"], rtol=1e-9)
+    assert set(kpi.design) == {"adjusted"}  # the default: 2025-26-Q2 has a prior-year term
+    # the report's story puts the label and the MDE beside each tested effect
+    from partner_analysis.report.narrative import story
+    text = " ".join(story(load_bundle(info.path)))
+    tested = kpi[kpi.sample_status == "tested"]
+    if len(tested):
+        assert "Evidence: " in text and "standard deviations could be detected" in text
+        assert "with fewer than 10 schools the test is optimistic" in text  # the demo has 5 schools
+
+
+def test_design_columns_and_robustness(demo_dir):
+    from partner_analysis.kpi.panel import read_dataset_for_kpis
+    ds = read_dataset_for_kpis(demo_dir)
+    res = compare_partners(ds, term=Q2, suppress=False, design="adjusted", robustness=True)
+    fitted = res[res.design_status.str.startswith("fitted")]
+    assert len(fitted) > 20
+    assert (fitted.n_t_analytic <= fitted.n_t).all() and (fitted.n_c_analytic <= fitted.n_c).all()
+    assert fitted.se.gt(0).all() and fitted.mde.gt(0).all()
+    assert set(res.evidence_label.str.split(",").str[0]) <= {
+        "descriptive only", "comparison adjusted for prior achievement and background",
+        "baseline-equivalent comparison", "groups not comparable"}
+    np.testing.assert_allclose(res.es_adjusted[res.effect_size.notna()], res.effect_size.dropna())
+    flagged = res[res.robustness_flag != ""]
+    for r in flagged.itertuples():
+        es = np.array([r.es_raw, r.es_adjusted, r.es_matched])
+        pv = np.array([r.p_raw, r.p_adjusted, r.p_matched])
+        ok = np.isfinite(es) & np.isfinite(pv)
+        assert len(set(np.sign(es[ok]))) > 1 or len(set(pv[ok] < 0.05)) > 1
+    assert (res.wording == "association").all()  # never causal words for the adjusted design
+    # a design that is not one of the three is a ConfigError
+    with pytest.raises(ConfigError, match="design"):
+        compare_partners(ds, term=Q2, design="instrumental", suppress=False)
+    with pytest.raises(ConfigError, match="shoe_size"):
+        compare_partners(ds, term=Q2, design="adjusted", covariates=["prior", "shoe_size"], suppress=False)
+
+
+def test_cli_design_balance_and_private_frame(demo_dir, tmp_path):
+    from partner_analysis.cli import main
+    out, bal, frame = tmp_path / "t.csv", tmp_path / "b.csv", tmp_path / "work" / "f.parquet"
+    assert main(["kpis", str(demo_dir), "--term", Q2, "--partner", "P03", "--design", "matched",
+                 "--covariates", "prior,frl,gender", "--out", str(out), "--balance", str(bal),
+                 "--analysis-frame", str(frame)]) == 0
+    t = pd.read_csv(out, dtype={"partner_id": str})
+    assert set(t.design) == {"matched"}
+    for col in ("n_t_analytic", "n_c_analytic", "estimate", "se", "effect_size", "es_ci_low", "es_ci_high", "p_val",
+                "p_adj", "mde", "evidence_label", "balance_max_smd", "es_raw", "es_adjusted", "es_matched",
+                "robustness_flag"):
+        assert col in t.columns
+    b = pd.read_csv(bal, keep_default_na=False)
+    assert {"covariate", "level", "smd_before", "smd_after", "variance_ratio_before", "wwc_category"} <= set(b.columns)
+    assert set(b.covariate) == {"prior", "frl", "gender"}
+    f = pd.read_parquet(frame)
+    assert {"partner_id", "kpi_id", "student_id", "school_id", "grade_level", "treated", "outcome", "prior",
+            "weight", "subclass", "frl", "gender"} <= set(f.columns)
+    assert set(f.weight) <= {0.0, 1.0} and (f.loc[f.weight == 1, "subclass"] > 0).all()
+    pairs = f[f.weight == 1].groupby(["kpi_id", "subclass"])
+    assert (pairs.treated.sum() == 1).all() and (pairs.size() == 2).all()
+    assert (pairs.school_id.nunique() == 1).all() and (pairs.grade_level.nunique() == 1).all()
+    # student-level files never go to a release folder; nothing is written when refused
+    rel = tmp_path / "reports" / Q2 / "release"
+    assert main(["kpis", str(demo_dir), "--term", Q2, "--out", str(tmp_path / "t2.csv"),
+                 "--analysis-frame", str(rel / "f.parquet")]) == 2
+    assert not (tmp_path / "t2.csv").exists() and not rel.exists()
+
+
+def test_suppressed_design_columns_hide_small_and_hidden_figures(demo_dir):
+    from partner_analysis.kpi.panel import read_dataset_for_kpis
+    res = compare_partners(read_dataset_for_kpis(demo_dir), term=Q2, by_program=True, design="adjusted")
+    for col in ("n_t_analytic", "n_c_analytic"):
+        assert (res[col].dropna() >= 10).all()
+    hidden = res.difference.isna() | (res.sample_status != "tested")
+    assert hidden.any()
+    assert res.loc[hidden, ["estimate", "se", "mde", "effect_size", "p_adj"]].isna().all().all()
+    assert (res.loc[hidden, "evidence_label"] == "descriptive only").all()

@@ -62,7 +62,9 @@ def pair_gaps(answers_long: pd.DataFrame, instrument: Instrument, *, items: pd.D
     -------
     DataFrame
         partner_id, wave, dimension, pair, district_item, partner_item, statement (the district
-        wording, else the partner wording), district_mean, partner_mean, gap (partner - district),
+        wording, else the partner wording), district_statement, partner_statement, same_words (both
+        sides rated the same words; otherwise the pair is a declared mirror worded for each side, and
+        a prompt quotes both wordings), district_mean, partner_mean, gap (partner - district),
         n_district, n_partner. Sorted by partner, wave, dimension, descending ``|gap|``; with
         ``n_largest``, only the pairs with the largest ``|gap|`` (both sides answered), largest first.
     """
@@ -77,8 +79,11 @@ def pair_gaps(answers_long: pd.DataFrame, instrument: Instrument, *, items: pd.D
         if col not in wide.columns:
             wide[col] = np.nan
     labels = {it.name: it.label for it in instrument.items}
-    wide["statement"] = [labels.get(d) if isinstance(d, str) else labels.get(p, "")
-                         for d, p in zip(wide["district_item"], wide["partner_item"])]
+    wide["district_statement"] = [labels.get(d, "") if isinstance(d, str) else "" for d in wide["district_item"]]
+    wide["partner_statement"] = [labels.get(p, "") if isinstance(p, str) else "" for p in wide["partner_item"]]
+    # both sides rated the same words, or a declared mirrored pair (fit::pair) worded for each side
+    wide["same_words"] = [_same_words(d, p) for d, p in zip(wide["district_statement"], wide["partner_statement"])]
+    wide["statement"] = [d or p for d, p in zip(wide["district_statement"], wide["partner_statement"])]
     wide["district_mean"] = wide["district_mean"].astype(float)
     wide["partner_mean"] = wide["partner_mean"].astype(float)
     wide["gap"] = wide["partner_mean"] - wide["district_mean"]
@@ -93,20 +98,32 @@ def pair_gaps(answers_long: pd.DataFrame, instrument: Instrument, *, items: pd.D
     wide = wide.sort_values(["partner_id", "wave", "dimension", "_abs", "_order"],
                             ascending=[True, True, True, False, True], kind="stable")
     cols = ["partner_id", "wave", "dimension", "pair", "district_item", "partner_item", "statement",
-            "district_mean", "partner_mean", "gap", "n_district", "n_partner"]
+            "district_statement", "partner_statement", "same_words", "district_mean", "partner_mean", "gap",
+            "n_district", "n_partner"]
     if n_largest is not None:
         wide = wide[wide["_abs"] >= 0].sort_values(["_abs", "_order"], ascending=[False, True], kind="stable")
         wide = wide.head(int(n_largest))
     return wide[cols].reset_index(drop=True)
 
 
-def _prompt(dimension_label: str, statement: str, gap: float) -> str:
+def _same_words(a: str, b: str) -> bool:
+    return " ".join(str(a).split()).casefold() == " ".join(str(b).split()).casefold()
+
+
+def _prompt(dimension_label: str, district_statement: str, partner_statement: str, gap: float) -> str:
+    """One discussion prompt. Differently worded (mirrored) items are quoted both, each with its side:
+    a side is never said to rate words it was not shown (issue #11)."""
     if gap is None or math.isnan(gap) or abs(gap) < 1e-9:
         return ""
     higher, lower = ("partner", "district") if gap > 0 else ("district", "partner")
-    statement = statement.rstrip(".")
-    return (f"On {dimension_label[0].lower() + dimension_label[1:]}, the {higher} rates '{statement}' "
-            f"{_fmt_points(gap)} higher than the {lower}: what does each side see?")
+    topic = dimension_label[0].lower() + dimension_label[1:]
+    if _same_words(district_statement, partner_statement) or not (district_statement and partner_statement):
+        statement = (district_statement or partner_statement).rstrip(".")
+        return (f"On {topic}, the {higher} rates '{statement}' "
+                f"{_fmt_points(gap)} higher than the {lower}: what does each side see?")
+    return (f"On {topic}, the district rated '{district_statement.rstrip('.')}' and the partner rated the "
+            f"mirrored statement '{partner_statement.rstrip('.')}'; the {higher}'s rating is "
+            f"{_fmt_points(gap)} higher: what does each side see?")
 
 
 def side_agreement(items: pd.DataFrame, instrument: Instrument, *, confidential: bool | None = None
@@ -202,13 +219,13 @@ def gap_report(answers_long: pd.DataFrame, instrument: Instrument, *, confidenti
                         how="left")
     pairs = pair_gaps(answers_long, instrument, items=items)
     top = pairs.dropna(subset=["gap"]).drop_duplicates(["partner_id", "wave", "dimension"])
-    out = out.merge(top[["partner_id", "wave", "dimension", "pair", "statement", "gap"]]
-                    .rename(columns={"pair": "top_pair", "gap": "top_pair_gap"}),
+    out = out.merge(top[["partner_id", "wave", "dimension", "pair", "district_statement", "partner_statement",
+                         "gap"]].rename(columns={"pair": "top_pair", "gap": "top_pair_gap"}),
                     on=["partner_id", "wave", "dimension"], how="left")
     out["prompt"] = [
-        _prompt(label, stmt, g) if flag in ("watch", "discuss") and isinstance(stmt, str) else ""
-        for label, stmt, g, flag in zip(out["dimension_label"], out["statement"], out["top_pair_gap"],
-                                        out["gap_flag"])]
+        _prompt(label, d, p, g) if flag in ("watch", "discuss") and isinstance(d, str) else ""
+        for label, d, p, g, flag in zip(out["dimension_label"], out["district_statement"], out["partner_statement"],
+                                        out["top_pair_gap"], out["gap_flag"])]
     order = {d: i for i, d in enumerate(instrument.dimensions)}
     out = out.assign(_o=out["dimension"].map(order)).sort_values(["partner_id", "wave", "_o"], kind="stable")
     return out[GAP_COLUMNS].reset_index(drop=True)

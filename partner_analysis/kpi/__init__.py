@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["load_catalog", "build_panel", "compare_partners", "catalog", "panel", "compare", "goals"]
+__all__ = ["load_catalog", "build_panel", "compare_partners", "estimate_effect", "catalog", "panel", "compare",
+           "designs", "goals"]
 
-_LAZY = {"load_catalog": "catalog", "build_panel": "panel", "compare_partners": "compare"}
+_LAZY = {"load_catalog": "catalog", "build_panel": "panel", "compare_partners": "compare",
+         "estimate_effect": "designs"}
 
 
 def __getattr__(name: str):
     if name in _LAZY:
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-    if name in ("catalog", "panel", "compare", "goals", "explore", "cli"):
+    if name in ("catalog", "panel", "compare", "designs", "goals", "explore", "cli"):
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'partner_analysis.kpi' has no attribute {name!r}")

@@ -26,6 +26,9 @@ KINDS = ("continuous", "binary")
 AGGREGATES = ("sum", "mean", "weighted_mean", "ratio", "count", "any", "max", "min")
 OPERATORS = (">=", ">", "<=", "<", "==")
 SCOPES = ("term", "year_to_date")
+#: Which term the prior of a KPI comes from (issue #11): the same term of the prior school year (default),
+#: the previous term, or the same term (a different KPI measured earlier in it, e.g. a first-period grade).
+PRIOR_TERMS = ("same_term_last_year", "previous_term", "same_term")
 POPULATIONS = ("records", "enrolled")
 
 
@@ -100,8 +103,26 @@ class KPI:
     fill_value: float | None = None
     scope: str = "term"
     description: str = ""
+    #: The baseline of the adjusted and matched designs: ``{kpi: id, term: same_term_last_year |
+    #: previous_term | same_term}``; None = the same KPI in the same term of the prior school year.
+    prior: Mapping[str, str] | None = None
+
+    @property
+    def prior_kpi(self) -> str:
+        """Id of the KPI whose value is this KPI's prior."""
+        return str((self.prior or {}).get("kpi") or self.id)
+
+    @property
+    def prior_term(self) -> str:
+        """Which term the prior comes from (one of ``PRIOR_TERMS``)."""
+        return str((self.prior or {}).get("term") or "same_term_last_year")
 
     def __post_init__(self):
+        if self.prior is not None:
+            if not isinstance(self.prior, Mapping) or set(self.prior) - {"kpi", "term"}:
+                raise ConfigError(f"KPI {self.id!r}: prior must be a KPI id or {{kpi: id, term: ...}}",
+                                  key=f"kpis.{self.id}.prior")
+            _check("prior.term", self.prior_term, PRIOR_TERMS, kpi=self.id)
         _check("source", self.source, SOURCES, kpi=self.id)
         _check("kind", self.kind, KINDS, kpi=self.id)
         _check("scope", self.scope, SCOPES, kpi=self.id)
@@ -136,6 +157,7 @@ class Catalog:
 
     def __post_init__(self):
         _require_unique([k.id for k in self.kpis], what="KPI", path=self.source, key="kpis")
+
 
     def __iter__(self) -> Iterator[KPI]:
         return iter(self.kpis)
@@ -183,7 +205,7 @@ def _check(name, value, allowed, *, kpi=None):
 _CONDITION_KEYS = {"aggregate", "column", "weight", "numerator", "denominator", "filter", "op", "value",
                    "min_denominator", "prorate"}
 _KPI_KEYS = {"id", "label", "source", "kind", "unit", "higher_is_better", "threshold", "all_of", "population",
-             "fill_value", "scope", "description"} | (_CONDITION_KEYS - {"op", "value", "prorate"})
+             "fill_value", "scope", "description", "prior"} | (_CONDITION_KEYS - {"op", "value", "prorate"})
 
 
 def _condition(raw: Mapping, *, path, key) -> Condition:
@@ -226,13 +248,17 @@ def _kpi(raw: Mapping, *, path, index: int) -> KPI:
     if "aggregate" in raw:
         measure = _condition({k: raw[k] for k in raw if k in _CONDITION_KEYS}, path=path, key=key)
     fill = raw.get("fill_value")
+    prior = raw.get("prior")
+    if isinstance(prior, str):
+        prior = {"kpi": prior}
     try:
         return KPI(id=kid, label=str(raw.get("label", kid)), source=str(raw["source"]), kind=str(raw["kind"]),
                    unit=str(raw.get("unit", "")), higher_is_better=bool(raw.get("higher_is_better", True)),
                    measure=measure, threshold=raw.get("threshold"), all_of=all_of,
                    population=str(raw.get("population", "records")),
                    fill_value=None if fill is None else float(fill), scope=str(raw.get("scope", "term")),
-                   description=str(raw.get("description", "")))
+                   description=str(raw.get("description", "")),
+                   prior=None if prior is None else dict(prior))
     except ConfigError as err:
         raise ConfigError(err.problem, path=path, key=key, fix=err.fix) from None
 
@@ -276,6 +302,11 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
         for k in kpis:
             base[k.id] = k
         kpis = list(base.values())
+    ids = {k.id for k in kpis}
+    for k in kpis:
+        if k.prior_kpi not in ids:
+            raise ConfigError(f"KPI {k.id!r}: its prior {k.prior_kpi!r} is not a KPI of the catalog", path=path,
+                              key=f"kpis.{k.id}.prior", fix=f"Use one of {sorted(ids)}")
     return Catalog(tuple(kpis), source=str(path))
 
 

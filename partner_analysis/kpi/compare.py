@@ -49,8 +49,35 @@ Binary KPIs: the Cox index
 :math:`d_{Cox} \pm 1.96\, SE`, :math:`SE = \sqrt{1/x_T + 1/(n_T-x_T) +
 1/x_C + 1/(n_C-x_C)}/1.65`; Wilson 95 % CIs for the proportions; the
 two-proportion *z* test, or Fisher's exact test when an expected count is
-below 5. The improvement index is :math:`100\,\Phi(ES) - 50`. *p*-values are
-Benjamini–Hochberg adjusted across every tested row of one call.
+below 5. The improvement index is :math:`100\,\Phi(ES) - 50`.
+
+Designs (issue #11)
+-------------------
+``design="raw"`` is the above. ``"adjusted"`` and ``"matched"`` replace
+``effect_size``, its CI, ``p_val``, ``baseline_es`` and ``baseline_verdict``
+by the regression (matched-sample) results of
+:mod:`partner_analysis.kpi.designs` (read its docstring for every definition);
+``estimate``/``se`` are the (adjusted) difference and its cluster-robust SE.
+The default design is ``district.yml`` ``design``, else ``adjusted`` when the
+term has a prior-year term, else ``raw``. ``mde`` is the minimum detectable
+effect (SD units) and ``evidence_label`` the plain-words label of
+:func:`partner_analysis.estimate.evidence_label`. ``wording`` is
+``"association"`` for ``raw`` and ``adjusted`` (never causal words), and
+``"effect"`` only for a ``matched`` baseline-equivalent comparison.
+``robustness=True`` adds ``es_raw``/``p_raw``, ``es_adjusted``/``p_adjusted``,
+``es_matched``/``p_matched`` and ``robustness_flag`` (the designs differ in
+sign of the estimate, or in significance of the unadjusted *p* at ``alpha``).
+
+Benjamini–Hochberg family
+-------------------------
+One family per partner report: every KPI of the panel × the partner as a whole
+and each of its programmes, for the term, design and comparison of the call
+(subgroup ``"all"`` rows). Rows of a subgroup variable form a family of their
+own per partner (every KPI × programme × value of that variable), so asking for
+a subgroup never changes the headline ``p_adj``. The family is always computed
+in full, whatever ``kpis``, ``partners`` or ``by_program`` ask to see, so
+``partner-analysis kpis``, the explorer and the report bundle give the same
+``p_adj`` (a ``school=`` restriction is its own family).
 
 References
 ----------
@@ -69,11 +96,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from .. import estimate as est
 from ..exceptions import ConfigError, InputDataError, PartnerAnalysisWarning, check_argument
+from . import designs as dsg
 from .catalog import Catalog
 from .panel import PanelArrays, compute_kpis
 
-__all__ = ["compare_partners", "compare_terms", "participation_matrix", "COMPARISONS", "COLUMNS"]
+__all__ = ["compare_partners", "run_comparison", "Comparison", "compare_terms", "participation_matrix",
+           "COMPARISONS", "COLUMNS", "ROBUSTNESS_COLUMNS"]
 
 COMPARISONS = ("same_school_grade", "all_nonparticipants")
 
@@ -82,7 +112,17 @@ COLUMNS = ["partner_id", "program_id", "term", "kpi_id", "kpi_label", "kind", "u
            "difference", "ci_low_t", "ci_high_t", "ci_low_c", "ci_high_c", "effect_size", "es_method",
            "es_ci_low", "es_ci_high", "improvement_index", "p_val", "p_adj", "test", "baseline_es",
            "baseline_verdict", "wording", "sample_status", "prev_term_mean_t", "change_prev_term",
-           "last_year_mean_t", "change_last_year", "suppressed", "marker", "suppression_reason"]
+           "last_year_mean_t", "change_last_year", "suppressed", "marker", "suppression_reason",
+           "design", "n_t_analytic", "n_c_analytic", "estimate", "se", "mde", "evidence_label", "balance_max_smd",
+           "n_schools", "n_unmatched", "dropped_columns", "design_status", "design_warnings"]
+_DESIGN_ONLY = ("design", "n_t_analytic", "n_c_analytic", "estimate", "se", "mde", "evidence_label",
+                "balance_max_smd", "n_schools", "n_unmatched", "dropped_columns", "design_status", "design_warnings")
+#: Added by ``robustness=True``.
+ROBUSTNESS_COLUMNS = ["es_raw", "p_raw", "es_adjusted", "p_adjusted", "es_matched", "p_matched",
+                      "robustness_flag"]
+#: Design columns that are contrasts: hidden with the contrast by suppression, removed below the inference floor.
+_DESIGN_CONTRAST = ("estimate", "se", "mde", "balance_max_smd", "es_raw", "p_raw", "es_adjusted", "p_adjusted",
+                    "es_matched", "p_matched")
 
 
 # -- participation -----------------------------------------------------------------------------------
@@ -298,12 +338,39 @@ def _floors(dataset, profile) -> tuple[int, int]:
 
 # -- the table ------------------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Comparison:
+    """What :func:`run_comparison` returns.
+
+    Attributes
+    ----------
+    table : DataFrame
+        The comparison table (as :func:`compare_partners`).
+    balance : DataFrame or None
+        With ``balance=True``: one row per partner × programme × KPI ×
+        subgroup × covariate (level), columns ``partner_id, program_id, term,
+        kpi_id, subgroup, subgroup_value, design`` and
+        :data:`partner_analysis.kpi.designs.BALANCE_COLUMNS`. Exact values: stays
+        in the district.
+    frame : DataFrame or None
+        With ``frame=True``: the student-level analysis frame (partner-wide
+        rows, subgroup ``all``), columns
+        :data:`partner_analysis.kpi.designs.FRAME_COLUMNS` plus the covariates.
+        **Student-level and private.**
+    """
+
+    table: pd.DataFrame
+    balance: pd.DataFrame | None = None
+    frame: pd.DataFrame | None = None
+
+
 def compare_partners(dataset, *, term: str, partners: Sequence[str] | str | None = None, by_program: bool = False,
                      subgroup: str | None = None, profile=None, suppress: bool = True,
                      comparison: str = "same_school_grade", kpis: Iterable[str] | None = None,
                      catalog: Catalog | None = None, arrays: PanelArrays | None = None,
                      cox_small_sample: bool = False, alpha: float = 0.05,
-                     school: str | None = None) -> pd.DataFrame:
+                     school: str | None = None, design: str | None = None,
+                     covariates: Sequence[str] | None = None, robustness: bool = False) -> pd.DataFrame:
     """Compare participants of each partner with a comparison group on every KPI, for one term.
 
     Parameters
@@ -328,7 +395,8 @@ def compare_partners(dataset, *, term: str, partners: Sequence[str] | str | None
     comparison : {"same_school_grade", "all_nonparticipants"}
         Who the participants are compared with (module docstring).
     kpis : list of str, optional
-        KPI ids (default: the whole catalog).
+        KPI ids to show (default: the whole catalog). The BH family always
+        holds every KPI of the panel.
     catalog : Catalog, optional
         Default: ``DATA_DIR/kpis.yml`` when present, else the shipped catalog.
     arrays : PanelArrays, optional
@@ -341,6 +409,15 @@ def compare_partners(dataset, *, term: str, partners: Sequence[str] | str | None
     school : str, optional
         Only students of this school (``students.school_id``), participants
         and comparison alike.
+    design : {"raw", "adjusted", "matched"}, optional
+        Default: ``district.yml`` ``design``, else ``adjusted`` when the term
+        has a prior-year term, else ``raw`` (module docstring).
+    covariates : list of str, optional
+        For ``adjusted``/``matched``: ``prior`` and ``students`` columns.
+        Default: ``district.yml`` ``covariates``, else
+        :data:`partner_analysis.kpi.designs.DEFAULT_COVARIATES` (those present).
+    robustness : bool
+        Also fit the other designs and add :data:`ROBUSTNESS_COLUMNS`.
 
     Returns
     -------
@@ -348,12 +425,12 @@ def compare_partners(dataset, *, term: str, partners: Sequence[str] | str | None
         One row per partner_id × program_id × term × kpi_id × subgroup ×
         subgroup_value with the columns of :data:`COLUMNS` (see CONTRACTS.md
         and the module docstring), plus ``prev_term_n_t`` and
-        ``last_year_n_t``.
+        ``last_year_n_t`` (and :data:`ROBUSTNESS_COLUMNS` on request).
 
     Raises
     ------
     ConfigError
-        Unknown term, partner, KPI, subgroup column or comparison.
+        Unknown term, partner, KPI, subgroup column, comparison, design or covariate.
     InputDataError
         The dataset lacks students, participation or programmes.
 
@@ -362,20 +439,72 @@ def compare_partners(dataset, *, term: str, partners: Sequence[str] | str | None
     >>> from partner_analysis.kpi.compare import compare_partners
     >>> from partner_analysis.kpi.panel import read_dataset_for_kpis
     >>> ds = read_dataset_for_kpis("demo_district")  # doctest: +SKIP
-    >>> table = compare_partners(ds, term="2025-26-Q2", by_program=True)  # doctest: +SKIP
-    >>> table[["partner_id", "kpi_id", "n_t", "n_c", "effect_size", "p_adj", "wording"]]  # doctest: +SKIP
+    >>> table = compare_partners(ds, term="2025-26-Q2", by_program=True, design="adjusted")  # doctest: +SKIP
+    >>> table[["partner_id", "kpi_id", "n_t", "n_c", "effect_size", "p_adj", "mde", "evidence_label"]]  # doctest: +SKIP
 
     The UCI Student Performance golden vectors of ``statistics.md`` §9
     (``schoolsup`` as the programme, G3 as the outcome) are reproduced by
     ``tests/test_kpi_compare.py`` through ``examples/uci/uci_map.yml``.
     """
+    return run_comparison(dataset, term=term, partners=partners, by_program=by_program, subgroup=subgroup,
+                          profile=profile, suppress=suppress, comparison=comparison, kpis=kpis, catalog=catalog,
+                          arrays=arrays, cox_small_sample=cox_small_sample, alpha=alpha, school=school,
+                          design=design, covariates=covariates, robustness=robustness).table
+
+
+def resolve_design(config, arrays: PanelArrays, term: str, design: str | None = None) -> str:
+    """The design of a call: the argument, else ``district.yml`` ``design``, else ``adjusted`` with a prior term."""
+    if design is None:
+        design = getattr(config, "design", None)
+    if design is None:
+        design = "adjusted" if arrays.prior_term[arrays.term_index(term)] >= 0 else "raw"
+    check_argument("design", design, dsg.DESIGNS)
+    return design
+
+
+def _resolve_covariates(config, students: pd.DataFrame, covariates) -> tuple[bool, list[str]]:
+    """(use the prior, background columns). Explicit lists must exist; the default list keeps what exists."""
+    explicit = covariates is not None or bool(getattr(config, "covariates", ()))
+    names = list(covariates) if covariates is not None else list(getattr(config, "covariates", ()) or
+                                                                 dsg.DEFAULT_COVARIATES)
+    if isinstance(covariates, str):
+        names = [c.strip() for c in covariates.split(",") if c.strip()]
+    use_prior = "prior" in names
+    background = [c for c in names if c != "prior"]
+    missing = [c for c in background if c not in students.columns]
+    if missing and explicit:
+        raise ConfigError(f"covariate(s) {missing} are not columns of the students table", key="covariates",
+                          fix=f"Use prior and some of {[c for c in students.columns if c != 'student_id']}")
+    return use_prior, [c for c in background if c in students.columns]
+
+
+def run_comparison(dataset, *, term: str, partners: Sequence[str] | str | None = None, by_program: bool = False,
+                   subgroup: str | None = None, profile=None, suppress: bool = True,
+                   comparison: str = "same_school_grade", kpis: Iterable[str] | None = None,
+                   catalog: Catalog | None = None, arrays: PanelArrays | None = None,
+                   cox_small_sample: bool = False, alpha: float = 0.05, school: str | None = None,
+                   design: str | None = None, covariates: Sequence[str] | None = None, robustness: bool = False,
+                   balance: bool = False, frame: bool = False) -> Comparison:
+    """:func:`compare_partners` with the balance table and the analysis frame on request.
+
+    Parameters are those of :func:`compare_partners`, plus ``balance`` and
+    ``frame`` (see :class:`Comparison`).
+    """
     check_argument("comparison", comparison, COMPARISONS)
     dataset.config.term(term)
-    arrays = arrays if arrays is not None else compute_kpis(dataset, catalog=catalog, kpis=kpis)
-    cat = arrays.catalog.select([k for k in (kpis or arrays.catalog.ids) if k in arrays.values])
+    arrays = arrays if arrays is not None else compute_kpis(dataset, catalog=catalog)
+    design = resolve_design(dataset.config, arrays, term, design)
+    wanted = list(kpis) if kpis is not None and not isinstance(kpis, str) else ([kpis] if kpis else None)
+    cat_all = arrays.catalog.select([k for k in arrays.catalog.ids if k in arrays.values])
+    if wanted is not None:
+        unknown = [k for k in wanted if k not in arrays.values]
+        if unknown:
+            raise ConfigError(f"KPI(s) {unknown} are not in the panel", key="kpis",
+                              fix=f"Use some of {list(cat_all.ids)}")
     prof = _resolve_profile(dataset, profile) if (suppress or profile is not None) else None
     k_floor, inf_floor = _floors(dataset, prof)
-    units = participation_matrix(dataset, arrays, partners=partners, by_program=by_program)
+    # the whole BH family is always computed: every partner asked for, all its programmes, every KPI
+    units = participation_matrix(dataset, arrays, partners=partners, by_program=True)
     t = arrays.term_index(term)
     prior = arrays.prior_term[t]
     prev = arrays.prev_term[t]
@@ -391,12 +520,13 @@ def compare_partners(dataset, *, term: str, partners: Sequence[str] | str | None
             raise ConfigError(f"no students in school {school!r}", key="school",
                               fix=f"Use one of {sorted(set(school_of.dropna()))}")
         in_school = (school_of == str(school)).to_numpy()
-    kpis_in = list(cat)
+    kpis_in = list(cat_all)
     X = _matrix(arrays, kpis_in, t)
     XB = _matrix(arrays, kpis_in, prior) if prior >= 0 else None
     trends = {name: (tt, _matrix(arrays, kpis_in, tt) if tt >= 0 else None)
               for name, tt in (("prev_term", prev), ("last_year", prior))}
     records = []
+    specs = []  # (unit, member mask of the analysis, treated mask, KPI index) per record
     for unit, member in units.items():
         if in_school is not None:
             member = member & in_school[:, None]
@@ -436,19 +566,276 @@ def compare_partners(dataset, *, term: str, partners: Sequence[str] | str | None
                         row[f"{name}_n_t"] = n_p
                         row[f"{name}_mean_t"] = sums[1][g, k] / n_p if n_p > 0 else np.nan
                     records.append(row)
+                    specs.append((part_now, comp, codes, g, k))
     raw = pd.DataFrame.from_records(records)
     table = _assemble(raw, k_floor=k_floor, inf_floor=inf_floor, cox_small_sample=cox_small_sample, alpha=alpha)
+    table = _raw_design_columns(table)
+    ctx = None
+    needed = {design} | ({"adjusted", "matched"} if robustness else set())
+    needed.discard("raw")
+    balance_frames: list[pd.DataFrame] = []
+    frame_parts: list[pd.DataFrame] = []
+    results: dict[str, list] = {}
+    if needed and len(table):
+        ctx = _DesignContext.build(dataset, arrays, term, kpis_in, cells, covariates)
+        for d in sorted(needed):
+            results[d] = [ctx.fit(spec, d, kind=kpis_in[spec[4]].kind, min_n=inf_floor) for spec in specs]
+    if design != "raw" and len(table):
+        table = _design_columns(table, results[design], design)
+    table["design"] = design
+    table["evidence_label"] = _evidence(table, design, alpha)
+    table["wording"] = np.where((design == "matched") & table["evidence_label"].str.startswith(
+        est.EVIDENCE_LABELS[2]), "effect", "association")
+    table["p_adj"] = _bh_families(table, alpha)
+    if robustness and len(table):
+        table = _robustness(table, raw_es=table["_es_raw"], raw_p=table["_p_raw"], results=results, alpha=alpha)
+    table = table.drop(columns=[c for c in table.columns if c.startswith("_")])
+    # what was asked to be seen
+    keep = np.ones(len(table), bool)
+    if wanted is not None:
+        keep &= table["kpi_id"].isin(wanted).to_numpy()
+    if not by_program:
+        keep &= (table["program_id"] == "all").to_numpy()
+    if balance and results.get(design) is not None:
+        balance_frames = [_balance_rows(table.iloc[i], r) for i, r in enumerate(results[design])
+                          if keep[i] and r.balance_data is not None]
+    if frame and ctx is not None and results.get(design) is not None:
+        frame_parts = [ctx.frame_rows(table.iloc[i], specs[i], r) for i, r in enumerate(results[design])
+                       if keep[i] and table.iloc[i]["subgroup"] == "all" and r.weights is not None]
+    table = table[keep].reset_index(drop=True)
+    extra = ROBUSTNESS_COLUMNS if robustness else []
+    table = table[COLUMNS + ["prev_term_n_t", "last_year_n_t"] + extra]
     if suppress:
         from .. import privacy
         table = privacy.suppress_comparisons(table, prof)
-    return table
+        table = _hide_design_contrasts(table, k_floor)
+    bal = (pd.concat(balance_frames, ignore_index=True) if balance_frames else
+           pd.DataFrame(columns=_BALANCE_ID + dsg.BALANCE_COLUMNS)) if balance else None
+    frm = (pd.concat(frame_parts, ignore_index=True) if frame_parts else pd.DataFrame(columns=dsg.FRAME_COLUMNS)) \
+        if frame else None
+    return Comparison(table=table, balance=bal, frame=frm)
+
+
+_BALANCE_ID = ["partner_id", "program_id", "term", "kpi_id", "subgroup", "subgroup_value", "design"]
+
+
+@dataclass(frozen=True)
+class _DesignContext:
+    """Student-level arrays shared by every design fit of one call."""
+
+    X: np.ndarray
+    P: np.ndarray | None
+    cov: dsg.Covariates
+    cells: np.ndarray
+    schools: np.ndarray
+    order: np.ndarray
+    student_ids: pd.Index
+    students: pd.DataFrame
+    background: tuple[str, ...]
+
+    @classmethod
+    def build(cls, dataset, arrays: PanelArrays, term: str, kpis_in, cells_all, covariates) -> "_DesignContext":
+        t = arrays.term_index(term)
+        students = dataset["students"]
+        st = students.set_index(students["student_id"].astype(str)).reindex(arrays.student_ids)
+        use_prior, background = _resolve_covariates(dataset.config, students, covariates)
+        X = _matrix(arrays, kpis_in, t)
+        P = None
+        if use_prior:
+            cols = []
+            for kpi in kpis_in:
+                if kpi.prior_kpi not in arrays.values:
+                    raise ConfigError(f"KPI {kpi.id!r}: its prior {kpi.prior_kpi!r} is not in the panel",
+                                      key=f"kpis.{kpi.id}.prior", fix="Add that KPI to the catalog")
+                tt = {"same_term_last_year": arrays.prior_term[t], "previous_term": arrays.prev_term[t],
+                      "same_term": t}[kpi.prior_term]
+                cols.append(arrays.values[kpi.prior_kpi][:, tt] if tt >= 0 else np.full(len(arrays.student_ids),
+                                                                                        np.nan))
+            P = np.column_stack(cols) if cols else None
+        cov = dsg.build_covariates(st.reset_index(drop=True), background)
+        school_s = st["school_id"]
+        schools = np.where(school_s.isna().to_numpy(), -1, pd.factorize(school_s.astype(str))[0])
+        missing = (school_s.isna() | st["grade_level"].isna()).to_numpy()
+        cells = np.where(missing, -1, cells_all)
+        order = np.argsort(np.argsort(np.asarray(arrays.student_ids.astype(str)), kind="stable"))
+        return cls(X, P, cov, cells, schools, order, arrays.student_ids, st, tuple(background))
+
+    def fit(self, spec, design: str, *, kind: str, min_n: int) -> dsg.DesignResult:
+        part_now, comp, codes, g, k = spec
+        rows = np.flatnonzero((part_now | comp) & (codes == g))
+        prior = self.P[rows, k] if self.P is not None else None
+        if prior is not None and not np.isfinite(prior).any():
+            prior = None  # no prior-year term: adjust for background only (the label says "descriptive only")
+        return dsg.fit_design(self.X[rows, k], part_now[rows], prior, self.cov.take(rows), self.cells[rows],
+                              self.schools[rows], kind=kind, design=design, order=self.order[rows],
+                              min_n=min_n)
+
+    def frame_rows(self, row: pd.Series, spec, result: dsg.DesignResult) -> pd.DataFrame:
+        part_now, comp, codes, g, k = spec
+        rows = np.flatnonzero((part_now | comp) & (codes == g))
+        rows = rows[result.analytic]
+        st = self.students.iloc[rows]
+        out = pd.DataFrame({
+            "partner_id": row["partner_id"], "program_id": row["program_id"], "kpi_id": row["kpi_id"],
+            "student_id": self.student_ids[rows].astype(str), "school_id": st["school_id"].astype(str).to_numpy(),
+            "grade_level": st["grade_level"].to_numpy(), "treated": part_now[rows].astype(int),
+            "outcome": self.X[rows, k], "prior": self.P[rows, k] if self.P is not None else np.nan,
+            "weight": result.weights if result.weights is not None else 1.0,
+            "subclass": result.subclass if result.subclass is not None else -1})
+        for c in self.background:
+            out[c] = st[c].to_numpy()
+        return out
+
+
+def _balance_rows(row: pd.Series, result: dsg.DesignResult) -> pd.DataFrame:
+    b = result.balance.copy()
+    for c in reversed(_BALANCE_ID):
+        b.insert(0, c, row[c])
+    return b
+
+
+def _raw_design_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """estimate, se and MDE of the raw design from the group aggregates."""
+    out = table.copy()
+    binary = (out["kind"] == "binary").to_numpy()
+    n_t, n_c = out["n_t"].to_numpy(float), out["n_c"].to_numpy(float)
+    m_t, m_c = out["mean_t"].to_numpy(float), out["mean_c"].to_numpy(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        se_cont = np.sqrt(out["sd_t"].to_numpy(float) ** 2 / n_t + out["sd_c"].to_numpy(float) ** 2 / n_c)
+        se_bin = np.sqrt(m_t * (1 - m_t) / n_t + m_c * (1 - m_c) / n_c)
+        p_share = n_t / (n_t + n_c)
+        mde = 2.8 * np.sqrt(1 / (p_share * (1 - p_share) * (n_t + n_c)))
+    tested = (out["sample_status"] == "tested").to_numpy()
+    out["n_t_analytic"], out["n_c_analytic"] = out["n_t"], out["n_c"]
+    out["estimate"] = np.where(tested, out["difference"], np.nan)
+    out["se"] = np.where(tested, np.where(binary, se_bin, se_cont), np.nan)
+    out["mde"] = np.where(tested, mde, np.nan)
+    out["balance_max_smd"] = np.nan
+    out["n_schools"] = 0
+    out["n_unmatched"] = 0
+    out["dropped_columns"] = ""
+    out["design_status"] = np.where(tested, "fitted", "not fitted: too few students")
+    out["design_warnings"] = ""
+    out["_es_raw"], out["_p_raw"] = out["effect_size"], out["p_val"]
+    out["_background_max_smd"] = np.nan
+    out["_has_prior"] = np.isfinite(out["baseline_es"].to_numpy(float))
+    return out
+
+
+def _design_columns(table: pd.DataFrame, results: list, design: str) -> pd.DataFrame:
+    out = table.copy()
+    rows = pd.DataFrame([r.as_row() for r in results])
+    fitted = (rows["status"] == "fitted").to_numpy()
+    for col in ("estimate", "se", "effect_size", "es_ci_low", "es_ci_high", "p_val", "mde", "balance_max_smd",
+                "baseline_es"):
+        out[col] = np.where(fitted, rows[col].to_numpy(float), np.nan)
+    out["baseline_verdict"] = np.where(fitted, rows["baseline_verdict"], "unknown")
+    out["n_t_analytic"], out["n_c_analytic"] = rows["n_t"].to_numpy(), rows["n_c"].to_numpy()
+    out["n_schools"], out["n_unmatched"] = rows["n_schools"].to_numpy(), rows["n_unmatched"].to_numpy()
+    out["dropped_columns"], out["design_warnings"] = rows["dropped_columns"], rows["warnings"]
+    notes = []
+    for s, c, lv in zip(rows["status"], rows["cells_without_variation"], rows["levels_without_variation"]):
+        if c:
+            s += f"; {c} school×grade cell(s) without outcome variation not fitted"
+        if lv:
+            s += f"; {lv} covariate level(s) without outcome variation not fitted"
+        notes.append(s)
+    out["design_status"] = notes
+    out["_background_max_smd"] = rows["background_max_smd"].to_numpy(float)
+    ii = np.full(len(out), np.nan)
+    es = out["effect_size"].to_numpy(float)
+    fin = np.isfinite(es)
+    if fin.any():
+        ii[fin] = np.asarray(_stats().improvement_index(es[fin]), float)
+    out["improvement_index"] = ii
+    kind = out["kind"].to_numpy()
+    out["test"] = np.where(fitted, np.where(kind == "binary", "logit_cr1_t", "ols_cr1_t"), "")
+    out["es_method"] = np.where(kind == "binary", "cox_adjusted", "hedges_g_adjusted")
+    out["sample_status"] = np.where((out["sample_status"] == "tested") & ~fitted, "descriptive_only",
+                                    out["sample_status"])
+    return out
+
+
+def _evidence(table: pd.DataFrame, design: str, alpha: float) -> list[str]:
+    p = table["p_val"].to_numpy(float)
+    # significance for the label is judged after the BH adjustment of the partner's family
+    p_adj = _bh_families(table, alpha)
+    es = table["effect_size"].to_numpy(float)
+    hib = table["higher_is_better"].astype(bool).to_numpy()
+    base = table["baseline_es"].to_numpy(float)
+    bg = table["_background_max_smd"].to_numpy(float)
+    tested = (table["sample_status"] == "tested").to_numpy()
+    labels = []
+    for i in range(len(table)):
+        favourable = bool(np.isfinite(es[i]) and es[i] != 0 and ((es[i] > 0) == hib[i]))
+        labels.append(est.evidence_label(
+            design=design, tested=bool(tested[i] and np.isfinite(p[i])), has_prior=bool(np.isfinite(base[i])),
+            baseline_es=float(base[i]), balance_max_smd=float(bg[i]),
+            significant=bool(np.isfinite(p_adj[i]) and p_adj[i] < alpha), favourable=favourable))
+    return labels
+
+
+def _bh_families(table: pd.DataFrame, alpha: float) -> np.ndarray:
+    """BH-adjusted p within each partner's family (module docstring)."""
+    stats = _stats()
+    out = np.full(len(table), np.nan)
+    p = table["p_val"].to_numpy(float)
+    keys = table["partner_id"].astype(str) + "\x1f" + table["subgroup"].astype(str)
+    for _, idx in pd.Series(np.arange(len(table))).groupby(keys.to_numpy()):
+        ix = idx.to_numpy()
+        if np.isfinite(p[ix]).any():
+            out[ix] = np.asarray(stats.bh_adjust(p[ix], alpha=alpha), float)
+    return out
+
+
+def _robustness(table: pd.DataFrame, *, raw_es, raw_p, results: dict, alpha: float) -> pd.DataFrame:
+    out = table.copy()
+    out["es_raw"], out["p_raw"] = raw_es.to_numpy(float), raw_p.to_numpy(float)
+    for d in ("adjusted", "matched"):
+        rows = [r.as_row() for r in results[d]]
+        ok = np.array([r["status"] == "fitted" for r in rows])
+        out[f"es_{d}"] = np.where(ok, [r["effect_size"] for r in rows], np.nan)
+        out[f"p_{d}"] = np.where(ok, [r["p_val"] for r in rows], np.nan)
+    es = out[["es_raw", "es_adjusted", "es_matched"]].to_numpy(float)
+    pv = out[["p_raw", "p_adjusted", "p_matched"]].to_numpy(float)
+    flags = []
+    for e, q in zip(es, pv):
+        fin = np.isfinite(e) & np.isfinite(q)
+        msgs = []
+        if fin.sum() >= 2:
+            signs = np.sign(e[fin])
+            if len(set(signs[signs != 0])) > 1:
+                msgs.append("designs differ in sign")
+            if len(set(q[fin] < alpha)) > 1:
+                msgs.append("designs differ in significance")
+        flags.append("; ".join(msgs))
+    out["robustness_flag"] = flags
+    return out
+
+
+def _hide_design_contrasts(table: pd.DataFrame, k_floor: int) -> pd.DataFrame:
+    """Blank the design's contrast columns where suppression hid the contrast or the inference, and analytic
+    counts below the privacy floor (privacy.md: no count below ``min_group_n`` is shown)."""
+    out = table.copy()
+    hidden = out["difference"].isna().to_numpy() | (out["sample_status"] != "tested").to_numpy()
+    for col in _DESIGN_CONTRAST:
+        if col in out.columns:
+            out.loc[hidden, col] = np.nan
+    for col in ("n_t_analytic", "n_c_analytic"):
+        side = "n_t" if col == "n_t_analytic" else "n_c"
+        out[col] = out[col].astype(float)
+        out.loc[out[side].isna().to_numpy() | hidden | (out[col] < k_floor).to_numpy(), col] = np.nan
+    out.loc[hidden, "evidence_label"] = est.EVIDENCE_LABELS[0]
+    if "robustness_flag" in out.columns:
+        out.loc[hidden, "robustness_flag"] = ""
+    return out
 
 
 def _assemble(raw: pd.DataFrame, *, k_floor: int, inf_floor: int, cox_small_sample: bool,
               alpha: float) -> pd.DataFrame:
     stats = _stats()
     if raw.empty:
-        return pd.DataFrame(columns=COLUMNS + ["prev_term_n_t", "last_year_n_t"])
+        return pd.DataFrame(columns=[c for c in COLUMNS if c not in _DESIGN_ONLY] + ["prev_term_n_t", "last_year_n_t"])
     out = raw[[c for c in raw.columns if not c.startswith("_")]].copy()
     binary = (out["kind"] == "binary").to_numpy()
     n_t, n_c = raw["_n_t"].to_numpy(float), raw["_n_c"].to_numpy(float)
@@ -531,15 +918,15 @@ def _assemble(raw: pd.DataFrame, *, k_floor: int, inf_floor: int, cox_small_samp
     out["suppressed"] = False
     out["marker"] = ""
     out["suppression_reason"] = ""
-    return out[COLUMNS + ["prev_term_n_t", "last_year_n_t"]].reset_index(drop=True)
+    return out[[c for c in COLUMNS if c in out.columns] + ["prev_term_n_t", "last_year_n_t"]].reset_index(drop=True)
 
 
 def compare_terms(dataset, *, terms: Sequence[str], **kwargs) -> pd.DataFrame:
     """:func:`compare_partners` for several terms (one panel build), rows stacked.
 
-    BH adjustment stays within each term's call, as in a quarterly report.
+    BH adjustment stays within each term's call, as in a quarterly report; the
+    panel holds the whole catalog, so each term's family is the partner report's.
     """
-    arrays = kwargs.pop("arrays", None) or compute_kpis(dataset, catalog=kwargs.pop("catalog", None),
-                                                         kpis=kwargs.get("kpis"))
+    arrays = kwargs.pop("arrays", None) or compute_kpis(dataset, catalog=kwargs.pop("catalog", None))
     frames = [compare_partners(dataset, term=t, arrays=arrays, **kwargs) for t in terms]
     return pd.concat(frames, ignore_index=True)

@@ -367,7 +367,8 @@ def format_comparison(table: pd.DataFrame, *, percent: bool, binary: bool = Fals
     -------
     DataFrame
         Term, [subgroup], Participants, Comparison students, Participants' value, Comparison value,
-        Difference, Effect size (95% CI), Chance (adjusted p), Reading, Note — all text.
+        Difference, [Adjusted difference], Effect size (95% CI), Smallest detectable effect, Chance (adjusted p),
+        Evidence, Reading, Note — all text.
     """
     from .. import privacy
     prof = privacy.PrivacyProfile.from_config(dict(profile or {})) if protect else None
@@ -386,10 +387,15 @@ def format_comparison(table: pd.DataFrame, *, percent: bool, binary: bool = Fals
             return f"{mean:.0%}" if prof else f"{mean:.1%}"
         return privacy.format_mean(mean, n, prof) if prof else f"{mean:.2f}"
 
-    def difference(row):
-        if pd.isna(row["difference"]):
+    def difference(row, column="difference"):
+        if column not in row or pd.isna(row[column]):
             return ""
-        return f"{100 * row['difference']:+.0f} points" if percent else f"{row['difference']:+.2f}"
+        return f"{100 * row[column]:+.0f} points" if percent else f"{row[column]:+.2f}"
+
+    def mde(row):
+        if "mde" not in row or pd.isna(row["mde"]):
+            return ""
+        return f"{row['mde']:.2f} SD"
 
     def effect(row):
         if pd.isna(row["effect_size"]):
@@ -417,9 +423,16 @@ def format_comparison(table: pd.DataFrame, *, percent: bool, binary: bool = Fals
     plain = [bool(_PLAIN.fullmatch(a)) and bool(_PLAIN.fullmatch(b)) for a, b in zip(shown_t, shown_c)]
     out["Participants' value"] = shown_t
     out["Comparison value"] = shown_c
-    out["Difference"] = [difference(r) if ok else "" for ok, (_, r) in zip(plain, table.iterrows())]
-    out["Effect size (95% CI)"] = [effect(r) if ok else "" for ok, (_, r) in zip(plain, table.iterrows())]
+    rows = [r for _, r in table.iterrows()]
+    out["Difference"] = [difference(r) if ok else "" for ok, r in zip(plain, rows)]
+    if "design" in table and (table["design"].astype(str) != "raw").any():
+        # the model's difference, adjusted for prior achievement and background (kpi.designs)
+        out["Adjusted difference"] = [difference(r, "estimate") if ok else "" for ok, r in zip(plain, rows)]
+    out["Effect size (95% CI)"] = [effect(r) if ok else "" for ok, r in zip(plain, rows)]
+    out["Smallest detectable effect"] = [mde(r) for r in rows]
     out["Chance (adjusted p)"] = [chance(p) for p in table["p_adj"]]
+    out["Evidence"] = (table["evidence_label"].fillna("").astype(str).to_numpy() if "evidence_label" in table
+                       else "")
     out["Reading"] = table["wording"].fillna("").astype(str).to_numpy()
     out["Note"] = table["marker"].fillna("").astype(str).to_numpy()
     return out

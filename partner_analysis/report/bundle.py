@@ -59,7 +59,9 @@ _KPI_COLUMNS = ("kpi_id", "kpi_label", "kind", "unit", "higher_is_better", "n_t"
                 "difference", "ci_low_t", "ci_high_t", "ci_low_c", "ci_high_c", "effect_size", "es_method",
                 "es_ci_low", "es_ci_high", "improvement_index", "p_val", "p_adj", "test", "baseline_es",
                 "baseline_verdict", "wording", "sample_status", "prev_term_mean_t", "change_prev_term",
-                "last_year_mean_t", "change_last_year", "suppressed", "marker", "suppression_reason")
+                "last_year_mean_t", "change_last_year", "suppressed", "marker", "suppression_reason",
+                # issue #11: the design behind each effect, its evidence label and minimum detectable effect
+                "design", "evidence_label", "mde", "design_warnings")
 
 
 #: Goal status written when the KPI behind a goal is hidden: value, attainment and status all stay behind.

@@ -69,6 +69,14 @@ def _kpi_sentence(r: pd.Series, k: int) -> str:
             text += ". The difference is statistically significant after adjusting for the number of outcomes tested"
         else:
             text += ". The difference could be due to chance"
+        # issue #11: the evidence label and the minimum detectable effect beside every effect
+        if not missing(r.get("evidence_label")) and status == "tested":
+            text += f". Evidence: {r['evidence_label']}"
+        if not missing(r.get("mde")) and status == "tested":
+            text += (f"; with this many students only differences above {float(r['mde']):.1f} standard deviations "
+                     "could be detected")
+        if status == "tested" and "optimistic" in str(r.get("design_warnings") or ""):
+            text += "; with fewer than 10 schools the test is optimistic"
     return text + "."
 
 
