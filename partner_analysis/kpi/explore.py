@@ -1,9 +1,10 @@
 """Interactive outcome explorer for analysts (``notebooks/explore_outcomes.ipynb``).
 
 All logic lives here so that the notebook holds none. :class:`OutcomeExplorer` computes the KPI panel once and,
-when it opens, the comparison tables of every partner, programme and KPI for every term it offers; a widget
-change then only slices those tables and redraws. Tables for a school or a subgroup are computed for the chosen
-partner the first time they are asked for and kept. Changing a widget redraws at once (the "Show" button redraws
+when it opens, the comparison tables of every partner, programme and KPI for the terms of the window it shows
+first (in the district's estimate design, so p-values and labels are the report's); a widget change then only
+slices those tables and redraws. Other terms, schools and subgroups are computed the first time they are asked
+for (a school or subgroup for the chosen partner only) and kept. Changing a widget redraws at once (the "Show" button redraws
 too).
 
 What an analyst sees: names, never codes (partners, programmes, schools, subgroups); one colour per group in
@@ -155,7 +156,7 @@ class OutcomeExplorer:
         self.partner.observe(self._on_partner, names="value")
         self._on_partner()
         self.show_button.on_click(lambda _: self.render())
-        self._precompute(self.terms.options)
+        self._precompute(self.terms.value)   # the window shown; other terms on first use
         if auto_update:
             for widget in (self.partner, self.program, self.kpi, self.terms, self.school, self.subgroup,
                            self.privacy):
