@@ -18,6 +18,7 @@ from typing import Any, Mapping
 
 import yaml
 
+from ._paths import ID_RULE, is_identifier, shorten
 from .exceptions import ConfigError
 from .safeyaml import read_yaml
 
@@ -258,6 +259,14 @@ def _require_unique(ids: list[str], *, what: str, path, key: str) -> None:
         raise ConfigError(f"{what} ids must be unique, repeated: {dup}", path=path, key=key)
 
 
+def _identifier(value: Any, *, path, key: str) -> str:
+    text = str(value)
+    if not is_identifier(text):
+        raise ConfigError(f"{shorten(text)} is not a valid ID: {ID_RULE}", path=path, key=key, value=text,
+                          fix="IDs name files of the reports; quote IDs with leading zeros (\"0101\")")
+    return text
+
+
 def _require(mapping: Mapping, key: str, *, path, where: str):
     if not isinstance(mapping, Mapping) or key not in mapping or mapping[key] in (None, ""):
         raise ConfigError(f"missing required key '{key}'", path=path, key=f"{where}{key}",
@@ -288,7 +297,7 @@ def config_from_dict(raw: Mapping[str, Any], *, source: str | None = None) -> Di
     terms = []
     for i, t in enumerate(raw_terms):
         key = f"terms[{i}]"
-        tid = str(_require(t, "id", path=path, where=f"{key}."))
+        tid = _identifier(_require(t, "id", path=path, where=f"{key}."), path=path, key=f"{key}.id")
         start = _as_date(_require(t, "start", path=path, where=f"{key}."), path=path, key=f"{key}.start")
         end = _as_date(_require(t, "end", path=path, where=f"{key}."), path=path, key=f"{key}.end")
         if end < start:
@@ -304,7 +313,8 @@ def config_from_dict(raw: Mapping[str, Any], *, source: str | None = None) -> Di
     raw_schools = raw.get("schools") or []
     schools = []
     for i, s in enumerate(raw_schools):
-        sid = _require(s, "school_id", path=path, where=f"schools[{i}].")
+        sid = _identifier(_require(s, "school_id", path=path, where=f"schools[{i}]."), path=path,
+                          key=f"schools[{i}].school_id")
         level = str(s.get("level", "other"))
         if level not in SCHOOL_LEVELS:
             raise ConfigError(f"school level must be one of {list(SCHOOL_LEVELS)}, found {level!r}",

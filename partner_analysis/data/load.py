@@ -64,7 +64,7 @@ from ..config import DistrictConfig, load_config
 from ..exceptions import InputDataError
 from . import dedupe
 from .colmap import ColumnMap, SourceSpec, read_map
-from .dataset import coerce_table, read_dataset, write_dataset
+from .dataset import check_replaceable, coerce_table, read_dataset, write_dataset
 from .readers import assemble
 from .schema import IMPORT_ORDER, TABLES
 from .validate import (MAX_ERRORS, ImportValidationError, TableFrame, check_references, check_table,
@@ -187,7 +187,8 @@ def import_source(source: str | Path, *, map_path: str | Path, out: str | Path,
     map_path : path
         Column map YAML (module docstring; ``examples/sis_csv/map.yml``).
     out : path
-        DATA_DIR to write. Replaced atomically; untouched when anything fails.
+        DATA_DIR to write. Its imported files are replaced atomically; the records store in it
+        (``records/``, ``records.sqlite*``) is kept; untouched when anything fails.
     config : DistrictConfig or path, optional
         District config; default the map's ``config:``, else the embedded default.
 
@@ -203,9 +204,13 @@ def import_source(source: str | Path, *, map_path: str | Path, out: str | Path,
         column, value and the fix. Nothing is written.
     ConfigError
         The district config is invalid.
+    InputDataError
+        ``out`` holds files an import did not write (see
+        :func:`~partner_analysis.data.dataset.check_replaceable`).
     """
     source = Path(source)
     map_ = read_map(map_path)
+    check_replaceable(out)  # refuse at once, before minutes of reading, a DATA_DIR holding foreign files
     cfg = _resolve_config(config, map_)
     if not source.exists():
         raise InputDataError("source folder not found", path=source, fix="Pass the folder holding the exports")

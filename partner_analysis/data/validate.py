@@ -13,6 +13,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .._paths import ID_PATTERN, ID_RULE, IDENTIFIER_COLUMNS, shorten
 from ..config import DistrictConfig
 from ..exceptions import InputDataError
 from . import dedupe
@@ -23,6 +24,8 @@ __all__ = ["MAX_ERRORS", "ImportValidationError", "ProblemList", "TableFrame", "
 
 #: At most this many problems are listed; the message says how many more there were.
 MAX_ERRORS = 50
+#: Longest text cell (a name, a subject) an import accepts: reports copy names into every page.
+MAX_TEXT_CHARS = 500
 
 
 # -- errors --------------------------------------------------------------------------------------
@@ -251,7 +254,7 @@ def check_table(t: TableFrame, config: DistrictConfig, errors: ProblemList, *, d
         fmt_shown = fmt_by_src[0] if len(fmt_by_src) == 1 else None
         if bad.any():
             errors.add_rows(t, np.flatnonzero(bad), col.name,
-                            lambda v, c=col: f"expected {c.name} as {_expected(c, fmt_shown)}, found {v!r}",
+                            lambda v, c=col: f"expected {c.name} as {_expected(c, fmt_shown)}, found {shorten(v)}",
                             fix="Correct the value in the file, or add a `recode:`/`date_format:` for it in the map")
         null = values.isna().to_numpy() & ~bad
         if not col.nullable and null.any():
@@ -261,7 +264,7 @@ def check_table(t: TableFrame, config: DistrictConfig, errors: ProblemList, *, d
             unknown = values.notna().to_numpy() & ~values.isin(col.choices).to_numpy()
             if unknown.any():
                 errors.add_rows(t, np.flatnonzero(unknown), col.name,
-                                lambda v, c=col: f"unknown {c.name} {v!r}; expected one of {list(c.choices)}",
+                                lambda v, c=col: f"unknown {c.name} {shorten(v)}; expected one of {list(c.choices)}",
                                 fix=f"Add a `recode: {{{col.name}: {{<source value>: <allowed value>}}}}` "
                                     f"to the map, or correct the file")
         if col.kind in ("int", "float") and (col.min is not None or col.max is not None):
@@ -274,8 +277,24 @@ def check_table(t: TableFrame, config: DistrictConfig, errors: ProblemList, *, d
                     out |= arr > col.max
             if out.any():
                 errors.add_rows(t, np.flatnonzero(out), col.name,
-                                lambda v, c=col: f"{c.name} must lie between {c.min:g} and {c.max:g}, found {v!r}",
+                                lambda v, c=col: f"{c.name} must lie between {c.min:g} and {c.max:g}, found {shorten(v)}",
                                 fix="Correct the value in the file")
+        if col.name in IDENTIFIER_COLUMNS and is_texty(values):
+            present = values.notna().to_numpy()
+            ok = values.astype("string").str.fullmatch(ID_PATTERN.pattern).to_numpy(dtype=bool, na_value=True)
+            bad_id = present & ~ok
+            if bad_id.any():
+                errors.add_rows(t, np.flatnonzero(bad_id), col.name,
+                                lambda v, c=col: f"{c.name} {shorten(v)} is not a valid ID: {ID_RULE}",
+                                fix="Correct the ID in the file, or build a clean one in the map "
+                                    "(`recode:` or `derive: {template: ...}`)")
+        elif col.kind == "str" and is_texty(values):
+            long_ = (values.astype("string").str.len() > MAX_TEXT_CHARS).to_numpy(dtype=bool, na_value=False)
+            if long_.any():
+                errors.add_rows(t, np.flatnonzero(long_), col.name,
+                                lambda v, c=col: f"{c.name} {shorten(v)} is longer than the {MAX_TEXT_CHARS} "
+                                                 "characters allowed",
+                                fix="Shorten the text in the file")
         typed[col.name] = values
     other = [c for c in frame.columns if c not in typed]
     out = pd.DataFrame(typed, index=frame.index)
@@ -323,7 +342,7 @@ def _check_rules(t: TableFrame, config: DistrictConfig, errors: ProblemList) -> 
         known = f["term_id"].notna().to_numpy() & ~f["term_id"].isin(config.term_ids).to_numpy()
         if known.any():
             errors.add_rows(t, np.flatnonzero(known), "term_id",
-                            lambda v: f"unknown term {v!r}; the district config defines {list(config.term_ids)}",
+                            lambda v: f"unknown term {shorten(v)}; the district config defines {list(config.term_ids)}",
                             fix="Correct the term, add it to district.yml `terms:`, or set the term with "
                                 "`constants:` in the map")
     if n in ("attendance_daily", "wbl_hours") and "date" in f.columns:
@@ -342,7 +361,7 @@ def _check_rules(t: TableFrame, config: DistrictConfig, errors: ProblemList) -> 
         over = (f["days_absent"] > f["days_enrolled"]).to_numpy(dtype=bool, na_value=False)
         if over.any():
             errors.add_rows(t, np.flatnonzero(over), "days_absent",
-                            lambda v: f"days_absent {v!r} exceeds days_enrolled",
+                            lambda v: f"days_absent {shorten(v)} exceeds days_enrolled",
                             values=f["days_absent"].astype("float").map(lambda x: f"{x:g}"),
                             fix="A student cannot miss more days than they were enrolled: correct either column")
     if n == "participation" and {"start_date", "end_date"} <= set(f.columns):
@@ -361,7 +380,7 @@ def _check_rules(t: TableFrame, config: DistrictConfig, errors: ProblemList) -> 
         bad = present & ~letter & ~on_scale
         if bad.any():
             errors.add_rows(t, np.flatnonzero(bad), "mark",
-                            lambda v: f"mark {v!r} is not on the grade scale: expected a letter in "
+                            lambda v: f"mark {shorten(v)} is not on the grade scale: expected a letter in "
                                       f"{list(gs.letters)} or a number from {gs.numeric_min:g} to "
                                       f"{gs.numeric_max:g}",
                             fix="Correct the mark, recode it in the map, or adjust `grade_scale:` in district.yml")
@@ -374,7 +393,7 @@ def _check_rules(t: TableFrame, config: DistrictConfig, errors: ProblemList) -> 
                 bad = (sc < lo) | (sc > hi)
             if bad.any():
                 errors.add_rows(t, np.flatnonzero(bad), "score",
-                                lambda v: f"score {v!r} lies outside the engagement scale {lo}-{hi}",
+                                lambda v: f"score {shorten(v)} lies outside the engagement scale {lo}-{hi}",
                                 fix="Correct the score, or set thresholds.engagement_scale in district.yml")
 
 
@@ -401,7 +420,7 @@ def check_references(tables: dict[str, TableFrame], errors: ProblemList, *, mapp
             if unknown.any():
                 where = target.files[0] if target.files else ref_table
                 errors.add_rows(t, np.flatnonzero(unknown), col,
-                                lambda v, rt=ref_table: f"unknown {col} {v!r}: not in the {rt} table",
+                                lambda v, rt=ref_table: f"unknown {col} {shorten(v)}: not in the {rt} table",
                                 fix=f"Add it to {where} or correct the ID (IDs are text: '0042' and '42' differ)")
 
 
