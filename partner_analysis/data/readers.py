@@ -16,6 +16,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from ..csvread import check_header, decode_error
 from ..exceptions import InputDataError
 from . import oneroster
 from .colmap import ColumnMap, SourceSpec, as_text
@@ -33,6 +34,7 @@ def read_source(src: SourceSpec, source: Path, code: int, grade_scale=None) -> t
     """Read one source into a frame of text columns (canonical names) with ``_src``/``_row``."""
     if src.format == "oneroster":  # -- OneRoster hook: the export is read by data/oneroster.py --
         return oneroster.read_for_import(src, source)
+    fpath = None
     if src.rows is not None:
         raw = pd.DataFrame([{k: as_text(v) if v is not None else None for k, v in r.items()} for r in src.rows])
         raw = raw.astype("object").where(raw.notna(), None)
@@ -67,6 +69,15 @@ def read_source(src: SourceSpec, source: Path, code: int, grade_scale=None) -> t
             guess = next(d for d in ";\t|," if d in found[0])
             fix = (f"Only one column was read ({found[0][:60]!r}): the file is probably {guess!r}-separated; "
                    f"set `delimiter: {guess!r}` for this table in {src.map_path}")
+        elif src.format == "xlsx" and src.rows is None:
+            other = _sheets_holding(fpath, missing, src.sheet)
+            if other:
+                fix = (f"The headers are on sheet {other!r}, not on the sheet read "
+                       f"({'the first' if src.sheet is None else repr(src.sheet)}); the workbook's sheets are "
+                       f"{_sheet_names(fpath)}: set `sheet: {other}` for this table in {src.map_path}")
+            else:
+                fix = (f"The sheet read has columns {found[:30]}; the workbook's sheets are {_sheet_names(fpath)}: "
+                       f"set `sheet:` for this table or correct the header names in {src.map_path}")
         raise ImportValidationError([InputDataError(f"column {h!r} named in the map is not in the file", path=shown,
                                                     row=1, column=h, value=h, fix=fix) for h in missing])
     # generated IDs count file rows before any `where` filter, so every entry reading the same
@@ -106,6 +117,33 @@ def read_source(src: SourceSpec, source: Path, code: int, grade_scale=None) -> t
     blank = raw[data_cols].isna().all(axis=1).to_numpy() if data_cols else np.zeros(len(raw), bool)
     out = out.loc[keep & ~blank].reset_index(drop=True)
     return out, shown
+
+
+def _sheet_names(fpath: Path) -> list[str]:
+    import openpyxl
+    wb = openpyxl.load_workbook(fpath, read_only=True)
+    try:
+        return list(wb.sheetnames)
+    finally:
+        wb.close()
+
+
+def _sheets_holding(fpath: Path, headers: list[str], current) -> str | None:
+    """The first other sheet whose first row holds every one of ``headers`` (the map's columns)."""
+    import openpyxl
+    wb = openpyxl.load_workbook(fpath, read_only=True)
+    try:
+        for i, ws in enumerate(wb.worksheets):
+            if ws.title == current or (current is None and i == 0) or current == i:
+                continue
+            ws.reset_dimensions()  # bounded by content, not by a declared dimension
+            first = next(ws.iter_rows(max_row=1, values_only=True), ())
+            cells = {str(c).strip() for c in first if c is not None}
+            if set(headers) <= cells:
+                return ws.title
+    finally:
+        wb.close()
+    return None
 
 
 def _if_passed(out: pd.DataFrame, rule: Mapping, src: SourceSpec, grade_scale) -> pd.Series:
@@ -157,6 +195,9 @@ def _read_file(src: SourceSpec, fpath: Path, shown: str) -> pd.DataFrame:
             # a UTF-8 byte-order mark would otherwise glue itself to the first header
             if enc.lower().replace("_", "-") in ("utf-8", "utf8"):
                 enc = "utf-8-sig"
+            check_header(fpath, sep=src.delimiter, encoding=enc, shown=shown,
+                         fix=f"Rename or remove one of the two columns, so that `columns:` in {src.map_path} "
+                             "names one")
             return pd.read_csv(fpath, sep=src.delimiter, encoding=enc, dtype=str, keep_default_na=False,
                                na_values=[""], skip_blank_lines=False, engine="c")
         if src.format == "xlsx":
@@ -188,10 +229,9 @@ def _read_file(src: SourceSpec, fpath: Path, shown: str) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise InputDataError("the file has no header row", path=shown, row=1, column=None,
                              fix="Export the table again with a header row") from None
-    except UnicodeDecodeError as err:
-        raise InputDataError(f"cannot decode the file as {src.encoding} ({err.reason} at byte {err.start})",
-                             path=shown, row=None, column=None,
-                             fix=f"Set `encoding:` (e.g. cp1252 or latin-1) for this table in {src.map_path}") from None
+    except UnicodeDecodeError:
+        raise decode_error(fpath, src.encoding, shown=shown,
+                           fix=f"Set `encoding:` (e.g. cp1252 or latin-1) for this table in {src.map_path}") from None
     except pd.errors.ParserError as err:
         m = re.search(r"line (\d+)", str(err))
         raise InputDataError(f"cannot parse the file: {err}".rstrip(), path=shown,
