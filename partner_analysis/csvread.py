@@ -84,8 +84,8 @@ def decode_error(path: str | Path, encoding: str, *, shown: Any = None, fix: str
     if found is None:
         return InputDataError(f"cannot decode the file as {encoding}", path=shown or path, fix=fix)
     row, raw = found
-    return InputDataError(f"row {row} is not valid {encoding} text (byte {raw.hex(' ')!s} found); the file was "
-                          "probably saved in another encoding", path=shown or path, row=row, value=raw.hex(" "),
+    return InputDataError(f"this line is not valid {encoding} text (byte {raw.hex(' ')} found; it is the first "
+                          "such line): the file was probably saved in another encoding", path=shown or path, row=row, value=raw.hex(" "),
                           fix=fix)
 
 
