@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import difflib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any, Mapping
 import yaml
 
 from ._paths import ID_RULE, is_identifier, shorten
-from .exceptions import ConfigError
+from .exceptions import ConfigError, did_you_mean
 from .safeyaml import read_yaml
 
 __all__ = ["Term", "School", "GradeScale", "DistrictConfig", "load_config", "config_from_dict",
@@ -55,11 +54,6 @@ KNOWN_THRESHOLDS = ("chronic_absence_rate", "chronic_min_days_enrolled", "chroni
                     "on_track_credits", "on_track_max_core_failures", "wbl_hours_threshold", "engagement_scale")
 
 
-def _did_you_mean(key: str, allowed) -> str:
-    close = difflib.get_close_matches(str(key), [str(a) for a in allowed], n=1, cutoff=0.6)
-    return f"Did you mean '{close[0]}'? " if close else ""
-
-
 def check_keys(raw: Any, schema: Any = None, *, path: Any = None, where: str = "") -> None:
     """Refuse keys of ``raw`` that ``schema`` (default :data:`SCHEMA`) does not declare, at every level.
 
@@ -81,7 +75,7 @@ def check_keys(raw: Any, schema: Any = None, *, path: Any = None, where: str = "
         if key not in schema:
             allowed = sorted(schema)
             raise ConfigError(f"unknown key '{key}'", path=path, key=full, value=key,
-                              fix=f"{_did_you_mean(key, allowed)}Allowed here: {allowed}")
+                              fix=f"{did_you_mean(key, allowed)}Allowed here: {allowed}")
         check_keys(value, schema[key], path=path, where=full)
 
 
@@ -358,7 +352,7 @@ def _check_thresholds(thresholds: Mapping[str, Any], *, path) -> None:
     for key in thresholds:
         if key in KNOWN_THRESHOLDS:
             continue
-        hint = _did_you_mean(key, KNOWN_THRESHOLDS)
+        hint = did_you_mean(key, KNOWN_THRESHOLDS)
         if hint:
             raise ConfigError(f"unknown threshold '{key}'", path=path, key=f"thresholds.{key}", value=key,
                               fix=f"{hint}Known thresholds: {list(KNOWN_THRESHOLDS)}; a threshold of "
@@ -371,7 +365,7 @@ def _check_privacy(privacy: Mapping[str, Any], *, path) -> None:
     name = privacy.get("profile", privacy.get("name", "public"))
     if name not in PROFILES:
         raise ConfigError(f"unknown privacy profile {name!r}", path=path, key="privacy.profile", value=name,
-                          fix=f"{_did_you_mean(name, PROFILES)}Use one of {sorted(PROFILES)}")
+                          fix=f"{did_you_mean(name, PROFILES)}Use one of {sorted(PROFILES)}")
     PrivacyProfile.from_config(dict(privacy), path=path)
 
 

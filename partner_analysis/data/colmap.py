@@ -17,7 +17,7 @@ from typing import Any, Mapping
 import pandas as pd
 import yaml
 
-from ..exceptions import InputDataError
+from ..exceptions import InputDataError, did_you_mean
 from ..safeyaml import read_yaml
 from .schema import FALSE_TEXT, TABLES, TRUE_TEXT, ColumnSpec
 
@@ -147,7 +147,7 @@ def read_map(path: str | Path, *, _seen: tuple = ()) -> ColumnMap:
         # `x-...` keys hold YAML anchors shared by entries (as in docker-compose files)
         if key not in MAP_KEYS and not str(key).startswith("x-"):
             raise _map_error(f"unknown key {key!r}", path=path, mapping=raw, key=key, value=key,
-                             fix=f"Use only {sorted(MAP_KEYS)}")
+                             fix=f"{did_you_mean(key, MAP_KEYS)}Use only {sorted(MAP_KEYS)}")
     config_path = raw.get("config")
     if config_path is not None:
         config_path = str((path.parent / str(config_path)))
@@ -194,11 +194,11 @@ def _parse_entry(entry: Any, tname: str | None, path: Path) -> SourceSpec:
     for key in entry:
         if key not in ENTRY_KEYS:
             raise _map_error(f"unknown key {key!r} in a table entry", path=path, mapping=entry, key=key,
-                             value=key, fix=f"Use only {sorted(ENTRY_KEYS)}")
+                             value=key, fix=f"{did_you_mean(key, ENTRY_KEYS)}Use only {sorted(ENTRY_KEYS)}")
     table = tname or entry.get("table")
     if table not in TABLES:
         raise _map_error(f"unknown table {table!r}", path=path, mapping=entry, key="table", value=table,
-                         fix=f"Use one of {list(TABLES)}")
+                         fix=f"{did_you_mean(table, TABLES)}Use one of {list(TABLES)}")
     spec = TABLES[table]
     if entry.get("file") is None and entry.get("rows") is None:
         raise _map_error(f"table {table!r}: no 'file' (or inline 'rows')", path=path, mapping=entry, key="table",

@@ -76,6 +76,9 @@ def export_answers(store: Any, out: str | Path, *, instrument: Instrument, partn
     from .gaps import gap_report
     from .scoring import score_responses
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputDataError("the output exists and is not a folder", path=out,
+                             fix="Pass a folder (a new one is created)")
     out.mkdir(parents=True, exist_ok=True)
     long = store.answers_long(form_id=instrument.form_id, partner_id=partner_id, status=status, wave=wave)
     long = long.assign(value=long["value"].map(_flat))

@@ -312,6 +312,9 @@ def export_records(store, out: str | Path, *, partner_id: str | Iterable[str] | 
     """
     from .audit import read_audit
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputDataError("the output exists and is not a folder", path=out,
+                             fix="Pass a folder (a new one is created)")
     out.mkdir(parents=True, exist_ok=True)
     terms = None if term is None else ([term] if isinstance(term, str) else list(term))
     frames: dict[str, pd.DataFrame] = {}
