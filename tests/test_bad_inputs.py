@@ -339,6 +339,10 @@ IMPORT_CASES = [
     pytest.param(Case(IMPORT, lambda e: (_write_sheet(e.src / "p.xlsx", first=True),
                                          e.map_entry("partners", file="p.xlsx", sheet="Roster")),
                       (r"p\.xlsx", r"no sheet named 'Roster'", r"Partners")), id="import-xlsx-missing-sheet"),
+    pytest.param(Case(IMPORT, lambda e: (_write_sheet(e.src / "p.xlsx", first=True, repeat="name"),
+                                         e.map_entry("partners", file="p.xlsx")),
+                      (r"p\.xlsx", r"sheet 'Partners'", r"row 1", r"'name' appears twice, in columns B and F")),
+                 id="import-xlsx-duplicate-header"),
     pytest.param(Case(IMPORT, lambda e: e.map_entry("attendance_daily", delimiter=","),
                       (r"attendance_2025_26\.csv", r"';'-separated", r"delimiter")), id="import-wrong-delimiter"),
     pytest.param(Case(IMPORT, _csv(None, "students.csv", "03/14/2010", "14/03/2010"),
@@ -389,10 +393,12 @@ IMPORT_CASES = [
 ]
 
 
-def _write_sheet(path: Path, *, first: bool = False) -> None:
+def _write_sheet(path: Path, *, first: bool = False, repeat: str | None = None) -> None:
     """A workbook whose partners table is on a sheet 'Partners' (after a 'Notes' sheet unless ``first``)."""
     import openpyxl
     frame = pd.read_csv(EXAMPLE / "partners.csv", dtype=str)
+    if repeat:
+        frame = pd.concat([frame, frame[[repeat]]], axis=1)
     wb = openpyxl.load_workbook(path) if path.exists() else openpyxl.Workbook()
     if not path.exists():
         wb.remove(wb.active)

@@ -146,6 +146,29 @@ def _sheets_holding(fpath: Path, headers: list[str], current) -> str | None:
     return None
 
 
+def _check_xlsx_header(fpath: Path, sheet, shown: str, src: SourceSpec) -> None:
+    """pandas renames a repeated header ('Grade.1'); name it and both columns instead."""
+    import openpyxl
+    from openpyxl.utils import get_column_letter
+    wb = openpyxl.load_workbook(fpath, read_only=True)
+    try:
+        ws = wb.worksheets[sheet] if isinstance(sheet, int) else wb[sheet]
+        ws.reset_dimensions()
+        first = next(ws.iter_rows(max_row=1, values_only=True), ())
+    finally:
+        wb.close()
+    seen: dict[str, int] = {}
+    for i, cell in enumerate(first, start=1):
+        name = "" if cell is None else str(cell).strip()
+        if name and name in seen:
+            raise InputDataError(f"the header {name!r} appears twice, in columns {get_column_letter(seen[name])} "
+                                 f"and {get_column_letter(i)}; it is not clear which one to read", path=shown,
+                                 sheet=ws.title, row=1, column=name, value=name,
+                                 fix=f"Rename or remove one of the two columns, so that `columns:` in "
+                                     f"{src.map_path} names one")
+        seen.setdefault(name, i)
+
+
 def _if_passed(out: pd.DataFrame, rule: Mapping, src: SourceSpec, grade_scale) -> pd.Series:
     col = str(rule["if_passed"])
     if col not in out.columns:
@@ -203,7 +226,9 @@ def _read_file(src: SourceSpec, fpath: Path, shown: str) -> pd.DataFrame:
         if src.format == "xlsx":
             sheet = 0 if src.sheet is None else src.sheet
             try:
-                return pd.read_excel(fpath, sheet_name=sheet, dtype=str, keep_default_na=False, na_values=[""])
+                frame = pd.read_excel(fpath, sheet_name=sheet, dtype=str, keep_default_na=False, na_values=[""])
+                _check_xlsx_header(fpath, sheet, shown, src)
+                return frame
             except ValueError as err:
                 if "not found" in str(err) or "Worksheet" in str(err):
                     import openpyxl
