@@ -32,6 +32,8 @@ from .instrument import Instrument, _cell_text
 
 __all__ = ["export_answers", "read_kobo_csv", "import_kobo", "KoboImport", "KOBO_META", "ODK_META"]
 
+#: Longest text answer imported (as a typed-in records field: records/_common.check_text).
+MAX_ANSWER_CHARS = 2000
 #: submission ids, most specific first ("uuid:" prefixes are dropped)
 _UUID_COLUMNS = ("_uuid", "meta/instanceID", "meta-instanceID", "instanceID", "KEY", "__id")
 #: submission times: KoboToolbox, ODK Central (both ISO 8601, UTC)
@@ -335,6 +337,10 @@ def _convert(it, text: str, *, path: Path, row: int, column: str) -> Any:
         return number if not math.isnan(number) else None
     if it.type == "date":
         return text[:10]
+    if len(text) > MAX_ANSWER_CHARS:
+        raise InputDataError(f"the answer to '{it.name}' has {len(text):,} characters, more than the "
+                             f"{MAX_ANSWER_CHARS:,} allowed", path=path, row=row, column=column, value=shorten(text),
+                             fix="Shorten the answer in KoboToolbox/ODK, or in the CSV")
     return text
 
 
