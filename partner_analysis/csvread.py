@@ -23,7 +23,30 @@ import pandas as pd
 
 from .exceptions import InputDataError
 
-__all__ = ["check_header", "first_undecodable_line", "decode_error", "read_csv_strings"]
+__all__ = ["check_header", "first_undecodable_line", "decode_error", "parse_error", "read_csv_strings"]
+
+
+def _encoding_name(encoding: str) -> str:
+    low = encoding.lower().replace("_", "-")
+    return "UTF-8" if low in ("utf-8", "utf8", "utf-8-sig") else encoding
+
+
+def parse_error(err: Exception, *, shown: Any, fix: str = "Check the delimiter and the quoting of that line"
+                ) -> InputDataError:
+    """Translate a pandas/csv parse error into one naming the row (header = row 1), without pandas' wording."""
+    text = str(err)
+    m = re.search(r"EOF inside string starting at row (\d+)", text)
+    if m:  # pandas counts the header as row 0
+        row = int(m.group(1)) + 1
+        return InputDataError("a quote (\") opened in this row is never closed, so the rest of the file reads as "
+                              "one value", path=shown, row=row, fix="Close the quote, or remove it")
+    m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", text)
+    if m:
+        return InputDataError(f"this row has {m.group(3)} values but the header has {m.group(1)} columns", path=shown,
+                              row=int(m.group(2)), fix=fix)
+    m = re.search(r"line (\d+)", text)
+    return InputDataError(f"cannot parse the file ({text.strip().splitlines()[-1]})", path=shown,
+                          row=int(m.group(1)) if m else None, fix=fix)
 
 
 def _header_cells(path: Path, *, sep: str | None, encoding: str) -> list[str]:
@@ -82,9 +105,9 @@ def decode_error(path: str | Path, encoding: str, *, shown: Any = None, fix: str
     """The error for a file that is not valid ``encoding``: the first bad row and the byte found."""
     found = first_undecodable_line(path, encoding)
     if found is None:
-        return InputDataError(f"cannot decode the file as {encoding}", path=shown or path, fix=fix)
+        return InputDataError(f"cannot decode the file as {_encoding_name(encoding)}", path=shown or path, fix=fix)
     row, raw = found
-    return InputDataError(f"this line is not valid {encoding} text (byte {raw.hex(' ')} found; it is the first "
+    return InputDataError(f"this line is not valid {_encoding_name(encoding)} text (byte {raw.hex(' ')} found; it is the first "
                           "such line): the file was probably saved in another encoding", path=shown or path, row=row, value=raw.hex(" "),
                           fix=fix)
 
@@ -117,8 +140,5 @@ def read_csv_strings(path: str | Path, *, sep: str | None = ",", encoding: str =
     except pd.errors.EmptyDataError:
         raise InputDataError("the file has no header row (only blank lines)", path=path, row=1, fix=fix) from None
     except (pd.errors.ParserError, csv.Error) as err:
-        m = re.search(r"line (\d+)", str(err))
-        raise InputDataError(f"cannot parse the file ({str(err).strip()})", path=path,
-                             row=int(m.group(1)) if m else None,
-                             fix="Check the delimiter and the quoting of that line") from None
+        raise parse_error(err, shown=path) from None
     return frame

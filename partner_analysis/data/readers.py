@@ -8,7 +8,6 @@ objects. Every cell is read as text, so identifiers keep their leading zeros.
 from __future__ import annotations
 
 import dataclasses
-import re
 import string
 from pathlib import Path
 from typing import Mapping
@@ -16,7 +15,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from ..csvread import check_header, decode_error
+from ..csvread import check_header, decode_error, parse_error
 from ..exceptions import InputDataError
 from . import oneroster
 from .colmap import ColumnMap, SourceSpec, as_text
@@ -258,10 +257,7 @@ def _read_file(src: SourceSpec, fpath: Path, shown: str) -> pd.DataFrame:
         raise decode_error(fpath, src.encoding, shown=shown,
                            fix=f"Set `encoding:` (e.g. cp1252 or latin-1) for this table in {src.map_path}") from None
     except pd.errors.ParserError as err:
-        m = re.search(r"line (\d+)", str(err))
-        raise InputDataError(f"cannot parse the file: {err}".rstrip(), path=shown,
-                             row=int(m.group(1)) if m else None, column=None,
-                             fix="Check the delimiter and quoting of that line") from None
+        raise parse_error(err, shown=shown) from None
     except Exception as err:  # openpyxl/pyarrow raise many types for corrupt files
         raise InputDataError(f"cannot read the file as {src.format} ({type(err).__name__}: {err})", path=shown,
                              row=None, column=None, fix="Check `file:`/`format:` in the map, or export again") \

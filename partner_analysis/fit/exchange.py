@@ -260,6 +260,11 @@ def read_kobo_csv(path: str | Path, instrument: Instrument, *, partner_id: str |
             raise InputDataError(problem, path=path, row=csv_row, column=where, value=pid,
                                  fix=f"Use one of {sorted(known_partners)[:10]}" if known_partners else
                                  "Correct the partner ID")
+        if role is None and role_col is None:
+            raise InputDataError(f"the export has no {role_column!r} column, so the side of each answer is unknown",
+                                 path=path, row=1, column=role_column,
+                                 fix="Pass --role district (or partner) when one side answered this form, or add a "
+                                     "role column (a hidden field) to the form")
         if rl not in ("district", "partner"):
             raise InputDataError(f"role must be district or partner, found {rl!r}", path=path, row=csv_row,
                                  column=role_column, value=rl,
@@ -295,7 +300,7 @@ def read_kobo_csv(path: str | Path, instrument: Instrument, *, partner_id: str |
         problems = instrument.validate_answers(answers, role=rl)
         if problems:
             item, msg = problems[0]
-            raise InputDataError(f"submission {submission}: {msg}", path=path, row=csv_row,
+            raise InputDataError(f"submission {submission}: {msg.rstrip('.')}", path=path, row=csv_row,
                                  column=cols.item.get(item, item), value=answers.get(item),
                                  fix="Correct the submission in KoboToolbox/ODK, or the CSV, and import again")
         for item, value in answers.items():

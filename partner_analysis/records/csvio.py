@@ -184,6 +184,8 @@ def import_records(path: str | Path, store, config: DistrictConfig, *, partners:
             raise InputDataError("no records CSV files found", path=path,
                                  fix=f"Put one or more of {list(FILES.values())} in the folder")
     else:
+        if not path.exists():
+            raise InputDataError("file not found", path=path, fix="Check the path (a records folder or one CSV file)")
         k = kind or _kind_of(path)
         if k is None:
             raise InputDataError("cannot tell what kind of records the file holds", path=path,
