@@ -89,7 +89,9 @@ def _add_data(sub) -> None:
                                    "validate everything, and write DATA_DIR only if all of it is valid.")
     p.add_argument("source", type=_path, help="folder (or file) holding the exports named in the map")
     p.add_argument("--map", type=_path, required=True, help="column map YAML (see examples/)")
-    p.add_argument("--out", type=_path, required=True, help="output DATA_DIR (replaced atomically)")
+    p.add_argument("--out", type=_path, required=True,
+                   help="output DATA_DIR: a new folder, or one an import wrote (its imported files are replaced "
+                        "atomically; the records store in it is kept; any other file stops the import)")
     p.add_argument("--config", type=_path, default=None, help="district.yml (default: the map's `config`, "
                                                               "else the embedded default)")
     p.set_defaults(func=_cmd_import)

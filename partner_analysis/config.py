@@ -17,12 +17,66 @@ from typing import Any, Mapping
 
 import yaml
 
-from .exceptions import ConfigError
+from ._paths import ID_RULE, is_identifier, shorten
+from .exceptions import ConfigError, did_you_mean
+from .safeyaml import read_yaml
 
-__all__ = ["Term", "School", "GradeScale", "DistrictConfig", "load_config",
-           "default_config_path", "DEFAULT_CONFIG_TEXT"]
+__all__ = ["Term", "School", "GradeScale", "DistrictConfig", "load_config", "config_from_dict",
+           "default_config_path", "DEFAULT_CONFIG_TEXT", "SCHEMA", "check_keys"]
 
 SCHOOL_LEVELS = ("elementary", "middle", "high", "k8", "k12", "other")
+
+#: A mapping whose keys the district chooses (role names, letters, threshold names).
+OPEN = "open"
+
+#: Every key ``district.yml`` may hold, at every level: a nested dict is a section with fixed keys,
+#: ``[dict]`` a list of such sections, :data:`OPEN` a mapping with keys of the district's choosing,
+#: ``None`` a value. A new setting is declared here once (and read in :func:`config_from_dict`);
+#: anything else is refused with the allowed set and a "did you mean".
+SCHEMA: dict[str, Any] = {
+    "district": {"id": None, "name": None},
+    "school_year": None,
+    "terms": [{"id": None, "school_year": None, "start": None, "end": None}],
+    "schools": [{"school_id": None, "name": None, "level": None}],
+    "grade_scale": {"letters": OPEN, "failing_letters": None,
+                    "numeric": {"min": None, "max": None, "pass_mark": None}},
+    # KPI definitions (kpis.yml) refer to thresholds by name, so a district may add its own; a name
+    # close to a known one is refused as a typo (see _check_thresholds).
+    "thresholds": OPEN,
+    # keys checked by privacy.PrivacyProfile.from_config (the profile's fields)
+    "privacy": OPEN,
+    "valuation": {"currency": None, "fte_hours_per_term": None, "hours_per_day": None, "hourly_rates": OPEN,
+                  "default_hourly_rate": None, "balance_bands": {"balanced": None, "leaning": None}},
+}
+
+#: Thresholds the shipped KPI catalog and checks read (a near miss of one of these is a typo).
+KNOWN_THRESHOLDS = ("chronic_absence_rate", "chronic_min_days_enrolled", "chronic_absence_days",
+                    "on_track_credits", "on_track_max_core_failures", "wbl_hours_threshold", "engagement_scale")
+
+
+def check_keys(raw: Any, schema: Any = None, *, path: Any = None, where: str = "") -> None:
+    """Refuse keys of ``raw`` that ``schema`` (default :data:`SCHEMA`) does not declare, at every level.
+
+    Raises
+    ------
+    ConfigError
+        Naming the key path (``valuation.hourly_rate``), the allowed keys and the closest one.
+    """
+    schema = SCHEMA if schema is None else schema
+    if isinstance(schema, list):
+        if isinstance(raw, list):
+            for i, item in enumerate(raw):
+                check_keys(item, schema[0], path=path, where=f"{where}[{i}]")
+        return
+    if not isinstance(schema, dict) or not isinstance(raw, Mapping):
+        return
+    for key, value in raw.items():
+        full = f"{where}.{key}" if where else str(key)
+        if key not in schema:
+            allowed = sorted(schema)
+            raise ConfigError(f"unknown key '{key}'", path=path, key=full, value=key,
+                              fix=f"{did_you_mean(key, allowed)}Allowed here: {allowed}")
+        check_keys(value, schema[key], path=path, where=full)
 
 
 def default_config_path() -> Path:
@@ -214,6 +268,14 @@ def _require_unique(ids: list[str], *, what: str, path, key: str) -> None:
         raise ConfigError(f"{what} ids must be unique, repeated: {dup}", path=path, key=key)
 
 
+def _identifier(value: Any, *, path, key: str) -> str:
+    text = str(value)
+    if not is_identifier(text):
+        raise ConfigError(f"{shorten(text)} is not a valid ID: {ID_RULE}", path=path, key=key, value=text,
+                          fix="IDs name files of the reports; quote IDs with leading zeros (\"0101\")")
+    return text
+
+
 def _require(mapping: Mapping, key: str, *, path, where: str):
     if not isinstance(mapping, Mapping) or key not in mapping or mapping[key] in (None, ""):
         raise ConfigError(f"missing required key '{key}'", path=path, key=f"{where}{key}",
@@ -226,6 +288,14 @@ def config_from_dict(raw: Mapping[str, Any], *, source: str | None = None) -> Di
     path = source
     if not isinstance(raw, Mapping):
         raise ConfigError("the file must hold a YAML mapping (key: value lines)", path=path)
+    check_keys(raw, path=path)
+    for section in ("district", "grade_scale", "thresholds", "privacy", "valuation"):
+        if raw.get(section) is not None and not isinstance(raw[section], Mapping):
+            raise ConfigError(f"'{section}' must be a mapping (key: value lines)", path=path, key=section,
+                              value=raw[section])
+    for section in ("terms", "schools"):
+        if raw.get(section) is not None and not isinstance(raw[section], list):
+            raise ConfigError(f"'{section}' must be a list (lines starting with '- ')", path=path, key=section)
     district = _require(raw, "district", path=path, where="")
     district_id = str(_require(district, "id", path=path, where="district."))
     name = str(_require(district, "name", path=path, where="district."))
@@ -236,13 +306,14 @@ def config_from_dict(raw: Mapping[str, Any], *, source: str | None = None) -> Di
     terms = []
     for i, t in enumerate(raw_terms):
         key = f"terms[{i}]"
-        tid = str(_require(t, "id", path=path, where=f"{key}."))
+        tid = _identifier(_require(t, "id", path=path, where=f"{key}."), path=path, key=f"{key}.id")
         start = _as_date(_require(t, "start", path=path, where=f"{key}."), path=path, key=f"{key}.start")
         end = _as_date(_require(t, "end", path=path, where=f"{key}."), path=path, key=f"{key}.end")
         if end < start:
             raise ConfigError(f"term {tid!r} ends ({end}) before it starts ({start})", path=path, key=key,
                               fix="Swap or correct the dates")
-        terms.append(Term(id=tid, start=start, end=end, school_year=str(t.get("school_year", "") or "")))
+        year = str(_require(t, "school_year", path=path, where=f"{key}."))
+        terms.append(Term(id=tid, start=start, end=end, school_year=year))
     ordered = sorted(terms, key=lambda t: t.start)
     for a, b in zip(ordered, ordered[1:]):
         if b.start <= a.end:
@@ -251,7 +322,8 @@ def config_from_dict(raw: Mapping[str, Any], *, source: str | None = None) -> Di
     raw_schools = raw.get("schools") or []
     schools = []
     for i, s in enumerate(raw_schools):
-        sid = _require(s, "school_id", path=path, where=f"schools[{i}].")
+        sid = _identifier(_require(s, "school_id", path=path, where=f"schools[{i}]."), path=path,
+                          key=f"schools[{i}].school_id")
         level = str(s.get("level", "other"))
         if level not in SCHOOL_LEVELS:
             raise ConfigError(f"school level must be one of {list(SCHOOL_LEVELS)}, found {level!r}",
@@ -273,6 +345,7 @@ def config_from_dict(raw: Mapping[str, Any], *, source: str | None = None) -> Di
     except (TypeError, ValueError) as err:
         raise ConfigError(f"grade_scale has a non-numeric value ({err})", path=path, key="grade_scale") from None
     thresholds = dict(raw.get("thresholds") or {})
+    _check_thresholds(thresholds, path=path)
     rate = thresholds.get("chronic_absence_rate", 0.10)
     if not isinstance(rate, (int, float)) or not 0 < rate < 1:
         raise ConfigError(f"chronic_absence_rate must be a fraction between 0 and 1, found {rate!r}",
@@ -283,6 +356,7 @@ def config_from_dict(raw: Mapping[str, Any], *, source: str | None = None) -> Di
         raise ConfigError(f"privacy.min_group_n must be a whole number of at least 3, found {min_n!r}",
                           path=path, key="privacy.min_group_n",
                           fix="privacy.md: 3 is the absolute minimum; most states use 10")
+    _check_privacy(privacy, path=path)
     valuation = dict(raw.get("valuation") or {})
     design = raw.get("design")
     covariates = raw.get("covariates") or []
@@ -295,6 +369,27 @@ def config_from_dict(raw: Mapping[str, Any], *, source: str | None = None) -> Di
                           schools=tuple(schools), grade_scale=grade_scale, thresholds=thresholds,
                           privacy=privacy, valuation=valuation, design=None if design is None else str(design),
                           covariates=tuple(str(c) for c in covariates), source=source)
+
+
+def _check_thresholds(thresholds: Mapping[str, Any], *, path) -> None:
+    for key in thresholds:
+        if key in KNOWN_THRESHOLDS:
+            continue
+        hint = did_you_mean(key, KNOWN_THRESHOLDS)
+        if hint:
+            raise ConfigError(f"unknown threshold '{key}'", path=path, key=f"thresholds.{key}", value=key,
+                              fix=f"{hint}Known thresholds: {list(KNOWN_THRESHOLDS)}; a threshold of "
+                                  "your own needs a name that a kpis.yml definition refers to")
+
+
+def _check_privacy(privacy: Mapping[str, Any], *, path) -> None:
+    """The profile must be a known one and every privacy key valid, when the config is read."""
+    from .privacy import PROFILES, PrivacyProfile
+    name = privacy.get("profile", privacy.get("name", "public"))
+    if name not in PROFILES:
+        raise ConfigError(f"unknown privacy profile {name!r}", path=path, key="privacy.profile", value=name,
+                          fix=f"{did_you_mean(name, PROFILES)}Use one of {sorted(PROFILES)}")
+    PrivacyProfile.from_config(dict(privacy), path=path)
 
 
 def load_config(path: str | Path | None = None) -> DistrictConfig:
@@ -316,12 +411,5 @@ def load_config(path: str | Path | None = None) -> DistrictConfig:
 
 
 def _read_yaml(path: Path, *, missing: str, fix: str | None = None) -> Any:
-    """Parse a YAML settings file (district.yml, kpis.yml, goals); ConfigError names the line of a syntax error."""
-    if not path.exists():
-        raise ConfigError(missing, path=path, fix=fix)
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"not valid YAML{where}: {getattr(err, 'problem', err)}", path=path) from None
+    """Parse a YAML settings file (district.yml, kpis.yml, goals) with the bounded reader of :mod:`.safeyaml`."""
+    return read_yaml(path, missing=missing, fix=fix)

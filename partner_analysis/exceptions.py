@@ -22,6 +22,7 @@ __all__ = [
     "StoreError",
     "NotebookRunError",
     "PartnerAnalysisWarning",
+    "did_you_mean",
 ]
 
 
@@ -131,6 +132,13 @@ class NotebookRunError(PartnerAnalysisError):
 
 class PartnerAnalysisWarning(UserWarning):
     """Something the user should know about, but not an error."""
+
+
+def did_you_mean(value: Any, allowed) -> str:
+    """``"Did you mean 'x'? "`` for the allowed name closest to ``value`` (difflib), or ``""``."""
+    import difflib
+    close = difflib.get_close_matches(str(value), [str(a) for a in allowed], n=1, cutoff=0.6)
+    return f"Did you mean '{close[0]}'? " if close else ""
 
 
 def check_argument(name: str, value: Any, allowed, *, key: str | None = None) -> None:

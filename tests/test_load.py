@@ -376,7 +376,7 @@ CASES = [
     pytest.param(_bad_yaml, "map.yml", 4, "character 4", r"not valid YAML", id="malformed-yaml-map"),
     pytest.param(_xlsx_missing_sheet, "roster.xlsx", None, None, r"sheet 'Roster'.*no sheet named 'Roster'.*Sheet1",
                  id="xlsx-missing-sheet"),
-    pytest.param(_latin1, "students.csv", None, None, r"cannot decode the file as utf-8.*encoding:",
+    pytest.param(_latin1, "students.csv", 4, None, r"not valid UTF-8 text \(byte f1 found.*encoding:",
                  id="wrong-encoding"),
     pytest.param(_no_programs, "participation.csv", None, "program_id",
                  r"refers to 'programs', which is not imported", id="referenced-table-not-imported"),

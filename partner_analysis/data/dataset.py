@@ -16,13 +16,62 @@ from typing import Iterable, Mapping
 
 import pandas as pd
 
-from ..config import DistrictConfig, config_from_dict, load_config
+from ..config import DistrictConfig, load_config
 from ..exceptions import InputDataError
 from .schema import IMPORT_ORDER, TABLES
 
-__all__ = ["Dataset", "read_dataset", "write_dataset", "coerce_table"]
+__all__ = ["Dataset", "read_dataset", "write_dataset", "coerce_table", "check_replaceable", "RECORDS_ENTRIES"]
 
 MANIFEST = "dataset.json"
+#: Entries of a DATA_DIR that belong to the records store: an import never moves, replaces or deletes them.
+RECORDS_ENTRIES = ("records", "records.sqlite", "records.sqlite-wal", "records.sqlite-shm",
+                   "records.sqlite-journal")
+#: Prefix of the staging folder inside an existing DATA_DIR (left behind only by a crash; removed next time).
+_STAGING = ".import-staging-"
+
+
+def _written_by_import(out: Path) -> set[str]:
+    """Names the previous import/demo-data run wrote into ``out`` (from its manifest)."""
+    try:
+        manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    if not isinstance(manifest, dict):
+        return set()
+    files = manifest.get("files")
+    if isinstance(files, list):
+        return {str(f) for f in files} | {MANIFEST}
+    # manifests written before the file list: the tables, the config and the duplicates report
+    tables = manifest.get("tables") if isinstance(manifest.get("tables"), dict) else {}
+    return {MANIFEST, "district.yml", "possible_duplicates.csv", *(f"{t}.parquet" for t in tables)}
+
+
+def check_replaceable(out: str | Path) -> set[str]:
+    """Check that an import may write into ``out``; return the names it wrote there before.
+
+    Raises
+    ------
+    InputDataError
+        ``out`` is a file, or holds entries that neither an import wrote (its manifest lists them)
+        nor belong to the records store (:data:`RECORDS_ENTRIES`). Nothing is changed.
+    """
+    out = Path(out)
+    if not out.exists():
+        return set()
+    if not out.is_dir():
+        raise InputDataError("the output exists and is not a folder", path=out,
+                             fix="Choose a folder for --out (a new one, or a DATA_DIR an import wrote)")
+    ours = _written_by_import(out)
+    foreign = sorted(p.name + ("/" if p.is_dir() else "") for p in out.iterdir()
+                     if p.name not in ours and p.name not in RECORDS_ENTRIES and not p.name.startswith(_STAGING))
+    if foreign:
+        shown = ", ".join(foreign[:10]) + (f" and {len(foreign) - 10} more" if len(foreign) > 10 else "")
+        raise InputDataError(f"the output folder holds {len(foreign)} entr{'y' if len(foreign) == 1 else 'ies'} "
+                             f"an import did not write ({shown}); an import replaces its own files only",
+                             path=out, value=foreign[0],
+                             fix="Move them elsewhere, or choose a new --out (the records store, records/, "
+                                 "is always kept)")
+    return ours
 
 
 @dataclass
@@ -76,35 +125,58 @@ def coerce_table(name: str, frame: pd.DataFrame) -> pd.DataFrame:
 
 def write_dataset(tables: Mapping[str, pd.DataFrame], config: DistrictConfig, out: str | Path, *,
                   extra_files: Mapping[str, bytes] | None = None, overwrite: bool = True) -> Path:
-    """Write a dataset atomically to ``out``.
+    """Write a dataset atomically to ``out``, keeping the records store that lives there.
 
-    Everything goes to a temporary directory beside ``out``; only when all
-    files are written is the old directory (if any) replaced by a rename.
+    A new ``out`` is written as a temporary sibling folder and renamed into place. An existing one
+    is first checked (:func:`check_replaceable`: it may hold only what an import wrote and the
+    records store); the new files are then written into a staging folder inside it, and only when
+    all are written does each replace its old version by a rename, the manifest last. Files of the
+    previous import that this one does not write are removed; the records store (``records/``,
+    ``records.sqlite*``) is never moved, replaced or deleted.
+
+    Raises
+    ------
+    InputDataError
+        ``out`` holds files an import did not write, or exists while ``overwrite`` is false.
     """
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     if out.exists() and not overwrite:
         raise InputDataError("output directory exists", path=out, fix="Choose a new --out or remove it")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    previous = check_replaceable(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    existing = out.exists()
+    tmp = Path(tempfile.mkdtemp(prefix=_STAGING if existing else f".{out.name}.tmp-",
+                                dir=out if existing else out.parent))
     try:
         config.dump(tmp / "district.yml")
-        manifest = {"tables": {}}
+        manifest = {"tables": {}, "files": ["district.yml"]}
         for name in IMPORT_ORDER:
             if name not in tables:
                 continue
             frame = tables[name]
             frame.to_parquet(tmp / f"{name}.parquet", index=False)
             manifest["tables"][name] = {"rows": int(len(frame)), "columns": list(map(str, frame.columns))}
+            manifest["files"].append(f"{name}.parquet")
         for fname, data in (extra_files or {}).items():
+            if fname in RECORDS_ENTRIES or fname == MANIFEST or Path(fname).name != fname:
+                raise ValueError(f"write_dataset cannot write {fname!r}")  # a programming error
             (tmp / fname).write_bytes(data)
+            manifest["files"].append(fname)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            os.replace(out, old)
+        if not existing:
             os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
+            return out
+        for fname in manifest["files"]:
+            os.replace(tmp / fname, out / fname)
+        os.replace(tmp / MANIFEST, out / MANIFEST)  # the commit: the manifest names what is there now
+        for fname in sorted(previous - set(manifest["files"]) - {MANIFEST}):
+            stale = out / fname
+            if stale.is_dir():
+                shutil.rmtree(stale, ignore_errors=True)
+            else:
+                stale.unlink(missing_ok=True)
+        for leftover in out.glob(f"{_STAGING}*"):
+            shutil.rmtree(leftover, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

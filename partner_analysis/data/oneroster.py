@@ -51,7 +51,7 @@ Every problem is an :class:`~partner_analysis.exceptions.InputDataError`
 naming the file inside the export (``.../export.zip/users.csv``), the row
 (header = row 1), the column, the value and the fix; all problems of a read
 are raised together as one
-:class:`~partner_analysis.data.load.ImportValidationError`.
+:class:`~partner_analysis.data.validate.ImportValidationError`.
 """
 from __future__ import annotations
 
@@ -68,7 +68,8 @@ import pandas as pd
 from ..config import load_config
 from ..exceptions import InputDataError
 from .dataset import coerce_table
-from .load import MAX_ERRORS, ImportValidationError, SourceSpec, validate_tables
+from .colmap import SourceSpec
+from .validate import MAX_ERRORS, ImportValidationError, validate_tables
 
 __all__ = ["read_oneroster", "GRADE_CODES", "RACE_LABELS"]
 
@@ -482,7 +483,7 @@ def read_oneroster(path: str | Path) -> dict[str, pd.DataFrame]:
     Notes
     -----
     The field mapping is in the module docstring. The tables are checked with
-    :func:`~partner_analysis.data.load.validate_tables` (types, ranges, unique
+    :func:`~partner_analysis.data.validate.validate_tables` (types, ranges, unique
     IDs, students -> schools), as an import checks them.
 
     Examples
@@ -503,44 +504,10 @@ def read_oneroster(path: str | Path) -> dict[str, pd.DataFrame]:
             for name, frame in located.items()}
 
 
-# -- the column-map hook (used by data/load.py) ----------------------------------------------------
-
-_ENTRY_KEYS = {"oneroster", "format", "file"}
-#: canonical column -> OneRoster header, for the import's messages
-_HEADERS = {"schools": {"school_id": "identifier", "name": "name"},
-            "students": {"student_id": "identifier", "school_id": "orgSourcedIds", "grade_level": "grades"}}
-
-
-def map_sources(entry: Any, tname: str | None, map_path: Path) -> list[SourceSpec] | None:
-    """The sources a OneRoster map entry stands for, or None when ``entry`` is not one.
-
-    ``- oneroster: EXPORT``, ``- {format: oneroster, file: EXPORT}`` and
-    ``tables: {oneroster: EXPORT}`` each become a ``schools`` and a
-    ``students`` source reading EXPORT (relative to SOURCE).
-    """
-    is_dict = isinstance(entry, dict)
-    if not (tname == "oneroster" or (is_dict and ("oneroster" in entry or entry.get("format") == "oneroster"))):
-        return None
-    line = getattr(entry, "line", None)
-    if not is_dict:
-        entry = {"oneroster": entry}
-    for key in entry:
-        if key not in _ENTRY_KEYS:
-            raise InputDataError(f"unknown key {key!r} in a OneRoster entry", path=map_path,
-                                 row=getattr(entry, "key_lines", {}).get(key, line), column=key, value=key,
-                                 fix="A OneRoster entry is `- oneroster: <export folder or .zip>`; the map's other "
-                                     "entries supply the tables OneRoster lacks")
-    export = entry.get("oneroster", entry.get("file"))
-    if not isinstance(export, str) or not export.strip() or entry.get("format", "oneroster") != "oneroster":
-        raise InputDataError("a OneRoster entry needs the export's folder or .zip", path=map_path, row=line,
-                             column="oneroster", value=export,
-                             fix="Write `- oneroster: oneroster_export.zip` (relative to SOURCE)")
-    return [SourceSpec(table=t, file=export.strip(), format="oneroster", columns=_HEADERS[t], map_path=str(map_path),
-                       line=line) for t in ("schools", "students")]
-
+# -- the import's reader hook (used by data/readers.py) ---------------------------------------------
 
 def read_for_import(src: SourceSpec, source: Path) -> tuple[pd.DataFrame, str]:
-    """One table of the export as :func:`~partner_analysis.data.load._read_source` returns it."""
+    """One table of the export as :func:`~partner_analysis.data.readers.read_source` returns it."""
     path = source / src.file if source.is_dir() else (source if source.name == src.file else source.parent / src.file)
     if src.table == "schools":
         export, frame, _ = _read_shared(path)

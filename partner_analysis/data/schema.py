@@ -11,7 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
-__all__ = ["ColumnSpec", "TableSpec", "TABLES", "ATTENDANCE_STATUSES", "PROGRAM_TYPES", "table_spec"]
+__all__ = ["ColumnSpec", "TableSpec", "TABLES", "ATTENDANCE_STATUSES", "PROGRAM_TYPES", "table_spec",
+           "TRUE_TEXT", "FALSE_TEXT"]
+
+#: Text read as true / false in bool columns (case-insensitive).
+TRUE_TEXT = ("true", "t", "yes", "y", "1")
+FALSE_TEXT = ("false", "f", "no", "n", "0")
 
 #: Daily attendance status vocabulary (Ed-Fi categories, simplified).
 ATTENDANCE_STATUSES = ("present", "excused", "unexcused", "tardy", "partial", "suspended")

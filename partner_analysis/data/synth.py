@@ -1012,6 +1012,10 @@ def _write_records(dataset: Dataset, *, seed: int, db) -> None:
     url = resolve_db_url(db if db is not None else Path(dataset.path) / "records.sqlite")
     store = Store(url)
     try:
+        if len(store.partnerships_frame()):
+            # demo-data run again over an existing demo: the import keeps the records store (issue 10),
+            # and its demo records are already there
+            return
         for module, func in hooks:
             getattr(importlib.import_module(module), func)(store, dataset, seed=seed)
     finally:

@@ -60,8 +60,13 @@ def _cmd_import_kobo(args) -> int:
     from .exchange import import_kobo
     inst = _instrument(args.instrument)
     store = _store(args)
+    partners = None
+    if args.data_dir is not None and (Path(args.data_dir) / "partners.parquet").exists():
+        partners = pd.read_parquet(Path(args.data_dir) / "partners.parquet", columns=["partner_id"])["partner_id"]
+    ignore = [c for value in (args.ignore_columns or []) for c in value.split(",")]
     result = import_kobo(store, args.csv, inst, partner_id=args.partner_id, role=args.role, wave=args.wave,
-                         partner_column=args.partner_column, role_column=args.role_column)
+                         partner_column=args.partner_column, role_column=args.role_column, partners=partners,
+                         ignore_columns=ignore)
     print(result.report())
     return 0
 
@@ -139,6 +144,9 @@ def add_parsers(subparsers) -> None:
     p.add_argument("--wave", default="annual", help="survey round (default annual)")
     p.add_argument("--partner-column", default="partner_id")
     p.add_argument("--role-column", default="role")
+    p.add_argument("--ignore-columns", action="append", metavar="COL[,COL...]",
+                   help="export columns to skip on purpose (any other column that is neither a question nor "
+                        "export metadata is refused)")
     p.set_defaults(func=_cmd_import_kobo)
 
     p = sub.add_parser("score", help="print dimension scores, district-vs-partner gaps and prompts",

@@ -346,6 +346,9 @@ class _Reader:
         sheets = {}
         try:
             for ws in wb.worksheets:
+                # Read the cells the sheet holds, not the range it declares: LibreOffice may declare
+                # A1:AMJ1048576 (a billion empty cells), which would take minutes to walk.
+                ws.reset_dimensions()
                 rows = list(ws.iter_rows(values_only=True))
                 key = ws.title.strip().lower()
                 if not rows:
@@ -740,12 +743,26 @@ def write_plain_xlsform(path: str | Path, out: str | Path | io.BytesIO) -> None:
     columns are dropped; the form and its names are otherwise unchanged, so exported data maps back.
     """
     import openpyxl
-    wb = openpyxl.load_workbook(path)
-    for ws in wb.worksheets:
-        header = [_cell_text(c.value) for c in ws[1]] if ws.max_row >= 1 else []
-        for idx in sorted((i for i, h in enumerate(header) if h.lower().startswith("fit::")), reverse=True):
-            ws.delete_cols(idx + 1)
-    wb.save(out)
+    # Values only, read by content (not by the declared dimension, see _Reader.load): a workbook
+    # declaring 1,048,576 x 1,024 cells must not be materialised cell by cell.
+    src = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    dst = openpyxl.Workbook()
+    dst.remove(dst.active)
+    try:
+        for ws in src.worksheets:
+            ws.reset_dimensions()
+            rows = [tuple(r) for r in ws.iter_rows(values_only=True)]
+            last = max((i for i, r in enumerate(rows) if any(v is not None and v != "" for v in r)), default=-1)
+            header = [_cell_text(h) for h in rows[0]] if rows else []
+            keep = [i for i, h in enumerate(header) if not h.lower().startswith("fit::")]
+            width = max((i for i, h in enumerate(header) if h), default=-1) + 1
+            keep = [i for i in keep if i < width]
+            out_ws = dst.create_sheet(ws.title)
+            for r in rows[:last + 1]:
+                out_ws.append([r[i] if i < len(r) else None for i in keep])
+    finally:
+        src.close()
+    dst.save(out)
 
 
 _PYX_ROW = re.compile(r"\[row\s*:\s*(\d+)\]")

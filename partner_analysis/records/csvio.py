@@ -16,7 +16,9 @@ Import checks every row of every file first and writes nothing when anything
 is wrong; the error lists every problem with its file, row (the header is
 row 1), column, value and the fix. A valid import is one transaction.
 Export writes the same files, so an export imports into an empty store
-unchanged, plus ``audit.csv`` (the corrections of stored records, one row per
+unchanged (text cells that a spreadsheet would read as a formula, starting with
+``= + - @``, tab or CR, are written with a leading ``'``, which import removes:
+:mod:`partner_analysis.csvcells` states the exact, reversible rule), plus ``audit.csv`` (the corrections of stored records, one row per
 changed field with its old and new value: :data:`~.audit.AUDIT_COLUMNS`),
 which an import does not read.
 """
@@ -30,7 +32,10 @@ from typing import Any, Iterable, Mapping
 import pandas as pd
 from sqlalchemy import insert, select
 
+from .._paths import safe_child
 from ..config import DistrictConfig
+from ..csvcells import restore_frame, write_csv
+from ..csvread import read_csv_strings
 from ..exceptions import InputDataError
 from ._common import Problem, is_missing, raise_errors
 from .checkins import check_checkin, read_checkin_tables, write_checkin
@@ -106,13 +111,8 @@ def read_records_csv(path: str | Path, kind: str) -> pd.DataFrame:
     path = Path(path)
     if kind not in FILES:
         raise InputDataError(f"unknown records file kind {kind!r}", path=path, fix=f"Use one of {list(FILES)}")
-    if not path.exists():
-        raise InputDataError("file not found", path=path, fix="Check the path")
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as err:
-        raise InputDataError(f"cannot read the CSV ({err})", path=path,
-                             fix="Save the file as UTF-8 CSV with a header row") from err
+    # 0 bytes, a repeated header, a line that is not UTF-8: each named by csvread, with its row
+    frame = restore_frame(read_csv_strings(path, fix=f"Save {path.name} as UTF-8 CSV with a header row"))
     frame.columns = [str(c).strip() for c in frame.columns]
     errors = []
     for col in _REQUIRED[kind]:
@@ -184,6 +184,8 @@ def import_records(path: str | Path, store, config: DistrictConfig, *, partners:
             raise InputDataError("no records CSV files found", path=path,
                                  fix=f"Put one or more of {list(FILES.values())} in the folder")
     else:
+        if not path.exists():
+            raise InputDataError("file not found", path=path, fix="Check the path (a records folder or one CSV file)")
         k = kind or _kind_of(path)
         if k is None:
             raise InputDataError("cannot tell what kind of records the file holds", path=path,
@@ -312,6 +314,9 @@ def export_records(store, out: str | Path, *, partner_id: str | Iterable[str] | 
     """
     from .audit import read_audit
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise InputDataError("the output exists and is not a folder", path=out,
+                             fix="Pass a folder (a new one is created)")
     out.mkdir(parents=True, exist_ok=True)
     terms = None if term is None else ([term] if isinstance(term, str) else list(term))
     frames: dict[str, pd.DataFrame] = {}
@@ -337,9 +342,7 @@ def export_records(store, out: str | Path, *, partner_id: str | Iterable[str] | 
         for col in ("entered_at", "changed_at"):
             if col in f:
                 f[col] = pd.to_datetime(f[col]).dt.strftime("%Y-%m-%dT%H:%M:%S")
-        p = out / (FILES[kind] if kind in FILES else AUDIT_FILE)
-        tmp = p.with_suffix(".csv.tmp")
-        f.to_csv(tmp, index=False)
-        tmp.replace(p)
-        written[kind] = p
+        # text cells starting like a formula get a leading ' (csvcells: OWASP CSV injection);
+        # an import removes it again
+        written[kind] = write_csv(f, safe_child(out, FILES[kind] if kind in FILES else AUDIT_FILE))
     return written
