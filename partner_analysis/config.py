@@ -47,6 +47,9 @@ SCHEMA: dict[str, Any] = {
     "privacy": OPEN,
     "valuation": {"currency": None, "fte_hours_per_term": None, "hours_per_day": None, "hourly_rates": OPEN,
                   "default_hourly_rate": None, "balance_bands": {"balanced": None, "leaning": None}},
+    # the impact design of KPI comparisons and its covariates (kpi.designs; checked in config_from_dict)
+    "design": None,
+    "covariates": None,
 }
 
 #: Thresholds the shipped KPI catalog and checks read (a near miss of one of these is a typo).
@@ -54,15 +57,17 @@ KNOWN_THRESHOLDS = ("chronic_absence_rate", "chronic_min_days_enrolled", "chroni
                     "on_track_credits", "on_track_max_core_failures", "wbl_hours_threshold", "engagement_scale")
 
 
-def check_keys(raw: Any, schema: Any = None, *, path: Any = None, where: str = "") -> None:
+def check_keys(raw: Any, schema: Any = SCHEMA, *, path: Any = None, where: str = "") -> None:
     """Refuse keys of ``raw`` that ``schema`` (default :data:`SCHEMA`) does not declare, at every level.
+
+    In a schema, a mapping lists the allowed keys, a one-item list describes every item of a list, ``OPEN``
+    allows any key and ``None`` marks a value (a scalar or a list of scalars, checked where it is read).
 
     Raises
     ------
     ConfigError
         Naming the key path (``valuation.hourly_rate``), the allowed keys and the closest one.
     """
-    schema = SCHEMA if schema is None else schema
     if isinstance(schema, list):
         if isinstance(raw, list):
             for i, item in enumerate(raw):
