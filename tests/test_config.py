@@ -127,7 +127,7 @@ def test_design_and_covariates_keys(tmp_path):
     assert load_config().design is None  # default: adjusted when a prior-year term exists
     with pytest.raises(ConfigError, match="design"):
         config_from_dict({**raw, "design": "randomised"})
-    with pytest.raises(ConfigError, match="did you mean 'design'"):
+    with pytest.raises(ConfigError, match="Did you mean 'design'"):
         config_from_dict({**raw, "desing": "matched"})
     with pytest.raises(ConfigError, match=r"unknown key 'oops'"):
         config_from_dict({**raw, "district": {**raw["district"], "oops": {"id": 1}}})
