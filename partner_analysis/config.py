@@ -410,11 +410,8 @@ def load_config(path: str | Path | None = None) -> DistrictConfig:
     path = Path(path)
     if path.is_dir():
         path = path / "district.yml"
-    raw = _read_yaml(path, missing="file not found",
-                     fix="Pass the path of a district.yml, or omit it to use the embedded default")
+    raw = read_yaml(path, missing="file not found",
+                    fix="Pass the path of a district.yml, or omit it to use the embedded default")
     return config_from_dict(raw, source=str(path))
 
 
-def _read_yaml(path: Path, *, missing: str, fix: str | None = None) -> Any:
-    """Parse a YAML settings file (district.yml, kpis.yml, goals) with the bounded reader of :mod:`.safeyaml`."""
-    return read_yaml(path, missing=missing, fix=fix)

@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from ..config import _read_yaml as _read_yaml_file
+from ..safeyaml import read_yaml
 from ..config import _require_unique
 from ..exceptions import ConfigError
 
@@ -264,7 +264,7 @@ def _kpi(raw: Mapping, *, path, index: int) -> KPI:
 
 
 def _read_yaml(path: Path) -> Mapping:
-    raw = _read_yaml_file(path, missing="KPI catalog not found", fix="Pass the path of a kpis.yml")
+    raw = read_yaml(path, missing="KPI catalog not found", fix="Pass the path of a kpis.yml")
     if not isinstance(raw, Mapping) or not isinstance(raw.get("kpis"), list):
         raise ConfigError("a KPI catalog is a mapping with a `kpis:` list", path=path, key="kpis")
     return raw

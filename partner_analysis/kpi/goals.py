@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..config import _read_yaml
+from ..safeyaml import read_yaml
 from ..exceptions import ConfigError
 
 __all__ = ["read_goals_yaml", "goal_attainment"]
@@ -44,7 +44,7 @@ def read_goals_yaml(path: str | Path, *, config=None) -> pd.DataFrame:
         or (with ``config``) an unknown term.
     """
     path = Path(path)
-    raw = _read_yaml(path, missing="goals file not found")
+    raw = read_yaml(path, missing="goals file not found")
     if not isinstance(raw, dict) or not isinstance(raw.get("goals"), list):
         raise ConfigError("a goals file is a mapping with a `goals:` list", path=path, key="goals")
     rows = []
