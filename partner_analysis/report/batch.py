@@ -301,7 +301,7 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
     executor : concurrent.futures.Executor, optional
         Run reports here instead (e.g. :func:`dask_executor`); the caller owns it.
     db : str or path, optional
-        Records store (default ``DATA_DIR/records.sqlite`` when present).
+        Records store (default ``DATA_DIR/records/records.sqlite`` when present).
     timeout : float
         Seconds allowed per notebook cell (nbclient's limit), so a hung report ends.
     template : path, optional
