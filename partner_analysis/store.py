@@ -219,37 +219,42 @@ def move_legacy_store(legacy: Path, path: Path) -> Path | None:
     import sys
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.moving-{os.getpid()}")
+    aside = None
     try:
-        src = sqlite3.connect(f"file:{legacy}?mode=rw", uri=True, timeout=30)
+        # a second connection holds the write lock, so nobody writes into the old file between the copy
+        # and the rename; the copy reads through its own connection (readers pass a writer's lock)
+        locker = sqlite3.connect(f"file:{legacy}?mode=rw", uri=True, timeout=30)
         try:
-            # take the write lock so nobody writes into the old file while it is copied
-            src.execute("BEGIN IMMEDIATE")
+            locker.execute("BEGIN IMMEDIATE")
+            src = sqlite3.connect(f"file:{legacy}?mode=ro", uri=True, timeout=30)
             dst = sqlite3.connect(tmp)
             try:
                 src.backup(dst)
                 dst.execute("PRAGMA journal_mode = WAL")
-                counts_src = _sqlite_counts(src)
-                counts_dst = _sqlite_counts(dst)
+                counts_src, counts_dst = _sqlite_counts(src), _sqlite_counts(dst)
                 check = dst.execute("PRAGMA integrity_check").fetchone()[0]
             finally:
                 dst.close()
+                src.close()
             if check != "ok" or counts_src != counts_dst:
                 raise StoreError(f"the records store {legacy} could not be copied to {path} intact "
                                  f"(integrity: {check}; rows {counts_src} vs {counts_dst}). Nothing was moved; "
-                                 f"copy it there yourself with `partner-analysis db backup`")
+                                 "pass --db with its path to use it where it is")
             try:
                 os.link(tmp, path)
             except FileExistsError:
                 return None
             stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
             aside = path.parent / f"{legacy.name}.moved-{stamp}"
-            src.rollback()
+            for suffix in ("", "-wal", "-shm"):
+                old = Path(f"{legacy}{suffix}")
+                if old.exists():
+                    os.replace(old, Path(f"{aside}{suffix}"))
+            locker.rollback()
         finally:
-            src.close()
-        for suffix in ("", "-wal", "-shm"):
-            old = Path(f"{legacy}{suffix}")
-            if old.exists():
-                os.replace(old, Path(f"{aside}{suffix}"))
+            locker.close()
+        # opened and closed once under its new name, SQLite folds the set-aside -wal into it and removes both
+        sqlite3.connect(aside, timeout=30).close()
     except sqlite3.Error as err:
         raise StoreError(f"the records store {legacy} (old place) could not be moved to {path}: {err}. Nothing "
                          "was moved; pass --db with its path to use it where it is") from err

@@ -34,7 +34,7 @@ import sqlalchemy as sa
 
 from .exceptions import StoreError
 
-__all__ = ["MIGRATIONS_DIR", "BASELINE", "head_revision", "known_revisions", "schema_state", "SchemaState",
+__all__ = ["MIGRATIONS_DIR", "BASELINE", "alembic_config", "head_revision", "known_revisions", "schema_state", "SchemaState",
            "StoreSchemaError", "stamp_head", "upgrade_connection", "history", "check_unversioned",
            "schema_message"]
 
@@ -68,7 +68,8 @@ class SchemaState:
     head: str
 
 
-def _config(connection: sa.Connection | None = None):
+def alembic_config(connection: sa.Connection | None = None):
+    """An Alembic :class:`~alembic.config.Config` for the shipped migrations, bound to ``connection``."""
     from alembic.config import Config
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -80,7 +81,7 @@ def _config(connection: sa.Connection | None = None):
 @functools.lru_cache(maxsize=1)
 def _script():
     from alembic.script import ScriptDirectory
-    return ScriptDirectory.from_config(_config())
+    return ScriptDirectory.from_config(alembic_config())
 
 
 def head_revision() -> str:
@@ -207,7 +208,7 @@ def upgrade_connection(conn: sa.Connection, where: str, target: str = "head") ->
     if state.state == "ahead":
         raise StoreSchemaError(schema_message(state, where, ""))
     before = state.revision
-    cfg = _config(conn)
+    cfg = alembic_config(conn)
     if state.state == "unversioned":
         check_unversioned(conn, where)
         command.upgrade(cfg, BASELINE)   # creates the baseline tables it lacks, then stamps 0001
