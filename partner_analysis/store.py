@@ -502,8 +502,18 @@ class Store:
             if "locked" in str(err).lower() or "busy" in str(err).lower():
                 hint = ("; another process held the database for longer than the busy timeout. Retry, and "
                         "keep long reads out of write transactions")
+            elif "not a database" in str(err).lower() or "malformed" in str(err).lower():
+                hint = ("; the file is not an SQLite database or it is damaged. It was left as it is; restore a "
+                        "backup into a new file (`partner-analysis db restore FILE --db NEW`)")
             raise StoreError(f"records store at {self._safe_url()}: could not {action}: "
                              f"{getattr(err, 'orig', None) or err}{hint}") from err
+
+    def errors(self, action: str) -> contextlib.AbstractContextManager:
+        """A context in which database errors become one-line :class:`StoreError` naming the store.
+
+        For code outside the store's own methods (the ``db`` verbs) that works on ``self.engine``.
+        """
+        return self._errors(action)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sa.Connection]:

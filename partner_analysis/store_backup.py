@@ -95,7 +95,7 @@ def backup_store(store, dest: str | os.PathLike) -> BackupResult:
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.partial-{os.getpid()}")
     try:
-        with store.engine.connect() as conn:
+        with store.errors("read"), store.engine.connect() as conn:
             counts = store_row_counts(conn)
             revision = _revision(conn)
         if store.is_sqlite:
@@ -108,8 +108,9 @@ def backup_store(store, dest: str | os.PathLike) -> BackupResult:
     except FileExistsError as err:
         raise StoreError(f"{dest} exists; a backup never overwrites a file. Choose a new name") from err
     except (sqlite3.Error, sa.exc.SQLAlchemyError) as err:
-        raise StoreError(f"could not back up the records store at {store.where()}: {err}. Nothing was "
-                         "written") from err
+        hint = (" (the file is not an SQLite database or it is damaged)" if "not a database" in str(err) else "")
+        raise StoreError(f"could not back up the records store at {store.where()}: "
+                         f"{getattr(err, 'orig', None) or err}{hint}. Nothing was written") from err
     finally:
         tmp.unlink(missing_ok=True)
     return BackupResult(dest, revision, sum(n for name, n in counts.items() if name != store_schema.VERSION_TABLE))
@@ -123,12 +124,17 @@ def _sqlite_backup(source: Path, dest: Path) -> None:
             src.backup(dst)
             check = dst.execute("PRAGMA integrity_check").fetchone()[0]
             if check != "ok":
-                raise StoreError(f"the backup of {source} failed its integrity check ({check}); the store itself "
-                                 "may be damaged. Nothing was written")
+                raise StoreError(f"the backup of {source} failed its integrity check ({_one_line(check)}); the "
+                                 "store itself may be damaged. Nothing was written")
         finally:
             dst.close()
     finally:
         src.close()
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    flat = "; ".join(line.strip() for line in str(text).splitlines() if line.strip())
+    return flat if len(flat) <= limit else flat[:limit] + " ..."
 
 
 # -- PostgreSQL ------------------------------------------------------------------------------------
@@ -214,7 +220,8 @@ def _check_backup_file(src: Path, *, postgresql: bool) -> None:
         raise StoreError(f"{src} cannot be read as an SQLite database ({err}). Pass a file made by "
                          "`partner-analysis db backup`") from err
     if check != "ok":
-        raise StoreError(f"{src} is damaged (integrity check: {check}). Nothing was restored; use another backup")
+        raise StoreError(f"{src} is damaged (integrity check: {_one_line(check)}). Nothing was restored; use "
+                         "another backup")
     if "response_sets" not in tables or "answers" not in tables:
         raise StoreError(f"{src} is an SQLite database but not a records store (it has no response_sets and "
                          "answers tables). Pass a file made by `partner-analysis db backup`")
@@ -253,7 +260,7 @@ def restore_store(store, src: str | os.PathLike, *, force: bool = False) -> tupl
     """
     src = Path(src)
     _check_backup_file(src, postgresql=store.is_postgresql)
-    with store.engine.connect() as conn:
+    with store.errors("read"), store.engine.connect() as conn:
         counts = store_row_counts(conn)
     held = sum(n for name, n in counts.items() if name != store_schema.VERSION_TABLE)
     if held and not force:
@@ -284,6 +291,6 @@ def restore_store(store, src: str | os.PathLike, *, force: bool = False) -> tupl
                 f"restore {src} into", store.where())
     else:
         raise StoreError(f"restore works for SQLite and PostgreSQL stores, not {store.where()}")
-    with store.engine.connect() as conn:
+    with store.errors("read"), store.engine.connect() as conn:
         restored = sum(n for name, n in store_row_counts(conn).items() if name != store_schema.VERSION_TABLE)
     return before, restored

@@ -21,7 +21,7 @@ def _store(args, *, create: bool) -> Store:
 def _cmd_upgrade(args) -> int:
     store = _store(args, create=False)
     try:
-        with store.engine.connect() as conn:
+        with store.errors("read"), store.engine.connect() as conn:
             state = store_schema.schema_state(conn)
             if state.state == "unversioned":
                 store_schema.check_unversioned(conn, store.where())
@@ -46,7 +46,7 @@ def _cmd_upgrade(args) -> int:
 def _cmd_current(args) -> int:
     store = _store(args, create=False)
     try:
-        with store.engine.connect() as conn:
+        with store.errors("read"), store.engine.connect() as conn:
             state = store_schema.schema_state(conn)
     finally:
         store.close()
@@ -82,7 +82,7 @@ def _cmd_restore(args) -> int:
     store = _store(args, create=True)
     try:
         before, restored = store_backup.restore_store(store, args.file, force=args.force)
-        with store.engine.connect() as conn:
+        with store.errors("read"), store.engine.connect() as conn:
             state = store_schema.schema_state(conn)
     finally:
         store.close()
