@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from . import store_schema
 from .exceptions import StoreError
 
-__all__ = ["backup_store", "restore_store", "automatic_backup_path", "find_pg_tool", "store_row_counts",
+__all__ = ["backup_store", "restore_store", "check_backup_file", "automatic_backup_path", "find_pg_tool", "store_row_counts",
            "BackupResult", "SQLITE_MAGIC", "PG_DUMP_MAGIC"]
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -193,7 +193,15 @@ def _pg_dump(url: str, dest: Path, where: str) -> None:
 
 # -- restore ---------------------------------------------------------------------------------------
 
-def _check_backup_file(src: Path, *, postgresql: bool) -> None:
+def check_backup_file(src: Path, *, postgresql: bool) -> None:
+    """Refuse a file that is not a backup this code can restore (see :func:`restore_store`).
+
+    Raises
+    ------
+    StoreError
+        Missing, not SQLite (or not a pg_dump archive for ``postgresql``), damaged, not a records store,
+        or at a schema revision newer than this code.
+    """
     if not src.is_file():
         raise StoreError(f"{src}: no such backup file. Pass a file made by `partner-analysis db backup`")
     with open(src, "rb") as fh:
@@ -259,7 +267,7 @@ def restore_store(store, src: str | os.PathLike, *, force: bool = False) -> tupl
         (SQLite: nothing changed; PostgreSQL: ``pg_restore`` runs in one transaction).
     """
     src = Path(src)
-    _check_backup_file(src, postgresql=store.is_postgresql)
+    check_backup_file(src, postgresql=store.is_postgresql)
     with store.errors("read"), store.engine.connect() as conn:
         counts = store_row_counts(conn)
     held = sum(n for name, n in counts.items() if name != store_schema.VERSION_TABLE)

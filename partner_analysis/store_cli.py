@@ -8,8 +8,12 @@ else ``$PA_DB_URL``, else ``--data-dir``'s ``records/records.sqlite``.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
+import sqlalchemy as sa
+
 from . import store_backup, store_schema
-from .store import Store
+from .store import Store, resolve_db_url
 
 __all__ = ["add_parsers"]
 
@@ -79,6 +83,9 @@ def _cmd_backup(args) -> int:
 
 
 def _cmd_restore(args) -> int:
+    # the file is checked before the store is opened, so a refused restore creates no folder or file
+    backend = sa.engine.make_url(resolve_db_url(args.db, data_dir=args.data_dir)).get_backend_name()
+    store_backup.check_backup_file(Path(args.file), postgresql=backend == "postgresql")
     store = _store(args, create=True)
     try:
         before, restored = store_backup.restore_store(store, args.file, force=args.force)

@@ -71,6 +71,14 @@ def test_restore_of_a_text_file(store_db, tmp_path, capsys):
     assert not (tmp_path / "backups").exists()       # refused before anything, not even a backup, was written
 
 
+def test_a_refused_restore_into_a_new_store_creates_nothing(tmp_path, capsys):
+    bad = tmp_path / "notes.txt"
+    bad.write_text("hello")
+    target = tmp_path / "new_folder" / "store.sqlite"
+    _refused(["db", "restore", str(bad), "--db", str(target)], capsys, bad, "not an SQLite database")
+    assert not target.parent.exists()
+
+
 def test_restore_of_an_empty_file(store_db, tmp_path, capsys):
     bad = tmp_path / "empty.sqlite"
     bad.write_bytes(b"")
