@@ -217,7 +217,6 @@ def move_legacy_store(legacy: Path, path: Path) -> Path | None:
     """
     import sqlite3
     import sys
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.moving-{os.getpid()}")
     aside = None
     try:
@@ -226,7 +225,10 @@ def move_legacy_store(legacy: Path, path: Path) -> Path | None:
         locker = sqlite3.connect(f"file:{legacy}?mode=rw", uri=True, timeout=30)
         try:
             locker.execute("BEGIN IMMEDIATE")
+            if path.exists() or not legacy.exists():
+                return None     # another process moved it while this one waited for the lock
             src = sqlite3.connect(f"file:{legacy}?mode=ro", uri=True, timeout=30)
+            path.parent.mkdir(parents=True, exist_ok=True)
             dst = sqlite3.connect(tmp)
             try:
                 src.backup(dst)
@@ -253,11 +255,16 @@ def move_legacy_store(legacy: Path, path: Path) -> Path | None:
             locker.rollback()
         finally:
             locker.close()
+        if aside is None:
+            return None
         # opened and closed once under its new name, SQLite folds the set-aside -wal into it and removes both
         sqlite3.connect(aside, timeout=30).close()
     except sqlite3.Error as err:
-        raise StoreError(f"the records store {legacy} (old place) could not be moved to {path}: {err}. Nothing "
-                         "was moved; pass --db with its path to use it where it is") from err
+        if path.exists() and not legacy.exists():
+            return None         # another process moved it between this one's look and its connect
+        hint = " (the file is not an SQLite database or it is damaged)" if "not a database" in str(err) else ""
+        raise StoreError(f"the records store {legacy} (old place) could not be moved to {path}: {err}{hint}. "
+                         "Nothing was moved; pass --db with its path to use it where it is") from err
     finally:
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{tmp}{suffix}").unlink(missing_ok=True)

@@ -287,3 +287,14 @@ def test_schema_messages_name_the_store(tmp_path):
     state = store_schema.SchemaState("behind", "0001", store_schema.head_revision())
     text = store_schema.schema_message(state, str(tmp_path / "x.sqlite"), f"--db {tmp_path / 'x.sqlite'}")
     assert str(tmp_path / "x.sqlite") in text and "db upgrade" in text and "0001" in text
+
+
+def test_a_corrupt_old_layout_store_is_named_and_not_moved(tmp_path, capsys):
+    data_dir = tmp_path / "dd"
+    data_dir.mkdir()
+    legacy = data_dir / "records.sqlite"
+    legacy.write_bytes(b"not a database at all\n" * 100)
+    raw = legacy.read_bytes()
+    _refused(["db", "current", "--data-dir", str(data_dir)], capsys, legacy, "Nothing was moved")
+    assert legacy.read_bytes() == raw
+    assert sorted(p.name for p in data_dir.iterdir()) == ["records.sqlite"]

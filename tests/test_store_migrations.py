@@ -236,6 +236,34 @@ def test_the_move_copies_commits_still_in_the_wal(tmp_path):
         holder.close()
 
 
+def _use_data_dir(data_dir, out) -> None:
+    try:
+        out.put(("ok", resolve_db_url(None, data_dir=data_dir)))
+    except BaseException as err:  # noqa: BLE001 - report any failure to the parent
+        out.put(("error", f"{type(err).__name__}: {err}"))
+
+
+def test_processes_racing_to_move_the_old_store_move_it_once(tmp_path):
+    import multiprocessing as mp
+    data_dir = tmp_path / "dd"
+    data_dir.mkdir()
+    make_ae5988b_sqlite(data_dir / "records.sqlite")
+    before = snapshot(data_dir / "records.sqlite")
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_use_data_dir, args=(data_dir, out)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=120) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    new = data_dir / "records" / "records.sqlite"
+    assert results == [("ok", f"sqlite:///{new}")] * 4
+    assert snapshot(new) == before
+    assert len(list((data_dir / "records").glob("records.sqlite.moved-*Z"))) == 1
+    assert sorted(p.name for p in (data_dir / "records").iterdir() if p.name.startswith(".")) == []
+
+
 def test_an_existing_records_store_is_never_replaced_by_the_old_one(tmp_path):
     data_dir = tmp_path / "dd"
     (data_dir / "records").mkdir(parents=True)
