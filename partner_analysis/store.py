@@ -31,8 +31,7 @@ from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from . import store_schema
-from .exceptions import StoreError
-from .store_schema import StoreSchemaError
+from .exceptions import StoreError, StoreSchemaError
 
 __all__ = [
     "metadata",

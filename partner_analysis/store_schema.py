@@ -32,7 +32,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from .exceptions import StoreError
+from .exceptions import StoreSchemaError
 
 __all__ = ["MIGRATIONS_DIR", "BASELINE", "alembic_config", "head_revision", "known_revisions", "schema_state", "SchemaState",
            "StoreSchemaError", "stamp_head", "upgrade_connection", "history", "check_unversioned",
@@ -44,10 +44,6 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 BASELINE = "0001"
 #: Alembic's version table
 VERSION_TABLE = "alembic_version"
-
-
-class StoreSchemaError(StoreError):
-    """The store's schema revision is not the one this code needs (run ``partner-analysis db upgrade``)."""
 
 
 @dataclass(frozen=True)
