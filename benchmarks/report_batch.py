@@ -75,8 +75,12 @@ def make_district(out: Path, *, students: int, partners: int, seed: int) -> Path
     t["partners"] = pd.concat(new_partners, ignore_index=True)
     t["programs"] = pd.concat(new_programs, ignore_index=True)
     t["participation"] = pd.concat(new_part, ignore_index=True)
-    extra = {"records.sqlite": (out / "records.sqlite").read_bytes()} if (out / "records.sqlite").exists() else None
-    write_dataset(t, ds.config, out, extra_files=extra)
+    store = out / "records" / "records.sqlite"
+    keep = store.read_bytes() if store.exists() else None
+    write_dataset(t, ds.config, out)
+    if keep is not None and not store.exists():     # the records store lives in records/, apart from the tables
+        store.parent.mkdir(parents=True, exist_ok=True)
+        store.write_bytes(keep)
     return out
 
 

@@ -34,10 +34,10 @@ def add_action_group(subparsers, name: str, *, dest: str, help: str, description
 
 
 def add_store_args(p: argparse.ArgumentParser, *,
-                   data_dir_help: str = "DATA_DIR whose records.sqlite to use when --db is not given") -> None:
+                   data_dir_help: str = "DATA_DIR whose records/records.sqlite to use when --db is not given") -> None:
     """Add ``--db`` and ``--data-dir``, resolved by :func:`partner_analysis.store.resolve_db_url`."""
     p.add_argument("--db", default=None, help="records store URL or SQLite path (default: $PA_DB_URL, "
-                                              "DATA_DIR/records.sqlite, ./partner_analysis.sqlite)")
+                                              "DATA_DIR/records/records.sqlite, ./partner_analysis.sqlite)")
     p.add_argument("--data-dir", default=None, help=data_dir_help)
 
 
@@ -80,7 +80,7 @@ def _add_data(sub) -> None:
     p.add_argument("--seed", type=int, default=20251, help="random seed (default 20251)")
     p.add_argument("--config", type=_path, default=None, help="district.yml (default: embedded demo config)")
     p.add_argument("--db", default=None, help="records store URL/path for demo survey answers, check-ins, investments "
-                                              "(default: DATA_DIR/records.sqlite)")
+                                              "(default: DATA_DIR/records/records.sqlite)")
     p.add_argument("--no-records", action="store_true", help="do not write fit-survey/records demo data")
     p.set_defaults(func=_cmd_demo_data)
 
@@ -145,7 +145,14 @@ def _add_report(sub) -> None:
     _add_area(sub, "report")
 
 
-_AREAS: Sequence[Callable] = (_add_data, _add_kpi, _add_fit, _add_records, _add_report)
+# -- records store: schema versions, backup, restore -----------------------------------------------
+
+def _add_db(sub) -> None:
+    from .store_cli import add_parsers
+    add_parsers(sub)
+
+
+_AREAS: Sequence[Callable] = (_add_data, _add_kpi, _add_fit, _add_records, _add_report, _add_db)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -162,7 +169,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: exit status when the reader of standard output went away (128 + SIGPIPE, as the shell reports it)
+EXIT_BROKEN_PIPE = 141
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one verb; return its exit status (2 for expected errors, 141 when stdout was closed)."""
+    try:
+        try:
+            code = _main(argv)
+        finally:
+            sys.stdout.flush()     # a closed pipe shows here, not in the interpreter's exit
+        return code
+    except BrokenPipeError:
+        # The reader went away (`partner-analysis releases | head -1`): stop quietly. Point stdout at
+        # devnull so the interpreter's final flush does not raise a second BrokenPipeError.
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _silence_stdout() -> None:
+    import os
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -20,6 +20,7 @@ __all__ = [
     "InstrumentError",
     "ScoringError",
     "StoreError",
+    "StoreSchemaError",
     "NotebookRunError",
     "PartnerAnalysisWarning",
     "did_you_mean",
@@ -114,6 +115,10 @@ class ScoringError(PartnerAnalysisError):
 
 class StoreError(PartnerAnalysisError):
     """The records store refused an operation (unknown key, closed response, ...)."""
+
+
+class StoreSchemaError(StoreError):
+    """The store's schema revision is not the one this code needs (run ``partner-analysis db upgrade``)."""
 
 
 class NotebookRunError(PartnerAnalysisError):

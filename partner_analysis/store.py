@@ -30,7 +30,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from .exceptions import StoreError
+from . import store_schema
+from .exceptions import StoreError, StoreSchemaError
 
 __all__ = [
     "metadata",
@@ -42,6 +43,11 @@ __all__ = [
     "answer_audit",
     "Store",
     "resolve_db_url",
+    "default_store_path",
+    "move_legacy_store",
+    "STORE_FOLDER",
+    "STORE_FILE",
+    "StoreSchemaError",
     "encode_value",
     "decode_value",
     "ROLES",
@@ -141,6 +147,11 @@ _META_COLUMNS = ["response_id", "form_id", "version", "partner_id", "role", "res
 
 # -- URLs ------------------------------------------------------------------------------------------
 
+#: the records store's folder inside a DATA_DIR (``import`` never replaces it) and the file in it
+STORE_FOLDER = "records"
+STORE_FILE = "records.sqlite"
+
+
 def resolve_db_url(db: str | os.PathLike | None = None, *, data_dir: str | os.PathLike | None = None) -> str:
     """Decide which database the store uses.
 
@@ -150,21 +161,120 @@ def resolve_db_url(db: str | os.PathLike | None = None, *, data_dir: str | os.Pa
         An SQLAlchemy URL (``postgresql+psycopg://...``, ``sqlite:///x.sqlite``) or a file path.
         Empty string means "not given" (notebook parameters default to ``""``).
     data_dir : path, optional
-        A DATA_DIR; its ``records.sqlite`` is used when neither ``db`` nor ``PA_DB_URL`` is set.
+        A DATA_DIR; its ``records/records.sqlite`` is used when neither ``db`` nor ``PA_DB_URL`` is set
+        (see :func:`default_store_path`, which also moves a store of the old layout there).
 
     Returns
     -------
     str
         An SQLAlchemy URL. The order is: explicit ``db`` > environment variable ``PA_DB_URL`` >
-        ``data_dir/records.sqlite`` > ``./partner_analysis.sqlite``. Paths become absolute
+        ``data_dir/records/records.sqlite`` > ``./partner_analysis.sqlite``. Paths become absolute
         ``sqlite:///`` URLs.
     """
     for candidate in (db, os.environ.get("PA_DB_URL")):
         if candidate is not None and str(candidate).strip() != "":
             return _to_url(candidate)
     if data_dir is not None and str(data_dir) != "":
-        return _to_url(Path(data_dir) / "records.sqlite")
+        return _to_url(default_store_path(data_dir))
     return _to_url(Path("partner_analysis.sqlite"))
+
+
+def default_store_path(data_dir: str | os.PathLike) -> Path:
+    """The records store of a DATA_DIR: ``DATA_DIR/records/records.sqlite``.
+
+    ``import`` replaces a DATA_DIR's tables but never its ``records/`` folder, so what people typed
+    survives every re-import. A store of the old layout (``DATA_DIR/records/records.sqlite``, up to commit
+    ae5988b) is moved into ``records/`` the first time its DATA_DIR is used, when ``records/`` holds
+    no store yet (see :func:`move_legacy_store`); the path is returned whether or not the file exists.
+    """
+    data_dir = Path(data_dir)
+    path = data_dir / STORE_FOLDER / STORE_FILE
+    legacy = data_dir / STORE_FILE
+    if legacy.is_file() and not path.exists():
+        move_legacy_store(legacy, path)
+    return path
+
+
+def move_legacy_store(legacy: Path, path: Path) -> Path | None:
+    """Copy an old-layout store to ``path`` with SQLite's online backup, then set the old file aside.
+
+    The copy is written to a temporary file next to ``path``, checked (``PRAGMA integrity_check``
+    and the same number of rows in every table as the old store), then linked to ``path`` (which
+    fails, keeping the other copy, when a concurrent process got there first). Only then is the old
+    file, with its ``-wal``/``-shm`` files, renamed to ``records/records.sqlite.moved-<UTC time>``:
+    nothing is deleted. A one-line notice goes to standard error.
+
+    Returns
+    -------
+    Path or None
+        Where the old file now is (``None`` when another process moved it first).
+
+    Raises
+    ------
+    StoreError
+        The old file is not a readable SQLite store or the copy does not match it (nothing was moved).
+    """
+    import sqlite3
+    import sys
+    tmp = path.with_name(f".{path.name}.moving-{os.getpid()}")
+    aside = None
+    try:
+        # a second connection holds the write lock, so nobody writes into the old file between the copy
+        # and the rename; the copy reads through its own connection (readers pass a writer's lock)
+        locker = sqlite3.connect(f"file:{legacy}?mode=rw", uri=True, timeout=30)
+        try:
+            locker.execute("BEGIN IMMEDIATE")
+            if path.exists() or not legacy.exists():
+                return None     # another process moved it while this one waited for the lock
+            src = sqlite3.connect(f"file:{legacy}?mode=ro", uri=True, timeout=30)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            dst = sqlite3.connect(tmp)
+            try:
+                src.backup(dst)
+                dst.execute("PRAGMA journal_mode = WAL")
+                counts_src, counts_dst = _sqlite_counts(src), _sqlite_counts(dst)
+                check = dst.execute("PRAGMA integrity_check").fetchone()[0]
+            finally:
+                dst.close()
+                src.close()
+            if check != "ok" or counts_src != counts_dst:
+                raise StoreError(f"the records store {legacy} could not be copied to {path} intact "
+                                 f"(integrity: {check}; rows {counts_src} vs {counts_dst}). Nothing was moved; "
+                                 "pass --db with its path to use it where it is")
+            try:
+                os.link(tmp, path)
+            except FileExistsError:
+                return None
+            stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
+            aside = path.parent / f"{legacy.name}.moved-{stamp}"
+            for suffix in ("", "-wal", "-shm"):
+                old = Path(f"{legacy}{suffix}")
+                if old.exists():
+                    os.replace(old, Path(f"{aside}{suffix}"))
+            locker.rollback()
+        finally:
+            locker.close()
+        if aside is None:
+            return None
+        # opened and closed once under its new name, SQLite folds the set-aside -wal into it and removes both
+        sqlite3.connect(aside, timeout=30).close()
+    except sqlite3.Error as err:
+        if path.exists() and not legacy.exists():
+            return None         # another process moved it between this one's look and its connect
+        hint = " (the file is not an SQLite database or it is damaged)" if "not a database" in str(err) else ""
+        raise StoreError(f"the records store {legacy} (old place) could not be moved to {path}: {err}{hint}. "
+                         "Nothing was moved; pass --db with its path to use it where it is") from err
+    finally:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(f"{tmp}{suffix}").unlink(missing_ok=True)
+    print(f"note: moved the records store {legacy} to {path} (the old file is kept as {aside})", file=sys.stderr)
+    return aside
+
+
+def _sqlite_counts(con) -> dict[str, int]:
+    names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                       "AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+    return {n: con.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in names}
 
 
 def _to_url(value: str | os.PathLike) -> str:
@@ -245,12 +355,19 @@ class Store:
         ``True`` (default, for verbs that write): create the SQLite file, its folder and any missing
         table. ``False`` (for verbs that only read): open an existing store and change nothing, so a
         mistyped path fails loudly instead of leaving an empty store behind.
+    check_schema : bool, keyword-only
+        ``True`` (default): a new store is created at the head schema revision, and a store at
+        another revision (or made before versions) is refused with the ``db upgrade`` advice
+        (:class:`~partner_analysis.store_schema.StoreSchemaError`). ``False``: only connect, create
+        and check nothing (the ``db`` verbs, which migrate, back up and restore).
 
     Raises
     ------
     StoreError
         The URL cannot be parsed or its driver is missing; with ``create=False``, the SQLite file does
         not exist or the database holds no records-store tables (message: ``no records store at ...``).
+    StoreSchemaError
+        The store is at another schema revision than this code's head: run ``partner-analysis db upgrade``.
 
     Notes
     -----
@@ -267,7 +384,7 @@ class Store:
     """
 
     def __init__(self, db: str | os.PathLike | None = None, *, data_dir: str | os.PathLike | None = None,
-                 echo: bool = False, create: bool = True):
+                 echo: bool = False, create: bool = True, check_schema: bool = True):
         self.url = resolve_db_url(db, data_dir=data_dir)
         self.create = bool(create)
         self.metadata = metadata
@@ -299,13 +416,35 @@ class Store:
                 found = False
             if found:
                 importlib.import_module(name)
+        if not check_schema:
+            return
         if not create:
             self._check_tables()
+            with self._read() as conn:
+                self._check_schema(store_schema.schema_state(conn))
             return
         # Inside one write transaction (BEGIN IMMEDIATE on SQLite), so processes opening a new database at
         # the same moment do not race between "does the table exist?" and CREATE TABLE.
         with self.transaction() as conn:
-            metadata.create_all(conn)
+            state = store_schema.schema_state(conn)
+            if state.state == "empty":
+                metadata.create_all(conn)
+                store_schema.stamp_head(conn)
+            else:
+                self._check_schema(state)
+                metadata.create_all(conn)
+
+    def where(self) -> str:
+        """The SQLite file, or the URL with its password hidden (for messages)."""
+        if self.is_sqlite:
+            return str(sa.engine.make_url(self.url).database)
+        return self._safe_url()
+
+    def _check_schema(self, state) -> None:
+        if state.state in ("current", "empty"):
+            return
+        self.engine.dispose()
+        raise store_schema.StoreSchemaError(store_schema.schema_message(state, self.where(), f"--db {self.where()}"))
 
     def _missing_message(self, where: str, reason: str) -> str:
         return (f"no records store at {where}: {reason}. Pass --db with the path (or URL) of an existing "
@@ -369,8 +508,18 @@ class Store:
             if "locked" in str(err).lower() or "busy" in str(err).lower():
                 hint = ("; another process held the database for longer than the busy timeout. Retry, and "
                         "keep long reads out of write transactions")
+            elif "not a database" in str(err).lower() or "malformed" in str(err).lower():
+                hint = ("; the file is not an SQLite database or it is damaged. It was left as it is; restore a "
+                        "backup into a new file (`partner-analysis db restore FILE --db NEW`)")
             raise StoreError(f"records store at {self._safe_url()}: could not {action}: "
                              f"{getattr(err, 'orig', None) or err}{hint}") from err
+
+    def errors(self, action: str) -> contextlib.AbstractContextManager:
+        """A context in which database errors become one-line :class:`StoreError` naming the store.
+
+        For code outside the store's own methods (the ``db`` verbs) that works on ``self.engine``.
+        """
+        return self._errors(action)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sa.Connection]:

@@ -197,7 +197,7 @@ def server(tmp_path):
                                 start_new_session=True)
     try:
         _wait_for_port(port, proc, log)
-        yield port, data_dir / "records.sqlite", log
+        yield port, data_dir / "records" / "records.sqlite", log
     finally:
         # SIGTERM lets the CLI stop Voilà and its kernels; the group kill is only a fallback.
         proc.send_signal(signal.SIGTERM)

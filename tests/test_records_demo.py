@@ -27,7 +27,7 @@ def district(tmp_path_factory):
 
 @pytest.fixture
 def store(district):
-    s = Store(district / "records.sqlite")
+    s = Store(district / "records" / "records.sqlite")
     yield s
     s.close()
 

@@ -44,7 +44,7 @@ def test_resolve_order(tmp_path, monkeypatch):
     monkeypatch.delenv("PA_DB_URL", raising=False)
     monkeypatch.chdir(tmp_path)
     assert resolve_db_url(None) == f"sqlite:///{tmp_path / 'partner_analysis.sqlite'}"
-    assert resolve_db_url("", data_dir=tmp_path / "d") == f"sqlite:///{tmp_path / 'd' / 'records.sqlite'}"
+    assert resolve_db_url("", data_dir=tmp_path / "d") == f"sqlite:///{tmp_path / 'd' / 'records' / 'records.sqlite'}"
     monkeypatch.setenv("PA_DB_URL", "postgresql+psycopg://u@h/db")
     assert resolve_db_url(None, data_dir=tmp_path) == "postgresql+psycopg://u@h/db"
     assert resolve_db_url("x.sqlite", data_dir=tmp_path) == f"sqlite:///{tmp_path / 'x.sqlite'}"

@@ -92,12 +92,12 @@ def test_records_export_refuses_a_missing_store(tmp_path, capsys):
 
 
 def test_records_export_refuses_a_data_dir_without_a_store(tmp_path, capsys):
-    # a DATA_DIR (with its district.yml) that has no records.sqlite: the default store is not created
+    # a DATA_DIR (with its district.yml) that has no records/records.sqlite: the default store is not created
     import shutil
     data_dir = tmp_path / "district"
     data_dir.mkdir()
     shutil.copy(ROOT / "partner_analysis" / "defaults" / "district.yml", data_dir / "district.yml")
-    db = data_dir / "records.sqlite"
+    db = data_dir / "records" / "records.sqlite"
     assert main(["records", "export", str(tmp_path / "out"), "--data-dir", str(data_dir)]) == 2
     err = capsys.readouterr().err
     assert "no records store at" in err and str(db) in err
@@ -138,7 +138,7 @@ def test_bundle_store_opener_is_read_only(tmp_path):
     assert not db.parent.exists()
     # without --db, a DATA_DIR without records.sqlite still means "no records yet"
     assert _open_store(tmp_path, None) is None
-    assert not (tmp_path / "records.sqlite").exists()
+    assert not (tmp_path / "records" / "records.sqlite").exists() and not (tmp_path / "records.sqlite").exists()
 
 
 @pytest.mark.slow

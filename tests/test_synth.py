@@ -498,8 +498,8 @@ def test_records_hooks_get_the_store_and_dataset(tmp_path, monkeypatch):
         assert seed == 3
         assert dataset.path == out
         assert len(dataset["partners"]) == 6
-        assert str(out / "records.sqlite") in store.url
-    assert (out / "records.sqlite").exists()
+        assert str(out / "records" / "records.sqlite") in store.url
+    assert (out / "records" / "records.sqlite").exists()
     assert not (tmp_path / "production.sqlite").exists()
 
     calls.clear()
@@ -508,7 +508,7 @@ def test_records_hooks_get_the_store_and_dataset(tmp_path, monkeypatch):
 
     calls.clear()
     make_demo_district(tmp_path / "f", students=100, seed=3, with_records=False)
-    assert calls == [] and not (tmp_path / "f" / "records.sqlite").exists()
+    assert calls == [] and not (tmp_path / "f" / "records" / "records.sqlite").exists()
 
 
 def test_cli_demo_data(tmp_path, capsys):

@@ -34,7 +34,11 @@ def wheel(tmp_path_factory):
 def test_wheel_holds_package_data_and_shipped_files(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     for inside in ["partner_analysis/defaults/district.yml", "partner_analysis/kpi/kpis.yml",
-                   "partner_analysis/report/templates/partner_report/index.html.j2"]:
+                   "partner_analysis/report/templates/partner_report/index.html.j2",
+                   # the store's Alembic environment and every revision (db upgrade needs them installed)
+                   "partner_analysis/migrations/env.py", "partner_analysis/migrations/script.py.mako",
+                   "partner_analysis/migrations/versions/r0001_baseline.py",
+                   "partner_analysis/migrations/versions/r0002_goal_owner_column.py"]:
         assert inside in names, inside
     data = {n.split(".data/data/", 1)[1] for n in names if ".data/data/" in n}
     for rel in SHIPPED:
@@ -53,9 +57,11 @@ def test_installed_wheel_finds_its_files(wheel, tmp_path):
         "import json, partner_analysis, partner_analysis.resources as r\n"
         "from partner_analysis.fit.instrument import default_instrument_path\n"
         "from partner_analysis.report.batch import default_template\n"
+        "from partner_analysis.store_schema import head_revision, known_revisions\n"
         f"print(json.dumps({{'pkg': partner_analysis.__file__, "
         f"'files': [str(r.project_file(p)) for p in {SHIPPED!r}], "
-        "'instrument': str(default_instrument_path()), 'template': str(default_template())}))\n"
+        "'instrument': str(default_instrument_path()), 'template': str(default_template()), "
+        "'revisions': known_revisions(), 'head': head_revision()}))\n"
     )
     env = {"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=tmp_path)
@@ -66,6 +72,9 @@ def test_installed_wheel_finds_its_files(wheel, tmp_path):
     assert found["files"] == [str(share / p) for p in SHIPPED]
     assert found["instrument"] == str(share / "surveys/partner_fit_v1.xlsx")
     assert found["template"] == str(share / "notebooks/quarterly_report.ipynb")
+    # the installed package finds its own migrations (the same revisions as the checkout)
+    from partner_analysis.store_schema import head_revision, known_revisions
+    assert found["revisions"] == known_revisions() and found["head"] == head_revision()
 
 
 def test_checkout_install_survives(wheel, tmp_path):

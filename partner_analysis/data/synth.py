@@ -244,7 +244,7 @@ def make_demo_district(out: str | Path, *, students: int = 2400, partners: int =
         ``partner_analysis.fit.demo.write_demo_fit`` and ``partner_analysis.records.demo.write_demo_records``
         (each skipped when its module is not installed).
     db : str, path or None
-        Records store URL or path; default ``out/records.sqlite``.
+        Records store URL or path; default ``out/records/records.sqlite``.
 
     Returns
     -------
@@ -1007,9 +1007,9 @@ def _write_records(dataset: Dataset, *, seed: int, db) -> None:
                                  ("partner_analysis.records.demo", "write_demo_records")) if _has_module(m)]
     if not hooks:
         return
-    from ..store import Store, resolve_db_url
+    from ..store import Store, default_store_path, resolve_db_url
     # An explicit path, never PA_DB_URL: demo answers must not land in a district's real store.
-    url = resolve_db_url(db if db is not None else Path(dataset.path) / "records.sqlite")
+    url = resolve_db_url(db if db is not None else default_store_path(dataset.path))
     store = Store(url)
     try:
         if len(store.partnerships_frame()):

@@ -169,7 +169,7 @@ def records_app(db: str | os.PathLike | None = "", data_dir: str | os.PathLike |
     Parameters
     ----------
     db : str or path
-        Store URL or SQLite path (``""``: ``$PA_DB_URL``, then ``data_dir/records.sqlite``, then
+        Store URL or SQLite path (``""``: ``$PA_DB_URL``, then ``data_dir/records/records.sqlite``, then
         ``./partner_analysis.sqlite``; see :func:`partner_analysis.store.resolve_db_url`).
     data_dir : str or path
         DATA_DIR whose ``district.yml`` gives terms and hourly rates and whose ``partners.parquet`` the

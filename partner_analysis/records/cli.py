@@ -12,7 +12,7 @@ __all__ = ["add_parsers"]
 
 def _context_args(p: argparse.ArgumentParser) -> None:
     add_store_args(p, data_dir_help="DATA_DIR: its district.yml gives the terms and rates, partners.parquet the "
-                                    "partner list, and records.sqlite is the default store")
+                                    "partner list, and its records/records.sqlite is the default store")
     p.add_argument("--config", type=Path, default=None, help="district.yml (default: DATA_DIR's, else the "
                                                              "embedded default)")
 
@@ -65,7 +65,7 @@ def _add_records_app(subparsers) -> None:
                     "idle kernels culled). Coordinators choose a partner, a form (check-in or investment) and "
                     "their name; drafts are saved on every change and records on Submit, in the records store.")
     add_store_args(p, data_dir_help="DATA_DIR: its district.yml gives the terms and rates, partners.parquet the "
-                                    "partner list, and records.sqlite is the default store")
+                                    "partner list, and its records/records.sqlite is the default store")
     p.add_argument("--port", type=int, default=8867, help="port on 127.0.0.1 (default 8867)")
     p.add_argument("--cull-idle-timeout", type=int, default=1800,
                    help="seconds before an idle form's kernel is stopped (default 1800; drafts are autosaved)")

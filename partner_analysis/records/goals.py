@@ -209,7 +209,7 @@ def add_goal(store, ctx: RecordsContext, *, kpi_ids: Iterable[str] | None = None
 
 def write_goal(conn, clean: Mapping[str, Any]) -> str:
     """Insert a cleaned goal (from :func:`check_goal`) and its owner on an open transaction."""
-    from .tables import goal_owners, goals
+    from .tables import goals
     gid = clean.get("goal_id")
     existing = {r[0] for r in conn.execute(select(goals.c.goal_id))}
     if gid is None:
@@ -219,27 +219,17 @@ def write_goal(conn, clean: Mapping[str, Any]) -> str:
         gid = f"{clean['partner_id']}-G{n}"
     elif gid in existing:
         raise StoreError(f"goal {gid!r} already exists; give a new goal_id or leave it empty")
-    conn.execute(insert(goals).values(goal_id=gid, **{k: v for k, v in clean.items()
-                                                       if k not in ("goal_id", "owner")}))
-    if clean.get("owner"):
-        conn.execute(insert(goal_owners).values(goal_id=gid, owner=clean["owner"]))
+    values = {k: v for k, v in clean.items() if k != "goal_id"}
+    values["owner"] = values.get("owner") or None
+    conn.execute(insert(goals).values(goal_id=gid, **values))
     return gid
 
 
 def read_goals(store, *, partner_id: str | Iterable[str] | None = None) -> pd.DataFrame:
     """Goals as a tidy frame with columns :data:`GOAL_COLUMNS`."""
-    from sqlalchemy import inspect, null
-
-    from .tables import goal_owners, goals
+    from .tables import goals
     with store.engine.connect() as conn:
-        # a store opened read-only and created before goal owners existed has no owner table
-        owned = inspect(conn).has_table(goal_owners.name)
-        if owned:
-            src = goals.outerjoin(goal_owners, goal_owners.c.goal_id == goals.c.goal_id)
-            stmt = select(goals, goal_owners.c.owner).select_from(src)
-        else:
-            stmt = select(goals, null().label("owner"))
-        stmt = stmt.order_by(goals.c.partner_id, goals.c.goal_id)
+        stmt = select(*[goals.c[c] for c in GOAL_COLUMNS]).order_by(goals.c.partner_id, goals.c.goal_id)
         if partner_id is not None:
             stmt = stmt.where(goals.c.partner_id.in_([partner_id] if isinstance(partner_id, str)
                                                      else list(partner_id)))

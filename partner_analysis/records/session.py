@@ -139,7 +139,7 @@ def open_records(db: str = "", data_dir: str = "", *, term: str = "", as_of: dt.
     Parameters
     ----------
     db : str
-        Store URL or path ("" = ``data_dir/records.sqlite``, then ``$PA_DB_URL``).
+        Store URL or path ("" = ``data_dir/records/records.sqlite``, then ``$PA_DB_URL``).
     data_dir : str
         DATA_DIR with ``district.yml`` and ``partners.parquet`` ("" = embedded config, the store's partners).
     term : str

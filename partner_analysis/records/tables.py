@@ -14,7 +14,7 @@ from sqlalchemy import (Boolean, Column, Date, DateTime, Float, ForeignKey, Inte
 
 from ..store import metadata
 
-__all__ = ["investments", "goals", "goal_owners", "checkins", "checkin_attendees", "checkin_goal_reviews",
+__all__ = ["investments", "goals", "checkins", "checkin_attendees", "checkin_goal_reviews",
            "action_items", "audit", "drafts", "RECORD_TABLES"]
 
 investments = Table(
@@ -45,14 +45,8 @@ goals = Table(
     Column("due_term", String(32), nullable=False),
     Column("entered_by", String(128), nullable=False),
     Column("entered_at", DateTime, nullable=False),
-)
-
-#: who answers for a goal; a table of its own so stores created before owners existed gain it on open
-#: (``create_all`` adds missing tables, never missing columns)
-goal_owners = Table(
-    "records_goal_owners", metadata,
-    Column("goal_id", String(64), ForeignKey("records_goals.goal_id", ondelete="CASCADE"), primary_key=True),
-    Column("owner", String(128), nullable=False),
+    # who answers for the goal; until schema revision 0002 a table of its own (records_goal_owners)
+    Column("owner", String(128), nullable=True),
 )
 
 checkins = Table(
@@ -116,7 +110,7 @@ audit = Table(
 )
 
 #: Table objects in dependency order (parents first), for creation, export and deletion.
-RECORD_TABLES = (investments, goals, goal_owners, checkins, checkin_attendees, checkin_goal_reviews, action_items,
+RECORD_TABLES = (investments, goals, checkins, checkin_attendees, checkin_goal_reviews, action_items,
                  audit)
 
 #: unsubmitted form answers, autosaved on every change so a refreshed Voilà page resumes where it was

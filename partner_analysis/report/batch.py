@@ -301,7 +301,7 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
     executor : concurrent.futures.Executor, optional
         Run reports here instead (e.g. :func:`dask_executor`); the caller owns it.
     db : str or path, optional
-        Records store (default ``DATA_DIR/records.sqlite`` when present).
+        Records store (default ``DATA_DIR/records/records.sqlite`` when present).
     timeout : float
         Seconds allowed per notebook cell (nbclient's limit), so a hung report ends.
     template : path, optional
@@ -381,6 +381,36 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
     return manifest
 
 
+def _exit_with_parent(parent_pid: int) -> None:
+    """Pool worker initializer: the worker ends when the batch process that started it dies.
+
+    Without it a ``kill -9`` of the batch leaves its workers writing reports that no manifest will
+    ever list. On Linux the kernel sends the worker SIGKILL when its parent dies (``prctl
+    PR_SET_PDEATHSIG``); everywhere a daemon thread checks once a second that the parent is still
+    the same process and ends the worker otherwise. A worker's kernels end too: jupyter_client
+    starts them with ``JPY_PARENT_PID``, and ipykernel exits when that parent goes away.
+    """
+    import signal
+    import sys
+    import threading
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import ctypes.util
+        pr_set_pdeathsig = 1
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent_pid:      # the parent died before the line above took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent_pid:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def _run_jobs(jobs: list[dict], *, executor, workers, progress) -> list[dict]:
     if not jobs:
         return []
@@ -388,7 +418,8 @@ def _run_jobs(jobs: list[dict], *, executor, workers, progress) -> list[dict]:
     own = executor is None
     if own:
         n = workers or os.cpu_count() or 1
-        executor = cf.ProcessPoolExecutor(max_workers=min(n, len(jobs)))
+        executor = cf.ProcessPoolExecutor(max_workers=min(n, len(jobs)), initializer=_exit_with_parent,
+                                          initargs=(os.getpid(),))
     bar = _progress(len(jobs), progress)
     try:
         futures = {executor.submit(_run_one, job): job for job in jobs}

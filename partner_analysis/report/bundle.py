@@ -456,7 +456,7 @@ def _open_store(data_dir: Path, db) -> Any:
     if importlib.util.find_spec("partner_analysis.store") is None:
         return None
     store_mod = importlib.import_module("partner_analysis.store")
-    if db is None and not os.environ.get("PA_DB_URL") and not (data_dir / "records.sqlite").exists():
+    if db is None and not os.environ.get("PA_DB_URL") and not store_mod.default_store_path(data_dir).exists():
         return None
     if db is not None and str(db).strip():
         # An explicit --db that is not a store is a typo: say so (StoreError) instead of reporting
@@ -464,6 +464,8 @@ def _open_store(data_dir: Path, db) -> Any:
         return store_mod.Store(store_mod.resolve_db_url(db, data_dir=data_dir), create=False)
     try:
         return store_mod.Store(store_mod.resolve_db_url(db, data_dir=data_dir), create=False)
+    except store_mod.StoreSchemaError:
+        raise       # a store at another schema version holds records: say "db upgrade", never "no records"
     except Exception:  # noqa: BLE001 - an unreadable default store means "not yet recorded", not a failed batch
         return None
 
@@ -622,7 +624,7 @@ def build_bundles(data_dir: str | Path, *, term: str, partners: Iterable[str] | 
     out : path
         Folder receiving one sub-folder per partner (``<out>/<partner_id>/``).
     db : str or path, optional
-        Records store URL or path (default: ``DATA_DIR/records.sqlite`` when present).
+        Records store URL or path (default: ``DATA_DIR/records/records.sqlite`` when present).
     profile : PrivacyProfile or str, optional
         Suppression profile; default the district's ``privacy`` section.
     ledger : path, optional

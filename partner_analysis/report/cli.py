@@ -64,7 +64,7 @@ def add_parsers(sub) -> None:
                    help="outputs: html (always), pdf (tagged, needs system Chromium)")
     p.add_argument("--only-failed", action="store_true", help="re-run only partners that failed last time")
     p.add_argument("--timeout", type=float, default=300, help="seconds allowed per notebook cell (default 300)")
-    p.add_argument("--db", default=None, help="records store URL/path (default DATA_DIR/records.sqlite)")
+    p.add_argument("--db", default=None, help="records store URL/path (default DATA_DIR/records/records.sqlite)")
     p.add_argument("--executor", choices=("process", "dask"), default="process",
                    help="process pool on this machine (default) or a dask.distributed cluster")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS", help="dask scheduler address (with --executor dask; default: a local cluster)")
