@@ -107,7 +107,8 @@ def test_score_and_export_verbs(demo_db, tmp_path, capsys):
     long = pd.read_csv(tmp_path / "e" / "answers_long.csv", dtype=str)
     wide = pd.read_csv(tmp_path / "e" / "answers_wide.csv", dtype=str)
     scores = pd.read_csv(tmp_path / "e" / "dimension_scores.csv", dtype={"partner_id": str})
-    assert set(long["version"]) == {"2025090101"} and "version" in wide.columns
+    # the shipped instrument's version (surveys/build_partner_fit_v1.py)
+    assert set(long["version"]) == {read_instrument().version} and "version" in wide.columns
     assert wide["response_id"].nunique() == long["response_id"].nunique() == len(wide)
     assert len(scores) == len(wide) * 10
     # a multi-choice answer is space-separated in the CSV

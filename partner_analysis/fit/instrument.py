@@ -18,7 +18,14 @@ settings   ``fit::gap_discuss``   \|gap\| at or above which it is flagged "discu
 settings   ``fit::min_items_pct`` share of a dimension's items that must be answered (0.75)
 settings   ``fit::min_n``         minimum responses before reliability is shown (5)
 settings   ``fit::confidential``  ``yes``: within-side spread and comments need >= 5 respondents
+settings   ``fit::form_title::L`` the form title in language ``L`` (``fit::form_title::Español (es)``)
 =========  =====================  ==============================================================
+
+Translations use XLSForm's own columns: ``label::English (en)``, ``label::Español (es)``, likewise
+``hint::``, ``required_message::`` and ``constraint_message::`` (survey) and ``label::`` (choices);
+``default_language`` (settings) names the language a plain ``label`` column is in. Every scored item
+must carry its label, hint and choice labels in every declared language. :meth:`Instrument.in_language`
+gives the same instrument with the texts of one language; names and scores never change.
 
 :func:`read_instrument` runs our own checks first (they know the ``fit::`` columns and give exact
 locations), then pyxform's XLSForm conversion on a copy without the ``fit::`` columns as a
@@ -31,7 +38,7 @@ import datetime as _dt
 import io
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -39,7 +46,7 @@ from ..exceptions import InstrumentError
 from .expressions import Expression, ExpressionError, _is_blank, parse_expression
 
 __all__ = ["Choice", "Item", "Band", "GapThresholds", "Instrument", "read_instrument", "check_version_increases",
-           "default_instrument_path", "write_plain_xlsform", "ROLES", "ITEM_TYPES"]
+           "default_instrument_path", "write_plain_xlsform", "parse_language", "ROLES", "ITEM_TYPES", "TRANSLATABLE"]
 
 ROLES = ("district", "partner", "both")
 ITEM_TYPES = ("select_one", "select_multiple", "integer", "decimal", "text", "date", "note")
@@ -54,11 +61,20 @@ _DEFAULT_BANDS = "concern<3.0; borderline<4.0; strength"
 
 @dataclass(frozen=True)
 class Choice:
-    """One answer option: ``name`` (stored value), ``label`` and ``score`` (None = not scored)."""
+    """One answer option: ``name`` (stored value), ``label`` and ``score`` (None = not scored).
+
+    ``label`` is in the instrument's default language; ``labels`` holds ``(language code, label)``
+    for every declared language (empty for an untranslated form).
+    """
 
     name: str
     label: str
     score: float | None = None
+    labels: tuple[tuple[str, str], ...] = ()
+
+    def label_in(self, lang: str | None) -> str:
+        """The label in language ``lang`` (a code such as ``"es"``), else the default-language label."""
+        return dict(self.labels).get(lang or "", "") or self.label
 
 
 @dataclass(frozen=True)
@@ -87,6 +103,13 @@ class Item:
     group_relevant: tuple[str, ...] = ()
     #: ``required`` when it is an expression rather than yes/no
     required_if: str = ""
+    #: translations: ``(language code, text)`` pairs per translatable column ("label", "hint",
+    #: "required_message", "constraint_message"), including the default language
+    translations: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+
+    def text_in(self, column: str, lang: str | None) -> str:
+        """``column`` ("label", "hint", ...) in language ``lang``, else in the default language."""
+        return dict(dict(self.translations).get(column, ())).get(lang or "", "") or getattr(self, column)
 
     @property
     def scored(self) -> bool:
@@ -173,6 +196,42 @@ class Instrument:
     path: str | None = None
     groups: tuple[tuple[str, str], ...] = ()
     dimension_labels: tuple[tuple[str, str], ...] = field(default=())
+    #: declared languages as ``(code, name)``, default language first (``(("en", "English"),)`` when untranslated)
+    languages: tuple[tuple[str, str], ...] = (("en", "English"),)
+    #: group labels per language: ``(code, ((group name, label), ...))``
+    group_translations: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    #: form titles per language from ``fit::form_title::<Language (code)>`` settings columns
+    title_translations: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def default_language(self) -> str:
+        """Code of the default language (the first of :attr:`languages`)."""
+        return self.languages[0][0]
+
+    @property
+    def language_codes(self) -> tuple[str, ...]:
+        return tuple(code for code, _ in self.languages)
+
+    def in_language(self, lang: str | None) -> "Instrument":
+        """The same instrument with labels, hints, messages and titles in ``lang``.
+
+        Names, choice names, scores, logic and version are unchanged, so answers given in any language
+        are stored and scored identically. An unknown or empty ``lang`` gives the default language.
+        """
+        if not lang or lang not in self.language_codes or lang == self.default_language:
+            return self
+        items = tuple(replace(
+            it, label=it.text_in("label", lang), hint=it.text_in("hint", lang),
+            required_message=it.text_in("required_message", lang),
+            constraint_message=it.text_in("constraint_message", lang),
+            choices=tuple(replace(c, label=c.label_in(lang)) for c in it.choices))
+            for it in self.items)
+        group_labels = dict(dict(self.group_translations).get(lang, ()))
+        groups = tuple((name, group_labels.get(name) or label) for name, label in self.groups)
+        items = tuple(replace(it, group=next((group_labels.get(g) or lab for g, lab in self.groups
+                                                         if lab == it.group), it.group)) for it in items)
+        title = dict(self.title_translations).get(lang) or self.title
+        return replace(self, items=items, groups=groups, title=title)
 
     # -- look-ups ------------------------------------------------------------------------------
 
@@ -390,6 +449,91 @@ def _parse_float(reader: _Reader, text: str, *, sheet: str, row: int, column: st
     return value
 
 
+_LANGUAGE = re.compile(r"^(?P<name>.*?)\s*\((?P<code>[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*)\)\s*$")
+#: survey columns that XLSForm lets a form translate (``label::Español (es)``)
+TRANSLATABLE = ("label", "hint", "required_message", "constraint_message")
+
+
+def _text_in(sheet: "_Sheet", values: tuple, base: str, code: str, cols: dict, default: str) -> str:
+    """Cell ``base::<language code>`` of a row; the plain ``base`` column counts as the default language."""
+    text = ""
+    if code in cols.get(base, {}):
+        text = sheet.get(values, cols[base][code][0].lower())
+    if not text and code == default:
+        text = sheet.get(values, base)
+    return text
+
+
+def _translations(sheet: "_Sheet", values: tuple, bases: Sequence[str], langs: Sequence[str], cols: dict,
+                  default: str) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+    return tuple((b, tuple((code, t) for code in langs if (t := _text_in(sheet, values, b, code, cols, default))))
+                 for b in bases)
+
+
+def _require_label(reader: "_Reader", sheet: "_Sheet", cols: dict) -> None:
+    if "label" not in sheet.header and not cols.get("label"):
+        raise reader.error("required column 'label' is missing", sheet=sheet.name, row=1, column="label",
+                           fix=f"Add a 'label' column (or 'label::English (en)' per language) in row 1 of the "
+                               f"'{sheet.name}' sheet")
+
+
+def parse_language(text: str) -> tuple[str, str] | None:
+    """``"Español (es)"`` -> ``("es", "Español")``; None when the text has no ``(code)``.
+
+    XLSForm writes a language as ``Name (code)`` with an IANA subtag as the code
+    (https://xlsform.org/en/#multiple-language-support); the code chooses the interface catalog.
+    """
+    m = _LANGUAGE.match(text or "")
+    if m is None or not m.group("name"):
+        return None
+    return m.group("code").lower().replace("_", "-"), m.group("name")
+
+
+def _language_columns(reader: "_Reader", sheet: "_Sheet", bases: Sequence[str]
+                      ) -> dict[str, dict[str, tuple[str, str]]]:
+    """``{base: {code: (header as written, language name)}}`` for the sheet's ``base::Language (code)`` columns."""
+    found: dict[str, dict[str, tuple[str, str]]] = {b: {} for b in bases}
+    for header in sheet.headers:
+        base, sep, lang = header.partition("::")
+        if not sep or base.lower() not in bases:
+            continue
+        parsed = parse_language(lang)
+        if parsed is None:
+            raise reader.error(f"column {header!r} names the language {lang!r} without a code", sheet=sheet.name,
+                               row=1, column=header, value=header,
+                               fix=f"Write the language as 'Name (code)', e.g. '{base}::Español (es)'")
+        code, _name = parsed
+        if code in found[base.lower()]:
+            raise reader.error(f"two {base} columns are in language {code!r}", sheet=sheet.name, row=1,
+                               column=header, value=header, fix="Keep one column per language")
+        found[base.lower()][code] = (header, parsed[1])
+    return found
+
+
+def _languages(reader: "_Reader", settings: "_Sheet", svals: tuple, srow: int,
+               columns: Sequence[dict[str, dict[str, tuple[str, str]]]]) -> tuple[tuple[str, str], ...]:
+    """Declared languages, default first: the settings' ``default_language`` and every translated column."""
+    declared: dict[str, str] = {}
+    for cols in columns:
+        for per_lang in cols.values():
+            for code, (_h, name) in per_lang.items():
+                declared.setdefault(code, name)
+    text = settings.get(svals, "default_language")
+    if text:
+        parsed = parse_language(text)
+        if parsed is None:
+            raise reader.error(f"default_language {text!r} has no language code", sheet="settings", row=srow,
+                               column="default_language", value=text,
+                               fix="Write it as 'English (en)' (the name, then the code in brackets)")
+        default = parsed
+    elif declared:
+        default = next(iter(declared.items()))
+    else:
+        default = ("en", "English")
+    declared.pop(default[0], None)
+    return (default, *declared.items())
+
+
 def _parse_bands(reader: _Reader, text: str, row: int) -> tuple[Band, ...]:
     """``concern<3.0; borderline<4.0; strength`` -> bands with increasing upper limits."""
     fix = "Write bands as 'concern<3.0; borderline<4.0; strength': label<upper for each band, increasing, " \
@@ -488,7 +632,9 @@ def read_instrument(path: str | Path | None = None, previous_version: str | int 
     reader = _Reader(path)
     sheets = reader.load()
     settings = reader.require(sheets, "settings", ("form_id", "version"))
-    survey = reader.require(sheets, "survey", ("type", "name", "label"))
+    survey = reader.require(sheets, "survey", ("type", "name"))
+    survey_cols = _language_columns(reader, survey, TRANSLATABLE)
+    _require_label(reader, survey, survey_cols)
     if not settings.rows:
         raise reader.error("the settings sheet has no values row", sheet="settings", row=2,
                            fix="Put form_id and version values in row 2")
@@ -543,23 +689,56 @@ def read_instrument(path: str | Path | None = None, previous_version: str | int 
         raise reader.error(f"fit::confidential must be yes or no, found {conf_text!r}", sheet="settings",
                            row=srow, column="fit::confidential", value=conf_text, fix="Enter yes or no")
 
-    choices = _read_choices(reader, sheets)
-    items, groups, dim_labels = _read_survey(reader, survey, choices)
+    choice_cols: dict = {}
+    if "choices" in sheets:
+        choice_cols = _language_columns(reader, reader.require(sheets, "choices", ("list_name", "name")),
+                                        ("label",))
+        _require_label(reader, sheets["choices"], choice_cols)
+    languages = _languages(reader, settings, svals, srow, (survey_cols, choice_cols))
+    lang = _Languages(tuple(c for c, _ in languages), survey_cols, choice_cols)
+    title_translations = []
+    for header in settings.headers:
+        if header.lower().startswith("fit::form_title::"):
+            parsed = parse_language(header.split("::", 2)[2])
+            if parsed is None:
+                raise reader.error(f"column {header!r} names no language code", sheet="settings", row=1,
+                                   column=header, fix="Write it as 'fit::form_title::Español (es)'")
+            if settings.get(svals, header.lower()):
+                title_translations.append((parsed[0], settings.get(svals, header.lower())))
+    choices = _read_choices(reader, sheets, lang)
+    items, groups, dim_labels, group_translations = _read_survey(reader, survey, choices, lang)
+    _check_translated(reader, items, choices, lang)
     dimensions = tuple(dict.fromkeys(it.dimension for it in items if it.dimension))
     instrument = Instrument(form_id=form_id, version=version, title=title, items=tuple(items),
                             dimensions=dimensions, bands=bands, gap_thresholds=GapThresholds(watch, discuss),
                             min_items_pct=min_pct, min_n=int(min_n_f), confidential=conf_text in _YES,
-                            path=str(path), groups=tuple(groups), dimension_labels=tuple(dim_labels.items()))
+                            path=str(path), groups=tuple(groups), dimension_labels=tuple(dim_labels.items()),
+                            languages=tuple(languages), group_translations=group_translations,
+                            title_translations=tuple(title_translations))
     if pyxform_check:
         rows = {survey.get(v, "name"): r for r, v in survey.rows if survey.get(v, "name")}
         _pyxform_check(reader, path, rows)
     return instrument
 
 
-def _read_choices(reader: _Reader, sheets: dict[str, _Sheet]) -> dict[str, list[tuple[Choice, int]]]:
+@dataclass(frozen=True)
+class _Languages:
+    """The declared language codes (default first) and the translated columns of survey and choices."""
+
+    codes: tuple[str, ...]
+    survey: dict
+    choices: dict
+
+    @property
+    def default(self) -> str:
+        return self.codes[0]
+
+
+def _read_choices(reader: _Reader, sheets: dict[str, _Sheet], lang: _Languages
+                  ) -> dict[str, list[tuple[Choice, int]]]:
     if "choices" not in sheets:
         return {}
-    sheet = reader.require(sheets, "choices", ("list_name", "name", "label"))
+    sheet = sheets["choices"]
     lists: dict[str, list[tuple[Choice, int]]] = {}
     for row, values in sheet.rows:
         list_name = sheet.get(values, "list_name")
@@ -582,11 +761,13 @@ def _read_choices(reader: _Reader, sheets: dict[str, _Sheet]) -> dict[str, list[
         if any(c.name == name for c, _ in lists.get(list_name, [])):
             raise reader.error(f"choice name {name!r} appears twice in list {list_name!r}", sheet="choices",
                                row=row, column="name", value=name, fix="Give every choice in a list its own name")
-        lists.setdefault(list_name, []).append((Choice(name, sheet.get(values, "label"), score), row))
+        labels = dict(_translations(sheet, values, ("label",), lang.codes, lang.choices, lang.default))["label"]
+        lists.setdefault(list_name, []).append((Choice(name, dict(labels).get(lang.default, ""), score, labels),
+                                                row))
     return lists
 
 
-def _read_survey(reader: _Reader, sheet: _Sheet, choices: dict[str, list[tuple[Choice, int]]]):
+def _read_survey(reader: _Reader, sheet: _Sheet, choices: dict[str, list[tuple[Choice, int]]], lang: _Languages):
     rows = []
     names: dict[str, int] = {}
     # first pass: names, so expressions may refer to later questions as XLSForm allows
@@ -622,14 +803,19 @@ def _read_survey(reader: _Reader, sheet: _Sheet, choices: dict[str, list[tuple[C
     stack: list[tuple[str, str, str, int]] = []  # (name, label, relevant, row)
     dim_labels: dict[str, str] = {}
     pairs: dict[str, tuple[str, int]] = {}
+    group_translations: dict[str, list[tuple[str, str]]] = {}
     for row, values, type_text, name in rows:
         relevant = sheet.get(values, "relevant")
         if relevant:
             _check_expression(reader, relevant, row=row, column="relevant", names=known, allow_dot=False)
         if type_text in ("begin group", "begin_group"):
-            label = sheet.get(values, "label") or name
+            group_labels = dict(_translations(sheet, values, ("label",), lang.codes, lang.survey,
+                                              lang.default))["label"]
+            label = dict(group_labels).get(lang.default) or name
             stack.append((name, label, relevant, row))
             groups.append((name, label))
+            for code, text in group_labels:
+                group_translations.setdefault(code, []).append((name, text))
             continue
         if type_text in ("end group", "end_group"):
             if not stack:
@@ -717,21 +903,58 @@ def _read_survey(reader: _Reader, sheet: _Sheet, choices: dict[str, list[tuple[C
                                    f"is in {pairs[pair][0] or 'none'!r})", sheet="survey", row=row,
                                    column="fit::pair", value=pair, fix="Mirrored items must share one dimension")
             pairs.setdefault(pair, (dimension or "", row))
+        translations = _translations(sheet, values, TRANSLATABLE, lang.codes, lang.survey, lang.default)
+        default_text = {b: dict(t).get(lang.default, "") for b, t in translations}
         items.append(Item(
-            name=name, type=base, label=sheet.get(values, "label"), hint=sheet.get(values, "hint"),
+            name=name, type=base, label=default_text["label"], hint=default_text["hint"],
             list_name=list_name, choices=item_choices, required=required,
-            required_message=sheet.get(values, "required_message"), relevant=relevant, constraint=constraint,
-            constraint_message=sheet.get(values, "constraint_message"), dimension=dimension,
+            required_message=default_text["required_message"], relevant=relevant, constraint=constraint,
+            constraint_message=default_text["constraint_message"], dimension=dimension,
             reverse=reverse_text in _YES, weight=weight, role=role, pair=pair,
             group=stack[-1][1] if stack else "", row=row,
-            group_relevant=tuple(r for _, _, r, _ in stack if r), required_if=required_if))
+            group_relevant=tuple(r for _, _, r, _ in stack if r), required_if=required_if,
+            translations=translations))
     if stack:
         name, _, _, row = stack[-1]
         raise reader.error(f"group {name!r} is never closed", sheet="survey", row=row, column="type",
                            value="begin group", fix="Add an 'end group' row after the group's last question")
     if not any(it.type != "note" for it in items):
         raise reader.error("the survey has no questions", sheet="survey", row=2, fix="Add question rows")
-    return items, groups, dim_labels
+    return items, groups, dim_labels, tuple((code, tuple(g)) for code, g in group_translations.items())
+
+
+def _check_translated(reader: _Reader, items: Sequence[Item], choices: dict[str, list[tuple[Choice, int]]],
+                      lang: _Languages) -> None:
+    """Every scored item (its label, hint and choice labels) must be written in every declared language."""
+    names = dict(lang.survey.get("label", {}))
+
+    def column(base: str, code: str, cols: dict) -> str:
+        return cols.get(base, {}).get(code, (f"{base}::<{code}>", ""))[0] if code != lang.default or \
+            code in cols.get(base, {}) else base
+
+    for it in items:
+        if not it.scored:
+            continue
+        texts = dict(it.translations)
+        needed = ["label"] + (["hint"] if it.hint else [])
+        for base in needed:
+            have = dict(texts.get(base, ()))
+            for code in lang.codes:
+                if not have.get(code):
+                    col = column(base, code, lang.survey)
+                    what = names.get(code, (None, code))[1]
+                    raise reader.error(f"scored item {it.name!r} has no {base} in language {what} ({code})",
+                                       sheet="survey", row=it.row, column=col, value=it.name,
+                                       fix=f"Write the {base} in every declared language ({', '.join(lang.codes)}); "
+                                           "scores are only comparable when every respondent read the question")
+        for choice, row in choices.get(it.list_name or "", []):
+            have = dict(choice.labels)
+            for code in lang.codes:
+                if not have.get(code):
+                    raise reader.error(f"choice {choice.name!r} of list {it.list_name!r} (used by scored item "
+                                       f"{it.name!r}) has no label in language {code!r}", sheet="choices", row=row,
+                                       column=column("label", code, lang.choices), value=choice.name,
+                                       fix="Add the label in every declared language, or remove the language")
 
 
 # -- pyxform back-stop -------------------------------------------------------------------------
