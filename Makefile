@@ -8,7 +8,7 @@ TERM_ID ?= 2025-26-Q2
 WORKERS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help venv demo test lab survey-app records-app bench clean
+.PHONY: help venv demo test lab survey-app records-app bench clean i18n-extract i18n-update i18n-compile
 
 help:
 	@echo "make demo        build the demo district and run the quarterly reports"
@@ -17,6 +17,7 @@ help:
 	@echo "make survey-app  serve the fit-survey form with Voila on localhost"
 	@echo "make records-app serve the check-in and investment forms with Voila on localhost"
 	@echo "make bench       run the benchmarks (minutes; large data)"
+	@echo "make i18n-extract / i18n-update / i18n-compile   interface translations (pybabel; see partner_analysis/i18n.py)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "partner_analysis needs Python 3.11 or newer")'
@@ -46,6 +47,22 @@ records-app: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/kpi_panel.py
 	$(PY) benchmarks/report_batch.py
+
+# Interface translations with Babel (partner_analysis/i18n.py): extract the marked strings into the
+# template, merge it into every language's .po (new strings untranslated, changed ones fuzzy), compile
+# the .po files to the .mo files read at run time. tests/test_i18n.py fails while any entry is untranslated
+# or fuzzy, or a .mo does not match its .po.
+LOCALES := partner_analysis/locale
+i18n-extract: $(STAMP)
+	$(VENV)/bin/pybabel extract -F babel.cfg -o $(LOCALES)/partner_analysis.pot --project=partner_analysis \
+	  --copyright-holder="partner_analysis contributors" --no-wrap --sort-by-file --omit-header .
+
+i18n-update: i18n-extract
+	$(VENV)/bin/pybabel update -i $(LOCALES)/partner_analysis.pot -d $(LOCALES) -D partner_analysis --no-wrap \
+	  --omit-header
+
+i18n-compile: $(STAMP)
+	$(VENV)/bin/pybabel compile -d $(LOCALES) -D partner_analysis --statistics
 
 clean:
 	rm -rf $(DEMO) reports/*/ .pytest_cache

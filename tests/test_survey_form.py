@@ -361,7 +361,7 @@ def test_app_chooser_then_form(db):
     app.role.value = "partner"
     app.respondent.value = "  li@college.example "
     app.start_button.click()
-    assert app.form is not None and app.widget.children == (app.form.widget,)
+    assert app.form is not None and app.widget.children == (app.page.widget,) and app.page.form is app.form
     assert store.response(app.form.response_id)["respondent"] == "li@college.example"
     assert "p_only" in app.form.inputs and "d_only" not in app.form.inputs
     store.close()

@@ -38,7 +38,9 @@ def test_wheel_holds_package_data_and_shipped_files(wheel):
                    # the store's Alembic environment and every revision (db upgrade needs them installed)
                    "partner_analysis/migrations/env.py", "partner_analysis/migrations/script.py.mako",
                    "partner_analysis/migrations/versions/r0001_baseline.py",
-                   "partner_analysis/migrations/versions/r0002_goal_owner_column.py"]:
+                   "partner_analysis/migrations/versions/r0002_goal_owner_column.py",
+                   # the interface translations read at run time (partner_analysis/i18n.py)
+                   "partner_analysis/locale/es/LC_MESSAGES/partner_analysis.mo"]:
         assert inside in names, inside
     data = {n.split(".data/data/", 1)[1] for n in names if ".data/data/" in n}
     for rel in SHIPPED:
@@ -58,10 +60,11 @@ def test_installed_wheel_finds_its_files(wheel, tmp_path):
         "from partner_analysis.fit.instrument import default_instrument_path\n"
         "from partner_analysis.report.batch import default_template\n"
         "from partner_analysis.store_schema import head_revision, known_revisions\n"
+        "from partner_analysis.i18n import Translator\n"
         f"print(json.dumps({{'pkg': partner_analysis.__file__, "
         f"'files': [str(r.project_file(p)) for p in {SHIPPED!r}], "
         "'instrument': str(default_instrument_path()), 'template': str(default_template()), "
-        "'revisions': known_revisions(), 'head': head_revision()}))\n"
+        "'revisions': known_revisions(), 'head': head_revision(), 'es': Translator('es')('Submit')}))\n"
     )
     env = {"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=tmp_path)
@@ -75,6 +78,8 @@ def test_installed_wheel_finds_its_files(wheel, tmp_path):
     # the installed package finds its own migrations (the same revisions as the checkout)
     from partner_analysis.store_schema import head_revision, known_revisions
     assert found["revisions"] == known_revisions() and found["head"] == head_revision()
+    # the installed wheel's Spanish catalog is found and read (the msgstr of "Submit" in es/partner_analysis.po)
+    assert found["es"] == "Enviar"
 
 
 def test_checkout_install_survives(wheel, tmp_path):

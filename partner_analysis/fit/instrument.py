@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..exceptions import InstrumentError
+from ..i18n import N_
 from .expressions import Expression, ExpressionError, _is_blank, parse_expression
 
 __all__ = ["Choice", "Item", "Band", "GapThresholds", "Instrument", "read_instrument", "check_version_increases",
@@ -106,6 +107,8 @@ class Item:
     #: translations: ``(language code, text)`` pairs per translatable column ("label", "hint",
     #: "required_message", "constraint_message"), including the default language
     translations: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    #: XLSForm ``appearance`` (``likert``, ``multiline``, ...): how a form may draw the question
+    appearance: str = ""
 
     def text_in(self, column: str, lang: str | None) -> str:
         """``column`` ("label", "hint", ...) in language ``lang``, else in the default language."""
@@ -289,13 +292,13 @@ class Instrument:
         it = self.item(item_name)
         if _is_blank(value):
             if it.type != "note" and self.is_relevant(item_name, answers) and self.is_required(item_name, answers):
-                return it.required_message or "This question is required."
+                return it.required_message or N_("This question is required.")
             return None
         problem = _type_problem(it, value)
         if problem:
             return problem
         if it.constraint and not parse_expression(it.constraint).evaluate(answers, current=value):
-            return it.constraint_message or "This answer is not allowed."
+            return it.constraint_message or N_("This answer is not allowed.")
         return None
 
     def validate_answers(self, answers: Mapping[str, Any], role: str | None = None) -> list[tuple[str, str]]:
@@ -347,23 +350,23 @@ def _type_problem(it: Item, value: Any) -> str | None:
         try:
             f = float(value)
         except (TypeError, ValueError):
-            return "Enter a whole number."
+            return N_("Enter a whole number.")
         if isinstance(value, bool) or not f.is_integer():
-            return "Enter a whole number."
+            return N_("Enter a whole number.")
     elif it.type == "decimal":
         try:
             f = float(value)
         except (TypeError, ValueError):
-            return "Enter a number."
+            return N_("Enter a number.")
         if math.isnan(f) or isinstance(value, bool):
-            return "Enter a number."
+            return N_("Enter a number.")
     elif it.type == "date":
         if isinstance(value, (_dt.date, _dt.datetime)):
             return None
         try:
             _dt.date.fromisoformat(str(value)[:10])
         except ValueError:
-            return "Enter a date as YYYY-MM-DD."
+            return N_("Enter a date as YYYY-MM-DD.")
     elif it.type == "note":
         return "This is a note; it takes no answer."
     return None
@@ -913,7 +916,7 @@ def _read_survey(reader: _Reader, sheet: _Sheet, choices: dict[str, list[tuple[C
             reverse=reverse_text in _YES, weight=weight, role=role, pair=pair,
             group=stack[-1][1] if stack else "", row=row,
             group_relevant=tuple(r for _, _, r, _ in stack if r), required_if=required_if,
-            translations=translations))
+            translations=translations, appearance=sheet.get(values, "appearance").lower()))
     if stack:
         name, _, _, row = stack[-1]
         raise reader.error(f"group {name!r} is never closed", sheet="survey", row=row, column="type",

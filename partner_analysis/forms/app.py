@@ -19,7 +19,7 @@ import ipywidgets as widgets
 
 from ..exceptions import PartnerAnalysisError
 from ..store import Store
-from .survey import survey_form
+from .survey import survey_page
 from .widgets import FORM_CSS
 
 __all__ = ["SurveyApp", "survey_app", "load_instrument", "VoilaSettings", "voila_command", "voila_environment",
@@ -131,15 +131,18 @@ class SurveyApp(ChooserApp):
                           ("your name or email", respondent)), before="before starting"):
             return
         try:
-            self.form = survey_form(self.instrument, self.store, partner_id=partner_id, role=self.role.value,
+            # language hook: the page starts in the link's ?lang= (else the instrument's default) and has a
+            # language menu; self.page.form is the form currently shown
+            self.page = survey_page(self.instrument, self.store, partner_id=partner_id, role=self.role.value,
                                     respondent=respondent, wave=self.wave)
+            self.form = self.page.form
         except PartnerAnalysisError as err:
             self._error(f"The survey could not be opened: {err}")
             return
         except Exception as err:  # noqa: BLE001 - Voilà hides tracebacks; say something useful
             self._error(f"The survey could not be opened ({type(err).__name__}: {err}). Tell the coordinator.")
             return
-        self.widget.children = [self.form.widget]
+        self.widget.children = [self.page.widget]
 
 
 def survey_app(db: str | os.PathLike | None = "", instrument: str | os.PathLike | Any = "", *,

@@ -14,16 +14,18 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
 
 from ..exceptions import ConfigError
+from ..i18n import N_
 
 __all__ = ["FieldSpec", "FormController", "Progress", "KINDS", "REQUIRED_MESSAGE"]
 
 KINDS = ("choice", "multi_choice", "integer", "decimal", "text", "long_text", "date", "note")
-REQUIRED_MESSAGE = "This question is required."
+# Messages are English msgids (marked with N_); the widget view translates them when it shows them.
+REQUIRED_MESSAGE = N_("This question is required.")
 
 _PARSE_MESSAGES = {
-    "integer": "Enter a whole number, for example 12.",
-    "decimal": "Enter a number, for example 2.5.",
-    "date": "Enter a date as YYYY-MM-DD, for example 2025-09-30.",
+    "integer": N_("Enter a whole number, for example 12."),
+    "decimal": N_("Enter a number, for example 2.5."),
+    "date": N_("Enter a date as YYYY-MM-DD, for example 2025-09-30."),
 }
 
 
@@ -57,6 +59,9 @@ class FieldSpec:
         Initial value when no saved answer exists.
     required_message : str, optional
         Text shown when a required field is empty (default :data:`REQUIRED_MESSAGE`).
+    appearance : str
+        XLSForm-style display hint: ``"likert"`` puts a run of choice questions with the same choices in
+        one compact matrix; ``"multiline"`` makes a text question a multi-line box.
     """
 
     name: str
@@ -70,6 +75,7 @@ class FieldSpec:
     validate: Callable[[Any, dict], str | None] | None = None
     default: Any = None
     required_message: str | None = None
+    appearance: str = ""
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -249,7 +255,7 @@ class FormController:
             for v in allowed:  # "3" from a text box or JSON still matches the choice 3
                 if str(v) == str(value):
                     return v, None
-            return None, "Choose one of the listed options."
+            return None, N_("Choose one of the listed options.")
         if kind == "multi_choice":
             items = [value] if isinstance(value, (str, int)) else list(value)
             allowed = [c[0] for c in spec.choices]

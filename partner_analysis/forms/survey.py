@@ -10,24 +10,33 @@ name gets the submitted answers in *correction mode*: nothing is autosaved, a "R
 correction" is required, and **Save corrections** writes every changed answer (and clears answers that
 skip logic now hides) through :meth:`Store.edit_submitted_many` in one transaction, audited with the
 respondent as editor, after checking the would-be answers with the same rules as a submission.
+
+Languages: ``lang="es"`` shows the instrument's Spanish texts (``label::Español (es)`` columns, see
+:meth:`~partner_analysis.fit.instrument.Instrument.in_language`) and the form's buttons and messages from
+the Spanish gettext catalog (:mod:`partner_analysis.i18n`). Answers are stored as item and choice *names*,
+never as labels, so the language changes nothing that is stored or scored. :func:`survey_page` adds a
+language menu that rebuilds the form in the chosen language with every answer kept.
 """
 from __future__ import annotations
 
 import datetime as _dt
-import html
 from typing import Any, Mapping
 
 import ipywidgets as widgets
 
 from ..exceptions import StoreError
+from ..i18n import N_, Translator, language_from_query
 from ..store import Store
 from .engine import FieldSpec, FormController
 from .widgets import WidgetForm
 
-__all__ = ["survey_form", "instrument_fields", "KIND_OF_TYPE", "REASON_LABEL"]
+__all__ = ["survey_form", "survey_page", "SurveyPage", "instrument_fields", "language_switcher",
+           "requested_language", "KIND_OF_TYPE", "REASON_LABEL"]
 
-#: label of the reason field of a correction form
-REASON_LABEL = "Reason for the correction * (required)"
+#: label of the language menu, shown in every language of the form ("Language / Idioma")
+LANGUAGE_LABEL = N_("Language")
+#: label of the reason field of a correction form (English msgid; shown translated)
+REASON_LABEL = N_("Reason for the correction * (required)")
 
 #: XLSForm question type -> form field kind
 KIND_OF_TYPE = {
@@ -54,7 +63,12 @@ def _plain_all(answers: Mapping[str, Any]) -> dict:
     return {k: _plain(v) for k, v in answers.items()}
 
 
-def instrument_fields(instrument: Any, role: str) -> list[FieldSpec]:
+def _in_language(instrument: Any, lang: str | None) -> Any:
+    """The instrument's texts in ``lang`` (an instrument without translations is returned as it is)."""
+    return instrument.in_language(lang) if hasattr(instrument, "in_language") else instrument
+
+
+def instrument_fields(instrument: Any, role: str, lang: str | None = None) -> list[FieldSpec]:
     """FieldSpecs for the items one role answers, in instrument order.
 
     Parameters
@@ -62,18 +76,25 @@ def instrument_fields(instrument: Any, role: str) -> list[FieldSpec]:
     instrument : fit.instrument.Instrument
         Uses ``items_for(role)``, ``is_relevant(name, answers)`` and ``check_value(name, value, answers)``.
     role : {"district", "partner"}
+    lang : str, optional
+        Language code of the labels (``"es"``); default the instrument's default language. Names and
+        choice values are the same in every language.
 
     Returns
     -------
     list of FieldSpec
         Sections are the item's ``group`` (falling back to its ``dimension``).
     """
+    instrument = _in_language(instrument, lang)
     fields = []
     group_labels = dict(getattr(instrument, "groups", ()) or ())
     for item in instrument.items_for(role):
         kind = KIND_OF_TYPE.get(item.type)
         if kind is None:
             continue  # calculate/hidden rows have nothing to show
+        appearance = str(getattr(item, "appearance", "") or "")
+        if kind == "text" and "multiline" in appearance.split():
+            kind = "long_text"
         name = item.name
         relevant = None
         if getattr(item, "relevant", None):
@@ -92,12 +113,14 @@ def instrument_fields(instrument: Any, role: str) -> list[FieldSpec]:
             required=required, hint=str(item.hint or ""),
             section=str(group_labels.get(group, group)),
             relevant=relevant, validate=validate,
-            required_message=getattr(item, "required_message", None) or None))
+            required_message=getattr(item, "required_message", None) or None,
+            appearance=appearance))
     return fields
 
 
 def survey_form(instrument: Any, store: Store, *, partner_id: str, role: str, respondent: str,
-                wave: str = "annual") -> WidgetForm:
+                wave: str = "annual", lang: str | None = None, answers: Mapping[str, Any] | None = None,
+                header_extra: tuple = ()) -> WidgetForm:
     """Open (or resume) one respondent's fit survey as a widget form.
 
     Parameters
@@ -110,6 +133,14 @@ def survey_form(instrument: Any, store: Store, *, partner_id: str, role: str, re
         Name, email or id of the person answering; with partner_id, role and wave it finds the draft.
     wave : str
         Survey round (default ``"annual"``).
+    lang : str, optional
+        Language code (``"es"``): the instrument's texts in that language and the form's own texts from
+        the gettext catalog. Default: the instrument's default language.
+    answers : mapping, optional
+        Answers to show instead of the stored ones for the same items (used when the language is switched
+        in the middle of a correction, whose answers are not stored until saved).
+    header_extra : tuple of Widget
+        Shown under the title (the language menu of :func:`survey_page`).
 
     Returns
     -------
@@ -128,6 +159,8 @@ def survey_form(instrument: Any, store: Store, *, partner_id: str, role: str, re
     """
     store.register_instrument(instrument)
     form_id, version = str(instrument.form_id), str(instrument.version)
+    instrument = _in_language(instrument, lang)
+    _ = Translator(lang)
     fields = instrument_fields(instrument, role)
     order = {f.name: i for i, f in enumerate(fields)}
 
@@ -142,10 +175,16 @@ def survey_form(instrument: Any, store: Store, *, partner_id: str, role: str, re
     submitted_id = store.find_submitted(form_id, version, partner_id, role, respondent, wave=wave)
     if submitted_id is not None:
         return _correction_form(instrument, store, submitted_id, fields, server_check, partner_id=partner_id,
-                                role=role, respondent=respondent)
+                                role=role, respondent=respondent, lang=lang, answers=answers,
+                                header_extra=header_extra)
 
     response_id = store.open_response(form_id, version, partner_id, role, respondent, wave=wave)
     saved = store.get_answers(response_id)
+    restored = len(saved)
+    for name, value in (answers or {}).items():
+        if saved.get(name) != _plain(value):
+            saved[name] = _plain(value)
+            store.save_answer(response_id, name, saved[name])
 
     def autosave(name: str, value: Any) -> None:
         store.save_answer(response_id, name, _plain(value))
@@ -167,14 +206,18 @@ def survey_form(instrument: Any, store: Store, *, partner_id: str, role: str, re
         for name, value in controller.answers.items():
             store.save_answer(response_id, name, _plain(value))
         stamp = _dt.datetime.now().strftime("%H:%M")
-        return (f"Draft saved at {stamp} ({len(controller.answers)} answers). You can close this page and "
-                "continue later with the same partnership, role and name.")
+        n = len(controller.answers)
+        return _.ngettext("Draft saved at {time} ({n} answer). You can close this page and continue later with "
+                          "the same partnership, role and name.",
+                          "Draft saved at {time} ({n} answers). You can close this page and continue later with "
+                          "the same partnership, role and name.", n).format(time=stamp, n=n)
 
-    intro = _who(partner_id, role, respondent)
-    if saved:
-        intro += f" Your {len(saved)} saved answers were restored."
+    intro = _who(partner_id, role, respondent, _)
+    if restored and answers is None:
+        intro += " " + _.ngettext("Your {n} saved answer was restored.", "Your {n} saved answers were restored.",
+                                  restored).format(n=restored)
     form = WidgetForm(controller, title=str(getattr(instrument, "title", None) or form_id), intro=intro,
-                      on_save=save_draft)
+                      on_save=save_draft, lang=lang, header_extra=header_extra)
     form.response_id = response_id
     form.store = store
     form.mode = "draft"
@@ -182,30 +225,39 @@ def survey_form(instrument: Any, store: Store, *, partner_id: str, role: str, re
     return form
 
 
-def _who(partner_id: str, role: str, respondent: str) -> str:
-    role_text = {"district": "district staff", "partner": "partner staff"}.get(role, role)
-    return f"Partnership {partner_id}. You are answering as {role_text} ({respondent})."
+def _who(partner_id: str, role: str, respondent: str, _: Translator = Translator()) -> str:
+    if role == "district":
+        text = _("Partnership {partner}. You are answering as district staff ({respondent}).")
+    elif role == "partner":
+        text = _("Partnership {partner}. You are answering as partner staff ({respondent}).")
+    else:
+        text = _("Partnership {partner}. You are answering as {role} ({respondent}).")
+    return text.format(partner=partner_id, role=role, respondent=respondent)
 
 
 def _correction_form(instrument: Any, store: Store, response_id: int, fields: list, server_check, *,
-                     partner_id: str, role: str, respondent: str) -> WidgetForm:
+                     partner_id: str, role: str, respondent: str, lang: str | None = None,
+                     answers: Mapping[str, Any] | None = None, header_extra: tuple = ()) -> WidgetForm:
     """The submitted answers of ``response_id`` as a correction form (see :func:`survey_form`)."""
+    _ = Translator(lang)
     row = store.response(response_id)
     saved = store.get_answers(response_id)
-    reason = widgets.Textarea(description=REASON_LABEL, style={"description_width": "initial"},
+    shown = dict(saved) if answers is None else {k: _plain(v) for k, v in answers.items()}
+    reason = widgets.Textarea(description=_(REASON_LABEL), style={"description_width": "initial"},
                               layout=widgets.Layout(width="auto"), continuous_update=False,
-                              placeholder="e.g. I chose the wrong option for the meeting question")
+                              placeholder=_("e.g. I chose the wrong option for the meeting question"))
     reason.add_class("pa-q")
     reason_error = widgets.HTML("")
-    reason_box = widgets.VBox([widgets.HTML("<h2>Your correction</h2>"), reason, reason_error])
+    reason_box = widgets.VBox([widgets.HTML(f"<h2>{_('Your correction')}</h2>"), reason, reason_error])
     reason_box.add_class("pa-question")
     result: dict[str, Any] = {"written": []}
 
     def save_corrections(final: dict) -> list | None:
         why = (reason.value or "").strip()
         if not why:
-            reason_error.value = '<span class="pa-error">Error: Enter the reason for the correction.</span>'
-            return [("", "Enter the reason for the correction.")]
+            message = _("Enter the reason for the correction.")
+            reason_error.value = f'<span class="pa-error">{_("Error: {message}").format(message=message)}</span>'
+            return [("", message)]
         reason_error.value = ""
         wanted = _plain_all(final)
         # every submitted answer that is no longer in the final answers (cleared, or hidden by skip logic)
@@ -213,7 +265,7 @@ def _correction_form(instrument: Any, store: Store, response_id: int, fields: li
         changes = {item: None for item in saved if item not in wanted}
         changes.update({item: value for item, value in wanted.items() if saved.get(item) != value})
         if not changes:
-            return [("", "You did not change any answer, so nothing was saved.")]
+            return [("", _("You did not change any answer, so nothing was saved."))]
         try:
             result["written"] = store.edit_submitted_many(response_id, changes, editor=respondent, reason=why,
                                                           validator=server_check)
@@ -223,7 +275,7 @@ def _correction_form(instrument: Any, store: Store, response_id: int, fields: li
                 return problems
             raise
         if not result["written"]:
-            return [("", "You did not change any answer, so nothing was saved.")]
+            return [("", _("You did not change any answer, so nothing was saved."))]
         saved.clear()
         saved.update(wanted)
         reason.disabled = True
@@ -231,23 +283,129 @@ def _correction_form(instrument: Any, store: Store, response_id: int, fields: li
 
     def done() -> str:
         n = len(result["written"])
-        noun = "answer was" if n == 1 else "answers were"
-        return (f"Your corrections were saved: {n} {noun} changed. Your response stays submitted; the change "
-                "and your reason are kept in the audit trail.")
+        return _.ngettext("Your corrections were saved: {n} answer was changed. Your response stays submitted; "
+                          "the change and your reason are kept in the audit trail.",
+                          "Your corrections were saved: {n} answers were changed. Your response stays submitted; "
+                          "the change and your reason are kept in the audit trail.", n).format(n=n)
 
-    controller = FormController(fields, on_submit=save_corrections, initial=saved)
+    controller = FormController(fields, on_submit=save_corrections, initial=shown)
     stamp = row["submitted_at"]
-    when = f" on {stamp:%Y-%m-%d}" if isinstance(stamp, (_dt.date, _dt.datetime)) else ""
-    intro = (f"{_who(partner_id, role, respondent)} You submitted this survey{when}. "
-             "Correct your submitted answers below, give the reason, and choose Save corrections.")
-    title = f"{getattr(instrument, 'title', None) or instrument.form_id}: correct your submitted answers"
-    form = WidgetForm(controller, title=str(title), intro=intro, submit_label="Save corrections", save_label=None,
-                      note="Questions marked * (required) must stay answered. Nothing is saved until you choose "
-                           "Save corrections; then every changed answer is saved together, or none is.",
-                      extra=[reason_box], refused_text="Not saved", done_text=done)
+    if isinstance(stamp, (_dt.date, _dt.datetime)):
+        when = _("You submitted this survey on {date}.").format(date=f"{stamp:%Y-%m-%d}")
+    else:
+        when = _("You submitted this survey.")
+    intro = (f"{_who(partner_id, role, respondent, _)} {when} "
+             + _("Correct your submitted answers below, give the reason, and choose Save corrections."))
+    title = _("{title}: correct your submitted answers").format(
+        title=getattr(instrument, "title", None) or instrument.form_id)
+    form = WidgetForm(controller, title=str(title), intro=intro, submit_label=_("Save corrections"),
+                      save_label=None,
+                      note=_("Questions marked * (required) must stay answered. Nothing is saved until you choose "
+                             "Save corrections; then every changed answer is saved together, or none is."),
+                      extra=[reason_box], refused_text=_("Not saved"), done_text=done, lang=lang,
+                      header_extra=header_extra)
     form.response_id = response_id
     form.store = store
     form.mode = "correct"
     form.reason = reason
     form.reason_error = reason_error
     return form
+
+
+# -- languages -------------------------------------------------------------------------------------
+
+def requested_language(instrument: Any, query: str | None = None) -> str | None:
+    """The link's ``lang`` parameter (``?lang=es``) when the instrument has that language, else None.
+
+    ``query`` defaults to ``$QUERY_STRING`` (set by Voilà in each page's kernel); see
+    :func:`partner_analysis.i18n.language_from_query`.
+    """
+    return language_from_query(query, tuple(getattr(instrument, "language_codes", ()) or ()))
+
+
+def language_switcher(instrument: Any, lang: str | None) -> widgets.Dropdown | None:
+    """A labelled menu of the instrument's languages (None when it has only one).
+
+    The label names "Language" in every language of the form ("Language / Idioma"), so a respondent who
+    does not read the current language still finds it; each option is the language's own name.
+    """
+    languages = tuple(getattr(instrument, "languages", ()) or ())
+    if len(languages) < 2:
+        return None
+    codes = [code for code, _name in languages]
+    label = " / ".join(dict.fromkeys(Translator(code)(LANGUAGE_LABEL) for code in codes))
+    current = lang if lang in codes else codes[0]
+    menu = widgets.Dropdown(options=[(name, code) for code, name in languages], value=current, description=label,
+                            style={"description_width": "initial"}, layout=widgets.Layout(width="auto"))
+    menu.add_class("pa-q")
+    menu.add_class("pa-language")
+    return menu
+
+
+class SurveyPage:
+    """One respondent's survey with a language menu; switching rebuilds the form with every answer kept.
+
+    Build it with :func:`survey_page`. Attributes: ``widget`` (display this), ``form`` (the current
+    :class:`~partner_analysis.forms.widgets.WidgetForm`), ``lang`` and ``switcher`` (the menu, or None).
+    """
+
+    def __init__(self, instrument: Any, store: Store, *, partner_id: str, role: str, respondent: str,
+                 wave: str = "annual", lang: str | None = None):
+        codes = tuple(getattr(instrument, "language_codes", ()) or ())
+        default = getattr(instrument, "default_language", None)
+        self.instrument, self.store = instrument, store
+        self._identity = dict(partner_id=partner_id, role=role, respondent=respondent, wave=wave)
+        self.lang = lang if lang in codes else default
+        self.widget = widgets.VBox()
+        self.form: WidgetForm | None = None
+        self.switcher = None
+        self._build(None)
+
+    def _build(self, answers: Mapping[str, Any] | None) -> None:
+        self.switcher = language_switcher(self.instrument, self.lang)
+        extra = (self.switcher,) if self.switcher is not None else ()
+        reason = self.form.reason.value if self.form is not None and self.form.reason is not None else ""
+        self.form = survey_form(self.instrument, self.store, lang=self.lang, answers=answers, header_extra=extra,
+                                **self._identity)
+        if reason and self.form.reason is not None:
+            self.form.reason.value = reason
+        if self.switcher is not None:
+            self.switcher.observe(lambda change: self.set_language(change["new"]), names="value")
+        self.widget.children = [self.form.widget]
+
+    def set_language(self, lang: str) -> None:
+        """Show the form in ``lang``, keeping every answer (and a correction's reason)."""
+        if lang == self.lang or self.form is None:
+            return
+        if self.form.controller.submitted:
+            # after Submit the page shows its confirmation; a new form would hide it
+            if self.switcher is not None:
+                self.switcher.value = self.lang
+            return
+        self.lang = lang
+        self._build(dict(self.form.controller.answers))
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
+def survey_page(instrument: Any, store: Store, *, partner_id: str, role: str, respondent: str,
+                wave: str = "annual", lang: str | None = None) -> SurveyPage:
+    """The survey form of one respondent with a language menu: what the survey app shows.
+
+    Parameters
+    ----------
+    instrument, store, partner_id, role, respondent, wave
+        As in :func:`survey_form`.
+    lang : str, optional
+        Language to start in; default :func:`requested_language` (the link's ``?lang=``), else the
+        instrument's default language.
+
+    Returns
+    -------
+    SurveyPage
+    """
+    if lang is None:
+        lang = requested_language(instrument)
+    return SurveyPage(instrument, store, partner_id=partner_id, role=role, respondent=respondent, wave=wave,
+                      lang=lang)

@@ -21,6 +21,7 @@ from typing import Any, Callable, Sequence
 import ipywidgets as widgets
 import traitlets
 
+from ..i18n import N_, Translator
 from .engine import FieldSpec, FormController, fields_by_section
 
 __all__ = ["WidgetForm", "CheckboxGroup", "FORM_CSS", "MAX_RADIO_CHOICES"]
@@ -134,6 +135,11 @@ class WidgetForm:
         Start of the status message when a submission is refused.
     done_text : str or callable
         Status message after a successful submission; a callable is asked for it at that moment.
+    lang : str, optional
+        Language of the buttons, instructions and messages (``"es"``; default English), looked up in the
+        gettext catalogs of :mod:`partner_analysis.i18n`. Texts passed in (title, labels) are used as given.
+    header_extra : sequence of Widget
+        Shown right under the title (e.g. the language switcher).
 
     Attributes
     ----------
@@ -148,18 +154,22 @@ class WidgetForm:
     save_button, submit_button : ipywidgets.Button
     """
 
-    DEFAULT_NOTE = ("Questions marked * (required) must be answered before you submit. "
-                    "Your answers are saved as you go; you can close the page and return.")
+    DEFAULT_NOTE = N_("Questions marked * (required) must be answered before you submit. "
+                      "Your answers are saved as you go; you can close the page and return.")
 
     def __init__(self, controller: FormController, title: str = "Form", *, intro: str = "",
-                 on_save: Callable[[], str | None] | None = None, submit_label: str = "Submit",
-                 save_label: str | None = "Save draft", note: str | None = None, extra: Sequence = (),
-                 refused_text: str = "Not submitted yet",
-                 done_text: str | Callable[[], str] = "Thank you. Your answers were submitted."):
+                 on_save: Callable[[], str | None] | None = None, submit_label: str | None = None,
+                 save_label: str | None = "", note: str | None = None, extra: Sequence = (),
+                 refused_text: str | None = None, done_text: str | Callable[[], str] | None = None,
+                 lang: str | None = None, header_extra: Sequence = ()):
+        _ = self._ = Translator(lang)
+        self.lang = lang
+        submit_label = submit_label or _("Submit")
+        save_label = _("Save draft") if save_label == "" else save_label
         self.controller = controller
         self.on_save = on_save
-        self.refused_text = refused_text
-        self.done_text = done_text
+        self.refused_text = refused_text or _("Not submitted yet")
+        self.done_text = done_text or _("Thank you. Your answers were submitted.")
         self.inputs: dict[str, widgets.Widget] = {}
         self.errors: dict[str, widgets.HTML] = {}
         self.boxes: dict[str, widgets.Box] = {}
@@ -170,10 +180,10 @@ class WidgetForm:
         # until that answer changes
         self._submit_errors: dict[str, str] = {}
 
-        header = [widgets.HTML(FORM_CSS), widgets.HTML(f"<h1>{html.escape(title)}</h1>")]
+        header = [widgets.HTML(FORM_CSS), widgets.HTML(f"<h1>{html.escape(title)}</h1>"), *header_extra]
         if intro:
             header.append(widgets.HTML(f"<p>{html.escape(intro)}</p>"))
-        header.append(widgets.HTML(f"<p>{html.escape(self.DEFAULT_NOTE if note is None else note)}</p>"))
+        header.append(widgets.HTML(f"<p>{html.escape(_(self.DEFAULT_NOTE) if note is None else note)}</p>"))
         self.progress = widgets.HTML(layout=widgets.Layout(margin="0.4em 0"))
         self.progress.add_class("pa-progress")
         header.append(self.progress)
@@ -187,10 +197,10 @@ class WidgetForm:
             box.add_class("pa-section")
             sections.append(box)
 
-        self.save_button = widgets.Button(description=save_label or "Save draft",
-                                          tooltip="Save your answers and finish later", button_style="")
+        self.save_button = widgets.Button(description=save_label or _("Save draft"),
+                                          tooltip=_("Save your answers and finish later"), button_style="")
         self.submit_button = widgets.Button(description=submit_label, tooltip=submit_label
-                                            if submit_label != "Submit" else "Send your answers",
+                                            if submit_label != _("Submit") else _("Send your answers"),
                                             button_style="primary")
         self.save_button.on_click(self._on_save_click)
         self.submit_button.on_click(self._on_submit_click)
@@ -208,7 +218,8 @@ class WidgetForm:
 
     def _label(self, spec: FieldSpec) -> str:
         # a conditional requirement (callable) is announced by the inline error instead
-        return f"{spec.label} * (required)" if spec.required is True else spec.label
+        return self._("{question} * (required)").format(question=spec.label) if spec.required is True \
+            else spec.label
 
     def _question(self, spec: FieldSpec) -> widgets.Box:
         if spec.kind == "note":
@@ -252,7 +263,7 @@ class WidgetForm:
         if spec.kind == "long_text":
             return widgets.Textarea(value=text, description=label, style=wide, layout=full,
                                     continuous_update=False)
-        placeholder = {"integer": "a whole number", "decimal": "a number"}.get(spec.kind, "")
+        placeholder = {"integer": self._("a whole number"), "decimal": self._("a number")}.get(spec.kind, "")
         # continuous_update=False: check and autosave when the respondent leaves the box, not per keystroke
         return widgets.Text(value=text, description=label, placeholder=placeholder, style=wide, layout=full,
                             continuous_update=False)
@@ -267,41 +278,45 @@ class WidgetForm:
         try:
             self.controller.set(name, value)
         except Exception as err:  # noqa: BLE001 - Voilà hides tracebacks; the respondent must see something
-            self._message(f"Your last answer could not be saved: {err}. Please try again.", error=True)
+            self._message(self._("Your last answer could not be saved: {error}. Please try again.").format(
+                error=err), error=True)
         self.refresh()
 
     def _on_save_click(self, _button=None) -> None:
         try:
             message = self.on_save() if self.on_save is not None else None
         except Exception as err:  # noqa: BLE001
-            self._message(f"The draft could not be saved: {err}. Please try again.", error=True)
+            self._message(self._("The draft could not be saved: {error}. Please try again.").format(error=err),
+                          error=True)
             return
         stamp = _dt.datetime.now().strftime("%H:%M")
-        self._message(message or f"Draft saved at {stamp}. You can close this page and continue later.")
+        self._message(message or self._("Draft saved at {time}. You can close this page and continue later.")
+                      .format(time=stamp))
 
     def _on_submit_click(self, _button=None) -> None:
         if self.controller.submitted:
-            self._message("These answers were already submitted.")
+            self._message(self._("These answers were already submitted."))
             return
         self._show_required = True
         try:
             problems = self.controller.submit()
         except Exception as err:  # noqa: BLE001
-            self._message(f"Your answers could not be submitted: {err}. Nothing was lost; please try again.",
-                          error=True)
+            self._message(self._("Your answers could not be submitted: {error}. Nothing was lost; please try "
+                                 "again.").format(error=err), error=True)
             return
         self._submit_errors = {n: m for n, m in problems if n in self.errors
                                and self.controller.field_error(n, include_required=True) is None}
         self.refresh()
         if problems:
-            labels = [self.controller.field(n).label if n in self.inputs else m for n, m in problems]
+            labels = [self.controller.field(n).label if n in self.inputs else self._(m) for n, m in problems]
             shown = "; ".join(html.escape(x) for x in labels[:5]) + ("; ..." if len(labels) > 5 else "")
             if not any(n in self.inputs for n, _ in problems):
                 # only general problems (e.g. a missing reason): say them as they are
                 self._message(f"{html.escape(self.refused_text)}: {shown}", error=True, escape=False)
                 return
-            noun = "question needs" if len(problems) == 1 else "questions need"
-            self._message(f"{html.escape(self.refused_text)}: {len(problems)} {noun} an answer or a correction: "
+            summary = self._.ngettext("{n} question needs an answer or a correction",
+                                      "{n} questions need an answer or a correction", len(problems))
+            self._message(f"{html.escape(self.refused_text)}: {html.escape(summary.format(n=len(problems)))}: "
                           f"{shown}", error=True, escape=False)
             return
         for control in self.inputs.values():
@@ -315,7 +330,8 @@ class WidgetForm:
     def _message(self, text: str, *, error: bool = False, escape: bool = True) -> None:
         body = html.escape(text) if escape else text
         if error:
-            self.status.value = f'<p class="pa-error" role="alert">Error: {body}</p>'
+            text = self._("Error: {message}").format(message=body)
+            self.status.value = f'<p class="pa-error" role="alert">{text}</p>'
         else:
             self.status.value = f'<p role="status">{body}</p>'
 
@@ -332,6 +348,10 @@ class WidgetForm:
                 message = self._submit_errors.get(name)
             # No role="alert" here: after a failed Submit dozens of alerts would interrupt each other; the
             # status line announces the summary and these texts sit next to their questions.
-            label.value = f'<span class="pa-error">Error: {html.escape(message)}</span>' if message else ""
+            text = self._("Error: {message}").format(message=self._(message)) if message else ""
+            label.value = f'<span class="pa-error">{html.escape(text)}</span>' if message else ""
         progress = self.controller.progress()
-        self.progress.value = f'<p aria-live="polite">{html.escape(progress.text)}</p>'
+        text = self._.ngettext("{answered} of {total} required question answered",
+                               "{answered} of {total} required questions answered", progress.total)
+        self.progress.value = (f'<p aria-live="polite">'
+                               f'{html.escape(text.format(answered=progress.answered, total=progress.total))}</p>')

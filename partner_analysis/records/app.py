@@ -113,6 +113,7 @@ class RecordsApp(ChooserApp):
         self.widget = widgets.VBox([widgets.HTML(FORM_CSS), self.chooser])
 
     def _start(self, _button=None) -> None:
+        from ..i18n import language_from_query
         from .forms import checkin_form, goal_form, investment_form
         partner_id = (self.partner.value or "").strip()
         entered_by = (self.entered_by.value or "").strip()
@@ -123,6 +124,7 @@ class RecordsApp(ChooserApp):
             self._error(f"Partner {partner_id!r} is not in the district's partner list.")
             return
         kind = self.kind.value
+        lang = language_from_query()  # language hook: the link's ?lang= (English by default)
 
         def saved(record_id, kind=kind):
             self.saved.append((kind, record_id))
@@ -130,13 +132,13 @@ class RecordsApp(ChooserApp):
         try:
             if kind == "checkin":
                 self.form = checkin_form(self.store, self.ctx, partner_id=partner_id, entered_by=entered_by,
-                                         on_saved=saved)
+                                         on_saved=saved, lang=lang)
             elif kind == "goal":
                 self.form = goal_form(self.store, self.ctx, entered_by=entered_by, partner_id=partner_id,
-                                      on_saved=saved)
+                                      on_saved=saved, lang=lang)
             else:
                 self.form = investment_form(self.store, self.ctx, entered_by=entered_by, partner_id=partner_id,
-                                            on_saved=saved)
+                                            on_saved=saved, lang=lang)
         except PartnerAnalysisError as err:
             self._error(f"The form could not be opened: {err}")
             return

@@ -32,6 +32,7 @@ from sqlalchemy import delete, select
 
 from ..exceptions import ConfigError
 from ..forms.engine import FieldSpec, FormController
+from ..i18n import N_, Translator
 from ._common import RecordsContext, now_utc
 from .checkins import GOAL_STATUSES, STATUS_LABELS, check_checkin, write_checkin
 from .goals import PROPORTION_UNITS, SUBGROUP_MAX, SUBGROUP_PREFIX, check_goal, read_goals, write_goal
@@ -40,9 +41,17 @@ from .investments import CATEGORIES, CATEGORY_LABELS, TIME_UNITS, Valuation, che
 __all__ = ["investment_fields", "investment_form", "investment_controller", "checkin_fields", "checkin_form",
            "checkin_controller", "goal_fields", "goal_form", "goal_controller", "load_draft", "FREE_FORM"]
 
-_SIDE_CHOICES = (("district", "District"), ("partner", "Partner"))
+_SIDE_CHOICES = (("district", N_("District")), ("partner", N_("Partner")))
 #: the check-in form's extra goal answer; such goals get no review row
-NOT_DISCUSSED = ("not_discussed", "not discussed")
+NOT_DISCUSSED = ("not_discussed", N_("not discussed"))
+# Labels defined in other modules, listed here so that `make i18n-extract` puts them in the catalog
+# (tests/test_i18n.py checks that every one of them is translated).
+_EXTERNAL_LABELS = (N_("met"), N_("on track"), N_("at risk"), N_("off track"), N_("Staff (FTE)"), N_("Staff hours"),
+                    N_("Funding"), N_("In-kind goods"), N_("Facilities"), N_("Equipment/software"), N_("Training"))
+
+
+def _sides(_: Translator) -> tuple:
+    return tuple((v, _(label)) for v, label in _SIDE_CHOICES)
 
 
 # -- drafts -----------------------------------------------------------------------------------------
@@ -82,44 +91,52 @@ def _drop_draft(conn, key: str) -> None:
     conn.execute(delete(drafts).where(drafts.c.draft_key == key))
 
 
-def _partner_field(ctx: RecordsContext, *, form: str, section: str) -> FieldSpec:
+def _partner_field(ctx: RecordsContext, *, form: str, section: str, _: Translator = Translator()) -> FieldSpec:
     """The partner choice of a form whose partner is not fixed; needs the district's partner list."""
     if not ctx.partners:
         raise ConfigError(f"the {form} form needs the district's partner list or a partner_id",
                           fix="Open the records with data_dir= (partners.parquet), register partnerships in "
                               "the store, or pass partner_id=")
-    return FieldSpec("partner_id", "choice", "Partner", choices=tuple((p, p) for p in sorted(ctx.partners)),
+    return FieldSpec("partner_id", "choice", _("Partner"), choices=tuple((p, p) for p in sorted(ctx.partners)),
                      required=True, section=section)
 
 
 # -- investment entries -----------------------------------------------------------------------------
 
-def investment_fields(ctx: RecordsContext, *, partner_id: str | None = None) -> list[FieldSpec]:
-    """Fields of the investment-entry form (partner choice only when ``partner_id`` is not fixed)."""
+def investment_fields(ctx: RecordsContext, *, partner_id: str | None = None, lang: str | None = None
+                      ) -> list[FieldSpec]:
+    """Fields of the investment-entry form (partner choice only when ``partner_id`` is not fixed).
+
+    ``lang`` (``"es"``) gives labels, hints and messages from that language's catalog (default English).
+    """
+    _ = Translator(lang)
     val = Valuation.from_config(ctx.config)
     fields = []
+    entry = _("Entry")
     if partner_id is None:
-        fields.append(_partner_field(ctx, form="investment", section="Entry"))
+        fields.append(_partner_field(ctx, form="investment", section=entry, _=_))
     today_term = ctx.config.term_for_date(dt.date.today())
     fields += [
-        FieldSpec("term", "choice", "Term", choices=tuple((t, t) for t in ctx.config.term_ids), required=True,
-                  section="Entry", default=today_term.id if today_term else None),
-        FieldSpec("party", "choice", "Contributed by", choices=_SIDE_CHOICES, required=True, section="Entry"),
-        FieldSpec("category", "choice", "Category",
-                  choices=tuple((c, CATEGORY_LABELS[c]) for c in CATEGORIES), required=True, section="Entry"),
-        FieldSpec("amount", "decimal", "Amount", required=True, section="Entry",
-                  hint="A positive number in the unit below (0.5 FTE, 12 hours, 2500 dollars).",
-                  validate=lambda v, a: "The amount must not be negative." if v < 0 else None),
-        FieldSpec("unit", "choice", "Unit", choices=tuple((u, u) for u in val.units), required=True, section="Entry",
+        FieldSpec("term", "choice", _("Term"), choices=tuple((t, t) for t in ctx.config.term_ids), required=True,
+                  section=entry, default=today_term.id if today_term else None),
+        FieldSpec("party", "choice", _("Contributed by"), choices=_sides(_), required=True, section=entry),
+        FieldSpec("category", "choice", _("Category"),
+                  choices=tuple((c, _(CATEGORY_LABELS[c])) for c in CATEGORIES), required=True, section=entry),
+        FieldSpec("amount", "decimal", _("Amount"), required=True, section=entry,
+                  hint=_("A positive number in the unit below (0.5 FTE, 12 hours, 2500 dollars)."),
+                  validate=lambda v, a: _("The amount must not be negative.") if v < 0 else None),
+        FieldSpec("unit", "choice", _("Unit"), choices=tuple((u, u) for u in val.units), required=True,
+                  section=entry,
                   validate=lambda v, a: (None if not a.get("category") or v in val.allowed_units(a["category"])
-                                         else f"Enter {CATEGORY_LABELS[a['category']]} in "
-                                              f"{', '.join(val.allowed_units(a['category']))}.")),
-        FieldSpec("role", "choice", "Role of the staff",
-                  choices=tuple((r, r) for r in sorted(val.hourly_rates)) + (("other", "other (default rate)"),),
-                  required=True, section="Entry", relevant=lambda a: a.get("unit") in TIME_UNITS,
-                  hint="Sets the hourly rate used to value staff time."),
-        FieldSpec("description", "long_text", "Description", section="Entry"),
-        FieldSpec("entered_by", "text", "Your name", required=True, section="Entry"),
+                                         else _("Enter {category} in {units}.").format(
+                                             category=_(CATEGORY_LABELS[a["category"]]),
+                                             units=", ".join(val.allowed_units(a["category"]))))),
+        FieldSpec("role", "choice", _("Role of the staff"),
+                  choices=tuple((r, r) for r in sorted(val.hourly_rates)) + (("other", _("other (default rate)")),),
+                  required=True, section=entry, relevant=lambda a: a.get("unit") in TIME_UNITS,
+                  hint=_("Sets the hourly rate used to value staff time.")),
+        FieldSpec("description", "long_text", _("Description"), section=entry),
+        FieldSpec("entered_by", "text", _("Your name"), required=True, section=entry),
     ]
     return fields
 
@@ -133,7 +150,7 @@ def _field_problems(problems, rename: Callable[[str], str]) -> list[tuple[str, s
 
 
 def investment_controller(store, ctx: RecordsContext, *, entered_by: str = "", partner_id: str | None = None,
-                          on_saved: Callable[[int], Any] | None = None) -> FormController:
+                          on_saved: Callable[[int], Any] | None = None, lang: str | None = None) -> FormController:
     """The investment-entry form's controller: autosaves a draft, writes the entry on submit."""
     from .tables import investments
     key = _draft_key("investment", entered_by, partner_id)
@@ -152,72 +169,85 @@ def investment_controller(store, ctx: RecordsContext, *, entered_by: str = "", p
             on_saved(entry_id)
         return None
 
-    return FormController(investment_fields(ctx, partner_id=partner_id), on_change=_autosaver(store, "investment", key),
-                          on_submit=submit, initial=initial)
+    return FormController(investment_fields(ctx, partner_id=partner_id, lang=lang),
+                          on_change=_autosaver(store, "investment", key), on_submit=submit, initial=initial)
 
 
 def investment_form(store, ctx: RecordsContext, *, entered_by: str = "", partner_id: str | None = None,
-                    on_saved: Callable[[int], Any] | None = None):
-    """An ipywidgets form for one ledger entry (see :func:`investment_controller`)."""
+                    on_saved: Callable[[int], Any] | None = None, lang: str | None = None):
+    """An ipywidgets form for one ledger entry (see :func:`investment_controller`); ``lang`` as in
+    :func:`investment_fields`."""
     from ..forms.widgets import WidgetForm
-    controller = investment_controller(store, ctx, entered_by=entered_by, partner_id=partner_id, on_saved=on_saved)
-    title = "Investment entry" + (f": partner {partner_id}" if partner_id else "")
-    return WidgetForm(controller, title=title,
-                      intro="Record what one side contributed to the partnership in one term. Staff time is "
-                            "valued with the district's hourly rates.")
+    _ = Translator(lang)
+    controller = investment_controller(store, ctx, entered_by=entered_by, partner_id=partner_id, on_saved=on_saved,
+                                       lang=lang)
+    title = _("Investment entry: partner {partner}").format(partner=partner_id) if partner_id \
+        else _("Investment entry")
+    return WidgetForm(controller, title=title, lang=lang,
+                      intro=_("Record what one side contributed to the partnership in one term. Staff time is "
+                              "valued with the district's hourly rates."))
 
 
 # -- check-ins --------------------------------------------------------------------------------------
 
 def checkin_fields(ctx: RecordsContext, *, partner_id: str, goals: Sequence[tuple[str, str]] = (),
-                   attendee_slots: int = 6, action_slots: int = 4) -> list[FieldSpec]:
-    """Fields of the check-in form of one partner; ``goals`` are ``(goal_id, description)`` pairs."""
+                   attendee_slots: int = 6, action_slots: int = 4, lang: str | None = None) -> list[FieldSpec]:
+    """Fields of the check-in form of one partner; ``goals`` are ``(goal_id, description)`` pairs.
+
+    ``lang`` (``"es"``) gives labels, hints and messages from that language's catalog (default English).
+    """
+    _ = Translator(lang)
     today_term = ctx.config.term_for_date(dt.date.today())
+    checkin, attendees, reviewed = _("Check-in"), _("Attendees"), _("Goals reviewed")
+    discussion, actions = _("Discussion"), _("Action items")
     f = [
-        FieldSpec("date", "date", "Date of the check-in", required=True, section="Check-in"),
-        FieldSpec("term", "choice", "Term", choices=tuple((t, t) for t in ctx.config.term_ids), required=True,
-                  section="Check-in", default=today_term.id if today_term else None,
-                  hint="The date must fall inside this term."),
+        FieldSpec("date", "date", _("Date of the check-in"), required=True, section=checkin),
+        FieldSpec("term", "choice", _("Term"), choices=tuple((t, t) for t in ctx.config.term_ids), required=True,
+                  section=checkin, default=today_term.id if today_term else None,
+                  hint=_("The date must fall inside this term.")),
     ]
     for i in range(1, attendee_slots + 1):
         shown = None if i == 1 else (lambda a, j=i: bool(a.get(f"attendee_{j - 1}_name")))
         req = i == 1
         f += [
-            FieldSpec(f"attendee_{i}_name", "text", f"Attendee {i}: name", required=req, section="Attendees",
-                      relevant=shown),
-            FieldSpec(f"attendee_{i}_side", "choice", f"Attendee {i}: side", choices=_SIDE_CHOICES,
-                      required=True, section="Attendees", relevant=lambda a, j=i: bool(a.get(f"attendee_{j}_name"))),
-            FieldSpec(f"attendee_{i}_role", "text", f"Attendee {i}: role", section="Attendees",
+            FieldSpec(f"attendee_{i}_name", "text", _("Attendee {i}: name").format(i=i), required=req,
+                      section=attendees, relevant=shown),
+            FieldSpec(f"attendee_{i}_side", "choice", _("Attendee {i}: side").format(i=i), choices=_sides(_),
+                      required=True, section=attendees, relevant=lambda a, j=i: bool(a.get(f"attendee_{j}_name"))),
+            FieldSpec(f"attendee_{i}_role", "text", _("Attendee {i}: role").format(i=i), section=attendees,
                       relevant=lambda a, j=i: bool(a.get(f"attendee_{j}_name"))),
         ]
     for gid, desc in goals:
         # A picked radio button cannot be unpicked, so "not discussed" is an answer of its own.
         f += [
-            FieldSpec(f"goal_{gid}_status", "choice", f"Goal {gid}: {desc}",
-                      choices=tuple((s, STATUS_LABELS[s]) for s in GOAL_STATUSES) + (NOT_DISCUSSED,),
-                      section="Goals reviewed", hint="Leave empty or choose “not discussed” if the goal was not "
-                                                     "discussed."),
-            FieldSpec(f"goal_{gid}_note", "long_text", f"Goal {gid}: note", section="Goals reviewed",
+            FieldSpec(f"goal_{gid}_status", "choice",
+                      _("Goal {goal}: {description}").format(goal=gid, description=desc),
+                      choices=tuple((s, _(STATUS_LABELS[s])) for s in GOAL_STATUSES)
+                      + ((NOT_DISCUSSED[0], _(NOT_DISCUSSED[1])),),
+                      section=reviewed, hint=_("Leave empty or choose “not discussed” if the goal was not "
+                                               "discussed.")),
+            FieldSpec(f"goal_{gid}_note", "long_text", _("Goal {goal}: note").format(goal=gid), section=reviewed,
                       relevant=lambda a, g=gid: a.get(f"goal_{g}_status") in GOAL_STATUSES),
         ]
     f += [
-        FieldSpec("data_shared", "long_text", "Data shared", section="Discussion"),
-        FieldSpec("challenges", "long_text", "Challenges", section="Discussion"),
-        FieldSpec("adjustments", "long_text", "Adjustments agreed", section="Discussion"),
+        FieldSpec("data_shared", "long_text", _("Data shared"), section=discussion),
+        FieldSpec("challenges", "long_text", _("Challenges"), section=discussion),
+        FieldSpec("adjustments", "long_text", _("Adjustments agreed"), section=discussion),
     ]
     for i in range(1, action_slots + 1):
         shown = None if i == 1 else (lambda a, j=i: bool(a.get(f"action_{j - 1}_description")))
         filled = lambda a, j=i: bool(a.get(f"action_{j}_description"))  # noqa: E731
         f += [
-            FieldSpec(f"action_{i}_description", "text", f"Action item {i}", section="Action items", relevant=shown),
-            FieldSpec(f"action_{i}_owner", "text", f"Action item {i}: owner", required=True, section="Action items",
-                      relevant=filled, required_message="Every action item needs an owner."),
-            FieldSpec(f"action_{i}_side", "choice", f"Action item {i}: side", choices=_SIDE_CHOICES, required=True,
-                      section="Action items", relevant=filled),
-            FieldSpec(f"action_{i}_due_date", "date", f"Action item {i}: due date", required=True,
-                      section="Action items", relevant=filled),
+            FieldSpec(f"action_{i}_description", "text", _("Action item {i}").format(i=i), section=actions,
+                      relevant=shown),
+            FieldSpec(f"action_{i}_owner", "text", _("Action item {i}: owner").format(i=i), required=True,
+                      section=actions, relevant=filled, required_message=_("Every action item needs an owner.")),
+            FieldSpec(f"action_{i}_side", "choice", _("Action item {i}: side").format(i=i), choices=_sides(_),
+                      required=True, section=actions, relevant=filled),
+            FieldSpec(f"action_{i}_due_date", "date", _("Action item {i}: due date").format(i=i), required=True,
+                      section=actions, relevant=filled),
         ]
-    f.append(FieldSpec("entered_by", "text", "Your name", required=True, section="Submit"))
+    f.append(FieldSpec("entered_by", "text", _("Your name"), required=True, section=_("Submit")))
     return f
 
 
@@ -253,7 +283,7 @@ def _checkin_record(answers: dict, partner_id: str, goal_ids: Sequence[str], att
 
 def checkin_controller(store, ctx: RecordsContext, *, partner_id: str, entered_by: str = "",
                        attendee_slots: int = 6, action_slots: int = 4,
-                       on_saved: Callable[[str], Any] | None = None) -> FormController:
+                       on_saved: Callable[[str], Any] | None = None, lang: str | None = None) -> FormController:
     """The check-in form's controller for one partner: autosaves a draft, writes the check-in on submit."""
     goals = read_goals(store, partner_id=partner_id)
     pairs = [(str(r.goal_id), str(r.description)) for r in goals.itertuples()]
@@ -275,26 +305,28 @@ def checkin_controller(store, ctx: RecordsContext, *, partner_id: str, entered_b
         return None
 
     fields = checkin_fields(ctx, partner_id=partner_id, goals=pairs, attendee_slots=attendee_slots,
-                            action_slots=action_slots)
+                            action_slots=action_slots, lang=lang)
     return FormController(fields, on_change=_autosaver(store, "checkin", key), on_submit=submit, initial=initial)
 
 
 def checkin_form(store, ctx: RecordsContext, *, partner_id: str, entered_by: str = "", attendee_slots: int = 6,
-                 action_slots: int = 4, on_saved: Callable[[str], Any] | None = None):
+                 action_slots: int = 4, on_saved: Callable[[str], Any] | None = None, lang: str | None = None):
     """An ipywidgets form for one quarterly check-in of ``partner_id`` (see :func:`checkin_controller`)."""
     from ..forms.widgets import WidgetForm
+    _ = Translator(lang)
     controller = checkin_controller(store, ctx, partner_id=partner_id, entered_by=entered_by,
-                                    attendee_slots=attendee_slots, action_slots=action_slots, on_saved=on_saved)
-    return WidgetForm(controller, title=f"Quarterly check-in: partner {partner_id}",
-                      intro="Who met, how the goals stand, what was shared and what happens next.")
+                                    attendee_slots=attendee_slots, action_slots=action_slots, on_saved=on_saved,
+                                    lang=lang)
+    return WidgetForm(controller, title=_("Quarterly check-in: partner {partner}").format(partner=partner_id),
+                      intro=_("Who met, how the goals stand, what was shared and what happens next."), lang=lang)
 
 
 # -- goals ------------------------------------------------------------------------------------------
 
 #: the goal form's KPI answer for a goal without a KPI
 FREE_FORM = "free_form"
-_POPULATION_CHOICES = (("participants", "The partner's participants"), ("all", "All students"),
-                       ("subgroup", "A subgroup (name it below)"))
+_POPULATION_CHOICES = (("participants", N_("The partner's participants")), ("all", N_("All students")),
+                       ("subgroup", N_("A subgroup (name it below)")))
 _NON_NEGATIVE = ("credits", "hours", "points")
 
 
@@ -310,7 +342,8 @@ def _in_percent(unit: str | None) -> bool:
     return unit in PROPORTION_UNITS
 
 
-def goal_fields(ctx: RecordsContext, *, partner_id: str | None = None, catalog=None) -> list[FieldSpec]:
+def goal_fields(ctx: RecordsContext, *, partner_id: str | None = None, catalog=None, lang: str | None = None
+                ) -> list[FieldSpec]:
     """Fields of the goal form (partner choice only when ``partner_id`` is not fixed).
 
     Parameters
@@ -321,16 +354,20 @@ def goal_fields(ctx: RecordsContext, *, partner_id: str | None = None, catalog=N
         Fix the partner; otherwise the form asks for it.
     catalog : Catalog, optional
         KPI catalog offered (default: :func:`~partner_analysis.kpi.catalog.load_catalog`).
+    lang : str, optional
+        Language of labels, hints and messages (``"es"``; default English). KPI names come from the
+        catalog as they are.
 
     Returns
     -------
     list of FieldSpec
     """
+    _ = Translator(lang)
     kpis = _catalog_kpis(catalog)
     units = {k: u for k, _, u in kpis}
     fields: list[FieldSpec] = []
     if partner_id is None:
-        fields.append(_partner_field(ctx, form="goal", section="Goal"))
+        fields.append(_partner_field(ctx, form="goal", section=_("Goal"), _=_))
 
     def is_kpi(a: dict) -> bool:
         return bool(a.get("kpi_id")) and a.get("kpi_id") != FREE_FORM
@@ -338,56 +375,58 @@ def goal_fields(ctx: RecordsContext, *, partner_id: str | None = None, catalog=N
     def scale(v: float, a: dict) -> str | None:
         unit = units.get(a.get("kpi_id"))
         if _in_percent(unit) and not 0 <= v <= 100:
-            return "Enter a percent between 0 and 100 (92 for 92%)."
+            return _("Enter a percent between 0 and 100 (92 for 92%).")
         if unit in _NON_NEGATIVE and v < 0:
-            return f"Enter zero or more {unit}."
+            return _("Enter zero or more {unit}.").format(unit=unit)
         return None
 
     def target_check(v: float, a: dict) -> str | None:
         if scale(v, a):
             return scale(v, a)
         if a.get("baseline") is not None and v == a.get("baseline"):
-            return "Set a target that differs from the baseline (higher or lower)."
+            return _("Set a target that differs from the baseline (higher or lower).")
         return None
 
     def due_check(v: str, a: dict) -> str | None:
         order = list(ctx.config.term_ids)
         start = a.get("start_term")
         if start in order and v in order and order.index(v) < order.index(start):
-            return f"The due term must not be before the start term ({start})."
+            return _("The due term must not be before the start term ({start}).").format(start=start)
         return None
 
     today_term = ctx.config.term_for_date(dt.date.today())
     terms = tuple((t, t) for t in ctx.config.term_ids)
+    goal, timing = _("Goal"), _("Timing")
     fields += [
-        FieldSpec("description", "long_text", "What the partnership wants to achieve", required=True,
-                  section="Goal", hint="One sentence, e.g. 'Raise participants' attendance rate by 2 points'."),
-        FieldSpec("kpi_id", "choice", "KPI measured",
-                  choices=((FREE_FORM, "free-form goal (no KPI; judged at check-ins)"),)
+        FieldSpec("description", "long_text", _("What the partnership wants to achieve"), required=True,
+                  section=goal, hint=_("One sentence, e.g. 'Raise participants' attendance rate by 2 points'.")),
+        FieldSpec("kpi_id", "choice", _("KPI measured"),
+                  choices=((FREE_FORM, _("free-form goal (no KPI; judged at check-ins)")),)
                   + tuple((k, f"{label} ({unit})" if unit else label) for k, label, unit in kpis),
-                  required=True, section="Goal"),
-        FieldSpec("population", "choice", "Students the goal is about", choices=_POPULATION_CHOICES,
-                  required=True, section="Goal", relevant=is_kpi),
-        FieldSpec("subgroup", "text", "Subgroup", required=True, section="Goal",
+                  required=True, section=goal),
+        FieldSpec("population", "choice", _("Students the goal is about"),
+                  choices=tuple((v, _(label)) for v, label in _POPULATION_CHOICES),
+                  required=True, section=goal, relevant=is_kpi),
+        FieldSpec("subgroup", "text", _("Subgroup"), required=True, section=goal,
                   relevant=lambda a: is_kpi(a) and a.get("population") == "subgroup",
-                  hint=f"For example English learners (at most {SUBGROUP_MAX} characters).",
-                  validate=lambda v, a: (f"Shorten the subgroup name to {SUBGROUP_MAX} characters."
+                  hint=_("For example English learners (at most {n} characters).").format(n=SUBGROUP_MAX),
+                  validate=lambda v, a: (_("Shorten the subgroup name to {n} characters.").format(n=SUBGROUP_MAX)
                                          if len(v.strip()) > SUBGROUP_MAX else None)),
-        FieldSpec("baseline", "decimal", "Baseline", required=True, section="Goal", relevant=is_kpi,
-                  hint="Where the KPI stands at the start. Rates and shares in percent (92 for 92%); other KPIs "
-                       "in their unit (GPA points, credits, hours).",
+        FieldSpec("baseline", "decimal", _("Baseline"), required=True, section=goal, relevant=is_kpi,
+                  hint=_("Where the KPI stands at the start. Rates and shares in percent (92 for 92%); other KPIs "
+                         "in their unit (GPA points, credits, hours)."),
                   validate=scale),
-        FieldSpec("target", "decimal", "Target", required=True, section="Goal", relevant=is_kpi,
-                  hint="Where the KPI should be by the due term, in the same unit as the baseline.",
+        FieldSpec("target", "decimal", _("Target"), required=True, section=goal, relevant=is_kpi,
+                  hint=_("Where the KPI should be by the due term, in the same unit as the baseline."),
                   validate=target_check),
-        FieldSpec("start_term", "choice", "Start term", choices=terms, required=True, section="Timing",
+        FieldSpec("start_term", "choice", _("Start term"), choices=terms, required=True, section=timing,
                   default=today_term.id if today_term else None),
-        FieldSpec("due_term", "choice", "Due term", choices=terms, required=True, section="Timing",
-                  hint="Not before the start term.", validate=due_check),
-        FieldSpec("owner", "text", "Owner of the goal", required=True, section="Timing",
-                  hint="The person who answers for the goal.",
-                  required_message="Every goal needs an owner."),
-        FieldSpec("entered_by", "text", "Your name", required=True, section="Submit"),
+        FieldSpec("due_term", "choice", _("Due term"), choices=terms, required=True, section=timing,
+                  hint=_("Not before the start term."), validate=due_check),
+        FieldSpec("owner", "text", _("Owner of the goal"), required=True, section=timing,
+                  hint=_("The person who answers for the goal."),
+                  required_message=_("Every goal needs an owner.")),
+        FieldSpec("entered_by", "text", _("Your name"), required=True, section=_("Submit")),
     ]
     return fields
 
@@ -411,7 +450,8 @@ def _goal_record(answers: dict, partner_id: str | None, units: dict[str, str]) -
 
 
 def goal_controller(store, ctx: RecordsContext, *, entered_by: str = "", partner_id: str | None = None,
-                    catalog=None, on_saved: Callable[[str], Any] | None = None) -> FormController:
+                    catalog=None, on_saved: Callable[[str], Any] | None = None, lang: str | None = None
+                    ) -> FormController:
     """The goal form's controller: autosaves a draft, validates and writes the goal on submit.
 
     Parameters
@@ -426,6 +466,8 @@ def goal_controller(store, ctx: RecordsContext, *, entered_by: str = "", partner
         KPI catalog (default: the installed one); its ids and units are what the goal is checked against.
     on_saved : callable, optional
         Called with the new ``goal_id`` after the goal is written.
+    lang : str, optional
+        Language of the form's texts (see :func:`goal_fields`).
 
     Returns
     -------
@@ -453,17 +495,19 @@ def goal_controller(store, ctx: RecordsContext, *, entered_by: str = "", partner
             on_saved(gid)
         return None
 
-    return FormController(goal_fields(ctx, partner_id=partner_id, catalog=catalog),
+    return FormController(goal_fields(ctx, partner_id=partner_id, catalog=catalog, lang=lang),
                           on_change=_autosaver(store, "goal", key), on_submit=submit, initial=initial)
 
 
 def goal_form(store, ctx: RecordsContext, *, entered_by: str = "", partner_id: str | None = None, catalog=None,
-              on_saved: Callable[[str], Any] | None = None):
+              on_saved: Callable[[str], Any] | None = None, lang: str | None = None):
     """An ipywidgets form for one goal of a partner (see :func:`goal_controller`)."""
     from ..forms.widgets import WidgetForm
+    _ = Translator(lang)
     controller = goal_controller(store, ctx, entered_by=entered_by, partner_id=partner_id, catalog=catalog,
-                                 on_saved=on_saved)
-    title = "Set a goal" + (f": partner {partner_id}" if partner_id else "")
-    return WidgetForm(controller, title=title,
-                      intro="A goal the partnership commits to: a KPI of the catalog with a baseline and a target, "
-                            "or a free-form goal judged at the check-ins, with the terms it runs over and its owner.")
+                                 on_saved=on_saved, lang=lang)
+    title = _("Set a goal: partner {partner}").format(partner=partner_id) if partner_id else _("Set a goal")
+    return WidgetForm(controller, title=title, lang=lang,
+                      intro=_("A goal the partnership commits to: a KPI of the catalog with a baseline and a "
+                              "target, or a free-form goal judged at the check-ins, with the terms it runs over "
+                              "and its owner."))

@@ -1,0 +1,157 @@
+"""Interface text in the respondent's language: gettext catalogs managed with Babel.
+
+Buttons, instructions and messages of the survey form and the records forms are written in English in
+the code, marked for translation, and looked up at run time in the catalog of the requested language::
+
+    from partner_analysis.i18n import Translator
+    _ = Translator("es")
+    _("Submit")                                         # "Enviar"
+    _.ngettext("{n} answer", "{n} answers", 3).format(n=3)
+
+A language without a catalog (or ``None``) gives the English text, so nothing is ever blank.
+
+Catalogs live in ``partner_analysis/locale/<lang>/LC_MESSAGES/partner_analysis.po`` (edited by
+translators) with the compiled ``.mo`` next to it (read at run time, shipped in the wheel; a test checks
+that every ``.mo`` matches its ``.po`` and that no entry is untranslated or fuzzy). The workflow uses
+Babel's own command line (``pybabel``), wrapped in ``make``:
+
+``make i18n-extract``
+    collect every marked string of the package into ``partner_analysis/locale/partner_analysis.pot``;
+``make i18n-update``
+    merge the template into each language's ``.po`` (new strings appear untranslated, changed ones fuzzy);
+``make i18n-compile``
+    compile every ``.po`` to ``.mo``.
+
+Add a language with ``pybabel init -i partner_analysis/locale/partner_analysis.pot -d
+partner_analysis/locale -D partner_analysis -l fr``, translate, compile.
+
+Texts that come from an instrument (questions, choices) are translated in the instrument itself
+(``label::Español (es)`` columns, see :mod:`partner_analysis.fit.instrument`), not here.
+"""
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from urllib.parse import parse_qs
+from pathlib import Path
+
+from babel.support import NullTranslations, Translations
+
+__all__ = ["DOMAIN", "LOCALE_DIR", "DEFAULT_LANGUAGE", "Translator", "translations", "gettext", "ngettext", "N_",
+           "available_languages", "normalise_language", "language_from_query"]
+
+#: gettext domain: the catalogs are ``<lang>/LC_MESSAGES/partner_analysis.mo``
+DOMAIN = "partner_analysis"
+#: where the catalogs are (inside the package, so a wheel carries them)
+LOCALE_DIR = Path(__file__).resolve().with_name("locale")
+#: the language the code is written in
+DEFAULT_LANGUAGE = "en"
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for extraction without translating it (for module-level constants).
+
+    Translate it where it is shown: ``Translator(lang)(CONSTANT)``.
+    """
+    return message
+
+
+def normalise_language(lang: str | None) -> str:
+    """``"es-MX"`` -> ``"es_MX"``, ``None``/``""`` -> ``"en"`` (gettext's spelling of a locale)."""
+    text = (lang or "").strip().replace("-", "_")
+    return text or DEFAULT_LANGUAGE
+
+
+@functools.lru_cache(maxsize=32)
+def translations(lang: str | None) -> NullTranslations:
+    """The compiled catalog of ``lang`` (``"es"``, ``"es-MX"`` falls back to ``"es"``); English otherwise.
+
+    Parameters
+    ----------
+    lang : str or None
+        A language code as in the instrument's ``label::Español (es)`` columns.
+
+    Returns
+    -------
+    babel.support.NullTranslations
+        A :class:`babel.support.Translations` when a catalog exists, else a pass-through
+        ``NullTranslations`` (English).
+    """
+    code = normalise_language(lang)
+    if code.split("_")[0].lower() == DEFAULT_LANGUAGE:
+        return NullTranslations()
+    # Translations.load tries the locale and then its language (es_MX, es) and returns a
+    # NullTranslations when none is found.
+    return Translations.load(str(LOCALE_DIR), [code], DOMAIN)
+
+
+def gettext(message: str, lang: str | None = None) -> str:
+    """``message`` in ``lang`` (English when there is no translation)."""
+    return translations(lang).gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int, lang: str | None = None) -> str:
+    """The singular or plural form of a message for count ``n`` in ``lang``."""
+    return translations(lang).ngettext(singular, plural, n)
+
+
+@dataclass(frozen=True)
+class Translator:
+    """A language bound to its catalog; call it like gettext's ``_``.
+
+    Parameters
+    ----------
+    lang : str or None
+        Language code (``"es"``); ``None`` or a language without a catalog gives English.
+
+    Examples
+    --------
+    >>> _ = Translator("es")
+    >>> _("Submit")
+    'Enviar'
+    >>> Translator(None)("Submit")
+    'Submit'
+    """
+
+    lang: str | None = None
+
+    def __call__(self, message: str) -> str:
+        return translations(self.lang).gettext(message) if message else message
+
+    def gettext(self, message: str) -> str:
+        return self(message)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return translations(self.lang).ngettext(singular, plural, n)
+
+    @property
+    def code(self) -> str:
+        """The normalised language code (``"en"`` for ``None``)."""
+        return normalise_language(self.lang)
+
+
+def available_languages() -> tuple[str, ...]:
+    """``"en"`` and every language with a compiled catalog, e.g. ``("en", "es")``."""
+    found = sorted(p.parent.parent.name for p in LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.mo"))
+    return (DEFAULT_LANGUAGE, *[c for c in found if c != DEFAULT_LANGUAGE])
+
+
+def language_from_query(query: str | None = None, languages: tuple[str, ...] | None = None) -> str | None:
+    """The ``lang`` parameter of a link (``?lang=es``) when it is one of ``languages``, else None.
+
+    Parameters
+    ----------
+    query : str, optional
+        A URL query string; default ``$QUERY_STRING``, which Voilà sets in each page's kernel.
+    languages : tuple of str, optional
+        Accepted codes; default :func:`available_languages`. ``es-MX`` is accepted as ``es``.
+    """
+    query = os.environ.get("QUERY_STRING", "") if query is None else query
+    accepted = available_languages() if languages is None else tuple(languages)
+    for value in parse_qs(query.lstrip("?")).get("lang", []):
+        code = value.strip().lower().replace("_", "-")
+        for candidate in (code, code.split("-")[0]):
+            if candidate in accepted:
+                return candidate
+    return None
