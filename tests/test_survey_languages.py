@@ -107,3 +107,28 @@ def test_link_parameter_chooses_the_language(tmp_path, instrument, monkeypatch):
     assert page.lang == "es" and page.switcher.value == "es"
     assert page.form.inputs["organisation"].description.startswith("Su organización")
     store.close()
+
+
+def test_likert_items_form_one_matrix_per_dimension_and_comments_are_multiline(tmp_path, instrument):
+    store = Store(tmp_path / "r.sqlite")
+    form = survey_form(instrument, store, partner_id="P01", role="partner", respondent="r3")
+    matrices = [box for box in _walk(form.widget) if "pa-matrix" in box._dom_classes]
+    scored = instrument.scored_items(role="partner")
+    assert len(matrices) == len(instrument.dimensions)
+    in_matrix = {w.description.split(" * ")[0] for m in matrices for w in _walk(m)
+                 if isinstance(w, widgets.RadioButtons)}
+    assert in_matrix == {it.label for it in scored}
+    for it in scored:
+        assert "pa-likert" in form.inputs[it.name]._dom_classes
+    # the collaboration level (other choices, no likert appearance) stays a plain radio list
+    assert "pa-likert" not in form.inputs["collab_level"]._dom_classes
+    assert isinstance(form.inputs["comments"], widgets.Textarea)
+    assert isinstance(form.inputs["p_data_sharing_why"], widgets.Textarea)
+    assert isinstance(form.inputs["organisation"], widgets.Text)
+    store.close()
+
+
+def _walk(widget):
+    yield widget
+    for child in getattr(widget, "children", ()):
+        yield from _walk(child)

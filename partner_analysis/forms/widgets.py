@@ -7,7 +7,13 @@ Accessibility decisions (checked with axe-core in ``tests/test_voila_browser.py`
 - no sliders: slider handles have no accessible name;
 - required questions say so in words (``* (required)``), errors are text (``Error: ...``), never
   colour alone;
-- messages go to HTML widgets, because ``print()`` in a callback shows nothing under Voilà.
+- messages go to HTML widgets, because ``print()`` in a callback shows nothing under Voilà;
+- a run of two or more choice questions with ``appearance="likert"`` and the same choices is drawn as a
+  compact matrix: one row per question, each row one radio group named by its question (the page template
+  makes every ``RadioButtons`` a ``role="radiogroup"`` labelled by its question, and gives its radios one
+  name, so arrow keys move within the row), the scale written once above the columns (``aria-hidden``:
+  every radio keeps its own label, visually hidden on wide screens). Below 720 px the rows stack and the
+  option labels show again.
 
 Numbers are typed into ``Text`` boxes rather than ``IntText``/``FloatText``: those always hold a
 number (0 when untouched), so an unanswered question would be indistinguishable from an answer of 0.
@@ -24,14 +30,14 @@ import traitlets
 from ..i18n import N_, Translator
 from .engine import FieldSpec, FormController, fields_by_section
 
-__all__ = ["WidgetForm", "CheckboxGroup", "FORM_CSS", "MAX_RADIO_CHOICES"]
+__all__ = ["WidgetForm", "CheckboxGroup", "FORM_CSS", "MAX_RADIO_CHOICES", "likert_runs"]
 
 #: choice lists longer than this become a Dropdown instead of radio buttons
 MAX_RADIO_CHOICES = 7
 
 FORM_CSS = """
 <style>
-.pa-form { max-width: 52em; font-size: 15px; color: #1a1a1a; }
+.pa-form { max-width: 60em; font-size: 15px; color: #1a1a1a; }
 .pa-form h1 { font-size: 1.6em; margin: 0.4em 0; }
 .pa-form h2 { font-size: 1.25em; margin: 1.2em 0 0.3em 0; border-bottom: 1px solid #767676; }
 .pa-form .pa-question { margin: 0.6em 0 0.9em 0; padding-left: 2px; }
@@ -54,8 +60,51 @@ FORM_CSS = """
 .pa-form .widget-radio-box input { float: none; flex: 0 0 auto; margin-top: 0.3em; }
 .pa-form .pa-q > .widget-radio-box { max-width: 44em; }
 .pa-form .widget-button { min-width: 9em; }
+.pa-form .pa-language { max-width: 16em; }
+.pa-form .pa-matrix { margin: 0.5em 0 1em 0; }
+.pa-form .pa-matrix-head { display: flex; align-items: flex-end; border-bottom: 1px solid #767676;
+  padding: 0.2em 0; }
+.pa-form .pa-matrix-head .pa-matrix-corner { flex: 0 0 44%; font-size: 0.9em; color: #4a4a4a; }
+.pa-form .pa-matrix-scale { flex: 1 1 auto; display: grid; grid-auto-flow: column; grid-auto-columns: 1fr;
+  text-align: center; font-size: 0.85em; font-weight: 600; line-height: 1.25; }
+.pa-form .pa-matrix .pa-question { margin: 0; padding: 0.3em 0 0.3em 2px; border-bottom: 1px solid #d4d4d4; }
+.pa-form .pa-matrix .pa-question:nth-child(odd) { background: #f4f4f4; }
+.pa-form .pa-likert { display: flex; flex-direction: row; align-items: center; }
+.pa-form .pa-likert > .widget-label { flex: 0 0 44%; max-width: 44%; margin: 0; font-weight: 500; }
+.pa-form .pa-likert > .widget-radio-box { flex: 1 1 auto; max-width: none; display: grid; grid-auto-flow: column;
+  grid-auto-columns: 1fr; margin-bottom: 0 !important; }
+.pa-form .pa-likert .widget-radio-box label { font-size: 0; justify-content: center; flex-direction: row;
+  align-items: center; min-height: 2.2rem; margin: 0; cursor: pointer; }
+.pa-form .pa-likert .widget-radio-box input { margin: 0; width: 1.15rem; height: 1.15rem; }
+@media (max-width: 720px) {
+  .pa-form .pa-matrix-head { display: none; }
+  .pa-form .pa-likert { flex-direction: column; align-items: stretch; }
+  .pa-form .pa-likert > .widget-label { max-width: none; flex: 0 0 auto; margin-bottom: 0.3em; }
+  .pa-form .pa-likert > .widget-radio-box { display: flex; flex-direction: column; }
+  .pa-form .pa-likert .widget-radio-box label { font-size: 15px; justify-content: flex-end;
+    flex-direction: row-reverse; align-items: flex-start; min-height: 1.6em; }
+  .pa-form .pa-likert .widget-radio-box input { margin: 0.25em 0.4em 0 0; }
+}
 </style>
 """
+
+
+def _is_likert(spec: FieldSpec) -> bool:
+    return (spec.kind == "choice" and "likert" in spec.appearance.split()
+            and 1 < len(spec.choices) <= MAX_RADIO_CHOICES)
+
+
+def likert_runs(fields: Sequence[FieldSpec]) -> list[list[FieldSpec]]:
+    """Split fields into runs: consecutive Likert questions with the same choices form one run (a matrix),
+    every other field is a run of its own."""
+    runs: list[list[FieldSpec]] = []
+    for spec in fields:
+        last = runs[-1] if runs else None
+        if (last and _is_likert(spec) and _is_likert(last[-1]) and last[-1].choices == spec.choices):
+            last.append(spec)
+        else:
+            runs.append([spec])
+    return runs
 
 
 class CheckboxGroup(widgets.VBox):
@@ -191,8 +240,8 @@ class WidgetForm:
         sections = []
         for section, fields in fields_by_section(controller.fields):
             children = [widgets.HTML(f"<h2>{html.escape(section)}</h2>")] if section else []
-            for spec in fields:
-                children.append(self._question(spec))
+            for run in likert_runs(fields):
+                children.append(self._matrix(run) if len(run) > 1 else self._question(run[0]))
             box = widgets.VBox(children)
             box.add_class("pa-section")
             sections.append(box)
@@ -220,6 +269,18 @@ class WidgetForm:
         # a conditional requirement (callable) is announced by the inline error instead
         return self._("{question} * (required)").format(question=spec.label) if spec.required is True \
             else spec.label
+
+    def _matrix(self, run: Sequence[FieldSpec]) -> widgets.Box:
+        """Likert questions with one scale: the scale once as column heads, one radio-group row per question."""
+        heads = "".join(f"<span>{html.escape(label)}</span>" for _value, label in run[0].choices)
+        head = widgets.HTML(f'<div class="pa-matrix-head" aria-hidden="true"><span class="pa-matrix-corner">'
+                            f'</span><span class="pa-matrix-scale">{heads}</span></div>')
+        rows = [self._question(spec) for spec in run]
+        for spec in run:
+            self.inputs[spec.name].add_class("pa-likert")
+        box = widgets.VBox([head, *rows])
+        box.add_class("pa-matrix")
+        return box
 
     def _question(self, spec: FieldSpec) -> widgets.Box:
         if spec.kind == "note":
