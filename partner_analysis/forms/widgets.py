@@ -229,7 +229,9 @@ class WidgetForm:
         # until that answer changes
         self._submit_errors: dict[str, str] = {}
 
-        header = [widgets.HTML(FORM_CSS), widgets.HTML(f"<h1>{html.escape(title)}</h1>"), *header_extra]
+        # the page template sets <html lang> from this marker (the language of the form's texts)
+        marker = f'<span class="pa-lang" data-lang="{html.escape(_.code.replace("_", "-"))}" hidden></span>'
+        header = [widgets.HTML(FORM_CSS + marker), widgets.HTML(f"<h1>{html.escape(title)}</h1>"), *header_extra]
         if intro:
             header.append(widgets.HTML(f"<p>{html.escape(intro)}</p>"))
         header.append(widgets.HTML(f"<p>{html.escape(_(self.DEFAULT_NOTE) if note is None else note)}</p>"))
