@@ -205,7 +205,12 @@ def test_releases_lists_by_partner_term_recipient_and_verifies(first_run, capsys
     release_id = ledger.loc[ledger["partner_id"] == "P01", "release_id"].iloc[-1]
     assert cli_main(["releases", "--out", str(out), "--verify", release_id]) == 0
     said = capsys.readouterr().out
-    assert "files unchanged" in said and "reproducible from the data: no" in said  # the test changed the data
+    assert "files unchanged" in said and "reproducible from the data: yes" in said
+    changed = out / "changed_data"
+    shutil.copytree(data, changed)
+    (changed / "district.yml").write_text((changed / "district.yml").read_text() + "\n# edited\n")
+    assert cli_main(["releases", "--out", str(out), "--verify", release_id, "--data-dir", str(changed)]) == 0
+    assert "reproducible from the data: no (1 data file(s) changed" in capsys.readouterr().out
     html = out / TERM / "release" / "P01.html"
     html.write_text(html.read_text() + "<!-- edited -->")
     assert cli_main(["releases", "--out", str(out), "--verify", release_id]) == 1
