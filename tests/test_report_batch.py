@@ -326,3 +326,20 @@ def test_kernel_output_goes_to_a_log_not_the_terminal(tmp_path, capfd):
     log = tmp_path / "out" / "failed" / "P01.kernel.log"
     assert "kernel-stderr-marker" in log.read_text()
     assert not (tmp_path / "out" / "tmp" / "P01.kernel.log").exists()
+
+
+def test_partner_rerun_updates_only_its_row_of_the_district_pages(first_run):
+    # Defect 5 of issue #9: `reports --partner P01` rewrote index.html and the brief for one partnership.
+    data, out, _ = first_run
+    assert cli_main(["reports", str(data), "--term", TERM, "--out", str(out), "--partner", "P01",
+                     "--no-progress"]) in (0, 1)
+    manifest = json.loads((out / TERM / "work" / "manifest.json").read_text())
+    assert sorted(r["partner_id"] for r in manifest["rows"]) == sorted(_partners(data))
+    index = (out / TERM / "release" / "index.html").read_text()
+    for pid in _partners(data):
+        assert f"({pid})" in index
+    brief = (out / TERM / "release" / "community_brief.html").read_text()
+    words = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+    assert f"worked with {words[len(_partners(data))]} community partners" in brief
+    public = json.loads((out / TERM / "release" / "manifest.json").read_text())
+    assert len(public["reports"]) == len(_partners(data)) and "error" not in json.dumps(public)
