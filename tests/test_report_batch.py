@@ -340,6 +340,7 @@ def test_partner_rerun_updates_only_its_row_of_the_district_pages(first_run):
         assert f"({pid})" in index
     brief = (out / TERM / "release" / "community_brief.html").read_text()
     words = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
-    assert f"worked with {words[len(_partners(data))]} community partners" in brief
+    built = [pid for pid in _partners(data) if (out / TERM / "work" / "bundles" / pid / "bundle.json").exists()]
+    assert len(built) > 1 and f"worked with {words[len(built)]} community partners" in brief
     public = json.loads((out / TERM / "release" / "manifest.json").read_text())
     assert len(public["reports"]) == len(_partners(data)) and "error" not in json.dumps(public)
