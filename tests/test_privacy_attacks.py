@@ -155,7 +155,10 @@ def _level_ok(text: str, x: np.ndarray, n: np.ndarray) -> np.ndarray:
     m = re.fullmatch(r"(\d+)%", t)
     if m:
         v = int(m.group(1))
-        return (pct >= v - 0.5 - 1e-9) & (pct <= v + 0.5 + 1e-9)
+        # privacy.display shows values just outside the 5/95 codes one step outwards (5.2 % -> "6%")
+        low = 5.0 if v == 6 else v - 0.5
+        high = 95.0 if v == 94 else v + 0.5
+        return (pct >= low - 1e-9) & (pct <= high + 1e-9)
     m = re.fullmatch(r"([≤≥<>])(\d+)%", t)
     if m:
         v = int(m.group(2))

@@ -79,6 +79,11 @@ def format_percent(x: float, n: float, profile: PrivacyProfile | str | None = No
        small numerators under the ``"code"`` action are coded the same way.
     5. Otherwise the percentage with ``percent_decimals`` decimals.
 
+    A value just outside the coded range never rounds into it: 5.2 % is shown
+    "6%" and 94.8 % "94%" (one display step outwards), so no plain "5%" or
+    "95%" is printed next to the codes "≤5%" / "≥95%" while every code stays
+    true (Delaware "5/95" rule, privacy.md §2).
+
     Parameters
     ----------
     x : float
@@ -105,6 +110,7 @@ def format_percent(x: float, n: float, profile: PrivacyProfile | str | None = No
         raise InputDataError(f"numerator {x:g} is outside 0..{n:g}", column="x", value=x,
                              fix="Check the numerator and denominator")
     pct = 100.0 * x / n
+    shown = float(_fmt_number(pct, p.percent_decimals))
     one = 100.0 / n
     small = p.min_numerator > 0 and (x < p.min_numerator or n - x < p.min_numerator)
     if small and p.small_numerator_action == "suppress":
@@ -135,7 +141,13 @@ def format_percent(x: float, n: float, profile: PrivacyProfile | str | None = No
             bound = min(bound, 100.0 - 100.0 * (p.min_numerator - 1) / n, 100.0 - one)
         if pct >= bound - 1e-9:
             return f"≥{_fmt_bound(math.floor(bound + 1e-9))}%"
-    return f"{_fmt_number(pct, p.percent_decimals)}%"
+    # A value just outside the coded range must not round into it: "5%" would read as a value the code hides.
+    step = 10.0 ** -p.percent_decimals
+    if p.low_code_pct is not None and shown <= p.low_code_pct + 1e-9:
+        shown = p.low_code_pct + step
+    if p.high_code_pct is not None and shown >= p.high_code_pct - 1e-9:
+        shown = p.high_code_pct - step
+    return f"{_fmt_number(shown, p.percent_decimals)}%"
 
 
 def _fmt_bound(value: float) -> str:
