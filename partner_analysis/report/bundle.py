@@ -8,7 +8,13 @@ its bundle (:func:`load_bundle`); nothing student-level crosses.
 Every table passes a final guard (:func:`guard_table`) before it is written: a
 table with a student-id column, a string cell equal to a student id, or a visible
 count below the profile's ``min_group_n`` is refused with :class:`DisclosureError`.
-Every build appends one row per table to the release ledger (privacy.md §3.2).
+Bundles live in ``reports/<term>/work/bundles/`` (private: they keep exact
+values); every figure a report prints is made from them by
+:mod:`partner_analysis.privacy.display`. Before writing, the comparison rows
+are linked to the earlier terms they show (:func:`privacy.link_earlier_terms`)
+and checked against earlier releases in the ledger (differencing guard); the
+cells the report will print are written beside the bundle
+(:data:`CELLS_FILE`) for the ledger entry the batch records.
 
 Parts of the bundle come from other areas and are included as soon as they
 exist: KPI comparisons (``kpi.compare``), fit scores (``fit.summary_for_bundle``)
