@@ -16,7 +16,8 @@ def run_kpis(data_dir: str | Path, *, term: str, out: str | Path, partners=None,
     The format follows the suffix of ``out``: ``.csv`` or ``.parquet``.
     """
     from .catalog import load_catalog
-    from .compare import compare_partners
+    from ..privacy import PrivacyProfile, link_earlier_terms
+    from .compare import compare_partners, compute_kpis
     from .panel import read_dataset_for_kpis
 
     out = Path(out)
@@ -25,8 +26,16 @@ def run_kpis(data_dir: str | Path, *, term: str, out: str | Path, partners=None,
                           fix="Write e.g. --out kpis_2025-26-Q2.csv")
     dataset = read_dataset_for_kpis(data_dir)
     catalog = load_catalog(kpis_path) if kpis_path else None
-    table = compare_partners(dataset, term=term, partners=partners, by_program=by_program, subgroup=subgroup,
-                             comparison=comparison, catalog=catalog, suppress=True)
+    arrays = compute_kpis(dataset, catalog=catalog)
+    options = dict(partners=partners, by_program=by_program, subgroup=subgroup, comparison=comparison,
+                   catalog=catalog, suppress=True, arrays=arrays)
+    table = compare_partners(dataset, term=term, **options)
+    # prev_term_* / last_year_* are published too: hidden at least as those terms' own tables hide them
+    config = dataset.config
+    earlier = {name: (compare_partners(dataset, term=t.id, **options) if t is not None else None)
+               for name, t in (("prev_term", config.previous_term(term)),
+                               ("last_year", config.same_term_last_year(term)))}
+    table = link_earlier_terms(table, earlier, profile=PrivacyProfile.from_config(dict(config.privacy)))
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
     if out.suffix.lower() == ".csv":
