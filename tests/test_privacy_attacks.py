@@ -253,6 +253,33 @@ def attack_solver(release: Path, n_max: int) -> list[str]:
     return problems
 
 
+def attack_participation(release: Path, n_max: int) -> list[str]:
+    """(b) the participation table: programme counts and their "All programs" total.
+
+    Given: each programme's displayed count and the total's (nearest 5, "<10", "none"); relations: every
+    programme has at most as many students as the total, and the total has at most the sum of the programmes
+    (a student may take part in two). A hidden programme count is recovered when its feasible interval has
+    width 0.
+    """
+    problems = []
+    for html in sorted(release.glob("P*.html")):
+        t = _table(html, "Students taking part in")
+        if t is None:
+            continue
+        ranges = {r[0]: _count_range(r[-1], n_max) for r in t["rows"]}
+        total = ranges.pop("All programs", None)
+        if total is None:
+            continue
+        for name, rng in ranges.items():
+            if len(rng) > 1 and rng.max() < K:  # a hidden ("<10") programme
+                others = sum(int(v.max()) for k, v in ranges.items() if k != name)
+                low = max(int(rng.min()), int(total.min()) - others)
+                high = min(int(rng.max()), int(total.max()))
+                if low == high:
+                    problems.append(f"{html.name} programme {name}: {low} students recovered")
+    return problems
+
+
 def attack_truth_feasible(release: Path, bundles: Path, n_max: int) -> int:
     """Sanity check of the solver: the true counts must be feasible. Returns the number of cells checked."""
     checked = 0
@@ -389,6 +416,7 @@ def run_all_attacks(data: Path, root: Path, *, render=_render_release) -> dict[s
     rel1 = render(data, Q1, root)
     rel2 = render(data, Q2, root)
     problems = attack_trend(rel2, rel1, Q1) + attack_solver(rel2, n_max) + attack_solver(rel1, n_max)
+    problems += attack_participation(rel1, n_max) + attack_participation(rel2, n_max)
     problems += attack_coding(rel1) + attack_coding(rel2)
     problems += attack_leaks(rel2, _student_ids(data)) + attack_leaks(rel1, _student_ids(data))
     checked = attack_truth_feasible(rel2, root / Q2 / "work" / "bundles", n_max)
@@ -424,6 +452,7 @@ def test_attacks_on_the_demo_district_release(demo_dir, tmp_path):
     rel1 = _batch_render(data, Q1, root)
     rel2 = _batch_render(data, Q2, root)
     problems = attack_trend(rel2, rel1, Q1) + attack_solver(rel1, n_max) + attack_solver(rel2, n_max)
+    problems += attack_participation(rel1, n_max) + attack_participation(rel2, n_max)
     problems += attack_coding(rel1) + attack_coding(rel2)
     problems += attack_leaks(rel1, _student_ids(data)) + attack_leaks(rel2, _student_ids(data))
     assert not problems, "\n".join(problems)
