@@ -173,3 +173,16 @@ def test_work_folder_is_private_and_failed_reports_leave_the_release(tmp_path):
     retire_failed(layout, "P03")
     assert not (layout.release / "P03.html").exists()
     assert (layout.work / "failed" / "stale" / "P03.html").exists()
+
+
+def test_leak_scan_of_a_release_refuses_work_and_finds_ids(tmp_path):
+    from partner_analysis import privacy
+    from partner_analysis.report.release import prepare_layout
+
+    layout = prepare_layout(tmp_path / "reports", Q2)
+    (layout.release / "P01.html").write_text("<td>all good</td>")
+    assert privacy.scan_release(layout.release, ["004217"]) == []
+    (layout.release / "P02.html").write_text("<td>004217</td>")
+    assert [leak.student_id for leak in privacy.scan_release(layout.release, ["004217"])] == ["004217"]
+    with pytest.raises(privacy.PrivateFolderError):
+        privacy.scan_release(layout.work, ["004217"])

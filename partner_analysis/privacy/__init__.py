@@ -14,7 +14,7 @@ from .display import (NOT_SHOWN, PERCENT_UNITS, drb_round, format_change, format
 from .ledger import CELL_KEYS, ReleaseLedger, cell_fingerprint, differencing_conflicts, file_sha256
 from .linked import link_earlier_terms
 from .profile import PROFILES, PrivacyProfile, get_profile, resolve_profile
-from .scan import PRIVATE_MARKER, Leak, PrivateFolderError, check_publishable, scan_outputs
+from .scan import PRIVATE_MARKER, Leak, PrivateFolderError, check_publishable, scan_outputs, scan_release
 from .suppress import change_allowed, edfacts_perturb, primary_suppressed, suppress_comparisons, suppress_table
 
 __all__ = [
@@ -24,6 +24,6 @@ __all__ = [
     "format_percent", "format_count", "format_mean", "format_effect", "drb_round", "format_level",
     "format_change", "format_p", "format_score", "format_money", "format_whole", "format_share", "format_points",
     "format_participants", "shown_plainly", "numerator", "is_missing", "NOT_SHOWN", "PERCENT_UNITS",
-    "Leak", "scan_outputs", "check_publishable", "PrivateFolderError", "PRIVATE_MARKER",
+    "Leak", "scan_outputs", "scan_release", "check_publishable", "PrivateFolderError", "PRIVATE_MARKER",
     "ReleaseLedger", "CELL_KEYS", "cell_fingerprint", "differencing_conflicts", "file_sha256",
 ]

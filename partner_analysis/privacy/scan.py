@@ -12,7 +12,7 @@ from typing import Any, Iterable
 from ..exceptions import InputDataError
 from .display import is_missing
 
-__all__ = ["Leak", "scan_outputs", "check_publishable", "PrivateFolderError", "PRIVATE_MARKER"]
+__all__ = ["Leak", "scan_outputs", "scan_release", "check_publishable", "PrivateFolderError", "PRIVATE_MARKER"]
 
 
 @dataclass(frozen=True)
@@ -209,3 +209,14 @@ def check_publishable(folder: str | Path) -> Path:
             raise PrivateFolderError("this folder contains private working files (exact values)",
                                      path=marker.parent, fix="Share only reports/<term>/release/")
     return folder
+
+
+def scan_release(folder: str | Path, student_ids: Iterable[Any]) -> list[Leak]:
+    """The leak scan of a release folder: refuses private working files, then :func:`scan_outputs`.
+
+    Raises
+    ------
+    PrivateFolderError
+        When ``folder`` is, lies in or holds a ``work/`` folder (:func:`check_publishable`).
+    """
+    return scan_outputs(check_publishable(folder), student_ids)

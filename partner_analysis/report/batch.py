@@ -405,6 +405,7 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
     manifest.brief_path = write_brief(layout.release, rows=manifest.rows, term=term, lang=lang, work_dir=out_dir)
     manifest.index_path = write_index(layout.release, rows=manifest.rows, term=term, lang=lang, work_dir=out_dir)
     _write_public_manifest(layout.release / PUBLIC_MANIFEST, manifest)
+    _scan_release(layout, data_dir)
     # the ledger: one release per partner report written now, and one for the district pages
     data = data_hashes(data_dir)
     params = {"data_dir": str(Path(data_dir).resolve()), "term": term, "formats": list(formats), "lang": lang,
@@ -430,6 +431,28 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
                        _district_privacy(data_dir)).name, recipients=recipients,
                    parameters=dict(params, partner_id="district"), data=data, versions=versions)
     return manifest
+
+
+def _scan_release(layout, data_dir) -> None:
+    """Last check before anything is recorded as released: no student ID in any file of ``release/``."""
+    import pandas as pd
+
+    from .. import privacy
+    from .bundle import DisclosureError
+
+    students = Path(data_dir) / "students.parquet"
+    if not students.exists():
+        return
+    ids = pd.read_parquet(students, columns=["student_id"])["student_id"].astype(str)
+    leaks = privacy.scan_release(layout.release, ids)
+    if leaks:
+        files = sorted({Path(leak.file).name for leak in leaks})
+        for name in files:  # out of the release folder, kept for the analyst under work/failed/leaked/
+            dest = layout.work / "failed" / "leaked" / name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(layout.release / name, dest)
+        raise DisclosureError(f"student identifiers found in {files}; moved to work/failed/leaked/ and nothing "
+                              "was recorded as released", table=files[0])
 
 
 def _district_privacy(data_dir) -> dict:
