@@ -30,16 +30,19 @@ Texts that come from an instrument (questions, choices) are translated in the in
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import os
 from dataclasses import dataclass
+from typing import Iterator
 from urllib.parse import parse_qs
 from pathlib import Path
 
 from babel.support import NullTranslations, Translations
 
 __all__ = ["DOMAIN", "LOCALE_DIR", "DEFAULT_LANGUAGE", "Translator", "translations", "gettext", "ngettext", "N_",
-           "available_languages", "normalise_language", "language_from_query"]
+           "available_languages", "normalise_language", "language_from_query", "use_language", "current_language"]
 
 #: gettext domain: the catalogs are ``<lang>/LC_MESSAGES/partner_analysis.mo``
 DOMAIN = "partner_analysis"
@@ -86,14 +89,44 @@ def translations(lang: str | None) -> NullTranslations:
     return Translations.load(str(LOCALE_DIR), [code], DOMAIN)
 
 
+#: the language of text built without an explicit ``lang`` (set with :func:`use_language`)
+_CURRENT: contextvars.ContextVar[str | None] = contextvars.ContextVar("partner_analysis_language", default=None)
+
+
+@contextlib.contextmanager
+def use_language(lang: str | None) -> Iterator[str]:
+    """Within the block, :func:`gettext` and :func:`ngettext` without ``lang`` use ``lang``.
+
+    For code that builds a whole document in one language (a report) without passing the language
+    through every function. A context variable, so threads and asyncio tasks do not see each other's
+    language.
+
+    Examples
+    --------
+    >>> with use_language("es"):
+    ...     gettext("Submit")
+    'Enviar'
+    """
+    token = _CURRENT.set(lang)
+    try:
+        yield normalise_language(lang)
+    finally:
+        _CURRENT.reset(token)
+
+
+def current_language() -> str | None:
+    """The language set by the innermost :func:`use_language` (None: English)."""
+    return _CURRENT.get()
+
+
 def gettext(message: str, lang: str | None = None) -> str:
-    """``message`` in ``lang`` (English when there is no translation)."""
-    return translations(lang).gettext(message)
+    """``message`` in ``lang`` (default :func:`current_language`; English when there is no translation)."""
+    return translations(lang or _CURRENT.get()).gettext(message)
 
 
-def ngettext(singular: str, plural: str, n: int, lang: str | None = None) -> str:
-    """The singular or plural form of a message for count ``n`` in ``lang``."""
-    return translations(lang).ngettext(singular, plural, n)
+def ngettext(singular: str, plural: str, n: float, lang: str | None = None) -> str:
+    """The singular or plural form of a message for count ``n`` in ``lang`` (default the current language)."""
+    return translations(lang or _CURRENT.get()).ngettext(singular, plural, n)
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
 from conftest import ROOT
-from partner_analysis.i18n import (DOMAIN, LOCALE_DIR, Translator, available_languages, gettext,
-                                   language_from_query, ngettext)
+from partner_analysis.i18n import (DOMAIN, LOCALE_DIR, Translator, available_languages, current_language, gettext,
+                                   language_from_query, ngettext, use_language)
 
 PO_FILES = sorted(LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
 _PLACEHOLDER = re.compile(r"\{(\w*)\}")
@@ -99,3 +99,15 @@ def test_labels_from_other_modules_are_translated():
     _ = Translator("es")
     for label in [*STATUS_LABELS.values(), *CATEGORY_LABELS.values()]:
         assert _(label) != label, label
+
+
+def test_use_language_sets_the_default_language_for_a_block():
+    assert gettext("Submit") == "Submit" and current_language() is None
+    with use_language("es"):
+        assert gettext("Submit") == "Enviar" and current_language() == "es"
+        assert gettext("Submit", "en") == "Submit"        # an explicit language wins
+        with use_language(None):
+            assert gettext("Submit") == "Submit"
+        assert ngettext("{n} question needs an answer or a correction",
+                        "{n} questions need an answer or a correction", 2).startswith("{n} preguntas")
+    assert gettext("Submit") == "Submit" and current_language() is None
