@@ -55,11 +55,10 @@ bench: $(STAMP)
 LOCALES := partner_analysis/locale
 i18n-extract: $(STAMP)
 	$(VENV)/bin/pybabel extract -F babel.cfg -o $(LOCALES)/partner_analysis.pot --project=partner_analysis \
-	  --copyright-holder="partner_analysis contributors" --no-wrap --sort-by-file --omit-header .
+	  --version=0.1.0 --copyright-holder="partner_analysis contributors" --no-wrap --sort-by-file .
 
 i18n-update: i18n-extract
-	$(VENV)/bin/pybabel update -i $(LOCALES)/partner_analysis.pot -d $(LOCALES) -D partner_analysis --no-wrap \
-	  --omit-header
+	$(VENV)/bin/pybabel update -i $(LOCALES)/partner_analysis.pot -d $(LOCALES) -D partner_analysis --no-wrap
 
 i18n-compile: $(STAMP)
 	$(VENV)/bin/pybabel compile -d $(LOCALES) -D partner_analysis --statistics

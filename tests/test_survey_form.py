@@ -132,7 +132,7 @@ def test_fill_error_draft_restart_resume_submit_edit(db):
     assert form2.inputs["since"].value == dt.date(2019, 9, 1)
     assert form2.boxes["goals_why"].layout.display is None
     assert "3 of 4 required questions answered" in form2.progress.value
-    assert "5 saved answers were restored" in form2.widget.children[2].value
+    assert "5 saved answers were restored" in form2.intro_html.value
     form2.inputs["d_only"].value = "4"
     form2.inputs["goals_shared"].value = "5"          # hides goals_why: its answer must be dropped
     form2.inputs["hours"].value = "12.5"
@@ -193,7 +193,7 @@ def test_returning_respondent_corrects_submitted_answers(db):
     assert form.save_button not in form.widget.children[-2].children     # no "Save draft" here
     assert "Reason for the correction" in form.reason.description
     assert (form.inputs["years"].value, form.inputs["d_only"].value) == ("4", "4")
-    assert "You submitted this survey on" in form.widget.children[2].value
+    assert "You submitted this survey on" in form.intro_html.value
     form.inputs["years"].value = "6"
     form.inputs["channels"].value = ("email", "meet")
     assert store.audit_frame(rid).empty                                  # nothing is autosaved

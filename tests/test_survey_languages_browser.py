@@ -138,12 +138,32 @@ def test_survey_in_both_languages_is_accessible_and_keeps_answers(server):
         try:
             expect(page.get_by_role("button", name="Enviar")).to_be_visible()
             expect(page.get_by_label(re.compile(r"^Su organización"))).to_have_value("Riverside USD")
+            expect(page).to_have_title(re.compile("Encuesta sobre la colaboración"))
             page.get_by_role("button", name="Enviar").click()
             expect(page.locator(".pa-status")).to_contain_text("Todavía no se envió", timeout=30_000)
             assert _wcag(page) == [], "Spanish with errors, 1280 px"
+            with Store(db) as store:
+                drafts = store.answers_long(partner_id="P01", status="draft")
+            assert dict(zip(drafts["item"], drafts["value"])) == {"d_so1": "2", "organisation": "Riverside USD"}
+
+            # answer everything ("De acuerdo" in every row) and submit: the confirmation is at the top, in view
+            for group in page.get_by_role("radiogroup").all():
+                group.get_by_role("radio").nth(3).check()
+            name = page.get_by_label(re.compile(r"^Su nombre"))
+            name.fill("Ana Ruiz")
+            name.press("Tab")
+            expect(page.locator(".pa-progress")).to_contain_text(re.compile(r"\b(\d+) de \1 preguntas"),
+                                                                 timeout=60_000)
+            page.get_by_role("button", name="Enviar").click()
+            banner = page.locator(".pa-banner")
+            expect(banner).to_contain_text("Gracias", timeout=60_000)
+            expect(banner).to_contain_text("Qué sigue")
+            expect(banner).to_be_in_viewport()
+            assert _wcag(page) == [], "Spanish, submitted, 1280 px"
+            page.screenshot(path=str(SCREENSHOT_DIR / "pa_survey_es_submitted_1280.png"))
         finally:
             browser.close()
     with Store(db) as store:
-        drafts = store.answers_long(partner_id="P01", status="draft")
-    assert dict(zip(drafts["item"], drafts["value"])) == {"d_so1": "2", "organisation": "Riverside USD"}
+        done = store.answers_wide(partner_id="P01", status=None)
+    assert done["status"].tolist() == ["submitted"] and done.loc[0, "d_so1"] == "4"   # the name "4", not a label
     print(f"survey length at 1280x900: {screens_en:.1f} screens (English), {screens_es:.1f} screens (Spanish)")

@@ -212,17 +212,30 @@ def survey_form(instrument: Any, store: Store, *, partner_id: str, role: str, re
                           "Draft saved at {time} ({n} answers). You can close this page and continue later with "
                           "the same partnership, role and name.", n).format(time=stamp, n=n)
 
-    intro = _who(partner_id, role, respondent, _)
+    intro = _who(_partner_label(store, partner_id), role, respondent, _)
     if restored and answers is None:
         intro += " " + _.ngettext("Your {n} saved answer was restored.", "Your {n} saved answers were restored.",
                                   restored).format(n=restored)
     form = WidgetForm(controller, title=str(getattr(instrument, "title", None) or form_id), intro=intro,
-                      on_save=save_draft, lang=lang, header_extra=header_extra)
+                      on_save=save_draft, lang=lang, header_extra=header_extra,
+                      next_text=_("What happens next: the coordinator puts the district's and the partner's answers "
+                                  "side by side and shares the results with both sides before you meet to discuss "
+                                  "them. To correct an answer, open the survey again the same way."))
     form.response_id = response_id
     form.store = store
     form.mode = "draft"
     form.reason = None
     return form
+
+
+def _partner_label(store: Store, partner_id: str) -> str:
+    """``"Riverside Hospital (P01)"`` when the store knows the partnership's name, else the id."""
+    try:
+        names = store.partnerships_frame().set_index("partner_id")["name"].to_dict()
+    except StoreError:
+        return partner_id
+    name = names.get(partner_id)
+    return f"{name} ({partner_id})" if name and name != partner_id else partner_id
 
 
 def _who(partner_id: str, role: str, respondent: str, _: Translator = Translator()) -> str:
@@ -294,7 +307,7 @@ def _correction_form(instrument: Any, store: Store, response_id: int, fields: li
         when = _("You submitted this survey on {date}.").format(date=f"{stamp:%Y-%m-%d}")
     else:
         when = _("You submitted this survey.")
-    intro = (f"{_who(partner_id, role, respondent, _)} {when} "
+    intro = (f"{_who(_partner_label(store, partner_id), role, respondent, _)} {when} "
              + _("Correct your submitted answers below, give the reason, and choose Save corrections."))
     title = _("{title}: correct your submitted answers").format(
         title=getattr(instrument, "title", None) or instrument.form_id)
