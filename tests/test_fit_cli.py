@@ -115,7 +115,7 @@ def test_score_and_export_verbs(demo_db, tmp_path, capsys):
     assert long[long["item"] == "resources_given"]["value"].str.contains(" ").all()
 
 
-def _kobo_frame(store, inst, *, labels_for=()):
+def _kobo_frame(store, inst, *, labels_for=(), lang=None):
     """Turn the store's wide answers into what KoboToolbox exports: group paths, meta columns, ';'."""
     wide = store.answers_wide(form_id="partner_fit")
     group_name = {label: name for name, label in inst.groups}
@@ -128,7 +128,7 @@ def _kobo_frame(store, inst, *, labels_for=()):
         if it.type == "select_multiple":
             values = values.map(lambda v: " ".join(v) if isinstance(v, list) else "")
         elif it.name in labels_for:
-            values = values.map(lambda v, it=it: it.choice(v).label if v is not None else "")
+            values = values.map(lambda v, it=it: it.choice(v).label_in(lang) if v is not None else "")
         frame[col] = values.map(lambda v: "" if v is None else str(v))
     frame["partner_id"] = wide["partner_id"]
     frame["role"] = wide["role"]
@@ -165,6 +165,19 @@ def test_kobo_import_round_trip(demo_db, inst, tmp_path, capsys):
     assert f"imported 0 response(s); {len(wide)} already imported" in capsys.readouterr().out
     # scores are identical whichever way the answers came in (waves differ: import put all in 'annual')
     assert len(target.answers_long()) == len(b)
+
+
+def test_kobo_export_with_spanish_labels_reads_as_choice_names(demo_db, inst, tmp_path):
+    db, _ = demo_db
+    wide, frame = _kobo_frame(store_mod.Store(db), inst, labels_for=("d_ds1", "collab_level"), lang="es")
+    col = next(c for c in frame.columns if c.endswith("/d_ds1"))
+    assert frame[col].isin(["Muy en desacuerdo", "En desacuerdo", "Ni de acuerdo ni en desacuerdo", "De acuerdo",
+                            "Muy de acuerdo", "No sé", ""]).all() and (frame[col] != "").any()
+    csv = tmp_path / "kobo_es.csv"
+    frame.to_csv(csv, sep=";", index=False)
+    long = read_kobo_csv(csv, inst)
+    got = long[long["item"] == "d_ds1"]["value"].tolist()
+    assert got == [v for v in wide["d_ds1"].tolist() if v is not None]
 
 
 def test_kobo_import_rejects_bad_rows_before_writing(demo_db, inst, tmp_path):

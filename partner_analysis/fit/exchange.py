@@ -312,7 +312,11 @@ def read_kobo_csv(path: str | Path, instrument: Instrument, *, partner_id: str |
 def _convert(it, text: str, *, path: Path, row: int, column: str) -> Any:
     if it.type in ("select_one", "select_multiple"):
         names = {c.name for c in it.choices}
-        labels = {c.label.strip().lower(): c.name for c in it.choices}
+        # an export "with labels" may be in any of the form's languages (label::Español (es) ...)
+        labels = {}
+        for c in it.choices:
+            for label in (c.label, *(text for _lang, text in getattr(c, "labels", ()))):
+                labels.setdefault(label.strip().lower(), c.name)
 
         def one(token: str) -> str:
             if token in names:
