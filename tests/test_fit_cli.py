@@ -47,6 +47,7 @@ def test_validate_verb(tmp_path, capsys):
     assert main(["survey", "validate", str(default_instrument_path()), "--write-plain", str(tmp_path / "p.xlsx")]) == 0
     out = capsys.readouterr().out
     assert "valid instrument 'partner_fit'" in out and "Data sharing (data_sharing): 3 district items" in out
+    assert "languages: English (en), Español (es); default en" in out
     assert (tmp_path / "p.xlsx").is_file()
     bad = tmp_path / "bad.xlsx"
     bad.write_bytes(b"nope")

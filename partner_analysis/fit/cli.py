@@ -33,6 +33,9 @@ def _cmd_validate(args) -> int:
     print(f"  bands: {bands}; gap watch >= {inst.gap_thresholds.watch}, discuss >= {inst.gap_thresholds.discuss}; "
           f"min items {inst.min_items_pct:.0%}; min n {inst.min_n}; "
           f"confidential: {'yes' if inst.confidential else 'no'}")
+    languages = ", ".join(f"{name} ({code})" for code, name in inst.languages)
+    print(f"  languages: {languages}; default {inst.default_language}"
+          + ("; every scored item translated in each" if len(inst.languages) > 1 else ""))
     if args.write_plain:
         write_plain_xlsform(args.file, args.write_plain)
         print(f"  plain XLSForm for KoboToolbox/ODK written to {args.write_plain}")
