@@ -96,7 +96,7 @@ INVALID = [
                  "survey", 1, "label::Spanish", "without a code", id="language-without-code"),
     pytest.param(dict(settings=edit(SETTINGS, 2, "default_language", "English")), "settings", 2,
                  "default_language", "has no language code", id="default-language-without-code"),
-    pytest.param(dict(choices=[r[:3] + r[4:] for r in CHOICES]), "choices", 2, "label::<es>",
+    pytest.param(dict(choices=[r[:3] + r[4:] for r in CHOICES]), "choices", 2, f"label::{ES}",
                  "has no label in language 'es'", id="choices-not-translated-at-all"),
 ]
 

@@ -932,8 +932,16 @@ def _check_translated(reader: _Reader, items: Sequence[Item], choices: dict[str,
     names = dict(lang.survey.get("label", {}))
 
     def column(base: str, code: str, cols: dict) -> str:
-        return cols.get(base, {}).get(code, (f"{base}::<{code}>", ""))[0] if code != lang.default or \
-            code in cols.get(base, {}) else base
+        """The column holding ``base`` in ``code`` (as written), or the one to add (named like its siblings)."""
+        if code in cols.get(base, {}):
+            return cols[base][code][0]
+        if code == lang.default:
+            return base
+        for sheet_cols in (lang.survey, lang.choices):
+            for found in sheet_cols.values():
+                if code in found:
+                    return f"{base}::{found[code][0].split('::', 1)[1]}"
+        return f"{base}::{code}"
 
     for it in items:
         if not it.scored:
