@@ -58,7 +58,7 @@ i18n-extract: $(STAMP)
 	  --version=0.1.0 --copyright-holder="partner_analysis contributors" --no-wrap --sort-by-file .
 
 i18n-update: i18n-extract
-	$(VENV)/bin/pybabel update -i $(LOCALES)/partner_analysis.pot -d $(LOCALES) -D partner_analysis --no-wrap
+	$(VENV)/bin/pybabel update -i $(LOCALES)/partner_analysis.pot -d $(LOCALES) -D partner_analysis --no-wrap --ignore-obsolete
 
 i18n-compile: $(STAMP)
 	$(VENV)/bin/pybabel compile -d $(LOCALES) -D partner_analysis --statistics

@@ -217,10 +217,7 @@ def survey_form(instrument: Any, store: Store, *, partner_id: str, role: str, re
         intro += " " + _.ngettext("Your {n} saved answer was restored.", "Your {n} saved answers were restored.",
                                   restored).format(n=restored)
     form = WidgetForm(controller, title=str(getattr(instrument, "title", None) or form_id), intro=intro,
-                      on_save=save_draft, lang=lang, header_extra=header_extra,
-                      next_text=_("What happens next: the coordinator puts the district's and the partner's answers "
-                                  "side by side and shares the results with both sides before you meet to discuss "
-                                  "them. To correct an answer, open the survey again the same way."))
+                      on_save=save_draft, lang=lang, header_extra=header_extra)
     form.response_id = response_id
     form.store = store
     form.mode = "draft"

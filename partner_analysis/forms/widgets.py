@@ -61,9 +61,6 @@ FORM_CSS = """
 .pa-form .pa-q > .widget-radio-box { max-width: 44em; }
 .pa-form .widget-button { min-width: 9em; }
 .pa-form .pa-language { max-width: 16em; }
-.pa-form .pa-banner { border-left: 6px solid #1b6e20; background: #eef6ee; padding: 0.6em 1em; margin: 0.6em 0;
-  color: #1a1a1a; }
-.pa-form .pa-banner p { margin: 0.3em 0; }
 .pa-form .pa-matrix { margin: 0.5em 0 1em 0; }
 .pa-form .pa-matrix-head { display: flex; align-items: flex-end; border-bottom: 1px solid #767676;
   padding: 0.2em 0; }
@@ -187,8 +184,6 @@ class WidgetForm:
         Start of the status message when a submission is refused.
     done_text : str or callable
         Status message after a successful submission; a callable is asked for it at that moment.
-    next_text : str
-        What happens next, shown under the confirmation in the top banner (plain text).
     lang : str, optional
         Language of the buttons, instructions and messages (``"es"``; default English), looked up in the
         gettext catalogs of :mod:`partner_analysis.i18n`. Texts passed in (title, labels) are used as given.
@@ -204,10 +199,8 @@ class WidgetForm:
     errors : dict[str, ipywidgets.HTML]
         Inline error text of each field.
     progress, status : ipywidgets.HTML
-        "7 of 32 required questions answered"; confirmation and problem messages (next to the buttons).
-    banner : ipywidgets.HTML
-        The confirmation at the top of the form after a successful submission (the page template scrolls
-        it into view), so the respondent does not have to find it at the bottom of a long, disabled form.
+        "7 of 32 required questions answered"; confirmation and problem messages (next to the buttons; the
+        apps add a confirmation banner at the top).
     save_button, submit_button : ipywidgets.Button
     """
 
@@ -218,7 +211,7 @@ class WidgetForm:
                  on_save: Callable[[], str | None] | None = None, submit_label: str | None = None,
                  save_label: str | None = "", note: str | None = None, extra: Sequence = (),
                  refused_text: str | None = None, done_text: str | Callable[[], str] | None = None,
-                 lang: str | None = None, header_extra: Sequence = (), next_text: str = ""):
+                 lang: str | None = None, header_extra: Sequence = ()):
         _ = self._ = Translator(lang)
         self.lang = lang
         submit_label = submit_label or _("Submit")
@@ -227,7 +220,6 @@ class WidgetForm:
         self.on_save = on_save
         self.refused_text = refused_text or _("Not submitted yet")
         self.done_text = done_text or _("Thank you. Your answers were submitted.")
-        self.next_text = next_text
         self.inputs: dict[str, widgets.Widget] = {}
         self.errors: dict[str, widgets.HTML] = {}
         self.boxes: dict[str, widgets.Box] = {}
@@ -240,10 +232,8 @@ class WidgetForm:
 
         # the page template sets <html lang> from this marker (the language of the form's texts)
         marker = f'<span class="pa-lang" data-lang="{html.escape(_.code.replace("_", "-"))}" hidden></span>'
-        self.banner = widgets.HTML("")
         self._header_extra = tuple(header_extra)
-        header = [widgets.HTML(FORM_CSS + marker), widgets.HTML(f"<h1>{html.escape(title)}</h1>"), self.banner,
-                  *header_extra]
+        header = [widgets.HTML(FORM_CSS + marker), widgets.HTML(f"<h1>{html.escape(title)}</h1>"), *header_extra]
         #: the intro paragraph (empty when there is none)
         self.intro_html = widgets.HTML(f"<p>{html.escape(intro)}</p>" if intro else "")
         if intro:
@@ -401,11 +391,7 @@ class WidgetForm:
                 control.disabled = True   # also the language menu: the confirmation stays as it is
         self.save_button.disabled = True
         self.submit_button.disabled = True
-        done = self.done_text() if callable(self.done_text) else self.done_text
-        self._message(done)
-        after = f"<p>{html.escape(self.next_text)}</p>" if self.next_text else ""
-        self.banner.value = (f'<div class="pa-banner" role="status" tabindex="-1"><p><strong>{html.escape(done)}'
-                             f'</strong></p>{after}</div>')
+        self._message(self.done_text() if callable(self.done_text) else self.done_text)
 
     # -- view ------------------------------------------------------------------------------------
 
