@@ -34,7 +34,7 @@ from .tables import FORMS, ROLES, invitation_partners, invitations
 from .tokens import looks_like_token, new_token, same_hash, token_hash
 
 __all__ = ["Identity", "NewInvitation", "create_invitation", "create_from_roster", "resolve_token", "revoke",
-           "invitations_frame", "rotate_token", "invitation_link", "DEFAULT_EXPIRY_DAYS", "ROSTER_COLUMNS"]
+           "invitations_frame", "rotate_token", "invitation_usable", "invitation_link", "DEFAULT_EXPIRY_DAYS", "ROSTER_COLUMNS"]
 
 #: days an invitation link stays valid unless ``expires_days`` says otherwise
 DEFAULT_EXPIRY_DAYS = 30
@@ -354,6 +354,14 @@ def resolve_token(store: Store, token: str | None, *, form: str, now: dt.datetim
             conn.execute(invitations.update().where(invitations.c.invitation_id == row.invitation_id)
                          .values(opened_at=now))
         return _identity(conn, row)
+
+
+def invitation_usable(store: Store, invitation_id: int, *, now: dt.datetime | None = None) -> bool:
+    """Whether the invitation exists and is neither revoked nor expired (a signed-in browser's check)."""
+    with _reading(store) as conn:
+        row = conn.execute(sa.select(invitations.c.revoked_at, invitations.c.expires_at)
+                           .where(invitations.c.invitation_id == int(invitation_id))).first()
+    return row is not None and row.revoked_at is None and _utc(row.expires_at) > (now or _now())
 
 
 def revoke(store: Store, invitation_id: int, *, now: dt.datetime | None = None) -> bool:
