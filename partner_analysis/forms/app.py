@@ -150,7 +150,7 @@ class SurveyApp(ChooserApp):
 
 #: the confirmation banner (dark green text on pale green: contrast 9.6:1; the heading says it in words)
 BANNER_CSS = ("<style>.pa-banner{border:2px solid #1b5e20;background:#e8f5e9;color:#1b3a1d;padding:0.4em 1em;"
-              "margin:0.6em 0;border-radius:4px;max-width:48em}.pa-banner h2{margin:0.3em 0;font-size:1.25em}"
+              "margin:0.6em 0;border-radius:4px;max-width:48em}.pa-banner h1,.pa-banner h2{margin:0.3em 0;font-size:1.25em}"
               "</style>")
 
 #: the instrument's name question, answered from the invitation (the respondent may still correct it)
@@ -168,7 +168,8 @@ def partner_name(store: Store, partner_id: str) -> str:
 def confirmation_banner(*, corrected: bool, partner: str) -> str:
     """The banner shown at the top after a submission: done, and what happens next."""
     head = "Your corrections were saved" if corrected else "Thank you: your answers were submitted"
-    return ('<div class="pa-banner" role="status"><h2>' + html.escape(head) + "</h2><p>What happens next: the "
+    # an h1: the banner replaces the form (and its h1) on the page
+    return ('<div class="pa-banner" role="status"><h1>' + html.escape(head) + "</h1><p>What happens next: the "
             f"district's partnership team combines the answers of both sides into the fit report for "
             f"{html.escape(partner)} and goes through it with the partnership at the next check-in. "
             "Individual answers are not shown to the other side.</p><p>To correct an answer, open the same "
