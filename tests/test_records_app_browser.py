@@ -214,6 +214,7 @@ def server(tmp_path):
     pytest.importorskip("axe_playwright_python")
     from partner_analysis.data.synth import make_demo_district
     data_dir = make_demo_district(tmp_path / "district", students=300, partners=6, seed=3)
+    token = _token(data_dir, ["P02", "P03"], name=ENTERED_BY, email="ana.lee@district.example")
     port = _free_port()
     log = tmp_path / "voila.log"
     env = {k: v for k, v in os.environ.items() if k not in ("PA_DB_URL", "PA_DATA_DIR")}
@@ -224,7 +225,7 @@ def server(tmp_path):
                                 start_new_session=True)
     try:
         _wait_for_port(port, proc, log)
-        yield port, data_dir / "records" / "records.sqlite", log
+        yield port, data_dir / "records" / "records.sqlite", log, token
     finally:
         # SIGTERM lets the CLI stop Voilà and its kernels; the group kill is only a fallback.
         proc.send_signal(signal.SIGTERM)
@@ -235,15 +236,16 @@ def server(tmp_path):
             proc.wait()
 
 
-def _wcag(page) -> list:
-    """WCAG 2.1 A/AA violations of the page as it stands (empty when none)."""
+def _wcag(page, *, inputs: bool = True) -> list:
+    """WCAG 2.1 A/AA violations of the page as it stands (empty when none); ``inputs``: the page has some."""
     from axe_playwright_python.sync_playwright import Axe
     response = Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG_TAGS}}).response
     # the page's inputs were really examined: the label rule ran over them and passed
     passed = {r["id"]: len(r["nodes"]) for r in response["passes"]}
-    assert passed.get("label", 0) >= 1, sorted(passed)
+    if inputs:
+        assert passed.get("label", 0) >= 1, sorted(passed)
     incomplete = [(r["id"], len(r["nodes"])) for r in response["incomplete"]]
-    print("axe passed rules:", len(passed), "label nodes:", passed["label"], "needs review:", incomplete)
+    print("axe passed rules:", len(passed), "label nodes:", passed.get("label", 0), "needs review:", incomplete)
     found = response["violations"]
     return [(v["id"], v["impact"], len(v["nodes"]), v["nodes"][0]["html"][:200]) for v in found]
 
@@ -266,27 +268,32 @@ def _store_counts(db: Path) -> tuple[int, int, int]:
 def test_records_forms_in_browser(server):
     require_chromium()
     from playwright.sync_api import expect
-    port, db, log = server
+    port, db, log, token = server
+    import pandas as pd
+    names = pd.read_parquet(Path(db).parents[1] / "partners.parquet").set_index("partner_id")["name"]
+    p02 = names["P02"]
     checkins_before, investments_before, goals_before = _store_counts(db)
     axe_results: dict[str, list] = {}
 
-    with app_page(port, height=1400) as (page, blocked):
+    with app_page(port, height=1400, path=f"/?token={token}") as (page, blocked):
+        assert page.title() == "Partnership records"
         axe_results["chooser"] = _wcag(page)
+        # the district coordinator's link lists its two partnerships, by name, and no other
+        partner = page.get_by_label("Partnership", exact=True)
+        options = [o.replace("\xa0", " ").strip() for o in partner.locator("option").all_inner_texts() if o.strip()]
+        assert options == [f"{names['P02']} (P02)", f"{names['P03']} (P03)"], options
+        assert names["P01"] not in page.content() and page.get_by_label("Your name").count() == 0
 
         # Opening without choices says what is missing, in words
         page.get_by_role("button", name="Open the form").click()
-        expect(page.get_by_role("alert")).to_contain_text("Please choose the partner", timeout=30_000)
+        expect(page.get_by_role("alert")).to_contain_text("Please choose the partnership", timeout=30_000)
         axe_results["chooser with error"] = _wcag(page)
 
         # -- check-in ---------------------------------------------------------------------------
-        partner = page.get_by_label("Partner", exact=True)
-        partner.select_option(label=partner.locator("option", has_text="P02 –").inner_text().strip())
+        partner.select_option(label=f"{p02} (P02)")
         page.get_by_label("Enter a check-in").check()
-        page.get_by_label("Your name", exact=True).fill(ENTERED_BY)
-        page.get_by_label("Your name", exact=True).press("Tab")
         page.get_by_role("button", name="Open the form").click()
-        expect(page.get_by_role("heading", name="Quarterly check-in: partner P02")).to_be_visible(
-            timeout=60_000)
+        expect(page.get_by_role("heading", name=f"Quarterly check-in: {p02}")).to_be_visible(timeout=60_000)
         page.screenshot(path=str(SCREENSHOT_DIR / "pa_records_checkin_empty.png"), full_page=True)
 
         page.get_by_role("button", name="Submit").click()
@@ -318,15 +325,16 @@ def test_records_forms_in_browser(server):
         page.get_by_label("Date of the check-in * (required)").fill("2025-11-12")
         page.get_by_label("Date of the check-in * (required)").press("Tab")
         page.get_by_role("button", name="Submit").click()
-        expect(page.locator(".pa-status")).to_contain_text("Thank you", timeout=60_000)
-        axe_results["check-in submitted"] = _wcag(page)
+        expect(page.locator(".pa-banner")).to_contain_text("Saved: check-in", timeout=60_000)
+        expect(page.get_by_role("button", name="Submit")).to_be_hidden()
+        axe_results["check-in submitted"] = _wcag(page, inputs=False)       # the banner and the way back
         page.screenshot(path=str(SCREENSHOT_DIR / "pa_records_checkin_done.png"), full_page=True)
 
         # -- investment -------------------------------------------------------------------------
         page.get_by_role("button", name="Back to the choices").click()
         page.get_by_label("Record an investment").check()
         page.get_by_role("button", name="Open the form").click()
-        expect(page.get_by_role("heading", name="Investment entry: partner P02")).to_be_visible(timeout=60_000)
+        expect(page.get_by_role("heading", name=f"Investment entry: {p02}")).to_be_visible(timeout=60_000)
         page.get_by_role("button", name="Submit").click()
         expect(page.locator(".pa-status")).to_contain_text("Not submitted yet", timeout=30_000)
         axe_results["investment with errors"] = _wcag(page)
@@ -341,15 +349,15 @@ def test_records_forms_in_browser(server):
         page.get_by_label("Description").fill("Mentoring sessions, browser test")
         page.get_by_label("Description").press("Tab")
         page.get_by_role("button", name="Submit").click()
-        expect(page.locator(".pa-status")).to_contain_text("Thank you", timeout=60_000)
-        axe_results["investment submitted"] = _wcag(page)
+        expect(page.locator(".pa-banner")).to_contain_text("Saved: investment entry", timeout=60_000)
+        axe_results["investment submitted"] = _wcag(page, inputs=False)       # the banner and the way back
         page.screenshot(path=str(SCREENSHOT_DIR / "pa_records_investment_done.png"), full_page=True)
 
         # -- goal -------------------------------------------------------------------------------
         page.get_by_role("button", name="Back to the choices").click()
         page.get_by_label("Set a goal").check()
         page.get_by_role("button", name="Open the form").click()
-        expect(page.get_by_role("heading", name="Set a goal: partner P02")).to_be_visible(timeout=60_000)
+        expect(page.get_by_role("heading", name=f"Set a goal: {p02}")).to_be_visible(timeout=60_000)
         page.get_by_label("What the partnership wants to achieve * (required)").fill(
             "Raise participants' attendance, browser test")
         page.get_by_label("What the partnership wants to achieve * (required)").press("Tab")
@@ -371,8 +379,8 @@ def test_records_forms_in_browser(server):
         page.get_by_label("Owner of the goal * (required)").fill("Sam Ortiz")
         page.get_by_label("Owner of the goal * (required)").press("Tab")
         page.get_by_role("button", name="Submit").click()
-        expect(page.locator(".pa-status")).to_contain_text("Thank you", timeout=60_000)
-        axe_results["goal submitted"] = _wcag(page)
+        expect(page.locator(".pa-banner")).to_contain_text("Saved: goal", timeout=60_000)
+        axe_results["goal submitted"] = _wcag(page, inputs=False)       # the banner and the way back
         page.screenshot(path=str(SCREENSHOT_DIR / "pa_records_goal_done.png"), full_page=True)
 
     assert axe_results == {k: [] for k in axe_results}, axe_results
@@ -410,11 +418,9 @@ def test_records_forms_in_browser(server):
         "attendance_rate", "all", "2025-26-Q2", "2025-26-Q4", "Sam Ortiz")
     assert (g["baseline"], g["target"]) == (pytest.approx(0.91), pytest.approx(0.94))   # entered in percent
     # drafts were dropped on submit
-    from partner_analysis.records.forms import load_draft
-    with Store(db) as store:
-        assert load_draft(store, "goal", entered_by=ENTERED_BY, partner_id="P02") == {}
-        assert load_draft(store, "checkin", entered_by=ENTERED_BY, partner_id="P02") == {}
-        assert load_draft(store, "investment", entered_by=ENTERED_BY, partner_id="P02") == {}
+    from partner_analysis.records.tables import drafts
+    with Store(db) as store, store.engine.connect() as conn:
+        assert conn.execute(drafts.select()).all() == []
     assert {urlparse(u).hostname for u in blocked} <= KNOWN_EXTERNAL_HOSTS, blocked
 
 
