@@ -31,9 +31,13 @@ HYP = settings(max_examples=80, deadline=None, suppress_health_check=[HealthChec
 
 
 def test_docstring_examples_run():
-    result = doctest.testmod(privacy)
-    assert result.attempted >= 15
-    assert result.failed == 0
+    import importlib
+    attempted = failed = 0
+    for name in ("profile", "display", "suppress", "linked", "scan", "ledger"):
+        result = doctest.testmod(importlib.import_module(f"partner_analysis.privacy.{name}"))
+        attempted, failed = attempted + result.attempted, failed + result.failed
+    assert attempted >= 15
+    assert failed == 0
 
 
 # =========================================================================== profiles

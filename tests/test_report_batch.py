@@ -50,19 +50,19 @@ def _partners(data: Path) -> list[str]:
 def test_broken_partner_fails_alone_then_only_failed_redoes_it(first_run):
     data, out, code = first_run
     assert code != 0
-    manifest = json.loads((out / TERM / "manifest.json").read_text())
+    manifest = json.loads((out / TERM / "work" / "manifest.json").read_text())
     status = {r["partner_id"]: r for r in manifest["rows"]}
     assert set(status) == set(_partners(data))
     assert status["P03"]["status"] == "failed" and "start_date" in status["P03"]["error"]
     for pid, r in status.items():
         if pid != "P03":
             assert r["status"] == "ok", r
-            assert (out / TERM / f"{pid}.html").exists() and (out / TERM / f"{pid}.ipynb").exists()
-    csv = pd.read_csv(out / TERM / "manifest.csv", dtype=str)
+            assert (out / TERM / "release" / f"{pid}.html").exists() and (out / TERM / "work" / "notebooks" / f"{pid}.ipynb").exists()
+    csv = pd.read_csv(out / TERM / "work" / "manifest.csv", dtype=str)
     assert sorted(csv["partner_id"]) == sorted(status)
     assert {"status", "seconds", "error", "failing_cell", "versions"} <= set(csv.columns)
     assert "papermill" in json.loads(csv["versions"].iloc[0])
-    index = (out / TERM / "index.html").read_text()
+    index = (out / TERM / "release" / "index.html").read_text()
     assert 'href="P01.html"' in index and 'href="P03.html"' not in index
 
 
@@ -72,23 +72,26 @@ def test_broken_partner_fails_alone_then_only_failed_redoes_it(first_run):
 def _only_failed_redoes_just_that_one(data, out):
     # Part of the test above: the order of the two steps matters, so they are one test.
     district_pages = ("index.html", "community_brief.html")  # rewritten on every run: they cover all partners
-    before = {p.name: p.stat().st_mtime_ns for p in (out / TERM).glob("*.html") if p.name not in district_pages}
-    brief_before = (out / TERM / "community_brief.html").read_text()
+    before = {p.name: p.stat().st_mtime_ns for p in (out / TERM / "release").glob("*.html") if p.name not in district_pages}
+    brief_before = (out / TERM / "release" / "community_brief.html").read_text()
     shutil.copy(data / "participation.good.parquet", data / "participation.parquet")
     code = cli_main(["reports", str(data), "--term", TERM, "--out", str(out), "--only-failed", "--no-progress"])
     assert code == 0
-    after = {p.name: p.stat().st_mtime_ns for p in (out / TERM).glob("*.html") if p.name not in district_pages}
+    after = {p.name: p.stat().st_mtime_ns for p in (out / TERM / "release").glob("*.html") if p.name not in district_pages}
     assert set(after) == set(before) | {"P03.html"}
     assert all(after[n] == before[n] for n in before)  # the others were not re-run
-    brief_after = (out / TERM / "community_brief.html").read_text()
+    brief_after = (out / TERM / "release" / "community_brief.html").read_text()
     assert 'href="P03.html"' not in brief_before and 'href="P03.html"' in brief_after
-    manifest = json.loads((out / TERM / "manifest.json").read_text())
+    manifest = json.loads((out / TERM / "work" / "manifest.json").read_text())
     assert manifest["ok"] and len(manifest["rows"]) == len(_partners(data))
     for pid in _partners(data):  # every partner now has HTML + executed notebook + a manifest row
-        assert (out / TERM / f"{pid}.html").exists() and (out / TERM / f"{pid}.ipynb").exists()
-    assert not (out / TERM / "failed" / "P03.ipynb").exists()
-    ledger = pd.read_json(out / "release_ledger.jsonl", lines=True, dtype=str)
-    assert "P03" in set(ledger["partner_id"])  # released only now
+        assert (out / TERM / "release" / f"{pid}.html").exists() and (out / TERM / "work" / "notebooks" / f"{pid}.ipynb").exists()
+    assert not (out / TERM / "work" / "failed" / "P03.ipynb").exists()
+    releases = [json.loads(line) for line in (out / "release_ledger.jsonl").read_text().splitlines()]
+    assert "P03" in {e["partner_id"] for e in releases}  # released only now
+    # partial rerun: the district pages still describe every partnership
+    words = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+    assert f"worked with {words[len(_partners(data))]} community partners" in brief_after
 
 
 class _Cells(HTMLParser):
@@ -143,7 +146,7 @@ def test_outputs_hold_no_student_ids_and_no_small_counts(first_run):
         pass
     else:
         assert scan_outputs([out], sorted(ids)) == []
-    for html in (out / TERM).glob("*.html"):
+    for html in (out / TERM / "release").glob("*.html"):
         p = _Cells()
         p.feed(html.read_text())
         for t in p.tables:
@@ -182,7 +185,7 @@ def _png_text(png: bytes) -> str:
 
 def test_executed_notebooks_validate_and_carry_no_parameters(first_run):
     data, out, _ = first_run
-    for f in (out / TERM).glob("*.ipynb"):
+    for f in (out / TERM / "work" / "notebooks").glob("*.ipynb"):
         nb = nbformat.read(f, as_version=4)
         nbformat.validate(nb)
         assert "parameters" not in nb.metadata.get("papermill", {})
@@ -190,13 +193,28 @@ def test_executed_notebooks_validate_and_carry_no_parameters(first_run):
         assert not tags & {"parameters", "injected-parameters"}
 
 
-def test_release_ledger_lists_every_table(first_run, capsys):
+def test_releases_lists_by_partner_term_recipient_and_verifies(first_run, capsys):
     data, out, _ = first_run
     capsys.readouterr()
     assert cli_main(["releases", "--out", str(out), "--term", TERM, "--csv"]) == 0
     ledger = pd.read_csv(pd.io.common.StringIO(capsys.readouterr().out), dtype=str)
-    assert set(ledger["partner_id"]) >= set(_partners(data)) - {"P03"}
-    assert ledger["sha256"].str.fullmatch(r"[0-9a-f]{64}").all()
+    assert set(ledger["partner_id"]) >= (set(_partners(data)) - {"P03"}) | {"district"}
+    assert list(ledger.columns[:3]) == ["partner_id", "term", "recipients"] and set(ledger["recipients"]) == {"public"}
+    entry = [json.loads(line) for line in (out / "release_ledger.jsonl").read_text().splitlines()][-1]
+    assert {f["path"].rsplit("/", 1)[-1] for f in entry["files"]} == {"index.html", "community_brief.html"}
+    release_id = ledger.loc[ledger["partner_id"] == "P01", "release_id"].iloc[-1]
+    assert cli_main(["releases", "--out", str(out), "--verify", release_id]) == 0
+    said = capsys.readouterr().out
+    assert "files unchanged" in said and "reproducible from the data: yes" in said
+    changed = out / "changed_data"
+    shutil.copytree(data, changed)
+    (changed / "district.yml").write_text((changed / "district.yml").read_text() + "\n# edited\n")
+    assert cli_main(["releases", "--out", str(out), "--verify", release_id, "--data-dir", str(changed)]) == 0
+    assert "reproducible from the data: no (1 data file(s) changed" in capsys.readouterr().out
+    html = out / TERM / "release" / "P01.html"
+    html.write_text(html.read_text() + "<!-- edited -->")
+    assert cli_main(["releases", "--out", str(out), "--verify", release_id]) == 1
+    assert "changed" in capsys.readouterr().out
 
 
 def test_notebook_failure_names_the_cell(demo_dir, tmp_path):
@@ -206,13 +224,13 @@ def test_notebook_failure_names_the_cell(demo_dir, tmp_path):
     info = build_bundles(demo_dir, term=TERM, partners=["P01"], out=tmp_path / TERM / "bundles")[0]
     (info.path / "participation.csv").write_text("tampered\n")
     job = {"parameters": {"partner_id": "P01", "term": TERM, "bundle_path": str(info.path)},
-           "template": str(batch.default_template()), "out_dir": str(tmp_path / TERM), "formats": ("html",),
+           "template": str(batch.default_template()), "out_dir": str(tmp_path / TERM), "release_dir": str(tmp_path / "release"), "formats": ("html",),
            "timeout": 120, "cwd": str(info.path), "lang": "en", "site": "", "title": "t"}
     row = batch._run_one(job)
     assert row["status"] == "failed" and row["failing_cell"] == 3 and "altered" in row["error"]
     assert "partner_analysis.report import view" in row["failing_source"]
     assert (tmp_path / TERM / "failed" / "P01.ipynb").exists()
-    assert not (tmp_path / TERM / "P01.html").exists()
+    assert not (tmp_path / "release" / "P01.html").exists()
 
 
 def test_dask_executor_runs_the_same_batch(demo_dir, tmp_path):
@@ -223,7 +241,7 @@ def test_dask_executor_runs_the_same_batch(demo_dir, tmp_path):
         with dask_executor(cl.scheduler_address) as ex:
             m = run_reports(demo_dir, term=TERM, out=tmp_path, partners=["P01", "P02"], executor=ex, progress=False)
     assert m.ok and [r["partner_id"] for r in m.rows] == ["P01", "P02"]
-    assert (tmp_path / TERM / "P02.html").exists()
+    assert (tmp_path / TERM / "release" / "P02.html").exists()
 
 
 def test_dead_kernel_is_retried_once(tmp_path):
@@ -237,7 +255,7 @@ def test_dead_kernel_is_retried_once(tmp_path):
     template = tmp_path / "dies.ipynb"
     nbformat.write(nb, template)
     job = {"parameters": {"partner_id": "P01", "term": TERM, "bundle_path": str(tmp_path)},
-           "template": str(template), "out_dir": str(tmp_path / "out"), "formats": ("html",), "timeout": 60,
+           "template": str(template), "out_dir": str(tmp_path / "out"), "release_dir": str(tmp_path / "release"), "formats": ("html",), "timeout": 60,
            "cwd": str(tmp_path), "lang": "en", "site": "", "title": "t"}
     row = batch._run_one(job)
     assert row["status"] == "failed" and row["attempts"] == 2 and "DeadKernel" in row["error"], row
@@ -259,7 +277,7 @@ def test_small_partner_goal_figures_stay_hidden_in_html_and_notebook(first_run):
     # no value, attainment, expected progress or status ("met" would place the hidden value).
     data, out, _ = first_run
     checked = 0
-    for folder in sorted((out / TERM / "bundles").iterdir()):
+    for folder in sorted((out / TERM / "work" / "bundles").iterdir()):
         part = pd.read_csv(folder / "participation.csv", dtype=str).set_index("program_id")
         goals_csv = folder / "goals.csv"
         if part.loc["all", "participants_display"] not in (f"<{K}", "none") or not goals_csv.exists():
@@ -271,8 +289,8 @@ def test_small_partner_goal_figures_stay_hidden_in_html_and_notebook(first_run):
         assert kpi_goals["status"].str.startswith("not shown").all()
         assert kpi_goals[["latest_value", "attainment", "expected"]].isna().all().all()
         pid = folder.name
-        html = (out / TERM / f"{pid}.html").read_text()
-        nb = nbformat.read(out / TERM / f"{pid}.ipynb", as_version=4)
+        html = (out / TERM / "release" / f"{pid}.html").read_text()
+        nb = nbformat.read(out / TERM / "work" / "notebooks" / f"{pid}.ipynb", as_version=4)
         nb_html = "".join("".join(o.get("data", {}).get("text/html", "")) for c in nb.cells
                           for o in c.get("outputs", []))
         for text in (html, nb_html):
@@ -299,7 +317,7 @@ def test_kernel_output_goes_to_a_log_not_the_terminal(tmp_path, capfd):
     template = tmp_path / "fails.ipynb"
     nbformat.write(nb, template)
     job = {"parameters": {"partner_id": "P01", "term": TERM, "bundle_path": str(tmp_path)},
-           "template": str(template), "out_dir": str(tmp_path / "out"), "formats": ("html",), "timeout": 60,
+           "template": str(template), "out_dir": str(tmp_path / "out"), "release_dir": str(tmp_path / "release"), "formats": ("html",), "timeout": 60,
            "cwd": str(tmp_path), "lang": "en", "site": "", "title": "t"}
     row = batch._run_one(job)
     err = capfd.readouterr().err
@@ -307,4 +325,22 @@ def test_kernel_output_goes_to_a_log_not_the_terminal(tmp_path, capfd):
     assert "kernel-stderr-marker" not in err and "IPKernelApp" not in err
     log = tmp_path / "out" / "failed" / "P01.kernel.log"
     assert "kernel-stderr-marker" in log.read_text()
-    assert not (tmp_path / "out" / ".work" / "P01.kernel.log").exists()
+    assert not (tmp_path / "out" / "tmp" / "P01.kernel.log").exists()
+
+
+def test_partner_rerun_updates_only_its_row_of_the_district_pages(first_run):
+    # Defect 5 of issue #9: `reports --partner P01` rewrote index.html and the brief for one partnership.
+    data, out, _ = first_run
+    assert cli_main(["reports", str(data), "--term", TERM, "--out", str(out), "--partner", "P01",
+                     "--no-progress"]) in (0, 1)
+    manifest = json.loads((out / TERM / "work" / "manifest.json").read_text())
+    assert sorted(r["partner_id"] for r in manifest["rows"]) == sorted(_partners(data))
+    index = (out / TERM / "release" / "index.html").read_text()
+    for pid in _partners(data):
+        assert f"({pid})" in index
+    brief = (out / TERM / "release" / "community_brief.html").read_text()
+    words = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+    built = [pid for pid in _partners(data) if (out / TERM / "work" / "bundles" / pid / "bundle.json").exists()]
+    assert len(built) > 1 and f"worked with {words[len(built)]} community partners" in brief
+    public = json.loads((out / TERM / "release" / "manifest.json").read_text())
+    assert len(public["reports"]) == len(_partners(data)) and "error" not in json.dumps(public)

@@ -51,7 +51,7 @@ def _open(browser, path):
 @pytest.mark.parametrize("name", ["index.html", "P01.html", "community_brief.html"])
 def test_axe_has_no_violations(reports, browser, name):
     from axe_playwright_python.sync_playwright import Axe
-    page, outside = _open(browser, reports.out_dir / name)
+    page, outside = _open(browser, reports.index_path.parent / name)
     result = Axe().run(page, options={"runOnly": {"type": "tag", "values": TAGS}})
     violations = [(v["id"], v["impact"], len(v["nodes"]), v["nodes"][0]["html"][:120])
                   for v in result.response["violations"]]
@@ -68,7 +68,7 @@ def test_axe_has_no_violations(reports, browser, name):
 
 @pytest.mark.parametrize("name", ["P01.html", "community_brief.html"])
 def test_reflow_at_320px_has_no_horizontal_page_scroll(reports, browser, name):
-    page, _ = _open(browser, reports.out_dir / name)
+    page, _ = _open(browser, reports.index_path.parent / name)
     page.set_viewport_size({"width": 320, "height": 800})
     width = page.evaluate("() => document.documentElement.scrollWidth")
     assert width <= 330
@@ -79,7 +79,7 @@ def test_pdf_is_tagged_with_title_and_language(reports):
     import re
 
     assert all(r["pdf"] == f"{r['partner_id']}.pdf" for r in reports.rows)
-    data = (reports.out_dir / "P01.pdf").read_bytes()
+    data = (reports.index_path.parent / "P01.pdf").read_bytes()
     assert data.startswith(b"%PDF")
     assert b"/StructTreeRoot" in data and b"/MarkInfo" in data
     assert re.search(rb"/Lang ?\(en\)", data)
@@ -90,7 +90,7 @@ def test_pdf_is_tagged_with_title_and_language(reports):
 @pytest.mark.parametrize("name", ["P01.html", "community_brief.html"])
 def test_tables_fit_the_page_at_1280px(reports, browser, name):
     # Every table fits its column at a common laptop width: no cell pushes the table past the text column.
-    page, _ = _open(browser, reports.out_dir / name)
+    page, _ = _open(browser, reports.index_path.parent / name)
     page.set_viewport_size({"width": 1280, "height": 900})
     wide = page.evaluate("""() => Array.from(document.querySelectorAll('table')).filter(t => {
         const box = t.parentElement.getBoundingClientRect();

@@ -54,7 +54,8 @@ def run_kpis(data_dir: str | Path, *, term: str, out: str | Path, partners=None,
     name first and renamed only when all of them were written.
     """
     from .catalog import load_catalog
-    from .compare import run_comparison
+    from ..privacy import PrivacyProfile, link_earlier_terms
+    from .compare import compare_partners, compute_kpis, run_comparison
     from .panel import read_dataset_for_kpis
 
     out = Path(out)
@@ -69,11 +70,18 @@ def run_kpis(data_dir: str | Path, *, term: str, out: str | Path, partners=None,
         _refuse_release(analysis_frame, "--analysis-frame")
     dataset = read_dataset_for_kpis(data_dir)
     catalog = load_catalog(kpis_path) if kpis_path else None
-    result = run_comparison(dataset, term=term, partners=partners, by_program=by_program, subgroup=subgroup,
-                            comparison=comparison, catalog=catalog, suppress=True, design=design,
-                            covariates=covariates, robustness=robustness, balance=balance is not None,
-                            frame=analysis_frame is not None)
-    pending = [(_write(result.table, out), out)]
+    arrays = compute_kpis(dataset, catalog=catalog)
+    options = dict(partners=partners, by_program=by_program, subgroup=subgroup, comparison=comparison,
+                   catalog=catalog, suppress=True, arrays=arrays, design=design, covariates=covariates)
+    result = run_comparison(dataset, term=term, robustness=robustness, balance=balance is not None,
+                            frame=analysis_frame is not None, **options)
+    # prev_term_* / last_year_* are published too: hidden at least as those terms' own tables hide them
+    config = dataset.config
+    earlier = {name: (compare_partners(dataset, term=t.id, **options) if t is not None else None)
+               for name, t in (("prev_term", config.previous_term(term)),
+                               ("last_year", config.same_term_last_year(term)))}
+    table = link_earlier_terms(result.table, earlier, profile=PrivacyProfile.from_config(dict(config.privacy)))
+    pending = [(_write(table, out), out)]
     try:
         if balance is not None:
             pending.append((_write(result.balance, balance), balance))

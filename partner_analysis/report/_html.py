@@ -1,4 +1,7 @@
-"""Small HTML builders shared by the report sections and the district index (private)."""
+"""Small HTML builders shared by the report sections and the district index (private).
+
+No number is formatted here: every published figure goes through :mod:`partner_analysis.privacy.display`.
+"""
 from __future__ import annotations
 
 import html
@@ -7,7 +10,6 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-PERCENT_UNITS = ("proportion", "share", "rate", "percent")
 #: Text on white and marks on white meet WCAG 1.4.3 (4.5:1) and 1.4.11 (3:1).
 PALETTE = {"participants": "#1f4e79", "comparison": "#8a4f00", "all": "#4d4d4d", "text": "#1a1a1a"}
 
@@ -25,89 +27,8 @@ def missing(value: Any) -> bool:
         return False
 
 
-def fmt_value(value: Any, unit: str | None, *, kind: str | None = None) -> str:
-    """A KPI level for readers: percentages whole, other units with one decimal."""
-    if missing(value):
-        return "not shown"
-    v = float(value)
-    if (unit or "") in PERCENT_UNITS or kind == "binary":
-        return f"{100 * v:.0f}%"
-    suffix = {"hours": " hours", "credits": " credits", "points": " points"}.get(unit or "", "")
-    return f"{v:.1f}{suffix}" if abs(v) < 100 else f"{v:,.0f}{suffix}"
-
-
-def fmt_change(value: Any, unit: str | None, *, kind: str | None = None) -> str:
-    """A signed difference: percentage points for shares, units otherwise."""
-    if missing(value):
-        return "not shown"
-    v = float(value)
-    if (unit or "") in PERCENT_UNITS or kind == "binary":
-        pts = 100 * v
-        return "no change" if round(pts) == 0 else f"{pts:+.0f} percentage points"
-    return "no change" if round(v, 1) == 0 else f"{v:+.1f}"
-
-
-def fmt_effect(value: Any) -> str:
-    return "not shown" if missing(value) else f"{float(value):.2f}"
-
-
-def fmt_p(value: Any) -> str:
-    if missing(value):
-        return "not tested"
-    v = float(value)
-    return "<0.001" if v < 0.001 else f"{v:.3f}"
-
-
-def fmt_count(value: Any, k: int, profile: str | None = None) -> str:
-    """A count for readers: hidden below ``k``, else rounded as the privacy profile says (privacy.md 3.4)."""
-    if missing(value):
-        return f"<{k}"
-    v = float(value)
-    if v < k:
-        return f"<{k}"
-    try:
-        from ..privacy import format_count
-    except ImportError:  # before privacy.py: nearest 5, never below k
-        return f"{max(k, 5 * round(v / 5)):,}"
-    try:
-        return format_count(v, profile)
-    except Exception:  # noqa: BLE001 - unknown profile name: the public rules
-        return format_count(v)
-
-
-_CURRENCY = {"USD": "$", "CAD": "$", "AUD": "$", "NZD": "$", "EUR": "\u20ac", "GBP": "\u00a3"}
 _GOAL_STATUS = {"met": "met", "on_track": "on track", "at_risk": "at risk", "off_track": "off track",
                 "no_data": "no data yet"}
-
-
-def fmt_money(value: Any, currency: str | None = "USD") -> str:
-    """Whole currency units with the currency's symbol ("$5,898"), or the ISO code after the amount."""
-    if missing(value):
-        return ""
-    v = float(value)
-    code = (currency or "USD").upper()
-    sym = _CURRENCY.get(code)
-    amount = f"{abs(v):,.0f}"
-    sign = "-" if round(v) < 0 else ""
-    return f"{sign}{sym}{amount}" if sym else f"{sign}{amount} {code}"
-
-
-def fmt_whole(value: Any) -> str:
-    """A whole number with thousands separators (hours, counts of meetings)."""
-    return "" if missing(value) else f"{float(value):,.0f}"
-
-
-def fmt_share(value: Any) -> str:
-    """A proportion as a whole percentage."""
-    return "" if missing(value) else f"{100 * float(value):.0f}%"
-
-
-def fmt_points(value: Any) -> str:
-    """A signed change of a proportion, in percentage points."""
-    if missing(value):
-        return ""
-    pts = 100 * float(value)
-    return "no change" if round(pts) == 0 else f"{pts:+.0f} percentage points"
 
 
 def fmt_date(value: Any) -> str:

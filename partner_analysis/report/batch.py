@@ -8,6 +8,15 @@ papermill's Python API in a ``concurrent.futures`` executor (default a
 works unchanged), render HTML in the worker, write every output atomically
 (temporary file + rename), then write the manifest (JSON and CSV), the
 community brief and the district index. A failing partner never stops the batch.
+
+Layout (privacy.md §7: executed notebooks are internal artefacts)::
+
+    reports/release_ledger.jsonl           every release: files + hashes, recipients, cells (private)
+    reports/<term>/release/                what readers get, and nothing else
+        <partner>.html, <partner>.pdf, index.html, community_brief.html, manifest.json (public)
+    reports/<term>/work/                   private: exact values (README.md and a .private marker)
+        bundles/<partner>/, notebooks/<partner>.ipynb, failed/, audit/<release_id>/,
+        manifest.json, manifest.csv (full, with errors)
 """
 from __future__ import annotations
 
@@ -140,15 +149,20 @@ def _execute(job: dict, work: Path, kernel_log: Path | None = None):
 
 
 def _run_one(job: dict) -> dict:
-    """Execute, render and write one partner's report; never raises (errors become the row)."""
+    """Execute, render and write one partner's report; never raises (errors become the row).
+
+    Readers' files go to ``job["release_dir"]``; the executed notebook, logs and
+    failed notebooks to ``job["out_dir"]`` (the term's private ``work/``).
+    """
     import nbformat
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
     pid = job["parameters"]["partner_id"]
     out_dir = Path(job["out_dir"])
-    work = out_dir / ".work" / f"{pid}.ipynb"
-    kernel_log = out_dir / ".work" / f"{pid}.kernel.log"
+    release_dir = Path(job["release_dir"])
+    work = out_dir / "tmp" / f"{pid}.ipynb"
+    kernel_log = out_dir / "tmp" / f"{pid}.kernel.log"
     work.parent.mkdir(parents=True, exist_ok=True)
     kernel_log.unlink(missing_ok=True)
     row = {"partner_id": pid, "status": "failed", "seconds": 0.0, "attempts": 0, "stage": "execute", "error": "",
@@ -203,15 +217,15 @@ def _run_one(job: dict) -> dict:
         clean.metadata["partner_analysis"] = {"partner_id": pid, "term": job["parameters"]["term"]}
         nbformat.validate(clean)
         html = notebook_to_html(clean, title=job["title"], lang=job["lang"], site=job["site"])
-        html_path = out_dir / f"{pid}.html"
-        ipynb_path = out_dir / f"{pid}.ipynb"
+        html_path = release_dir / f"{pid}.html"
+        ipynb_path = out_dir / "notebooks" / f"{pid}.ipynb"
         _write_atomic(ipynb_path, nbformat.writes(clean))
         _write_atomic(html_path, html)
-        row["html"], row["ipynb"] = html_path.name, ipynb_path.name
+        row["html"], row["ipynb"] = html_path.name, str(ipynb_path.relative_to(out_dir))
         if "pdf" in job["formats"]:
             row["stage"] = "pdf"
             from .pdf import html_to_pdf
-            pdf_path = out_dir / f"{pid}.pdf"
+            pdf_path = release_dir / f"{pid}.pdf"
             html_to_pdf(html_path, pdf_path)
             row["pdf"] = pdf_path.name
         row["status"], row["stage"], row["error"] = "ok", "done", ""
@@ -279,7 +293,8 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
                 partners: Sequence[str] | None = None, workers: int | None = None,
                 formats: Iterable[str] = ("html",), only_failed: bool = False,
                 executor: cf.Executor | None = None, db: str | Path | None = None, timeout: float = 300,
-                template: str | Path | None = None, lang: str = "en", progress: bool = True) -> BatchManifest:
+                template: str | Path | None = None, lang: str = "en", progress: bool = True,
+                recipients: Sequence[str] = ("public",)) -> BatchManifest:
     """Build bundles once, run one report per partner, and write the manifest and the district index.
 
     Parameters
@@ -289,7 +304,8 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
     term : str
         Term to report on.
     out : path
-        Output root; reports go to ``<out>/<term>/``, the release ledger to ``<out>/release_ledger.jsonl``.
+        Output root: readers' files go to ``<out>/<term>/release/``, private working files to
+        ``<out>/<term>/work/``, the release ledger to ``<out>/release_ledger.jsonl`` (module docstring).
     partners : list of str, optional
         Partner ids (default: all).
     workers : int, optional
@@ -306,6 +322,8 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
         Seconds allowed per notebook cell (nbclient's limit), so a hung report ends.
     template : path, optional
         Report notebook (default :func:`default_template`).
+    recipients : sequence of str
+        Who receives the release (recorded in the ledger); default ``("public",)``.
 
     Returns
     -------
@@ -319,7 +337,7 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
         For bad arguments, a template that breaks the parameter contract, or
         ``only_failed`` without a previous manifest.
     """
-    from .bundle import build_bundles, load_bundle
+    from .bundle import build_bundles, load_bundle, read_cells
     from .brief import write_brief
     from .index import write_index
 
@@ -332,29 +350,32 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
         raise ConfigError(f"workers must be at least 1, got {workers}", key="workers")
     template = Path(template) if template is not None else default_template()
     check_template(template)
-    out_root = Path(out)
-    out_dir = out_root / term
-    out_dir.mkdir(parents=True, exist_ok=True)
-    versions = _versions()
+    from .. import privacy
+    from .release import PUBLIC_MANIFEST, data_hashes, prepare_layout, record_release, retire_failed
 
+    layout = prepare_layout(out, term)
+    out_dir = layout.work
+    versions = _versions()
+    recipients = tuple(recipients) or ("public",)
+
+    # Partial reruns (--partner, --only-failed) replace only their partners' rows: the district pages are always
+    # built from the whole term's manifest.
     previous = _read_manifest(out_dir)
-    kept: list[dict] = []
+    previous_rows = [] if previous is None else list(previous["rows"])
     if only_failed:
         if previous is None:
             raise ConfigError(f"--only-failed: no previous manifest in {out_dir}", key="only_failed",
                               fix="Run the batch once without --only-failed")
-        redo = [r["partner_id"] for r in previous["rows"] if r["status"] != "ok"]
+        redo = [r["partner_id"] for r in previous_rows if r["status"] != "ok"]
         if partners is not None:
             redo = [p for p in redo if p in set(map(str, partners))]
-        kept = [r for r in previous["rows"] if r["partner_id"] not in set(redo)]
         partners = redo
     manifest = BatchManifest(term=term, out_dir=out_dir, versions=versions)
-    if only_failed and not partners:
-        manifest.rows = kept
-    else:
-        infos = build_bundles(data_dir, term=term, partners=partners, out=out_dir / "bundles", db=db,
-                              ledger=out_root / "release_ledger.jsonl")
-        rows: list[dict] = []
+    rows: list[dict] = []
+    bundle_meta: dict[str, dict] = {}
+    if not (only_failed and not partners):
+        infos = build_bundles(data_dir, term=term, partners=partners, out=layout.bundles, db=db,
+                              ledger=layout.ledger)
         jobs = []
         for info in infos:
             if not info.ok:
@@ -365,19 +386,50 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
             params = validate_parameters({"partner_id": info.partner_id, "term": term,
                                           "bundle_path": str(info.path.resolve())})
             meta = load_bundle(info.path).meta
+            bundle_meta[info.partner_id] = meta
             jobs.append({"parameters": params.as_papermill(), "template": str(template.resolve()),
-                         "out_dir": str(out_dir.resolve()), "formats": formats, "timeout": timeout,
+                         "out_dir": str(out_dir.resolve()), "release_dir": str(layout.release.resolve()),
+                         "formats": formats, "timeout": timeout,
                          "cwd": str(info.path.resolve()), "lang": lang, "site": meta.get("district", ""),
                          "title": f"{meta.get('partner_name', info.partner_id)}: partnership report {term}"})
         rows += _run_jobs(jobs, executor=executor, workers=workers, progress=progress)
-        done = {r["partner_id"] for r in rows}
-        manifest.rows = sorted([*(r for r in kept if r["partner_id"] not in done), *rows],
-                               key=lambda r: r["partner_id"])
+    done = {r["partner_id"] for r in rows}
+    manifest.rows = sorted([*(r for r in previous_rows if r["partner_id"] not in done), *rows],
+                           key=lambda r: r["partner_id"])
+    for r in rows:
+        if r["status"] != "ok":
+            retire_failed(layout, r["partner_id"])  # the release folder never shows a stale report
     with contextlib.suppress(OSError):
-        (out_dir / ".work").rmdir()  # only when empty
+        (out_dir / "tmp").rmdir()  # only when empty
     _write_manifest(manifest)
-    manifest.brief_path = write_brief(out_dir, rows=manifest.rows, term=term, lang=lang)
-    manifest.index_path = write_index(out_dir, rows=manifest.rows, term=term, lang=lang)
+    manifest.brief_path = write_brief(layout.release, rows=manifest.rows, term=term, lang=lang, work_dir=out_dir)
+    manifest.index_path = write_index(layout.release, rows=manifest.rows, term=term, lang=lang, work_dir=out_dir)
+    _write_public_manifest(layout.release / PUBLIC_MANIFEST, manifest)
+    _scan_release(layout, data_dir)
+    # the ledger: one release per partner report written now, and one for the district pages
+    data = data_hashes(data_dir)
+    params = {"data_dir": str(Path(data_dir).resolve()), "term": term, "formats": list(formats), "lang": lang,
+              "template": str(template), "recipients": list(recipients)}
+    for r in rows:
+        if r["status"] != "ok":
+            continue
+        meta = bundle_meta.get(r["partner_id"], {})
+        cells = read_cells(layout.bundles / r["partner_id"])
+        record_release(layout, partner_id=r["partner_id"], files=[f for f in (r["html"], r["pdf"]) if f],
+                       cells=cells, profile=meta.get("profile", {}).get("name", "public"), recipients=recipients,
+                       parameters=dict(params, partner_id=r["partner_id"]), data=data, versions=versions,
+                       notebook=out_dir / r["ipynb"] if r.get("ipynb") else None)
+    ok_cells = [read_cells(layout.bundles / r["partner_id"]) for r in manifest.rows
+                if r["status"] == "ok" and (layout.bundles / r["partner_id"]).exists()]
+    district_cells = None
+    if ok_cells:
+        import pandas as pd
+        district_cells = pd.concat(ok_cells, ignore_index=True)
+        district_cells = district_cells[district_cells["statistic"].isin(["change", "difference", "count"])]
+    record_release(layout, partner_id="district", files=[manifest.index_path.name, manifest.brief_path.name],
+                   cells=district_cells, profile=privacy.PrivacyProfile.from_config(
+                       _district_privacy(data_dir)).name, recipients=recipients,
+                   parameters=dict(params, partner_id="district"), data=data, versions=versions)
     return manifest
 
 
@@ -409,6 +461,42 @@ def _exit_with_parent(parent_pid: int) -> None:
                 os._exit(1)
 
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def _scan_release(layout, data_dir) -> None:
+    """Last check before anything is recorded as released: no student ID in any file of ``release/``."""
+    import pandas as pd
+
+    from .. import privacy
+    from .bundle import DisclosureError
+
+    students = Path(data_dir) / "students.parquet"
+    if not students.exists():
+        return
+    ids = pd.read_parquet(students, columns=["student_id"])["student_id"].astype(str)
+    leaks = privacy.scan_release(layout.release, ids)
+    if leaks:
+        files = sorted({Path(leak.file).name for leak in leaks})
+        for name in files:  # out of the release folder, kept for the analyst under work/failed/leaked/
+            dest = layout.work / "failed" / "leaked" / name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(layout.release / name, dest)
+        raise DisclosureError(f"student identifiers found in {files}; moved to work/failed/leaked/ and nothing "
+                              "was recorded as released", table=files[0])
+
+
+def _district_privacy(data_dir) -> dict:
+    from ..config import load_config
+    return dict(load_config(Path(data_dir) / "district.yml").privacy)
+
+
+def _write_public_manifest(path: Path, manifest: BatchManifest) -> None:
+    """What readers may see about the batch: which reports exist (no errors, no versions, no work paths)."""
+    rows = [{"partner_id": r["partner_id"], "status": "ready" if r["status"] == "ok" else "not available",
+             "html": r.get("html") or "", "pdf": r.get("pdf") or ""} for r in manifest.rows]
+    _write_atomic(path, json.dumps({"term": manifest.term, "reports": rows, "pages": ["index.html",
+                                                                                     "community_brief.html"]},
+                                   indent=2))
 
 
 def _run_jobs(jobs: list[dict], *, executor, workers, progress) -> list[dict]:

@@ -12,7 +12,8 @@ from typing import Any
 
 import pandas as pd
 
-from ._html import esc, fmt_change, fmt_value, goal_status_words, missing, section
+from .. import privacy
+from ._html import esc, goal_status_words, missing, section
 from .bundle import GOAL_NOT_SHOWN, Bundle, dimension_label, headline_kpis
 
 __all__ = ["board_items", "render_board", "goal_status"]
@@ -56,12 +57,15 @@ def _true(value) -> bool:
     return not missing(value) and bool(value)
 
 
-def _vs_group(r: pd.Series) -> str:
+def _vs_group(r: pd.Series, profile: privacy.PrivacyProfile) -> str:
     if bool(r.get("suppressed")) or missing(r.get("difference")):
         return "not shown (small group)" if bool(r.get("suppressed")) else "no comparison"
     diff = float(r["difference"])
     better = (diff > 0) == bool(r.get("higher_is_better", True))
-    text = fmt_change(diff, r.get("unit"), kind=r.get("kind"))
+    text = privacy.format_change(r.get("mean_t"), r.get("mean_c"), n_now=r.get("n_t"), n_before=r.get("n_c"),
+                                 unit=r.get("unit"), kind=r.get("kind"), profile=profile, change=diff)
+    if text == privacy.NOT_SHOWN:
+        return "not shown (a figure is coded or hidden)"
     if text == "no change":
         return "about the same as similar non-participants"
     return f"{text} vs similar non-participants ({'better' if better else 'worse'})"
@@ -77,10 +81,12 @@ def board_items(bundle: Bundle) -> dict[str, Any]:
             tiles.append({
                 "kpi_id": str(r["kpi_id"]), "label": str(r.get("kpi_label", r["kpi_id"])),
                 "value": "not shown (fewer than %d students)" % bundle.min_group_n if suppressed
-                else fmt_value(r.get("mean_t"), r.get("unit"), kind=r.get("kind")),
-                "vs_last_term": "not shown" if suppressed else fmt_change(r.get("change_prev_term"), r.get("unit"),
-                                                                          kind=r.get("kind")),
-                "vs_comparison": _vs_group(r),
+                else privacy.format_level(r.get("mean_t"), r.get("n_t"), unit=r.get("unit"), kind=r.get("kind"),
+                                          profile=bundle.profile),
+                "vs_last_term": privacy.NOT_SHOWN if suppressed else privacy.format_change(
+                    r.get("mean_t"), r.get("prev_term_mean_t"), n_now=r.get("n_t"), n_before=r.get("prev_term_n_t"),
+                    unit=r.get("unit"), kind=r.get("kind"), profile=bundle.profile, change=r.get("change_prev_term")),
+                "vs_comparison": _vs_group(r, bundle.profile),
                 "goal": goal_status(bundle, str(r["kpi_id"])),
                 "marker": "" if missing(r.get("marker")) else str(r.get("marker")),
             })
@@ -96,7 +102,7 @@ def board_items(bundle: Bundle) -> dict[str, Any]:
     if bundle.has("investments") and b.get("balance_band"):
         inv = str(b["balance_band"])
         if not missing(b.get("partner_share")):
-            inv += f" (partner share {100 * float(b['partner_share']):.0f}%)"
+            inv += f" (partner share {privacy.format_share(b['partner_share'])})"
     chk = "not yet recorded"
     if bundle.has("checkins") and b.get("checkin_status"):
         chk = str(b["checkin_status"]).replace("_", " ")

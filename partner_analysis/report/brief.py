@@ -29,7 +29,8 @@ from typing import Sequence
 
 import pandas as pd
 
-from ._html import esc, fmt_change, fmt_count, fmt_money, missing, section
+from .. import privacy
+from ._html import esc, missing, section
 from ..exceptions import InputDataError
 from .bundle import Bundle, headline_kpis, load_bundle
 from .narrative import _is_effect, in_sentence
@@ -142,7 +143,7 @@ def _participants(b: Bundle) -> tuple[float | None, str]:
     value = r.get("participants")
     if missing(value) or float(value) < k:
         return None, f"fewer than {k}"
-    shown = fmt_count(value, k, b.meta.get("profile", {}).get("name"))
+    shown = privacy.format_count(value, b.profile)
     try:
         return float(shown.replace(",", "")), shown
     except ValueError:  # a profile that bands small counts ("<15" under Census DRB rounding) hides this one too
@@ -154,9 +155,16 @@ def _shows_outcomes(b: Bundle) -> bool:
     return _participants(b)[0] is not None and b.has("kpi") and b.table("kpi_comparison") is not None
 
 
-def _reportable(r: pd.Series) -> bool:
+def _difference(r: pd.Series, profile: privacy.PrivacyProfile) -> str:
+    """Participants minus comparison as readers see it (not shown next to a coded or hidden level)."""
+    return privacy.format_change(r.get("mean_t"), r.get("mean_c"), n_now=r.get("n_t"), n_before=r.get("n_c"),
+                                 unit=r.get("unit"), kind=r.get("kind"), profile=profile, change=r.get("difference"))
+
+
+def _reportable(r: pd.Series, profile: privacy.PrivacyProfile) -> bool:
     return not (bool(r.get("suppressed")) if not missing(r.get("suppressed")) else False) \
-        and not missing(r.get("mean_t")) and not missing(r.get("difference"))
+        and not missing(r.get("mean_t")) and not missing(r.get("difference")) \
+        and _difference(r, profile) != privacy.NOT_SHOWN
 
 
 def _term_row(frame: pd.DataFrame | None, term: str) -> pd.Series | None:
@@ -207,7 +215,7 @@ def _partners_sentence(bundles: Sequence[Bundle], *, term: str, district: str) -
 
 def _students_sentence(bundles: Sequence[Bundle]) -> str:
     k = min((b.min_group_n for b in bundles), default=10)
-    profile = next((b.meta.get("profile", {}).get("name") for b in bundles), None)
+    profile = next((b.profile for b in bundles), None)
     visible = [v for v, _ in map(_participants, bundles) if v is not None]
     hidden = [_participants(b)[1] for b in bundles if _participants(b)[1].startswith("fewer than")]
     small = len(hidden)
@@ -223,7 +231,7 @@ def _students_sentence(bundles: Sequence[Bundle]) -> str:
         return "Student participation is not yet recorded for this term."
     # Sum of the rounded, visible counts only: a total built from exact counts would let a reader subtract
     # the shown partnerships and recover a hidden one (privacy.md 3.2).
-    total = fmt_count(sum(visible), k, profile)
+    total = privacy.format_count(sum(visible), profile)
     return (f"About {total} students took part in partner programs (a student in two partnerships is "
             f"counted twice){tail}.")
 
@@ -237,14 +245,14 @@ def _kpi_clause(kpi_id: str, template: pd.Series, bundles: Sequence[Bundle], fir
             continue
         kpi = b.table("kpi_comparison")
         hit = kpi[kpi["kpi_id"].astype(str) == kpi_id]
-        if len(hit) and _reportable(hit.iloc[0]):
+        if len(hit) and _reportable(hit.iloc[0], b.profile):
             rows.append(hit.iloc[0])
     if not rows:
         return None
     n = len(rows)
     higher = lower = same = 0
     for r in rows:
-        change = fmt_change(r["difference"], r.get("unit"), kind=r.get("kind"))
+        change = _difference(r, bundles[0].profile)
         if change == "no change":
             same += 1
         elif float(r["difference"]) > 0:
@@ -317,8 +325,8 @@ def _investment_sentence(bundles: Sequence[Bundle], *, term: str) -> str | None:
         words = _BANDS.get(key, f"{be} {key.replace('_', ' ')}").format(be=be)
         parts.append(f"{_n(c)} {words}" if parts else f"{_n(c)} of the {_n(n)} {_plural(n, 'partnership')} {words}")
     currency = next((str(b.meta.get("currency") or "USD") for b, _ in rows), "USD")
-    money = (f"the district contributed about {fmt_money(round(district, -2), currency)} and partners about "
-             f"{fmt_money(round(partner, -2), currency)} in money, staff time and goods")
+    money = (f"the district contributed about {privacy.format_money(district, currency, round_to=100)} and "
+             f"partners about {privacy.format_money(partner, currency, round_to=100)} in money, staff time and goods")
     return f"Looking at what each side contributed, {_join(parts)}; {_period(term)} {money}."
 
 
@@ -422,13 +430,13 @@ def partner_lines(bundles: Sequence[Bundle]) -> pd.DataFrame:
             hit = kpi[kpi["kpi_id"].astype(str) == kid]
             if not len(hit):
                 outcome = "not yet recorded"
-            elif not _reportable(hit.iloc[0]):
+            elif not _reportable(hit.iloc[0], b.profile):
                 m = hit.iloc[0].get("marker")
                 outcome = f"not shown{m if not missing(m) and str(m).strip() else marker}"
             else:
                 r = hit.iloc[0]
                 outcome = re.sub(r"^([+-]?1) percentage points$", r"\1 percentage point",
-                                 fmt_change(r["difference"], r.get("unit"), kind=r.get("kind")))
+                                 _difference(r, b.profile))
         sector = _sector(b)
         fit = b.meta.get("board", {}).get("fit_band") if b.has("fit") else None
         rows.append({"partner_id": b.partner_id, "partner": b.partner_name,
@@ -515,13 +523,16 @@ def brief_html(bundles: Sequence[Bundle], *, term: str, district: str = "", link
                              "aggregates only.")
 
 
-def write_brief(out_dir: str | Path, *, rows: Sequence[dict], term: str, lang: str = "en") -> Path:
+def write_brief(out_dir: str | Path, *, rows: Sequence[dict], term: str, lang: str = "en",
+                work_dir: str | Path | None = None) -> Path:
     """Write ``<out_dir>/community_brief.html`` atomically (checked like a report page) and return its path.
 
     Parameters
     ----------
     out_dir : path
-        The term's report folder (holding ``bundles/``).
+        Where the brief is written (``reports/<term>/release/``).
+    work_dir : path, optional
+        The folder holding ``bundles/`` (``reports/<term>/work/``; default ``out_dir``).
     rows : sequence of dict
         The batch manifest rows (``partner_id``, ``status``, ``html``): which partners to include and
         which reports to link.
@@ -537,7 +548,7 @@ def write_brief(out_dir: str | Path, *, rows: Sequence[dict], term: str, lang: s
     from .html import HtmlCheckError, check_html
 
     out_dir = Path(out_dir)
-    bundles = load_term_bundles(out_dir, [r["partner_id"] for r in rows])
+    bundles = load_term_bundles(out_dir if work_dir is None else work_dir, [r["partner_id"] for r in rows])
     district = next((str(b.meta.get("district")) for b in bundles if b.meta.get("district")), "")
     links = {r["partner_id"]: r["html"] for r in rows if r.get("status") == "ok" and r.get("html")}
     text = brief_html(bundles, term=term, district=district, links=links, lang=lang)

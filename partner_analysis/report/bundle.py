@@ -8,7 +8,13 @@ its bundle (:func:`load_bundle`); nothing student-level crosses.
 Every table passes a final guard (:func:`guard_table`) before it is written: a
 table with a student-id column, a string cell equal to a student id, or a visible
 count below the profile's ``min_group_n`` is refused with :class:`DisclosureError`.
-Every build appends one row per table to the release ledger (privacy.md §3.2).
+Bundles live in ``reports/<term>/work/bundles/`` (private: they keep exact
+values); every figure a report prints is made from them by
+:mod:`partner_analysis.privacy.display`. Before writing, the comparison rows
+are linked to the earlier terms they show (:func:`privacy.link_earlier_terms`)
+and checked against earlier releases in the ledger (differencing guard); the
+cells the report will print are written beside the bundle
+(:data:`CELLS_FILE`) for the ledger entry the batch records.
 
 Parts of the bundle come from other areas and are included as soon as they
 exist: KPI comparisons (``kpi.compare``), fit scores (``fit.summary_for_bundle``)
@@ -17,6 +23,7 @@ and records (``records.summary_for_bundle``). A missing part is recorded as
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import importlib
@@ -33,13 +40,16 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
+from .. import privacy
 from ..exceptions import ConfigError, InputDataError, PartnerAnalysisError
 
 __all__ = ["BundleInfo", "Bundle", "DisclosureError", "build_bundles", "load_bundle", "guard_table",
-           "read_ledger", "headline_kpis", "mask_goals", "PARTS", "BUNDLE_MANIFEST", "COUNT_COLUMNS",
+           "read_ledger", "default_ledger", "published_cells", "read_cells", "CELLS_FILE", "headline_kpis", "mask_goals", "PARTS", "BUNDLE_MANIFEST", "COUNT_COLUMNS",
            "GOAL_NOT_SHOWN"]
 
 BUNDLE_MANIFEST = "bundle.json"
+#: Published cells of a partner's report (work/ only): keys, displayed text, exact n, fingerprint.
+CELLS_FILE = "published_cells.csv"
 BUNDLE_FORMAT = 1
 #: Parts of a report and the tables each contributes.
 PARTS: dict[str, tuple[str, ...]] = {
@@ -59,7 +69,8 @@ _KPI_COLUMNS = ("kpi_id", "kpi_label", "kind", "unit", "higher_is_better", "n_t"
                 "difference", "ci_low_t", "ci_high_t", "ci_low_c", "ci_high_c", "effect_size", "es_method",
                 "es_ci_low", "es_ci_high", "improvement_index", "p_val", "p_adj", "test", "baseline_es",
                 "baseline_verdict", "wording", "sample_status", "prev_term_mean_t", "change_prev_term",
-                "last_year_mean_t", "change_last_year", "suppressed", "marker", "suppression_reason",
+                "last_year_mean_t", "change_last_year", "prev_term_n_t", "last_year_n_t", "suppressed", "marker",
+                "suppression_reason",
                 # issue #11: the design behind each effect, its evidence label and minimum detectable effect
                 "design", "evidence_label", "mde", "design_warnings")
 
@@ -117,6 +128,16 @@ class Bundle:
         return self.meta.get("partner_name") or self.partner_id
 
     @property
+    def profile(self) -> privacy.PrivacyProfile:
+        """The privacy profile the bundle was built with (its display rules apply to every figure)."""
+        stored = dict(self.meta.get("profile", {}))
+        fields = {f.name for f in dataclasses.fields(privacy.PrivacyProfile)}
+        values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in stored.items() if k in fields}
+        name = values.pop("name", "public")
+        base = dict(privacy.PROFILES.get(name, {}))
+        return privacy.PrivacyProfile(name=name, **{**base, **values})
+
+    @property
     def min_group_n(self) -> int:
         return int(self.meta.get("profile", {}).get("min_group_n", 10))
 
@@ -130,37 +151,17 @@ class Bundle:
 
 # -- profile ------------------------------------------------------------------------------------
 
-def _profile(config, profile) -> Any:
-    """The PrivacyProfile to apply: the argument, else the district's, else the public defaults."""
-    if profile is not None and not isinstance(profile, str):
-        return profile
-    if importlib.util.find_spec("partner_analysis.privacy") is not None:
-        privacy = importlib.import_module("partner_analysis.privacy")
-        cls = getattr(privacy, "PrivacyProfile", None)
-        if cls is not None:
-            if isinstance(profile, str):
-                named = getattr(cls, "named", None) or getattr(privacy, "get_profile", None)
-                if named is not None:
-                    return named(profile)
-            return cls.from_config(dict(config.privacy))
-    return _FallbackProfile(min_group_n=int(config.privacy.get("min_group_n", 10)),
-                            name=str(config.privacy.get("profile", "public")))
-
-
-@dataclass(frozen=True)
-class _FallbackProfile:
-    # Only used until privacy.py lands; keeps the public defaults of privacy.md §5.
-    min_group_n: int = 10
-    min_numerator: int = 3
-    name: str = "public"
+def _profile(config, profile) -> privacy.PrivacyProfile:
+    """The PrivacyProfile to apply: the argument, else the district's ``privacy`` section."""
+    if profile is None:
+        return privacy.PrivacyProfile.from_config(dict(config.privacy))
+    return privacy.resolve_profile(profile)
 
 
 def _profile_dict(profile) -> dict:
-    out = {"name": str(getattr(profile, "name", getattr(profile, "profile", "public"))),
-           "min_group_n": int(getattr(profile, "min_group_n", 10)),
-           "min_numerator": int(getattr(profile, "min_numerator", 3))}
-    markers = getattr(profile, "markers", None)
-    out["markers"] = dict(markers) if isinstance(markers, Mapping) else {"primary": "*", "complementary": "‡"}
+    # the whole profile travels with the bundle, so the report displays with exactly the rules applied here
+    out = {f.name: getattr(profile, f.name) for f in dataclasses.fields(profile)}
+    out["markers"] = dict(profile.markers)
     return out
 
 
@@ -295,8 +296,9 @@ def _check_partner_rows(dataset, partner_id: str, program_ids: list[str]) -> Non
                                  value=float(hours[neg].iloc[0]), fix="Correct the hours and re-import")
 
 
-def _participation_table(dataset, partner_id: str, term: str, k: int) -> pd.DataFrame:
-    """Distinct participating students per program in the term; counts below k are hidden, others rounded to 5."""
+def _participation_table(dataset, partner_id: str, term: str, profile) -> pd.DataFrame:
+    """Distinct participating students per program in the term; counts below k are hidden (display text beside)."""
+    k = profile.min_group_n
     programs = dataset.get("programs")
     cols = ["program_id", "program_name", "type", "participants", "participants_display"]
     if programs is None:
@@ -319,56 +321,167 @@ def _participation_table(dataset, partner_id: str, term: str, k: int) -> pd.Data
     rows.append(("all", "All programs", "", int(counts.get("all", 0))))
     out = []
     for pid, name, kind, n in rows:
-        # Counts are rounded to 5 (privacy.md 3.4) but never shown below k, so rounding cannot reveal a small group.
-        shown = max(k, 5 * round(n / 5)) if n >= k else None
+        # exact counts stay in the bundle (work/ only); readers get privacy.format_participants (rounded, "<10")
         out.append({"program_id": pid, "program_name": name, "type": kind,
-                    "participants": float(shown) if shown is not None else np.nan,
-                    "participants_display": f"{shown:,}" if shown is not None else ("none" if n == 0 else f"<{k}")})
+                    "participants": float(n) if n >= k else np.nan,
+                    "participants_display": privacy.format_participants(n, profile)})
     frame = pd.DataFrame(out, columns=cols)
     return frame
 
 
 def _kpi_all(dataset, *, term, partners, profile) -> tuple[pd.DataFrame | None, dict[str, str]]:
-    """KPI comparisons in one pass; if that pass fails, per partner to isolate the broken one."""
-    # Comparisons are released only with suppression applied: without privacy.py there is no KPI part.
-    if (importlib.util.find_spec("partner_analysis.kpi.compare") is None
-            or importlib.util.find_spec("partner_analysis.privacy") is None):
-        return None, {}
-    compare = importlib.import_module("partner_analysis.kpi.compare").compare_partners
+    """KPI comparisons in one pass, linked to the earlier terms they show; per partner if that pass fails."""
+    from ..kpi.compare import compare_partners, compute_kpis
+
+    config = dataset.config
+    earlier_terms = {"prev_term": config.previous_term(term), "last_year": config.same_term_last_year(term)}
+
+    def one(pids: list[str], arrays) -> pd.DataFrame:
+        now = compare_partners(dataset, term=term, partners=pids, profile=profile, suppress=True, arrays=arrays)
+        # every earlier term shown is hidden at least as that term's own table hides it (privacy.linked)
+        earlier = {name: (compare_partners(dataset, term=t.id, partners=pids, profile=profile, suppress=True,
+                                           arrays=arrays) if t is not None else None)
+                   for name, t in earlier_terms.items()}
+        return privacy.link_earlier_terms(now, earlier, profile=profile)
+
     try:
-        return compare(dataset, term=term, partners=list(partners), profile=profile, suppress=True), {}
-    except ImportError:
-        return None, {}
+        arrays = compute_kpis(dataset)
+        return one(list(partners), arrays), {}
     except Exception:  # noqa: BLE001 - isolate the partner that breaks the pass, below
         pass
     frames, errors = [], {}
     for pid in partners:
         try:
-            frames.append(compare(dataset, term=term, partners=[pid], profile=profile, suppress=True))
+            frames.append(one([pid], None))
         except Exception as err:  # noqa: BLE001 - one partner's failure must not stop the others
             errors[pid] = f"KPI comparison failed: {type(err).__name__}: {err}"
     return (pd.concat(frames, ignore_index=True) if frames else None), errors
 
 
-def _kpi_tables(kpi: pd.DataFrame, partner_id: str, term: str, config) -> dict[str, pd.DataFrame]:
-    mine = _partner_kpi_rows(kpi, partner_id)
+def _kpi_tables(mine: pd.DataFrame, term: str, config) -> dict[str, pd.DataFrame]:
+    """The partner's comparison table and its trend table (participants' level and n per term shown)."""
     comp = mine[[c for c in _KPI_COLUMNS if c in mine.columns]].reset_index(drop=True)
-    # Trend over terms from the same pass: same term last year, previous term, this term.
     trend_rows = []
     prev = config.previous_term(term)
     last = config.same_term_last_year(term)
     for _, r in comp.iterrows():
-        for label, tid, col in (("same term last year", last.id if last else None, "last_year_mean_t"),
-                                ("previous term", prev.id if prev else None, "prev_term_mean_t"),
-                                ("this term", term, "mean_t")):
+        for label, tid, col, ncol in (("same term last year", last.id if last else None, "last_year_mean_t",
+                                       "last_year_n_t"),
+                                      ("previous term", prev.id if prev else None, "prev_term_mean_t",
+                                       "prev_term_n_t"),
+                                      ("this term", term, "mean_t", "n_t")):
             if tid is None or col not in comp.columns:
                 continue
             trend_rows.append({"kpi_id": r["kpi_id"], "kpi_label": r.get("kpi_label", r["kpi_id"]),
-                               "term": tid, "when": label, "mean_t": r[col]})
-    trend = pd.DataFrame(trend_rows, columns=["kpi_id", "kpi_label", "term", "when", "mean_t"])
-    if "kpi_id" in trend.columns and len(trend):
+                               "term": tid, "when": label, "mean_t": r[col], "n_t": r.get(ncol)})
+    trend = pd.DataFrame(trend_rows, columns=["kpi_id", "kpi_label", "term", "when", "mean_t", "n_t"])
+    if len(trend):
         trend = trend.drop_duplicates(["kpi_id", "term"], keep="last")
     return {"kpi_comparison": comp, "kpi_trend": trend}
+
+
+def published_cells(tables: Mapping[str, pd.DataFrame], *, partner_id: str, term: str,
+                    profile) -> pd.DataFrame:
+    """Every student figure a partner's report prints, as the reader sees it (through privacy.display).
+
+    One row per cell: :data:`privacy.CELL_KEYS`, ``displayed`` (the text),
+    ``shown`` (a value is printed, plain or coded), ``n`` (exact group size,
+    for the differencing guard; the ledger is private) and ``fingerprint``.
+    Statistics: ``level`` (a KPI level of a group), ``count`` (students taking
+    part), ``change`` (since last term), ``difference`` (participants minus
+    comparison).
+    """
+    p = privacy.resolve_profile(profile)
+    rows: list[dict] = []
+
+    def add(kpi_id, group, statistic, displayed, n, value, *, cell_term=term, program_id="all"):
+        shown = not (str(displayed).startswith(privacy.NOT_SHOWN) or str(displayed) in (p.primary_marker, "")
+                     or str(displayed).startswith("<"))
+        nn = None if privacy.is_missing(n) else float(n)
+        rows.append({"partner_id": partner_id, "term": cell_term, "kpi_id": kpi_id, "program_id": program_id,
+                     "subgroup": "all", "subgroup_value": "all", "group": group, "statistic": statistic,
+                     "displayed": str(displayed), "shown": bool(shown), "n": nn,
+                     "fingerprint": privacy.cell_fingerprint(nn, None if privacy.is_missing(value) else value)})
+
+    part = tables.get("participation")
+    if part is not None:
+        for _, r in part.iterrows():
+            add("", "participants", "count", r["participants_display"], r["participants"], None,
+                program_id=str(r["program_id"]))
+    comp = tables.get("kpi_comparison")
+    if comp is not None:
+        for _, r in comp.iterrows():
+            unit, kind = r.get("unit"), r.get("kind")
+            for g, sfx in (("participants", "t"), ("comparison", "c")):
+                n, m = r.get(f"n_{sfx}"), r.get(f"mean_{sfx}")
+                add(r["kpi_id"], g, "count", privacy.format_count(n, p) if not privacy.is_missing(n) else "", n, None)
+                add(r["kpi_id"], g, "level", privacy.format_level(m, n, unit=unit, kind=kind, profile=p), n, m)
+            add(r["kpi_id"], "contrast", "difference",
+                privacy.format_change(r.get("mean_t"), r.get("mean_c"), n_now=r.get("n_t"), n_before=r.get("n_c"),
+                                      unit=unit, kind=kind, profile=p, change=r.get("difference")),
+                r.get("n_t"), r.get("difference"))
+            add(r["kpi_id"], "participants", "change",
+                privacy.format_change(r.get("mean_t"), r.get("prev_term_mean_t"), n_now=r.get("n_t"),
+                                      n_before=r.get("prev_term_n_t"), unit=unit, kind=kind, profile=p,
+                                      change=r.get("change_prev_term")),
+                r.get("n_t"), r.get("change_prev_term"))
+    trend = tables.get("kpi_trend")
+    if trend is not None and comp is not None and len(trend):
+        units = comp.set_index("kpi_id")[["unit", "kind"]].to_dict("index")
+        for _, r in trend.iterrows():
+            if str(r["term"]) == term:
+                continue  # this term's level is the comparison table's cell
+            u = units.get(r["kpi_id"], {})
+            add(r["kpi_id"], "participants", "level",
+                privacy.format_level(r["mean_t"], r.get("n_t"), unit=u.get("unit"), kind=u.get("kind"), profile=p),
+                r.get("n_t"), r["mean_t"], cell_term=str(r["term"]))
+    return pd.DataFrame(rows, columns=[*privacy.CELL_KEYS, "displayed", "shown", "n", "fingerprint"])
+
+
+def _guard_differencing(mine: pd.DataFrame, *, partner_id: str, term: str, config, profile,
+                        earlier_cells: pd.DataFrame) -> pd.DataFrame:
+    """Suppress every level whose group changed by fewer than ``min_group_n`` since an earlier release.
+
+    Levels of this term are hidden in the comparison rows (then complementary
+    suppression runs again); earlier terms' levels are hidden in the trend
+    columns. Repeats until no published level conflicts (it only hides, so it
+    ends). See :func:`partner_analysis.privacy.differencing_conflicts`.
+    """
+    if earlier_cells is None or not len(earlier_cells) or mine is None or not len(mine):
+        return mine
+    prefix_of = {}
+    for prefix, t in (("prev_term", config.previous_term(term)), ("last_year", config.same_term_last_year(term))):
+        if t is not None:
+            prefix_of[t.id] = prefix
+    mine = mine.copy()
+    for _ in range(10):
+        tables = _kpi_tables(mine, term, config)
+        cells = published_cells(tables, partner_id=partner_id, term=term, profile=profile)
+        cells = cells[cells["statistic"] == "level"]
+        conflicts = privacy.differencing_conflicts(cells, earlier_cells, min_group_n=profile.min_group_n)
+        if not len(conflicts):
+            return mine
+        reason = list(mine["suppression_reason"].fillna("").astype(str)) if "suppression_reason" in mine else [""] * len(mine)
+        for _, c in conflicts.iterrows():
+            rows = np.flatnonzero(mine["kpi_id"].astype(str).to_numpy() == str(c["kpi_id"]))
+            why = (f"{c['group']} figure hidden: the group changed by fewer than {profile.min_group_n} students "
+                   f"since release {c['release_id']} (differencing)")
+            if str(c["term"]) == term:
+                col = "mean_t" if c["group"] == "participants" else "mean_c"
+                mine.iloc[rows, mine.columns.get_loc(col)] = np.nan
+                mine.iloc[rows, mine.columns.get_loc("suppressed")] = True
+                for i in rows:
+                    reason[i] = "; ".join(x for x in (reason[i], why) if x)
+            elif str(c["term"]) in prefix_of:
+                prefix = prefix_of[str(c["term"])]
+                for col in (f"{prefix}_mean_t", {"prev_term": "change_prev_term",
+                                                  "last_year": "change_last_year"}[prefix]):
+                    if col in mine.columns:
+                        mine.iloc[rows, mine.columns.get_loc(col)] = np.nan
+        mine["suppression_reason"] = reason
+        mine = privacy.suppress_comparisons(mine, profile)
+    raise DisclosureError(f"the differencing guard did not settle for partner {partner_id}; release refused",
+                          table="kpi_comparison")
 
 
 def _partner_kpi_rows(kpi: pd.DataFrame | None, partner_id: str) -> pd.DataFrame | None:
@@ -503,7 +616,8 @@ def _board_row(meta: dict, tables: Mapping[str, pd.DataFrame]) -> dict:
     kpi = tables.get("kpi_comparison")
     if kpi is not None and len(kpi):
         for _, r in headline_kpis(kpi, 3).iterrows():
-            row["kpis"].append({k: _plain(r.get(k)) for k in ("kpi_id", "kpi_label", "unit", "mean_t",
+            row["kpis"].append({k: _plain(r.get(k)) for k in ("kpi_id", "kpi_label", "unit", "mean_t", "n_t",
+                                                              "prev_term_mean_t", "prev_term_n_t",
                                                               "change_prev_term", "difference", "marker",
                                                               "suppressed", "higher_is_better", "kind")})
     return row
@@ -546,7 +660,7 @@ def _plain(value):
 
 
 def _write_bundle(folder: Path, meta: dict, tables: Mapping[str, pd.DataFrame], *, k: int,
-                  student_ids: frozenset) -> dict[str, tuple[str, int]]:
+                  student_ids: frozenset, cells: pd.DataFrame | None = None) -> dict[str, tuple[str, int]]:
     folder.mkdir(parents=True, exist_ok=True)
     hashes, entries = {}, {}
     for name, frame in tables.items():
@@ -558,52 +672,27 @@ def _write_bundle(folder: Path, meta: dict, tables: Mapping[str, pd.DataFrame], 
         entries[name] = {"file": f"{name}.csv", "sha256": digest, "rows": int(len(frame)),
                          "dtypes": _dtypes(frame)}
     meta = dict(meta, tables=entries, board=_board_row(meta, tables))
+    if cells is not None:
+        # what the report prints, cell by cell, for the ledger and the differencing guard; it holds exact group
+        # sizes (private, like the whole bundle) and is never rendered, so it skips the count guard
+        data = _table_bytes(cells)
+        _write_atomic(folder / CELLS_FILE, data)
+        meta["cells"] = {"file": CELLS_FILE, "sha256": hashlib.sha256(data).hexdigest(), "rows": int(len(cells))}
     _write_atomic(folder / BUNDLE_MANIFEST, json.dumps(meta, indent=2, default=str).encode("utf-8"))
     return hashes
 
 
 # -- ledger --------------------------------------------------------------------------------------
 
-def _append_ledger(path: Path, rows: list[dict]) -> None:
-    if not rows:
-        return
-    if importlib.util.find_spec("partner_analysis.privacy") is not None:
-        ledger_cls = getattr(importlib.import_module("partner_analysis.privacy"), "ReleaseLedger", None)
-        if ledger_cls is not None:
-            ledger = ledger_cls(path)
-            append = getattr(ledger, "append", None) or getattr(ledger, "record", None)
-            if append is not None:
-                try:
-                    for r in rows:
-                        append(**r)
-                    return
-                except TypeError:
-                    pass
-    # Own JSON-lines ledger until privacy.ReleaseLedger lands; same fields.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as fh:
-        for r in rows:
-            fh.write(json.dumps(r, default=str) + "\n")
-
-
 def read_ledger(path: str | Path) -> pd.DataFrame:
-    """The release ledger as a frame: term, partner_id, table, sha256, profile, released_at."""
-    path = Path(path)
-    cols = ["term", "partner_id", "table", "sha256", "profile", "released_at"]
-    if not path.exists():
-        return pd.DataFrame(columns=cols)
-    if importlib.util.find_spec("partner_analysis.privacy") is not None:
-        ledger_cls = getattr(importlib.import_module("partner_analysis.privacy"), "ReleaseLedger", None)
-        reader = getattr(ledger_cls, "frame", None) if ledger_cls is not None else None
-        if reader is not None:
-            try:
-                frame = ledger_cls(path).frame()
-                if isinstance(frame, pd.DataFrame):
-                    return frame
-            except Exception:  # noqa: BLE001 - fall back to reading the lines ourselves
-                pass
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return pd.DataFrame(rows, columns=cols, dtype="string")
+    """The release ledger as a frame (:meth:`partner_analysis.privacy.ReleaseLedger.frame`)."""
+    return privacy.ReleaseLedger(path).frame()
+
+
+def default_ledger(out: Path) -> Path:
+    """``reports/release_ledger.jsonl`` for bundles in ``reports/<term>/work/bundles`` (or ``<term>/bundles``)."""
+    out = Path(out)
+    return (out.parent.parent.parent if out.parent.name == "work" else out.parent.parent) / "release_ledger.jsonl"
 
 
 # -- public --------------------------------------------------------------------------------------
@@ -628,8 +717,9 @@ def build_bundles(data_dir: str | Path, *, term: str, partners: Iterable[str] | 
     profile : PrivacyProfile or str, optional
         Suppression profile; default the district's ``privacy`` section.
     ledger : path, optional
-        Release ledger to append to (default ``<out>/../../release_ledger.jsonl``,
-        i.e. ``reports/release_ledger.jsonl`` for ``out=reports/<term>/bundles``).
+        Release ledger read by the differencing guard (:func:`default_ledger`:
+        ``reports/release_ledger.jsonl``). Building bundles records nothing:
+        a release is recorded when its files are written (:mod:`.batch`).
 
     Returns
     -------
@@ -668,10 +758,10 @@ def build_bundles(data_dir: str | Path, *, term: str, partners: Iterable[str] | 
 
     kpi, kpi_errors = _kpi_all(dataset, term=term, partners=wanted, profile=prof)
     store = _open_store(data_dir, db)
-    ledger = Path(ledger) if ledger is not None else out.parent.parent / "release_ledger.jsonl"
+    earlier = privacy.ReleaseLedger(Path(ledger) if ledger is not None else default_ledger(out))
     released_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
-    infos, ledger_rows = [], []
+    infos = []
     for pid in wanted:
         folder = out / pid
         try:
@@ -680,10 +770,13 @@ def build_bundles(data_dir: str | Path, *, term: str, partners: Iterable[str] | 
             prog_ids = ([] if programs is None else
                         programs.loc[programs["partner_id"].astype(str) == pid, "program_id"].astype(str).tolist())
             _check_partner_rows(dataset, pid, prog_ids)
-            tables: dict[str, pd.DataFrame] = {"participation": _participation_table(dataset, pid, term, k)}
+            tables: dict[str, pd.DataFrame] = {"participation": _participation_table(dataset, pid, term, prof)}
             parts = {"participation": "recorded"}
+            guarded = None
             if kpi is not None:
-                tables.update(_kpi_tables(kpi, pid, term, config))
+                guarded = _guard_differencing(_partner_kpi_rows(kpi, pid), partner_id=pid, term=term, config=config,
+                                           profile=prof, earlier_cells=earlier.published_cells(partner_id=pid))
+                tables.update(_kpi_tables(guarded, term, config))
                 parts["kpi"] = "recorded"
             else:
                 parts["kpi"] = "not_recorded"
@@ -700,7 +793,7 @@ def build_bundles(data_dir: str | Path, *, term: str, partners: Iterable[str] | 
                 allrow = tables["participation"]
                 allrow = allrow[allrow["program_id"] == "all"]
                 rec = dict(rec, goals=mask_goals(
-                    rec["goals"], kpi=_partner_kpi_rows(kpi, pid), min_group_n=k,
+                    rec["goals"], kpi=guarded, min_group_n=k,
                     participants=allrow["participants"].iloc[0] if len(allrow) else None))
             for part in ("investments", "checkins", "goals"):
                 got = {n: rec[n] for n in PARTS[part] if rec and n in rec}
@@ -711,10 +804,8 @@ def build_bundles(data_dir: str | Path, *, term: str, partners: Iterable[str] | 
                     "term_label": term, "district": config.name, "profile": pdict, "parts": parts,
                     "currency": str((config.valuation or {}).get("currency") or "USD"),
                     "built_at": released_at}
-            hashes = _write_bundle(folder, meta, tables, k=k, student_ids=student_ids)
-            ledger_rows += [{"term": term, "partner_id": pid, "table": n, "sha256": h, "rows": rows,
-                             "profile": pdict["name"], "released_at": released_at}
-                            for n, (h, rows) in hashes.items()]
+            cells = published_cells(tables, partner_id=pid, term=term, profile=prof)
+            _write_bundle(folder, meta, tables, k=k, student_ids=student_ids, cells=cells)
             infos.append(BundleInfo(pid, term, folder, True, None, tuple(tables), parts))
         except PartnerAnalysisError as err:
             infos.append(BundleInfo(pid, term, folder, False, f"{type(err).__name__}: {err}"))
@@ -722,8 +813,23 @@ def build_bundles(data_dir: str | Path, *, term: str, partners: Iterable[str] | 
             tb = traceback.extract_tb(err.__traceback__)[-1]
             infos.append(BundleInfo(pid, term, folder, False,
                                     f"{type(err).__name__}: {err} ({Path(tb.filename).name}:{tb.lineno})"))
-    _append_ledger(ledger, ledger_rows)
     return infos
+
+
+def read_cells(bundle_path: str | Path) -> pd.DataFrame:
+    """The published cells written beside a bundle (:func:`published_cells`), hash-checked."""
+    bundle_path = Path(bundle_path)
+    meta = json.loads((bundle_path / BUNDLE_MANIFEST).read_text(encoding="utf-8"))
+    entry = meta.get("cells")
+    if not entry:
+        return pd.DataFrame(columns=[*privacy.CELL_KEYS, "displayed", "shown", "n", "fingerprint"])
+    f = bundle_path / entry["file"]
+    data = f.read_bytes()
+    if hashlib.sha256(data).hexdigest() != entry["sha256"]:
+        raise InputDataError("published cells do not match the bundle manifest (altered after build)", path=f,
+                             fix="Rebuild the bundle")
+    return pd.read_csv(f, dtype={c: "string" for c in (*privacy.CELL_KEYS, "displayed", "fingerprint")},
+                       keep_default_na=False, na_values={"n": [""]})
 
 
 def load_bundle(path: str | Path, *, partner_id: str | None = None, term: str | None = None) -> Bundle:

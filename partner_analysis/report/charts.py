@@ -12,9 +12,9 @@ import io
 import pandas as pd
 
 from ..exceptions import ConfigError
-from ._html import PALETTE, PERCENT_UNITS, table
+from ._html import table
 
-__all__ = ["chart_bundle", "show_chart", "plot_kpi_comparison", "PLACEHOLDER_ALT"]
+__all__ = ["chart_bundle", "show_chart", "PLACEHOLDER_ALT"]
 
 #: nbconvert's placeholder; it passes axe but tells a reader nothing, so it counts as missing.
 PLACEHOLDER_ALT = "No description has been provided for this image"
@@ -55,47 +55,3 @@ def show_chart(fig, *, alt: str, twin: pd.DataFrame | None = None, caption: str 
     display(data, metadata=meta, raw=True)
     if twin is not None and len(twin):
         display(HTML(table(twin.astype(str).values.tolist(), columns=list(twin.columns), caption=caption)))
-
-
-def plot_kpi_comparison(data: pd.DataFrame, *, ax=None):
-    """Horizontal bars: participants vs comparison group for share-type KPIs (suppressed rows left out).
-
-    Parameters
-    ----------
-    data : DataFrame
-        Bundle ``kpi_comparison`` rows (``kpi_label``, ``unit``, ``kind``, ``mean_t``, ``mean_c``).
-    ax : matplotlib Axes, optional
-
-    Returns
-    -------
-    (Axes, DataFrame, str)
-        The axes, the twin table actually drawn, and a generated alt text.
-    """
-    import matplotlib.pyplot as plt
-
-    rows = data[(data["unit"].astype(str).isin(PERCENT_UNITS) | (data["kind"].astype(str) == "binary"))
-                & data["mean_t"].notna() & data["mean_c"].notna()]
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(7, 0.6 + 0.55 * max(len(rows), 1)))
-    labels = rows["kpi_label"].astype(str).tolist()
-    y = range(len(rows))
-    h = 0.38
-    ax.barh([i - h / 2 for i in y], 100 * rows["mean_t"], height=h, color=PALETTE["participants"],
-            label="Participants")
-    ax.barh([i + h / 2 for i in y], 100 * rows["mean_c"], height=h, color=PALETTE["comparison"],
-            label="Comparison group", hatch="//", edgecolor="white")
-    ax.set_yticks(list(y), labels)
-    ax.invert_yaxis()
-    ax.set_xlim(0, 100)
-    ax.set_xlabel("Percent of students")
-    ax.legend(loc="lower right", frameon=False)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    twin = pd.DataFrame({"Outcome": labels,
-                         "Participants": [f"{100 * v:.0f}%" for v in rows["mean_t"]],
-                         "Comparison group": [f"{100 * v:.0f}%" for v in rows["mean_c"]]})
-    parts = [f"{lab}: participants {t}, comparison {c}" for lab, t, c in
-             zip(twin["Outcome"], twin["Participants"], twin["Comparison group"])]
-    alt = ("Bar chart comparing participating students with a comparison group. " + "; ".join(parts) + "."
-           if parts else "Bar chart with no reportable outcomes.")
-    return ax, twin, alt

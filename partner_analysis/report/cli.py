@@ -15,7 +15,7 @@ def _cmd_reports(args) -> int:
 
     kwargs = dict(term=args.term, out=args.out, partners=args.partner or None, workers=args.workers,
                   formats=args.format, only_failed=args.only_failed, db=args.db, timeout=args.timeout,
-                  progress=not args.no_progress)
+                  progress=not args.no_progress, recipients=tuple(args.recipient or ("public",)))
     if args.executor == "dask":
         with dask_executor(args.scheduler) as ex:
             manifest = run_reports(args.data_dir, executor=ex, **kwargs)
@@ -32,13 +32,37 @@ def _cmd_reports(args) -> int:
 
 
 def _cmd_releases(args) -> int:
-    from .bundle import read_ledger
+    import pandas as pd
 
-    frame = read_ledger(Path(args.out) / "release_ledger.jsonl")
-    if args.term:
-        frame = frame[frame["term"] == args.term]
+    from ..privacy import ReleaseLedger
+    from .release import LEDGER_FILE, verify_release
+
+    if args.verify:
+        result = verify_release(args.out, args.verify, data_dir=args.data_dir)
+        for path, status in result["files"]:
+            print(f"  {status:8} {path}")
+        print(f"release {result['release_id']}: files {'unchanged' if result['unchanged'] else 'CHANGED'}")
+        changed = [name for name, status in result["data"] if status != "ok"]
+        if result["reproducible"]:
+            print(f"reproducible from the data: yes (all {len(result['data'])} data files in {result['data_dir']} "
+                  "hash as at release time)")
+        else:
+            print(f"reproducible from the data: no ({len(changed)} data file(s) changed or missing in "
+                  f"{result['data_dir']}: {', '.join(changed[:5])})")
+        return 0 if result["unchanged"] else 1
+    entries = ReleaseLedger(Path(args.out) / LEDGER_FILE).releases(term=args.term)
+    frame = pd.DataFrame([{"partner_id": e.get("partner_id"), "term": e.get("term"),
+                           "recipients": ", ".join(e.get("recipients") or []), "release_id": e.get("release_id"),
+                           "released_at": e.get("released_at"), "profile": e.get("profile"),
+                           "files": len(e.get("files") or []), "cells": len(e.get("cells") or [])}
+                          for e in entries],
+                         columns=["partner_id", "term", "recipients", "release_id", "released_at", "profile", "files",
+                                  "cells"])
     if args.partner:
         frame = frame[frame["partner_id"].isin(args.partner)]
+    if args.recipient:
+        frame = frame[frame["recipients"].apply(lambda r: any(x in r.split(", ") for x in args.recipient))]
+    frame = frame.sort_values(["partner_id", "term", "recipients", "released_at"], kind="stable")
     if args.csv:
         print(frame.to_csv(index=False), end="")
     elif not len(frame):
@@ -53,8 +77,11 @@ def add_parsers(sub) -> None:
     p = sub.add_parser(
         "reports", help="run the quarterly report for every partner (HTML, executed notebook, manifest, index)",
         description="Build privacy-safe report bundles once, then run notebooks/quarterly_report.ipynb with a fresh "
-                    "kernel per partner in a process pool. Writes OUT/TERM/<partner_id>.html and .ipynb, "
-                    "manifest.json/.csv and index.html. Exit code 0 only when every report succeeds.")
+                    "kernel per partner in a process pool. Writes what readers get to OUT/TERM/release/ "
+                    "(<partner_id>.html, .pdf, index.html, community_brief.html, a public manifest.json) and private "
+                    "working files (bundles, executed notebooks, logs, full manifest, audit packets) to OUT/TERM/work/. "
+                    "Every release is recorded in OUT/release_ledger.jsonl. Exit code 0 only when every report "
+                    "succeeds.")
     p.add_argument("data_dir", type=Path, metavar="DATA_DIR", help="validated district data folder")
     p.add_argument("--term", required=True, help="term id, e.g. 2025-26-Q2")
     p.add_argument("--partner", action="append", metavar="P", help="only this partner id (repeatable)")
@@ -69,13 +96,20 @@ def add_parsers(sub) -> None:
                    help="process pool on this machine (default) or a dask.distributed cluster")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS", help="dask scheduler address (with --executor dask; default: a local cluster)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--recipient", action="append", metavar="WHO",
+                   help="who receives this release, recorded in the ledger (repeatable; default: public)")
     p.set_defaults(func=_cmd_reports)
 
-    p = sub.add_parser("releases", help="list the release ledger (what was published, when, with which hash)",
-                       description="List the release ledger: term, partner, table, content hash, suppression "
-                                   "profile and date of every released table.")
+    p = sub.add_parser("releases", help="list releases by partner, term and recipient; --verify one",
+                       description="List the release ledger by partner, term and recipient (release id, date, "
+                                   "profile, files and published cells), or --verify RELEASE: recompute the hashes "
+                                   "of its files and data files and say whether it can be reproduced from the data.")
     p.add_argument("--out", type=Path, default=Path("reports"), help="report output root holding the ledger")
     p.add_argument("--term", default=None, help="only this term")
     p.add_argument("--partner", action="append", metavar="P", help="only this partner (repeatable)")
+    p.add_argument("--recipient", action="append", metavar="WHO", help="only releases to this recipient")
+    p.add_argument("--verify", metavar="RELEASE", default=None, help="verify one release id")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="with --verify: data folder to check (default: the one recorded in the audit packet)")
     p.add_argument("--csv", action="store_true", help="print CSV")
     p.set_defaults(func=_cmd_releases)

@@ -12,7 +12,8 @@ import json
 from pathlib import Path
 from typing import Sequence
 
-from ._html import esc, fmt_change
+from .. import privacy
+from ._html import esc
 
 __all__ = ["write_index", "index_html", "board_rows"]
 
@@ -27,18 +28,23 @@ def board_rows(out_dir: str | Path, partner_ids: Sequence[str]) -> dict[str, dic
     return out
 
 
-def _kpi_cell(k: dict | None) -> str:
+def _kpi_cell(k: dict | None, profile: privacy.PrivacyProfile) -> str:
     if not k:
         return "not yet recorded"
     if k.get("suppressed") and k.get("change_prev_term") is None:
         return f"not shown{k.get('marker') or '*'}"
-    return fmt_change(k.get("change_prev_term"), k.get("unit"), kind=k.get("kind"))
+    return privacy.format_change(k.get("mean_t"), k.get("prev_term_mean_t"), n_now=k.get("n_t"),
+                                 n_before=k.get("prev_term_n_t"), unit=k.get("unit"), kind=k.get("kind"),
+                                 profile=profile, change=k.get("change_prev_term"))
 
 
 def index_html(rows: Sequence[dict], boards: dict[str, dict], *, term: str, lang: str = "en",
-               summary: Sequence[str] = (), brief: str | None = None) -> str:
+               summary: Sequence[str] = (), brief: str | None = None,
+               profile: privacy.PrivacyProfile | None = None) -> str:
     """The index page as a string (see :func:`write_index`); ``summary`` sentences and a ``brief`` link on top."""
     from .html import page_shell
+
+    profile = privacy.resolve_profile(profile)
 
     headline: list[tuple[str, str]] = []
     for b in boards.values():
@@ -65,7 +71,7 @@ def index_html(rows: Sequence[dict], boards: dict[str, dict], *, term: str, lang
                  f"<td>{esc(b.get('fit_band') or 'not yet recorded')}</td>",
                  f"<td>{esc(b.get('balance_band') or 'not yet recorded')}</td>",
                  f"<td>{esc(str(b.get('checkin_status') or 'not yet recorded').replace('_', ' '))}</td>",
-                 *[f"<td>{esc(_kpi_cell(kpis.get(kid)))}</td>" for kid, _ in headline],
+                 *[f"<td>{esc(_kpi_cell(kpis.get(kid), profile))}</td>" for kid, _ in headline],
                  f"<td>{status}</td>"]
         body.append("<tr>" + "".join(cells) + "</tr>")
     n_ok = sum(r["status"] == "ok" for r in rows)
@@ -91,7 +97,8 @@ def index_html(rows: Sequence[dict], boards: dict[str, dict], *, term: str, lang
                       footer=f"Generated {dt.date.today().isoformat()} by partner_analysis. Aggregates only.")
 
 
-def write_index(out_dir: str | Path, *, rows: Sequence[dict], term: str, lang: str = "en") -> Path:
+def write_index(out_dir: str | Path, *, rows: Sequence[dict], term: str, lang: str = "en",
+                work_dir: str | Path | None = None) -> Path:
     """Write ``<out_dir>/index.html`` atomically and return its path (checked like a report page)."""
     from .batch import _write_atomic
     from .html import HtmlCheckError, check_html
@@ -99,12 +106,14 @@ def write_index(out_dir: str | Path, *, rows: Sequence[dict], term: str, lang: s
     out_dir = Path(out_dir)
     from .brief import BRIEF_FILE, district_summary, load_term_bundles
 
-    boards = board_rows(out_dir, [r["partner_id"] for r in rows])
-    bundles = load_term_bundles(out_dir, [r["partner_id"] for r in rows])
+    work_dir = out_dir if work_dir is None else Path(work_dir)
+    boards = board_rows(work_dir, [r["partner_id"] for r in rows])
+    bundles = load_term_bundles(work_dir, [r["partner_id"] for r in rows])
     district = next((str(b.meta.get("district")) for b in bundles if b.meta.get("district")), "")
     summary = district_summary(bundles, term=term, district=district) if bundles else []
     brief = BRIEF_FILE if (out_dir / BRIEF_FILE).exists() else None
-    text = index_html(rows, boards, term=term, lang=lang, summary=summary, brief=brief)
+    profile = bundles[0].profile if bundles else None
+    text = index_html(rows, boards, term=term, lang=lang, summary=summary, brief=brief, profile=profile)
     problems = check_html(text)
     if problems:
         raise HtmlCheckError(problems, title="index")

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ._html import esc, fmt_change, fmt_value, missing, section
+from .. import privacy
+from ._html import esc, missing, section
 from .bundle import GOAL_NOT_SHOWN, Bundle, dimension_label, headline_kpis
 
 __all__ = ["story", "render_story"]
@@ -39,17 +40,24 @@ def in_sentence(label: str) -> str:
     return label
 
 
-def _kpi_sentence(r: pd.Series, k: int) -> str:
+def _kpi_sentence(r: pd.Series, k: int, profile: privacy.PrivacyProfile) -> str:
     label = str(r.get("kpi_label", r["kpi_id"]))
     lower = in_sentence(label)
     if bool(r.get("suppressed")) or missing(r.get("mean_t")):
         return (f"Results for {lower} are not reported because a group had fewer than {k} students "
                 "or a result could reveal one.")
-    level = fmt_value(r["mean_t"], r.get("unit"), kind=r.get("kind"))
+    level = privacy.format_level(r["mean_t"], r.get("n_t"), unit=r.get("unit"), kind=r.get("kind"), profile=profile)
+    if not privacy.shown_plainly(level):
+        level = {"≤": "at most ", "≥": "at least ", "<": "below ", ">": "above "}.get(level[:1], "") + level.lstrip("≤≥<>")
+        if level.endswith(profile.primary_marker):
+            return (f"Results for {lower} are not reported because a group had fewer than {k} students "
+                    "or a result could reveal one.")
     text = f"{label} among participating students was {level}"
-    if not missing(r.get("difference")):
+    change = privacy.format_change(r.get("mean_t"), r.get("mean_c"), n_now=r.get("n_t"), n_before=r.get("n_c"),
+                                   unit=r.get("unit"), kind=r.get("kind"), profile=profile,
+                                   change=r.get("difference"))
+    if not missing(r.get("difference")) and change != privacy.NOT_SHOWN:
         diff = float(r["difference"])
-        change = fmt_change(diff, r.get("unit"), kind=r.get("kind"))
         if change == "no change":
             text += ", about the same as for similar students who did not take part"
         else:
@@ -100,7 +108,7 @@ def story(bundle: Bundle) -> list[str]:
     kpi = bundle.table("kpi_comparison")
     if bundle.has("kpi") and kpi is not None and len(kpi):
         for _, r in headline_kpis(kpi, 3).iterrows():
-            out.append(_kpi_sentence(r, k))
+            out.append(_kpi_sentence(r, k, bundle.profile))
     else:
         out.append("Student outcome comparisons are not yet recorded for this term.")
     b = bundle.meta.get("board", {})

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ._html import PERCENT_UNITS, drop_empty_columns, esc, fmt_change, fmt_count, fmt_date, fmt_effect, fmt_money, \
-    fmt_p, fmt_points, fmt_share, fmt_value, fmt_whole, goal_status_words, missing, not_recorded, section, table, \
+from .. import privacy
+from ..privacy import PERCENT_UNITS
+from ._html import drop_empty_columns, esc, fmt_date, goal_status_words, missing, not_recorded, section, table, \
     words, yes_no
 from .board import render_board
 from .bundle import GOAL_NOT_SHOWN, Bundle, dimension_label, load_bundle
@@ -59,7 +60,6 @@ def _currency(bundle: Bundle) -> str:
 
 def outcomes_html(bundle: Bundle) -> str:
     """Participation table and the KPI comparison table (n, effect size with CI, adjusted p)."""
-    k = bundle.min_group_n
     body = []
     part = bundle.table("participation")
     if part is not None and len(part):
@@ -74,24 +74,36 @@ def outcomes_html(bundle: Bundle) -> str:
     elif not len(kpi):
         body.append("<p>No outcomes could be compared this term.</p>")
     else:
-        prof = bundle.meta.get("profile", {}).get("name")
-        rows = []
-        for _, r in kpi.iterrows():
-            unit, kind = r.get("unit"), r.get("kind")
-            ci = ("" if missing(r.get("es_ci_low")) else
-                  f" ({fmt_effect(r['es_ci_low'])} to {fmt_effect(r['es_ci_high'])})")
-            rows.append([f"{r.get('kpi_label', r['kpi_id'])}{'' if missing(r.get('marker')) else r['marker']}",
-                         fmt_count(r.get("n_t"), k, prof), fmt_value(r.get("mean_t"), unit, kind=kind),
-                         fmt_count(r.get("n_c"), k, prof), fmt_value(r.get("mean_c"), unit, kind=kind),
-                         fmt_change(r.get("difference"), unit, kind=kind),
-                         fmt_effect(r.get("effect_size")) + ci, fmt_p(r.get("p_adj")),
-                         "effect" if str(r.get("wording")) == "effect" else "association"])
+        rows = [comparison_cells(r, bundle.profile) for _, r in kpi.iterrows()]
         body.append(table(rows, columns=["Outcome", "Participants (n)", "Participants", "Comparison (n)",
                                          "Comparison", "Difference", "Effect size (95% CI)", "Adjusted p",
                                          "Reading"],
                           caption=f"Participating students compared with similar non-participants, {bundle.term}"))
     body.append(_trend_table(bundle))
     return section("Student outcomes", "".join(body), id="outcomes")
+
+
+def comparison_cells(r: pd.Series, profile: privacy.PrivacyProfile) -> list[str]:
+    """One row of the comparison table as readers see it (every figure through :mod:`privacy.display`).
+
+    The difference, effect size and p-value are shown only when both levels
+    are shown plainly: next to a coded level ("≥95%") they would give it back.
+    """
+    unit, kind = r.get("unit"), r.get("kind")
+    level = {g: privacy.format_level(r.get(f"mean_{g}"), r.get(f"n_{g}"), unit=unit, kind=kind, profile=profile)
+             for g in ("t", "c")}
+    diff = privacy.format_change(r.get("mean_t"), r.get("mean_c"), n_now=r.get("n_t"), n_before=r.get("n_c"),
+                                 unit=unit, kind=kind, profile=profile, change=r.get("difference"))
+    contrast = privacy.shown_plainly(diff) or diff == "no change"
+    effect = privacy.format_effect(r.get("effect_size"), r.get("n_t"), r.get("n_c"), profile) if contrast else ""
+    if effect and privacy.shown_plainly(effect) and not missing(r.get("es_ci_low")):
+        effect += (f" ({privacy.format_effect(r['es_ci_low'], r.get('n_t'), r.get('n_c'), profile)} to "
+                   f"{privacy.format_effect(r['es_ci_high'], r.get('n_t'), r.get('n_c'), profile)})")
+    return [f"{r.get('kpi_label', r['kpi_id'])}{'' if missing(r.get('marker')) else r['marker']}",
+            privacy.format_participants(r.get("n_t"), profile), level["t"],
+            privacy.format_participants(r.get("n_c"), profile), level["c"], diff,
+            effect or privacy.NOT_SHOWN, privacy.format_p(r.get("p_adj")) if contrast else "not tested",
+            "effect" if str(r.get("wording")) == "effect" else "association"]
 
 
 def _trend_table(bundle: Bundle) -> str:
@@ -106,7 +118,9 @@ def _trend_table(bundle: Bundle) -> str:
         u = units.get(kid, {})
         by = g.set_index("when")
         rows.append([str(g["kpi_label"].iloc[0])] + [
-            fmt_value(by["mean_t"].get(w), u.get("unit"), kind=u.get("kind")) if w in by.index else "not shown"
+            privacy.format_level(by["mean_t"].get(w), by["n_t"].get(w) if "n_t" in by.columns else None,
+                                 unit=u.get("unit"), kind=u.get("kind"), profile=bundle.profile)
+            if w in by.index else privacy.NOT_SHOWN
             for w in whens])
     heads = [f"{w.capitalize()} ({trend.loc[trend['when'] == w, 'term'].iloc[0]})" for w in whens]
     return table(rows, columns=["Outcome", *heads], caption="Participating students over time")
@@ -118,9 +132,9 @@ def fit_html(bundle: Bundle) -> str:
     dims = bundle.table("fit_dimensions")
     body = []
     if dims is not None and len(dims):
-        rows = [[dimension_label(dims, r["dimension"]), fmt_effect(r.get("district_mean")),
-                 fmt_effect(r.get("partner_mean")),
-                 fmt_effect(r.get("gap")), "" if missing(r.get("gap_flag")) else str(r.get("gap_flag"))]
+        rows = [[dimension_label(dims, r["dimension"]), privacy.format_score(r.get("district_mean")),
+                 privacy.format_score(r.get("partner_mean")),
+                 privacy.format_score(r.get("gap")), "" if missing(r.get("gap_flag")) else str(r.get("gap_flag"))]
                 for _, r in dims.iterrows()]
         body.append(table(rows, columns=["Dimension", "District view", "Partner view", "Gap", "Flag"],
                           caption="Fit survey: district and partner views by dimension"))
@@ -137,13 +151,14 @@ def investments_html(bundle: Bundle) -> str:
     if not bundle.has("investments"):
         return section("Investments", not_recorded("Investments"), id="investments")
     cur = _currency(bundle)
-    money = lambda v: fmt_money(v, cur)  # noqa: E731
+    money = lambda v: privacy.format_money(v, cur)  # noqa: E731
     bal = _reader_table(bundle.table("investment_balance"), "Contributions by term", [
         ("term", "Term", str), ("district_value", "District contribution", money),
         ("partner_value", "Partner contribution", money), ("total_value", "Total", money),
-        ("partner_share", "Partner share", fmt_share), ("balance_band", "Balance", words),
-        ("change_partner_share", "Change in partner share", fmt_points),
-        ("district_hours", "District hours", fmt_whole), ("partner_hours", "Partner hours", fmt_whole)])
+        ("partner_share", "Partner share", privacy.format_share), ("balance_band", "Balance", words),
+        ("change_partner_share", "Change in partner share", privacy.format_points),
+        ("district_hours", "District hours", privacy.format_whole),
+        ("partner_hours", "Partner hours", privacy.format_whole)])
     cat = bundle.table("investment_by_category")
     if cat is not None and len(cat):
         cat = cat.copy()
@@ -154,7 +169,7 @@ def investments_html(bundle: Bundle) -> str:
         cat = cat.sort_values([c for c in ("party", "category_label") if c in cat.columns], kind="stable")
     by_cat = _reader_table(cat, f"Contributions by category, {bundle.term}", [
         ("category_label", "Category", str), ("party", "Contributed by", lambda v: words(v).capitalize()),
-        ("value", "Value", money), ("hours", "Hours", fmt_whole)])
+        ("value", "Value", money), ("hours", "Hours", privacy.format_whole)])
     return section("Investments", bal + by_cat, id="investments")
 
 
@@ -163,7 +178,7 @@ def checkins_html(bundle: Bundle) -> str:
     if not bundle.has("checkins"):
         return section("Check-ins and actions", not_recorded("Check-ins"), id="checkins")
     status = _reader_table(bundle.table("checkin_status"), "Check-ins by term", [
-        ("term", "Term", str), ("held", "Check-in held", yes_no), ("n_checkins", "Check-ins", fmt_whole),
+        ("term", "Term", str), ("held", "Check-in held", yes_no), ("n_checkins", "Check-ins", privacy.format_whole),
         ("last_date", "Last check-in", fmt_date), ("status", "Status", words)])
     actions = bundle.table("open_actions")
     if actions is not None and len(actions):
@@ -202,18 +217,22 @@ def goals_html(bundle: Bundle) -> str:
             r is not None and (bool(not missing(r.get("suppressed")) and r.get("suppressed"))
                                or missing(r.get("mean_t"))) and kid is not None)
 
+        n_goal = r.get("n_t") if r is not None else None
+
         def level(v):
             if missing(v):
                 return ""
-            return fmt_value(v, unit, kind=kind) if (unit or kind) else f"{float(v):,.2f}"
+            if unit or kind:
+                return privacy.format_level(v, n_goal, unit=unit, kind=kind, profile=bundle.profile)
+            return privacy.format_score(v)
 
         if hidden:
             latest = attain = expected = "not shown"
             status = GOAL_NOT_SHOWN
         else:
             latest = level(g.get("latest_value"))
-            attain = fmt_share(g.get("attainment"))
-            expected = fmt_share(g.get("expected")) if not missing(g.get("attainment")) else ""
+            attain = privacy.format_share(g.get("attainment"))
+            expected = privacy.format_share(g.get("expected")) if not missing(g.get("attainment")) else ""
             status = goal_status_words(g.get("status"), g.get("source"))
         rows.append([str(g.get("description") or ""), label, level(g.get("baseline")), level(g.get("target")),
                      "" if missing(g.get("due_term")) else str(g["due_term"]), latest, attain, expected, status])
@@ -264,35 +283,48 @@ def show_outcomes(bundle: Bundle) -> None:
     kpi = bundle.table("kpi_comparison")
     if not bundle.has("kpi") or kpi is None or not len(kpi):
         return
-    drawable = kpi[(kpi["unit"].astype(str).isin(PERCENT_UNITS) | (kpi["kind"].astype(str) == "binary"))
-                   & kpi["mean_t"].notna() & kpi["mean_c"].notna()]
+    drawable = _chart_rows(kpi, bundle.profile)
     if not len(drawable):
         return
-    from .charts import plot_kpi_comparison, show_chart
-    try:
-        from .. import plots
-    except ImportError:  # before plots.py: the report's own chart
-        ax, twin, alt = plot_kpi_comparison(drawable)
-    else:
-        _, twin, alt = _kpi_chart_text(drawable)
-        long = pd.concat([
-            pd.DataFrame({"outcome": drawable["kpi_label"].astype(str), "group": "Participants",
-                          "share": drawable["mean_t"].astype(float)}),
-            pd.DataFrame({"outcome": drawable["kpi_label"].astype(str), "group": "Comparison group",
-                          "share": drawable["mean_c"].astype(float)})], ignore_index=True)
-        ax = plots.plot_comparison_bars(long, x="outcome", y="share", hue="group", alt=alt, percent=True)
-        ax.set_xlabel("Share of students")
-        ax.set_ylabel("")
-        if ax.get_legend() is not None:
-            ax.get_legend().set_title(None)
+    from .. import plots
+    from .charts import show_chart
+    _, twin, alt = _kpi_chart_text(drawable)
+    long = pd.concat([
+        pd.DataFrame({"outcome": drawable["kpi_label"], "group": "Participants", "share": drawable["share_t"]}),
+        pd.DataFrame({"outcome": drawable["kpi_label"], "group": "Comparison group",
+                      "share": drawable["share_c"]})], ignore_index=True)
+    ax = plots.plot_comparison_bars(long, x="outcome", y="share", hue="group", alt=alt, percent=True)
+    ax.set_xlabel("Share of students")
+    ax.set_ylabel("")
+    if ax.get_legend() is not None:
+        ax.get_legend().set_title(None)
     show_chart(ax.figure, alt=alt, twin=twin, caption="Data for the chart: share of students, participants and "
                                                       "comparison group")
 
 
+def _chart_rows(kpi: pd.DataFrame, profile: privacy.PrivacyProfile) -> pd.DataFrame:
+    """Percentage KPIs whose two levels are both shown plainly, with the displayed text and its value.
+
+    Bars are drawn at the displayed (rounded) value, never the exact one, and a
+    KPI with a coded or hidden level is left out: a bar's length would give it
+    back.
+    """
+    out = []
+    for _, r in kpi.iterrows():
+        if not (str(r.get("unit")) in PERCENT_UNITS or str(r.get("kind")) == "binary"):
+            continue
+        texts = [privacy.format_level(r.get(f"mean_{g}"), r.get(f"n_{g}"), unit=r.get("unit"), kind=r.get("kind"),
+                                      profile=profile) for g in ("t", "c")]
+        if not all(privacy.shown_plainly(t) and t.endswith("%") for t in texts):
+            continue
+        out.append({"kpi_label": str(r.get("kpi_label", r["kpi_id"])), "text_t": texts[0], "text_c": texts[1],
+                    "share_t": float(texts[0].rstrip("%")) / 100, "share_c": float(texts[1].rstrip("%")) / 100})
+    return pd.DataFrame(out, columns=["kpi_label", "text_t", "text_c", "share_t", "share_c"])
+
+
 def _kpi_chart_text(rows: pd.DataFrame) -> tuple[None, pd.DataFrame, str]:
-    twin = pd.DataFrame({"Outcome": rows["kpi_label"].astype(str).tolist(),
-                         "Participants": [f"{100 * v:.0f}%" for v in rows["mean_t"]],
-                         "Comparison group": [f"{100 * v:.0f}%" for v in rows["mean_c"]]})
+    twin = pd.DataFrame({"Outcome": rows["kpi_label"].tolist(), "Participants": rows["text_t"].tolist(),
+                         "Comparison group": rows["text_c"].tolist()})
     parts = [f"{o}: participants {t}, comparison {c}" for o, t, c in twin.itertuples(index=False)]
     return None, twin, ("Bar chart comparing participating students with a comparison group. "
                         + "; ".join(parts) + ".")
@@ -316,11 +348,11 @@ def _show_fit_chart(bundle: Bundle) -> None:
     twin = twin.reset_index().rename(columns={"dimension": "Dimension"})
     for c in ("District", "Partner"):
         if c in twin.columns:
-            twin[c] = twin[c].map(lambda v: "" if missing(v) else f"{v:.2f}")
+            twin[c] = twin[c].map(lambda v: "" if missing(v) else privacy.format_score(v))
     gap = dims.assign(absgap=dims["gap"].abs()).sort_values("absgap", ascending=False).iloc[0]
     alt = (f"Dot chart of district and partner fit scores for {len(twin)} dimensions. The widest gap is on "
-           f"{gap.get('dimension_label', gap['dimension'])} (district {fmt_effect(gap['district_mean'])}, "
-           f"partner {fmt_effect(gap['partner_mean'])}).")
+           f"{gap.get('dimension_label', gap['dimension'])} (district {privacy.format_score(gap['district_mean'])}, "
+           f"partner {privacy.format_score(gap['partner_mean'])}).")
     ax = plots.plot_gap(long, dimension="dimension", side="side", value="score", alt=alt)
     ax.set_xlabel("Mean fit score")
     show_chart(ax.figure, alt=alt, twin=twin, caption="Data for the chart: fit scores by dimension")
