@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email
+import email.policy
 import re
 import socket
 import stat
@@ -40,7 +41,7 @@ class Inbox:
         self.messages: list[email.message.Message] = []
 
     async def handle_DATA(self, server, session, envelope):
-        msg = email.message_from_bytes(envelope.original_content or envelope.content)
+        msg = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
         msg["X-Envelope-To"] = ",".join(envelope.rcpt_tos)
         self.messages.append(msg)
         return "250 Message accepted for delivery"

@@ -34,7 +34,8 @@ from .tables import FORMS, ROLES, invitation_partners, invitations
 from .tokens import looks_like_token, new_token, same_hash, token_hash
 
 __all__ = ["Identity", "NewInvitation", "create_invitation", "create_from_roster", "resolve_token", "revoke",
-           "invitations_frame", "rotate_token", "invitation_usable", "invitation_link", "DEFAULT_EXPIRY_DAYS", "ROSTER_COLUMNS"]
+           "invitations_frame", "rotate_token", "invitation_usable", "check_email", "invitation_link",
+           "DEFAULT_EXPIRY_DAYS", "ROSTER_COLUMNS"]
 
 #: days an invitation link stays valid unless ``expires_days`` says otherwise
 DEFAULT_EXPIRY_DAYS = 30
@@ -133,7 +134,8 @@ def invitation_link(base_url: str, token: str) -> str:
 
 # -- checking what is asked ---------------------------------------------------------------------
 
-def _check_email(email: str, **where) -> str:
+def check_email(email: str, **where) -> str:
+    """One plain address, lower-cased; :class:`InputDataError` (with ``where``: path, row, column) otherwise."""
     text = (email or "").strip()
     _name, addr = parseaddr(text)
     if not addr or addr != text or not _EMAIL.match(addr):
@@ -238,7 +240,7 @@ def create_invitation(store: Store, *, partners: Sequence[str] | str, role: str,
     """
     partners = [partners] if isinstance(partners, str) else list(partners)
     ids = _check_invitation(form, role, partners, wave, known_partners)
-    addr = _check_email(email)
+    addr = check_email(email)
     days = _check_days(expires_days)
     wave = wave if form == "survey" else None
     now = now or _now()
@@ -280,7 +282,7 @@ def create_from_roster(store: Store, path: str | Path, *, form: str = "survey", 
     for i, rec in enumerate(frame.to_dict("records"), start=2):
         ids = _check_invitation(form, rec["role"].strip(), rec["partner_id"].split(";"), wave, known_partners,
                                 path=path, row=i, column="partner_id")
-        addr = _check_email(rec["email"], path=path, row=i, column="email")
+        addr = check_email(rec["email"], path=path, row=i, column="email")
         key = (rec["role"].strip(), addr, ids)
         if key in seen:
             raise InputDataError(f"{addr} is listed twice (rows {seen[key]} and {i})", path=path, row=i,
