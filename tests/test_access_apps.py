@@ -22,6 +22,10 @@ from partner_analysis.store import Store
 
 B_NAME = "Metro College"
 
+# Widget.widgets (every live widget model of the kernel) is what a client can read; ipywidgets 8 marks the
+# public name deprecated without a public replacement
+pytestmark = pytest.mark.filterwarnings("ignore:Widget.widgets is deprecated:DeprecationWarning")
+
 
 @pytest.fixture
 def store(tmp_path, monkeypatch):

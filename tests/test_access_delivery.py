@@ -68,7 +68,8 @@ def test_reports_deliver_sends_each_partner_its_own_report_once(demo_dir, tmp_pa
     names = {"P01": "P01", "P02": "P02"}
     again = deliver_reports(out, TERM, contacts={"P01": [("exec@p01.example", "Pat One")],
                                                  "P02": [("exec@p02.example", None)]},
-                            sender="reports@district.example", outbox=SmtpOutbox(smtp_settings(f"smtp://127.0.0.1:{port}")),
+                            sender="reports@district.example",
+                            outbox=SmtpOutbox(smtp_settings(f"smtp://127.0.0.1:{port}")),
                             names=names)
     assert again == [] and len(inbox.messages) == 3 and _ledger(out) == entries
     # a dry run for a new contact writes the message and records nothing

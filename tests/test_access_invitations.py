@@ -177,3 +177,17 @@ def test_status_and_response_rates_follow_the_answers(store):
         {"wave": "w1", "partner_id": "P02", "role": "partner", "invited": 1, "started": 0, "submitted": 0,
          "response_rate": 0.0},
     ]
+
+
+def test_invitations_on_postgresql(pg_fresh_url):
+    with Store(pg_fresh_url) as store:
+        store.upsert_partnership("P01", "Riverside Hospital")
+        made = create_invitation(store, partners="P01", role="partner", email="x@riverside.org", wave="w1", now=NOW)
+        who = resolve_token(store, made.token, form="survey", now=NOW)
+        rid = store.open_response("partner_fit", "1", "P01", "partner", who.respondent, wave="w1")
+        store.submit(rid, {"q1": "3"})
+        assert invitations_frame(store, now=NOW)["status"].tolist() == ["submitted"]
+        assert response_rates(store, now=NOW)[["invited", "submitted"]].values.tolist() == [[1, 1]]
+        assert revoke(store, made.invitation_id)
+        with pytest.raises(AccessDenied):
+            resolve_token(store, made.token, form="survey", now=NOW)

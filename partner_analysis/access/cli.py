@@ -1,7 +1,6 @@
 """``partner-analysis invite create|list|revoke|remind``: invitation links, response tracking, reminders."""
 from __future__ import annotations
 
-import argparse
 import os
 from pathlib import Path
 
@@ -28,15 +27,18 @@ def _known_partners(store, data_dir) -> set[str]:
     return known
 
 
-def _write_private(path: Path, rows: list[dict]) -> None:
-    """Write the links CSV readable by its owner only (mode 0600); never overwrite a file."""
-    import csv
+def _open_private(path: Path) -> int:
+    """A new file readable by its owner only (mode 0600); an existing file is never overwritten."""
     from ..exceptions import InputDataError
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         raise InputDataError("the file exists; links are written to a new file only", path=path,
                              fix="Pass another --links-out path") from None
+
+
+def _write_rows(fd: int, rows: list[dict]) -> None:
+    import csv
     with os.fdopen(fd, "w", newline="", encoding="utf-8") as out:
         writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["invitation_id"])
         writer.writeheader()
@@ -56,14 +58,17 @@ def _cmd_create(args) -> int:
         known = _known_partners(store, args.data_dir)
         if args.roster is not None:
             out = Path(args.links_out or f"invitation-links-{args.form}-{args.wave or 'records'}.csv")
-            if out.exists():
-                raise InputDataError("the file exists; links are written to a new file only", path=out,
-                                     fix="Pass another --links-out path")
-            made = create_from_roster(store, args.roster, form=args.form, wave=args.wave,
-                                      expires_days=args.expires, known_partners=known)
-            _write_private(out, [{"invitation_id": m.invitation_id, "email": m.email, "name": m.name or "",
-                                  "partners": ";".join(m.partners), "role": m.role, "link": m.link(base)}
-                                 for m in made])
+            fd = _open_private(out)          # made first: invitations are never made without a place for links
+            try:
+                made = create_from_roster(store, args.roster, form=args.form, wave=args.wave,
+                                          expires_days=args.expires, known_partners=known)
+            except BaseException:
+                os.close(fd)
+                out.unlink()
+                raise
+            _write_rows(fd, [{"invitation_id": m.invitation_id, "email": m.email, "name": m.name or "",
+                              "partners": ";".join(m.partners), "role": m.role, "link": m.link(base)}
+                             for m in made])
             print(f"{len(made)} invitations made; their links are in {out} (readable by you only). "
                   "Send each person their own link, then delete the file: links are not stored and cannot be "
                   "shown again (`invite remind` issues fresh ones).")
@@ -108,7 +113,8 @@ def _cmd_revoke(args) -> int:
     from .invitations import revoke
     with Store(args.db, data_dir=args.data_dir, create=False) as store:
         changed = revoke(store, args.invitation_id)
-    print(f"invitation {args.invitation_id} {'revoked: its link no longer works' if changed else 'was already revoked'}")
+    what = "revoked: its link no longer works" if changed else "was already revoked"
+    print(f"invitation {args.invitation_id} {what}")
     return 0
 
 

@@ -150,7 +150,8 @@ class SurveyApp(ChooserApp):
 
 #: the confirmation banner (dark green text on pale green: contrast 9.6:1; the heading says it in words)
 BANNER_CSS = ("<style>.pa-banner{border:2px solid #1b5e20;background:#e8f5e9;color:#1b3a1d;padding:0.4em 1em;"
-              "margin:0.6em 0;border-radius:4px;max-width:48em}.pa-banner h1,.pa-banner h2{margin:0.3em 0;font-size:1.25em}"
+              "margin:0.6em 0;border-radius:4px;max-width:48em}"
+              ".pa-banner h1,.pa-banner h2{margin:0.3em 0;font-size:1.25em}"
               "</style>")
 
 #: the instrument's name question, answered from the invitation (the respondent may still correct it)

@@ -38,7 +38,8 @@ from .goals import PROPORTION_UNITS, SUBGROUP_MAX, SUBGROUP_PREFIX, check_goal, 
 from .investments import CATEGORIES, CATEGORY_LABELS, TIME_UNITS, Valuation, check_investment
 
 __all__ = ["investment_fields", "investment_form", "investment_controller", "checkin_fields", "checkin_form",
-           "checkin_controller", "goal_fields", "goal_form", "goal_controller", "load_draft", "default_term", "FREE_FORM"]
+           "checkin_controller", "goal_fields", "goal_form", "goal_controller", "load_draft", "default_term",
+           "FREE_FORM"]
 
 _SIDE_CHOICES = (("district", "District"), ("partner", "Partner"))
 #: the check-in form's extra goal answer; such goals get no review row
