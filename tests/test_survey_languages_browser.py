@@ -1,9 +1,8 @@
 """The fit survey in a real browser in English and Spanish: axe-core 0 WCAG violations at 1280 and 390 px,
 Likert questions as a keyboard-usable matrix, the language menu keeps answers, ``?lang=es`` starts in Spanish.
 
-The page is the survey form itself (:func:`partner_analysis.forms.survey.survey_page`) served by Voilà
-with the project's template, for one fixed respondent: who the respondent is (chooser, invitation link) is
-tested elsewhere. The number of screens the form takes at 1280x900 is printed (judged by eye, not asserted).
+The page is ``partner-analysis survey-app`` opened by an invitation link with ``&lang=``. The number of
+screens the form takes at 1280x900 is printed (judged by eye, not asserted).
 """
 from __future__ import annotations
 
@@ -11,10 +10,9 @@ import os
 import re
 import signal
 import subprocess
-import time
+import sys
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from conftest import require_chromium
@@ -24,13 +22,6 @@ from test_voila_browser import CHROMIUM_ARGS, WCAG_TAGS, _free_port, _wait_for_p
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 SCREENSHOT_DIR = Path(os.environ.get("PA_SCREENSHOT_DIR", "/tmp"))
-NOTEBOOK = '''import os
-from partner_analysis.fit.instrument import read_instrument
-from partner_analysis.forms.survey import survey_page
-from partner_analysis.store import Store
-
-survey_page(read_instrument(), Store(os.environ["PA_DB_URL"]), partner_id="P01", role="district",
-            respondent="ana@district.example")'''
 
 
 @pytest.fixture
@@ -38,28 +29,27 @@ def server(tmp_path):
     pytest.importorskip("playwright")
     pytest.importorskip("axe_playwright_python")
     require_chromium()
+    from partner_analysis.access import create_invitation
     from partner_analysis.fit.instrument import default_instrument_path
-    from partner_analysis.forms.app import VoilaSettings, voila_command, voila_environment
     if not Path(default_instrument_path()).is_file():
         pytest.skip("shipped instrument surveys/partner_fit_v1.xlsx is not available")
     db = tmp_path / "records.sqlite"
     with Store(db) as store:
         store.upsert_partnership("P01", "Riverside Hospital")
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(NOTEBOOK)])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, tmp_path / "survey.ipynb")
+        token = create_invitation(store, partners="P01", role="district", email="ana@district.example",
+                                  name="Ana Ruiz", wave="2025-26").token
     port = _free_port()
-    env = voila_environment({k: v for k, v in os.environ.items() if k not in ("PA_INSTRUMENT",)})
-    env["PA_DB_URL"] = str(db)
+    env = {k: v for k, v in os.environ.items() if k not in ("PA_DB_URL", "PA_INSTRUMENT")}
     log = tmp_path / "voila.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen(voila_command(VoilaSettings(port=port), notebook=tmp_path / "survey.ipynb"),
-                                cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen([sys.executable, "-m", "partner_analysis", "survey-app", "--db", str(db),
+                                 "--port", str(port)], cwd=tmp_path, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
     try:
         _wait_for_port(port, proc, log)
-        yield port, db
+        yield port, db, token
     finally:
-        proc.terminate()
+        proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
@@ -91,9 +81,9 @@ def _open(pw, port: int, query: str, width: int, height: int = 900):
 
 def test_survey_in_both_languages_is_accessible_and_keeps_answers(server):
     from playwright.sync_api import expect, sync_playwright
-    port, db = server
+    port, db, token = server
     with sync_playwright() as pw:
-        browser, page = _open(pw, port, "?lang=en", 1280)
+        browser, page = _open(pw, port, f"?token={token}&lang=en", 1280)
         try:
             expect(page.get_by_role("heading", level=1)).to_have_text("Partner fit survey")
             expect(page.locator("html")).to_have_attribute("lang", "en")
@@ -111,7 +101,8 @@ def test_survey_in_both_languages_is_accessible_and_keeps_answers(server):
             expect(row.get_by_role("radio").nth(1)).to_be_checked()
             page.get_by_label(re.compile(r"^Your organisation")).fill("Riverside USD")
             page.get_by_label(re.compile(r"^Your organisation")).press("Tab")
-            expect(page.locator(".pa-progress")).to_contain_text("2 of 36 required questions", timeout=30_000)
+            # the invitation already answered the name question
+            expect(page.locator(".pa-progress")).to_contain_text("3 of 36 required questions", timeout=30_000)
 
             page.set_viewport_size({"width": 390, "height": 844})
             assert _wcag(page) == [], "English, 390 px"
@@ -122,7 +113,7 @@ def test_survey_in_both_languages_is_accessible_and_keeps_answers(server):
                                                                          timeout=30_000)
             expect(page.get_by_role("radiogroup").first.get_by_role("radio").nth(1)).to_be_checked()
             expect(page.get_by_label(re.compile(r"^Su organización"))).to_have_value("Riverside USD")
-            expect(page.locator(".pa-progress")).to_contain_text("2 de 36 preguntas obligatorias")
+            expect(page.locator(".pa-progress")).to_contain_text("3 de 36 preguntas obligatorias")
             # the page's language follows the form's (screen readers switch voice)
             expect(page.locator("html")).to_have_attribute("lang", "es")
             assert _wcag(page) == [], "Spanish, 390 px"
@@ -134,30 +125,28 @@ def test_survey_in_both_languages_is_accessible_and_keeps_answers(server):
             browser.close()
 
         # a link with ?lang=es starts in Spanish and resumes the same draft
-        browser, page = _open(pw, port, "?lang=es", 1280)
+        browser, page = _open(pw, port, f"?token={token}&lang=es", 1280)
         try:
             expect(page.get_by_role("button", name="Enviar")).to_be_visible()
             expect(page.get_by_label(re.compile(r"^Su organización"))).to_have_value("Riverside USD")
-            expect(page).to_have_title(re.compile("Encuesta sobre la colaboración"))
             page.get_by_role("button", name="Enviar").click()
             expect(page.locator(".pa-status")).to_contain_text("Todavía no se envió", timeout=30_000)
             assert _wcag(page) == [], "Spanish with errors, 1280 px"
             with Store(db) as store:
                 drafts = store.answers_long(partner_id="P01", status="draft")
-            assert dict(zip(drafts["item"], drafts["value"])) == {"d_so1": "2", "organisation": "Riverside USD"}
+            assert dict(zip(drafts["item"], drafts["value"])) == {"d_so1": "2", "organisation": "Riverside USD",
+                                                                  "respondent_name": "Ana Ruiz"}
 
             # answer everything ("De acuerdo" in every row) and submit: the confirmation is at the top, in view
             for group in page.get_by_role("radiogroup").all():
                 group.get_by_role("radio").nth(3).check()
-            name = page.get_by_label(re.compile(r"^Su nombre"))
-            name.fill("Ana Ruiz")
-            name.press("Tab")
             expect(page.locator(".pa-progress")).to_contain_text(re.compile(r"\b(\d+) de \1 preguntas"),
                                                                  timeout=60_000)
             page.get_by_role("button", name="Enviar").click()
-            expect(page.locator(".pa-status")).to_contain_text("Gracias. Sus respuestas se enviaron.",
-                                                               timeout=60_000)
-            expect(page.get_by_label("Language / Idioma")).to_be_disabled()
+            banner = page.locator(".pa-banner")
+            expect(banner).to_contain_text("Gracias: sus respuestas se enviaron", timeout=60_000)
+            expect(banner).to_contain_text("Qué sigue")
+            expect(banner).to_be_in_viewport()
             assert _wcag(page) == [], "Spanish, submitted, 1280 px"
             page.screenshot(path=str(SCREENSHOT_DIR / "pa_survey_es_submitted_1280.png"))
         finally:

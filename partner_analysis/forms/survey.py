@@ -20,7 +20,7 @@ language menu that rebuilds the form in the chosen language with every answer ke
 from __future__ import annotations
 
 import datetime as _dt
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import ipywidgets as widgets
 
@@ -119,7 +119,8 @@ def instrument_fields(instrument: Any, role: str, lang: str | None = None) -> li
 
 
 def survey_form(instrument: Any, store: Store, *, partner_id: str, role: str, respondent: str,
-                wave: str = "annual", lang: str | None = None, answers: Mapping[str, Any] | None = None,
+                wave: str = "annual", partner_name: str | None = None, who: str | None = None,
+                editor: str | None = None, lang: str | None = None, answers: Mapping[str, Any] | None = None,
                 header_extra: tuple = ()) -> WidgetForm:
     """Open (or resume) one respondent's fit survey as a widget form.
 
@@ -133,6 +134,11 @@ def survey_form(instrument: Any, store: Store, *, partner_id: str, role: str, re
         Name, email or id of the person answering; with partner_id, role and wave it finds the draft.
     wave : str
         Survey round (default ``"annual"``).
+    partner_name, who : str, optional
+        The partnership's name and the respondent's name as the page shows them (default: the name the
+        store knows for the partnership, and ``respondent``).
+    editor : str, optional
+        Who the audit trail names for corrections (default ``respondent``).
     lang : str, optional
         Language code (``"es"``): the instrument's texts in that language and the form's own texts from
         the gettext catalog. Default: the instrument's default language.
@@ -175,8 +181,8 @@ def survey_form(instrument: Any, store: Store, *, partner_id: str, role: str, re
     submitted_id = store.find_submitted(form_id, version, partner_id, role, respondent, wave=wave)
     if submitted_id is not None:
         return _correction_form(instrument, store, submitted_id, fields, server_check, partner_id=partner_id,
-                                role=role, respondent=respondent, lang=lang, answers=answers,
-                                header_extra=header_extra)
+                                role=role, respondent=respondent, partner_name=partner_name, who=who,
+                                editor=editor, lang=lang, answers=answers, header_extra=header_extra)
 
     response_id = store.open_response(form_id, version, partner_id, role, respondent, wave=wave)
     saved = store.get_answers(response_id)
@@ -207,12 +213,17 @@ def survey_form(instrument: Any, store: Store, *, partner_id: str, role: str, re
             store.save_answer(response_id, name, _plain(value))
         stamp = _dt.datetime.now().strftime("%H:%M")
         n = len(controller.answers)
+        if who:
+            return _.ngettext("Draft saved at {time} ({n} answer). You can close this page and continue later "
+                              "with the same link.",
+                              "Draft saved at {time} ({n} answers). You can close this page and continue later "
+                              "with the same link.", n).format(time=stamp, n=n)
         return _.ngettext("Draft saved at {time} ({n} answer). You can close this page and continue later with "
                           "the same partnership, role and name.",
                           "Draft saved at {time} ({n} answers). You can close this page and continue later with "
                           "the same partnership, role and name.", n).format(time=stamp, n=n)
 
-    intro = _who(_partner_label(store, partner_id), role, respondent, _)
+    intro = _who(partner_name or _partner_label(store, partner_id), role, who or respondent, _)
     if restored and answers is None:
         intro += " " + _.ngettext("Your {n} saved answer was restored.", "Your {n} saved answers were restored.",
                                   restored).format(n=restored)
@@ -246,7 +257,8 @@ def _who(partner_id: str, role: str, respondent: str, _: Translator = Translator
 
 
 def _correction_form(instrument: Any, store: Store, response_id: int, fields: list, server_check, *,
-                     partner_id: str, role: str, respondent: str, lang: str | None = None,
+                     partner_id: str, role: str, respondent: str, partner_name: str | None = None,
+                     who: str | None = None, editor: str | None = None, lang: str | None = None,
                      answers: Mapping[str, Any] | None = None, header_extra: tuple = ()) -> WidgetForm:
     """The submitted answers of ``response_id`` as a correction form (see :func:`survey_form`)."""
     _ = Translator(lang)
@@ -277,8 +289,8 @@ def _correction_form(instrument: Any, store: Store, response_id: int, fields: li
         if not changes:
             return [("", _("You did not change any answer, so nothing was saved."))]
         try:
-            result["written"] = store.edit_submitted_many(response_id, changes, editor=respondent, reason=why,
-                                                          validator=server_check)
+            result["written"] = store.edit_submitted_many(response_id, changes, editor=editor or respondent,
+                                                          reason=why, validator=server_check)
         except StoreError as err:
             problems = getattr(err, "problems", None)
             if problems:
@@ -304,7 +316,7 @@ def _correction_form(instrument: Any, store: Store, response_id: int, fields: li
         when = _("You submitted this survey on {date}.").format(date=f"{stamp:%Y-%m-%d}")
     else:
         when = _("You submitted this survey.")
-    intro = (f"{_who(_partner_label(store, partner_id), role, respondent, _)} {when} "
+    intro = (f"{_who(partner_name or _partner_label(store, partner_id), role, who or respondent, _)} {when} "
              + _("Correct your submitted answers below, give the reason, and choose Save corrections."))
     title = _("{title}: correct your submitted answers").format(
         title=getattr(instrument, "title", None) or instrument.form_id)
@@ -360,12 +372,16 @@ class SurveyPage:
     """
 
     def __init__(self, instrument: Any, store: Store, *, partner_id: str, role: str, respondent: str,
-                 wave: str = "annual", lang: str | None = None):
+                 wave: str = "annual", lang: str | None = None, partner_name: str | None = None,
+                 who: str | None = None, editor: str | None = None,
+                 on_form: Callable[[WidgetForm], Any] | None = None):
         codes = tuple(getattr(instrument, "language_codes", ()) or ())
         default = getattr(instrument, "default_language", None)
         self.instrument, self.store = instrument, store
-        self._identity = dict(partner_id=partner_id, role=role, respondent=respondent, wave=wave)
+        self._identity = dict(partner_id=partner_id, role=role, respondent=respondent, wave=wave,
+                              partner_name=partner_name, who=who, editor=editor)
         self.lang = lang if lang in codes else default
+        self._on_form = on_form
         self.widget = widgets.VBox()
         self.form: WidgetForm | None = None
         self.switcher = None
@@ -382,6 +398,8 @@ class SurveyPage:
         if self.switcher is not None:
             self.switcher.observe(lambda change: self.set_language(change["new"]), names="value")
         self.widget.children = [self.form.widget]
+        if self._on_form is not None:
+            self._on_form(self.form)
 
     def set_language(self, lang: str) -> None:
         """Show the form in ``lang``, keeping every answer (and a correction's reason)."""
@@ -400,16 +418,21 @@ class SurveyPage:
 
 
 def survey_page(instrument: Any, store: Store, *, partner_id: str, role: str, respondent: str,
-                wave: str = "annual", lang: str | None = None) -> SurveyPage:
+                wave: str = "annual", lang: str | None = None, partner_name: str | None = None,
+                who: str | None = None, editor: str | None = None,
+                on_form: Callable[[WidgetForm], Any] | None = None) -> SurveyPage:
     """The survey form of one respondent with a language menu: what the survey app shows.
 
     Parameters
     ----------
-    instrument, store, partner_id, role, respondent, wave
+    instrument, store, partner_id, role, respondent, wave, partner_name, who, editor
         As in :func:`survey_form`.
     lang : str, optional
         Language to start in; default :func:`requested_language` (the link's ``?lang=``), else the
         instrument's default language.
+    on_form : callable, optional
+        Called with every form the page builds (the first, and one per language switch), e.g. to hook the
+        app's confirmation banner to its Submit button.
 
     Returns
     -------
@@ -418,4 +441,4 @@ def survey_page(instrument: Any, store: Store, *, partner_id: str, role: str, re
     if lang is None:
         lang = requested_language(instrument)
     return SurveyPage(instrument, store, partner_id=partner_id, role=role, respondent=respondent, wave=wave,
-                      lang=lang)
+                      lang=lang, partner_name=partner_name, who=who, editor=editor, on_form=on_form)

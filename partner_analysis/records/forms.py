@@ -39,7 +39,8 @@ from .goals import PROPORTION_UNITS, SUBGROUP_MAX, SUBGROUP_PREFIX, check_goal, 
 from .investments import CATEGORIES, CATEGORY_LABELS, TIME_UNITS, Valuation, check_investment
 
 __all__ = ["investment_fields", "investment_form", "investment_controller", "checkin_fields", "checkin_form",
-           "checkin_controller", "goal_fields", "goal_form", "goal_controller", "load_draft", "FREE_FORM"]
+           "checkin_controller", "goal_fields", "goal_form", "goal_controller", "load_draft", "default_term",
+           "FREE_FORM"]
 
 _SIDE_CHOICES = (("district", N_("District")), ("partner", N_("Partner")))
 #: the check-in form's extra goal answer; such goals get no review row
@@ -91,6 +92,31 @@ def _drop_draft(conn, key: str) -> None:
     conn.execute(delete(drafts).where(drafts.c.draft_key == key))
 
 
+def default_term(ctx: RecordsContext, today: dt.date | None = None) -> str | None:
+    """The term a new record most likely belongs to: today's term, else the latest term that has started
+    (between terms, or after the configured ones), else the first term."""
+    today = today or dt.date.today()
+    terms = sorted(ctx.config.terms, key=lambda t: t.start)
+    if not terms:
+        return None
+    current = ctx.config.term_for_date(today)
+    if current is not None:
+        return current.id
+    started = [t for t in terms if t.start <= today]
+    return (started[-1] if started else terms[0]).id
+
+
+def _as_identity(identity, partner_id: str | None) -> tuple[str, str]:
+    """(entered_by, draft owner) of an invitation's identity, after checking it may use ``partner_id``."""
+    identity.require(partner_id)
+    return identity.display_name, identity.respondent
+
+
+def _without_name(fields: list[FieldSpec]) -> list[FieldSpec]:
+    # who enters the record comes from the invitation link, not from a typed name
+    return [f for f in fields if f.name != "entered_by"]
+
+
 def _partner_field(ctx: RecordsContext, *, form: str, section: str, _: Translator = Translator()) -> FieldSpec:
     """The partner choice of a form whose partner is not fixed; needs the district's partner list."""
     if not ctx.partners:
@@ -115,10 +141,9 @@ def investment_fields(ctx: RecordsContext, *, partner_id: str | None = None, lan
     entry = _("Entry")
     if partner_id is None:
         fields.append(_partner_field(ctx, form="investment", section=entry, _=_))
-    today_term = ctx.config.term_for_date(dt.date.today())
     fields += [
         FieldSpec("term", "choice", _("Term"), choices=tuple((t, t) for t in ctx.config.term_ids), required=True,
-                  section=entry, default=today_term.id if today_term else None),
+                  section=entry, default=default_term(ctx)),
         FieldSpec("party", "choice", _("Contributed by"), choices=_sides(_), required=True, section=entry),
         FieldSpec("category", "choice", _("Category"),
                   choices=tuple((c, _(CATEGORY_LABELS[c])) for c in CATEGORIES), required=True, section=entry),
@@ -150,15 +175,26 @@ def _field_problems(problems, rename: Callable[[str], str]) -> list[tuple[str, s
 
 
 def investment_controller(store, ctx: RecordsContext, *, entered_by: str = "", partner_id: str | None = None,
-                          on_saved: Callable[[int], Any] | None = None, lang: str | None = None) -> FormController:
-    """The investment-entry form's controller: autosaves a draft, writes the entry on submit."""
+                          on_saved: Callable[[int], Any] | None = None, identity=None,
+                          lang: str | None = None) -> FormController:
+    """The investment-entry form's controller: autosaves a draft, writes the entry on submit.
+
+    With ``identity`` (an invitation's :class:`~partner_analysis.access.Identity`) the partner must be one of
+    the identity's, the form does not ask for a name, and the entry and its draft are the identity's.
+    ``lang`` as in :func:`investment_fields`.
+    """
     from .tables import investments
-    key = _draft_key("investment", entered_by, partner_id)
-    initial = {"entered_by": entered_by} if entered_by else {}
-    initial.update(load_draft(store, "investment", entered_by=entered_by, partner_id=partner_id))
+    owner = entered_by
+    if identity is not None:
+        entered_by, owner = _as_identity(identity, partner_id)
+    key = _draft_key("investment", owner, partner_id)
+    initial = {"entered_by": entered_by} if entered_by and identity is None else {}
+    initial.update(load_draft(store, "investment", entered_by=owner, partner_id=partner_id))
 
     def submit(answers: dict):
         row = dict(answers, partner_id=partner_id or answers.get("partner_id"))
+        if identity is not None:
+            row["entered_by"] = entered_by
         clean, problems = check_investment(row, ctx)
         if problems:
             return _field_problems(problems, lambda c: c)
@@ -169,20 +205,27 @@ def investment_controller(store, ctx: RecordsContext, *, entered_by: str = "", p
             on_saved(entry_id)
         return None
 
-    return FormController(investment_fields(ctx, partner_id=partner_id, lang=lang),
-                          on_change=_autosaver(store, "investment", key), on_submit=submit, initial=initial)
+    fields = investment_fields(ctx, partner_id=partner_id, lang=lang)
+    if identity is not None:
+        fields = _without_name(fields)
+    return FormController(fields, on_change=_autosaver(store, "investment", key), on_submit=submit, initial=initial)
 
 
 def investment_form(store, ctx: RecordsContext, *, entered_by: str = "", partner_id: str | None = None,
-                    on_saved: Callable[[int], Any] | None = None, lang: str | None = None):
+                    on_saved: Callable[[int], Any] | None = None, identity=None, partner_name: str | None = None,
+                    lang: str | None = None):
     """An ipywidgets form for one ledger entry (see :func:`investment_controller`); ``lang`` as in
     :func:`investment_fields`."""
     from ..forms.widgets import WidgetForm
     _ = Translator(lang)
     controller = investment_controller(store, ctx, entered_by=entered_by, partner_id=partner_id, on_saved=on_saved,
-                                       lang=lang)
-    title = _("Investment entry: partner {partner}").format(partner=partner_id) if partner_id \
-        else _("Investment entry")
+                                       identity=identity, lang=lang)
+    if partner_id and partner_name:
+        title = _("Investment entry: {partner}").format(partner=partner_name)
+    elif partner_id:
+        title = _("Investment entry: partner {partner}").format(partner=partner_id)
+    else:
+        title = _("Investment entry")
     return WidgetForm(controller, title=title, lang=lang,
                       intro=_("Record what one side contributed to the partnership in one term. Staff time is "
                               "valued with the district's hourly rates."))
@@ -197,13 +240,13 @@ def checkin_fields(ctx: RecordsContext, *, partner_id: str, goals: Sequence[tupl
     ``lang`` (``"es"``) gives labels, hints and messages from that language's catalog (default English).
     """
     _ = Translator(lang)
-    today_term = ctx.config.term_for_date(dt.date.today())
+    today_term = default_term(ctx)
     checkin, attendees, reviewed = _("Check-in"), _("Attendees"), _("Goals reviewed")
     discussion, actions = _("Discussion"), _("Action items")
     f = [
         FieldSpec("date", "date", _("Date of the check-in"), required=True, section=checkin),
         FieldSpec("term", "choice", _("Term"), choices=tuple((t, t) for t in ctx.config.term_ids), required=True,
-                  section=checkin, default=today_term.id if today_term else None,
+                  section=checkin, default=today_term,
                   hint=_("The date must fall inside this term.")),
     ]
     for i in range(1, attendee_slots + 1):
@@ -283,16 +326,25 @@ def _checkin_record(answers: dict, partner_id: str, goal_ids: Sequence[str], att
 
 def checkin_controller(store, ctx: RecordsContext, *, partner_id: str, entered_by: str = "",
                        attendee_slots: int = 6, action_slots: int = 4,
-                       on_saved: Callable[[str], Any] | None = None, lang: str | None = None) -> FormController:
-    """The check-in form's controller for one partner: autosaves a draft, writes the check-in on submit."""
+                       on_saved: Callable[[str], Any] | None = None, identity=None,
+                       lang: str | None = None) -> FormController:
+    """The check-in form's controller for one partner: autosaves a draft, writes the check-in on submit.
+
+    ``identity``: as for :func:`investment_controller` (checked before the partner's goals are read).
+    """
+    owner = entered_by
+    if identity is not None:
+        entered_by, owner = _as_identity(identity, partner_id)
     goals = read_goals(store, partner_id=partner_id)
     pairs = [(str(r.goal_id), str(r.description)) for r in goals.itertuples()]
     goal_ids = [g for g, _ in pairs]
-    key = _draft_key("checkin", entered_by, partner_id)
-    initial = {"entered_by": entered_by} if entered_by else {}
-    initial.update(load_draft(store, "checkin", entered_by=entered_by, partner_id=partner_id))
+    key = _draft_key("checkin", owner, partner_id)
+    initial = {"entered_by": entered_by} if entered_by and identity is None else {}
+    initial.update(load_draft(store, "checkin", entered_by=owner, partner_id=partner_id))
 
     def submit(answers: dict):
+        if identity is not None:
+            answers = dict(answers, entered_by=entered_by)
         rec, back = _checkin_record(answers, partner_id, goal_ids, attendee_slots, action_slots)
         clean, problems = check_checkin(rec, ctx, goal_ids=goal_ids)
         if problems:
@@ -306,18 +358,23 @@ def checkin_controller(store, ctx: RecordsContext, *, partner_id: str, entered_b
 
     fields = checkin_fields(ctx, partner_id=partner_id, goals=pairs, attendee_slots=attendee_slots,
                             action_slots=action_slots, lang=lang)
+    if identity is not None:
+        fields = _without_name(fields)
     return FormController(fields, on_change=_autosaver(store, "checkin", key), on_submit=submit, initial=initial)
 
 
 def checkin_form(store, ctx: RecordsContext, *, partner_id: str, entered_by: str = "", attendee_slots: int = 6,
-                 action_slots: int = 4, on_saved: Callable[[str], Any] | None = None, lang: str | None = None):
+                 action_slots: int = 4, on_saved: Callable[[str], Any] | None = None, identity=None,
+                 partner_name: str | None = None, lang: str | None = None):
     """An ipywidgets form for one quarterly check-in of ``partner_id`` (see :func:`checkin_controller`)."""
     from ..forms.widgets import WidgetForm
     _ = Translator(lang)
     controller = checkin_controller(store, ctx, partner_id=partner_id, entered_by=entered_by,
                                     attendee_slots=attendee_slots, action_slots=action_slots, on_saved=on_saved,
-                                    lang=lang)
-    return WidgetForm(controller, title=_("Quarterly check-in: partner {partner}").format(partner=partner_id),
+                                    identity=identity, lang=lang)
+    title = (_("Quarterly check-in: {partner}").format(partner=partner_name) if partner_name
+             else _("Quarterly check-in: partner {partner}").format(partner=partner_id))
+    return WidgetForm(controller, title=title,
                       intro=_("Who met, how the goals stand, what was shared and what happens next."), lang=lang)
 
 
@@ -394,7 +451,7 @@ def goal_fields(ctx: RecordsContext, *, partner_id: str | None = None, catalog=N
             return _("The due term must not be before the start term ({start}).").format(start=start)
         return None
 
-    today_term = ctx.config.term_for_date(dt.date.today())
+    today_term = default_term(ctx)
     terms = tuple((t, t) for t in ctx.config.term_ids)
     goal, timing = _("Goal"), _("Timing")
     fields += [
@@ -420,7 +477,7 @@ def goal_fields(ctx: RecordsContext, *, partner_id: str | None = None, catalog=N
                   hint=_("Where the KPI should be by the due term, in the same unit as the baseline."),
                   validate=target_check),
         FieldSpec("start_term", "choice", _("Start term"), choices=terms, required=True, section=timing,
-                  default=today_term.id if today_term else None),
+                  default=today_term),
         FieldSpec("due_term", "choice", _("Due term"), choices=terms, required=True, section=timing,
                   hint=_("Not before the start term."), validate=due_check),
         FieldSpec("owner", "text", _("Owner of the goal"), required=True, section=timing,
@@ -450,8 +507,8 @@ def _goal_record(answers: dict, partner_id: str | None, units: dict[str, str]) -
 
 
 def goal_controller(store, ctx: RecordsContext, *, entered_by: str = "", partner_id: str | None = None,
-                    catalog=None, on_saved: Callable[[str], Any] | None = None, lang: str | None = None
-                    ) -> FormController:
+                    catalog=None, on_saved: Callable[[str], Any] | None = None, identity=None,
+                    lang: str | None = None) -> FormController:
     """The goal form's controller: autosaves a draft, validates and writes the goal on submit.
 
     Parameters
@@ -466,6 +523,8 @@ def goal_controller(store, ctx: RecordsContext, *, entered_by: str = "", partner
         KPI catalog (default: the installed one); its ids and units are what the goal is checked against.
     on_saved : callable, optional
         Called with the new ``goal_id`` after the goal is written.
+    identity : Identity, optional
+        As for :func:`investment_controller`.
     lang : str, optional
         Language of the form's texts (see :func:`goal_fields`).
 
@@ -476,13 +535,18 @@ def goal_controller(store, ctx: RecordsContext, *, entered_by: str = "", partner
         and writes the goal with its owner in one transaction
         (:func:`~partner_analysis.records.goals.write_goal`, as ``add_goal``).
     """
+    owner = entered_by
+    if identity is not None:
+        entered_by, owner = _as_identity(identity, partner_id)
     kpis = _catalog_kpis(catalog)
     units = {k: u for k, _, u in kpis}
-    key = _draft_key("goal", entered_by, partner_id)
-    initial = {"entered_by": entered_by} if entered_by else {}
-    initial.update(load_draft(store, "goal", entered_by=entered_by, partner_id=partner_id))
+    key = _draft_key("goal", owner, partner_id)
+    initial = {"entered_by": entered_by} if entered_by and identity is None else {}
+    initial.update(load_draft(store, "goal", entered_by=owner, partner_id=partner_id))
 
     def submit(answers: dict):
+        if identity is not None:
+            answers = dict(answers, entered_by=entered_by)
         rec = _goal_record(answers, partner_id, units)
         clean, problems = check_goal(rec, ctx, kpi_ids=list(units), kpi_units=units)
         if problems:
@@ -495,18 +559,26 @@ def goal_controller(store, ctx: RecordsContext, *, entered_by: str = "", partner
             on_saved(gid)
         return None
 
-    return FormController(goal_fields(ctx, partner_id=partner_id, catalog=catalog, lang=lang),
-                          on_change=_autosaver(store, "goal", key), on_submit=submit, initial=initial)
+    fields = goal_fields(ctx, partner_id=partner_id, catalog=catalog, lang=lang)
+    if identity is not None:
+        fields = _without_name(fields)
+    return FormController(fields, on_change=_autosaver(store, "goal", key), on_submit=submit, initial=initial)
 
 
 def goal_form(store, ctx: RecordsContext, *, entered_by: str = "", partner_id: str | None = None, catalog=None,
-              on_saved: Callable[[str], Any] | None = None, lang: str | None = None):
+              on_saved: Callable[[str], Any] | None = None, identity=None, partner_name: str | None = None,
+              lang: str | None = None):
     """An ipywidgets form for one goal of a partner (see :func:`goal_controller`)."""
     from ..forms.widgets import WidgetForm
     _ = Translator(lang)
     controller = goal_controller(store, ctx, entered_by=entered_by, partner_id=partner_id, catalog=catalog,
-                                 on_saved=on_saved, lang=lang)
-    title = _("Set a goal: partner {partner}").format(partner=partner_id) if partner_id else _("Set a goal")
+                                 on_saved=on_saved, identity=identity, lang=lang)
+    if partner_id and partner_name:
+        title = _("Set a goal: {partner}").format(partner=partner_name)
+    elif partner_id:
+        title = _("Set a goal: partner {partner}").format(partner=partner_id)
+    else:
+        title = _("Set a goal")
     return WidgetForm(controller, title=title, lang=lang,
                       intro=_("A goal the partnership commits to: a KPI of the catalog with a baseline and a "
                               "target, or a free-form goal judged at the check-ins, with the terms it runs over "
