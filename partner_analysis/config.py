@@ -360,7 +360,7 @@ def config_from_dict(raw: Mapping[str, Any], *, source: str | None = None) -> Di
     if not isinstance(min_n, int) or min_n < 3:
         raise ConfigError(f"privacy.min_group_n must be a whole number of at least 3, found {min_n!r}",
                           path=path, key="privacy.min_group_n",
-                          fix="privacy.md: 3 is the absolute minimum; most states use 10")
+                          fix="docs/privacy.md#public-profile: 3 is the absolute minimum; most states use 10")
     _check_privacy(privacy, path=path)
     valuation = dict(raw.get("valuation") or {})
     design = raw.get("design")

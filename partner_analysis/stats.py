@@ -201,7 +201,7 @@ def wwc_omega(n_total: Any) -> Any:
     -------
     float or numpy.ndarray
 
-    Checked against the ``statistics.md`` §1.1 vector (N = 6 gives 0.8) and,
+    Checked against the ``docs/methods.md#hedges-g`` vector (N = 6 gives 0.8) and,
     through :func:`hedges_g`, against pingouin's ``compute_effsize``.
 
     References
@@ -278,7 +278,7 @@ def hedges_g(treatment: Sequence[float] | np.ndarray, comparison: Sequence[float
     Checked against ``pingouin.compute_effsize(x, y, eftype="hedges")``
     (same approximation) on 250 random samples, against the WWC example
     vector, and against the UCI Student Performance golden values of
-    ``statistics.md`` §9 (math g = -0.246639).
+    ``docs/methods.md#test-vectors`` (math g = -0.246639).
 
     References
     ----------
@@ -347,7 +347,7 @@ def hedges_g_from_stats(mean_t: Any, sd_t: Any, n_t: Any, mean_c: Any, sd_c: Any
     with :math:`N = n_T + n_C`. For covariate-adjusted results pass the
     adjusted means and the *unadjusted* SDs (WWC v5.0 [1]_). Checked against
     pingouin on random data (via :func:`hedges_g`) and against the UCI golden
-    values of ``statistics.md`` §9.
+    values of ``docs/methods.md#test-vectors``.
 
     References
     ----------
@@ -434,7 +434,7 @@ def cox_index(p_t: Any, p_c: Any, *, n_t: Any = None, n_c: Any = None,
     where :math:`p_T, p_C` are the group proportions, :math:`\delta = 1` when
     the correction is on and :math:`\omega = 1 - 3/(4(n_T+n_C)-9)`. The WWC
     divides by 1.65 [1]_ (Sanchez-Meca et al. [2]_), not by :math:`\pi/\sqrt3`.
-    Checked against ``statistics.md`` vectors (0.2457; 0.2409 with
+    Checked against ``docs/methods.md#test-vectors`` vectors (0.2457; 0.2409 with
     :math:`\omega`, N = 40), the UCI golden values (-0.36274, 0.208684) and a
     direct formula on random proportions.
 
@@ -567,7 +567,7 @@ def improvement_index(es: Any) -> Any:
         I = 100\,\Phi(g) - 50
 
     where :math:`\Phi` is the standard normal CDF [1]_. Checked against the
-    ``statistics.md`` table (0.25 -> 9.87, 0.10 -> 3.98, -0.20 -> -7.93,
+    ``docs/methods.md#test-vectors`` table (0.25 -> 9.87, 0.10 -> 3.98, -0.20 -> -7.93,
     0.80 -> 28.81) and ``scipy.stats.norm.cdf``.
 
     References
@@ -622,7 +622,7 @@ def wilson_ci(successes: Any, n: Any, *, confidence: float = 0.95) -> tuple[Any,
     Chosen over the Wald interval because it behaves at 0 % and 100 % and
     with small n [2]_. Checked against
     ``statsmodels.stats.proportion.proportion_confint(method="wilson")`` on
-    300 random cases and the ``statistics.md`` table (8/20 -> 0.2188-0.6134).
+    300 random cases and the ``docs/methods.md#test-vectors`` table (8/20 -> 0.2188-0.6134).
 
     References
     ----------
@@ -768,7 +768,7 @@ def bh_adjust(pvalues: Any, *, alpha: float = 0.05) -> np.ndarray:
     Rejecting :math:`\tilde p \le \alpha` is the BH step-up procedure [1]_.
     Checked against ``statsmodels.stats.multitest.multipletests(method="fdr_bh")``
     and ``scipy.stats.false_discovery_control(method="bh")`` on 250 random
-    vectors, and the ``statistics.md`` vector.
+    vectors, and the ``docs/methods.md#test-vectors`` vector.
 
     References
     ----------
@@ -1031,7 +1031,7 @@ def cluster_correction(g: float, n_t: int, n_c: int, m_t: int, m_c: int, icc: fl
 
     Hedges (2007) [1]_, WWC v4.1 App. F (F.1.0-F.1.4) and v5.0 eq. E.21 [2]_.
     The WWC applies the correction only to findings reported as significant;
-    it can only reduce significance. Checked against the ``statistics.md``
+    it can only reduce significance. Checked against the ``docs/methods.md#test-vectors``
     vector (g = 0.30, 200/200 students, 10/10 clusters, :math:`\rho` = 0.20:
     t = 2.983, t_A = 1.349, h = 231.66, p = 0.179).
 
@@ -1162,7 +1162,7 @@ def attrition(n_t_assigned: int, n_c_assigned: int, n_t_analytic: int, n_c_analy
     where subscript 0 is assigned and a analytic. Low attrition when
     differential :math:`\le` :func:`attrition_boundary` (overall), compared
     with a 1e-8 tolerance [1]_. Checked against the worked example of
-    ``statistics.md`` §3 (30 % overall, 6 pp: high cautious, low optimistic).
+    ``docs/methods.md#attrition`` (30 % overall, 6 pp: high cautious, low optimistic).
 
     References
     ----------
@@ -1241,9 +1241,9 @@ def cronbach_alpha(items_frame: Any) -> float:
     where :math:`k` is the number of items, :math:`s^2_i` the variance of item
     :math:`i` and :math:`s^2_X` the variance of the total score (both
     ``ddof=1``) [1]_. Alpha can be negative and is at most 1. Report it pooled
-    across partnerships, not per partnership (``surveys.md`` §3). Checked
+    across partnerships, not per partnership (``docs/methods.md#reliability-and-agreement``). Checked
     against ``pingouin.cronbach_alpha`` (R ``psych::alpha(use="complete.obs")``)
-    on 250 random item sets, and the ``surveys.md`` vector (0.9300).
+    on 250 random item sets, and the ``docs/methods.md#test-vectors`` vector (0.9300).
 
     References
     ----------
@@ -1304,7 +1304,7 @@ def rwg(values: Any, n_options: int) -> float:
     where :math:`s^2` is the observed variance (``ddof=1``) and
     :math:`\sigma^2_{EU}` the variance of a uniform (random) response on
     :math:`A` options [1]_. Truncated to 0 when :math:`s^2 > \sigma^2_{EU}`
-    (LeBreton & Senter [2]_). Checked against the ``surveys.md`` vector
+    (LeBreton & Senter [2]_). Checked against the ``docs/methods.md#test-vectors`` vector
     (item rwg 0.875).
 
     References
@@ -1354,7 +1354,7 @@ def rwg_j(items_frame: Any, n_options: int) -> float:
     where :math:`\bar s^2` is the mean of the item variances (``ddof=1``) and
     :math:`\sigma^2_{EU} = (A^2 - 1)/12` [1]_. Set to 0 when
     :math:`\bar s^2 > \sigma^2_{EU}` (LeBreton & Senter [2]_), where the
-    formula leaves [0, 1]. Checked against the ``surveys.md`` vector (0.9545)
+    formula leaves [0, 1]. Checked against the ``docs/methods.md#test-vectors`` vector (0.9545)
     and a direct formula on random data.
 
     References
@@ -1428,7 +1428,7 @@ def weighted_kappa(a: Any, b: Any, *, labels: Sequence[Any], weights: str | None
     :math:`(i, j)`, :math:`E_{ij} = O_{i\cdot}O_{\cdot j}` the proportion
     expected from the marginals and :math:`i, j` positions in ``labels`` [1]_
     [2]_. Checked against ``sklearn.metrics.cohen_kappa_score(labels=...)`` on
-    250 random pairs and the ``surveys.md`` vectors (0.7126 / 0.5098 / 0.2958;
+    250 random pairs and the ``docs/methods.md#test-vectors`` vectors (0.7126 / 0.5098 / 0.2958;
     0.8611).
 
     References

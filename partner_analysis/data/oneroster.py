@@ -4,7 +4,7 @@ Rostering services (Clever, ClassLink, Google Classroom, LMSs) already receive a
 OneRoster export from the SIS: a folder or ``.zip`` of UTF-8 CSVs plus
 ``manifest.csv``. :func:`read_oneroster` turns one into our ``schools`` and
 ``students`` tables. OneRoster carries no attendance, credits, programmes or
-participation (``data-standards.md`` §2), so a full import combines the export
+participation (``docs/column-map.md#oneroster``), so a full import combines the export
 with SIS files through the column map:
 
 .. code-block:: yaml

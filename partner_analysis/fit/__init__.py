@@ -96,7 +96,7 @@ def pooled_reliability(store: Any, instrument: Instrument | None = None, *, min_
                        ) -> pd.DataFrame:
     """:func:`~partner_analysis.fit.gaps.reliability` over every submitted response to this instrument version.
 
-    All partnerships, both sides and all waves pool (``surveys.md`` §3); see ``reliability`` for columns.
+    All partnerships, both sides and all waves pool (``docs/methods.md#reliability-and-agreement``); see ``reliability`` for columns.
     """
     instrument = instrument or read_instrument(pyxform_check=False)
     answers = store.answers_long(form_id=instrument.form_id)

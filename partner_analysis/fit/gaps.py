@@ -1,6 +1,6 @@
 r"""District-versus-partner gaps, item-pair disagreements, discussion prompts, agreement and reliability.
 
-The gap report is the fit survey's main output (``surveys.md`` §3, "two-party caveat": the raw
+The gap report is the fit survey's main output (``docs/methods.md#reliability-and-agreement``, "two-party caveat": the raw
 per-dimension gap and item differences come first, coefficients second):
 
 .. math::
@@ -22,7 +22,7 @@ References
        16(3), 297-334.
 
 rwg(J) and alpha come from :mod:`partner_analysis.stats`; the tests check them through this module
-against the ``surveys.md`` vectors (0.9545, 0.9300) and ``pingouin.cronbach_alpha``.
+against the ``docs/methods.md#test-vectors`` vectors (0.9545, 0.9300) and ``pingouin.cronbach_alpha``.
 """
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ from .scoring import item_scores, score_responses, side_scores
 __all__ = ["CONFIDENTIAL_MIN_N", "gap_report", "pair_gaps", "discussion_prompts", "side_agreement",
            "reliability", "wave_change", "comments", "gap_chart_frame", "gap_alt_text", "prompts_markdown"]
 
-#: privacy.md §6: in confidential mode, within-side spread and comments need this many respondents
+#: docs/privacy.md#survey-results: in confidential mode, within-side spread and comments need this many respondents
 CONFIDENTIAL_MIN_N = 5
 
 GAP_COLUMNS = ["partner_id", "wave", "dimension", "dimension_label", "district_mean", "partner_mean", "gap",
@@ -132,7 +132,7 @@ def side_agreement(items: pd.DataFrame, instrument: Instrument, *, confidential:
 
     Uses :func:`partner_analysis.stats.rwg_j` on the (reverse-coded) item scores of one side's
     respondents, with :math:`A` = the number of scored choices. NaN with fewer than 2 respondents,
-    and, for a confidential instrument, with fewer than 5 (``privacy.md`` §6).
+    and, for a confidential instrument, with fewer than 5 (``docs/privacy.md#survey-results``).
 
     Returns
     -------
@@ -251,7 +251,7 @@ def reliability(answers_long: pd.DataFrame, instrument: Instrument, *, min_n: in
 
     Mirrored district/partner items (one ``fit::pair``) are one column, so both sides' responses
     pool. Uses :func:`partner_analysis.stats.cronbach_alpha` (listwise deletion) on reverse-coded
-    scores. Pooling follows ``surveys.md`` §3: per-partnership alphas from 2-6 respondents are noise.
+    scores. Pooling follows ``docs/methods.md#reliability-and-agreement``: per-partnership alphas from 2-6 respondents are noise.
 
     Parameters
     ----------
@@ -322,7 +322,7 @@ def comments(answers_long: pd.DataFrame, instrument: Instrument, *, confidential
     """Free-text answers ("why?" follow-ups, comments), without respondent names.
 
     In confidential mode a side's comments appear only when it has at least 5 respondents
-    (``privacy.md`` §6); a :class:`PartnerAnalysisWarning` says which sides were held back.
+    (``docs/privacy.md#survey-results``); a :class:`PartnerAnalysisWarning` says which sides were held back.
 
     Returns
     -------

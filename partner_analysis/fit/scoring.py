@@ -1,6 +1,6 @@
 r"""Score fit-survey answers: item scores, dimension scores per response, side means, fit index.
 
-Rules (``surveys.md`` §2; thresholds come from the instrument, never from code):
+Rules (``docs/methods.md#fit-survey-scoring``; thresholds come from the instrument, never from code):
 
 .. math::
 

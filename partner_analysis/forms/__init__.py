@@ -43,7 +43,7 @@ def add_survey_app_parser(subparsers) -> None:
         description="Serve notebooks/fit_survey.ipynb with Voila on 127.0.0.1 (code hidden, no browser opened, "
                     "idle kernels culled). Respondents choose partnership, role and name; answers are saved on "
                     "every change to the records store.")
-    from ..cli import add_store_args
+    from ..cliargs import add_store_args
     add_store_args(p)
     p.add_argument("--port", type=int, default=8866, help="port on 127.0.0.1 (default 8866)")
     p.add_argument("--instrument", default=None, help="instrument workbook (default: surveys/partner_fit_v1.xlsx)")

@@ -1,6 +1,6 @@
 r"""Participants vs. a comparison group, per partner (and programme) × term × KPI.
 
-:func:`compare_partners` is the KPI comparison table of ``CONTRACTS.md``. It
+:func:`compare_partners` is the KPI comparison table of ``docs/methods.md#comparison-table``. It
 works on group aggregates (n, Σx, Σx²) taken from the KPI panel, and hands them
 to the pure functions of :mod:`partner_analysis.stats`.
 
@@ -23,7 +23,7 @@ Baseline
     The same KPI in the same-position term of the previous school year, for
     the same participants and comparison students (a quarter-to-quarter
     baseline keeps seasonality out of it). Its effect size gives the WWC
-    baseline-equivalence verdict (statistics.md §2); ``wording`` is
+    baseline-equivalence verdict (docs/methods.md#baseline-equivalence); ``wording`` is
     ``"effect"`` only when the verdict is ``"satisfied"``, else
     ``"association"`` (programmes are self-selected).
 Trends
@@ -403,7 +403,7 @@ def compare_partners(dataset, *, term: str, partners: Sequence[str] | str | None
         A panel from :func:`partner_analysis.kpi.panel.compute_kpis`, to reuse
         across calls (the notebook compares several terms).
     cox_small_sample : bool
-        Apply the WWC ω factor to the Cox index (default False, statistics.md §1.2).
+        Apply the WWC ω factor to the Cox index (default False, docs/methods.md#cox-index).
     alpha : float
         FDR level of the Benjamini–Hochberg adjustment.
     school : str, optional
@@ -423,7 +423,7 @@ def compare_partners(dataset, *, term: str, partners: Sequence[str] | str | None
     -------
     DataFrame
         One row per partner_id × program_id × term × kpi_id × subgroup ×
-        subgroup_value with the columns of :data:`COLUMNS` (see CONTRACTS.md
+        subgroup_value with the columns of :data:`COLUMNS` (see docs/methods.md#comparison-table
         and the module docstring), plus ``prev_term_n_t`` and
         ``last_year_n_t`` (and :data:`ROBUSTNESS_COLUMNS` on request).
 
@@ -442,7 +442,7 @@ def compare_partners(dataset, *, term: str, partners: Sequence[str] | str | None
     >>> table = compare_partners(ds, term="2025-26-Q2", by_program=True, design="adjusted")  # doctest: +SKIP
     >>> table[["partner_id", "kpi_id", "n_t", "n_c", "effect_size", "p_adj", "mde", "evidence_label"]]  # doctest: +SKIP
 
-    The UCI Student Performance golden vectors of ``statistics.md`` §9
+    The UCI Student Performance golden vectors of ``docs/methods.md#test-vectors``
     (``schoolsup`` as the programme, G3 as the outcome) are reproduced by
     ``tests/test_kpi_compare.py`` through ``examples/uci/uci_map.yml``.
     """
@@ -815,7 +815,7 @@ def _robustness(table: pd.DataFrame, *, raw_es, raw_p, results: dict, alpha: flo
 
 def _hide_design_contrasts(table: pd.DataFrame, k_floor: int) -> pd.DataFrame:
     """Blank the design's contrast columns where suppression hid the contrast or the inference, and analytic
-    counts below the privacy floor (privacy.md: no count below ``min_group_n`` is shown)."""
+    counts below the privacy floor (docs/privacy.md: no count below ``min_group_n`` is shown)."""
     out = table.copy()
     hidden = out["difference"].isna().to_numpy() | (out["sample_status"] != "tested").to_numpy()
     for col in _DESIGN_CONTRAST:

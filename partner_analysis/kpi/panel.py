@@ -5,7 +5,7 @@ once. Records are mapped to integer (student, term) cells and aggregated with
 ``numpy.bincount``, so a district of 100,000 students with ~18 million daily
 attendance rows builds in seconds without Python loops over students.
 
-Definitions (statistics.md §8)
+Definitions (docs/kpi-catalog.md#definitions)
 ------------------------------
 * Daily attendance is summarised per student × term: ``days_enrolled`` = daily
   rows inside the term, ``days_absent`` = Σ ``fraction_absent`` (when missing:

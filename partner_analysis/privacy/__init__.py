@@ -1,6 +1,6 @@
 """Disclosure avoidance for everything that leaves the district (re-exports only).
 
-One module per concept (rules and sources in ``../shared/reference/privacy.md``):
+One module per concept (rules and sources in ``docs/privacy.md``):
 :mod:`.profile` (profiles from ``district.yml``), :mod:`.display` (the only
 number-to-text path), :mod:`.suppress` (primary and complementary
 suppression), :mod:`.linked` (earlier terms shown in a release), :mod:`.scan`

@@ -1,7 +1,7 @@
 """The display layer: the only code that turns a number into published text.
 
 Every figure that reaches a reader (HTML, PDF, PNG, alt text, CSV, a deck) is
-made here, so the rules of ``../shared/reference/privacy.md`` hold everywhere:
+made here, so the rules of ``docs/privacy.md`` hold everywhere:
 
 * **Rounding** (§3.4): whole-number percentages, counts to the nearest 5 or
   "<10" (public), means to 1 decimal, effect sizes to 2.
@@ -19,7 +19,7 @@ made here, so the rules of ``../shared/reference/privacy.md`` hold everywhere:
 
 Sources: PTAC, *Frequently Asked Questions — Disclosure Avoidance*; NCES
 SLDS Technical Brief 3 (NCES 2011-603); Delaware and Texas rules as cited in
-privacy.md §2.
+docs/privacy.md#state-rules.
 """
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def _fmt_number(value: float, decimals: int) -> str:
 def format_percent(x: float, n: float, profile: PrivacyProfile | str | None = None) -> str:
     """A percentage ``100 x / n`` for display, suppressed or coded as the profile says.
 
-    Rules, in order (privacy.md §3.1, §3.3, §3.4):
+    Rules, in order (docs/privacy.md#primary-suppression, #top-bottom-coding, #rounding):
 
     1. ``n < min_group_n`` (or missing): the primary marker ``"*"``.
     2. ``x`` or ``n - x`` below ``min_numerator``: ``"*"`` when the profile
@@ -82,7 +82,7 @@ def format_percent(x: float, n: float, profile: PrivacyProfile | str | None = No
     A value just outside the coded range never rounds into it: 5.2 % is shown
     "6%" and 94.8 % "94%" (one display step outwards), so no plain "5%" or
     "95%" is printed next to the codes "≤5%" / "≥95%" while every code stays
-    true (Delaware "5/95" rule, privacy.md §2).
+    true (Delaware "5/95" rule, docs/privacy.md#state-rules).
 
     Parameters
     ----------
@@ -159,7 +159,7 @@ def drb_round(count: float) -> int | str:
 
     Counts below 15 become ``"<15"``; 15-99 round to the nearest 10; 100-999
     to the nearest 50; 1,000-9,999 to the nearest 100; larger counts keep 4
-    significant figures (privacy.md §2, from the open ``drb_rounder``
+    significant figures (docs/privacy.md#state-rules, from the open ``drb_rounder``
     implementation; to confirm against current DRB guidance). Halves round up.
 
     Examples

@@ -1,4 +1,4 @@
-"""The release ledger and the differencing guard (privacy.md §3.2, FERPA §99.31(b)(1)).
+"""The release ledger and the differencing guard (docs/privacy.md#release-ledger, FERPA §99.31(b)(1)).
 
 FERPA judges identifiability over single **and multiple** releases. The ledger
 is an append-only JSON-lines file kept by the district (never published; it

@@ -1,7 +1,7 @@
-"""Disclosure-avoidance profiles: the rule parameters of privacy.md §5, built from ``district.yml``.
+"""Disclosure-avoidance profiles: the rule parameters of docs/privacy.md#public-profile, built from ``district.yml``.
 
 Sources: PTAC FAQ (minimum cell size 3, commonly 5-10), NCES SLDS Technical Brief 3 (NCES 2011-603),
-and the state rules cited in ``../shared/reference/privacy.md`` §2 (as published at the dates cited).
+and the state rules cited in ``docs/privacy.md#state-rules`` (as published at the dates cited).
 """
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ _COUNT_ROUNDING = ("nearest", "drb", "none")
 
 @dataclass(frozen=True)
 class PrivacyProfile:
-    """A disclosure-avoidance profile (privacy.md §5).
+    """A disclosure-avoidance profile (docs/privacy.md#public-profile).
 
     Parameters
     ----------
@@ -36,7 +36,7 @@ class PrivacyProfile:
         is suppressed (or coded, see ``small_numerator_action``). 0 disables.
     inference_min_n : int, default 20
         Below this per group, comparisons are descriptive only: no test, no
-        effect size (statistics.md §7).
+        effect size (docs/methods.md#inference-floors).
     small_numerator_action : {"suppress", "code"}, default "suppress"
     low_code_pct, high_code_pct : float or None, default 5 and 95
         Percentages at or below / at or above are shown as "≤5%" / "≥95%".
@@ -65,7 +65,7 @@ class PrivacyProfile:
     release_ledger : bool, default True
     perturb_max_cell : int or None
         EDFacts-style perturbation of cells up to this count (test profile
-        only; the toolkit never perturbs by default, privacy.md §3.5).
+        only; the toolkit never perturbs by default, docs/privacy.md#perturbation).
 
     Raises
     ------
@@ -137,7 +137,7 @@ class PrivacyProfile:
 
     @property
     def markers(self) -> dict[str, str]:
-        """``{"primary": "*", "complementary": "‡"}`` (CONTRACTS.md shape)."""
+        """``{"primary": "*", "complementary": "‡"}`` (docs/privacy.md#markers)."""
         return {"primary": self.primary_marker, "complementary": self.complementary_marker}
 
     @property
@@ -165,7 +165,7 @@ class PrivacyProfile:
 
         Starts from the profile named by ``profile`` (``public`` when absent or
         unknown) and overrides it with the keys given, in the YAML shape of
-        privacy.md §5 (``top_bottom_code``, ``rounding``, ``complementary``,
+        docs/privacy.md#public-profile (``top_bottom_code``, ``rounding``, ``complementary``,
         ``markers`` are nested mappings).
 
         Raises
@@ -235,7 +235,7 @@ def _nested(values: dict, mapping: Any, section: str, path: Any, keys: Mapping[s
 _PUBLIC_MIN_GROUP_N = 10
 
 #: Named profiles (field overrides of the public defaults). State profiles encode the rules as published at the
-#: dates cited in privacy.md §2; current state practice may differ (to confirm before claiming conformance).
+#: dates cited in docs/privacy.md#state-rules; current state practice may differ (to confirm before claiming conformance).
 PROFILES: dict[str, dict[str, Any]] = {
     "public": {},
     "partner": {},

@@ -1,4 +1,4 @@
-"""Primary and complementary suppression (privacy.md §3.1-3.2).
+"""Primary and complementary suppression (docs/privacy.md#primary-suppression and #complementary-suppression).
 
 * **Primary** (:func:`primary_suppressed`): a statistic of a group with
   ``n < min_group_n`` is hidden, and so is a proportion whose numerator or its
@@ -6,7 +6,7 @@
   participants passed" discloses every student; NCES TB3).
 * **Complementary** (:func:`suppress_table`, :func:`suppress_comparisons`): no
   line with a published total may hold exactly one hidden cell (PTAC FAQ;
-  Louisiana and New York rules in privacy.md §2); for KPI comparisons the
+  Louisiana and New York rules in docs/privacy.md#state-rules); for KPI comparisons the
   linked relation participants + comparison = all students, and subgroup and
   programme rows adding up to their "all" rows.
 
@@ -69,7 +69,7 @@ def edfacts_perturb(count: int, *, rng: np.random.Generator,
                     profile: PrivacyProfile | str | None = "edfacts") -> int:
     """EDFacts-style perturbation: cells up to ``perturb_max_cell`` move by at most 1.
 
-    Not a toolkit default (privacy.md §3.5: it breaks reproducibility); kept
+    Not a toolkit default (docs/privacy.md#perturbation: it breaks reproducibility); kept
     so the published rule can be tested. Never returns a negative count.
     """
     p = resolve_profile(profile)
@@ -307,7 +307,7 @@ def suppress_comparisons(table: pd.DataFrame, profile: PrivacyProfile | str | No
     Parameters
     ----------
     table : DataFrame
-        The table of ``kpi.compare.compare_partners`` (CONTRACTS.md "KPI
+        The table of ``kpi.compare.compare_partners`` (docs/methods.md#comparison-table "KPI
         comparison table"). Needs ``n_t`` and ``n_c``; every other column is
         used when present. Not modified.
     profile : PrivacyProfile or str, optional
@@ -336,13 +336,13 @@ def suppress_comparisons(table: pd.DataFrame, profile: PrivacyProfile | str | No
        is hidden, the other two would reveal it by subtraction, so one more
        is hidden: the all-students figure, unless the same all-students
        figure is also published in another row, in which case the other side
-       of the contrast is hidden instead (PTAC FAQ; privacy.md §3.2
+       of the contrast is hidden instead (PTAC FAQ; docs/privacy.md#complementary-suppression
        "participants + non-participants = all students").
     3. **Remainders** (:func:`_remainder_step`). Subgroup rows add up to the
        ``subgroup == "all"`` row; programme rows add up to the
        ``program_id == "all"`` row (participants). When exactly one member of
        such a line is hidden and the total is shown, another member is hidden
-       too (Louisiana / New York "next-smallest" rules, privacy.md §2).
+       too (Louisiana / New York "next-smallest" rules, docs/privacy.md#state-rules).
        Steps 2 and 3 repeat, for the statistics and for the n, until nothing
        changes.
     4. **Trends** (:func:`_trend_step`). An earlier term's participant figure
