@@ -20,9 +20,10 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import tempfile
 import time
 from pathlib import Path
+
+from bench_district import district_for
 
 import numpy as np
 
@@ -64,14 +65,7 @@ def main(argv=None) -> int:
     ap.add_argument("--data-dir", type=Path, default=None,
                     help="reuse or create the district here (default: <tmp>/pa_bench/district_<students>_<seed>)")
     args = ap.parse_args(argv)
-    data_dir = args.data_dir or Path(tempfile.gettempdir()) / "pa_bench" / f"district_{args.students}_{args.seed}"
-    if not (data_dir / "district.yml").exists():
-        from partner_analysis.data.synth import make_demo_district
-        t = time.perf_counter()
-        make_demo_district(data_dir, students=args.students, seed=args.seed, with_records=False)
-        print(f"generated {data_dir} in {time.perf_counter() - t:.1f} s")
-    else:
-        print(f"reusing {data_dir}")
+    data_dir = district_for(args.students, args.seed, args.data_dir)
 
     import matplotlib
     matplotlib.use("Agg")

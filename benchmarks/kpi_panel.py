@@ -32,10 +32,11 @@ from __future__ import annotations
 
 import argparse
 import gc
-import tempfile
 import threading
 import time
 from pathlib import Path
+
+from bench_district import district_for
 
 import numpy as np
 import pandas as pd
@@ -173,15 +174,7 @@ def main(argv=None) -> int:
                     help="reuse or create the district here (default: <tmp>/pa_bench/district_<students>_<seed>)")
     ap.add_argument("--repeat", type=int, default=2, help="best of this many runs for the timings")
     args = ap.parse_args(argv)
-    data_dir = args.data_dir or Path(tempfile.gettempdir()) / "pa_bench" / f"district_{args.students}_{args.seed}"
-
-    if not (data_dir / "district.yml").exists():
-        from partner_analysis.data.synth import make_demo_district
-        t = time.perf_counter()
-        make_demo_district(data_dir, students=args.students, seed=args.seed, with_records=False)
-        print(f"generated {data_dir} in {time.perf_counter() - t:.1f} s")
-    else:
-        print(f"reusing {data_dir}")
+    data_dir = district_for(args.students, args.seed, args.data_dir)
     import pyarrow.parquet as pq
     n_daily = pq.ParquetFile(data_dir / "attendance_daily.parquet").metadata.num_rows
     print(f"students: {args.students:,}; daily attendance rows: {n_daily:,}; cores: {psutil.cpu_count()}; "

@@ -23,22 +23,8 @@ def _path(s: str) -> Path:
     return Path(s)
 
 
-# -- helpers for the area modules' add_parsers() -----------------------------------------------------
-
-def add_action_group(subparsers, name: str, *, dest: str, help: str, description: str):
-    """Add verb ``name`` whose sub-verbs (ACTION) are required; return their sub-parsers."""
-    parent = subparsers.add_parser(name, help=help, description=description)
-    actions = parent.add_subparsers(dest=dest, metavar="ACTION")
-    actions.required = True
-    return actions
-
-
-def add_store_args(p: argparse.ArgumentParser, *,
-                   data_dir_help: str = "DATA_DIR whose records/records.sqlite to use when --db is not given") -> None:
-    """Add ``--db`` and ``--data-dir``, resolved by :func:`partner_analysis.store.resolve_db_url`."""
-    p.add_argument("--db", default=None, help="records store URL or SQLite path (default: $PA_DB_URL, "
-                                              "DATA_DIR/records/records.sqlite, ./partner_analysis.sqlite)")
-    p.add_argument("--data-dir", default=None, help=data_dir_help)
+# the area modules' parser helpers live in .cliargs (so an area CLI never imports this module back)
+from .cliargs import add_action_group, add_store_args  # noqa: E402,F401
 
 
 # -- foundation: data ----------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from . import store_schema
 from .exceptions import StoreError, StoreSchemaError
 
 __all__ = [
-    "metadata",
+    "metadata", "table_names",
     "instruments",
     "partnerships",
     "respondents",
@@ -56,6 +56,11 @@ __all__ = [
 
 #: every table of the records store, the records helper's tables included
 metadata = sa.MetaData()
+
+
+def table_names() -> set[str]:
+    """Names of every table the code defines on :data:`metadata` (the area modules' included)."""
+    return {t.name for t in metadata.sorted_tables}
 
 ROLES = ("district", "partner")
 STATUSES = ("draft", "submitted")
@@ -421,12 +426,12 @@ class Store:
         if not create:
             self._check_tables()
             with self._read() as conn:
-                self._check_schema(store_schema.schema_state(conn))
+                self._check_schema(store_schema.schema_state(conn, head_tables=table_names()))
             return
         # Inside one write transaction (BEGIN IMMEDIATE on SQLite), so processes opening a new database at
         # the same moment do not race between "does the table exist?" and CREATE TABLE.
         with self.transaction() as conn:
-            state = store_schema.schema_state(conn)
+            state = store_schema.schema_state(conn, head_tables=table_names())
             if state.state == "empty":
                 metadata.create_all(conn)
                 store_schema.stamp_head(conn)

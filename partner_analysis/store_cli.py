@@ -13,7 +13,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from . import store_backup, store_schema
-from .store import Store, resolve_db_url
+from .store import Store, resolve_db_url, table_names
 
 __all__ = ["add_parsers"]
 
@@ -26,7 +26,7 @@ def _cmd_upgrade(args) -> int:
     store = _store(args, create=False)
     try:
         with store.errors("read"), store.engine.connect() as conn:
-            state = store_schema.schema_state(conn)
+            state = store_schema.schema_state(conn, head_tables=table_names())
             if state.state == "unversioned":
                 store_schema.check_unversioned(conn, store.where())
         if state.state == "current":
@@ -51,7 +51,7 @@ def _cmd_current(args) -> int:
     store = _store(args, create=False)
     try:
         with store.errors("read"), store.engine.connect() as conn:
-            state = store_schema.schema_state(conn)
+            state = store_schema.schema_state(conn, head_tables=table_names())
     finally:
         store.close()
     text = {"current": f"{state.revision} (head)",
@@ -90,7 +90,7 @@ def _cmd_restore(args) -> int:
     try:
         before, restored = store_backup.restore_store(store, args.file, force=args.force)
         with store.errors("read"), store.engine.connect() as conn:
-            state = store_schema.schema_state(conn)
+            state = store_schema.schema_state(conn, head_tables=table_names())
     finally:
         store.close()
     if before is not None:
@@ -104,7 +104,7 @@ def _cmd_restore(args) -> int:
 
 def add_parsers(sub) -> None:
     """Add the ``db`` verb and its actions to the main parser's sub-parsers."""
-    from .cli import add_action_group, add_store_args
+    from .cliargs import add_action_group, add_store_args
     actions = add_action_group(
         sub, "db", dest="db_action", help="records store: schema upgrade, version, backup and restore",
         description="Schema versions (Alembic), backups and restores of the records store.")

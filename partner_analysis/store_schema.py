@@ -29,6 +29,7 @@ import functools
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 import sqlalchemy as sa
 
@@ -107,26 +108,27 @@ def _baseline() -> sa.MetaData:
     return module.baseline_metadata()
 
 
-def schema_state(conn: sa.Connection) -> SchemaState:
-    """Read the store's revision on an open connection (changes nothing)."""
+def schema_state(conn: sa.Connection, *, head_tables: Iterable[str] = ()) -> SchemaState:
+    """Read the store's revision on an open connection (changes nothing).
+
+    ``head_tables``: the table names of the code's own metadata (``store.metadata``), passed by the caller
+    so this module needs nothing from :mod:`partner_analysis.store` (which imports it); a store holding any of
+    them, or of the baseline's, without a version is "unversioned", otherwise "empty".
+    """
     head = head_revision()
     tables = set(sa.inspect(conn).get_table_names())
+    known_tables = _store_table_names() | set(head_tables)
     if VERSION_TABLE not in tables:
-        present = tables & (_store_table_names() | _head_table_names())
+        present = tables & known_tables
         return SchemaState("unversioned" if present else "empty", None, head)
     rows = [r[0] for r in conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}"))]
     if not rows:
-        present = tables & (_store_table_names() | _head_table_names())
+        present = tables & known_tables
         return SchemaState("unversioned" if present else "empty", None, head)
     revision = rows[0]
     if len(rows) > 1 or revision not in known_revisions():
         return SchemaState("ahead", ",".join(sorted(rows)), head)
     return SchemaState("current" if revision == head else "behind", revision, head)
-
-
-def _head_table_names() -> set[str]:
-    from .store import metadata
-    return {t.name for t in metadata.sorted_tables}
 
 
 def schema_message(state: SchemaState, where: str, db_arg: str) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..cli import add_action_group, add_store_args
+from ..cliargs import add_action_group, add_store_args
 
 __all__ = ["add_parsers"]
 

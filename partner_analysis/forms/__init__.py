@@ -62,7 +62,7 @@ def add_survey_app_parser(subparsers) -> None:
         description="Serve notebooks/fit_survey.ipynb with Voila (code hidden, no browser opened, idle kernels "
                     "culled). Only invitation links (`partner-analysis invite create`) open it: each opens that "
                     "respondent's own survey; answers are saved on every change to the records store.")
-    from ..cli import add_store_args
+    from ..cliargs import add_store_args
     add_store_args(p)
     add_serving_args(p, port=8866)
     p.add_argument("--instrument", default=None, help="instrument workbook (default: surveys/partner_fit_v1.xlsx)")

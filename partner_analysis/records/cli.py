@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..cli import add_action_group, add_store_args
+from ..cliargs import add_action_group, add_store_args
 
 __all__ = ["add_parsers"]
 
