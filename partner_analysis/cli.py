@@ -131,6 +131,12 @@ def _add_report(sub) -> None:
     _add_area(sub, "report")
 
 
+# -- invitations, response tracking, reminders ----------------------------------------------------
+
+def _add_access(sub) -> None:
+    _add_area(sub, "access")
+
+
 # -- records store: schema versions, backup, restore -----------------------------------------------
 
 def _add_db(sub) -> None:
@@ -138,7 +144,7 @@ def _add_db(sub) -> None:
     add_parsers(sub)
 
 
-_AREAS: Sequence[Callable] = (_add_data, _add_kpi, _add_fit, _add_records, _add_report, _add_db)
+_AREAS: Sequence[Callable] = (_add_data, _add_kpi, _add_fit, _add_records, _add_report, _add_access, _add_db)
 
 
 def build_parser() -> argparse.ArgumentParser:

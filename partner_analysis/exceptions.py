@@ -23,6 +23,8 @@ __all__ = [
     "StoreSchemaError",
     "NotebookRunError",
     "PartnerAnalysisWarning",
+    "AccessDenied",
+    "MailError",
     "did_you_mean",
 ]
 
@@ -133,6 +135,25 @@ class NotebookRunError(PartnerAnalysisError):
         self.output = None if output is None else str(output)
         self.cell_index = cell_index
         super().__init__(message)
+
+
+class AccessDenied(PartnerAnalysisError):
+    """An invitation link (or an identity) does not give access to what was asked.
+
+    Attributes
+    ----------
+    reason : str
+        ``"missing"``, ``"unknown"`` (no such link, or an altered one), ``"expired"``, ``"revoked"``,
+        ``"wrong_app"`` or ``"scope"`` (another partnership than the invitation's).
+    """
+
+    def __init__(self, message: str, *, reason: str = "unknown"):
+        self.reason = reason
+        super().__init__(message)
+
+
+class MailError(PartnerAnalysisError):
+    """An e-mail could not be sent (SMTP server unreachable, refused login or recipient, no TLS)."""
 
 
 class PartnerAnalysisWarning(UserWarning):

@@ -66,7 +66,7 @@ ROLES = ("district", "partner")
 STATUSES = ("draft", "submitted")
 
 #: modules that define more tables on :data:`metadata`; imported by :class:`Store` when present
-_TABLE_MODULES = ("partner_analysis.records.tables",)
+_TABLE_MODULES = ("partner_analysis.records.tables", "partner_analysis.access.tables")
 
 _TS = sa.DateTime(timezone=True)
 

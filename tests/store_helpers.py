@@ -101,5 +101,16 @@ def expected_after_0002(before: dict[str, list[dict]]) -> dict[str, list[dict]]:
     return out
 
 
+#: tables revision 0003 adds (empty in an upgraded store)
+TABLES_0003 = ("invitations", "invitation_partners")
+
+
+def expected_at_head(before: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    """What upgrading an 0001 store to head must give: revision 0002's change, and 0003's new empty tables."""
+    out = expected_after_0002(before)
+    out.update({t: [] for t in TABLES_0003})
+    return dict(sorted(out.items()))
+
+
 def row_count(snap: dict[str, list[dict]]) -> int:
     return sum(len(v) for v in snap.values())

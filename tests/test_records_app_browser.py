@@ -35,28 +35,44 @@ def demo_store(tmp_path, monkeypatch):
     return make_demo_district(tmp_path / "district", students=300, partners=6, seed=3)
 
 
-def _choose(app, partner, kind, name):
-    app.partner.value, app.kind.value, app.entered_by.value = partner, kind, name
+def _token(data_dir, partners, *, role="district", name=ENTERED_BY_FAST, email="kim.park@district.example"):
+    """A records invitation's token (the only way into the app)."""
+    from partner_analysis.access import create_invitation
+    from partner_analysis.store import Store
+    with Store(data_dir=data_dir) as store:
+        return create_invitation(store, partners=partners, role=role, email=email, name=name,
+                                 form="records").token
+
+
+def _choose(data_dir, partner, kind, name=ENTERED_BY_FAST):
+    """The app opened by a partner coordinator's link for ``partner``, with form ``kind`` open."""
+    from partner_analysis.records.app import records_app
+    app = records_app(data_dir=str(data_dir), token=_token(data_dir, partner, role="partner", name=name,
+                                                           email=f"{kind}.{partner}@partner.example"))
+    app.kind.value = kind
     app.start_button.click()
+    return app
 
 
 def test_chooser_checks_choices_then_opens_each_form(demo_store):
     from partner_analysis.records.app import records_app
-    app = records_app(data_dir=str(demo_store))
-    assert [v for _, v in app.partner.options] == ["P01", "P02", "P03", "P04", "P05", "P06"]
-    assert all(" – " in label for label, _ in app.partner.options)          # names from partners.parquet
+    app = records_app(data_dir=str(demo_store), token=_token(demo_store, ["P03", "P05"]))
+    # a district coordinator's link lists only its own partnerships, by name
+    assert [v for _, v in app.partner.options] == ["P03", "P05"]
+    assert all(label.endswith(f"({v})") and len(label) > 6 for label, v in app.partner.options)
     app.start_button.click()
-    assert 'role="alert"' in app.status.value and "the partner" in app.status.value and app.form is None
-    _choose(app, "P03", "checkin", "  ")
-    assert "your name" in app.status.value and app.form is None
-    _choose(app, "P03", "checkin", ENTERED_BY_FAST)
+    assert 'role="alert"' in app.status.value and "the partnership" in app.status.value and app.form is None
+    app.partner.value, app.kind.value = "P03", "checkin"
+    app.start_button.click()
     assert app.form is not None and app.status.value == ""
     assert app.form.widget in app.widget.children and app.chooser not in app.widget.children
-    assert app.form.controller.answers["entered_by"] == ENTERED_BY_FAST
+    assert "entered_by" not in app.form.inputs                       # the name comes from the link
     assert any(n.startswith("goal_P03-") for n in app.form.inputs)         # the partner's own goals
+    assert app.form.inputs["term"].value is not None                 # a default term
     app.back_button.click()
     assert app.chooser in app.widget.children and app.form is None
-    _choose(app, "P03", "investment", ENTERED_BY_FAST)
+    app.kind.value = "investment"
+    app.start_button.click()
     assert "partner_id" not in app.form.inputs and "amount" in app.form.inputs
 
 
@@ -64,11 +80,12 @@ def test_chooser_opens_the_goal_form_and_saves_a_goal(demo_store):
     from partner_analysis.records import read_goals
     from partner_analysis.records.app import FORM_OPTIONS, records_app
     assert ("Set a goal", "goal") in FORM_OPTIONS
-    app = records_app(data_dir=str(demo_store))
-    before = set(read_goals(app.store, partner_id="P05")["goal_id"])
-    _choose(app, "P05", "goal", ENTERED_BY_FAST)
+    from partner_analysis.store import Store
+    with Store(data_dir=demo_store) as store:
+        before = set(read_goals(store, partner_id="P05")["goal_id"])
+    app = _choose(demo_store, "P05", "goal")
     w = app.form.inputs
-    assert "partner_id" not in w and w["entered_by"].value == ENTERED_BY_FAST
+    assert "partner_id" not in w and "entered_by" not in w
     w["description"].value = "Fewer chronically absent participants"
     w["kpi_id"].value = "chronic_absence"
     w["population"].value = "participants"
@@ -86,6 +103,7 @@ def test_chooser_opens_the_goal_form_and_saves_a_goal(demo_store):
     goals = read_goals(app.store, partner_id="P05").set_index("goal_id")
     new = sorted(set(goals.index) - before)
     assert len(new) == 1 and app.saved == [("goal", new[0])]
+    assert f"Saved: goal {new[0]}" in app.banner.value and goals.loc[new[0], "entered_by"] == ENTERED_BY_FAST
     g = goals.loc[new[0]]
     assert (g.kpi_id, g.population, g.start_term, g.due_term, g.owner) == (
         "chronic_absence", "participants", "2025-26-Q2", "2025-26-Q4", "Mia Chen")
@@ -95,13 +113,16 @@ def test_chooser_opens_the_goal_form_and_saves_a_goal(demo_store):
 def test_draft_comes_back_and_submit_saves(demo_store):
     from partner_analysis.records import read_investments
     from partner_analysis.records.app import records_app
-    app = records_app(data_dir=str(demo_store))
-    _choose(app, "P04", "investment", ENTERED_BY_FAST)
+    token = _token(demo_store, "P04", role="partner")
+    app = records_app(data_dir=str(demo_store), token=token)
+    app.kind.value = "investment"
+    app.start_button.click()
     app.form.inputs["amount"].value = "2500"
     app.form.inputs["party"].value = "district"
-    # a new page (Voilà: a refresh, or a culled kernel) with the same three choices resumes the draft
-    again = records_app(data_dir=str(demo_store))
-    _choose(again, "P04", "investment", ENTERED_BY_FAST)
+    # a new page (Voilà: a refresh, or a culled kernel) by the same link resumes the draft
+    again = records_app(data_dir=str(demo_store), token=token)
+    again.kind.value = "investment"
+    again.start_button.click()
     assert float(again.form.inputs["amount"].value) == 2500 and again.form.inputs["party"].value == "district"
     for name, value in (("term", "2025-26-Q3"), ("category", "funding"), ("unit", "USD")):
         again.form.inputs[name].value = value
@@ -117,8 +138,7 @@ def test_draft_comes_back_and_submit_saves(demo_store):
 def test_goal_not_discussed_can_be_chosen_after_a_status(demo_store):
     from partner_analysis.records import read_checkin_tables
     from partner_analysis.records.app import records_app
-    app = records_app(data_dir=str(demo_store))
-    _choose(app, "P01", "checkin", ENTERED_BY_FAST)
+    app = _choose(demo_store, "P01", "checkin")
     goals = sorted(n for n in app.form.inputs if n.startswith("goal_") and n.endswith("_status"))
     assert len(goals) >= 2
     w = app.form.inputs
@@ -140,20 +160,25 @@ def test_goal_not_discussed_can_be_chosen_after_a_status(demo_store):
 
 
 def test_store_partners_without_data_dir_and_error_page(tmp_path, monkeypatch):
+    from partner_analysis.access import create_invitation
     from partner_analysis.records.app import RecordsApp, records_app
     from partner_analysis.store import Store
     monkeypatch.delenv("PA_DATA_DIR", raising=False)
     db = tmp_path / "r.sqlite"
     with Store(db) as store:
         store.upsert_partnership("P07", "Lakeside Library")
+        token = create_invitation(store, partners="P07", role="partner", email="l@lib.example",
+                                  form="records").token
     monkeypatch.setenv("PA_DB_URL", str(db))                 # what the CLI hands the kernel
+    monkeypatch.setenv("QUERY_STRING", f"token={token}")     # what Voilà hands the kernel
     app = records_app()
-    assert app.partner.options == (("P07 – Lakeside Library", "P07"),)
+    assert isinstance(app, RecordsApp) and app.partner is None
+    assert "Partnership records: Lakeside Library" in app.chooser.children[0].value
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "district.yml").write_text("terms: [not, a, mapping\n")
-    broken = records_app(data_dir=str(bad))
-    assert isinstance(broken, RecordsApp) and 'role="alert"' in broken.status.value
+    broken = records_app(db=str(db), data_dir=str(bad))
+    assert not isinstance(broken, RecordsApp) and 'role="alert"' in broken.status.value
 
 
 def test_notebook_has_no_outputs_and_builds_the_app(demo_store, monkeypatch):
@@ -163,7 +188,9 @@ def test_notebook_has_no_outputs_and_builds_the_app(demo_store, monkeypatch):
     assert [c.cell_type for c in nb.cells] == ["code", "code"]
     assert "parameters" in nb.cells[0].metadata.get("tags", [])
     assert all(not c.outputs and c.execution_count is None for c in nb.cells)
+    assert nb.metadata.get("title") == "Partnership records"          # the page title under Voilà
     monkeypatch.setenv("PA_DATA_DIR", str(demo_store))
+    monkeypatch.setenv("QUERY_STRING", f"token={_token(demo_store, ['P01', 'P02', 'P03', 'P04', 'P05', 'P06'])}")
     scope: dict = {}
     for cell in nb.cells:
         exec(cell.source, scope)  # noqa: S102 - the shipped notebook's own two cells
@@ -187,6 +214,7 @@ def server(tmp_path):
     pytest.importorskip("axe_playwright_python")
     from partner_analysis.data.synth import make_demo_district
     data_dir = make_demo_district(tmp_path / "district", students=300, partners=6, seed=3)
+    token = _token(data_dir, ["P02", "P03"], name=ENTERED_BY, email="ana.lee@district.example")
     port = _free_port()
     log = tmp_path / "voila.log"
     env = {k: v for k, v in os.environ.items() if k not in ("PA_DB_URL", "PA_DATA_DIR")}
@@ -197,7 +225,7 @@ def server(tmp_path):
                                 start_new_session=True)
     try:
         _wait_for_port(port, proc, log)
-        yield port, data_dir / "records" / "records.sqlite", log
+        yield port, data_dir / "records" / "records.sqlite", log, token
     finally:
         # SIGTERM lets the CLI stop Voilà and its kernels; the group kill is only a fallback.
         proc.send_signal(signal.SIGTERM)
@@ -208,15 +236,16 @@ def server(tmp_path):
             proc.wait()
 
 
-def _wcag(page) -> list:
-    """WCAG 2.1 A/AA violations of the page as it stands (empty when none)."""
+def _wcag(page, *, inputs: bool = True) -> list:
+    """WCAG 2.1 A/AA violations of the page as it stands (empty when none); ``inputs``: the page has some."""
     from axe_playwright_python.sync_playwright import Axe
     response = Axe().run(page, options={"runOnly": {"type": "tag", "values": WCAG_TAGS}}).response
     # the page's inputs were really examined: the label rule ran over them and passed
     passed = {r["id"]: len(r["nodes"]) for r in response["passes"]}
-    assert passed.get("label", 0) >= 1, sorted(passed)
+    if inputs:
+        assert passed.get("label", 0) >= 1, sorted(passed)
     incomplete = [(r["id"], len(r["nodes"])) for r in response["incomplete"]]
-    print("axe passed rules:", len(passed), "label nodes:", passed["label"], "needs review:", incomplete)
+    print("axe passed rules:", len(passed), "label nodes:", passed.get("label", 0), "needs review:", incomplete)
     found = response["violations"]
     return [(v["id"], v["impact"], len(v["nodes"]), v["nodes"][0]["html"][:200]) for v in found]
 
@@ -239,27 +268,32 @@ def _store_counts(db: Path) -> tuple[int, int, int]:
 def test_records_forms_in_browser(server):
     require_chromium()
     from playwright.sync_api import expect
-    port, db, log = server
+    port, db, log, token = server
+    import pandas as pd
+    names = pd.read_parquet(Path(db).parents[1] / "partners.parquet").set_index("partner_id")["name"]
+    p02 = names["P02"]
     checkins_before, investments_before, goals_before = _store_counts(db)
     axe_results: dict[str, list] = {}
 
-    with app_page(port, height=1400) as (page, blocked):
+    with app_page(port, height=1400, path=f"/?token={token}") as (page, blocked):
+        assert page.title() == "Partnership records"
         axe_results["chooser"] = _wcag(page)
+        # the district coordinator's link lists its two partnerships, by name, and no other
+        partner = page.get_by_label("Partnership", exact=True)
+        options = [o.replace("\xa0", " ").strip() for o in partner.locator("option").all_inner_texts() if o.strip()]
+        assert options == [f"{names['P02']} (P02)", f"{names['P03']} (P03)"], options
+        assert names["P01"] not in page.content() and page.get_by_label("Your name").count() == 0
 
         # Opening without choices says what is missing, in words
         page.get_by_role("button", name="Open the form").click()
-        expect(page.get_by_role("alert")).to_contain_text("Please choose the partner", timeout=30_000)
+        expect(page.get_by_role("alert")).to_contain_text("Please choose the partnership", timeout=30_000)
         axe_results["chooser with error"] = _wcag(page)
 
         # -- check-in ---------------------------------------------------------------------------
-        partner = page.get_by_label("Partner", exact=True)
-        partner.select_option(label=partner.locator("option", has_text="P02 –").inner_text().strip())
+        partner.select_option(label=f"{p02} (P02)")
         page.get_by_label("Enter a check-in").check()
-        page.get_by_label("Your name", exact=True).fill(ENTERED_BY)
-        page.get_by_label("Your name", exact=True).press("Tab")
         page.get_by_role("button", name="Open the form").click()
-        expect(page.get_by_role("heading", name="Quarterly check-in: partner P02")).to_be_visible(
-            timeout=60_000)
+        expect(page.get_by_role("heading", name=f"Quarterly check-in: {p02}")).to_be_visible(timeout=60_000)
         page.screenshot(path=str(SCREENSHOT_DIR / "pa_records_checkin_empty.png"), full_page=True)
 
         page.get_by_role("button", name="Submit").click()
@@ -291,15 +325,16 @@ def test_records_forms_in_browser(server):
         page.get_by_label("Date of the check-in * (required)").fill("2025-11-12")
         page.get_by_label("Date of the check-in * (required)").press("Tab")
         page.get_by_role("button", name="Submit").click()
-        expect(page.locator(".pa-status")).to_contain_text("Thank you", timeout=60_000)
-        axe_results["check-in submitted"] = _wcag(page)
+        expect(page.locator(".pa-banner")).to_contain_text("Saved: check-in", timeout=60_000)
+        expect(page.get_by_role("button", name="Submit")).to_be_hidden()
+        axe_results["check-in submitted"] = _wcag(page, inputs=False)       # the banner and the way back
         page.screenshot(path=str(SCREENSHOT_DIR / "pa_records_checkin_done.png"), full_page=True)
 
         # -- investment -------------------------------------------------------------------------
         page.get_by_role("button", name="Back to the choices").click()
         page.get_by_label("Record an investment").check()
         page.get_by_role("button", name="Open the form").click()
-        expect(page.get_by_role("heading", name="Investment entry: partner P02")).to_be_visible(timeout=60_000)
+        expect(page.get_by_role("heading", name=f"Investment entry: {p02}")).to_be_visible(timeout=60_000)
         page.get_by_role("button", name="Submit").click()
         expect(page.locator(".pa-status")).to_contain_text("Not submitted yet", timeout=30_000)
         axe_results["investment with errors"] = _wcag(page)
@@ -314,15 +349,15 @@ def test_records_forms_in_browser(server):
         page.get_by_label("Description").fill("Mentoring sessions, browser test")
         page.get_by_label("Description").press("Tab")
         page.get_by_role("button", name="Submit").click()
-        expect(page.locator(".pa-status")).to_contain_text("Thank you", timeout=60_000)
-        axe_results["investment submitted"] = _wcag(page)
+        expect(page.locator(".pa-banner")).to_contain_text("Saved: investment entry", timeout=60_000)
+        axe_results["investment submitted"] = _wcag(page, inputs=False)       # the banner and the way back
         page.screenshot(path=str(SCREENSHOT_DIR / "pa_records_investment_done.png"), full_page=True)
 
         # -- goal -------------------------------------------------------------------------------
         page.get_by_role("button", name="Back to the choices").click()
         page.get_by_label("Set a goal").check()
         page.get_by_role("button", name="Open the form").click()
-        expect(page.get_by_role("heading", name="Set a goal: partner P02")).to_be_visible(timeout=60_000)
+        expect(page.get_by_role("heading", name=f"Set a goal: {p02}")).to_be_visible(timeout=60_000)
         page.get_by_label("What the partnership wants to achieve * (required)").fill(
             "Raise participants' attendance, browser test")
         page.get_by_label("What the partnership wants to achieve * (required)").press("Tab")
@@ -344,8 +379,8 @@ def test_records_forms_in_browser(server):
         page.get_by_label("Owner of the goal * (required)").fill("Sam Ortiz")
         page.get_by_label("Owner of the goal * (required)").press("Tab")
         page.get_by_role("button", name="Submit").click()
-        expect(page.locator(".pa-status")).to_contain_text("Thank you", timeout=60_000)
-        axe_results["goal submitted"] = _wcag(page)
+        expect(page.locator(".pa-banner")).to_contain_text("Saved: goal", timeout=60_000)
+        axe_results["goal submitted"] = _wcag(page, inputs=False)       # the banner and the way back
         page.screenshot(path=str(SCREENSHOT_DIR / "pa_records_goal_done.png"), full_page=True)
 
     assert axe_results == {k: [] for k in axe_results}, axe_results
@@ -383,11 +418,9 @@ def test_records_forms_in_browser(server):
         "attendance_rate", "all", "2025-26-Q2", "2025-26-Q4", "Sam Ortiz")
     assert (g["baseline"], g["target"]) == (pytest.approx(0.91), pytest.approx(0.94))   # entered in percent
     # drafts were dropped on submit
-    from partner_analysis.records.forms import load_draft
-    with Store(db) as store:
-        assert load_draft(store, "goal", entered_by=ENTERED_BY, partner_id="P02") == {}
-        assert load_draft(store, "checkin", entered_by=ENTERED_BY, partner_id="P02") == {}
-        assert load_draft(store, "investment", entered_by=ENTERED_BY, partner_id="P02") == {}
+    from partner_analysis.records.tables import drafts
+    with Store(db) as store, store.engine.connect() as conn:
+        assert conn.execute(drafts.select()).all() == []
     assert {urlparse(u).hostname for u in blocked} <= KNOWN_EXTERNAL_HOSTS, blocked
 
 
@@ -395,8 +428,7 @@ def test_record_check_on_submit_is_shown_next_to_its_question(demo_store):
     import datetime as dt
 
     from partner_analysis.records.app import records_app
-    app = records_app(data_dir=str(demo_store))
-    _choose(app, "P05", "checkin", ENTERED_BY_FAST)
+    app = _choose(demo_store, "P05", "checkin")
     w, errors = app.form.inputs, app.form.errors
     w["date"].value = dt.date(2025, 9, 1)                 # in 2025-26-Q1
     w["term"].value = "2025-26-Q2"

@@ -17,8 +17,8 @@ from alembic.runtime.migration import MigrationContext
 from partner_analysis import store_schema
 from partner_analysis.cli import main
 from partner_analysis.store import Store, StoreSchemaError, default_store_path, metadata, resolve_db_url
-from store_helpers import (AE5988B_TABLES, expected_after_0002, make_ae5988b_postgresql, make_ae5988b_sqlite,
-                           revision, row_count, snapshot)
+from store_helpers import (AE5988B_TABLES, TABLES_0003, expected_after_0002, expected_at_head,
+                           make_ae5988b_postgresql, make_ae5988b_sqlite, revision, row_count, snapshot)
 
 HEAD = store_schema.head_revision()
 
@@ -78,7 +78,7 @@ def test_upgrade_of_an_ae5988b_store_keeps_every_row(tmp_path, capsys):
     out = capsys.readouterr().out
     assert revision(db) == HEAD
     after = snapshot(db)
-    assert after == expected_after_0002(before)
+    assert after == expected_at_head(before)
     assert row_count(after) == row_count(before) - len(before["records_goal_owners"])
     # the automatic backup taken first is the store as it was, row for row
     (backup,) = (tmp_path / "backups").glob("old-before-upgrade-unversioned-*.sqlite")
@@ -130,7 +130,27 @@ def test_downgrade_and_upgrade_again_keep_goal_owners(tmp_path):
     _migrate(f"sqlite:///{db}", store_schema.BASELINE, down=True)
     assert snapshot(db) == before
     _migrate(f"sqlite:///{db}", "head")
-    assert snapshot(db) == expected_after_0002(before)
+    assert snapshot(db) == expected_at_head(before)
+
+
+def test_revision_0003_adds_invitations_and_keeps_every_row(tmp_path):
+    # an 0002 store with rows in every table gains the two empty invitation tables and loses nothing
+    db = make_ae5988b_sqlite(tmp_path / "old.sqlite")
+    before = snapshot(db)
+    _migrate(f"sqlite:///{db}", "0002")
+    at_0002 = snapshot(db)
+    assert at_0002 == expected_after_0002(before) and revision(db) == "0002"
+    _migrate(f"sqlite:///{db}", "0003")
+    after = snapshot(db)
+    assert {t: after[t] for t in at_0002} == at_0002
+    assert set(after) - set(at_0002) == set(TABLES_0003) and not any(after[t] for t in TABLES_0003)
+    # an invitation made at 0003, then a downgrade: the invitation tables go, every other row stays
+    from partner_analysis.access import create_invitation, invitations_frame
+    with Store(db) as store:
+        create_invitation(store, partners="P01", role="district", email="ana@district.org", wave="2025-26")
+        assert len(invitations_frame(store)) == 1
+    _migrate(f"sqlite:///{db}", "0002", down=True)
+    assert snapshot(db) == at_0002 and revision(db) == "0002"
 
 
 def test_a_store_behind_head_is_refused_until_upgraded(tmp_path, capsys):
@@ -304,7 +324,7 @@ def test_postgresql_upgrade_of_an_ae5988b_store_keeps_every_row(pg_fresh_url, pg
     assert main(["db", "upgrade", "--db", pg_fresh_url]) == 0
     assert "backed up" in capsys.readouterr().out
     assert revision(pg_fresh_url) == HEAD
-    assert snapshot(pg_fresh_url) == expected_after_0002(before)
+    assert snapshot(pg_fresh_url) == expected_at_head(before)
     (dump,) = (tmp_path / "partner_analysis-backups").glob("*-before-upgrade-unversioned-*.dump")
     assert dump.read_bytes().startswith(b"PGDMP")
     engine = sa.create_engine(pg_fresh_url, poolclass=sa.pool.NullPool)

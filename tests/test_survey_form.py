@@ -276,19 +276,68 @@ def test_correction_that_hides_a_question_clears_and_audits_its_answer(db):
     store.close()
 
 
-def test_app_start_after_submit_opens_the_correction_form(db):
+def _invite(store, *, partner="P03", role="district", email="ana@district.example", name="Ana Ruiz", wave="annual"):
+    from partner_analysis.access import create_invitation, resolve_token
+    made = create_invitation(store, partners=partner, role=role, email=email, name=name, wave=wave)
+    return made.token, resolve_token(store, made.token, form="survey")
+
+
+def test_app_by_invitation_reopens_submitted_answers_for_correction(db):
     from partner_analysis.forms.app import SurveyApp
-    store, rid = _submitted(db)
-    app = SurveyApp(store, _Instrument())
-    app.partner.value, app.role.value, app.respondent.value = "P03", "district", "ana@district.example"
-    app.start_button.click()
-    assert app.form.mode == "correct" and app.form.response_id == rid
-    app.form.inputs["d_only"].value = "2"
-    app.form.reason.value = "misread the question"
+    store = Store(db)
+    store.upsert_partnership("P03", "Metro College")
+    _token, who = _invite(store)
+    app = SurveyApp(store, _Instrument(), who)
+    assert app.form.mode == "draft" and store.response(app.form.response_id)["respondent"] == who.respondent
+    intro = app.form.widget.children[2].value
+    assert "Metro College" in intro and "Ana Ruiz" in intro and "P03" not in intro
+    for name, value in (("years", "4"), ("goals_shared", "5"), ("d_only", "4")):
+        app.form.inputs[name].value = value
+    assert app.banner.value == ""
     app.form.submit_button.click()
-    assert store.get_answers(rid)["d_only"] == "2"
+    # the confirmation is a banner at the top, with what happens next; the greyed form is gone
+    assert "submitted" in app.banner.value and "What happens next" in app.banner.value
+    assert app.widget.children.index(app.banner) < app.widget.children.index(app.form.widget)
+    assert app.form.widget.layout.display == "none"
+    rid = app.form.response_id
+    again = SurveyApp(store, _Instrument(), who)
+    assert again.form.mode == "correct" and again.form.response_id == rid
+    again.form.inputs["d_only"].value = "2"
+    again.form.reason.value = "misread the question"
+    again.form.submit_button.click()
+    assert store.get_answers(rid)["d_only"] == "2" and "corrections were saved" in again.banner.value
+    assert store.audit_frame(rid)["editor"].tolist() == [f"Ana Ruiz (invitation {who.invitation_id})"]
     assert len(store.answers_wide(partner_id="P03", status=None)) == 1
     store.close()
+
+
+def test_app_role_comes_from_the_invitation(db):
+    from partner_analysis.forms.app import SurveyApp
+    store = Store(db)
+    _token, who = _invite(store, role="partner", email="li@college.example", name=None)
+    app = SurveyApp(store, _Instrument(), who)
+    assert "p_only" in app.form.inputs and "d_only" not in app.form.inputs
+    assert not hasattr(app, "respondent") and not hasattr(app, "partner")      # nothing to type or choose
+    assert "li@college.example" in app.form.widget.children[2].value
+    store.close()
+
+
+def test_survey_app_refuses_without_a_valid_link_and_shows_errors_in_the_page(tmp_path, monkeypatch):
+    from partner_analysis.forms.app import survey_app
+    db = tmp_path / "r.sqlite"
+    with Store(db) as store:
+        store.upsert_partnership("P03", "Metro College")
+        token, _who = _invite(store)
+    monkeypatch.setenv("QUERY_STRING", "")
+    for bad, reason in (("", "missing"), (token[:-3] + "abc", "unknown"), ("x" * 10, "unknown")):
+        app = survey_app(db=str(db), token=bad)
+        assert app.refused == reason and app.form is None
+        assert "Metro College" not in app.status.value and 'role="alert"' in app.status.value
+    assert survey_app(db=str(db)).refused == "missing"              # $QUERY_STRING without a token
+    monkeypatch.setenv("QUERY_STRING", f"token={token}")
+    assert survey_app(db=str(db)).form is not None                  # what Voilà hands the kernel
+    app = survey_app(db=str(db), instrument=str(tmp_path / "missing.xlsx"), token=token)
+    assert app.form is None and "Error:" in app.status.value and "missing.xlsx" in app.status.value
 
 
 def _fill_everything(form):
@@ -346,60 +395,33 @@ def test_shipped_instrument_fills_and_submits(tmp_path, role):
     store.close()
 
 
-# -- the app around the form -------------------------------------------------------------------------
-
-def test_app_chooser_then_form(db):
-    from partner_analysis.forms.app import SurveyApp
-    store = Store(db)
-    store.upsert_partnership("P03", "Metro College")
-    app = SurveyApp(store, _Instrument())
-    assert app.partner.options == (("P03 – Metro College", "P03"),)
-    app.start_button.click()
-    assert "Error: Please choose the partnership, your role and your name or email before starting." in app.status.value
-    assert app.form is None
-    app.partner.value = "P03"
-    app.role.value = "partner"
-    app.respondent.value = "  li@college.example "
-    app.start_button.click()
-    assert app.form is not None and app.widget.children == (app.form.widget,)
-    assert store.response(app.form.response_id)["respondent"] == "li@college.example"
-    assert "p_only" in app.form.inputs and "d_only" not in app.form.inputs
-    store.close()
-
-
-def test_app_on_empty_store_asks_for_partner_id(db):
-    from partner_analysis.forms.app import SurveyApp
-    store = Store(db)
-    app = SurveyApp(store, _Instrument())
-    assert app.partner.description == "Partnership id"
-    app.partner.value, app.role.value, app.respondent.value = "P09", "district", "ana"
-    app.start_button.click()
-    assert app.form is not None and store.partnerships_frame()["partner_id"].tolist() == ["P09"]
-    store.close()
-
-
-def test_survey_app_shows_errors_in_the_page(tmp_path):
-    from partner_analysis.forms.app import survey_app
-    app = survey_app(db=str(tmp_path / "r.sqlite"), instrument=str(tmp_path / "missing.xlsx"))
-    assert app.form is None and "Error:" in app.status.value and "missing.xlsx" in app.status.value
-
+# -- the app around the form: see test_app_by_invitation_* above ----------------------------------------
 
 def test_voila_command_and_cli():
     from partner_analysis.cli import build_parser
     from partner_analysis.forms.app import VoilaSettings, voila_command, voila_environment
-    cmd = voila_command(VoilaSettings(port=9123, cull_idle_timeout=600))
+    cmd = voila_command(VoilaSettings(port=9123, cull_idle_timeout=600, max_kernels=7), config_dir="/cfg")
     assert cmd[3].endswith("fit_survey.ipynb")
     for flag in ("--no-browser", "--Voila.ip=127.0.0.1", "--port=9123", "--strip_sources=True",
                  "--template=pa_survey", "--MappingKernelManager.cull_idle_timeout=600",
-                 "--MappingKernelManager.cull_interval=300", "--MappingKernelManager.cull_connected=True"):
+                 "--MappingKernelManager.cull_interval=300", "--MappingKernelManager.cull_connected=True",
+                 "--BoundedKernelManager.max_kernels=7", "--Voila.config_file_paths=/cfg",
+                 "--Voila.identity_provider_class=partner_analysis.access.serving.InvitationIdentityProvider"):
         assert flag in cmd
     env = voila_environment({"JUPYTER_PATH": "/elsewhere"})
     assert env["JUPYTER_PATH"].split(":")[-1] == "/elsewhere"
     assert Path(env["JUPYTER_PATH"].split(":")[0], "voila", "templates", "pa_survey", "index.html.j2").is_file()
-    args = build_parser().parse_args(["survey-app", "--db", "x.sqlite", "--port", "9000"])
-    assert (args.db, args.port, args.cull_idle_timeout) == ("x.sqlite", 9000, 1800)
+    args = build_parser().parse_args(["survey-app", "--db", "x.sqlite", "--port", "9000", "--ip", "0.0.0.0",
+                                      "--allow-host", "survey.district.org"])
+    assert (args.db, args.port, args.cull_idle_timeout, args.ip, args.allow_host) == (
+        "x.sqlite", 9000, 1800, "0.0.0.0", ["survey.district.org"])
+    settings = VoilaSettings(allowed_hosts=("survey.district.org",))
+    assert settings.server_config()["Voila"]["tornado_settings"] == {
+        "allow_remote_access": False, "local_hostnames": ["localhost", "survey.district.org"]}
     with pytest.raises(ConfigError, match="port"):
         VoilaSettings(port=0)
+    with pytest.raises(ConfigError, match="plain name"):
+        VoilaSettings(allowed_hosts=("https://survey.district.org",))
 
 
 @pytest.mark.slow

@@ -1,4 +1,4 @@
-"""The coordinator-facing survey app: choose partnership, role and name, then answer the fit survey.
+"""The respondent-facing survey app: an invitation link opens that respondent's own fit survey.
 
 Used by ``notebooks/fit_survey.ipynb``, which ``partner-analysis survey-app`` serves with Voilà.
 All logic lives here so the notebook only calls :func:`survey_app`.
@@ -6,10 +6,13 @@ All logic lives here so the notebook only calls :func:`survey_app`.
 from __future__ import annotations
 
 import html
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +26,8 @@ from .survey import survey_form
 from .widgets import FORM_CSS
 
 __all__ = ["SurveyApp", "survey_app", "load_instrument", "VoilaSettings", "voila_command", "voila_environment",
-           "serve_survey_app", "serve_notebook_app", "survey_notebook_path"]
-
-ROLE_OPTIONS = (("District staff", "district"), ("Partner staff", "partner"))
+           "serve_survey_app", "serve_notebook_app", "survey_notebook_path", "refused_app", "partner_name",
+           "confirmation_banner"]
 
 
 def load_instrument(instrument: str | os.PathLike | Any = "") -> Any:
@@ -69,82 +71,128 @@ class ChooserApp:
 
 
 class SurveyApp(ChooserApp):
-    """Chooser (partnership, role, respondent, Start) followed by the survey form.
+    """One invited respondent's survey: their partnership, side and wave come from the invitation.
 
     Parameters
     ----------
     store : Store
     instrument : Instrument
-    wave : str
+    identity : Identity
+        From the invitation link (:func:`partner_analysis.access.resolve_token`); nothing typed in the page
+        changes it.
 
     Attributes
     ----------
     widget : ipywidgets.VBox
-        The whole app; the chooser is replaced by the form after **Start**.
-    partner, role, respondent : ipywidgets inputs of the chooser
-    start_button : ipywidgets.Button
+        The whole app: the form, and after a successful submission a confirmation banner at the top.
+    form : WidgetForm
+        The respondent's draft, or, when they already submitted in this wave, their submitted answers in
+        correction mode (``form.mode == "correct"``).
+    banner : ipywidgets.HTML
+        Empty until the answers are submitted; then says what happens next.
     status : ipywidgets.HTML
-    form : WidgetForm or None
-        The open form after **Start**: the respondent's draft, or, when they already submitted in this
-        wave, their submitted answers in correction mode (``form.mode == "correct"``).
+        Errors opening the form.
     """
 
-    def __init__(self, store: Store, instrument: Any, *, wave: str = "annual"):
+    def __init__(self, store: Store, instrument: Any, identity: Any):
         self.store = store
         self.instrument = instrument
-        self.wave = wave
+        self.identity = identity
         self.form = None
-        partners = store.partnerships_frame()
-        wide = {"description_width": "initial"}
-        if len(partners):
-            options = [(f"{pid} – {name}" if name else pid, pid)
-                       for pid, name in zip(partners["partner_id"], partners["name"])]
-            self.partner = widgets.Dropdown(options=options, value=None, description="Partnership", style=wide)
-        else:
-            # an empty store (first use): let the coordinator type the partnership id
-            self.partner = widgets.Text(description="Partnership id", placeholder="e.g. P01", style=wide)
-        self.role = widgets.RadioButtons(options=list(ROLE_OPTIONS), value=None, description="I answer as",
-                                         style=wide)
-        self.respondent = widgets.Text(description="Your name or email", style=wide,
-                                       layout=widgets.Layout(width="32em"))
-        for control in (self.partner, self.role, self.respondent):
-            control.add_class("pa-q")
-        self.start_button = widgets.Button(description="Start survey", button_style="primary",
-                                           tooltip="Open your survey (resumes a draft, or corrects a submitted response)")
-        self.start_button.on_click(self._start)
         self.status = widgets.HTML("")
-        title = html.escape(str(getattr(instrument, "title", "") or "Partnership fit survey"))
-        self.chooser = widgets.VBox([
-            widgets.HTML(f"<h1>{title}</h1>"),
-            widgets.HTML("<p>Choose the partnership and your role, and enter your name or email. If you saved "
-                         "a draft before, the same three answers bring it back; if you already submitted, "
-                         "they open your submitted answers so you can correct them.</p>"),
-            self.partner, self.role, self.respondent, self.start_button, self.status,
-        ])
-        self.chooser.add_class("pa-form")
-        self.widget = widgets.VBox([widgets.HTML(FORM_CSS), self.chooser])
+        self.banner = widgets.HTML("")
+        self.partner_id = identity.partners[0]
+        self.partner_name = partner_name(store, self.partner_id)
+        self.widget = widgets.VBox([widgets.HTML(FORM_CSS + BANNER_CSS), self.banner, self.status])
+        self._open()
 
-    def _start(self, _button=None) -> None:
-        partner_id = (self.partner.value or "").strip()
-        respondent = (self.respondent.value or "").strip()
-        if self._missing((("the partnership", partner_id), ("your role", self.role.value),
-                          ("your name or email", respondent)), before="before starting"):
-            return
+    def _open(self) -> None:
+        who = self.identity
         try:
-            self.form = survey_form(self.instrument, self.store, partner_id=partner_id, role=self.role.value,
-                                    respondent=respondent, wave=self.wave)
+            self._prefill_name()
+            self.form = survey_form(self.instrument, self.store, partner_id=self.partner_id, role=who.role,
+                                    respondent=who.respondent, wave=who.wave or "annual",
+                                    partner_name=self.partner_name, who=who.display_name,
+                                    editor=f"{who.display_name} (invitation {who.invitation_id})")
         except PartnerAnalysisError as err:
             self._error(f"The survey could not be opened: {err}")
             return
         except Exception as err:  # noqa: BLE001 - Voilà hides tracebacks; say something useful
             self._error(f"The survey could not be opened ({type(err).__name__}: {err}). Tell the coordinator.")
             return
-        self.widget.children = [self.form.widget]
+        # runs after the form's own Submit handler: the banner reports what that handler did
+        self.form.submit_button.on_click(self._after_submit)
+        self.widget.children = [self.widget.children[0], self.banner, self.form.widget]
+
+    def _prefill_name(self) -> None:
+        """The invitation's name answers the instrument's name question of a new draft (asked once)."""
+        who = self.identity
+        names = [i.name for i in self.instrument.items_for(who.role) if i.name == NAME_ITEM]
+        if not names or not who.name:
+            return
+        form_id, version = str(self.instrument.form_id), str(self.instrument.version)
+        wave = who.wave or "annual"
+        if self.store.find_submitted(form_id, version, self.partner_id, who.role, who.respondent,
+                                     wave=wave) is not None:
+            return
+        self.store.register_instrument(self.instrument)
+        rid = self.store.open_response(form_id, version, self.partner_id, who.role, who.respondent, wave=wave)
+        if NAME_ITEM not in self.store.get_answers(rid):
+            self.store.save_answer(rid, NAME_ITEM, who.name)
+
+    def _after_submit(self, _button=None) -> None:
+        if self.form is None or not self.form.controller.submitted:
+            return
+        self.banner.value = confirmation_banner(
+            corrected=self.form.mode == "correct", partner=self.partner_name or self.partner_id)
+        self.form.widget.layout.display = "none"
+
+
+#: the confirmation banner (dark green text on pale green: contrast 9.6:1; the heading says it in words)
+BANNER_CSS = ("<style>.pa-banner{border:2px solid #1b5e20;background:#e8f5e9;color:#1b3a1d;padding:0.4em 1em;"
+              "margin:0.6em 0;border-radius:4px;max-width:48em}"
+              ".pa-banner h1,.pa-banner h2{margin:0.3em 0;font-size:1.25em}"
+              "</style>")
+
+#: the instrument's name question, answered from the invitation (the respondent may still correct it)
+NAME_ITEM = "respondent_name"
+
+
+def partner_name(store: Store, partner_id: str) -> str:
+    """The partnership's name from the store (its id when it has none)."""
+    frame = store.partnerships_frame()
+    names = dict(zip(frame["partner_id"], frame["name"]))
+    name = names.get(partner_id)
+    return name if isinstance(name, str) and name else partner_id
+
+
+def confirmation_banner(*, corrected: bool, partner: str) -> str:
+    """The banner shown at the top after a submission: done, and what happens next."""
+    head = "Your corrections were saved" if corrected else "Thank you: your answers were submitted"
+    # an h1: the banner replaces the form (and its h1) on the page
+    return ('<div class="pa-banner" role="status"><h1>' + html.escape(head) + "</h1><p>What happens next: the "
+            f"district's partnership team combines the answers of both sides into the fit report for "
+            f"{html.escape(partner)} and goes through it with the partnership at the next check-in. "
+            "Individual answers are not shown to the other side.</p><p>To correct an answer, open the same "
+            "link again while it is valid; you will be asked for the reason. You can close this page now.</p>"
+            "</div>")
+
+
+def refused_app(reason: str, *, heading: str) -> ChooserApp:
+    """A page that shows only why the link was refused (no data, no form)."""
+    from ..access.serving import refusal_html
+    box = widgets.HTML(refusal_html(reason, heading=heading))
+    app = ChooserApp()
+    app.widget = widgets.VBox([widgets.HTML(FORM_CSS), box])
+    app.status = box
+    app.form = None
+    app.refused = reason
+    return app
 
 
 def survey_app(db: str | os.PathLike | None = "", instrument: str | os.PathLike | Any = "", *,
-               wave: str = "annual") -> SurveyApp:
-    """Build the survey app for a notebook or Voilà.
+               token: str | None = None) -> SurveyApp | ChooserApp:
+    """Build the survey app for the invitation ``token`` (Voilà: the page link's ``?token=``).
 
     Parameters
     ----------
@@ -153,27 +201,35 @@ def survey_app(db: str | os.PathLike | None = "", instrument: str | os.PathLike 
         :func:`partner_analysis.store.resolve_db_url`).
     instrument : str, path or Instrument
         ``""`` means the shipped ``surveys/partner_fit_v1.xlsx``.
-    wave : str
-        Survey round stored with each response.
+    token : str, optional
+        The invitation token; ``None`` reads it from ``$QUERY_STRING``, which Voilà sets from the page's
+        address.
 
     Returns
     -------
-    SurveyApp
-        Displays itself; ``.widget`` is the ipywidgets tree.
+    SurveyApp, or a refusal page (``.refused`` gives the reason) when the link is missing, unknown,
+    altered, expired, revoked or for another app. Displays itself; ``.widget`` is the ipywidgets tree.
     """
+    from ..access.invitations import resolve_token
+    from ..access.serving import token_from_query
+    from ..exceptions import AccessDenied
+    token = token_from_query() if token is None else token
     try:
-        store = Store(db or None)
+        store = Store(db or None, create=False)
+        identity = resolve_token(store, token, form="survey")
         inst = load_instrument(instrument)
+    except AccessDenied as err:
+        return refused_app(err.reason, heading="Partnership fit survey")
     except PartnerAnalysisError as err:
         # Shown in the page: under Voilà a raised error would only leave a blank screen.
         box = widgets.HTML(f'<main><h1>Partnership fit survey</h1><p class="pa-error" role="alert">Error: '
                            f'{html.escape(str(err))}</p></main>')
-        app = SurveyApp.__new__(SurveyApp)
+        app = ChooserApp()
         app.widget = widgets.VBox([box])
         app.form = None
         app.status = box
         return app
-    return SurveyApp(store, inst, wave=wave)
+    return SurveyApp(store, inst, identity)
 
 
 # -- serving with Voilà ------------------------------------------------------------------------------
@@ -185,7 +241,24 @@ class VoilaSettings:
     Voilà starts one kernel (about 54 MB) per page load and keeps it until it is culled. Answers are
     autosaved on every change, so culling an idle form loses nothing but the open page: the defaults
     cull a kernel after 30 minutes without activity, checked every 5 minutes, even while a tab is
-    still connected (abandoned tabs would otherwise hold kernels forever).
+    still connected (abandoned tabs would otherwise hold kernels forever). At most ``max_kernels``
+    pages are open at once.
+
+    Attributes
+    ----------
+    port : int
+    ip : str
+        Address to listen on: ``127.0.0.1`` (default) behind a reverse proxy on the same machine.
+    allowed_hosts : tuple of str
+        Host names the server answers to besides ``localhost`` and loopback addresses, e.g. the public name
+        the reverse proxy serves (``survey.district.org``); any other ``Host`` header gets HTTP 403
+        (jupyter_server's ``allow_remote_access=False`` / ``local_hostnames``).
+    allow_origin : str
+        jupyter_server's ``allow_origin`` (``""``: the page's own origin only).
+    max_kernels : int
+        Most kernels (open pages) at once.
+    invitations : bool
+        Let in only requests with a valid invitation link (:mod:`partner_analysis.access.serving`).
     """
 
     port: int = 8866
@@ -193,6 +266,10 @@ class VoilaSettings:
     cull_interval: int = 300
     cull_idle_timeout: int = 1800
     cull_connected: bool = True
+    allowed_hosts: tuple[str, ...] = ()
+    allow_origin: str = ""
+    max_kernels: int = 40
+    invitations: bool = True
 
     def __post_init__(self):
         from ..exceptions import ConfigError
@@ -200,6 +277,20 @@ class VoilaSettings:
             raise ConfigError(f"port must be 1-65535, got {self.port!r}")
         if self.cull_interval <= 0 or self.cull_idle_timeout <= 0:
             raise ConfigError("cull_interval and cull_idle_timeout must be positive (seconds)")
+        if self.max_kernels <= 0:
+            raise ConfigError(f"max_kernels must be positive, got {self.max_kernels!r}")
+        for host in self.allowed_hosts:
+            if not host or any(c in host for c in "/:@ *"):
+                raise ConfigError(f"an allowed host is a plain name such as survey.district.org, got {host!r}",
+                                  key="allow_host")
+
+    def server_config(self) -> dict:
+        """The Voilà/jupyter_server configuration (written as ``voila.json`` for the server)."""
+        return {"Voila": {"tornado_settings": {
+            "allow_remote_access": False,
+            "local_hostnames": ["localhost", *self.allowed_hosts],
+            **({"allow_origin": self.allow_origin} if self.allow_origin else {}),
+        }}}
 
 
 def survey_notebook_path() -> Path:
@@ -234,12 +325,14 @@ def voila_environment(env: dict | None = None) -> dict:
     return env
 
 
-def voila_command(settings: VoilaSettings = VoilaSettings(), *, notebook: str | os.PathLike | None = None
-                  ) -> list[str]:
-    """The Voilà command line: localhost only, sources stripped, no browser, idle kernels culled.
+def voila_command(settings: VoilaSettings = VoilaSettings(), *, notebook: str | os.PathLike | None = None,
+                  config_dir: str | os.PathLike | None = None) -> list[str]:
+    """The Voilà command line: sources stripped, no browser, idle kernels culled and bounded, invitation
+    links required (:class:`~partner_analysis.access.serving.InvitationIdentityProvider`).
 
     Run it with :func:`voila_environment` so Voilà finds the ``pa_survey`` template (Voilà's lab
-    template plus a main landmark and named radio groups).
+    template plus a main landmark and named radio groups). ``config_dir`` holds the ``voila.json`` of
+    :meth:`VoilaSettings.server_config` (the allowed ``Host`` names).
     """
     notebook = survey_notebook_path() if notebook is None else Path(notebook)
     template = "pa_survey" if (TEMPLATE_DATA_DIR / "voila" / "templates" / "pa_survey").is_dir() else "lab"
@@ -255,7 +348,11 @@ def voila_command(settings: VoilaSettings = VoilaSettings(), *, notebook: str | 
         f"--MappingKernelManager.cull_interval={int(settings.cull_interval)}",
         f"--MappingKernelManager.cull_idle_timeout={int(settings.cull_idle_timeout)}",
         f"--MappingKernelManager.cull_connected={settings.cull_connected}",
-    ]
+        "--VoilaConfiguration.multi_kernel_manager_class=partner_analysis.access.serving.BoundedKernelManager",
+        f"--BoundedKernelManager.max_kernels={int(settings.max_kernels)}",
+    ] + ([f"--Voila.config_file_paths={config_dir}"] if config_dir is not None else []) + (
+        ["--Voila.identity_provider_class=partner_analysis.access.serving.InvitationIdentityProvider"]
+        if settings.invitations else [])
 
 
 def serve_survey_app(db: str | os.PathLike | None = None, *, instrument: str | os.PathLike | None = None,
@@ -269,6 +366,7 @@ def serve_survey_app(db: str | os.PathLike | None = None, *, instrument: str | o
     env = {"PA_DB_URL": resolve_db_url(db)}
     if instrument:
         env["PA_INSTRUMENT"] = str(Path(instrument).resolve())
+    env["PA_APP_FORM"] = "survey"
     return serve_notebook_app(survey_notebook_path(), env, settings, name="fit survey")
 
 
@@ -295,8 +393,12 @@ def serve_notebook_app(notebook: str | os.PathLike, env: dict[str, str], setting
     if full.get("PA_DB_URL"):
         Store(full["PA_DB_URL"]).close()
         where = f" (store: {Store._mask(full['PA_DB_URL'])})"
-    cmd = voila_command(settings, notebook=notebook)
-    print(f"{name} at http://{settings.ip}:{settings.port}/{where}; Ctrl-C stops", flush=True)
+    config_dir = tempfile.mkdtemp(prefix="pa-voila-")     # private (0700): the server's settings
+    (Path(config_dir) / "voila.json").write_text(json.dumps(settings.server_config(), indent=1))
+    cmd = voila_command(settings, notebook=notebook, config_dir=config_dir)
+    hosts = ", ".join(["localhost", *settings.allowed_hosts])
+    print(f"{name} at http://{settings.ip}:{settings.port}/{where}; answers to Host {hosts}"
+          f"{'; opens only from invitation links' if settings.invitations else ''}; Ctrl-C stops", flush=True)
     proc = subprocess.Popen(cmd, env=full)
     # SIGTERM (service managers, test harnesses) must stop Voilà too, not orphan it with its kernels.
     previous = None
@@ -316,6 +418,7 @@ def serve_notebook_app(notebook: str | os.PathLike, env: dict[str, str], setting
                 proc.wait()
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+        shutil.rmtree(config_dir, ignore_errors=True)
 
 
 def _interrupt(_signum, _frame):

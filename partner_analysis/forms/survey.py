@@ -97,7 +97,8 @@ def instrument_fields(instrument: Any, role: str) -> list[FieldSpec]:
 
 
 def survey_form(instrument: Any, store: Store, *, partner_id: str, role: str, respondent: str,
-                wave: str = "annual") -> WidgetForm:
+                wave: str = "annual", partner_name: str | None = None, who: str | None = None,
+                editor: str | None = None) -> WidgetForm:
     """Open (or resume) one respondent's fit survey as a widget form.
 
     Parameters
@@ -110,6 +111,10 @@ def survey_form(instrument: Any, store: Store, *, partner_id: str, role: str, re
         Name, email or id of the person answering; with partner_id, role and wave it finds the draft.
     wave : str
         Survey round (default ``"annual"``).
+    partner_name, who : str, optional
+        The partnership's name and the respondent's name as the page shows them (default: the ids).
+    editor : str, optional
+        Who the audit trail names for corrections (default ``respondent``).
 
     Returns
     -------
@@ -142,7 +147,8 @@ def survey_form(instrument: Any, store: Store, *, partner_id: str, role: str, re
     submitted_id = store.find_submitted(form_id, version, partner_id, role, respondent, wave=wave)
     if submitted_id is not None:
         return _correction_form(instrument, store, submitted_id, fields, server_check, partner_id=partner_id,
-                                role=role, respondent=respondent)
+                                role=role, respondent=respondent, partner_name=partner_name, who=who,
+                                editor=editor)
 
     response_id = store.open_response(form_id, version, partner_id, role, respondent, wave=wave)
     saved = store.get_answers(response_id)
@@ -168,9 +174,9 @@ def survey_form(instrument: Any, store: Store, *, partner_id: str, role: str, re
             store.save_answer(response_id, name, _plain(value))
         stamp = _dt.datetime.now().strftime("%H:%M")
         return (f"Draft saved at {stamp} ({len(controller.answers)} answers). You can close this page and "
-                "continue later with the same partnership, role and name.")
+                "continue later" + (" with the same link." if who else " with the same partnership, role and name."))
 
-    intro = _who(partner_id, role, respondent)
+    intro = _who(partner_name or partner_id, role, who or respondent)
     if saved:
         intro += f" Your {len(saved)} saved answers were restored."
     form = WidgetForm(controller, title=str(getattr(instrument, "title", None) or form_id), intro=intro,
@@ -182,13 +188,14 @@ def survey_form(instrument: Any, store: Store, *, partner_id: str, role: str, re
     return form
 
 
-def _who(partner_id: str, role: str, respondent: str) -> str:
+def _who(partner: str, role: str, respondent: str) -> str:
     role_text = {"district": "district staff", "partner": "partner staff"}.get(role, role)
-    return f"Partnership {partner_id}. You are answering as {role_text} ({respondent})."
+    return f"Partnership {partner}. You are answering as {role_text} ({respondent})."
 
 
 def _correction_form(instrument: Any, store: Store, response_id: int, fields: list, server_check, *,
-                     partner_id: str, role: str, respondent: str) -> WidgetForm:
+                     partner_id: str, role: str, respondent: str, partner_name: str | None = None,
+                     who: str | None = None, editor: str | None = None) -> WidgetForm:
     """The submitted answers of ``response_id`` as a correction form (see :func:`survey_form`)."""
     row = store.response(response_id)
     saved = store.get_answers(response_id)
@@ -215,7 +222,8 @@ def _correction_form(instrument: Any, store: Store, response_id: int, fields: li
         if not changes:
             return [("", "You did not change any answer, so nothing was saved.")]
         try:
-            result["written"] = store.edit_submitted_many(response_id, changes, editor=respondent, reason=why,
+            result["written"] = store.edit_submitted_many(response_id, changes, editor=editor or respondent,
+                                                          reason=why,
                                                           validator=server_check)
         except StoreError as err:
             problems = getattr(err, "problems", None)
@@ -238,7 +246,7 @@ def _correction_form(instrument: Any, store: Store, response_id: int, fields: li
     controller = FormController(fields, on_submit=save_corrections, initial=saved)
     stamp = row["submitted_at"]
     when = f" on {stamp:%Y-%m-%d}" if isinstance(stamp, (_dt.date, _dt.datetime)) else ""
-    intro = (f"{_who(partner_id, role, respondent)} You submitted this survey{when}. "
+    intro = (f"{_who(partner_name or partner_id, role, who or respondent)} You submitted this survey{when}. "
              "Correct your submitted answers below, give the reason, and choose Save corrections.")
     title = f"{getattr(instrument, 'title', None) or instrument.form_id}: correct your submitted answers"
     form = WidgetForm(controller, title=str(title), intro=intro, submit_label="Save corrections", save_label=None,

@@ -1,9 +1,9 @@
-"""The coordinator-facing records app: choose a partner, the form and your name, then fill the form.
+"""The coordinator-facing records app: an invitation link opens the forms of its own partnership(s).
 
 Used by ``notebooks/records_forms.ipynb``, which ``partner-analysis records-app`` serves with Voilà
 (code hidden). All logic lives here so the notebook only calls :func:`records_app`. The forms are
 those of :mod:`partner_analysis.records.forms`: every change is autosaved as a draft
-(``records_drafts``), so choosing the same partner, form and name again resumes it.
+(``records_drafts``), keyed by the invitation, so opening the same form again by the same link resumes it.
 """
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ import ipywidgets as widgets
 import pandas as pd
 
 from ..exceptions import PartnerAnalysisError
-from ..forms.app import ChooserApp, VoilaSettings, serve_notebook_app
+from ..forms.app import BANNER_CSS, ChooserApp, VoilaSettings, serve_notebook_app
 from ..forms.widgets import FORM_CSS
 
-__all__ = ["RecordsApp", "records_app", "serve_records_app", "records_notebook_path", "FORM_OPTIONS"]
+__all__ = ["RecordsApp", "records_app", "serve_records_app", "records_notebook_path", "FORM_OPTIONS", "saved_banner"]
 
 #: the chooser's second question: label shown, form kind
 FORM_OPTIONS = (("Enter a check-in", "checkin"), ("Record an investment", "investment"), ("Set a goal", "goal"))
@@ -52,7 +52,7 @@ def _spaced(control) -> widgets.VBox:
 
 
 class RecordsApp(ChooserApp):
-    """Chooser (partner, form, your name, Open) followed by the check-in, investment or goal form.
+    """A coordinator's records forms: their partnership(s) from the invitation, then the chosen form.
 
     Parameters
     ----------
@@ -60,83 +60,95 @@ class RecordsApp(ChooserApp):
     ctx : RecordsContext
         What submitted records are checked against (terms, rates, known partners).
     partners : dict[str, str]
-        partner_id -> name shown in the chooser (empty: the partner id is typed).
+        partner_id -> name, for headings and the partner choice.
+    identity : Identity
+        From the invitation link: the partnerships shown and who enters the records.
 
     Attributes
     ----------
     widget : ipywidgets.VBox
         The whole app; the chooser is replaced by the form after **Open the form**.
-    partner, kind, entered_by : ipywidgets inputs of the chooser
+    partner : ipywidgets.Dropdown or None
+        The partner choice, only when the invitation covers several partnerships.
+    kind : ipywidgets.RadioButtons
     start_button, back_button : ipywidgets.Button
     status : ipywidgets.HTML
         Chooser messages.
+    banner : ipywidgets.HTML
+        After a submission: what was saved and what happens next (at the top of the page).
     form : WidgetForm or None
         The open form.
     saved : list[tuple[str, Any]]
         ``(kind, record id)`` of every record submitted in this page.
     """
 
-    def __init__(self, store, ctx, partners: dict[str, str]):
+    def __init__(self, store, ctx, partners: dict[str, str], identity):
         self.store = store
         self.ctx = ctx
+        self.identity = identity
         self.form = None
         self.saved: list[tuple[str, Any]] = []
+        self.names = {pid: (partners.get(pid) or pid) for pid in identity.partners}
         wide = {"description_width": "initial"}
-        if partners:
-            options = [(f"{pid} – {name}" if name else pid, pid) for pid, name in partners.items()]
-            self.partner = widgets.Dropdown(options=options, value=None, description="Partner", style=wide)
-        else:
-            # no partner list yet (first use): let the coordinator type the partner id
-            self.partner = widgets.Text(description="Partner id", placeholder="e.g. P01", style=wide)
+        self.partner = None
+        if len(identity.partners) > 1:
+            options = [(f"{name} ({pid})" if name != pid else pid, pid) for pid, name in self.names.items()]
+            self.partner = widgets.Dropdown(options=options, value=None, description="Partnership", style=wide)
+            self.partner.add_class("pa-q")
         self.kind = widgets.RadioButtons(options=list(FORM_OPTIONS), value=None, description="What do you want to do?",
                                          style=wide)
-        self.entered_by = widgets.Text(description="Your name", style=wide, layout=widgets.Layout(width="32em"))
-        for control in (self.partner, self.kind, self.entered_by):
-            control.add_class("pa-q")
+        self.kind.add_class("pa-q")
         self.start_button = widgets.Button(description="Open the form", button_style="primary",
                                            tooltip="Open the chosen form (resumes a saved draft)")
         self.start_button.on_click(self._start)
         self.back_button = widgets.Button(description="Back to the choices",
-                                          tooltip="Choose another partner or form; this form's answers stay saved")
+                                          tooltip="Choose another form; this form's answers stay saved")
         self.back_button.on_click(self._back)
         self.status = widgets.HTML("")
+        self.banner = widgets.HTML("")
+        if self.partner is None:
+            only = next(iter(self.names.values()))
+            heading = f"Partnership records: {only}"
+            questions = [self.kind]
+        else:
+            heading = "Partnership records"
+            questions = [self.partner, self.kind]
         self.chooser = widgets.VBox([
-            widgets.HTML("<h1>Partnership records</h1>"),
-            widgets.HTML("<p>Choose the partner and what you want to record, and enter your name. Answers are "
-                         "saved as you go: the same three choices bring back a form you did not submit.</p>"),
-            *(_spaced(c) for c in (self.partner, self.kind, self.entered_by)), self.start_button, self.status,
+            widgets.HTML(f"<h1>{html.escape(heading)}</h1>"),
+            widgets.HTML(f"<p>Signed in by your invitation link as {html.escape(identity.display_name)}. Choose "
+                         "what you want to record. Answers are saved as you go: opening the same form again "
+                         "brings back one you did not submit.</p>"),
+            *(_spaced(c) for c in questions), self.start_button, self.status,
         ])
         self.chooser.add_class("pa-form")
         back = widgets.VBox([self.back_button])
         back.add_class("pa-form")
         self._form_footer = back
-        self.widget = widgets.VBox([widgets.HTML(FORM_CSS), self.chooser])
+        self.widget = widgets.VBox([widgets.HTML(FORM_CSS + BANNER_CSS), self.banner, self.chooser])
+
+    @property
+    def partner_id(self) -> str | None:
+        if self.partner is None:
+            return self.identity.partners[0]
+        return self.partner.value
 
     def _start(self, _button=None) -> None:
         from .forms import checkin_form, goal_form, investment_form
-        partner_id = (self.partner.value or "").strip()
-        entered_by = (self.entered_by.value or "").strip()
-        if self._missing((("the partner", partner_id), ("what you want to do", self.kind.value),
-                          ("your name", entered_by)), before="before opening the form"):
-            return
-        if self.ctx.partners is not None and partner_id not in self.ctx.partners:
-            self._error(f"Partner {partner_id!r} is not in the district's partner list.")
+        partner_id = self.partner_id
+        if self._missing((("the partnership", partner_id), ("what you want to do", self.kind.value)),
+                         before="before opening the form"):
             return
         kind = self.kind.value
+        self.banner.value = ""
 
         def saved(record_id, kind=kind):
             self.saved.append((kind, record_id))
+            self.banner.value = saved_banner(kind, record_id, self.names.get(partner_id, partner_id))
 
+        builders = {"checkin": checkin_form, "goal": goal_form, "investment": investment_form}
         try:
-            if kind == "checkin":
-                self.form = checkin_form(self.store, self.ctx, partner_id=partner_id, entered_by=entered_by,
-                                         on_saved=saved)
-            elif kind == "goal":
-                self.form = goal_form(self.store, self.ctx, entered_by=entered_by, partner_id=partner_id,
-                                      on_saved=saved)
-            else:
-                self.form = investment_form(self.store, self.ctx, entered_by=entered_by, partner_id=partner_id,
-                                            on_saved=saved)
+            self.form = builders[kind](self.store, self.ctx, partner_id=partner_id, on_saved=saved,
+                                       identity=self.identity, partner_name=self.names.get(partner_id))
         except PartnerAnalysisError as err:
             self._error(f"The form could not be opened: {err}")
             return
@@ -144,18 +156,39 @@ class RecordsApp(ChooserApp):
             self._error(f"The form could not be opened ({type(err).__name__}: {err}). Tell the coordinator.")
             return
         self.status.value = ""
-        self.widget.children = [self.widget.children[0], self.form.widget, self._form_footer]
+        self.form.submit_button.on_click(self._after_submit)
+        self.widget.children = [self.widget.children[0], self.banner, self.form.widget, self._form_footer]
+
+    def _after_submit(self, _button=None) -> None:
+        # after the form's own Submit handler: a stored record replaces the greyed form by the banner
+        if self.form is not None and self.form.controller.submitted:
+            self.form.widget.layout.display = "none"
 
     def _back(self, _button=None) -> None:
         self.form = None
-        self.widget.children = [self.widget.children[0], self.chooser]
+        self.widget.children = [self.widget.children[0], self.banner, self.chooser]
 
 
-def _error_app(text: str) -> RecordsApp:
+_KIND_TEXT = {"checkin": "check-in", "investment": "investment entry", "goal": "goal"}
+
+
+def saved_banner(kind: str, record_id: Any, partner: str) -> str:
+    """The banner shown at the top after a record is stored: what, and what happens next."""
+    what = _KIND_TEXT.get(kind, kind)
+    nxt = {"checkin": "It counts for this term's check-in compliance and its action items appear on the "
+                      "district board.",
+           "investment": "It is valued with the district's rates in the partnership's balance.",
+           "goal": "It is reviewed at every check-in until its due term."}.get(kind, "")
+    return ('<div class="pa-banner" role="status"><h2>' + html.escape(f"Saved: {what} {record_id}") + "</h2><p>"
+            + html.escape(f"The {what} for {partner} is stored and goes into the partnership's quarterly report. "
+                          f"{nxt} Choose Back to the choices to record something else.") + "</p></div>")
+
+
+def _error_app(text: str) -> ChooserApp:
     # Shown in the page: under Voilà a raised error would only leave a blank screen.
     box = widgets.HTML(f'<main><h1>Partnership records</h1><p class="pa-error" role="alert">Error: '
                        f'{html.escape(text)}</p></main>')
-    app = RecordsApp.__new__(RecordsApp)
+    app = ChooserApp()
     app.widget = widgets.VBox([box])
     app.form = None
     app.status = box
@@ -163,8 +196,9 @@ def _error_app(text: str) -> RecordsApp:
     return app
 
 
-def records_app(db: str | os.PathLike | None = "", data_dir: str | os.PathLike | None = "") -> RecordsApp:
-    """Build the records app for a notebook or Voilà.
+def records_app(db: str | os.PathLike | None = "", data_dir: str | os.PathLike | None = "", *,
+                token: str | None = None) -> RecordsApp | ChooserApp:
+    """Build the records app for the invitation ``token`` (Voilà: the page link's ``?token=``).
 
     Parameters
     ----------
@@ -173,28 +207,39 @@ def records_app(db: str | os.PathLike | None = "", data_dir: str | os.PathLike |
         ``./partner_analysis.sqlite``; see :func:`partner_analysis.store.resolve_db_url`).
     data_dir : str or path
         DATA_DIR whose ``district.yml`` gives terms and hourly rates and whose ``partners.parquet`` the
-        partner list (``""``: ``$PA_DATA_DIR``; neither: the embedded configuration and the partnerships
+        partner names (``""``: ``$PA_DATA_DIR``; neither: the embedded configuration and the partnerships
         registered in the store).
+    token : str, optional
+        A records invitation's token; ``None`` reads it from ``$QUERY_STRING`` (Voilà sets it from the page's
+        address).
 
     Returns
     -------
-    RecordsApp
-        Displays itself; ``.widget`` is the ipywidgets tree.
+    RecordsApp, or a refusal page (``.refused`` gives the reason) for a missing, unknown, altered, expired,
+    revoked or survey link. Displays itself; ``.widget`` is the ipywidgets tree.
     """
+    from ..access.invitations import resolve_token
+    from ..access.serving import token_from_query
     from ..config import load_config
+    from ..exceptions import AccessDenied
+    from ..forms.app import refused_app
     from ..store import Store
     from . import records_context
     data_dir = data_dir or os.environ.get("PA_DATA_DIR", "") or None
+    token = token_from_query() if token is None else token
     try:
-        store = Store(db or None, data_dir=data_dir)
+        store = Store(db or None, data_dir=data_dir, create=False)
+        identity = resolve_token(store, token, form="records")
         config = load_config(data_dir)
         names = _partner_names(store, data_dir)
+    except AccessDenied as err:
+        return refused_app(err.reason, heading="Partnership records")
     except PartnerAnalysisError as err:
         return _error_app(str(err))
     except Exception as err:  # noqa: BLE001 - e.g. an unreadable partners.parquet
         return _error_app(f"The records could not be opened ({type(err).__name__}: {err}). Tell the coordinator.")
     ctx = records_context(store, config, list(names) if names else None)
-    return RecordsApp(store, ctx, names)
+    return RecordsApp(store, ctx, names, identity)
 
 
 def records_notebook_path() -> Path:
@@ -212,7 +257,7 @@ def serve_records_app(db: str | os.PathLike | None = None, *, data_dir: str | os
     page loses nothing.
     """
     from ..store import resolve_db_url
-    env = {"PA_DB_URL": resolve_db_url(db, data_dir=data_dir)}
+    env = {"PA_DB_URL": resolve_db_url(db, data_dir=data_dir), "PA_APP_FORM": "records"}
     if data_dir:
         if not (Path(data_dir) / "district.yml").exists() and not (Path(data_dir) / "partners.parquet").exists():
             from ..exceptions import ConfigError

@@ -52,23 +52,22 @@ def _cmd_export(args) -> int:
 
 
 def _cmd_records_app(args) -> int:
-    from ..forms.app import VoilaSettings
+    from ..forms import serving_settings
     from .app import serve_records_app
-    settings = VoilaSettings(port=args.port, cull_idle_timeout=args.cull_idle_timeout)
-    return serve_records_app(args.db, data_dir=args.data_dir, settings=settings)
+    return serve_records_app(args.db, data_dir=args.data_dir, settings=serving_settings(args))
 
 
 def _add_records_app(subparsers) -> None:
     p = subparsers.add_parser(
-        "records-app", help="serve the check-in and investment forms with Voila on localhost",
-        description="Serve notebooks/records_forms.ipynb with Voila on 127.0.0.1 (code hidden, no browser opened, "
-                    "idle kernels culled). Coordinators choose a partner, a form (check-in or investment) and "
-                    "their name; drafts are saved on every change and records on Submit, in the records store.")
+        "records-app", help="serve the check-in, investment and goal forms with Voila (invitation links only)",
+        description="Serve notebooks/records_forms.ipynb with Voila (code hidden, no browser opened, idle kernels "
+                    "culled). Only coordinators' invitation links (`partner-analysis invite create --form "
+                    "records`) open it, each for its own partnerships; drafts are saved on every change and "
+                    "records on Submit, in the records store.")
     add_store_args(p, data_dir_help="DATA_DIR: its district.yml gives the terms and rates, partners.parquet the "
                                     "partner list, and its records/records.sqlite is the default store")
-    p.add_argument("--port", type=int, default=8867, help="port on 127.0.0.1 (default 8867)")
-    p.add_argument("--cull-idle-timeout", type=int, default=1800,
-                   help="seconds before an idle form's kernel is stopped (default 1800; drafts are autosaved)")
+    from ..forms import add_serving_args
+    add_serving_args(p, port=8867)
     p.set_defaults(func=_cmd_records_app)
 
 

@@ -38,7 +38,8 @@ from .goals import PROPORTION_UNITS, SUBGROUP_MAX, SUBGROUP_PREFIX, check_goal, 
 from .investments import CATEGORIES, CATEGORY_LABELS, TIME_UNITS, Valuation, check_investment
 
 __all__ = ["investment_fields", "investment_form", "investment_controller", "checkin_fields", "checkin_form",
-           "checkin_controller", "goal_fields", "goal_form", "goal_controller", "load_draft", "FREE_FORM"]
+           "checkin_controller", "goal_fields", "goal_form", "goal_controller", "load_draft", "default_term",
+           "FREE_FORM"]
 
 _SIDE_CHOICES = (("district", "District"), ("partner", "Partner"))
 #: the check-in form's extra goal answer; such goals get no review row
@@ -82,6 +83,31 @@ def _drop_draft(conn, key: str) -> None:
     conn.execute(delete(drafts).where(drafts.c.draft_key == key))
 
 
+def default_term(ctx: RecordsContext, today: dt.date | None = None) -> str | None:
+    """The term a new record most likely belongs to: today's term, else the latest term that has started
+    (between terms, or after the configured ones), else the first term."""
+    today = today or dt.date.today()
+    terms = sorted(ctx.config.terms, key=lambda t: t.start)
+    if not terms:
+        return None
+    current = ctx.config.term_for_date(today)
+    if current is not None:
+        return current.id
+    started = [t for t in terms if t.start <= today]
+    return (started[-1] if started else terms[0]).id
+
+
+def _as_identity(identity, partner_id: str | None) -> tuple[str, str]:
+    """(entered_by, draft owner) of an invitation's identity, after checking it may use ``partner_id``."""
+    identity.require(partner_id)
+    return identity.display_name, identity.respondent
+
+
+def _without_name(fields: list[FieldSpec]) -> list[FieldSpec]:
+    # who enters the record comes from the invitation link, not from a typed name
+    return [f for f in fields if f.name != "entered_by"]
+
+
 def _partner_field(ctx: RecordsContext, *, form: str, section: str) -> FieldSpec:
     """The partner choice of a form whose partner is not fixed; needs the district's partner list."""
     if not ctx.partners:
@@ -100,10 +126,9 @@ def investment_fields(ctx: RecordsContext, *, partner_id: str | None = None) -> 
     fields = []
     if partner_id is None:
         fields.append(_partner_field(ctx, form="investment", section="Entry"))
-    today_term = ctx.config.term_for_date(dt.date.today())
     fields += [
         FieldSpec("term", "choice", "Term", choices=tuple((t, t) for t in ctx.config.term_ids), required=True,
-                  section="Entry", default=today_term.id if today_term else None),
+                  section="Entry", default=default_term(ctx)),
         FieldSpec("party", "choice", "Contributed by", choices=_SIDE_CHOICES, required=True, section="Entry"),
         FieldSpec("category", "choice", "Category",
                   choices=tuple((c, CATEGORY_LABELS[c]) for c in CATEGORIES), required=True, section="Entry"),
@@ -133,15 +158,24 @@ def _field_problems(problems, rename: Callable[[str], str]) -> list[tuple[str, s
 
 
 def investment_controller(store, ctx: RecordsContext, *, entered_by: str = "", partner_id: str | None = None,
-                          on_saved: Callable[[int], Any] | None = None) -> FormController:
-    """The investment-entry form's controller: autosaves a draft, writes the entry on submit."""
+                          on_saved: Callable[[int], Any] | None = None, identity=None) -> FormController:
+    """The investment-entry form's controller: autosaves a draft, writes the entry on submit.
+
+    With ``identity`` (an invitation's :class:`~partner_analysis.access.Identity`) the partner must be one of
+    the identity's, the form does not ask for a name, and the entry and its draft are the identity's.
+    """
     from .tables import investments
-    key = _draft_key("investment", entered_by, partner_id)
-    initial = {"entered_by": entered_by} if entered_by else {}
-    initial.update(load_draft(store, "investment", entered_by=entered_by, partner_id=partner_id))
+    owner = entered_by
+    if identity is not None:
+        entered_by, owner = _as_identity(identity, partner_id)
+    key = _draft_key("investment", owner, partner_id)
+    initial = {"entered_by": entered_by} if entered_by and identity is None else {}
+    initial.update(load_draft(store, "investment", entered_by=owner, partner_id=partner_id))
 
     def submit(answers: dict):
         row = dict(answers, partner_id=partner_id or answers.get("partner_id"))
+        if identity is not None:
+            row["entered_by"] = entered_by
         clean, problems = check_investment(row, ctx)
         if problems:
             return _field_problems(problems, lambda c: c)
@@ -152,16 +186,19 @@ def investment_controller(store, ctx: RecordsContext, *, entered_by: str = "", p
             on_saved(entry_id)
         return None
 
-    return FormController(investment_fields(ctx, partner_id=partner_id), on_change=_autosaver(store, "investment", key),
-                          on_submit=submit, initial=initial)
+    fields = investment_fields(ctx, partner_id=partner_id)
+    if identity is not None:
+        fields = _without_name(fields)
+    return FormController(fields, on_change=_autosaver(store, "investment", key), on_submit=submit, initial=initial)
 
 
 def investment_form(store, ctx: RecordsContext, *, entered_by: str = "", partner_id: str | None = None,
-                    on_saved: Callable[[int], Any] | None = None):
+                    on_saved: Callable[[int], Any] | None = None, identity=None, partner_name: str | None = None):
     """An ipywidgets form for one ledger entry (see :func:`investment_controller`)."""
     from ..forms.widgets import WidgetForm
-    controller = investment_controller(store, ctx, entered_by=entered_by, partner_id=partner_id, on_saved=on_saved)
-    title = "Investment entry" + (f": partner {partner_id}" if partner_id else "")
+    controller = investment_controller(store, ctx, entered_by=entered_by, partner_id=partner_id, on_saved=on_saved,
+                                       identity=identity)
+    title = "Investment entry" + (f": {partner_name or 'partner ' + partner_id}" if partner_id else "")
     return WidgetForm(controller, title=title,
                       intro="Record what one side contributed to the partnership in one term. Staff time is "
                             "valued with the district's hourly rates.")
@@ -172,11 +209,11 @@ def investment_form(store, ctx: RecordsContext, *, entered_by: str = "", partner
 def checkin_fields(ctx: RecordsContext, *, partner_id: str, goals: Sequence[tuple[str, str]] = (),
                    attendee_slots: int = 6, action_slots: int = 4) -> list[FieldSpec]:
     """Fields of the check-in form of one partner; ``goals`` are ``(goal_id, description)`` pairs."""
-    today_term = ctx.config.term_for_date(dt.date.today())
+    today_term = default_term(ctx)
     f = [
         FieldSpec("date", "date", "Date of the check-in", required=True, section="Check-in"),
         FieldSpec("term", "choice", "Term", choices=tuple((t, t) for t in ctx.config.term_ids), required=True,
-                  section="Check-in", default=today_term.id if today_term else None,
+                  section="Check-in", default=today_term,
                   hint="The date must fall inside this term."),
     ]
     for i in range(1, attendee_slots + 1):
@@ -253,16 +290,24 @@ def _checkin_record(answers: dict, partner_id: str, goal_ids: Sequence[str], att
 
 def checkin_controller(store, ctx: RecordsContext, *, partner_id: str, entered_by: str = "",
                        attendee_slots: int = 6, action_slots: int = 4,
-                       on_saved: Callable[[str], Any] | None = None) -> FormController:
-    """The check-in form's controller for one partner: autosaves a draft, writes the check-in on submit."""
+                       on_saved: Callable[[str], Any] | None = None, identity=None) -> FormController:
+    """The check-in form's controller for one partner: autosaves a draft, writes the check-in on submit.
+
+    ``identity``: as for :func:`investment_controller` (checked before the partner's goals are read).
+    """
+    owner = entered_by
+    if identity is not None:
+        entered_by, owner = _as_identity(identity, partner_id)
     goals = read_goals(store, partner_id=partner_id)
     pairs = [(str(r.goal_id), str(r.description)) for r in goals.itertuples()]
     goal_ids = [g for g, _ in pairs]
-    key = _draft_key("checkin", entered_by, partner_id)
-    initial = {"entered_by": entered_by} if entered_by else {}
-    initial.update(load_draft(store, "checkin", entered_by=entered_by, partner_id=partner_id))
+    key = _draft_key("checkin", owner, partner_id)
+    initial = {"entered_by": entered_by} if entered_by and identity is None else {}
+    initial.update(load_draft(store, "checkin", entered_by=owner, partner_id=partner_id))
 
     def submit(answers: dict):
+        if identity is not None:
+            answers = dict(answers, entered_by=entered_by)
         rec, back = _checkin_record(answers, partner_id, goal_ids, attendee_slots, action_slots)
         clean, problems = check_checkin(rec, ctx, goal_ids=goal_ids)
         if problems:
@@ -276,16 +321,20 @@ def checkin_controller(store, ctx: RecordsContext, *, partner_id: str, entered_b
 
     fields = checkin_fields(ctx, partner_id=partner_id, goals=pairs, attendee_slots=attendee_slots,
                             action_slots=action_slots)
+    if identity is not None:
+        fields = _without_name(fields)
     return FormController(fields, on_change=_autosaver(store, "checkin", key), on_submit=submit, initial=initial)
 
 
 def checkin_form(store, ctx: RecordsContext, *, partner_id: str, entered_by: str = "", attendee_slots: int = 6,
-                 action_slots: int = 4, on_saved: Callable[[str], Any] | None = None):
+                 action_slots: int = 4, on_saved: Callable[[str], Any] | None = None, identity=None,
+                 partner_name: str | None = None):
     """An ipywidgets form for one quarterly check-in of ``partner_id`` (see :func:`checkin_controller`)."""
     from ..forms.widgets import WidgetForm
     controller = checkin_controller(store, ctx, partner_id=partner_id, entered_by=entered_by,
-                                    attendee_slots=attendee_slots, action_slots=action_slots, on_saved=on_saved)
-    return WidgetForm(controller, title=f"Quarterly check-in: partner {partner_id}",
+                                    attendee_slots=attendee_slots, action_slots=action_slots, on_saved=on_saved,
+                                    identity=identity)
+    return WidgetForm(controller, title=f"Quarterly check-in: {partner_name or 'partner ' + partner_id}",
                       intro="Who met, how the goals stand, what was shared and what happens next.")
 
 
@@ -357,7 +406,7 @@ def goal_fields(ctx: RecordsContext, *, partner_id: str | None = None, catalog=N
             return f"The due term must not be before the start term ({start})."
         return None
 
-    today_term = ctx.config.term_for_date(dt.date.today())
+    today_term = default_term(ctx)
     terms = tuple((t, t) for t in ctx.config.term_ids)
     fields += [
         FieldSpec("description", "long_text", "What the partnership wants to achieve", required=True,
@@ -381,7 +430,7 @@ def goal_fields(ctx: RecordsContext, *, partner_id: str | None = None, catalog=N
                   hint="Where the KPI should be by the due term, in the same unit as the baseline.",
                   validate=target_check),
         FieldSpec("start_term", "choice", "Start term", choices=terms, required=True, section="Timing",
-                  default=today_term.id if today_term else None),
+                  default=today_term),
         FieldSpec("due_term", "choice", "Due term", choices=terms, required=True, section="Timing",
                   hint="Not before the start term.", validate=due_check),
         FieldSpec("owner", "text", "Owner of the goal", required=True, section="Timing",
@@ -411,7 +460,7 @@ def _goal_record(answers: dict, partner_id: str | None, units: dict[str, str]) -
 
 
 def goal_controller(store, ctx: RecordsContext, *, entered_by: str = "", partner_id: str | None = None,
-                    catalog=None, on_saved: Callable[[str], Any] | None = None) -> FormController:
+                    catalog=None, on_saved: Callable[[str], Any] | None = None, identity=None) -> FormController:
     """The goal form's controller: autosaves a draft, validates and writes the goal on submit.
 
     Parameters
@@ -426,6 +475,8 @@ def goal_controller(store, ctx: RecordsContext, *, entered_by: str = "", partner
         KPI catalog (default: the installed one); its ids and units are what the goal is checked against.
     on_saved : callable, optional
         Called with the new ``goal_id`` after the goal is written.
+    identity : Identity, optional
+        As for :func:`investment_controller`.
 
     Returns
     -------
@@ -434,13 +485,18 @@ def goal_controller(store, ctx: RecordsContext, *, entered_by: str = "", partner
         and writes the goal with its owner in one transaction
         (:func:`~partner_analysis.records.goals.write_goal`, as ``add_goal``).
     """
+    owner = entered_by
+    if identity is not None:
+        entered_by, owner = _as_identity(identity, partner_id)
     kpis = _catalog_kpis(catalog)
     units = {k: u for k, _, u in kpis}
-    key = _draft_key("goal", entered_by, partner_id)
-    initial = {"entered_by": entered_by} if entered_by else {}
-    initial.update(load_draft(store, "goal", entered_by=entered_by, partner_id=partner_id))
+    key = _draft_key("goal", owner, partner_id)
+    initial = {"entered_by": entered_by} if entered_by and identity is None else {}
+    initial.update(load_draft(store, "goal", entered_by=owner, partner_id=partner_id))
 
     def submit(answers: dict):
+        if identity is not None:
+            answers = dict(answers, entered_by=entered_by)
         rec = _goal_record(answers, partner_id, units)
         clean, problems = check_goal(rec, ctx, kpi_ids=list(units), kpi_units=units)
         if problems:
@@ -453,17 +509,19 @@ def goal_controller(store, ctx: RecordsContext, *, entered_by: str = "", partner
             on_saved(gid)
         return None
 
-    return FormController(goal_fields(ctx, partner_id=partner_id, catalog=catalog),
-                          on_change=_autosaver(store, "goal", key), on_submit=submit, initial=initial)
+    fields = goal_fields(ctx, partner_id=partner_id, catalog=catalog)
+    if identity is not None:
+        fields = _without_name(fields)
+    return FormController(fields, on_change=_autosaver(store, "goal", key), on_submit=submit, initial=initial)
 
 
 def goal_form(store, ctx: RecordsContext, *, entered_by: str = "", partner_id: str | None = None, catalog=None,
-              on_saved: Callable[[str], Any] | None = None):
+              on_saved: Callable[[str], Any] | None = None, identity=None, partner_name: str | None = None):
     """An ipywidgets form for one goal of a partner (see :func:`goal_controller`)."""
     from ..forms.widgets import WidgetForm
     controller = goal_controller(store, ctx, entered_by=entered_by, partner_id=partner_id, catalog=catalog,
-                                 on_saved=on_saved)
-    title = "Set a goal" + (f": partner {partner_id}" if partner_id else "")
+                                 on_saved=on_saved, identity=identity)
+    title = "Set a goal" + (f": {partner_name or 'partner ' + partner_id}" if partner_id else "")
     return WidgetForm(controller, title=title,
                       intro="A goal the partnership commits to: a KPI of the catalog with a baseline and a target, "
                             "or a free-form goal judged at the check-ins, with the terms it runs over and its owner.")

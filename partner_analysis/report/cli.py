@@ -13,6 +13,9 @@ def _formats(text: str) -> tuple[str, ...]:
 def _cmd_reports(args) -> int:
     from .batch import dask_executor, run_reports
 
+    if args.deliver or args.deliver_dry_run:
+        _delivery_outbox(args)       # a missing sender or a bad SMTP URL stops before the batch, not after
+
     kwargs = dict(term=args.term, out=args.out, partners=args.partner or None, workers=args.workers,
                   formats=args.format, only_failed=args.only_failed, db=args.db, timeout=args.timeout,
                   progress=not args.no_progress, recipients=tuple(args.recipient or ("public",)))
@@ -28,7 +31,51 @@ def _cmd_reports(args) -> int:
             cell = f", cell {r['failing_cell']}" if r.get("failing_cell") is not None else ""
             print(f"  FAILED {r['partner_id']} ({r['stage']}{cell}): {r['error']}")
     print(f"index: {manifest.index_path}")
+    if args.deliver or args.deliver_dry_run:
+        _deliver(args)
     return 0 if manifest.ok else 1
+
+
+def _delivery_outbox(args):
+    """(sender, outbox) of ``--deliver`` / ``--deliver-dry-run``; ConfigError when either is missing."""
+    import os
+
+    from ..access.mail import FROM_ENV, FolderOutbox, SmtpOutbox, smtp_settings
+    from ..exceptions import ConfigError
+    sender = args.sender or os.environ.get(FROM_ENV, "")
+    if "@" not in sender:
+        raise ConfigError("no sender address for --deliver",
+                          fix=f"Pass --sender reports@district.org or set ${FROM_ENV}")
+    outbox = FolderOutbox(args.deliver_dry_run) if args.deliver_dry_run else SmtpOutbox(smtp_settings(args.smtp))
+    return sender, outbox
+
+
+def _deliver(args) -> None:
+    """E-mail each partner's contacts their report (see :mod:`partner_analysis.access.delivery`)."""
+    import pandas as pd
+
+    from ..access.delivery import contacts_from_csv, contacts_from_store, deliver_reports
+    from ..store import Store
+    sender, outbox = _delivery_outbox(args)
+    frame = pd.read_parquet(Path(args.data_dir) / "partners.parquet")
+    names = dict(zip(frame["partner_id"].astype(str), frame.get("name", frame["partner_id"]).astype(str)))
+    partners = args.partner or list(names)
+    if args.contacts:
+        contacts = {p: c for p, c in contacts_from_csv(args.contacts).items() if p in partners}
+    else:
+        with Store(args.db, data_dir=args.data_dir, create=False) as store:
+            contacts = contacts_from_store(store, partners)
+    sent = deliver_reports(args.out, args.term, contacts=contacts, sender=sender, outbox=outbox, names=names,
+                           link_base=args.link_base, dry_run=bool(args.deliver_dry_run))
+    verb = (f"written to {args.deliver_dry_run} (not recorded)" if args.deliver_dry_run
+            else "sent and recorded in the ledger")
+    print(f"{len(sent)} report messages {verb}")
+    for d in sent:
+        print(f"  {d.partner_id} -> {d.email} ({d.release_id})")
+    missing = sorted(p for p in partners if not contacts.get(p))
+    if missing:
+        print(f"no contacts for {', '.join(missing)}: invite their coordinators (`invite create --form records "
+              "--role partner`) or pass --contacts CONTACTS.csv")
 
 
 def _cmd_releases(args) -> int:
@@ -98,6 +145,18 @@ def add_parsers(sub) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--recipient", action="append", metavar="WHO",
                    help="who receives this release, recorded in the ledger (repeatable; default: public)")
+    d = p.add_argument_group("delivery", "e-mail each partner's contacts their own report; each message is recorded "
+                                         "in the ledger, and nobody gets the same release twice")
+    d.add_argument("--deliver", action="store_true", help="send the reports after the batch")
+    d.add_argument("--deliver-dry-run", type=Path, default=None, metavar="DIR",
+                   help="write the messages as .eml files to DIR instead (nothing recorded)")
+    d.add_argument("--contacts", type=Path, default=None, metavar="CSV",
+                   help="partner_id,email,name (default: the partner coordinators invited to the records forms)")
+    d.add_argument("--smtp", default=None, help="SMTP server URL (default $PA_SMTP_URL; password from "
+                                                "$PA_SMTP_PASSWORD)")
+    d.add_argument("--sender", default=None, help="From address (default $PA_MAIL_FROM)")
+    d.add_argument("--link-base", default=None, metavar="URL",
+                   help="send links under URL (where the district publishes release/) instead of attachments")
     p.set_defaults(func=_cmd_reports)
 
     p = sub.add_parser("releases", help="list releases by partner, term and recipient; --verify one",

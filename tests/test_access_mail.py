@@ -1,0 +1,202 @@
+"""Reminders against a real SMTP server started by the test (aiosmtpd on 127.0.0.1): the right people get the
+right message, once; a fresh link replaces the old one; STARTTLS and login with the password from the
+environment (none: nothing sent, nothing changed); a dry run writes .eml files and changes nothing."""
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import re
+import socket
+import stat
+import subprocess
+
+import pytest
+import sqlalchemy as sa
+
+from partner_analysis.access import create_invitation, invitations_frame, resolve_token, revoke
+from partner_analysis.access.mail import smtp_settings
+from partner_analysis.access.tables import invitations
+from partner_analysis.cli import main
+from partner_analysis.exceptions import AccessDenied, ConfigError
+from partner_analysis.store import Store
+
+aiosmtpd = pytest.importorskip("aiosmtpd", reason="aiosmtpd (test extra) runs the local SMTP server")
+from aiosmtpd.controller import Controller  # noqa: E402
+from aiosmtpd.smtp import AuthResult  # noqa: E402
+
+LINK = re.compile(r"https://survey\.district\.example/\?token=([A-Za-z0-9_-]+)")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Inbox:
+    """aiosmtpd handler that keeps every message it is given."""
+
+    def __init__(self):
+        self.messages: list[email.message.Message] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        msg = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
+        msg["X-Envelope-To"] = ",".join(envelope.rcpt_tos)
+        self.messages.append(msg)
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture
+def smtp():
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    try:
+        yield controller.port, inbox
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def wave(tmp_path):
+    """A wave with one invitee in every state, and their tokens."""
+    db = tmp_path / "records.sqlite"
+    tokens = {}
+    with Store(db) as store:
+        store.upsert_partnership("P01", "Riverside Hospital")
+        store.upsert_partnership("P02", "Metro College")
+        for key, partner, role in (("invited", "P01", "district"), ("started", "P02", "partner"),
+                                   ("submitted", "P01", "partner"), ("revoked", "P02", "district")):
+            tokens[key] = create_invitation(store, partners=partner, role=role, email=f"{key}@example.org",
+                                            name=key.title(), wave="w1").token
+        old = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=40)
+        tokens["expired"] = create_invitation(store, partners="P01", role="district", email="expired@example.org",
+                                              wave="w1", expires_days=30, now=old).token
+        tokens["other_wave"] = create_invitation(store, partners="P01", role="district",
+                                                 email="invited@example.org", wave="w0").token
+        started = resolve_token(store, tokens["started"], form="survey")
+        rid = store.open_response("partner_fit", "1", "P02", "partner", started.respondent, wave="w1")
+        store.save_answer(rid, "q1", "4")
+        done = resolve_token(store, tokens["submitted"], form="survey")
+        sid = store.open_response("partner_fit", "1", "P01", "partner", done.respondent, wave="w1")
+        store.submit(sid, {"q1": "5"})
+        revoke(store, 4)
+    return db, tokens
+
+
+def _remind(db, port, *extra) -> int:
+    return main(["invite", "remind", "--wave", "w1", "--smtp", f"smtp://127.0.0.1:{port}", "--sender",
+                 "surveys@district.example", "--base-url", "https://survey.district.example/", "--db", str(db),
+                 *extra])
+
+
+def test_reminders_go_to_non_respondents_once_with_a_fresh_link(wave, smtp, capsys):
+    db, tokens = wave
+    port, inbox = smtp
+    assert _remind(db, port) == 0
+    out = capsys.readouterr().out
+    assert "2 reminders sent" in out
+    got = {m["To"]: m for m in inbox.messages}
+    assert sorted(got) == ["invited@example.org", "started@example.org"]          # not submitted/expired/revoked
+    for to, msg in got.items():
+        assert msg["X-Envelope-To"] == to and msg["From"] == "surveys@district.example"
+        body = msg.get_payload(decode=True).decode()
+        (token,) = LINK.findall(body)
+        with Store(db) as store:
+            who = resolve_token(store, token, form="survey")
+            # the old link stopped working; the new one is the same invitation
+            with pytest.raises(AccessDenied) as err:
+                resolve_token(store, tokens[to.split("@")[0]], form="survey")
+            assert err.value.reason == "unknown"
+        assert who.email == to
+        partner = {"P01": "Riverside Hospital", "P02": "Metro College"}[who.partners[0]]
+        assert partner in msg["Subject"] and "(w1)" in msg["Subject"]
+        assert f"Dear {to.split('@')[0].title()}," in body
+    # the started respondent's draft belongs to the invitation, so the fresh link finds it
+    with Store(db) as store:
+        started = resolve_token(store, LINK.findall(got["started@example.org"].get_payload(decode=True).decode())[0],
+                                form="survey")
+        assert store.answers_long(partner_id="P02", status="draft")["respondent"].tolist() == [started.respondent]
+        frame = invitations_frame(store).set_index("email")
+    assert frame.loc["started@example.org", "reminders"] == 1
+    # a second run right after sends nothing: nobody gets two messages
+    assert _remind(db, port) == 0
+    assert "0 reminders sent" in capsys.readouterr().out
+    assert len(inbox.messages) == 2
+    # ... until --min-days allows it again
+    assert _remind(db, port, "--min-days", "0") == 0
+    assert len(inbox.messages) == 4 and sorted(m["To"] for m in inbox.messages[2:]) == sorted(got)
+
+
+def test_dry_run_writes_private_eml_files_and_changes_nothing(wave, tmp_path, capsys):
+    db, tokens = wave
+    with Store(db) as store, store.engine.connect() as conn:
+        before = conn.execute(sa.select(invitations)).all()
+    out = tmp_path / "outbox"
+    assert main(["invite", "remind", "--wave", "w1", "--dry-run", str(out), "--sender", "surveys@district.example",
+                 "--db", str(db)]) == 0
+    files = sorted(out.glob("*.eml"))
+    assert len(files) == 2 and all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
+    msgs = [email.message_from_bytes(f.read_bytes()) for f in files]
+    assert sorted(m["To"] for m in msgs) == ["invited@example.org", "started@example.org"]
+    assert all("token=" not in m.get_payload(decode=True).decode() for m in msgs)
+    with Store(db) as store, store.engine.connect() as conn:
+        assert conn.execute(sa.select(invitations)).all() == before
+        assert resolve_token(store, tokens["invited"], form="survey").email == "invited@example.org"
+
+
+def _self_signed(tmp_path):
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out",
+                    str(cert), "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
+                   check=True, capture_output=True)
+    return key, cert
+
+
+def test_starttls_and_login_with_the_password_from_the_environment(wave, tmp_path, monkeypatch, capsys):
+    import ssl
+    if not __import__("shutil").which("openssl"):
+        pytest.skip("openssl is needed to make the test server's certificate")
+    db, tokens = wave
+    key, cert = _self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    logins = []
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        ok = (auth_data.login, auth_data.password) == (b"mailer", b"s3cret")
+        logins.append((auth_data.login, ok, session.ssl is not None))
+        return AuthResult(success=ok)
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port(), tls_context=context,
+                            require_starttls=True, authenticator=authenticator, auth_require_tls=True,
+                            server_hostname="localhost")
+    controller.start()
+    try:
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))          # trust the test server's certificate
+        url = f"smtp://mailer@localhost:{controller.port}"
+        args = ["invite", "remind", "--wave", "w1", "--smtp", url, "--sender", "surveys@district.example",
+                "--db", str(db)]
+        monkeypatch.delenv("PA_SMTP_PASSWORD", raising=False)
+        assert main(args) == 2                                 # no password in the environment: nothing sent
+        assert "$PA_SMTP_PASSWORD" in capsys.readouterr().err and inbox.messages == []
+        with Store(db) as store:                               # ... and nothing changed
+            assert resolve_token(store, tokens["invited"], form="survey").email == "invited@example.org"
+        monkeypatch.setenv("PA_SMTP_PASSWORD", "s3cret")
+        assert main(args) == 0
+        assert len(inbox.messages) == 2
+        assert logins[-1] == (b"mailer", True, True)           # logged in over TLS
+    finally:
+        controller.stop()
+
+
+def test_smtp_url_rules():
+    assert smtp_settings("smtp://a%40b@mail.example.org").port == 587
+    s = smtp_settings("smtps://mailer@mail.example.org")
+    assert (s.host, s.port, s.username, s.implicit_tls) == ("mail.example.org", 465, "mailer", True)
+    for bad, words in (("smtp://u:pw@mail.example.org", "holds a password"), ("http://mail.example.org", "smtp://"),
+                       ("", "no SMTP server")):
+        with pytest.raises(ConfigError, match=words):
+            smtp_settings(bad)
