@@ -178,7 +178,7 @@ def survey_form(instrument: Any, store: Store, *, partner_id: str, role: str, re
 
     intro = _who(partner_name or partner_id, role, who or respondent)
     if saved:
-        intro += f" Your {len(saved)} saved answers were restored."
+        intro += (" Your saved answer was restored." if len(saved) == 1 else f" Your {len(saved)} saved answers were restored.")
     form = WidgetForm(controller, title=str(getattr(instrument, "title", None) or form_id), intro=intro,
                       on_save=save_draft)
     form.response_id = response_id
