@@ -376,12 +376,16 @@ def _fit_model(y, t, prior, cov, cells, schools, kind):
         out["status"] = "not fitted: one group only"
         return out
     covk = cov.take(np.flatnonzero(keep))
-    X, names = _design_matrix(tk, None if prior is None else prior[keep], covk, cells[keep])
+    # the school x grade dummies are absorbed, not formed: same model and column order (they follow X), same
+    # aliasing, estimates and CR1 covariance as the dense dummy model (estimate.ols_cluster / logit_cluster)
+    X, names = _design_matrix(tk, None if prior is None else prior[keep], covk, cells[keep], with_cells=False)
+    cc, used = est.compact_codes(cells[keep])
+    names = names + [f"cell[{i}]" for i in range(1, len(used))]
     sch = schools[keep]
     if kind == "binary":
-        fit = est.logit_cluster(yk, X, sch)
+        fit = est.logit_cluster(yk, X, sch, absorb=cc)
     else:
-        fit = est.ols_cluster(yk, X, sch)
+        fit = est.ols_cluster(yk, X, sch, absorb=cc)
     out["dropped_columns"] = tuple(names[i] for i in fit.dropped)
     out["r2"] = fit.r2
     out["rank"] = fit.rank
