@@ -6,9 +6,11 @@ tests/test_kpi_designs.py, so these are the same numbers as R's ``lm``/``glm`` +
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from partner_analysis import estimate as est
+from partner_analysis.kpi.designs import estimate_effect
 
 
 def _dense(X, fe):
@@ -85,3 +87,32 @@ def test_fixed_effect_gram_is_the_dense_gram():
     np.testing.assert_allclose(est.fixed_effect_gram(X, fe, int(fe.max()) + 1, weights=w),
                                (D * w[:, None]).T @ D, rtol=1e-12, atol=1e-9)
     assert est.independent_columns(X, absorb=fe) == est.independent_columns(D)
+
+
+def _pairs(d: pd.DataFrame) -> set[tuple[str, str]]:
+    res = estimate_effect(d, outcome="y", prior="prior", covariates=["frl", "gender"], school="school_id",
+                          grade="grade_level", design="matched", student="student_id")
+    sub = res.subclass
+    ids = d["student_id"].to_numpy()[res.analytic]
+    t = d["treated"].to_numpy()[res.analytic] == 1
+    by_sub = {}
+    for i in np.flatnonzero(sub > 0):
+        by_sub.setdefault(int(sub[i]), [None, None])[0 if t[i] else 1] = ids[i]
+    return {tuple(v) for v in by_sub.values()}
+
+
+def test_matching_with_tied_profiles_does_not_depend_on_row_order():
+    # few distinct covariate profiles, so many students share a propensity score exactly: the pairs must follow
+    # the documented tie-break (student id), not the last bits of a BLAS product that depend on row positions
+    rng = np.random.default_rng(11)
+    n = 1200
+    d = pd.DataFrame({"student_id": [f"S{i:05d}" for i in range(n)], "school_id": rng.integers(0, 6, n).astype(str),
+                      "grade_level": rng.integers(9, 11, n), "prior": rng.integers(0, 4, n).astype(float),
+                      "frl": rng.choice(["Y", "N"], n), "gender": rng.choice(["F", "M"], n),
+                      "treated": (rng.random(n) < 0.25).astype(int)})
+    d["y"] = d["prior"] + 0.3 * d["treated"] + rng.normal(size=n)
+    reference = _pairs(d)
+    assert len(reference) > 100
+    for seed in (1, 2):
+        shuffled = d.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+        assert _pairs(shuffled) == reference

@@ -463,6 +463,12 @@ def fit_design(y: np.ndarray, treated: np.ndarray, prior: np.ndarray | None, cov
     """
     check_argument("design", design, DESIGNS)
     check_argument("kind", kind, ("continuous", "binary"))
+    with est.one_blas_thread():  # narrow matrices: BLAS threads only contend (estimate.one_blas_thread)
+        return _fit_design(y, treated, prior, cov, cells, schools, kind=kind, design=design, order=order,
+                           min_n=min_n)
+
+
+def _fit_design(y, treated, prior, cov: Covariates, cells, schools, *, kind, design, order, min_n) -> DesignResult:
     y = np.asarray(y, float)
     t = np.asarray(treated).astype(bool)
     n_t_full, n_c_full = int((t & np.isfinite(y)).sum()), int((~t & np.isfinite(y)).sum())
@@ -502,7 +508,12 @@ def fit_design(y: np.ndarray, treated: np.ndarray, prior: np.ndarray | None, cov
         Xp, _ = _design_matrix(tk, pk, covk, ck, with_treated=False, with_cells=False)
         kept, _ = est.independent_columns(Xp)
         beta, conv, _ = est.logit_fit(tk.astype(float), Xp[:, kept])
-        lp = Xp[:, kept] @ beta
+        # the score column by column (elementwise IEEE products and sums), not by a BLAS matrix-vector product:
+        # students with the same covariates then get bit-identical scores whatever the BLAS build, thread count
+        # or memory alignment, so their ties are broken by ``order`` as documented, and a re-run pairs the same
+        lp = np.zeros(len(tk))
+        for j, b in zip(kept, beta):
+            lp += Xp[:, j] * b
         if not conv or not np.isfinite(lp).all():
             # matching on a score that does not exist would pair students arbitrarily: report, do not fit
             return DesignResult(**base, status="not fitted: the propensity-score model did not converge "
