@@ -264,14 +264,19 @@ def _independent_from_gram(gram: np.ndarray) -> tuple[list[int], list[int]]:
     return kept, dropped
 
 
-def _indicator(codes: np.ndarray, G: int) -> _sp.csr_matrix:
-    """The G × n 0/1 matrix of group membership (rows: groups), sparse."""
+def _indicator(codes: np.ndarray, G: int) -> _sp.csc_matrix:
+    """The G × n 0/1 matrix of group membership (rows: groups), sparse.
+
+    Built in compressed-column form directly (column ``i`` holds one entry, in row ``codes[i]``), which skips
+    the sort and duplicate summing of a coordinate-format construction.
+    """
     n = len(codes)
-    return _sp.csr_matrix((np.ones(n), (codes, np.arange(n))), shape=(G, n))
+    return _sp.csc_matrix((np.ones(n), np.asarray(codes, dtype=np.int64), np.arange(n + 1, dtype=np.int64)),
+                          shape=(G, n))
 
 
 def fixed_effect_gram(X: np.ndarray, fe: np.ndarray, n_levels: int, *, weights: np.ndarray | None = None,
-                      indicator: _sp.csr_matrix | None = None) -> np.ndarray:
+                      indicator: _sp.csc_matrix | None = None) -> np.ndarray:
     r"""The (weighted) Gram matrix :math:`[X, D]'W[X, D]` without forming the fixed-effect dummies ``D``.
 
     ``D`` holds one 0/1 column per level ``1 .. n_levels - 1`` of ``fe``
