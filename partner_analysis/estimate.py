@@ -29,6 +29,12 @@ What is estimated (issue #11, "Precise definitions")
   delta-method standard error of their difference from the cluster-robust
   covariance, :math:`\mathrm{SE} = \sqrt{\nabla' \hat V \nabla}` with
   :math:`\nabla = \overline{\mu_1(1-\mu_1)X_1} - \overline{\mu_0(1-\mu_0)X_0}`.
+* Fixed effects (school × grade cells) can be *absorbed* (``absorb=`` of
+  :func:`ols_cluster`, :func:`logit_cluster`, :func:`logit_fit`,
+  :func:`independent_columns`): the model, its rank, aliasing, estimates and
+  CR1 covariance are those of the dense dummy model, computed from the one-hot
+  block structure (:func:`fixed_effect_gram`) and, for least squares, the
+  Frisch–Waugh–Lovell theorem.
 * :func:`greedy_match` — 1:1 nearest-neighbour matching without replacement.
 * :func:`standardized_difference`, :func:`variance_ratio` — balance.
 * :func:`minimum_detectable_effect` and :func:`evidence_label`.

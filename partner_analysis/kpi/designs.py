@@ -20,7 +20,10 @@ adjusted, continuous
     treatment contrasts); constant or aliased columns are dropped and listed
     (``dropped_columns``). Estimate = the ``treated`` coefficient, SE = CR1
     clustered by school (:func:`partner_analysis.estimate.ols_cluster`),
-    *p* from *t* with :math:`G - 1` df. Effect size
+    *p* from *t* with :math:`G - 1` df. The school×grade dummies are absorbed
+    rather than formed (``absorb=`` of :func:`partner_analysis.estimate.ols_cluster`
+    and ``logit_cluster``): the same model, rank, dropped columns, estimates and
+    CR1 errors, at the cost of the other columns only. Effect size
     :math:`\omega\,\hat\beta / S`, :math:`S` the pooled within-group SD
     (:math:`n-1`) of the outcome in the analytic sample (matched sample for
     ``matched``), :math:`\omega = 1 - 3/(4N-9)` (WWC); its CI is
