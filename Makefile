@@ -38,11 +38,17 @@ test: $(STAMP)
 lab: $(STAMP)
 	cd notebooks && $(abspath $(VENV))/bin/jupyter lab getting_started.ipynb
 
+# With the demo district, each start makes a demo invitation and prints its link: the apps open by link only.
+DEMO_INVITE = $(PY) -m partner_analysis invite create --data-dir $(DEMO) --role district \
+	--email demo.coordinator@example.org --name "Demo coordinator"
+
 survey-app: $(STAMP)
-	$(PY) -m partner_analysis survey-app
+	$(if $(wildcard $(DEMO)/district.yml),$(DEMO_INVITE) --partner P01 --wave demo --base-url http://127.0.0.1:8866/)
+	$(PY) -m partner_analysis survey-app $(if $(wildcard $(DEMO)/district.yml),--data-dir $(DEMO))
 
 records-app: $(STAMP)
-	$(PY) -m partner_analysis records-app $(if $(wildcard $(DEMO)/partners.parquet),--data-dir $(DEMO))
+	$(if $(wildcard $(DEMO)/district.yml),$(DEMO_INVITE) --form records --partner P01,P02 --base-url http://127.0.0.1:8867/)
+	$(PY) -m partner_analysis records-app $(if $(wildcard $(DEMO)/district.yml),--data-dir $(DEMO))
 
 bench: $(STAMP)
 	$(PY) benchmarks/kpi_panel.py

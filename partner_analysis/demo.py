@@ -17,13 +17,10 @@ def run_demo(*, out: Path, term: str, students: int = 2400, seed: int = 20251, w
     if not (out / "district.yml").exists():
         print(f"building the demo district in {out} ({students} students, seed {seed}) ...")
         make_demo_district(out, students=students, seed=seed)
+    _upgrade_demo_store(out)
     result = validate_dataset(out)
     print(result.report())
-    try:
-        from .report.batch import run_reports
-    except ImportError:  # reports not built yet: the summary is the main job
-        print(f"\nDemo district ready: {out.resolve()}")
-        return 0
+    from .report.batch import run_reports
     manifest = run_reports(out, term=term, out=reports_dir, workers=workers)
     n_ok = sum(r["status"] == "ok" for r in manifest.rows)
     print(f"\n{n_ok} of {len(manifest.rows)} partner reports succeeded (manifest: {manifest.json_path})")
@@ -32,3 +29,24 @@ def run_demo(*, out: Path, term: str, students: int = 2400, seed: int = 20251, w
             print(f"  FAILED {r['partner_id']} ({r['stage']}): {r['error']}")
     print(f"Reports: {manifest.index_path.resolve()}")
     return 0 if manifest.ok else 1
+
+
+def _upgrade_demo_store(out: Path) -> None:
+    """A demo district built by an earlier version keeps working: its (synthetic) store is upgraded in place.
+
+    A district's own store is never upgraded behind its back (``partner-analysis db upgrade`` does that, with
+    a backup); the demo's is ours, and the upgrade still backs it up first.
+    """
+    from .store import Store, default_store_path
+    from .store_backup import upgrade_store
+    path = default_store_path(out)
+    if not path.exists():
+        return
+    store = Store(path, create=False, check_schema=False)
+    try:
+        result = upgrade_store(store)
+    finally:
+        store.close()
+    if result.before != result.after:
+        print(f"upgraded the demo's records store from {result.before or 'no version'} to {result.after} "
+              f"(backup: {result.backup.path if result.backup else 'none needed'})")

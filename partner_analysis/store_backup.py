@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from . import store_schema
 from .exceptions import StoreError
 
-__all__ = ["backup_store", "restore_store", "check_backup_file", "automatic_backup_path", "find_pg_tool", "store_row_counts",
+__all__ = ["upgrade_store", "UpgradeResult", "backup_store", "restore_store", "check_backup_file", "automatic_backup_path", "find_pg_tool", "store_row_counts",
            "BackupResult", "SQLITE_MAGIC", "PG_DUMP_MAGIC"]
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -302,3 +302,50 @@ def restore_store(store, src: str | os.PathLike, *, force: bool = False) -> tupl
     with store.errors("read"), store.engine.connect() as conn:
         restored = sum(n for name, n in store_row_counts(conn).items() if name != store_schema.VERSION_TABLE)
     return before, restored
+
+
+@dataclass(frozen=True)
+class UpgradeResult:
+    """What :func:`upgrade_store` did: revisions before and after, and the backup taken first (if any)."""
+
+    before: str | None
+    after: str
+    backup: BackupResult | None
+
+
+def upgrade_store(store, *, backup: str | os.PathLike | None = None) -> UpgradeResult:
+    """Back the store up, then migrate it to the code's head revision (``partner-analysis db upgrade``).
+
+    Parameters
+    ----------
+    store : partner_analysis.store.Store
+        Opened without the schema check (``create=False``).
+    backup : path, optional
+        Where the backup goes (default :func:`automatic_backup_path`); never overwritten.
+
+    Returns
+    -------
+    UpgradeResult
+        ``before == after`` when the store was already current (nothing is written then).
+
+    Raises
+    ------
+    StoreSchemaError
+        The store is newer than the code, or an unversioned store does not match the baseline.
+    """
+    from .store import table_names
+    with store.errors("read"), store.engine.connect() as conn:
+        state = store_schema.schema_state(conn, head_tables=table_names())
+        if state.state == "unversioned":
+            store_schema.check_unversioned(conn, store.where())
+    if state.state == "current":
+        return UpgradeResult(state.head, state.head, None)
+    if state.state == "ahead":
+        raise store_schema.StoreSchemaError(store_schema.schema_message(state, store.where(), ""))
+    done = None
+    if state.state != "empty":
+        dest = backup or automatic_backup_path(store, f"before-upgrade-{state.revision or 'unversioned'}")
+        done = backup_store(store, dest)
+    with store.transaction() as conn:
+        before, after = store_schema.upgrade_connection(conn, store.where())
+    return UpgradeResult(before, after, done)

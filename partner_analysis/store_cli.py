@@ -25,26 +25,16 @@ def _store(args, *, create: bool) -> Store:
 def _cmd_upgrade(args) -> int:
     store = _store(args, create=False)
     try:
-        with store.errors("read"), store.engine.connect() as conn:
-            state = store_schema.schema_state(conn, head_tables=table_names())
-            if state.state == "unversioned":
-                store_schema.check_unversioned(conn, store.where())
-        if state.state == "current":
-            print(f"the records store at {store.where()} is at revision {state.head} (head); nothing to do")
-            return 0
-        if state.state == "ahead":
-            raise store_schema.StoreSchemaError(store_schema.schema_message(state, store.where(), ""))
-        if state.state != "empty":
-            dest = args.backup or store_backup.automatic_backup_path(
-                store, f"before-upgrade-{state.revision or 'unversioned'}")
-            done = store_backup.backup_store(store, dest)
-            print(f"backed up {done.rows} rows to {done.path}")
-        with store.transaction() as conn:
-            before, after = store_schema.upgrade_connection(conn, store.where())
-        print(f"upgraded the records store at {store.where()} from {before or 'no version'} to {after}")
-        return 0
+        result = store_backup.upgrade_store(store, backup=args.backup)
     finally:
         store.close()
+    if result.backup is None and result.before == result.after:
+        print(f"the records store at {store.where()} is at revision {result.after} (head); nothing to do")
+        return 0
+    if result.backup is not None:
+        print(f"backed up {result.backup.rows} rows to {result.backup.path}")
+    print(f"upgraded the records store at {store.where()} from {result.before or 'no version'} to {result.after}")
+    return 0
 
 
 def _cmd_current(args) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..cli import add_action_group, add_store_args
+from ..cliargs import add_action_group, add_store_args
 
 __all__ = ["add_parsers", "APP_URL_ENV", "DEFAULT_APP_URLS"]
 

@@ -225,7 +225,7 @@ def survey_form(instrument: Any, store: Store, *, partner_id: str, role: str, re
 
     intro = _who(partner_name or _partner_label(store, partner_id), role, who or respondent, _)
     if restored and answers is None:
-        intro += " " + _.ngettext("Your {n} saved answer was restored.", "Your {n} saved answers were restored.",
+        intro += " " + _.ngettext("Your saved answer was restored.", "Your {n} saved answers were restored.",
                                   restored).format(n=restored)
     form = WidgetForm(controller, title=str(getattr(instrument, "title", None) or form_id), intro=intro,
                       on_save=save_draft, lang=lang, header_extra=header_extra)

@@ -20,7 +20,10 @@ adjusted, continuous
     treatment contrasts); constant or aliased columns are dropped and listed
     (``dropped_columns``). Estimate = the ``treated`` coefficient, SE = CR1
     clustered by school (:func:`partner_analysis.estimate.ols_cluster`),
-    *p* from *t* with :math:`G - 1` df. Effect size
+    *p* from *t* with :math:`G - 1` df. The school×grade dummies are absorbed
+    rather than formed (``absorb=`` of :func:`partner_analysis.estimate.ols_cluster`
+    and ``logit_cluster``): the same model, rank, dropped columns, estimates and
+    CR1 errors, at the cost of the other columns only. Effect size
     :math:`\omega\,\hat\beta / S`, :math:`S` the pooled within-group SD
     (:math:`n-1`) of the outcome in the analytic sample (matched sample for
     ``matched``), :math:`\omega = 1 - 3/(4N-9)` (WWC); its CI is
@@ -376,12 +379,16 @@ def _fit_model(y, t, prior, cov, cells, schools, kind):
         out["status"] = "not fitted: one group only"
         return out
     covk = cov.take(np.flatnonzero(keep))
-    X, names = _design_matrix(tk, None if prior is None else prior[keep], covk, cells[keep])
+    # the school x grade dummies are absorbed, not formed: same model and column order (they follow X), same
+    # aliasing, estimates and CR1 covariance as the dense dummy model (estimate.ols_cluster / logit_cluster)
+    X, names = _design_matrix(tk, None if prior is None else prior[keep], covk, cells[keep], with_cells=False)
+    cc, used = est.compact_codes(cells[keep])
+    names = names + [f"cell[{i}]" for i in range(1, len(used))]
     sch = schools[keep]
     if kind == "binary":
-        fit = est.logit_cluster(yk, X, sch)
+        fit = est.logit_cluster(yk, X, sch, absorb=cc)
     else:
-        fit = est.ols_cluster(yk, X, sch)
+        fit = est.ols_cluster(yk, X, sch, absorb=cc)
     out["dropped_columns"] = tuple(names[i] for i in fit.dropped)
     out["r2"] = fit.r2
     out["rank"] = fit.rank
@@ -459,6 +466,12 @@ def fit_design(y: np.ndarray, treated: np.ndarray, prior: np.ndarray | None, cov
     """
     check_argument("design", design, DESIGNS)
     check_argument("kind", kind, ("continuous", "binary"))
+    with est.one_blas_thread():  # narrow matrices: BLAS threads only contend (estimate.one_blas_thread)
+        return _fit_design(y, treated, prior, cov, cells, schools, kind=kind, design=design, order=order,
+                           min_n=min_n)
+
+
+def _fit_design(y, treated, prior, cov: Covariates, cells, schools, *, kind, design, order, min_n) -> DesignResult:
     y = np.asarray(y, float)
     t = np.asarray(treated).astype(bool)
     n_t_full, n_c_full = int((t & np.isfinite(y)).sum()), int((~t & np.isfinite(y)).sum())
@@ -498,7 +511,12 @@ def fit_design(y: np.ndarray, treated: np.ndarray, prior: np.ndarray | None, cov
         Xp, _ = _design_matrix(tk, pk, covk, ck, with_treated=False, with_cells=False)
         kept, _ = est.independent_columns(Xp)
         beta, conv, _ = est.logit_fit(tk.astype(float), Xp[:, kept])
-        lp = Xp[:, kept] @ beta
+        # the score column by column (elementwise IEEE products and sums), not by a BLAS matrix-vector product:
+        # students with the same covariates then get bit-identical scores whatever the BLAS build, thread count
+        # or memory alignment, so their ties are broken by ``order`` as documented, and a re-run pairs the same
+        lp = np.zeros(len(tk))
+        for j, b in zip(kept, beta):
+            lp += Xp[:, j] * b
         if not conv or not np.isfinite(lp).all():
             # matching on a score that does not exist would pair students arbitrarily: report, do not fit
             return DesignResult(**base, status="not fitted: the propensity-score model did not converge "
