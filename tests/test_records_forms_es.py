@@ -69,3 +69,10 @@ def test_spanish_investment_form_stores_the_same_values(store, ctx):
     assert "Gracias" in form.status.value, form.status.value
     row = read_investments(store).iloc[0]
     assert (row.party, row.category, row.amount) == ("partner", "funding", 1200.0)
+
+
+def test_records_app_banner_in_spanish():
+    from partner_analysis.records.app import saved_banner
+    es = saved_banner("goal", "G7", "Riverside Hospital", lang="es")
+    assert "Guardado: meta G7" in es and "Riverside Hospital" in es and "Saved" not in es
+    assert "Saved: goal G7" in saved_banner("goal", "G7", "Riverside Hospital")

@@ -18,6 +18,7 @@ import pandas as pd
 from ..exceptions import PartnerAnalysisError
 from ..forms.app import BANNER_CSS, ChooserApp, VoilaSettings, serve_notebook_app
 from ..forms.widgets import FORM_CSS
+from ..i18n import N_, Translator
 
 __all__ = ["RecordsApp", "records_app", "serve_records_app", "records_notebook_path", "FORM_OPTIONS", "saved_banner"]
 
@@ -145,7 +146,7 @@ class RecordsApp(ChooserApp):
 
         def saved(record_id, kind=kind):
             self.saved.append((kind, record_id))
-            self.banner.value = saved_banner(kind, record_id, self.names.get(partner_id, partner_id))
+            self.banner.value = saved_banner(kind, record_id, self.names.get(partner_id, partner_id), lang=lang)
 
         builders = {"checkin": checkin_form, "goal": goal_form, "investment": investment_form}
         try:
@@ -171,19 +172,24 @@ class RecordsApp(ChooserApp):
         self.widget.children = [self.widget.children[0], self.banner, self.chooser]
 
 
-_KIND_TEXT = {"checkin": "check-in", "investment": "investment entry", "goal": "goal"}
+# English msgids, translated where shown (N_ marks them for `make i18n-extract`)
+_KIND_TEXT = {"checkin": N_("check-in"), "investment": N_("investment entry"), "goal": N_("goal")}
 
 
-def saved_banner(kind: str, record_id: Any, partner: str) -> str:
-    """The banner shown at the top after a record is stored: what, and what happens next."""
-    what = _KIND_TEXT.get(kind, kind)
-    nxt = {"checkin": "It counts for this term's check-in compliance and its action items appear on the "
-                      "district board.",
-           "investment": "It is valued with the district's rates in the partnership's balance.",
-           "goal": "It is reviewed at every check-in until its due term."}.get(kind, "")
-    return ('<div class="pa-banner" role="status"><h2>' + html.escape(f"Saved: {what} {record_id}") + "</h2><p>"
-            + html.escape(f"The {what} for {partner} is stored and goes into the partnership's quarterly report. "
-                          f"{nxt} Choose Back to the choices to record something else.") + "</p></div>")
+def saved_banner(kind: str, record_id: Any, partner: str, lang: str | None = None) -> str:
+    """The banner shown at the top after a record is stored: what, and what happens next (in ``lang``)."""
+    _ = Translator(lang)
+    what = _(_KIND_TEXT.get(kind, kind))
+    nxt = {"checkin": _("It counts for this term's check-in compliance and its action items appear on the "
+                        "district board."),
+           "investment": _("It is valued with the district's rates in the partnership's balance."),
+           "goal": _("It is reviewed at every check-in until its due term.")}.get(kind, "")
+    head = _("Saved: {what} {record}").format(what=what, record=record_id)
+    body = _("The {what} for {partner} is stored and goes into the partnership's quarterly report.").format(
+        what=what, partner=partner)
+    again = _("Choose Back to the choices to record something else.")
+    return (f'<div class="pa-banner" role="status"><h2>{html.escape(head)}</h2><p>'
+            f"{html.escape(body)} {html.escape(nxt)} {html.escape(again)}</p></div>")
 
 
 def _error_app(text: str) -> ChooserApp:
