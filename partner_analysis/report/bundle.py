@@ -803,6 +803,7 @@ def build_bundles(data_dir: str | Path, *, term: str, partners: Iterable[str] | 
                     "sector": _plain(sectors.get(pid)),
                     "term_label": term, "district": config.name, "profile": pdict, "parts": parts,
                     "currency": str((config.valuation or {}).get("currency") or "USD"),
+                    "report": config.report.to_dict(),
                     "built_at": released_at}
             cells = published_cells(tables, partner_id=pid, term=term, profile=prof)
             _write_bundle(folder, meta, tables, k=k, student_ids=student_ids, cells=cells)
