@@ -165,9 +165,9 @@ IMPACT_DESIGNS = ("raw", "adjusted", "matched")
 #: KPIs the board shows as tiles unless ``report.headline_kpis`` says otherwise.
 DEFAULT_HEADLINE_KPIS = ("attendance_rate", "chronic_absence", "gpa", "on_track")
 #: Levels of a KPI among participants beyond which the board shows a concern (share of students).
-#: Chronic absence: a fifth of participants chronically absent (a district choice; Attendance Works' school
-#: typology calls 20-29% chronic absence "high", attendanceworks.org, "Portraits of Change", 2018).
-DEFAULT_ALERT_LEVELS = {"chronic_absence": 0.20}
+#: Chronic absence: 30% of participants chronically absent (a district choice; Attendance Works' school
+#: typology calls 30% or more "extreme" chronic absence, attendanceworks.org, "Portraits of Change", 2018).
+DEFAULT_ALERT_LEVELS = {"chronic_absence": 0.30}
 
 
 @dataclass(frozen=True)
