@@ -169,3 +169,57 @@ def test_proposed_actions_for_concerns_only_with_a_stable_key(tmp_path):
     assert "25%" in p["description"] and "20%" in p["description"] and "chronically absent" in p["description"]
     assert proposed_actions(b) == props  # same bundle, same proposal (deduplication key)
     assert proposed_actions(_bundle(tmp_path, [_row(), _chronic()])) == []
+
+
+# -- the story: headline figures, chart, spotlight, deck ---------------------------------------------------
+def _two_partners(tmp_path):
+    bal = pd.DataFrame([{"term": TERM, "district_value": 2000.0, "partner_value": 6000.0, "total_value": 8000.0,
+                         "partner_share": 0.75, "balance_band": "leaning"}])
+    a = _bundle(tmp_path, [_row(), _chronic()], tables={"investment_balance": bal}, parts={"investments": "recorded"},
+                report={"headline_kpis": ["gpa", "chronic_absence"], "alert_levels": {"chronic_absence": 0.3},
+                        "spotlight": {"P01": "Forty students shadowed nurses this autumn."}})
+    b = _bundle(tmp_path, [_row(mean_t=2.5, difference=-0.3, prev_term_mean_t=2.5, change_prev_term=0.0)],
+                tables={"investment_balance": bal.assign(total_value=4049.0)}, parts={"investments": "recorded"})
+    b.meta.update(partner_id="P02", partner_name="Beta Works")
+    small = _bundle(tmp_path, [], parts={"kpi": "not_recorded"})
+    small.meta.update(partner_id="P03", partner_name="Gamma")
+    small.tables["participation"].loc[0, "participants_display"] = "<10"
+    return [a, b, small]
+
+
+def test_headline_figures_add_only_shown_rounded_figures(tmp_path):
+    from partner_analysis.report.story import headline_figures, participants_chart, spotlight
+    bundles = _two_partners(tmp_path)
+    figs = headline_figures(bundles, term=TERM)
+    # 40 + 40 shown (the <10 partnership adds nothing); 8000 + 4049 rounded to the nearest 100
+    assert figs[0] == ("80", "students reached (rounded)")
+    assert figs[1] == ("$12,000", "combined investment this term")
+    # Beta Works has a significant unfavourable result (concern): 2 of 3 on track
+    assert figs[2] == ("2 / 3", "partnerships on track")
+    svg = participants_chart(bundles)
+    assert 'role="img"' in svg and "<title>" in svg and "Gamma: fewer than 10 students" in svg
+    assert svg.count("<rect") == 2  # no bar for the hidden count
+    assert spotlight(bundles) == ("Acme Health", "Forty students shadowed nurses this autumn.")
+    assert spotlight(bundles[1:]) is None
+
+
+def test_deck_has_six_slides_alt_text_and_notes_and_is_scanned(tmp_path):
+    pytest.importorskip("pptx")
+    from pptx import Presentation
+
+    from partner_analysis.report.deck import picture_alts, scan_deck, write_deck
+    bundles = _two_partners(tmp_path)
+    path = write_deck(tmp_path, bundles, term=TERM, district="Testville")
+    prs = Presentation(str(path))
+    titles = [s.shapes.title.text for s in prs.slides]
+    assert titles == [f"Community partnerships, {TERM}", "Reach", "Outcomes", "Investment",
+                      "Partner spotlight: Acme Health", "Next steps"]
+    assert all(s.notes_slide.notes_text_frame.text.strip() for s in prs.slides)
+    alts = picture_alts(path)
+    assert len(alts) == 2 and all(a and len(a) > 40 for a in alts)
+    assert "Gamma: fewer than 10 students" in alts[0]
+    assert scan_deck(path, ["004217"]) == []
+    bundles[1].meta["partner_name"] = "Beta 004217"  # a planted id in a name reaches the slides and is found
+    (tmp_path / "again").mkdir()
+    leaked = write_deck(tmp_path / "again", bundles, term=TERM)
+    assert {leak.student_id for leak in scan_deck(leaked, ["004217"])} == {"004217"}

@@ -39,7 +39,7 @@ from .contract import check_template, validate_parameters
 
 __all__ = ["run_reports", "BatchManifest", "default_template", "dask_executor", "MANIFEST_COLUMNS", "FORMATS"]
 
-FORMATS = ("html", "pdf")
+FORMATS = ("html", "pdf", "pptx")
 MANIFEST_COLUMNS = ("partner_id", "status", "seconds", "attempts", "stage", "error", "failing_cell",
                     "failing_source", "html", "ipynb", "pdf")
 _VERSIONED = ("partner_analysis", "papermill", "nbclient", "nbconvert", "nbformat", "ipykernel", "pandas",
@@ -310,7 +310,7 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
         Partner ids (default: all).
     workers : int, optional
         Processes of the default pool (default: one per core). Ignored with ``executor``.
-    formats : iterable of {"html", "pdf"}
+    formats : iterable of {"html", "pdf", "pptx"}
         Outputs besides the executed notebook; PDF needs Chromium (:mod:`.pdf`).
     only_failed : bool
         Re-run only the partners whose row in the existing manifest is not ``ok``.
@@ -404,8 +404,17 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
     _write_manifest(manifest)
     manifest.brief_path = write_brief(layout.release, rows=manifest.rows, term=term, lang=lang, work_dir=out_dir)
     manifest.index_path = write_index(layout.release, rows=manifest.rows, term=term, lang=lang, work_dir=out_dir)
+    deck = None
+    if "pptx" in formats:
+        from .brief import load_term_bundles
+        from .deck import write_deck
+        bundles = load_term_bundles(out_dir, [r["partner_id"] for r in manifest.rows if r["status"] == "ok"])
+        district_name = next((str(b.meta.get("district")) for b in bundles if b.meta.get("district")), "")
+        deck = write_deck(layout.release, bundles, term=term, district=district_name)
     _write_public_manifest(layout.release / PUBLIC_MANIFEST, manifest)
     _scan_release(layout, data_dir)
+    if deck is not None:
+        _scan_deck(layout, data_dir, deck)
     # the ledger: one release per partner report written now, and one for the district pages
     data = data_hashes(data_dir)
     params = {"data_dir": str(Path(data_dir).resolve()), "term": term, "formats": list(formats), "lang": lang,
@@ -426,7 +435,8 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
         import pandas as pd
         district_cells = pd.concat(ok_cells, ignore_index=True)
         district_cells = district_cells[district_cells["statistic"].isin(["change", "difference", "count"])]
-    record_release(layout, partner_id="district", files=[manifest.index_path.name, manifest.brief_path.name],
+    district_files = [manifest.index_path.name, manifest.brief_path.name] + ([deck.name] if deck is not None else [])
+    record_release(layout, partner_id="district", files=district_files,
                    cells=district_cells, profile=privacy.PrivacyProfile.from_config(
                        _district_privacy(data_dir)).name, recipients=recipients,
                    parameters=dict(params, partner_id="district"), data=data, versions=versions)
@@ -483,6 +493,25 @@ def _scan_release(layout, data_dir) -> None:
             os.replace(layout.release / name, dest)
         raise DisclosureError(f"student identifiers found in {files}; moved to work/failed/leaked/ and nothing "
                               "was recorded as released", table=files[0])
+
+
+def _scan_deck(layout, data_dir, deck: Path) -> None:
+    """The deck is a zip the release scan cannot read: its XML parts and pictures are scanned here."""
+    import pandas as pd
+
+    from .bundle import DisclosureError
+    from .deck import scan_deck
+
+    students = Path(data_dir) / "students.parquet"
+    if not students.exists():
+        return
+    ids = pd.read_parquet(students, columns=["student_id"])["student_id"].astype(str)
+    if scan_deck(deck, ids):
+        dest = layout.work / "failed" / "leaked" / deck.name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(deck, dest)
+        raise DisclosureError(f"student identifiers found in {deck.name}; moved to work/failed/leaked/ and nothing "
+                              "was recorded as released", table=deck.name)
 
 
 def _district_privacy(data_dir) -> dict:

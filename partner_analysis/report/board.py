@@ -170,7 +170,8 @@ def _tile_html(t: dict) -> str:
     why = f'<span class="visually-hidden"> ({esc("; ".join(t["reasons"]))})</span>' if t["reasons"] else ""
     L = T.BOARD_LABELS
     return (f'<li class="tile status-{esc(t["status"])}"><h3>{esc(t["label"])}{esc(t["marker"])}</h3>'
-            f'<div class="tile-head"><p class="tile-value">{esc(t["value"])}</p>'
+            f'<div class="tile-head"><p class="tile-value{"" if t["status"] != "none" else " value-hidden"}">'
+            f'{esc(t["value"])}</p>'
             f'<p class="chip chip-{esc(t["status"])}"><span aria-hidden="true">{esc(t["icon"])}</span> '
             f'{esc(t["chip"])}{why}</p>{spark}</div><dl>'
             f'<div><dt>{esc(T._(L["since_last_term"]))}</dt><dd>{esc(t["vs_last_term"])}</dd></div>'

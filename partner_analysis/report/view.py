@@ -348,7 +348,9 @@ def _show_fit_chart(bundle: Bundle) -> None:
            f"{gap.get('dimension_label', gap['dimension'])} (district {privacy.format_score(gap['district_mean'])}, "
            f"partner {privacy.format_score(gap['partner_mean'])}).")
     ax = plots.plot_gap(long, dimension="dimension", side="side", value="score", alt=alt)
-    ax.set_xlabel("Mean fit score")
+    ax.set_xlim(1, 5)  # the survey's full 1-5 scale: a narrow axis makes small gaps look large
+    ax.set_xticks([1, 2, 3, 4, 5])
+    ax.set_xlabel("Mean fit score (1 to 5)")
     show_chart(ax.figure, alt=alt, twin=twin, caption="Data for the chart: fit scores by dimension")
 
 
