@@ -440,7 +440,28 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
                    cells=district_cells, profile=privacy.PrivacyProfile.from_config(
                        _district_privacy(data_dir)).name, recipients=recipients,
                    parameters=dict(params, partner_id="district"), data=data, versions=versions)
+    _propose_actions(data_dir, db, layout, [r["partner_id"] for r in rows if r["status"] == "ok"])
     return manifest
+
+
+def _propose_actions(data_dir, db, layout, partner_ids: Sequence[str]) -> None:
+    """Concerns on the boards become proposed actions for each partner's next check-in (records store).
+
+    Only when a records store exists (never created here); deduplicated across runs by
+    :func:`partner_analysis.records.proposals.propose_actions`.
+    """
+    from .bundle import load_bundle, open_records_store
+    from .status import proposed_actions
+    store = open_records_store(data_dir, db)
+    if store is None or not partner_ids:
+        return
+    from ..records.proposals import propose_actions
+    props = []
+    for pid in partner_ids:
+        folder = layout.bundles / pid
+        if (folder / "bundle.json").exists():
+            props += proposed_actions(load_bundle(folder))
+    propose_actions(store, props)
 
 
 def _exit_with_parent(parent_pid: int) -> None:

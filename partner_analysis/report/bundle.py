@@ -45,7 +45,7 @@ from ..exceptions import ConfigError, InputDataError, PartnerAnalysisError
 
 __all__ = ["BundleInfo", "Bundle", "DisclosureError", "build_bundles", "load_bundle", "guard_table",
            "read_ledger", "default_ledger", "published_cells", "read_cells", "CELLS_FILE", "headline_kpis", "mask_goals", "PARTS", "BUNDLE_MANIFEST", "COUNT_COLUMNS",
-           "GOAL_NOT_SHOWN"]
+           "GOAL_NOT_SHOWN", "open_records_store"]
 
 BUNDLE_MANIFEST = "bundle.json"
 #: Published cells of a partner's report (work/ only): keys, displayed text, exact n, fingerprint.
@@ -563,6 +563,11 @@ def mask_goals(goals: pd.DataFrame, *, kpi: pd.DataFrame | None, participants: f
                 out[col] = out[col].astype("object")
                 out.loc[hide, col] = value
     return out
+
+
+def open_records_store(data_dir: str | Path, db=None) -> Any:
+    """The district's records store (None when there is none; never created here)."""
+    return _open_store(Path(data_dir), db)
 
 
 def _open_store(data_dir: Path, db) -> Any:
