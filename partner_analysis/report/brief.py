@@ -527,7 +527,7 @@ def brief_html(bundles: Sequence[Bundle], *, term: str, district: str = "", link
     spot = spotlight(bundles)
     story = '<div class="story-top">' + (f'<ul class="figures">{figs}</ul>' if figs else "") + (
         f'<figure class="story-fig">{participants_chart(bundles)}<figcaption>Students taking part by partnership '
-        "(rounded to 5)</figcaption></figure>" if bundles else "") + "</div>"
+        "(rounded to the nearest 5)</figcaption></figure>" if bundles else "") + "</div>"
     if spot:
         story += section("Partner spotlight" + (f": {spot[0]}" if spot[0] else ""), f"<p>{esc(spot[1])}</p>",
                          id="brief-spotlight", level=3)
