@@ -78,8 +78,8 @@ def outcomes_html(bundle: Bundle) -> str:
     else:
         rows = [comparison_cells(r, bundle.profile) for _, r in kpi.iterrows()]
         L = T.BOARD_LABELS
-        body.append(table(rows, columns=[T._("Outcome"), T._("Participants (students)"), T._("Participants"),
-                                         T._("Similar students (students)"), T._("Similar students"),
+        body.append(table(rows, columns=[T._("Outcome"), T._("Participants (number)"), T._("Participants' result"),
+                                         T._("Similar students (number)"), T._("Similar students' result"),
                                          T._("Difference"), T._(L["size_column"]), T._(L["chance_column"])],
                           caption=f"Participating students compared with similar non-participants, {bundle.term}"))
     body.append(_trend_table(bundle))
