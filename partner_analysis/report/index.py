@@ -176,10 +176,10 @@ def index_html(rows: Sequence[dict], boards: dict[str, dict], *, term: str, lang
            + (f'<ul class="attention">{"".join(attention)}</ul>' if attention
               else f"<p>{esc(T._('Nothing needs attention this term.'))}</p>") + "</section>")
     intro = (f"<h1>Partnership reports, {esc(term)}</h1>"
-             + (f'<section aria-labelledby="summary-h"><h2 id="summary-h">District summary</h2>{top}</section>'
-                if top else "") +
              f"<p>{n_ok} of {len(rows)} partner reports are ready. Changes are since the previous term; "
              "figures for groups of fewer than the district's minimum are not shown (*).</p>")
+    summary_html = (f'<section aria-labelledby="summary-h"><h2 id="summary-h">District summary</h2>{top}</section>'
+                    if top else "")
     port = portfolio_rows(bundles)
     portfolio = ""
     if port:
@@ -199,8 +199,8 @@ def index_html(rows: Sequence[dict], boards: dict[str, dict], *, term: str, lang
     css = ("main, .page-header, .page-footer { max-width: 78rem; } .heatmap th, .heatmap td { font-size: 0.9rem; } "
            ".heat { min-width: 7rem; } .heat-good { background: #f1f8f1; } .heat-watch { background: #fffaeb; } "
            ".heat-concern { background: #fdf1f1; } .since { font-size: 0.85rem; color: #3b3b3b; }")
-    return page_shell(intro + att + f'<section aria-labelledby="board-h"><h2 id="board-h">All partners</h2>{table}'
-                      "</section>" + portfolio + notes,
+    return page_shell(intro + f'<section aria-labelledby="board-h"><h2 id="board-h">All partners</h2>{table}'
+                      "</section>" + att + summary_html + portfolio + notes,
                       title=f"Partnership reports {term}" + (f", {district}" if district else ""), lang=lang,
                       site=district or "Partnership reports", css=css,
                       footer=f"Generated {dt.date.today().isoformat()} by partner_analysis. Aggregates only.")
