@@ -423,6 +423,8 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
     _scan_release(layout, data_dir)
     if deck is not None:
         _scan_deck(layout, data_dir, deck)
+    # concerns become proposed check-in actions in the records store, before the data is fingerprinted
+    _propose_actions(data_dir, db, layout, [r["partner_id"] for r in rows if r["status"] == "ok"])
     # the ledger: one release per partner report written now, and one for the district pages
     data = data_hashes(data_dir)
     params = {"data_dir": str(Path(data_dir).resolve()), "term": term, "formats": list(formats), "lang": lang,
@@ -448,7 +450,6 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
                    cells=district_cells, profile=privacy.PrivacyProfile.from_config(
                        _district_privacy(data_dir)).name, recipients=recipients,
                    parameters=dict(params, partner_id="district"), data=data, versions=versions)
-    _propose_actions(data_dir, db, layout, [r["partner_id"] for r in rows if r["status"] == "ok"])
     return manifest
 
 
@@ -464,12 +465,15 @@ def _propose_actions(data_dir, db, layout, partner_ids: Sequence[str]) -> None:
     if store is None or not partner_ids:
         return
     from ..records.proposals import propose_actions
-    props = []
-    for pid in partner_ids:
-        folder = layout.bundles / pid
-        if (folder / "bundle.json").exists():
-            props += proposed_actions(load_bundle(folder))
-    propose_actions(store, props)
+    try:
+        props = []
+        for pid in partner_ids:
+            folder = layout.bundles / pid
+            if (folder / "bundle.json").exists():
+                props += proposed_actions(load_bundle(folder))
+        propose_actions(store, props)
+    finally:
+        store.close()  # no -wal/-shm file left beside the data
 
 
 def _exit_with_parent(parent_pid: int) -> None:

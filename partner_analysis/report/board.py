@@ -16,43 +16,10 @@ from .. import privacy
 from ._html import esc, goal_status_words, missing, section
 from . import text as T
 from .bundle import GOAL_NOT_SHOWN, Bundle, dimension_label
-from .status import attention_items, board_kpis, cost_per_outcome, displayed_number, kpi_chip, report_settings
+from .status import (attention_items, board_kpis, cost_per_outcome, displayed_number, goal_status, kpi_chip,
+                     report_settings)
 
 __all__ = ["board_items", "render_board", "goal_status"]
-
-
-def goal_status(bundle: Bundle, kpi_id: str) -> str:
-    """The goal status of one KPI in words ("met", "on track", "behind", "no goal set", "not yet recorded").
-
-    A goal whose KPI is hidden for this partner reads "not shown (small group)":
-    its status would place the hidden value relative to the target.
-    """
-    if not bundle.has("goals"):
-        return "not yet recorded"
-    goals = bundle.table("goals")
-    if goals is None or "kpi_id" not in goals.columns:
-        return "no goal set"
-    mine = goals[goals["kpi_id"].astype(str) == str(kpi_id)]
-    if not len(mine):
-        return "no goal set"
-    g = mine.iloc[0]
-    kpi = bundle.table("kpi_comparison")
-    row = None if kpi is None or "kpi_id" not in kpi.columns else kpi[kpi["kpi_id"].astype(str) == str(kpi_id)]
-    hidden_kpi = False
-    if row is not None and len(row):
-        r = row.iloc[0]
-        hidden_kpi = bool(_true(r.get("suppressed"))) or missing(r.get("mean_t"))
-    status = g.get("status")
-    if str(status) == GOAL_NOT_SHOWN or hidden_kpi:
-        # Defence in depth: bundles built before masking carried a status derived from the hidden value.
-        return GOAL_NOT_SHOWN
-    if not missing(status):
-        return goal_status_words(status, g.get("source"))
-    att = g.get("attainment")
-    if missing(att):
-        return "not measurable yet"
-    att = float(att)
-    return "met" if att >= 1 else ("on track" if att >= 0.5 else "behind")
 
 
 def _true(value) -> bool:

@@ -169,11 +169,15 @@ def build_deck(bundles: Sequence[Bundle], *, term: str, district: str = ""):
 
 def write_deck(out_dir: str | Path, bundles: Sequence[Bundle], *, term: str, district: str = "") -> Path:
     """Write the deck atomically into ``out_dir`` and return its path."""
-    from .batch import _write_atomic
-    buf = io.BytesIO()
-    build_deck(bundles, term=term, district=district).save(buf)
+    import os
     path = Path(out_dir) / deck_file(term)
-    _write_atomic(path, buf.getvalue())
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".deck-", suffix=".pptx")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            build_deck(bundles, term=term, district=district).save(fh)
+        os.replace(tmp, path)  # readers never see half a deck
+    finally:
+        Path(tmp).unlink(missing_ok=True)
     return path
 
 

@@ -158,6 +158,7 @@ def index_html(rows: Sequence[dict], boards: dict[str, dict], *, term: str, lang
         cells += [f"<td>{esc(_vs_similar_summary(list(tiles.values())) if tiles else T._('not yet recorded'))}</td>",
                   f"<td>{esc(inv)}</td>",
                   f"<td>{esc(b.get('fit_band') or T._('not yet recorded'))}</td>"]
+        cells = [cells[0]] + [c.replace("<td", f'<td data-label="{esc(h)}"', 1) for c, h in zip(cells[1:], head[1:])]
         body.append("<tr>" + "".join(cells) + "</tr>")
         if it and it["attention"]:
             n = len(it["attention"])
