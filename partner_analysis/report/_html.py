@@ -91,8 +91,6 @@ def table(rows: Sequence[Sequence[str]], *, columns: Sequence[str], caption: str
                 cells.append(f'<td data-label="{esc(columns[i])}">{esc(cell)}</td>' if i < len(columns)
                              else f"<td>{esc(cell)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    if len(columns) > 4:
-        css_class += " wide"  # on a phone a wide table becomes cards (report.css); a narrow one stays a table
     return (f'<table class="{css_class}"><caption>{esc(caption)}</caption><thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table>')
 

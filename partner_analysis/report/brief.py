@@ -499,7 +499,7 @@ def brief_html(bundles: Sequence[Bundle], *, term: str, district: str = "", link
                    for c, h in zip(("sector", "students", "outcome", "fit_band"), head[1:])]]
         body.append("<tr>" + "".join(cells) + "</tr>")
     head_html = "".join(f'<th scope="col">{esc(h)}</th>' for h in head)
-    table = (f'<div class="table-wrap"><table class="data wide"><caption>Partnerships in {esc(term)}: one row per '
+    table = (f'<div class="table-wrap"><table class="data"><caption>Partnerships in {esc(term)}: one row per '
              f"partner</caption><thead><tr>{head_html}</tr></thead><tbody>{''.join(body)}</tbody></table></div>")
     notes = [
         f"Students taking part are rounded to the nearest 5. A partnership with fewer than {k} students shows "

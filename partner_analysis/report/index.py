@@ -167,7 +167,7 @@ def index_html(rows: Sequence[dict], boards: dict[str, dict], *, term: str, lang
                              + esc(it["attention"][0]["text"]) + "</li>")
     n_ok = sum(r["status"] == "ok" for r in rows)
     head_html = "".join(f'<th scope="col">{esc(h)}</th>' for h in head)
-    table = (f'<div class="table-wrap"><table class="data heatmap wide"><caption>Partnerships in {esc(term)}: '
+    table = (f'<div class="table-wrap"><table class="data heatmap"><caption>Partnerships in {esc(term)}: '
              f"headline results with their status</caption><thead><tr>{head_html}</tr></thead>"
              f"<tbody>{''.join(body)}</tbody></table></div>")
     top = "".join(f"<p>{esc(t)}</p>" for t in summary)
