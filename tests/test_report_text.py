@@ -32,6 +32,7 @@ def test_overall_sentence_counts_and_plural():
         "Acme: no concerns; 2 of 3 headline results to watch.")
     assert T.overall_sentence("Acme", {"good": 3}, 2).endswith("2 items below need attention.")
     assert "not yet available" in T.overall_sentence("Acme", {}, 0)
+    assert "too small to show results" in T.overall_sentence("Acme", {}, 2, hidden=4)
 
 
 def test_plain_language_size_and_chance():

@@ -127,7 +127,8 @@ def board_items(bundle: Bundle) -> dict[str, Any]:
             counts[t["status"]] = counts.get(t["status"], 0) + 1
     return {"tiles": tiles, "fit": fit, "investments": inv, "checkins": chk, "attention": attention,
             "balance": _balance(bundle), "costs": cost_per_outcome(bundle),
-            "sentence": T.overall_sentence(bundle.partner_name, counts, len(attention))}
+            "sentence": T.overall_sentence(bundle.partner_name, counts, len(attention),
+                                           hidden=sum(t["status"] == "none" for t in tiles))}
 
 
 def _tile_html(t: dict) -> str:

@@ -143,10 +143,17 @@ def days_overdue(days: float) -> str:
 
 
 # -- the board ---------------------------------------------------------------------------------------------
-def overall_sentence(partner: str, counts: dict[str, int], n_attention: int) -> str:
-    """The first sentence a reader sees: how many headline results are good, to watch, of concern."""
+def overall_sentence(partner: str, counts: dict[str, int], n_attention: int, *, hidden: int = 0) -> str:
+    """The first sentence a reader sees: how many headline results are good, to watch, of concern.
+
+    ``hidden`` counts headline results not shown (small groups): when no result is shown, the sentence says
+    they are hidden, not missing.
+    """
     n = sum(counts.values())
-    if n == 0:
+    if n == 0 and hidden:
+        head = _("{partner}: the groups of students are too small to show results, so no headline result has a "
+                 "status.").format(partner=partner)
+    elif n == 0:
         head = _("{partner}: student results are not yet available this term.").format(partner=partner)
     elif counts.get("concern", 0):
         head = ngettext("{partner}: {k} of {n} headline results needs attention.",
