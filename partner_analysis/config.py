@@ -22,7 +22,8 @@ from .exceptions import ConfigError, did_you_mean
 from .safeyaml import read_yaml
 
 __all__ = ["Term", "School", "GradeScale", "DistrictConfig", "load_config", "config_from_dict",
-           "default_config_path", "DEFAULT_CONFIG_TEXT", "SCHEMA", "check_keys"]
+           "default_config_path", "DEFAULT_CONFIG_TEXT", "SCHEMA", "check_keys", "ReportSettings",
+           "DEFAULT_HEADLINE_KPIS", "DEFAULT_ALERT_LEVELS"]
 
 SCHOOL_LEVELS = ("elementary", "middle", "high", "k8", "k12", "other")
 
@@ -50,6 +51,8 @@ SCHEMA: dict[str, Any] = {
     # the impact design of KPI comparisons and its covariates (kpi.designs; checked in config_from_dict)
     "design": None,
     "covariates": None,
+    # what the partner board leads with (report.ReportSettings; checked in config_from_dict)
+    "report": {"headline_kpis": None, "alert_levels": OPEN, "spotlight": OPEN},
 }
 
 #: Thresholds the shipped KPI catalog and checks read (a near miss of one of these is a typo).
@@ -159,6 +162,56 @@ class GradeScale:
 IMPACT_DESIGNS = ("raw", "adjusted", "matched")
 
 
+#: KPIs the board shows as tiles unless ``report.headline_kpis`` says otherwise.
+DEFAULT_HEADLINE_KPIS = ("attendance_rate", "chronic_absence", "gpa", "on_track")
+#: Levels of a KPI among participants beyond which the board shows a concern (share of students).
+#: Chronic absence: 30% of participants chronically absent (a district choice; Attendance Works' school
+#: typology calls 30% or more "extreme" chronic absence, attendanceworks.org, "Portraits of Change", 2018).
+DEFAULT_ALERT_LEVELS = {"chronic_absence": 0.30}
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """The ``report:`` section of ``district.yml``.
+
+    ``headline_kpis`` are the board's tiles (2-6 KPI ids, in order);
+    ``alert_levels`` map a KPI id to the participants' level beyond which the
+    board shows a concern and proposes a check-in action (direction from the
+    KPI's ``higher_is_better``); ``spotlight`` maps a partner id (or ``all``)
+    to a short story for the community brief and the meeting deck.
+    """
+
+    headline_kpis: tuple[str, ...] = DEFAULT_HEADLINE_KPIS
+    alert_levels: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_ALERT_LEVELS))
+    spotlight: Mapping[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"headline_kpis": list(self.headline_kpis), "alert_levels": dict(self.alert_levels),
+                "spotlight": dict(self.spotlight)}
+
+
+def _report_settings(raw: Any, *, path) -> ReportSettings:
+    if raw is None:
+        return ReportSettings()
+    if not isinstance(raw, Mapping):
+        raise ConfigError("'report' must be a mapping (key: value lines)", path=path, key="report", value=raw)
+    kpis = raw.get("headline_kpis", list(DEFAULT_HEADLINE_KPIS))
+    if isinstance(kpis, str):
+        kpis = [k.strip() for k in kpis.split(",") if k.strip()]
+    if not isinstance(kpis, list) or not 1 <= len(kpis) <= 6 or not all(isinstance(k, str) and k for k in kpis):
+        raise ConfigError(f"report.headline_kpis must be a list of 1 to 6 KPI ids, found {kpis!r}", path=path,
+                          key="report.headline_kpis", value=kpis,
+                          fix="Write e.g. headline_kpis: [attendance_rate, chronic_absence, gpa, on_track]")
+    levels = dict(DEFAULT_ALERT_LEVELS)
+    for key, value in (raw.get("alert_levels") or {}).items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"report.alert_levels.{key} must be a number, found {value!r}", path=path,
+                              key=f"report.alert_levels.{key}", value=value, fix="Write 0.20 for 20% of students")
+        levels[str(key)] = float(value)
+    spot = {str(k): str(v) for k, v in (raw.get("spotlight") or {}).items() if v is not None}
+    return ReportSettings(headline_kpis=tuple(kpis), alert_levels=levels, spotlight=spot)
+
+
 @dataclass(frozen=True)
 class DistrictConfig:
     """Everything a district varies. Build with :func:`load_config`."""
@@ -178,6 +231,8 @@ class DistrictConfig:
     #: Covariates of the adjusted and matched designs (students columns, plus ``prior``); empty = the default
     #: list of ``kpi.designs.DEFAULT_COVARIATES``.
     covariates: tuple[str, ...] = ()
+    #: What the partner board leads with (``report:`` in district.yml).
+    report: ReportSettings = field(default_factory=ReportSettings)
     source: str | None = None
 
     def __post_init__(self):
@@ -258,6 +313,7 @@ class DistrictConfig:
             "valuation": dict(self.valuation),
             **({"design": self.design} if self.design else {}),
             **({"covariates": list(self.covariates)} if self.covariates else {}),
+            **({"report": self.report.to_dict()} if self.report != ReportSettings() else {}),
         }
 
     def dump(self, path: str | Path) -> Path:
@@ -373,7 +429,8 @@ def config_from_dict(raw: Mapping[str, Any], *, source: str | None = None) -> Di
     return DistrictConfig(district_id=district_id, name=name, school_year=school_year, terms=tuple(terms),
                           schools=tuple(schools), grade_scale=grade_scale, thresholds=thresholds,
                           privacy=privacy, valuation=valuation, design=None if design is None else str(design),
-                          covariates=tuple(str(c) for c in covariates), source=source)
+                          covariates=tuple(str(c) for c in covariates),
+                          report=_report_settings(raw.get("report"), path=path), source=source)
 
 
 def _check_thresholds(thresholds: Mapping[str, Any], *, path) -> None:

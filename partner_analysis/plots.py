@@ -29,7 +29,7 @@ from .exceptions import ConfigError, check_argument
 
 __all__ = ["plot_trend", "plot_distribution", "plot_comparison_bars", "plot_gap", "plot_stacked_bars",
            "figure_to_png_with_alt", "chart_alt", "chart_data", "ChartResult", "chart_result", "PLACEHOLDER_ALTS",
-           "group_palette"]
+           "group_palette", "sparkline_svg"]
 
 #: Texts that describe nothing (nbconvert's placeholder among them).
 PLACEHOLDER_ALTS = ("no description has been provided for this image", "image", "chart", "figure", "plot", "graph")
@@ -483,3 +483,56 @@ def figure_to_png_with_alt(fig, *, alt: str | None = None, dpi: int = 110, tight
 for _f in (plot_trend, plot_distribution, plot_comparison_bars, plot_gap, plot_stacked_bars):
     if _f.__doc__:  # None under python -OO
         _f.__doc__ = _f.__doc__.format(data=_DOC_DATA, alt=_DOC_ALT, ax=_DOC_AX)
+
+
+def sparkline_svg(values: Sequence[float | None], *, labels: Sequence[str], alt: str, width: int = 132,
+                  height: int = 36, colour: str = "#1f4e79") -> str:
+    """A small inline SVG line of the last terms, with its accessible text (``role="img"``, ``<title>``).
+
+    Parameters
+    ----------
+    values : sequence of float or None
+        The levels to draw, oldest first: pass the **displayed** (rounded)
+        values; None leaves a gap (a hidden level is never drawn).
+    labels : sequence of str
+        One label per value (terms), read by the title's description.
+    alt : str
+        What the line shows in words (every value); required, as for every chart.
+
+    Returns
+    -------
+    str
+        ``<svg>`` markup; escaped text; no external resources.
+    """
+    import html as _html
+    alt = _check_alt(alt)
+    if len(values) != len(labels):
+        raise ConfigError(f"sparkline_svg needs one label per value, got {len(labels)} for {len(values)}",
+                          key="labels")
+    pts = [(i, float(v)) for i, v in enumerate(values) if v is not None and np.isfinite(float(v))]
+    pad = 5
+    n = max(len(values) - 1, 1)
+    body = ""
+    if pts:
+        lo, hi = min(v for _, v in pts), max(v for _, v in pts)
+        span = (hi - lo) or 1.0
+        xy = [(pad + i * (width - 2 * pad) / n, height - pad - (v - lo) / span * (height - 2 * pad)
+               if hi != lo else height / 2) for i, v in pts]
+        # a line only joins neighbouring terms; a hidden term breaks it
+        runs, cur = [], [xy[0]]
+        for (i0, _), (i1, _), p1 in zip(pts, pts[1:], xy[1:]):
+            if i1 == i0 + 1:
+                cur.append(p1)
+            else:
+                runs.append(cur)
+                cur = [p1]
+        runs.append(cur)
+        for run in runs:
+            if len(run) > 1:
+                body += ('<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>'
+                         % (colour, " ".join(f"{x:.1f},{y:.1f}" for x, y in run)))
+        body += "".join(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{3.5 if k == len(xy) - 1 else 2.5}" fill="{colour}"/>'
+                        for k, (x, y) in enumerate(xy))
+    t = _html.escape(alt, quote=True)
+    return (f'<svg class="spark" role="img" aria-label="{t}" width="{width}" height="{height}" '
+            f'viewBox="0 0 {width} {height}"><title>{t}</title>{body}</svg>')

@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from partner_analysis.cli import main as cli_main
+from partner_analysis.report.jobs import ReportJob
 
 TERM = "2025-26-Q2"
 K = 10
@@ -227,10 +228,10 @@ def test_notebook_failure_names_the_cell(demo_dir, tmp_path):
 
     info = build_bundles(demo_dir, term=TERM, partners=["P01"], out=tmp_path / TERM / "bundles")[0]
     (info.path / "participation.csv").write_text("tampered\n")
-    job = {"parameters": {"partner_id": "P01", "term": TERM, "bundle_path": str(info.path)},
+    job = ReportJob(**{"parameters": {"partner_id": "P01", "term": TERM, "bundle_path": str(info.path)},
            "template": str(batch.default_template()), "out_dir": str(tmp_path / TERM), "release_dir": str(tmp_path / "release"), "formats": ("html",),
-           "timeout": 120, "cwd": str(info.path), "lang": "en", "site": "", "title": "t"}
-    row = batch._run_one(job)
+           "timeout": 120, "cwd": str(info.path), "lang": "en", "site": "", "title": "t"})
+    row = batch._run_one(job).as_dict()
     assert row["status"] == "failed" and row["failing_cell"] == 3 and "altered" in row["error"]
     assert "partner_analysis.report import view" in row["failing_source"]
     assert (tmp_path / TERM / "failed" / "P01.ipynb").exists()
@@ -258,10 +259,10 @@ def test_dead_kernel_is_retried_once(tmp_path):
                       metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
     template = tmp_path / "dies.ipynb"
     nbformat.write(nb, template)
-    job = {"parameters": {"partner_id": "P01", "term": TERM, "bundle_path": str(tmp_path)},
+    job = ReportJob(**{"parameters": {"partner_id": "P01", "term": TERM, "bundle_path": str(tmp_path)},
            "template": str(template), "out_dir": str(tmp_path / "out"), "release_dir": str(tmp_path / "release"), "formats": ("html",), "timeout": 60,
-           "cwd": str(tmp_path), "lang": "en", "site": "", "title": "t"}
-    row = batch._run_one(job)
+           "cwd": str(tmp_path), "lang": "en", "site": "", "title": "t"})
+    row = batch._run_one(job).as_dict()
     assert row["status"] == "failed" and row["attempts"] == 2 and "DeadKernel" in row["error"], row
 
 
@@ -320,10 +321,10 @@ def test_kernel_output_goes_to_a_log_not_the_terminal(tmp_path, capfd):
                       metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
     template = tmp_path / "fails.ipynb"
     nbformat.write(nb, template)
-    job = {"parameters": {"partner_id": "P01", "term": TERM, "bundle_path": str(tmp_path)},
+    job = ReportJob(**{"parameters": {"partner_id": "P01", "term": TERM, "bundle_path": str(tmp_path)},
            "template": str(template), "out_dir": str(tmp_path / "out"), "release_dir": str(tmp_path / "release"), "formats": ("html",), "timeout": 60,
-           "cwd": str(tmp_path), "lang": "en", "site": "", "title": "t"}
-    row = batch._run_one(job)
+           "cwd": str(tmp_path), "lang": "en", "site": "", "title": "t"})
+    row = batch._run_one(job).as_dict()
     err = capfd.readouterr().err
     assert row["status"] == "failed" and "ValueError: boom" in row["error"] and row["failing_cell"] is not None
     assert "kernel-stderr-marker" not in err and "IPKernelApp" not in err

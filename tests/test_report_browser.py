@@ -7,6 +7,9 @@ from conftest import require_chromium
 
 TERM = "2025-26-Q2"
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
+#: The demo partners whose boards are judged: a mixed, a suppressed and a good one.
+BOARDS = {"mixed": "P01", "suppressed": "P06", "good": "P08"}
+WIDTHS = {"laptop": (1280, 900), "phone": (390, 844)}
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.xdist_group("report_browser")]
 
 
@@ -15,7 +18,8 @@ def reports(demo_dir, tmp_path_factory):
     from partner_analysis.report.batch import run_reports
     out = tmp_path_factory.mktemp("reports")
     require_chromium()  # the PDF is printed by Chromium in the workers
-    m = run_reports(demo_dir, term=TERM, out=out, partners=["P01", "P02"], workers=2, progress=False,
+    # P01 mixed (a watch and good tiles, overdue actions), P06 suppressed (every group under 10), P08 good
+    m = run_reports(demo_dir, term=TERM, out=out, partners=list(BOARDS.values()), workers=2, progress=False,
                     formats=("html", "pdf"))
     assert m.ok, m.rows
     return m
@@ -48,17 +52,19 @@ def _open(browser, path):
     return page, outside
 
 
-@pytest.mark.parametrize("name", ["index.html", "P01.html", "community_brief.html"])
-def test_axe_has_no_violations(reports, browser, name):
+@pytest.mark.parametrize("width", list(WIDTHS))
+@pytest.mark.parametrize("name", ["index.html", "P01.html", "P06.html", "P08.html", "community_brief.html"])
+def test_axe_has_no_violations(reports, browser, name, width):
     from axe_playwright_python.sync_playwright import Axe
     page, outside = _open(browser, reports.index_path.parent / name)
+    page.set_viewport_size(dict(zip(("width", "height"), WIDTHS[width])))
     result = Axe().run(page, options={"runOnly": {"type": "tag", "values": TAGS}})
     violations = [(v["id"], v["impact"], len(v["nodes"]), v["nodes"][0]["html"][:120])
                   for v in result.response["violations"]]
     assert violations == []
     imgs = page.eval_on_selector_all("img", "els => els.map(e => e.getAttribute('alt'))")
     assert all(a and a.strip() and not a.startswith("No description") for a in imgs)
-    if name.startswith("P"):
+    if name in ("P01.html", "P08.html"):
         assert imgs, "a report with KPI data shows at least one chart"
     assert page.title() and page.eval_on_selector("html", "e => e.lang") == "en"
     assert page.locator("h1").count() == 1
@@ -136,3 +142,73 @@ def test_community_brief_prints_on_one_sheet(full_brief, browser, paper):
     assert re.findall(rb"/Type\s*/Pages[^>]*?/Count\s*(\d+)", data) == [b"1"]
     assert b"/StructTreeRoot" in data
     page.close()
+
+
+@pytest.fixture(scope="session")
+def artefacts(tmp_path_factory):
+    """Screenshots kept as test artefacts (under pytest's tmp dir; PA_ARTEFACTS=dir keeps them elsewhere)."""
+    import os
+    from pathlib import Path
+    d = Path(os.environ["PA_ARTEFACTS"]) if os.environ.get("PA_ARTEFACTS") else tmp_path_factory.mktemp("boards")
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+@pytest.mark.parametrize("width", list(WIDTHS))
+@pytest.mark.parametrize("kind", list(BOARDS))
+def test_board_is_page_one_and_fits_one_laptop_screen(reports, browser, artefacts, kind, width):
+    pid = BOARDS[kind]
+    page, _ = _open(browser, reports.index_path.parent / f"{pid}.html")
+    w, h = WIDTHS[width]
+    page.set_viewport_size({"width": w, "height": h})
+    page.screenshot(path=str(artefacts / f"board_{kind}_{w}.png"))
+    page.locator(".board").screenshot(path=str(artefacts / f"board_{kind}_{w}_board.png"))
+    # the board is the first section after the title, and it carries a status sentence and tiles with chips
+    first = page.evaluate("() => document.querySelector('main h2').textContent")
+    assert first == "Partnership board"
+    assert page.locator(".board .overall").count() == 1
+    chips = page.evaluate("""() => Array.from(document.querySelectorAll('.board .chip')).map(
+        c => [c.className.replace('chip chip-', ''), c.innerText.split('\\n')[0]])""")
+    words = {"good": "\u2714 good", "watch": "\u25cf watch", "concern": "\u25b2 concern", "none": "\u2013 no status"}
+    assert len(chips) == 4 and all(text == words[status] for status, text in chips), chips  # icon + word
+    if kind == "suppressed":
+        assert {status for status, _ in chips} == {"none"}
+    else:
+        assert page.locator(".board svg.spark[role=img] title").count() == 4
+    bottom = page.evaluate("() => document.querySelector('.board').getBoundingClientRect().bottom + scrollY")
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= w
+    if width == "laptop":
+        assert bottom <= h, f"the board ends at {bottom:.0f} px, below the {h} px screen"
+    page.close()
+
+
+def _pdf_pages(data: bytes) -> int:
+    import re
+    return len(re.findall(rb"/Type\s*/Page(?![s\w])", data))
+
+
+@pytest.mark.parametrize("kind", list(BOARDS))
+def test_printed_board_is_one_page_and_page_one_of_the_pdf(reports, browser, kind):
+    import shutil
+    import subprocess
+    pid = BOARDS[kind]
+    page, _ = _open(browser, reports.index_path.parent / f"{pid}.html")
+    # keep the title block and the board only: they must print on one Letter page
+    page.evaluate("""() => { const m = document.querySelector('main');
+        const keep = [m.querySelector('h1').closest('.md, div, section') || m.querySelector('h1'),
+                      document.querySelector('.board')];
+        m.replaceChildren(...keep.map(e => e.cloneNode(true)));
+        document.querySelector('footer').remove(); }""")
+    data = page.pdf(print_background=True, format="Letter",
+                    margin={"top": "15mm", "bottom": "15mm", "left": "12mm", "right": "12mm"})
+    assert _pdf_pages(data) == 1
+    page.close()
+    pdf = reports.index_path.parent / f"{pid}.pdf"
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) not installed")
+    first = subprocess.run(["pdftotext", "-f", "1", "-l", "1", str(pdf), "-"], capture_output=True, text=True,
+                           check=True).stdout
+    assert "Partnership board" in first and "Needs attention" in first and "Investment" in first
+    second = subprocess.run(["pdftotext", "-f", "2", "-l", "2", str(pdf), "-"], capture_output=True, text=True,
+                            check=True).stdout
+    assert "Needs attention" not in second  # the board ends on page 1 (print CSS breaks after it)

@@ -467,13 +467,13 @@ def test_records_tables_read_like_a_report(bundles):
     heads = re.findall(r'<th scope="col">([^<]*)</th>', html)
     assert heads and not [h for h in heads if re.search(r"\bid\b|_|^N ", h, re.I)], heads
     assert "Category label" not in heads and "True" not in html and "False" not in html
-    cells = re.findall(r"<td>([^<]*)</td>", html)
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", html)
     assert any(re.fullmatch(r"\$\d{1,3}(,\d{3})*", c) for c in cells)  # money with the currency
     assert not [c for c in cells if re.fullmatch(r"\d+\.\d+", c)]  # no bare decimals (hours are whole)
     bal = b.table("investment_balance")
     last = bal.iloc[-1]
     assert f"${last['partner_value']:,.0f}" in html and f"{100 * last['partner_share']:.0f}%" in html
-    assert f"<td>{last['district_hours']:,.0f}</td>" in html
+    assert f">{last['district_hours']:,.0f}</td>" in html
     # a column blank for every row is dropped
     for caption in ("Goals and progress", "Open actions", "Contributions by term"):
         m = re.search(rf"<caption>{caption}</caption>(.*?)</table>", html, re.S)
@@ -482,3 +482,30 @@ def test_records_tables_read_like_a_report(bundles):
         rows = [re.findall(r"<t[hd][^>]*>([^<]*)</t[hd]>", tr) for tr in re.findall(r"<tr>(.*?)</tr>", m.group(1))]
         for j in range(len(rows[0])):
             assert any(r[j].strip() for r in rows[1:]), (caption, rows[0][j])
+
+
+def test_report_job_and_manifest_row_are_frozen_and_pickle():
+    import dataclasses
+    import pickle
+
+    from partner_analysis.report.jobs import ManifestRow, ReportJob
+    job = ReportJob(parameters={"partner_id": "P01", "term": TERM, "bundle_path": "/b"}, template="t.ipynb",
+                    out_dir="/o", release_dir="/r", cwd="/b", formats=("html", "pdf"))
+    assert (job.partner_id, job.term) == ("P01", TERM)
+    assert pickle.loads(pickle.dumps(job)) == job
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        job.timeout = 1
+    row = {"partner_id": "P01", "status": "ok", "seconds": 1.5, "attempts": 1, "stage": "done", "error": "",
+           "failing_cell": None, "failing_source": "", "html": "P01.html", "ipynb": "n/P01.ipynb", "pdf": "",
+           "versions": "{}"}
+    assert ManifestRow.from_dict(row).as_dict() == row  # unknown columns travel in ``extra``
+    with pytest.raises(ValueError, match="status"):
+        ManifestRow(partner_id="P01", status="done")
+
+
+def test_unknown_term_stops_before_any_folder_is_made(demo_dir, tmp_path):
+    from partner_analysis.exceptions import ConfigError
+    from partner_analysis.report.batch import run_reports
+    with pytest.raises(ConfigError, match="unknown term"):
+        run_reports(demo_dir, term="2099-00-Q9", out=tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()

@@ -341,6 +341,13 @@ def checkin_controller(store, ctx: RecordsContext, *, partner_id: str, entered_b
     key = _draft_key("checkin", owner, partner_id)
     initial = {"entered_by": entered_by} if entered_by and identity is None else {}
     initial.update(load_draft(store, "checkin", entered_by=owner, partner_id=partner_id))
+    # actions the partner board proposed (report.status): offered in the empty action slots
+    from .proposals import read_proposals, settle_proposals
+    offered = {str(initial.get(f"action_{i}_description") or "") for i in range(1, action_slots + 1)}
+    free = [i for i in range(1, action_slots + 1) if not initial.get(f"action_{i}_description")]
+    for i, prop in zip(free, (p for p in read_proposals(store, partner_id=partner_id).values()
+                              if p["description"] not in offered)):
+        initial[f"action_{i}_description"] = prop["description"]
 
     def submit(answers: dict):
         if identity is not None:
@@ -352,6 +359,7 @@ def checkin_controller(store, ctx: RecordsContext, *, partner_id: str, entered_b
         with store.transaction() as conn:
             cid = write_checkin(conn, clean)
             _drop_draft(conn, key)
+            settle_proposals(conn, partner_id, [a.get("description") for a in clean.get("action_items", [])])
         if on_saved is not None:
             on_saved(cid)
         return None

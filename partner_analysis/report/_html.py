@@ -88,7 +88,8 @@ def table(rows: Sequence[Sequence[str]], *, columns: Sequence[str], caption: str
             if i == 0 and row_header:
                 cells.append(f'<th scope="row">{esc(cell)}</th>')
             else:
-                cells.append(f"<td>{esc(cell)}</td>")
+                cells.append(f'<td data-label="{esc(columns[i])}">{esc(cell)}</td>' if i < len(columns)
+                             else f"<td>{esc(cell)}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (f'<table class="{css_class}"><caption>{esc(caption)}</caption><thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table>')

@@ -36,10 +36,11 @@ from typing import Any, Iterable, Sequence
 
 from ..exceptions import ConfigError, NotebookRunError, check_argument
 from .contract import check_template, validate_parameters
+from .jobs import ManifestRow, ReportJob
 
 __all__ = ["run_reports", "BatchManifest", "default_template", "dask_executor", "MANIFEST_COLUMNS", "FORMATS"]
 
-FORMATS = ("html", "pdf")
+FORMATS = ("html", "pdf", "pptx")
 MANIFEST_COLUMNS = ("partner_id", "status", "seconds", "attempts", "stage", "error", "failing_cell",
                     "failing_source", "html", "ipynb", "pdf")
 _VERSIONED = ("partner_analysis", "papermill", "nbclient", "nbconvert", "nbformat", "ipykernel", "pandas",
@@ -138,29 +139,33 @@ def _kernel_manager_class(log_path: Path):
     return _LoggedKernelManager
 
 
-def _execute(job: dict, work: Path, kernel_log: Path | None = None):
+def _execute(job: ReportJob, work: Path, kernel_log: Path | None = None):
     import papermill
 
     extra = {} if kernel_log is None else {"kernel_manager_class": _kernel_manager_class(kernel_log)}
     return papermill.execute_notebook(
-        job["template"], str(work), parameters=job["parameters"], kernel_name="python3", progress_bar=False,
-        request_save_on_cell_execute=False, execution_timeout=job["timeout"], start_timeout=120,
-        cwd=job["cwd"], log_output=False, **extra)
+        job.template, str(work), parameters=dict(job.parameters), kernel_name="python3", progress_bar=False,
+        request_save_on_cell_execute=False, execution_timeout=job.timeout, start_timeout=120,
+        cwd=job.cwd, log_output=False, **extra)
 
 
-def _run_one(job: dict) -> dict:
+def _run_one(job: ReportJob) -> ManifestRow:
     """Execute, render and write one partner's report; never raises (errors become the row).
 
-    Readers' files go to ``job["release_dir"]``; the executed notebook, logs and
-    failed notebooks to ``job["out_dir"]`` (the term's private ``work/``).
+    Readers' files go to ``job.release_dir``; the executed notebook, logs and
+    failed notebooks to ``job.out_dir`` (the term's private ``work/``).
     """
+    return ManifestRow.from_dict(_run_one_row(job))
+
+
+def _run_one_row(job: ReportJob) -> dict:
     import nbformat
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
-    pid = job["parameters"]["partner_id"]
-    out_dir = Path(job["out_dir"])
-    release_dir = Path(job["release_dir"])
+    pid = job.partner_id
+    out_dir = Path(job.out_dir)
+    release_dir = Path(job.release_dir)
     work = out_dir / "tmp" / f"{pid}.ipynb"
     kernel_log = out_dir / "tmp" / f"{pid}.kernel.log"
     work.parent.mkdir(parents=True, exist_ok=True)
@@ -184,7 +189,7 @@ def _run_one(job: dict) -> dict:
             row["failing_source"] = (err.source or "").strip().splitlines()[0][:200] if err.source else ""
             break
         except CellTimeoutError as err:
-            row["stage"], row["error"] = "timeout", f"timed out after {job['timeout']} s per cell: {err}"[:2000]
+            row["stage"], row["error"] = "timeout", f"timed out after {job.timeout} s per cell: {err}"[:2000]
             break
         except Exception as err:  # noqa: BLE001 - continue-on-error: the batch reports it
             row["error"] = f"{type(err).__name__}: {err}"[:2000]
@@ -214,15 +219,15 @@ def _run_one(job: dict) -> dict:
 
         row["stage"] = "html"
         clean = strip_parameters(nb)
-        clean.metadata["partner_analysis"] = {"partner_id": pid, "term": job["parameters"]["term"]}
+        clean.metadata["partner_analysis"] = {"partner_id": pid, "term": job.term}
         nbformat.validate(clean)
-        html = notebook_to_html(clean, title=job["title"], lang=job["lang"], site=job["site"])
+        html = notebook_to_html(clean, title=job.title, lang=job.lang, site=job.site)
         html_path = release_dir / f"{pid}.html"
         ipynb_path = out_dir / "notebooks" / f"{pid}.ipynb"
         _write_atomic(ipynb_path, nbformat.writes(clean))
         _write_atomic(html_path, html)
         row["html"], row["ipynb"] = html_path.name, str(ipynb_path.relative_to(out_dir))
-        if "pdf" in job["formats"]:
+        if "pdf" in job.formats:
             row["stage"] = "pdf"
             from .pdf import html_to_pdf
             pdf_path = release_dir / f"{pid}.pdf"
@@ -310,7 +315,7 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
         Partner ids (default: all).
     workers : int, optional
         Processes of the default pool (default: one per core). Ignored with ``executor``.
-    formats : iterable of {"html", "pdf"}
+    formats : iterable of {"html", "pdf", "pptx"}
         Outputs besides the executed notebook; PDF needs Chromium (:mod:`.pdf`).
     only_failed : bool
         Re-run only the partners whose row in the existing manifest is not ``ok``.
@@ -350,6 +355,9 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
         raise ConfigError(f"workers must be at least 1, got {workers}", key="workers")
     template = Path(template) if template is not None else default_template()
     check_template(template)
+    # the term, resolved once before any folder is made: an unknown term stops here with the terms to use
+    from ..config import load_config
+    term = load_config(Path(data_dir) / "district.yml").term(str(term)).id
     from .. import privacy
     from .release import PUBLIC_MANIFEST, data_hashes, prepare_layout, record_release, retire_failed
 
@@ -387,11 +395,11 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
                                           "bundle_path": str(info.path.resolve())})
             meta = load_bundle(info.path).meta
             bundle_meta[info.partner_id] = meta
-            jobs.append({"parameters": params.as_papermill(), "template": str(template.resolve()),
-                         "out_dir": str(out_dir.resolve()), "release_dir": str(layout.release.resolve()),
-                         "formats": formats, "timeout": timeout,
-                         "cwd": str(info.path.resolve()), "lang": lang, "site": meta.get("district", ""),
-                         "title": f"{meta.get('partner_name', info.partner_id)}: partnership report {term}"})
+            jobs.append(ReportJob(parameters=params.as_papermill(), template=str(template.resolve()),
+                                  out_dir=str(out_dir.resolve()), release_dir=str(layout.release.resolve()),
+                                  formats=formats, timeout=timeout, cwd=str(info.path.resolve()), lang=lang,
+                                  site=meta.get("district", ""),
+                                  title=f"{meta.get('partner_name', info.partner_id)}: partnership report {term}"))
         rows += _run_jobs(jobs, executor=executor, workers=workers, progress=progress)
     done = {r["partner_id"] for r in rows}
     manifest.rows = sorted([*(r for r in previous_rows if r["partner_id"] not in done), *rows],
@@ -404,8 +412,19 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
     _write_manifest(manifest)
     manifest.brief_path = write_brief(layout.release, rows=manifest.rows, term=term, lang=lang, work_dir=out_dir)
     manifest.index_path = write_index(layout.release, rows=manifest.rows, term=term, lang=lang, work_dir=out_dir)
+    deck = None
+    if "pptx" in formats:
+        from .brief import load_term_bundles
+        from .deck import write_deck
+        bundles = load_term_bundles(out_dir, [r["partner_id"] for r in manifest.rows if r["status"] == "ok"])
+        district_name = next((str(b.meta.get("district")) for b in bundles if b.meta.get("district")), "")
+        deck = write_deck(layout.release, bundles, term=term, district=district_name)
     _write_public_manifest(layout.release / PUBLIC_MANIFEST, manifest)
     _scan_release(layout, data_dir)
+    if deck is not None:
+        _scan_deck(layout, data_dir, deck)
+    # concerns become proposed check-in actions in the records store, before the data is fingerprinted
+    _propose_actions(data_dir, db, layout, [r["partner_id"] for r in rows if r["status"] == "ok"])
     # the ledger: one release per partner report written now, and one for the district pages
     data = data_hashes(data_dir)
     params = {"data_dir": str(Path(data_dir).resolve()), "term": term, "formats": list(formats), "lang": lang,
@@ -426,11 +445,35 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
         import pandas as pd
         district_cells = pd.concat(ok_cells, ignore_index=True)
         district_cells = district_cells[district_cells["statistic"].isin(["change", "difference", "count"])]
-    record_release(layout, partner_id="district", files=[manifest.index_path.name, manifest.brief_path.name],
+    district_files = [manifest.index_path.name, manifest.brief_path.name] + ([deck.name] if deck is not None else [])
+    record_release(layout, partner_id="district", files=district_files,
                    cells=district_cells, profile=privacy.PrivacyProfile.from_config(
                        _district_privacy(data_dir)).name, recipients=recipients,
                    parameters=dict(params, partner_id="district"), data=data, versions=versions)
     return manifest
+
+
+def _propose_actions(data_dir, db, layout, partner_ids: Sequence[str]) -> None:
+    """Concerns on the boards become proposed actions for each partner's next check-in (records store).
+
+    Only when a records store exists (never created here); deduplicated across runs by
+    :func:`partner_analysis.records.proposals.propose_actions`.
+    """
+    from .bundle import load_bundle, open_records_store
+    from .status import proposed_actions
+    store = open_records_store(data_dir, db)
+    if store is None or not partner_ids:
+        return
+    from ..records.proposals import propose_actions
+    try:
+        props = []
+        for pid in partner_ids:
+            folder = layout.bundles / pid
+            if (folder / "bundle.json").exists():
+                props += proposed_actions(load_bundle(folder))
+        propose_actions(store, props)
+    finally:
+        store.close()  # no -wal/-shm file left beside the data
 
 
 def _exit_with_parent(parent_pid: int) -> None:
@@ -485,6 +528,25 @@ def _scan_release(layout, data_dir) -> None:
                               "was recorded as released", table=files[0])
 
 
+def _scan_deck(layout, data_dir, deck: Path) -> None:
+    """The deck is a zip the release scan cannot read: its XML parts and pictures are scanned here."""
+    import pandas as pd
+
+    from .bundle import DisclosureError
+    from .deck import scan_deck
+
+    students = Path(data_dir) / "students.parquet"
+    if not students.exists():
+        return
+    ids = pd.read_parquet(students, columns=["student_id"])["student_id"].astype(str)
+    if scan_deck(deck, ids):
+        dest = layout.work / "failed" / "leaked" / deck.name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(deck, dest)
+        raise DisclosureError(f"student identifiers found in {deck.name}; moved to work/failed/leaked/ and nothing "
+                              "was recorded as released", table=deck.name)
+
+
 def _district_privacy(data_dir) -> dict:
     from ..config import load_config
     return dict(load_config(Path(data_dir) / "district.yml").privacy)
@@ -499,7 +561,7 @@ def _write_public_manifest(path: Path, manifest: BatchManifest) -> None:
                                    indent=2))
 
 
-def _run_jobs(jobs: list[dict], *, executor, workers, progress) -> list[dict]:
+def _run_jobs(jobs: list[ReportJob], *, executor, workers, progress) -> list[dict]:
     if not jobs:
         return []
     rows = []
@@ -514,11 +576,10 @@ def _run_jobs(jobs: list[dict], *, executor, workers, progress) -> list[dict]:
         for fut in cf.as_completed(futures):
             job = futures[fut]
             try:
-                rows.append(fut.result())
+                rows.append(fut.result().as_dict())
             except Exception as err:  # noqa: BLE001 - a broken worker process fails its partner only
-                rows.append({"partner_id": job["parameters"]["partner_id"], "status": "failed", "seconds": 0.0,
-                             "attempts": 1, "stage": "worker", "error": f"{type(err).__name__}: {err}",
-                             "failing_cell": None, "html": "", "ipynb": "", "pdf": ""})
+                rows.append(ManifestRow(partner_id=job.partner_id, attempts=1, stage="worker",
+                                        error=f"{type(err).__name__}: {err}").as_dict())
             bar.update(1)
     finally:
         bar.close()

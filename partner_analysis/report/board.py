@@ -14,43 +14,12 @@ import pandas as pd
 
 from .. import privacy
 from ._html import esc, goal_status_words, missing, section
-from .bundle import GOAL_NOT_SHOWN, Bundle, dimension_label, headline_kpis
+from . import text as T
+from .bundle import GOAL_NOT_SHOWN, Bundle, dimension_label
+from .status import (attention_items, board_kpis, cost_per_outcome, displayed_number, goal_status, kpi_chip,
+                     report_settings)
 
 __all__ = ["board_items", "render_board", "goal_status"]
-
-
-def goal_status(bundle: Bundle, kpi_id: str) -> str:
-    """The goal status of one KPI in words ("met", "on track", "behind", "no goal set", "not yet recorded").
-
-    A goal whose KPI is hidden for this partner reads "not shown (small group)":
-    its status would place the hidden value relative to the target.
-    """
-    if not bundle.has("goals"):
-        return "not yet recorded"
-    goals = bundle.table("goals")
-    if goals is None or "kpi_id" not in goals.columns:
-        return "no goal set"
-    mine = goals[goals["kpi_id"].astype(str) == str(kpi_id)]
-    if not len(mine):
-        return "no goal set"
-    g = mine.iloc[0]
-    kpi = bundle.table("kpi_comparison")
-    row = None if kpi is None or "kpi_id" not in kpi.columns else kpi[kpi["kpi_id"].astype(str) == str(kpi_id)]
-    hidden_kpi = False
-    if row is not None and len(row):
-        r = row.iloc[0]
-        hidden_kpi = bool(_true(r.get("suppressed"))) or missing(r.get("mean_t"))
-    status = g.get("status")
-    if str(status) == GOAL_NOT_SHOWN or hidden_kpi:
-        # Defence in depth: bundles built before masking carried a status derived from the hidden value.
-        return GOAL_NOT_SHOWN
-    if not missing(status):
-        return goal_status_words(status, g.get("source"))
-    att = g.get("attainment")
-    if missing(att):
-        return "not measurable yet"
-    att = float(att)
-    return "met" if att >= 1 else ("on track" if att >= 0.5 else "behind")
 
 
 def _true(value) -> bool:
@@ -66,30 +35,75 @@ def _vs_group(r: pd.Series, profile: privacy.PrivacyProfile) -> str:
                                  unit=r.get("unit"), kind=r.get("kind"), profile=profile, change=diff)
     if text == privacy.NOT_SHOWN:
         return "not shown (a figure is coded or hidden)"
-    if text == "no change":
-        return "about the same as similar non-participants"
-    return f"{text} vs similar non-participants ({'better' if better else 'worse'})"
+    return T.tile_vs_similar(text, better)
+
+
+def _trend_points(bundle: Bundle, r: pd.Series) -> list[tuple[str, str, float | None]]:
+    """(term, displayed level, drawn value) of the participants, oldest first; hidden levels drawn as gaps."""
+    trend = bundle.table("kpi_trend")
+    if trend is None or not len(trend):
+        return []
+    g = trend[trend["kpi_id"].astype(str) == str(r["kpi_id"])]
+    order = {"same term last year": 0, "previous term": 1, "this term": 2}
+    g = g.assign(_o=g["when"].map(order).fillna(9)).sort_values("_o")
+    out = []
+    for _, t in g.iterrows():
+        shown = privacy.format_level(t["mean_t"], t.get("n_t"), unit=r.get("unit"), kind=r.get("kind"),
+                                     profile=bundle.profile)
+        out.append((str(t["term"]), shown, displayed_number(shown) if privacy.shown_plainly(shown) else None))
+    return out
+
+
+def _balance(bundle: Bundle) -> dict[str, str]:
+    """This term's contributions on both sides and the balance with its direction."""
+    bal = bundle.table("investment_balance")
+    if not bundle.has("investments") or bal is None or not len(bal):
+        return {}
+    mine = bal[bal["term"].astype(str) == str(bundle.term)] if "term" in bal.columns else bal
+    r = (mine if len(mine) else bal).iloc[-1]
+    cur = str(bundle.meta.get("currency") or "USD")
+    out = {"district": privacy.format_money(r.get("district_value"), cur),
+           "partner": privacy.format_money(r.get("partner_value"), cur),
+           "band": "" if missing(r.get("balance_band")) else str(r.get("balance_band")).replace("_", " ")}
+    share = r.get("partner_share")
+    if not missing(share):
+        out["direction"] = T.balance_direction(privacy.format_share(share), privacy.format_share(1 - float(share)),
+                                               float(share) > 0.5)
+    return out
 
 
 def board_items(bundle: Bundle) -> dict[str, Any]:
-    """Plain values of the board: ``tiles`` (list of dict) and ``fit``, ``investments``, ``checkins`` (str)."""
+    """Plain values of the board.
+
+    ``tiles`` (list of dict: label, value, status, chip word and icon, reasons,
+    sparkline points and alt text, change since last term, vs similar students,
+    goal), ``sentence`` (the overall status), ``attention`` (list of dict),
+    ``balance`` and ``costs`` (dicts of displayed text), and ``fit``,
+    ``investments``, ``checkins`` (str).
+    """
     tiles = []
-    kpi = bundle.table("kpi_comparison")
-    if bundle.has("kpi") and kpi is not None:
-        for _, r in headline_kpis(kpi, 4).iterrows():
-            suppressed = bool(r.get("suppressed")) and missing(r.get("mean_t"))
-            tiles.append({
-                "kpi_id": str(r["kpi_id"]), "label": str(r.get("kpi_label", r["kpi_id"])),
-                "value": "not shown (fewer than %d students)" % bundle.min_group_n if suppressed
-                else privacy.format_level(r.get("mean_t"), r.get("n_t"), unit=r.get("unit"), kind=r.get("kind"),
-                                          profile=bundle.profile),
-                "vs_last_term": privacy.NOT_SHOWN if suppressed else privacy.format_change(
-                    r.get("mean_t"), r.get("prev_term_mean_t"), n_now=r.get("n_t"), n_before=r.get("prev_term_n_t"),
-                    unit=r.get("unit"), kind=r.get("kind"), profile=bundle.profile, change=r.get("change_prev_term")),
-                "vs_comparison": _vs_group(r, bundle.profile),
-                "goal": goal_status(bundle, str(r["kpi_id"])),
-                "marker": "" if missing(r.get("marker")) else str(r.get("marker")),
-            })
+    settings = report_settings(bundle)
+    for _, r in board_kpis(bundle).iterrows():
+        suppressed = bool(r.get("suppressed")) and missing(r.get("mean_t"))
+        goal = goal_status(bundle, str(r["kpi_id"]))
+        chip = kpi_chip(r, goal, bundle.profile, settings["alert_levels"])
+        label = str(r.get("kpi_label", r["kpi_id"]))
+        points = _trend_points(bundle, r)
+        tiles.append({
+            "kpi_id": str(r["kpi_id"]), "label": label,
+            "value": "not shown (fewer than %d students)" % bundle.min_group_n if suppressed
+            else privacy.format_level(r.get("mean_t"), r.get("n_t"), unit=r.get("unit"), kind=r.get("kind"),
+                                      profile=bundle.profile),
+            "status": chip.status, "chip": chip.word, "icon": chip.icon, "reasons": list(chip.reasons),
+            "spark": [(t, v) for t, v, _ in points], "spark_values": [x for _, _, x in points],
+            "spark_alt": T.sparkline_alt(label, [(t, s) for t, s, _ in points]),
+            "vs_last_term": privacy.NOT_SHOWN if suppressed else T.tile_change(privacy.format_change(
+                r.get("mean_t"), r.get("prev_term_mean_t"), n_now=r.get("n_t"), n_before=r.get("prev_term_n_t"),
+                unit=r.get("unit"), kind=r.get("kind"), profile=bundle.profile, change=r.get("change_prev_term"))),
+            "vs_comparison": _vs_group(r, bundle.profile),
+            "goal": goal,
+            "marker": "" if missing(r.get("marker")) else str(r.get("marker")),
+        })
     b = bundle.meta.get("board", {})
     fit = "not yet recorded"
     if bundle.has("fit") and b.get("fit_band"):
@@ -106,25 +120,70 @@ def board_items(bundle: Bundle) -> dict[str, Any]:
     chk = "not yet recorded"
     if bundle.has("checkins") and b.get("checkin_status"):
         chk = str(b["checkin_status"]).replace("_", " ")
-    return {"tiles": tiles, "fit": fit, "investments": inv, "checkins": chk}
+    attention = attention_items(bundle)
+    counts: dict[str, int] = {}
+    for t in tiles:
+        if t["status"] != "none":
+            counts[t["status"]] = counts.get(t["status"], 0) + 1
+    return {"tiles": tiles, "fit": fit, "investments": inv, "checkins": chk, "attention": attention,
+            "balance": _balance(bundle), "costs": cost_per_outcome(bundle),
+            "sentence": T.overall_sentence(bundle.partner_name, counts, len(attention),
+                                           hidden=sum(t["status"] == "none" for t in tiles))}
+
+
+def _tile_html(t: dict) -> str:
+    from .. import plots
+    spark = plots.sparkline_svg(t["spark_values"], labels=[p for p, _ in t["spark"]], alt=t["spark_alt"]) \
+        if t["spark"] else ""
+    why = f'<span class="visually-hidden"> ({esc("; ".join(t["reasons"]))})</span>' if t["reasons"] else ""
+    L = T.BOARD_LABELS
+    return (f'<li class="tile status-{esc(t["status"])}"><h3>{esc(t["label"])}{esc(t["marker"])}</h3>'
+            f'<div class="tile-head"><p class="tile-value{"" if t["status"] != "none" else " value-hidden"}">'
+            f'{esc(t["value"])}</p>'
+            f'<p class="chip chip-{esc(t["status"])}"><span aria-hidden="true">{esc(t["icon"])}</span> '
+            f'{esc(t["chip"])}{why}</p>{spark}</div><dl>'
+            f'<div><dt>{esc(T._(L["since_last_term"]))}</dt><dd>{esc(t["vs_last_term"])}</dd></div>'
+            f'<div><dt>{esc(T._(L["vs_similar"]))}</dt><dd>{esc(t["vs_comparison"])}</dd></div>'
+            f'<div><dt>Goal</dt><dd>{esc(t["goal"])}</dd></div></dl></li>')
 
 
 def render_board(bundle: Bundle) -> str:
-    """HTML of the board (an ``<h2>`` section with ``<h3>`` tiles)."""
+    """HTML of the board (an ``<h2>`` section with ``<h3>`` tiles, attention list, investment, fit)."""
     items = board_items(bundle)
+    L = T.BOARD_LABELS
     if items["tiles"]:
-        tiles = []
-        for t in items["tiles"]:
-            tiles.append(
-                f'<li class="tile"><h3>{esc(t["label"])}{esc(t["marker"])}</h3>'
-                f'<p class="tile-value">{esc(t["value"])}</p><dl>'
-                f'<dt>Change since last term</dt><dd>{esc(t["vs_last_term"])}</dd>'
-                f'<dt>Compared with similar students</dt><dd>{esc(t["vs_comparison"])}</dd>'
-                f'<dt>Goal</dt><dd>{esc(t["goal"])}</dd></dl></li>')
-        kpis = f'<ul class="tiles">{"".join(tiles)}</ul>'
+        kpis = f'<ul class="tiles">{"".join(_tile_html(t) for t in items["tiles"])}</ul>'
     else:
-        kpis = '<p class="not-recorded">Student outcomes: not yet recorded.</p>'
-    status = (f'<dl class="status"><dt>Partnership fit</dt><dd>{esc(items["fit"])}</dd>'
-              f'<dt>Investment balance</dt><dd>{esc(items["investments"])}</dd>'
-              f'<dt>Check-ins this term</dt><dd>{esc(items["checkins"])}</dd></dl>')
-    return section("At a glance", kpis + status, id="board")
+        kpis = f'<p class="not-recorded">{esc(T._(L["outcomes_not_recorded"]))}</p>'
+    if items["attention"]:
+        att = "".join(f'<li class="att-{esc(a["severity"])}"><span aria-hidden="true">'
+                      f'{esc(T.STATUS_ICONS[a["severity"]])}</span> {esc(a["text"])}</li>'
+                      for a in items["attention"][:4])
+        more = len(items["attention"]) - 4
+        if more > 0:
+            att += f"<li>{esc(T.ngettext('and {n} more item (see Check-ins and Goals)', 'and {n} more items (see Check-ins and Goals)', more).format(n=more))}</li>"
+        attention = f'<ul class="attention">{att}</ul>'
+    else:
+        attention = f'<p>{esc(T._(L["attention_none"]))}</p>'
+    bal, costs = items["balance"], items["costs"]
+    if bal:
+        inv = (f'<p>{esc(T._(L["district_side"]))} {esc(bal["district"])} \u00b7 {esc(T._(L["partner_side"]))} '
+               f'{esc(bal["partner"])}' + (f' ({esc(bal["direction"])})' if bal.get("direction") else "") + "</p>")
+        if costs:
+            inv += '<ul class="costs">' + "".join(f"<li>{esc(T.cost_per(k, v))}</li>" for k, v in costs.items()) \
+                + "</ul>"
+    else:
+        inv = f'<p>{esc(T._(L["not_recorded"]))}</p>'
+    side = (f'<div class="board-side"><section aria-labelledby="attention-h"><h3 id="attention-h">'
+            f'{esc(T._(L["attention"]))}</h3>{attention}</section>'
+            f'<section aria-labelledby="investment-h"><h3 id="investment-h">{esc(T._(L["investment"]))}</h3>'
+            f'{inv}</section>'
+            f'<section aria-labelledby="status-h"><h3 id="status-h">{esc(T._("Partnership"))}</h3>'
+            f'<dl class="status"><div><dt>{esc(T._(L["fit"]))}</dt><dd>{esc(items["fit"])}</dd></div>'
+            f'<div><dt>{esc(T._(L["checkins"]))}</dt><dd>{esc(items["checkins"])}</dd></div></dl></section></div>')
+    body = f'<p class="overall">{esc(items["sentence"])}</p>{kpis}{side}'
+    return f'<section class="board" aria-labelledby="board">' + section_heading(T._(L["board"])) + body + "</section>"
+
+
+def section_heading(text: str) -> str:
+    return f'<h2 id="board">{esc(text)}</h2>'

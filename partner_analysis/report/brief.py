@@ -50,6 +50,12 @@ _NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "e
 _BANDS = {"balanced": "{be} balanced", "leaning": "leaned toward one side", "one-sided": "{be} one-sided"}
 #: The brief prints on one sheet (Letter or A4) for a board packet: tighter type and spacing on paper only.
 BRIEF_CSS = """.lede { color: #3b3b3b; margin-top: 0; }
+.figures { list-style: none; padding: 0; display: grid; grid-template-columns: repeat(auto-fit, minmax(11rem, 1fr));
+           gap: 0.5rem; margin: 0.5rem 0; }
+.figures li { border-left: 5px solid #1f4e79; padding: 0.2rem 0.6rem; }
+.figures .fig { display: block; font-size: 1.7rem; font-weight: 700; color: #1f4e79; }
+.story-fig { margin: 0.4rem 0; max-width: 36rem; }
+.story-fig figcaption { font-size: 0.85rem; color: #3b3b3b; }
 @page { margin: 10mm 12mm; }
 @media print {
   body { font-size: 9.5pt; line-height: 1.28; }
@@ -66,6 +72,11 @@ BRIEF_CSS = """.lede { color: #3b3b3b; margin-top: 0; }
   tr { break-inside: avoid; }
   .page-footer { margin-top: 0.6rem; font-size: 8pt; }
   .back { display: none; }
+  .figures { grid-template-columns: repeat(3, minmax(0, 1fr)); margin: 0.1rem 0; gap: 0.3rem; }
+  .figures li { padding: 0 0.4rem; }
+  .figures .fig { font-size: 12pt; display: inline; }
+  /* on paper the chart's numbers are the table's "Students taking part" column: the sheet stays one page */
+  .story-fig { display: none; }
 }
 """
 _ORDINALS = {"1": "first", "2": "second", "3": "third", "4": "fourth"}
@@ -484,7 +495,8 @@ def brief_html(bundles: Sequence[Bundle], *, term: str, district: str = "", link
         if r["partner_id"] in links:
             name = f'<a href="{esc(links[r["partner_id"]])}">{name}</a>'
         cells = [f'<th scope="row">{name}</th>',
-                 *[f"<td>{esc(r[c])}</td>" for c in ("sector", "students", "outcome", "fit_band")]]
+                 *[f'<td data-label="{esc(h)}">{esc(r[c])}</td>'
+                   for c, h in zip(("sector", "students", "outcome", "fit_band"), head[1:])]]
         body.append("<tr>" + "".join(cells) + "</tr>")
     head_html = "".join(f'<th scope="col">{esc(h)}</th>' for h in head)
     table = (f'<div class="table-wrap"><table class="data"><caption>Partnerships in {esc(term)}: one row per '
@@ -510,9 +522,19 @@ def brief_html(bundles: Sequence[Bundle], *, term: str, district: str = "", link
     ]
     how = "<ul>" + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>"
     title = f"Community brief: {who}, {term}"
+    from .story import headline_figures, participants_chart, spotlight
+    figs = "".join(f'<li><span class="fig">{esc(v)}</span> {esc(label)}</li>'
+                   for v, label in headline_figures(bundles, term=term)) if bundles else ""
+    spot = spotlight(bundles)
+    story = '<div class="story-top">' + (f'<ul class="figures">{figs}</ul>' if figs else "") + (
+        f'<figure class="story-fig">{participants_chart(bundles)}<figcaption>Students taking part by partnership '
+        "(rounded to the nearest 5)</figcaption></figure>" if bundles else "") + "</div>"
+    if spot:
+        story += section("Partner spotlight" + (f": {spot[0]}" if spot[0] else ""), f"<p>{esc(spot[1])}</p>",
+                         id="brief-spotlight", level=3)
     body_html = (f"<h1>Community brief: {esc(who)}, {esc(term)}</h1>"
                  f'<p class="lede">A one-page summary for the community, the school board and local '
-                 "organizations.</p>"
+                 "organizations.</p>" + story
                  + section("This quarter in brief" if _period(term) == "this quarter" else "This term in brief",
                            sentences, id="brief-summary")
                  + section("Partners at a glance", table, id="brief-partners")

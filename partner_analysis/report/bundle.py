@@ -45,7 +45,7 @@ from ..exceptions import ConfigError, InputDataError, PartnerAnalysisError
 
 __all__ = ["BundleInfo", "Bundle", "DisclosureError", "build_bundles", "load_bundle", "guard_table",
            "read_ledger", "default_ledger", "published_cells", "read_cells", "CELLS_FILE", "headline_kpis", "mask_goals", "PARTS", "BUNDLE_MANIFEST", "COUNT_COLUMNS",
-           "GOAL_NOT_SHOWN"]
+           "GOAL_NOT_SHOWN", "open_records_store"]
 
 BUNDLE_MANIFEST = "bundle.json"
 #: Published cells of a partner's report (work/ only): keys, displayed text, exact n, fingerprint.
@@ -565,6 +565,11 @@ def mask_goals(goals: pd.DataFrame, *, kpi: pd.DataFrame | None, participants: f
     return out
 
 
+def open_records_store(data_dir: str | Path, db=None) -> Any:
+    """The district's records store (None when there is none; never created here)."""
+    return _open_store(Path(data_dir), db)
+
+
 def _open_store(data_dir: Path, db) -> Any:
     if importlib.util.find_spec("partner_analysis.store") is None:
         return None
@@ -803,6 +808,7 @@ def build_bundles(data_dir: str | Path, *, term: str, partners: Iterable[str] | 
                     "sector": _plain(sectors.get(pid)),
                     "term_label": term, "district": config.name, "profile": pdict, "parts": parts,
                     "currency": str((config.valuation or {}).get("currency") or "USD"),
+                    "report": config.report.to_dict(),
                     "built_at": released_at}
             cells = published_cells(tables, partner_id=pid, term=term, profile=prof)
             _write_bundle(folder, meta, tables, k=k, student_ids=student_ids, cells=cells)

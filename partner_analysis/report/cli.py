@@ -134,8 +134,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--partner", action="append", metavar="P", help="only this partner id (repeatable)")
     p.add_argument("--workers", type=int, default=None, help="parallel reports (default: one per core)")
     p.add_argument("--out", type=Path, default=Path("reports"), help="output root (default: reports/)")
-    p.add_argument("--format", type=_formats, default=("html",), metavar="html[,pdf]",
-                   help="outputs: html (always), pdf (tagged, needs system Chromium)")
+    p.add_argument("--format", type=_formats, default=("html",), metavar="html[,pdf][,pptx]",
+                   help="outputs: html (always), pdf (tagged, needs system Chromium), pptx (the meeting deck, "
+                        "partnerships_<term>.pptx)")
     p.add_argument("--only-failed", action="store_true", help="re-run only partners that failed last time")
     p.add_argument("--timeout", type=float, default=300, help="seconds allowed per notebook cell (default 300)")
     p.add_argument("--db", default=None, help="records store URL/path (default DATA_DIR/records/records.sqlite)")

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Sequence
 
 from .. import privacy
-from ._html import esc
+from . import text as T
+from ._html import esc, missing
 
-__all__ = ["write_index", "index_html", "board_rows"]
+__all__ = ["write_index", "index_html", "board_rows", "portfolio_rows"]
 
 
 def board_rows(out_dir: str | Path, partner_ids: Sequence[str]) -> dict[str, dict]:
@@ -38,62 +39,171 @@ def _kpi_cell(k: dict | None, profile: privacy.PrivacyProfile) -> str:
                                  profile=profile, change=k.get("change_prev_term"))
 
 
+def _chip(status: str, word: str, icon: str) -> str:
+    return (f'<span class="chip chip-{esc(status)}"><span aria-hidden="true">{esc(icon)}</span> '
+            f'{esc(word)}</span>')
+
+
+def _vs_similar_summary(tiles: Sequence[dict]) -> str:
+    """"better on 2, worse on 1 of 4": the headline differences vs similar students that are shown."""
+    better = sum(t["vs_comparison"].endswith("(better)") for t in tiles)
+    worse = sum(t["vs_comparison"].endswith("(worse)") for t in tiles)
+    same = sum(t["vs_comparison"] == T._("about the same") for t in tiles)
+    shown = better + worse + same
+    if not shown:
+        return T._("not shown")
+    parts = [T._("better on {n}").format(n=better) if better else "",
+             T._("worse on {n}").format(n=worse) if worse else "",
+             T._("about the same on {n}").format(n=same) if same else ""]
+    return T._("{parts} of {n} shown").format(parts=", ".join(p for p in parts if p), n=shown)
+
+
+def portfolio_rows(bundles: Sequence) -> list[list[str]]:
+    """Each partner's results and cost side by side: last year and this term, cost per participant, and
+    cost per 0.1 standard deviation where an adjusted (or matched) effect size is shown.
+
+    Every figure is a displayed one: levels via ``privacy.format_level`` (trend table), money via
+    ``privacy.format_money``, the effect size via ``privacy.format_effect``; the cost per 0.1 SD is the shown
+    cost per participant divided by ten times the shown effect size, and only for a favourable effect.
+    """
+    from .status import board_kpis, cost_per_outcome, displayed_number
+    rows = []
+    for b in bundles:
+        costs = cost_per_outcome(b)
+        kpis = board_kpis(b)
+        trend = b.table("kpi_trend")
+        levels, ce = [], ""
+        for _, r in kpis.head(2).iterrows():
+            when = {}
+            if trend is not None and len(trend):
+                g = trend[trend["kpi_id"].astype(str) == str(r["kpi_id"])]
+                for _, t in g.iterrows():
+                    when[str(t["when"])] = privacy.format_level(t["mean_t"], t.get("n_t"), unit=r.get("unit"),
+                                                                kind=r.get("kind"), profile=b.profile)
+            label = str(r.get("kpi_label", r["kpi_id"]))
+            levels.append(T._("{label}: {before} \u2192 {now}").format(
+                label=label, before=when.get("same term last year", privacy.NOT_SHOWN),
+                now=when.get("this term", privacy.NOT_SHOWN)))
+            if not ce and str(r.get("design")) in ("adjusted", "matched") and costs.get("participant"):
+                es = privacy.format_effect(r.get("effect_size"), r.get("n_t"), r.get("n_c"), b.profile)
+                v = displayed_number(es) if privacy.shown_plainly(es) else None
+                hib = True if missing(r.get("higher_is_better")) else bool(r.get("higher_is_better"))
+                gain = None if v is None else (v if hib else -v)
+                cost = displayed_number(costs["participant"])
+                if gain and gain > 0 and cost:
+                    ce = T._("{money} per 0.1 SD on {label}").format(
+                        money=privacy.format_money(cost / (gain / 0.1), str(b.meta.get("currency") or "USD")),
+                        label=label)
+        bal = b.table("investment_balance")
+        spend = []
+        if b.has("investments") and bal is not None and len(bal) and "total_value" in bal.columns:
+            for _, t in bal.tail(3).iterrows():
+                spend.append(f"{t['term']}: {privacy.format_money(t['total_value'], str(b.meta.get('currency') or 'USD'))}")
+        rows.append([f"{b.partner_name} ({b.partner_id})", "; ".join(levels) or T._("not yet recorded"),
+                     "; ".join(spend) or T._("not yet recorded"), costs.get("participant", privacy.NOT_SHOWN),
+                     ce or T._("no adjusted effect to compare")])
+    return rows
+
+
 def index_html(rows: Sequence[dict], boards: dict[str, dict], *, term: str, lang: str = "en",
                summary: Sequence[str] = (), brief: str | None = None,
-               profile: privacy.PrivacyProfile | None = None) -> str:
-    """The index page as a string (see :func:`write_index`); ``summary`` sentences and a ``brief`` link on top."""
+               profile: privacy.PrivacyProfile | None = None, bundles: Sequence = ()) -> str:
+    """The district board as a page (see :func:`write_index`).
+
+    Partners x headline KPIs as a heat map of status chips (icon + word +
+    colour, with the level and the change since last term), the balance with
+    its direction, a vs-similar-students column, a "needs attention" summary
+    and the portfolio (results and cost side by side).
+    """
+    from .board import board_items
     from .html import page_shell
 
     profile = privacy.resolve_profile(profile)
-
+    by_id = {b.partner_id: b for b in bundles}
+    items = {pid: board_items(b) for pid, b in by_id.items()}
     headline: list[tuple[str, str]] = []
-    for b in boards.values():
-        for k in b.get("kpis", []):
-            if (k["kpi_id"], k.get("kpi_label") or k["kpi_id"]) not in headline:
-                headline.append((k["kpi_id"], k.get("kpi_label") or k["kpi_id"]))
-    headline = headline[:3]
+    for it in items.values():
+        for t in it["tiles"]:
+            if (t["kpi_id"], t["label"]) not in [(k, lab) for k, lab in headline] and \
+                    t["kpi_id"] not in [k for k, _ in headline]:
+                headline.append((t["kpi_id"], t["label"]))
     district = next((b.get("district") for b in boards.values() if b.get("district")), "")
-    head = ["Partner", "Fit band", "Investment balance", "Check-ins",
-            *[f"{label}: change since last term" for _, label in headline], "Report"]
-    body = []
+    head = [T._("Partner"), *[label for _, label in headline], T._("Vs similar students"), T._("Investment"),
+            T._("Partnership fit")]
+    body, attention = [], []
     for r in rows:
         pid = r["partner_id"]
         b = boards.get(pid, {})
+        it = items.get(pid)
         name = b.get("partner_name") or pid
         if r["status"] == "ok" and r.get("html"):
             partner = f'<a href="{esc(r["html"])}">{esc(name)}</a> ({esc(pid)})'
-            status = '<span class="status-ok">ready</span>'
         else:
-            partner = f"{esc(name)} ({esc(pid)})"
-            status = f'<span class="status-failed">failed at {esc(r.get("stage") or "run")}</span>'
-        kpis = {k["kpi_id"]: k for k in b.get("kpis", [])}
-        cells = [f'<th scope="row">{partner}</th>',
-                 f"<td>{esc(b.get('fit_band') or 'not yet recorded')}</td>",
-                 f"<td>{esc(b.get('balance_band') or 'not yet recorded')}</td>",
-                 f"<td>{esc(str(b.get('checkin_status') or 'not yet recorded').replace('_', ' '))}</td>",
-                 *[f"<td>{esc(_kpi_cell(kpis.get(kid), profile))}</td>" for kid, _ in headline],
-                 f"<td>{status}</td>"]
+            partner = (f'{esc(name)} ({esc(pid)})<br><span class="status-failed">report failed at '
+                       f'{esc(r.get("stage") or "run")}</span>')
+        tiles = {t["kpi_id"]: t for t in (it["tiles"] if it else [])}
+        cells = [f'<th scope="row">{partner}</th>']
+        for kid, _ in headline:
+            t = tiles.get(kid)
+            if t is None:
+                cells.append(f"<td>{esc(T._('not yet recorded'))}</td>")
+                continue
+            since = "" if t["vs_last_term"] in (privacy.NOT_SHOWN, "") else \
+                f'<br><span class="since">{esc(T._("since last term: {change}").format(change=t["vs_last_term"]))}</span>'
+            cells.append(f'<td class="heat heat-{esc(t["status"])}">{_chip(t["status"], t["chip"], t["icon"])}'
+                         f'<br>{esc(t["value"] if t["status"] != "none" else T._("not shown"))}{since}</td>')
+        inv = T._("not yet recorded")
+        if it and it["balance"].get("direction"):
+            inv = f'{it["balance"].get("band", "")} ({it["balance"]["direction"]})'.strip()
+        cells += [f"<td>{esc(_vs_similar_summary(list(tiles.values())) if tiles else T._('not yet recorded'))}</td>",
+                  f"<td>{esc(inv)}</td>",
+                  f"<td>{esc(b.get('fit_band') or T._('not yet recorded'))}</td>"]
+        cells = [cells[0]] + [c.replace("<td", f'<td data-label="{esc(h)}"', 1) for c, h in zip(cells[1:], head[1:])]
         body.append("<tr>" + "".join(cells) + "</tr>")
+        if it and it["attention"]:
+            n = len(it["attention"])
+            attention.append(f"<li><strong>{esc(name)}</strong>: "
+                             + esc(T.ngettext("{n} item", "{n} items", n).format(n=n)) + " \u2014 "
+                             + esc(it["attention"][0]["text"]) + "</li>")
     n_ok = sum(r["status"] == "ok" for r in rows)
     head_html = "".join(f'<th scope="col">{esc(h)}</th>' for h in head)
-    table = (f'<div class="table-wrap"><table class="data"><caption>Partnerships in {esc(term)}: one row per partner'
-             f"</caption><thead><tr>{head_html}</tr></thead>"
+    table = (f'<div class="table-wrap"><table class="data heatmap"><caption>Partnerships in {esc(term)}: '
+             f"headline results with their status</caption><thead><tr>{head_html}</tr></thead>"
              f"<tbody>{''.join(body)}</tbody></table></div>")
     top = "".join(f"<p>{esc(t)}</p>" for t in summary)
     if brief:
         top += f'<p><a href="{esc(brief)}">Read the community brief for {esc(term)}</a> (one page to share).</p>'
+    att = (f'<section aria-labelledby="attention-h"><h2 id="attention-h">{esc(T._("Needs attention"))}</h2>'
+           + (f'<ul class="attention">{"".join(attention)}</ul>' if attention
+              else f"<p>{esc(T._('Nothing needs attention this term.'))}</p>") + "</section>")
     intro = (f"<h1>Partnership reports, {esc(term)}</h1>"
-             + (f'<section aria-labelledby="summary-h"><h2 id="summary-h">District summary</h2>{top}</section>'
-                if top else "") +
              f"<p>{n_ok} of {len(rows)} partner reports are ready. Changes are since the previous term; "
              "figures for groups of fewer than the district's minimum are not shown (*).</p>")
-    notes = ("<h2>Notes</h2><ul><li>Fit band: from the latest partnership fit survey.</li>"
-             "<li>Investment balance: how the value of contributions is shared between the district and the "
-             "partner.</li><li>Check-ins: whether this term's check-in was held.</li></ul>")
-    return page_shell(intro + f'<section aria-labelledby="board-h"><h2 id="board-h">All partners</h2>{table}</section>'
-                      + notes,
+    summary_html = (f'<section aria-labelledby="summary-h"><h2 id="summary-h">District summary</h2>{top}</section>'
+                    if top else "")
+    port = portfolio_rows(bundles)
+    portfolio = ""
+    if port:
+        from ._html import table as _table
+        portfolio = (f'<section aria-labelledby="portfolio-h"><h2 id="portfolio-h">{esc(T._("Portfolio"))}</h2>'
+                     + _table(port, columns=[T._("Partner"), T._("Results: same term last year \u2192 this term"),
+                                             T._("Combined investment by term"), T._("Cost per participant"),
+                                             T._("Cost per 0.1 SD gain (adjusted comparison)")],
+                              caption=T._("Each partnership's results and cost side by side")) + "</section>")
+    notes = ("<h2>Notes</h2><ul><li>Status: \u2714 good, \u25cf watch, \u25b2 concern, \u2013 not shown; a "
+             "concern is an unfavourable result unlikely to be chance, a level beyond the district's alert level "
+             "or a goal off track.</li>"
+             "<li>Investment: how the value of contributions is shared between the district and the partner, "
+             "with who pays the larger share.</li><li>Cost per participant: the term's combined investment divided "
+             "by the rounded number of participating students.</li>"
+             "<li>Overdue check-ins and actions are listed under Needs attention.</li></ul>")
+    css = ("main, .page-header, .page-footer { max-width: 78rem; } .heatmap th, .heatmap td { font-size: 0.9rem; } "
+           ".heat { min-width: 7rem; } .heat-good { background: #f1f8f1; } .heat-watch { background: #fffaeb; } "
+           ".heat-concern { background: #fdf1f1; } .since { font-size: 0.85rem; color: #3b3b3b; }")
+    return page_shell(intro + f'<section aria-labelledby="board-h"><h2 id="board-h">All partners</h2>{table}'
+                      "</section>" + att + summary_html + portfolio + notes,
                       title=f"Partnership reports {term}" + (f", {district}" if district else ""), lang=lang,
-                      site=district or "Partnership reports",
+                      site=district or "Partnership reports", css=css,
                       footer=f"Generated {dt.date.today().isoformat()} by partner_analysis. Aggregates only.")
 
 
@@ -113,7 +223,8 @@ def write_index(out_dir: str | Path, *, rows: Sequence[dict], term: str, lang: s
     summary = district_summary(bundles, term=term, district=district) if bundles else []
     brief = BRIEF_FILE if (out_dir / BRIEF_FILE).exists() else None
     profile = bundles[0].profile if bundles else None
-    text = index_html(rows, boards, term=term, lang=lang, summary=summary, brief=brief, profile=profile)
+    text = index_html(rows, boards, term=term, lang=lang, summary=summary, brief=brief, profile=profile,
+                      bundles=bundles)
     problems = check_html(text)
     if problems:
         raise HtmlCheckError(problems, title="index")

@@ -16,6 +16,7 @@ import pandas as pd
 
 from .. import privacy
 from ._html import esc, missing, section
+from . import text as T
 from .bundle import GOAL_NOT_SHOWN, Bundle, dimension_label, headline_kpis
 
 __all__ = ["story", "render_story"]
@@ -64,10 +65,10 @@ def _kpi_sentence(r: pd.Series, k: int, profile: privacy.PrivacyProfile) -> str:
             direction = "higher" if diff > 0 else "lower"
             verb = "was" if _is_effect(r) else "was associated with a"
             if _is_effect(r):
-                text += (f"; taking part {verb} followed by a level {change.lstrip('+-')} {direction} than for a "
+                text += (f"; taking part {verb} followed by a level {T.percentage_points(change.lstrip('+-'))} {direction} than for a "
                          "comparable group (the groups were similar before the program)")
             else:
-                text += (f"; taking part {verb} {change.lstrip('+-')} {direction} level than for students who did "
+                text += (f"; taking part {verb} {T.percentage_points(change.lstrip('+-'))} {direction} level than for students who did "
                          "not take part (this does not show that the program caused the difference)")
         status = str(r.get("sample_status", ""))
         p_adj = r.get("p_adj")

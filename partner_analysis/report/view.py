@@ -10,6 +10,7 @@ import pandas as pd
 
 from .. import privacy
 from ..privacy import PERCENT_UNITS
+from . import text as T
 from ._html import drop_empty_columns, esc, fmt_date, goal_status_words, missing, not_recorded, section, table, \
     words, yes_no
 from .board import render_board
@@ -34,9 +35,10 @@ def _display_html(text: str) -> None:
 
 
 def title_html(bundle: Bundle) -> str:
-    return (f'<h1>{esc(bundle.partner_name)}: quarterly partnership report, {esc(bundle.term)}</h1>'
-            f'<p class="subtitle">{esc(bundle.meta.get("district", ""))}. Partner {esc(bundle.partner_id)}. '
-            'All figures are for groups of students; small groups are not shown.</p>')
+    return (f'<h1>{esc(bundle.partner_name)}: partnership report, {esc(bundle.term)}</h1>'
+            f'<p class="subtitle">{esc(bundle.meta.get("district", ""))} \u00b7 {esc(T._("partner"))} '
+            f'{esc(bundle.partner_id)} \u00b7 {esc(T._("figures are for groups of students; small groups are not shown"))}'
+            '</p>')
 
 
 def _reader_table(frame: pd.DataFrame | None, caption: str, columns: list[tuple[str, str, object]],
@@ -75,9 +77,10 @@ def outcomes_html(bundle: Bundle) -> str:
         body.append("<p>No outcomes could be compared this term.</p>")
     else:
         rows = [comparison_cells(r, bundle.profile) for _, r in kpi.iterrows()]
-        body.append(table(rows, columns=["Outcome", "Participants (n)", "Participants", "Comparison (n)",
-                                         "Comparison", "Difference", "Effect size (95% CI)", "Adjusted p",
-                                         "Reading"],
+        L = T.BOARD_LABELS
+        body.append(table(rows, columns=[T._("Outcome"), T._("Participants (number)"), T._("Participants' result"),
+                                         T._("Similar students (number)"), T._("Similar students' result"),
+                                         T._("Difference"), T._(L["size_column"]), T._(L["chance_column"])],
                           caption=f"Participating students compared with similar non-participants, {bundle.term}"))
     body.append(_trend_table(bundle))
     return section("Student outcomes", "".join(body), id="outcomes")
@@ -96,14 +99,13 @@ def comparison_cells(r: pd.Series, profile: privacy.PrivacyProfile) -> list[str]
                                  unit=unit, kind=kind, profile=profile, change=r.get("difference"))
     contrast = privacy.shown_plainly(diff) or diff == "no change"
     effect = privacy.format_effect(r.get("effect_size"), r.get("n_t"), r.get("n_c"), profile) if contrast else ""
-    if effect and privacy.shown_plainly(effect) and not missing(r.get("es_ci_low")):
-        effect += (f" ({privacy.format_effect(r['es_ci_low'], r.get('n_t'), r.get('n_c'), profile)} to "
-                   f"{privacy.format_effect(r['es_ci_high'], r.get('n_t'), r.get('n_c'), profile)})")
+    size = T.size_word(float(r["effect_size"])) if effect and privacy.shown_plainly(effect) else ""
+    tested = contrast and str(r.get("sample_status", "tested")) == "tested" and not missing(r.get("p_adj"))
+    chance = T.chance_word(float(r["p_adj"]) if tested else None) if contrast else T._(T.CHANCE_WORDS["untested"])
     return [f"{r.get('kpi_label', r['kpi_id'])}{'' if missing(r.get('marker')) else r['marker']}",
             privacy.format_participants(r.get("n_t"), profile), level["t"],
-            privacy.format_participants(r.get("n_c"), profile), level["c"], diff,
-            effect or privacy.NOT_SHOWN, privacy.format_p(r.get("p_adj")) if contrast else "not tested",
-            "effect" if str(r.get("wording")) == "effect" else "association"]
+            privacy.format_participants(r.get("n_c"), profile), level["c"], T.percentage_points(diff),
+            size or privacy.NOT_SHOWN, chance]
 
 
 def _trend_table(bundle: Bundle) -> str:
@@ -250,19 +252,11 @@ def notes_html(bundle: Bundle) -> str:
         f"{markers.get('complementary', '‡')} Hidden to protect another hidden figure (it could otherwise be worked "
         "out by subtraction).",
         f"Counts are rounded to the nearest 5; groups under {k} are shown as \u201c&lt;{k}\u201d.",
-        "Comparison group: students at the same schools and grades who did not take part in the partner's programs.",
-        "Effect size: Hedges' g for averages and the Cox index for yes/no outcomes; 95% confidence intervals.",
-        "Adjusted p: Benjamini-Hochberg adjustment for the number of outcomes tested.",
-        "Differences are described as \u201cassociated with\u201d taking part unless the groups were shown to be "
-        "similar before the program (baseline equivalence); only then is the word \u201ceffect\u201d used.",
+        *[esc(x) for x in T.methods_note(k)[:4]],
     ]
-    kpi = bundle.table("kpi_comparison")
     defs = ""
-    if kpi is not None and len(kpi) and "kpi_label" in kpi.columns:
-        defs = "<h3>Outcomes compared</h3><ul>" + "".join(
-            f"<li>{esc(r['kpi_label'])}</li>" for _, r in kpi.iterrows()) + "</ul>"
     body = "<h3>Data notes</h3><ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>" + defs
-    return section("Definitions and data notes", body, id="notes")
+    return section(T._("Methods note"), body, id="notes")
 
 
 def show_title(bundle: Bundle) -> None:
@@ -354,7 +348,9 @@ def _show_fit_chart(bundle: Bundle) -> None:
            f"{gap.get('dimension_label', gap['dimension'])} (district {privacy.format_score(gap['district_mean'])}, "
            f"partner {privacy.format_score(gap['partner_mean'])}).")
     ax = plots.plot_gap(long, dimension="dimension", side="side", value="score", alt=alt)
-    ax.set_xlabel("Mean fit score")
+    ax.set_xlim(1, 5)  # the survey's full 1-5 scale: a narrow axis makes small gaps look large
+    ax.set_xticks([1, 2, 3, 4, 5])
+    ax.set_xlabel("Mean fit score (1 to 5)")
     show_chart(ax.figure, alt=alt, twin=twin, caption="Data for the chart: fit scores by dimension")
 
 
