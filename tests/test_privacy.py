@@ -638,3 +638,10 @@ class TestLedger:
         (tmp_path / "l.jsonl").write_text("{not json\n", encoding="utf-8")
         with pytest.raises(InputDataError, match="row 1"):
             ledger.frame()
+
+
+def test_a_change_of_one_point_is_singular():
+    from partner_analysis.privacy.display import format_change, format_points
+    assert format_change(0.50, 0.49, n_now=100, n_before=100, kind="binary") == "+1 percentage point"
+    assert format_change(0.52, 0.49, n_now=100, n_before=100, kind="binary") == "+3 percentage points"
+    assert format_points(-0.01) == "-1 percentage point" and format_points(0.2) == "+20 percentage points"

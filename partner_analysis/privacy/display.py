@@ -330,7 +330,10 @@ def format_change(now: Any, before: Any, *, n_now: Any, n_before: Any, unit: Any
     diff = float(now) - float(before) if is_missing(change) else float(change)
     if _is_percent(unit, kind):
         pts = 100.0 * diff
-        return "no change" if round(pts, p.percent_decimals) == 0 else f"{pts:+.{p.percent_decimals}f} percentage points"
+        if round(pts, p.percent_decimals) == 0:
+            return "no change"
+        text = f"{pts:+.{p.percent_decimals}f}"
+        return f"{text} percentage point{'' if text.lstrip('+-') == '1' else 's'}"
     return "no change" if round(diff, p.mean_decimals) == 0 else f"{diff:+.{p.mean_decimals}f}"
 
 
@@ -388,4 +391,7 @@ def format_points(value: Any) -> str:
     if is_missing(value):
         return ""
     pts = 100 * float(value)
-    return "no change" if round(pts) == 0 else f"{pts:+.0f} percentage points"
+    if round(pts) == 0:
+        return "no change"
+    text = f"{pts:+.0f}"
+    return f"{text} percentage point{'' if text.lstrip('+-') == '1' else 's'}"
