@@ -11,6 +11,7 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from pg_fixture import pg_fresh_url, pg_server, pg_url  # noqa: E402,F401 - throw-away PostgreSQL fixtures
+from smtp_server import smtp  # noqa: E402,F401 - a local SMTP server (aiosmtpd)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

@@ -12,23 +12,10 @@ from partner_analysis.cli import main
 from partner_analysis.store import Store
 
 pytest.importorskip("aiosmtpd", reason="aiosmtpd (test extra) runs the local SMTP server")
-from test_access_mail import Inbox, _free_port  # noqa: E402
 
 TERM = "2025-26-Q2"
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def smtp():
-    from aiosmtpd.controller import Controller
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    try:
-        yield controller.port, inbox
-    finally:
-        controller.stop()
 
 
 def _ledger(out) -> list[dict]:

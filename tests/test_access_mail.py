@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email
-import email.policy
 import re
-import socket
 import stat
 import subprocess
 
@@ -25,37 +23,9 @@ aiosmtpd = pytest.importorskip("aiosmtpd", reason="aiosmtpd (test extra) runs th
 from aiosmtpd.controller import Controller  # noqa: E402
 from aiosmtpd.smtp import AuthResult  # noqa: E402
 
+from smtp_server import Inbox, free_port  # noqa: E402
+
 LINK = re.compile(r"https://survey\.district\.example/\?token=([A-Za-z0-9_-]+)")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Inbox:
-    """aiosmtpd handler that keeps every message it is given."""
-
-    def __init__(self):
-        self.messages: list[email.message.Message] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        msg = email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default)
-        msg["X-Envelope-To"] = ",".join(envelope.rcpt_tos)
-        self.messages.append(msg)
-        return "250 Message accepted for delivery"
-
-
-@pytest.fixture
-def smtp():
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    try:
-        yield controller.port, inbox
-    finally:
-        controller.stop()
 
 
 @pytest.fixture
@@ -170,7 +140,7 @@ def test_starttls_and_login_with_the_password_from_the_environment(wave, tmp_pat
         return AuthResult(success=ok)
 
     inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=_free_port(), tls_context=context,
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port(), tls_context=context,
                             require_starttls=True, authenticator=authenticator, auth_require_tls=True,
                             server_hostname="localhost")
     controller.start()
