@@ -19,13 +19,14 @@ import yaml
 
 from ..exceptions import InputDataError, did_you_mean
 from ..safeyaml import read_yaml
+from .attendance import ATTENDANCE_MODES, DEFAULT_ENROLMENTS
 from .schema import FALSE_TEXT, TABLES, TRUE_TEXT, ColumnSpec
 
 __all__ = ["SourceSpec", "ColumnMap", "read_map", "as_text", "ENTRY_KEYS", "MAP_KEYS"]
 
 ENTRY_KEYS = {"table", "file", "rows", "format", "delimiter", "encoding", "sheet", "columns", "recode",
               "constants", "derive", "where", "date_format", "na_values", "extra", "identity", "min_identity"}
-MAP_KEYS = {"config", "include", "tables", "description"}
+MAP_KEYS = {"config", "include", "tables", "description", "attendance", "default_enrolment"}
 
 
 class _LineDict(dict):
@@ -117,6 +118,23 @@ class ColumnMap:
     path: str
     sources: tuple[SourceSpec, ...]
     config_path: str | None = None
+    #: ``attendance:`` as declared (None = inferred by :attr:`attendance_mode`)
+    attendance: str | None = None
+    #: ``default_enrolment:`` none | whole_session (see partner_analysis.data.attendance)
+    default_enrolment: str = "none"
+
+    @property
+    def attendance_mode(self) -> str:
+        """The declared attendance mode, else inferred: events -> exceptions_only, summaries only ->
+        term_summaries, else daily_positive."""
+        if self.attendance is not None:
+            return self.attendance
+        tables = set(self.tables)
+        if "attendance_events" in tables:
+            return "exceptions_only"
+        if "attendance_terms" in tables and "attendance_daily" not in tables:
+            return "term_summaries"
+        return "daily_positive"
 
     @property
     def tables(self) -> tuple[str, ...]:
@@ -184,7 +202,19 @@ def read_map(path: str | Path, *, _seen: tuple = ()) -> ColumnMap:
     if not sources:
         raise _map_error("the map lists no tables", path=path, mapping=raw, key="tables",
                          fix="Add at least one entry under `tables:`")
-    return ColumnMap(path=str(path), sources=tuple(sources), config_path=config_path)
+    attendance = raw.get("attendance")
+    if attendance is not None and attendance not in ATTENDANCE_MODES:
+        raise _map_error(f"unknown attendance mode {attendance!r}", path=path, mapping=raw, key="attendance",
+                         value=attendance, fix=f"{did_you_mean(attendance, ATTENDANCE_MODES)}Use one of "
+                                               f"{list(ATTENDANCE_MODES)}")
+    default_enrolment = str(raw.get("default_enrolment", "none"))
+    if default_enrolment not in DEFAULT_ENROLMENTS:
+        raise _map_error(f"unknown default_enrolment {default_enrolment!r}", path=path, mapping=raw,
+                         key="default_enrolment", value=default_enrolment,
+                         fix=f"Use one of {list(DEFAULT_ENROLMENTS)}")
+    return ColumnMap(path=str(path), sources=tuple(sources), config_path=config_path,
+                     attendance=None if attendance is None else str(attendance),
+                     default_enrolment=default_enrolment)
 
 
 def _parse_entry(entry: Any, tname: str | None, path: Path) -> SourceSpec:

@@ -67,11 +67,12 @@ from .colmap import ColumnMap, SourceSpec, read_map
 from .dataset import check_replaceable, coerce_table, read_dataset, write_dataset
 from .readers import assemble
 from .schema import IMPORT_ORDER, TABLES
-from .validate import (MAX_ERRORS, ImportValidationError, TableFrame, check_references, check_table,
+from . import attendance as attendance_mod
+from .validate import (MAX_ERRORS, ImportValidationError, ProblemList, TableFrame, check_references, check_table,
                        validate_tables)
 
 __all__ = ["ColumnMap", "SourceSpec", "ImportResult", "ValidationResult", "ImportValidationError",
-           "read_map", "import_source", "validate_dataset", "validate_tables", "MAX_ERRORS"]
+           "read_map", "import_source", "finish_import", "validate_dataset", "validate_tables", "MAX_ERRORS"]
 
 POSSIBLE_DUPLICATES_FILE = "possible_duplicates.csv"
 
@@ -215,16 +216,43 @@ def import_source(source: str | Path, *, map_path: str | Path, out: str | Path,
     if not source.exists():
         raise InputDataError("source folder not found", path=source, fix="Pass the folder holding the exports")
     tables, errors = assemble(map_, source, cfg.grade_scale)
-    if "schools" not in tables and not any(s.table == "schools" for s in map_.sources):
+    return finish_import(tables, errors, cfg, out, mapped=map_.tables, map_path=map_.path,
+                         attendance=map_.attendance_mode, default_enrolment=map_.default_enrolment)
+
+
+def finish_import(tables: dict[str, TableFrame], errors: ProblemList, cfg: DistrictConfig, out: str | Path, *,
+                  mapped: tuple[str, ...], map_path: str, attendance: str = "daily_positive",
+                  default_enrolment: str = "none") -> ImportResult:
+    """Validate assembled tables, derive what the attendance mode needs, and write DATA_DIR atomically.
+
+    The common tail of every import (SIS column map, OneRoster, Ed-Fi): ``tables`` hold the text frames
+    read from the sources, ``errors`` the problems met while reading them. Exceptions-only attendance is
+    turned into ``attendance_terms`` here (:func:`partner_analysis.data.attendance.summarise_exceptions`);
+    a declared default enrolment becomes ``enrollment`` rows.
+
+    Raises
+    ------
+    ImportValidationError
+        Every problem found; nothing is written.
+    """
+    if "schools" not in tables and "schools" not in mapped:
         frame = _schools_from_config(cfg)
         tables["schools"] = TableFrame("schools", frame, [f"{cfg.source or 'district config'} (schools:)"], [None], [{}])
     for name in IMPORT_ORDER:
         if name in tables:
             check_table(tables[name], cfg, errors, drop_exact=True)
-    check_references(tables, errors, mapped=map_.tables)
-    errors.raise_if_any(f"the import ({map_.path})")
-
+    check_references(tables, errors, mapped=mapped)
+    errors.raise_if_any(f"the import ({map_path})")
+    typed = {n: t.frame for n, t in tables.items() if t.frame is not None}
+    problems = attendance_mod.check_coverage(typed, cfg, mode=attendance, default_enrolment_rule=default_enrolment,
+                                             paths={n: t.files[0] for n, t in tables.items() if t.files},
+                                             map_path=map_path)
+    for p in problems:
+        errors.add(p)
+    errors.raise_if_any(f"the import ({map_path})")
     warnings: list[str] = []
+    if attendance == "exceptions_only":
+        warnings += _derive_exception_summaries(tables, cfg, default_enrolment)
     if "schools" in tables and tables["schools"].frame is not None and cfg.schools:
         unlisted = sorted(set(tables["schools"].frame["school_id"].dropna()) - set(cfg.school_ids))
         if unlisted:
@@ -267,7 +295,37 @@ def import_source(source: str | Path, *, map_path: str | Path, out: str | Path,
                         warnings=tuple(warnings),
                         possible_duplicates_path=(out / POSSIBLE_DUPLICATES_FILE) if frames else None,
                         possible_duplicate_groups=groups, possible_duplicate_records=records,
-                        map_path=map_.path, config_source=cfg.source)
+                        map_path=map_path, config_source=cfg.source)
+
+
+def _derive_exception_summaries(tables: dict[str, TableFrame], cfg: DistrictConfig,
+                                default_enrolment: str) -> list[str]:
+    """Exceptions-only attendance -> enrolment (default rule) and ``attendance_terms`` (new TableFrames)."""
+    events = tables["attendance_events"].frame if "attendance_events" in tables else None
+    if events is None:
+        return []
+    students = tables["students"].frame if "students" in tables else None
+    days = tables["school_days"].frame if "school_days" in tables else None
+    sessions = tables["school_sessions"].frame if "school_sessions" in tables else None
+    warnings = []
+    if "enrollment" not in tables and default_enrolment == "whole_session":
+        spans = attendance_mod.default_enrolment(events, students, cfg, school_days=days, school_sessions=sessions)
+        tables["enrollment"] = TableFrame("enrollment", spans, ["default_enrolment: whole_session"], [None], [{}])
+        warnings.append(f"enrollment: {len(spans):,} span(s) from the default enrolment (every student with an "
+                        "event at a school enrolled there for the whole session)")
+    summary = attendance_mod.summarise_exceptions(events, tables["enrollment"].frame, cfg, school_days=days,
+                                                  school_sessions=sessions)
+    given = tables.get("attendance_terms")
+    if given is not None and given.frame is not None and len(given.frame):
+        have = pd.MultiIndex.from_frame(given.frame[["student_id", "term_id"]].astype(str))
+        new = ~pd.MultiIndex.from_frame(summary[["student_id", "term_id"]]).isin(have)
+        merged = pd.concat([given.frame.drop(columns=["_src", "_row"], errors="ignore"), summary[new]],
+                           ignore_index=True)
+        given.frame = merged
+    else:
+        tables["attendance_terms"] = TableFrame("attendance_terms", summary,
+                                                ["attendance_events (exceptions only)"], [None], [{}])
+    return warnings
 
 
 def validate_dataset(path: str | Path) -> ValidationResult:

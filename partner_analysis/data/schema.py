@@ -81,7 +81,8 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in [
     ), key=("school_id",), description="One row per school."),
     TableSpec("students", (
         C("student_id", "id"), C("school_id", "id"),
-        C("grade_level", "int", min=-1, max=13, description="-1 = pre-K, 0 = K"),
+        C("grade_level", "int", min=-1, max=13, nullable=True,
+          description="-1 = pre-K, 0 = K; missing when the source has no grade (Ed-Fi without enrolment)"),
         C("birth_date", "date", required=False, nullable=True),
         C("gender", "category", required=False, nullable=True, choices=("F", "M", "X")),
         C("race_ethnicity", "str", required=False, nullable=True),
@@ -119,6 +120,34 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in [
         C("days_enrolled", "float", min=0, max=366), C("days_absent", "float", min=0, max=366),
     ), key=("student_id", "term_id"), references={"student_id": ("students", "student_id")},
         description="Per-term attendance summaries, for SIS exports without daily data."),
+    TableSpec("enrollment", (
+        C("student_id", "id"), C("school_id", "id"), C("entry_date", "date"),
+        C("exit_date", "date", required=False, nullable=True,
+          description="last day enrolled (inclusive); missing = still enrolled"),
+    ), key=("student_id", "school_id", "entry_date"),
+        references={"student_id": ("students", "student_id"), "school_id": ("schools", "school_id")},
+        description="Enrolment spans: a student at a school from entry_date to exit_date (both inclusive)."),
+    TableSpec("school_days", (
+        C("school_id", "id"), C("date", "date"),
+        C("instructional", "bool", required=False, nullable=True,
+          description="an instructional day (default true)"),
+    ), key=("school_id", "date"), references={"school_id": ("schools", "school_id")},
+        description="The school calendar, one row per school day (Ed-Fi calendarDates)."),
+    TableSpec("school_sessions", (
+        C("school_id", "id"), C("term_id", "id"), C("begin_date", "date"), C("end_date", "date"),
+        C("instructional_days", "float", min=0, max=366),
+    ), key=("school_id", "term_id"), references={"school_id": ("schools", "school_id")},
+        description="Instructional days per school and session (Ed-Fi sessions' TotalInstructionalDays), "
+                    "for calendars that give totals, not dates."),
+    TableSpec("attendance_events", (
+        C("student_id", "id"), C("date", "date"),
+        C("status", "category", choices=ATTENDANCE_STATUSES),
+        C("fraction_absent", "float", required=False, nullable=True, min=0, max=1),
+        C("school_id", "id", required=False, nullable=True),
+    ), key=("student_id", "date", "status"),
+        references={"student_id": ("students", "student_id"), "school_id": ("schools", "school_id")},
+        description="Exceptions-only attendance: one row per absence/tardy event; a day without an event is a "
+                    "day present (see partner_analysis.data.attendance)."),
     TableSpec("course_grades", (
         C("student_id", "id"), C("term_id", "id"), C("course_id", "id"),
         C("subject", "str", required=False, nullable=True),
@@ -139,8 +168,9 @@ TABLES: dict[str, TableSpec] = {t.name: t for t in [
 ]}
 
 #: Order in which tables are validated/imported (referenced tables first).
-IMPORT_ORDER = ("schools", "students", "partners", "programs", "participation", "attendance_daily",
-                "attendance_terms", "course_grades", "engagement", "wbl_hours")
+IMPORT_ORDER = ("schools", "students", "partners", "programs", "participation", "enrollment", "school_days",
+                "school_sessions", "attendance_daily", "attendance_events", "attendance_terms", "course_grades",
+                "engagement", "wbl_hours")
 
 
 def table_spec(name: str) -> TableSpec:
