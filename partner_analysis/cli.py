@@ -44,6 +44,13 @@ def _cmd_import(args) -> int:
     return 0
 
 
+def _cmd_import_edfi(args) -> int:
+    from .data.edfi import import_edfi
+    result = import_edfi(args.source, map_path=args.map, out=args.out, config=args.config)
+    print(result.report())
+    return 0
+
+
 def _cmd_validate(args) -> int:
     from .data.load import validate_dataset
     result = validate_dataset(args.data_dir)
@@ -81,6 +88,20 @@ def _add_data(sub) -> None:
     p.add_argument("--config", type=_path, default=None, help="district.yml (default: the map's `config`, "
                                                               "else the embedded default)")
     p.set_defaults(func=_cmd_import)
+
+    p = sub.add_parser("import-edfi", help="import Ed-Fi XML interchanges into a validated DATA_DIR",
+                       description="Read Ed-Fi Data Standard XML interchanges (Student, StudentEnrollment, "
+                                   "EducationOrganization, EducationOrgCalendar, StudentAttendance, StudentProgram), "
+                                   "map descriptors and programme associations through an Ed-Fi map, validate "
+                                   "everything, and write DATA_DIR only if all of it is valid (docs/ed-fi.md).")
+    p.add_argument("source", type=_path, help="folder (or file) holding the XML interchanges")
+    p.add_argument("--map", type=_path, default=None,
+                   help="Ed-Fi map YAML (see examples/edfi_grand_bend/edfi.yml; default: the default descriptor "
+                        "table, exceptions-only attendance, no partner programmes)")
+    p.add_argument("--out", type=_path, required=True, help="output DATA_DIR (as for `import`)")
+    p.add_argument("--config", type=_path, default=None, help="district.yml (default: the map's `config`, "
+                                                              "else the embedded default)")
+    p.set_defaults(func=_cmd_import_edfi)
 
     p = sub.add_parser("validate", help="re-check a DATA_DIR", description="Re-run every check on a DATA_DIR.")
     p.add_argument("data_dir", type=_path)

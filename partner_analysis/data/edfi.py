@@ -1,0 +1,441 @@
+"""Ed-Fi Data Standard XML interchanges -> a validated DATA_DIR (``partner-analysis import-edfi``).
+
+Every ``*.xml`` file of SOURCE is parsed with :mod:`defusedxml` (no DTDs, entities or external references)
+and recognised by the entities it holds, whatever its name:
+
+==========================================  ==========================================================
+Ed-Fi entity (interchange)                  table
+==========================================  ==========================================================
+School (EducationOrganization)              ``schools``: SchoolId, NameOfInstitution, SchoolCategory
+Student (Student)                           ``students``: StudentUniqueId, BirthData/BirthDate, BirthSex
+StudentSchoolAssociation (StudentEnrollment)  ``enrollment``: EntryDate, ExitWithdrawDate; EntryGradeLevel
+                                            gives ``students.grade_level`` (latest entry)
+Session (EducationOrgCalendar)              ``school_sessions``: BeginDate, EndDate, TotalInstructionalDays
+CalendarDate (EducationOrgCalendar)         ``school_days``: Date, CalendarEvent (instructional or not)
+StudentSchoolAttendanceEvent                ``attendance_events``: EventDate, AttendanceEventCategory,
+(StudentAttendance)                         EventDuration (the share of the day, for absences)
+Student*ProgramAssociation (StudentProgram)  ``participation`` for the programmes of the map
+==========================================  ==========================================================
+
+Rules (docs/ed-fi.md)
+---------------------
+* ``students.school_id`` is the school of the student's latest enrolment span; ``grade_level`` its entry
+  grade (missing when there is no StudentSchoolAssociation). With ``default_enrolment: whole_session`` and
+  no associations, the school is that of the student's latest attendance event. Students with neither are
+  left out (counted in the import's warnings), with their programme associations.
+* A school's calendar dates are used for a session only when its instructional dates number the session's
+  ``TotalInstructionalDays``; otherwise (the Grand Bend sample lists only the first and last day) the
+  session total is used and the import says so.
+* Every other problem is an :class:`~partner_analysis.exceptions.InputDataError` naming the file, the line
+  of the element (as ``row``), the element path (as ``column``), the value and the fix; the validation,
+  the all-or-nothing write and exit 2 are those of the SIS import
+  (:func:`partner_analysis.data.load.finish_import`).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+import xml.etree.ElementTree as ET
+
+import defusedxml.ElementTree as DET
+from defusedxml import DefusedXmlException
+import numpy as np
+import pandas as pd
+
+from ..config import DistrictConfig, load_config
+from ..exceptions import InputDataError
+from .dataset import check_replaceable
+from .edfi_map import EdfiMap, read_edfi_map
+from .load import ImportResult, finish_import
+from .schema import TABLES
+from .validate import ProblemList, TableFrame
+
+__all__ = ["import_edfi", "read_interchanges", "parse_xml", "EdfiRows"]
+
+ENROLMENT_ENTITY = "StudentSchoolAssociation"
+
+
+# -- XML with line numbers -----------------------------------------------------------------------------
+
+class _LineBuilder(ET.TreeBuilder):
+    """A tree builder that records the line where each element starts."""
+
+    def __init__(self):
+        super().__init__()
+        self.lines: dict[int, int] = {}
+        self.parser = None
+
+    def start(self, tag, attrs):
+        el = super().start(tag.rsplit("}", 1)[-1], attrs)  # local names: namespaces vary by version
+        self.lines[id(el)] = self.parser.parser.CurrentLineNumber
+        return el
+
+
+def parse_xml(path: Path) -> tuple[ET.Element, dict[int, int]]:
+    """Parse one XML file safely; return the root (local tag names) and element id -> line.
+
+    Raises
+    ------
+    InputDataError
+        Malformed XML (with the line), or a DTD/entity/external reference (refused for safety).
+    """
+    builder = _LineBuilder()
+    parser = DET.DefusedXMLParser(target=builder)
+    builder.parser = parser
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                parser.feed(chunk)
+        root = parser.close()
+    except ET.ParseError as err:
+        line = err.position[0] if getattr(err, "position", None) else None
+        raise InputDataError(f"not well-formed XML ({err})", path=path, row=line,
+                             fix="Export the interchange again; the file is damaged or truncated") from err
+    except DefusedXmlException as err:
+        raise InputDataError(f"the XML declares a DTD, an entity or an external reference ({err!r}); refused "
+                             "for safety", path=path,
+                             fix="Export the interchange without a DOCTYPE (Ed-Fi interchanges need none)") from err
+    return root, builder.lines
+
+
+def _text(el: ET.Element, path: str) -> str | None:
+    found = el.find(path)
+    if found is None or found.text is None:
+        return None
+    text = found.text.strip()
+    return text or None
+
+
+def _code(uri: str | None) -> tuple[str | None, str | None]:
+    """``uri://ed-fi.org/AttendanceEventCategoryDescriptor#Excused Absence`` -> (type, code value)."""
+    if uri is None:
+        return None, None
+    if "#" not in uri:
+        return None, uri
+    head, code = uri.split("#", 1)
+    return head.rstrip("/").rsplit("/", 1)[-1], code
+
+
+# -- collected rows --------------------------------------------------------------------------------------
+
+class EdfiRows:
+    """Rows per table with where each came from (file, line, element path of each column)."""
+
+    def __init__(self):
+        self.rows: dict[str, list[dict]] = {}
+        self.files: dict[str, list[str]] = {}
+        self.headers: dict[str, list[dict]] = {}
+
+    def add(self, table: str, file: str, line: int, values: dict, headers: dict) -> None:
+        files = self.files.setdefault(table, [])
+        if file not in files:
+            files.append(file)
+            self.headers.setdefault(table, []).append(dict(headers))
+        self.rows.setdefault(table, []).append({**values, "_src": files.index(file), "_row": line})
+
+    def frame(self, table: str) -> pd.DataFrame:
+        cols = [c for c in TABLES[table].column_names]
+        rows = self.rows.get(table, [])
+        frame = pd.DataFrame(rows, columns=[*cols, "_src", "_row"]) if rows else \
+            pd.DataFrame(columns=[*cols, "_src", "_row"])
+        present = [c for c in cols if c in frame.columns and (frame[c].notna().any() or TABLES[table].column(c).required)]
+        frame = frame[[*present, "_src", "_row"]].astype({c: "object" for c in present})
+        frame["_src"] = frame["_src"].astype(np.int32)
+        frame["_row"] = frame["_row"].astype(np.int64)
+        return frame.reset_index(drop=True)
+
+    def table_frame(self, table: str, frame: pd.DataFrame | None = None) -> TableFrame:
+        frame = self.frame(table) if frame is None else frame
+        files = self.files.get(table, ["(none)"])
+        return TableFrame(table, frame, list(files), [None] * len(files), list(self.headers.get(table, [{}])))
+
+
+class _Reader:
+    """Walks the entities of each interchange into :class:`EdfiRows`."""
+
+    def __init__(self, emap: EdfiMap, config: DistrictConfig, errors: ProblemList):
+        self.emap = emap
+        self.config = config
+        self.errors = errors
+        self.out = EdfiRows()
+        self.grades: dict[tuple[str, str, str], Any] = {}  # (student, school, entry) -> grade
+        self.ignored_programs: dict[str, int] = {}
+        self.entities: dict[str, int] = {}
+
+    # a descriptor to a value, with an error naming where
+    def descriptor(self, el, path: str, kind: str, file: str, line: int) -> Any:
+        uri = _text(el, path)
+        if uri is None:
+            return None
+        _, code = _code(uri)
+        known, value = self.emap.descriptor(kind, code)
+        if not known:
+            self.errors.add(InputDataError(
+                f"unknown {kind} code value {code!r}", path=file, row=line, column=path, value=uri,
+                fix=f"Add it to the Ed-Fi map: `descriptors: {{{kind}: {{\"{code}\": <value>}}}}`"))
+        return value
+
+    def term_for_session(self, name: str | None, begin: str | None, end: str | None, file: str, line: int):
+        if name in self.emap.sessions:
+            return self.emap.sessions[name]
+        try:
+            b, e = pd.Timestamp(begin).date(), pd.Timestamp(end).date()
+        except (TypeError, ValueError):
+            return None  # the dates' own checks report them
+        for t in self.config.ordered_terms:
+            if t.start <= b and e <= t.end:
+                return t.id
+        self.errors.add(InputDataError(
+            f"session {name!r} ({begin} to {end}) lies in no term of the district config", path=file, row=line,
+            column="SessionName", value=name,
+            fix=f"Map it in the Ed-Fi map (`sessions: {{\"{name}\": <term id>}}`) or add its term to district.yml"))
+        return None
+
+    def read(self, path: Path) -> None:
+        root, lines = parse_xml(path)
+        file = str(path)
+        for el in root:
+            name = el.tag
+            line = lines.get(id(el), 0)
+            handler = getattr(self, f"_{name}", None)
+            if handler is None and name.startswith("Student") and name.endswith("ProgramAssociation"):
+                handler = self._program_association
+            if handler is not None:
+                self.entities[name] = self.entities.get(name, 0) + 1
+                handler(el, file, line)
+
+    def _School(self, el, file, line):
+        self.out.add("schools", file, line, {
+            "school_id": _text(el, "SchoolId"), "name": _text(el, "NameOfInstitution"),
+            "level": self.descriptor(el, "SchoolCategory", "SchoolCategoryDescriptor", file, line)},
+            {"school_id": "SchoolId", "name": "NameOfInstitution", "level": "SchoolCategory"})
+
+    def _Student(self, el, file, line):
+        gender = self.descriptor(el, "BirthData/BirthSex", "SexDescriptor", file, line)
+        self.out.add("students", file, line, {
+            "student_id": _text(el, "StudentUniqueId"), "birth_date": _text(el, "BirthData/BirthDate"),
+            "gender": gender}, {"student_id": "StudentUniqueId", "birth_date": "BirthData/BirthDate",
+                                "gender": "BirthData/BirthSex"})
+
+    def _StudentSchoolAssociation(self, el, file, line):
+        student = _text(el, "StudentReference/StudentIdentity/StudentUniqueId")
+        school = _text(el, "SchoolReference/SchoolIdentity/SchoolId")
+        entry = _text(el, "EntryDate")
+        grade = self.descriptor(el, "EntryGradeLevel", "GradeLevelDescriptor", file, line)
+        self.grades[(student, school, entry)] = grade
+        self.out.add("enrollment", file, line, {
+            "student_id": student, "school_id": school, "entry_date": entry,
+            "exit_date": _text(el, "ExitWithdrawDate")},
+            {"student_id": "StudentReference/StudentIdentity/StudentUniqueId",
+             "school_id": "SchoolReference/SchoolIdentity/SchoolId", "entry_date": "EntryDate",
+             "exit_date": "ExitWithdrawDate"})
+
+    def _Session(self, el, file, line):
+        name, begin, end = _text(el, "SessionName"), _text(el, "BeginDate"), _text(el, "EndDate")
+        self.out.add("school_sessions", file, line, {
+            "school_id": _text(el, "SchoolReference/SchoolIdentity/SchoolId"),
+            "term_id": self.term_for_session(name, begin, end, file, line), "begin_date": begin, "end_date": end,
+            "instructional_days": _text(el, "TotalInstructionalDays")},
+            {"school_id": "SchoolReference/SchoolIdentity/SchoolId", "term_id": "SessionName",
+             "begin_date": "BeginDate", "end_date": "EndDate", "instructional_days": "TotalInstructionalDays"})
+
+    def _CalendarDate(self, el, file, line):
+        kinds = []
+        for ev in el.findall("CalendarEvent"):
+            holder = ET.Element("h")
+            holder.append(ev)
+            kinds.append(self.descriptor(holder, "CalendarEvent", "CalendarEventDescriptor", file, line))
+        self.out.add("school_days", file, line, {
+            "school_id": _text(el, "CalendarReference/CalendarIdentity/SchoolReference/SchoolIdentity/SchoolId"),
+            "date": _text(el, "Date"), "instructional": "true" if any(k is True for k in kinds) else "false"},
+            {"school_id": "CalendarReference/CalendarIdentity/SchoolReference/SchoolIdentity/SchoolId",
+             "date": "Date", "instructional": "CalendarEvent"})
+
+    def _StudentSchoolAttendanceEvent(self, el, file, line):
+        status = self.descriptor(el, "AttendanceEvent/AttendanceEventCategory", "AttendanceEventCategoryDescriptor",
+                                 file, line)
+        duration = _text(el, "AttendanceEvent/EventDuration")
+        # EventDuration is the share of the day the event covers: for an absence, the share missed
+        fraction = duration if status in ("excused", "unexcused", "partial", "suspended") else None
+        self.out.add("attendance_events", file, line, {
+            "student_id": _text(el, "StudentReference/StudentIdentity/StudentUniqueId"),
+            "date": _text(el, "AttendanceEvent/EventDate"), "status": status, "fraction_absent": fraction,
+            "school_id": _text(el, "SchoolReference/SchoolIdentity/SchoolId")},
+            {"student_id": "StudentReference/StudentIdentity/StudentUniqueId", "date": "AttendanceEvent/EventDate",
+             "status": "AttendanceEvent/AttendanceEventCategory", "fraction_absent": "AttendanceEvent/EventDuration",
+             "school_id": "SchoolReference/SchoolIdentity/SchoolId"})
+
+    def _program_association(self, el, file, line):
+        name = _text(el, "ProgramReference/ProgramIdentity/ProgramName")
+        _, type_code = _code(_text(el, "ProgramReference/ProgramIdentity/ProgramType"))
+        rule = self.emap.program_for(name, type_code)
+        if rule is None:
+            key = name or type_code or "?"
+            self.ignored_programs[key] = self.ignored_programs.get(key, 0) + 1
+            return
+        self.out.add("participation", file, line, {
+            "student_id": _text(el, "StudentReference/StudentIdentity/StudentUniqueId"),
+            "program_id": rule.program_id, "start_date": _text(el, "BeginDate"), "end_date": _text(el, "EndDate")},
+            {"student_id": "StudentReference/StudentIdentity/StudentUniqueId",
+             "program_id": "ProgramReference/ProgramIdentity/ProgramName", "start_date": "BeginDate",
+             "end_date": "EndDate"})
+
+
+def _xml_files(source: Path) -> list[Path]:
+    if source.is_file():
+        return [source]
+    return sorted(p for p in source.iterdir() if p.suffix.lower() == ".xml" and p.is_file())
+
+
+def read_interchanges(source: str | Path, emap: EdfiMap, config: DistrictConfig) -> tuple[
+        dict[str, TableFrame], ProblemList, list[str]]:
+    """Read every Ed-Fi XML interchange of ``source`` into text tables (not yet validated).
+
+    Returns
+    -------
+    tables, errors, notes
+        TableFrames by table name, the problems met, and notes for the import's warnings.
+    """
+    source = Path(source)
+    files = _xml_files(source) if source.exists() else []
+    if not files:
+        raise InputDataError("no Ed-Fi XML interchange found", path=source,
+                             fix="Pass the folder holding the interchanges (Student.xml, StudentSchoolAttendance.xml, "
+                                 "...)")
+    errors = ProblemList()
+    reader = _Reader(emap, config, errors)
+    for f in files:
+        reader.read(f)
+    notes: list[str] = []
+    out = reader.out
+    tables: dict[str, TableFrame] = {}
+    for name in ("schools", "enrollment", "school_sessions", "attendance_events"):
+        if out.rows.get(name):
+            tables[name] = out.table_frame(name)
+    if "school_days" in out.rows:
+        tables["school_days"] = _complete_calendars(out, tables.get("school_sessions"), config, notes)
+        if tables["school_days"] is None:
+            del tables["school_days"]
+    if "students" not in out.rows:
+        raise InputDataError("no Student entities found", path=source,
+                             fix="Add the Student interchange (Student.xml) to SOURCE")
+    students, kept = _students(out, reader, emap, notes)
+    tables["students"] = students
+    if emap.partners:
+        tables["partners"] = TableFrame("partners", pd.DataFrame([{k: (None if v is None else str(v))
+                                                                   for k, v in p.items()} for p in emap.partners]),
+                                        [f"{emap.path} (partners:)"], [None], [{}])
+    if emap.programs:
+        tables["programs"] = TableFrame("programs", pd.DataFrame([
+            {"program_id": r.program_id, "partner_id": r.partner_id, "name": r.name, "type": r.type,
+             "school_ids": r.school_ids} for r in emap.programs]), [f"{emap.path} (programs:)"], [None], [{}])
+    if out.rows.get("participation"):
+        part = out.frame("participation")
+        drop = ~part["student_id"].isin(kept) & part["student_id"].isin(out.frame("students")["student_id"])
+        if drop.any():
+            notes.append(f"participation: {int(drop.sum()):,} programme association(s) of students without "
+                         "enrolment left out")
+        tables["participation"] = out.table_frame("participation", part[~drop.to_numpy()].reset_index(drop=True))
+    if reader.ignored_programs:
+        shown = ", ".join(f"{k} {v}" for k, v in sorted(reader.ignored_programs.items()))
+        notes.append(f"participation: program associations not mapped to a partner programme were ignored ({shown})")
+    return tables, errors, notes
+
+
+def _complete_calendars(out: EdfiRows, sessions: TableFrame | None, config, notes: list[str]) -> TableFrame | None:
+    """Keep a school's calendar dates only for sessions they fully cover (see the module docstring)."""
+    days = out.frame("school_days")
+    if sessions is None or not len(sessions.frame):
+        return out.table_frame("school_days", days)
+    ses = sessions.frame
+    keep = np.ones(len(days), dtype=bool)
+    d = pd.to_datetime(days["date"], errors="coerce")
+    instructional = days["instructional"].eq("true").to_numpy()
+    for rec in ses.itertuples():
+        b, e = pd.to_datetime(rec.begin_date, errors="coerce"), pd.to_datetime(rec.end_date, errors="coerce")
+        total = pd.to_numeric(rec.instructional_days, errors="coerce")
+        if pd.isna(b) or pd.isna(e) or pd.isna(total):
+            continue
+        inside = (days["school_id"] == rec.school_id).to_numpy() & (d >= b).to_numpy() & (d <= e).to_numpy()
+        n = int((inside & instructional).sum())
+        if inside.any() and n != int(total):
+            keep &= ~inside
+            notes.append(f"school_days: school {rec.school_id}, session {rec.term_id}: {n} instructional calendar "
+                         f"date(s) listed for {int(total)} instructional days; the session total is used")
+    kept = days[keep].reset_index(drop=True)
+    return out.table_frame("school_days", kept) if len(kept) else None
+
+
+def _students(out: EdfiRows, reader: _Reader, emap: EdfiMap, notes: list[str]) -> tuple[TableFrame, set]:
+    """Students with their school (latest enrolment) and entry grade; students without enrolment left out."""
+    st = out.frame("students")
+    school: dict[str, str] = {}
+    grade: dict[str, Any] = {}
+    for r in sorted(out.rows.get("enrollment", []), key=lambda r: str(r.get("entry_date") or "")):
+        school[r["student_id"]] = r["school_id"]
+        grade[r["student_id"]] = reader.grades.get((r["student_id"], r["school_id"], r["entry_date"]))
+    if not school and emap.default_enrolment == "whole_session":
+        for r in sorted(out.rows.get("attendance_events", []), key=lambda r: str(r.get("date") or "")):
+            if r.get("school_id"):
+                school[r["student_id"]] = r["school_id"]
+    st["school_id"] = st["student_id"].map(school)
+    st["grade_level"] = st["student_id"].map(grade).astype("object")
+    st["grade_level"] = st["grade_level"].where(st["grade_level"].notna(), None)
+    without = st["school_id"].isna() & st["student_id"].notna()
+    if without.any():
+        how = ("no attendance event, so no default enrolment"
+               if emap.default_enrolment == "whole_session" and not out.rows.get("enrollment")
+               else "no StudentSchoolAssociation")
+        notes.append(f"students: {int(without.sum()):,} of {len(st):,} students have no enrolment ({how}) and were "
+                     "left out")
+    kept = st[~without.to_numpy()].reset_index(drop=True)
+    cols = [c for c in TABLES["students"].column_names if c in kept.columns]
+    kept = kept[[*cols, "_src", "_row"]]
+    headers = [{**h, "school_id": "(enrolment)", "grade_level": "EntryGradeLevel"} for h in out.headers["students"]]
+    tf = TableFrame("students", kept, list(out.files["students"]), [None] * len(out.files["students"]), headers)
+    return tf, set(kept["student_id"].dropna())
+
+
+def _resolve_config(config, emap: EdfiMap) -> DistrictConfig:
+    if isinstance(config, DistrictConfig):
+        return config
+    if config is not None:
+        return load_config(config)
+    return load_config(emap.config_path)
+
+
+def import_edfi(source: str | Path, *, out: str | Path, map_path: str | Path | None = None,
+                config: DistrictConfig | str | Path | None = None) -> ImportResult:
+    """Import Ed-Fi XML interchanges into a validated DATA_DIR (all or nothing).
+
+    Parameters
+    ----------
+    source : path
+        Folder of Ed-Fi XML interchanges (or one file).
+    out : path
+        DATA_DIR to write (as :func:`partner_analysis.data.load.import_source`).
+    map_path : path, optional
+        Ed-Fi map (:mod:`partner_analysis.data.edfi_map`); default: the default descriptor table, exceptions-only
+        attendance, no partner programmes.
+    config : DistrictConfig or path, optional
+        District config; default the map's ``config:``, else the embedded default.
+
+    Returns
+    -------
+    ImportResult
+
+    Raises
+    ------
+    ImportValidationError, InputDataError
+        Every problem, naming file, line (``row``), element path (``column``) and value; nothing is written.
+    """
+    emap = read_edfi_map(map_path)
+    check_replaceable(out)
+    cfg = _resolve_config(config, emap)
+    tables, errors, notes = read_interchanges(source, emap, cfg)
+    result = finish_import(tables, errors, cfg, out, mapped=tuple(tables),
+                           map_path=str(emap.path or "the default Ed-Fi map"), attendance=emap.attendance,
+                           default_enrolment=emap.default_enrolment)
+    return replace(result, warnings=tuple(notes) + result.warnings)
+
