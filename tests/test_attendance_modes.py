@@ -177,3 +177,23 @@ def test_exception_rows_mapped_as_daily_attendance_are_refused(tmp_path):
     res = _cli("import", src, "--map", src / "map.yml", "--out", tmp_path / "DATA")
     assert res.returncode == 2
     assert "no present day anywhere" in res.stderr and "attendance: exceptions_only" in res.stderr
+
+
+def test_oneroster_enrolment_spans_from_class_enrolments(tmp_path):
+    import shutil
+    from pathlib import Path
+    src = tmp_path / "or"
+    shutil.copytree(Path(__file__).resolve().parents[1] / "examples" / "oneroster", src)
+    enr = src / "export" / "enrollments.csv"
+    # u-001: two classes at org-s1, one still open -> one span from the earliest begin, no exit
+    enr.write_text(enr.read_text() + "e-3,,,cl-x,org-s1,u-001,student,false,2025-09-02,2025-12-19\n"
+                   "e-4,,,cl-y,org-s1,u-001,student,false,,\n")
+    text = (src / "map.yml").read_text().replace("  - oneroster: export ", "  - {oneroster: export, enrolment: true} ")
+    (src / "map.yml").write_text(text)
+    res = _cli("import", src, "--map", src / "map.yml", "--out", tmp_path / "DATA")
+    assert res.returncode == 0, res.stderr
+    spans = pd.read_parquet(tmp_path / "DATA" / "enrollment.parquet")
+    users = pd.read_csv(src / "export" / "users.csv", dtype=str).set_index("sourcedId")
+    row = spans[spans["student_id"] == users.loc["u-001", "identifier"]]
+    assert len(row) == 1 and str(row["entry_date"].iloc[0].date()) == "2025-08-18"
+    assert pd.isna(row["exit_date"].iloc[0])

@@ -334,10 +334,12 @@ def as_text(value: Any) -> str:
 
 # -- OneRoster entries ----------------------------------------------------------------------------------
 
-_ONEROSTER_KEYS = {"oneroster", "format", "file"}
+_ONEROSTER_KEYS = {"oneroster", "format", "file", "enrolment"}
 #: canonical column -> OneRoster header, for the import's messages
 _ONEROSTER_HEADERS = {"schools": {"school_id": "identifier", "name": "name"},
-            "students": {"student_id": "identifier", "school_id": "orgSourcedIds", "grade_level": "grades"}}
+            "students": {"student_id": "identifier", "school_id": "orgSourcedIds", "grade_level": "grades"},
+            "enrollment": {"student_id": "userSourcedId", "school_id": "schoolSourcedId", "entry_date": "beginDate",
+                           "exit_date": "endDate"}}
 
 
 def _oneroster_sources(entry: Any, tname: str | None, map_path: Path) -> list[SourceSpec] | None:
@@ -364,6 +366,11 @@ def _oneroster_sources(entry: Any, tname: str | None, map_path: Path) -> list[So
         raise InputDataError("a OneRoster entry needs the export's folder or .zip", path=map_path, row=line,
                              column="oneroster", value=export,
                              fix="Write `- oneroster: oneroster_export.zip` (relative to SOURCE)")
+    enrolment = entry.get("enrolment", False)
+    if not isinstance(enrolment, bool):
+        raise InputDataError("`enrolment` of a OneRoster entry must be true or false", path=map_path, row=line,
+                             column="enrolment", value=enrolment,
+                             fix="Write `enrolment: true` to take enrolment spans from enrollments.csv")
+    tables = ("schools", "students", "enrollment") if enrolment else ("schools", "students")
     return [SourceSpec(table=t, file=export.strip(), format="oneroster", columns=_ONEROSTER_HEADERS[t],
-                       map_path=str(map_path),
-                       line=line) for t in ("schools", "students")]
+                       map_path=str(map_path), line=line) for t in tables]

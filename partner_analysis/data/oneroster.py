@@ -44,8 +44,13 @@ matched by name (case-insensitively; a UTF-8 byte-order mark is tolerated);
 ``status=tobedeleted`` are dropped. ``manifest.csv`` is obeyed: ``orgs`` and
 ``users`` must be ``bulk``, ``demographics`` may be ``absent``; a ``delta``
 export is refused because an import replaces the whole roster.
-``enrollments.csv``, ``classes.csv``, ``courses.csv`` and
-``academicSessions.csv`` are not needed and not read.
+``enrollment`` (``enrollments.csv``, only with ``enrolment: true`` in the map entry)
+    One span per student and school: ``entry_date`` = the earliest
+    ``beginDate`` of the student's class enrolments at the school (rows with
+    ``role=student``; rows without ``beginDate`` are skipped), ``exit_date`` =
+    the latest ``endDate`` (empty when one of them is empty: still enrolled).
+``classes.csv``, ``courses.csv`` and ``academicSessions.csv`` are not needed
+and not read.
 
 Every problem is an :class:`~partner_analysis.exceptions.InputDataError`
 naming the file inside the export (``.../export.zip/users.csv``), the row
@@ -225,6 +230,7 @@ def _read_csv(export: _Export, name: str, required: tuple[str, ...]) -> tuple[pd
 
 
 _KNOWN_HEADERS = ("propertyName", "value", "sourcedId", "status", "name", "type", "identifier", "orgSourcedIds",
+                  "userSourcedId", "schoolSourcedId", "beginDate", "endDate",
                   "role", "grades", "birthDate", "sex", "hispanicOrLatinoEthnicity",
                   "demographicRaceTwoOrMoreRaces", *RACE_LABELS)
 
@@ -516,4 +522,32 @@ def read_for_import(src: SourceSpec, source: Path) -> tuple[pd.DataFrame, str]:
         export, _, lookup = _read_shared(path)
     except ImportValidationError as err:
         raise _Unreadable(err) from None
+    if src.table == "enrollment":
+        return _enrolment(export, lookup).assign(_src=np.int32(0)), export.shown("enrollments.csv")
     return _read_students(export, lookup).assign(_src=np.int32(0)), export.shown("users.csv")
+
+
+def _enrolment(export: _Export, lookup: Mapping[str, str]) -> pd.DataFrame:
+    """Enrolment spans per student and school from class enrolments (the module docstring's rule)."""
+    _declared(export, "enrollments", required=True)
+    users, _ = _active(*_read_csv(export, "users.csv", _REQUIRED["users"]))
+    ident = users["identifier"] if "identifier" in users.columns else pd.Series(None, index=users.index)
+    student_of = dict(zip(users["sourcedId"], ident.where(ident.notna(), users["sourcedId"])))
+    frame, rows = _active(*_read_csv(export, "enrollments.csv",
+                                     ("sourcedId", "userSourcedId", "schoolSourcedId", "role")))
+    for c in ("beginDate", "endDate"):
+        if c not in frame.columns:
+            frame[c] = None
+    keep = ((frame["role"].str.lower() == "student").to_numpy(dtype=bool, na_value=False)
+            & frame["beginDate"].notna().to_numpy())
+    frame = frame.loc[keep].assign(_row=rows[keep])
+    out = pd.DataFrame({"student_id": frame["userSourcedId"].map(student_of).fillna(frame["userSourcedId"]),
+                        "school_id": frame["schoolSourcedId"].map(lookup).fillna(frame["schoolSourcedId"]),
+                        "entry_date": frame["beginDate"], "exit_date": frame["endDate"], "_row": frame["_row"]})
+    # ISO dates (OneRoster requires them) sort as text
+    g = out.groupby(["student_id", "school_id"], sort=False)
+    spans = g.agg(entry_date=("entry_date", "min"), exit_date=("exit_date", "max"), _row=("_row", "min"),
+                  open_=("exit_date", lambda s: s.isna().any())).reset_index()
+    spans["exit_date"] = spans["exit_date"].where(~spans.pop("open_").to_numpy(dtype=bool), None)
+    return spans.astype({"student_id": "object", "school_id": "object", "entry_date": "object",
+                         "exit_date": "object"})
