@@ -16,10 +16,11 @@ from typing import Any, Iterator, Mapping
 
 from ..safeyaml import read_yaml
 from ..config import _require_unique
-from ..exceptions import ConfigError
+from ..data.schema import TABLES
+from ..exceptions import ConfigError, InputDataError, did_you_mean
 
-__all__ = ["KPI", "Condition", "Catalog", "load_catalog", "catalog_for", "default_catalog_path",
-           "SOURCES", "KINDS", "AGGREGATES", "OPERATORS"]
+__all__ = ["KPI", "Condition", "Catalog", "load_catalog", "catalog_for", "default_catalog_path", "check_columns",
+           "source_columns", "SOURCES", "KINDS", "AGGREGATES", "OPERATORS", "SOURCE_TABLES", "DERIVED_COLUMNS"]
 
 SOURCES = ("attendance", "course_grades", "engagement", "wbl_hours")
 KINDS = ("continuous", "binary")
@@ -30,6 +31,14 @@ SCOPES = ("term", "year_to_date")
 #: the previous term, or the same term (a different KPI measured earlier in it, e.g. a first-period grade).
 PRIOR_TERMS = ("same_term_last_year", "previous_term", "same_term")
 POPULATIONS = ("records", "enrolled")
+#: The tables behind each source. Attendance records are per-student-term day counts, so their columns are
+#: the derived ones only.
+SOURCE_TABLES = {"attendance": (), "course_grades": ("course_grades",), "engagement": ("engagement",),
+                 "wbl_hours": ("wbl_hours",)}
+#: Columns the panel derives for each source (kpis.yml's header lists them).
+DERIVED_COLUMNS = {"attendance": ("days_enrolled", "days_absent", "days_present"),
+                   "course_grades": ("grade_points", "failed", "mark_value", "is_core", "college_credit"),
+                   "engagement": (), "wbl_hours": ()}
 
 
 def default_catalog_path() -> Path:
@@ -308,6 +317,41 @@ def load_catalog(path: str | Path | None = None) -> Catalog:
             raise ConfigError(f"KPI {k.id!r}: its prior {k.prior_kpi!r} is not a KPI of the catalog", path=path,
                               key=f"kpis.{k.id}.prior", fix=f"Use one of {sorted(ids)}")
     return Catalog(tuple(kpis), source=str(path))
+
+
+def source_columns(source: str, data_columns=()) -> tuple[str, ...]:
+    """Columns a KPI of ``source`` may read or filter on: the schema's, the derived ones, and
+    ``data_columns`` (the columns of the district's table, which may hold `extra:` columns)."""
+    names = [c for t in SOURCE_TABLES[source] for c in TABLES[t].column_names]
+    return tuple(dict.fromkeys([*names, *DERIVED_COLUMNS[source], *data_columns]))
+
+
+def check_columns(catalog: Catalog, dataset=None) -> None:
+    """Refuse a KPI that reads or filters on a column its source does not have.
+
+    Any column of the source table's schema may be named (``subject: math``, ``is_core: true``,
+    ``college_credit: true``), as may a derived column or a column the district's data carries (an
+    ``extra:`` column of the map). Checked before anything is computed.
+
+    Raises
+    ------
+    InputDataError
+        Naming the KPI, the unknown column and the columns allowed (as the panel did for a column the
+        data lacks).
+    """
+    for kpi in catalog:
+        data_cols = []
+        for t in SOURCE_TABLES[kpi.source]:
+            frame = dataset.get(t) if dataset is not None else None
+            if frame is not None:
+                data_cols += [c for c in frame.columns if c not in TABLES[t].column_names]
+        allowed = source_columns(kpi.source, data_cols)
+        for col in kpi.columns:
+            if col not in allowed:
+                raise InputDataError(f"KPI {kpi.id!r} names the column {col!r}, which {kpi.source} records do not "
+                                     "have", path=catalog.source, column=col, value=col,
+                                     fix=f"{did_you_mean(col, allowed)}Use one of {list(allowed)} in the KPI "
+                                         "catalog")
 
 
 def catalog_for(dataset) -> Catalog:

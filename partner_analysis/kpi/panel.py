@@ -44,7 +44,7 @@ import pandas as pd
 
 from ..data.schema import ABSENT_STATUSES
 from ..exceptions import ConfigError, InputDataError
-from .catalog import KPI, Catalog, Condition, catalog_for, resolve_value
+from .catalog import KPI, Catalog, Condition, catalog_for, check_columns, resolve_value
 
 __all__ = ["build_panel", "compute_kpis", "PanelArrays", "enrolled_students", "read_dataset_for_kpis"]
 
@@ -100,6 +100,9 @@ class _Source:
     key: np.ndarray
     columns: dict[str, np.ndarray]
     weight_n: np.ndarray | None = None  # underlying records per row (attendance summaries: days)
+    # the source table and the kept rows, for text columns a KPI filters on (`subject: math`)
+    frame: pd.DataFrame | None = None
+    rows: np.ndarray | None = None
 
 
 def _student_codes(ids: pd.Series, index: pd.Index) -> np.ndarray:
@@ -408,8 +411,8 @@ def _course_source(dataset, index, order) -> _Source | None:
                 cols[c] = _float_array(cg[c])
     key = sc.astype(np.int64) * T + tc
     if ok.all():  # validated data: skip copying every column
-        return _Source(key=key, columns=cols)
-    return _Source(key=key[ok], columns={k: v[ok] for k, v in cols.items()})
+        return _Source(key=key, columns=cols, frame=cg)
+    return _Source(key=key[ok], columns={k: v[ok] for k, v in cols.items()}, frame=cg, rows=ok)
 
 
 def _simple_source(dataset, name, index, order, *, by_date: bool) -> _Source | None:
@@ -426,7 +429,7 @@ def _simple_source(dataset, name, index, order, *, by_date: bool) -> _Source | N
         if pd.api.types.is_bool_dtype(tab[c]) or pd.api.types.is_numeric_dtype(tab[c]):
             cols[c] = _float_array(tab[c])[ok]
     key = (sc.astype(np.int64) * T + tc)[ok]
-    return _Source(key=key, columns=cols)
+    return _Source(key=key, columns=cols, frame=tab, rows=ok)
 
 
 def _load_sources(dataset, index, order, needed: set[str]) -> dict[str, _Source | None]:
@@ -458,6 +461,9 @@ def _mask(src: _Source, cond: Condition, kpi: KPI) -> np.ndarray:
 
 
 def _column(src: _Source, col: str, kpi: KPI) -> np.ndarray:
+    if col not in src.columns and src.frame is not None and col in src.frame.columns:
+        values = src.frame[col].astype("object").to_numpy()  # a text column: matched as it is
+        return values if src.rows is None else values[src.rows]
     try:
         return src.columns[col]
     except KeyError:
@@ -581,6 +587,7 @@ def compute_kpis(dataset, *, catalog: Catalog | None = None, kpis: Iterable[str]
             pos_in_year[c] = j + 1
             n_in_year[c] = len(cols)
     thresholds = config.thresholds
+    check_columns(catalog, dataset)
     sources = _load_sources(dataset, index, order, {k.source for k in catalog})
     enrolled = enrolled_students(dataset, index, order, sources)
     values, ytd_values, nrecs = {}, {}, {}
