@@ -51,6 +51,13 @@ def _cmd_import_edfi(args) -> int:
     return 0
 
 
+def _cmd_quality(args) -> int:
+    from .data.quality import profile_dataset, write_quality
+    written = write_quality(profile_dataset(args.data_dir), args.out or args.data_dir)
+    print("data-quality profile written to " + " and ".join(str(p) for p in written.values()))
+    return 0
+
+
 def _cmd_validate(args) -> int:
     from .data.load import validate_dataset
     result = validate_dataset(args.data_dir)
@@ -102,6 +109,15 @@ def _add_data(sub) -> None:
     p.add_argument("--config", type=_path, default=None, help="district.yml (default: the map's `config`, "
                                                               "else the embedded default)")
     p.set_defaults(func=_cmd_import_edfi)
+
+    p = sub.add_parser("quality", help="write the data-quality profile of a DATA_DIR (HTML + CSV)",
+                       description="Profile a DATA_DIR: completeness, attendance coverage per school and term, "
+                                   "students without enrolment, distributions and outliers, duplicates, and which "
+                                   "KPIs cannot be computed and why. Aggregates only (docs/quality.md).")
+    p.add_argument("data_dir", type=_path)
+    p.add_argument("--out", type=_path, default=None,
+                   help="folder for quality.html and quality.csv (default: DATA_DIR)")
+    p.set_defaults(func=_cmd_quality)
 
     p = sub.add_parser("validate", help="re-check a DATA_DIR", description="Re-run every check on a DATA_DIR.")
     p.add_argument("data_dir", type=_path)

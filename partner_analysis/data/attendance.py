@@ -68,7 +68,7 @@ from .schema import ABSENT_STATUSES
 
 __all__ = ["ATTENDANCE_MODES", "DEFAULT_ENROLMENTS", "STATUS_PRECEDENCE", "MIN_DAILY_COVERAGE",
            "summarise_exceptions", "default_enrolment", "instructional_days", "check_coverage",
-           "daily_exceptions", "enrolled_days"]
+           "daily_exceptions", "enrolled_days", "term_of", "counted_events"]
 
 ATTENDANCE_MODES = ("daily_positive", "exceptions_only", "term_summaries")
 DEFAULT_ENROLMENTS = ("none", "whole_session")
@@ -87,7 +87,7 @@ def _terms_frame(config: DistrictConfig) -> pd.DataFrame:
                          "term_end": pd.to_datetime([t.end for t in terms])})
 
 
-def _term_of(dates: pd.Series, config: DistrictConfig) -> pd.Series:
+def term_of(dates: pd.Series, config: DistrictConfig) -> pd.Series:
     """The term id of each date (NA outside every term)."""
     terms = _terms_frame(config)
     d = pd.to_datetime(dates).to_numpy(dtype="datetime64[ns]")
@@ -123,7 +123,7 @@ def instructional_days(school_days: pd.DataFrame | None, config: DistrictConfig)
         days = days[days["instructional"].astype("boolean").fillna(True).to_numpy(dtype=bool)]
     out = pd.DataFrame({"school_id": days["school_id"].astype(str).to_numpy(),
                         "date": pd.to_datetime(days["date"]).to_numpy()})
-    out["term_id"] = _term_of(out["date"], config).to_numpy()
+    out["term_id"] = term_of(out["date"], config).to_numpy()
     return out.dropna(subset=["term_id"]).drop_duplicates(["school_id", "date"]).reset_index(drop=True)
 
 
@@ -173,7 +173,7 @@ def default_enrolment(events: pd.DataFrame, students: pd.DataFrame | None, confi
         home = students.set_index(students["student_id"].astype(str))["school_id"].astype("string")
         school = school.fillna(pd.Series(ev["student_id"].map(home).to_numpy(), index=events.index, dtype="string"))
     ev["school_id"] = school.to_numpy()
-    ev["term_id"] = _term_of(ev["date"], config).to_numpy()
+    ev["term_id"] = term_of(ev["date"], config).to_numpy()
     ev = ev.dropna(subset=["school_id", "term_id"])
     cells = ev[["student_id", "school_id", "term_id"]].drop_duplicates()
     terms = _terms_frame(config)
@@ -307,6 +307,21 @@ def summarise_exceptions(events: pd.DataFrame, enrollment: pd.DataFrame, config:
     out["days_absent"] = out["absent"].fillna(0.0).clip(upper=out["days_enrolled"])
     return out[["student_id", "term_id", "days_enrolled", "days_absent"]].sort_values(
         ["student_id", "term_id"]).reset_index(drop=True)
+
+
+def counted_events(events: pd.DataFrame, enrollment: pd.DataFrame, config: DistrictConfig, *,
+                   school_days: pd.DataFrame | None = None,
+                   school_sessions: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The student-days with events that count (inside enrolment, on an instructional day).
+
+    Returns
+    -------
+    DataFrame
+        ``student_id``, ``school_id``, ``term_id``, ``date``, ``absent`` (one row per student and day).
+    """
+    en = enrolled_days(enrollment, config, school_days=school_days, school_sessions=school_sessions)
+    return _counted_days(daily_exceptions(events), en[en["days_enrolled"] > 0], school_days, school_sessions,
+                         config)
 
 
 def _counted_days(day: pd.DataFrame, en: pd.DataFrame, school_days, school_sessions,

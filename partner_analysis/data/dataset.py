@@ -40,7 +40,8 @@ def _written_by_import(out: Path) -> set[str]:
         return set()
     files = manifest.get("files")
     if isinstance(files, list):
-        return {str(f) for f in files} | {MANIFEST}
+        # the data-quality profile may be rewritten in place by `partner-analysis quality`
+        return {str(f) for f in files} | {MANIFEST, "quality.html", "quality.csv"}
     # manifests written before the file list: the tables, the config and the duplicates report
     tables = manifest.get("tables") if isinstance(manifest.get("tables"), dict) else {}
     return {MANIFEST, "district.yml", "possible_duplicates.csv", *(f"{t}.parquet" for t in tables)}

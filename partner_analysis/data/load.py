@@ -68,6 +68,7 @@ from .dataset import check_replaceable, coerce_table, read_dataset, write_datase
 from .readers import assemble
 from .schema import IMPORT_ORDER, TABLES
 from . import attendance as attendance_mod
+from . import quality
 from .validate import (MAX_ERRORS, ImportValidationError, ProblemList, TableFrame, check_references, check_table,
                        validate_tables)
 
@@ -289,6 +290,9 @@ def finish_import(tables: dict[str, TableFrame], errors: ProblemList, cfg: Distr
         for c in extras:
             frame[c] = frame[c].astype("string")
         clean[name] = coerce_table(name, frame)
+    possible = pd.concat(frames, ignore_index=True) if frames else None
+    extra_files.update(quality.quality_files(quality.profile_tables(clean, cfg, possible_duplicates=possible,
+                                                                    mode=attendance)))
     out = write_dataset(clean, cfg, out, extra_files=extra_files)
     return ImportResult(out=out, rows={n: len(clean[n]) for n in IMPORT_ORDER if n in clean},
                         dropped_duplicates={n: tables[n].dropped for n in IMPORT_ORDER if n in tables},
