@@ -51,7 +51,7 @@ from .load import ImportResult, finish_import
 from .schema import TABLES
 from .validate import ProblemList, TableFrame
 
-__all__ = ["import_edfi", "read_interchanges", "parse_xml", "EdfiRows"]
+__all__ = ["import_edfi", "read_interchanges", "assemble_tables", "parse_xml", "EdfiRows", "EntityReader"]
 
 ENROLMENT_ENTITY = "StudentSchoolAssociation"
 
@@ -151,8 +151,12 @@ class EdfiRows:
         return TableFrame(table, frame, list(files), [None] * len(files), list(self.headers.get(table, [{}])))
 
 
-class _Reader:
-    """Walks the entities of each interchange into :class:`EdfiRows`."""
+class EntityReader:
+    """Ed-Fi entities, whatever their format (XML element or ODS/API JSON resource), into :class:`EdfiRows`.
+
+    Each ``add_*`` method takes the entity's values as text, where it came from (``file``, ``line``) and the
+    source name of each value (``cols``: canonical column -> element path or JSON path) for messages.
+    """
 
     def __init__(self, emap: EdfiMap, config: DistrictConfig, errors: ProblemList):
         self.emap = emap
@@ -161,22 +165,21 @@ class _Reader:
         self.out = EdfiRows()
         self.grades: dict[tuple[str, str, str], Any] = {}  # (student, school, entry) -> grade
         self.ignored_programs: dict[str, int] = {}
-        self.entities: dict[str, int] = {}
 
-    # a descriptor to a value, with an error naming where
-    def descriptor(self, el, path: str, kind: str, file: str, line: int) -> Any:
-        uri = _text(el, path)
+    def descriptor(self, uri: str | None, kind: str, file: str, line: int, column: str) -> Any:
+        """The toolkit value of a descriptor URI (or bare code value); an unknown code is an error."""
         if uri is None:
             return None
         _, code = _code(uri)
         known, value = self.emap.descriptor(kind, code)
         if not known:
             self.errors.add(InputDataError(
-                f"unknown {kind} code value {code!r}", path=file, row=line, column=path, value=uri,
+                f"unknown {kind} code value {code!r}", path=file, row=line, column=column, value=uri,
                 fix=f"Add it to the Ed-Fi map: `descriptors: {{{kind}: {{\"{code}\": <value>}}}}`"))
         return value
 
-    def term_for_session(self, name: str | None, begin: str | None, end: str | None, file: str, line: int):
+    def term_for_session(self, name: str | None, begin: str | None, end: str | None, file: str, line: int,
+                         column: str):
         if name in self.emap.sessions:
             return self.emap.sessions[name]
         try:
@@ -188,9 +191,62 @@ class _Reader:
                 return t.id
         self.errors.add(InputDataError(
             f"session {name!r} ({begin} to {end}) lies in no term of the district config", path=file, row=line,
-            column="SessionName", value=name,
+            column=column, value=name,
             fix=f"Map it in the Ed-Fi map (`sessions: {{\"{name}\": <term id>}}`) or add its term to district.yml"))
         return None
+
+    def add_school(self, file, line, cols, *, school_id, name, category):
+        self.out.add("schools", file, line, {
+            "school_id": school_id, "name": name,
+            "level": self.descriptor(category, "SchoolCategoryDescriptor", file, line, cols["level"])}, cols)
+
+    def add_student(self, file, line, cols, *, student_id, birth_date, sex):
+        self.out.add("students", file, line, {
+            "student_id": student_id, "birth_date": birth_date,
+            "gender": self.descriptor(sex, "SexDescriptor", file, line, cols["gender"])}, cols)
+
+    def add_enrolment(self, file, line, cols, *, student_id, school_id, entry_date, exit_date, grade):
+        self.grades[(student_id, school_id, entry_date)] = self.descriptor(grade, "GradeLevelDescriptor", file, line,
+                                                                           cols["grade_level"])
+        self.out.add("enrollment", file, line, {"student_id": student_id, "school_id": school_id,
+                                                "entry_date": entry_date, "exit_date": exit_date}, cols)
+
+    def add_session(self, file, line, cols, *, school_id, name, begin, end, days):
+        self.out.add("school_sessions", file, line, {
+            "school_id": school_id, "term_id": self.term_for_session(name, begin, end, file, line, cols["term_id"]),
+            "begin_date": begin, "end_date": end, "instructional_days": days}, cols)
+
+    def add_calendar_date(self, file, line, cols, *, school_id, date, events):
+        kinds = [self.descriptor(e, "CalendarEventDescriptor", file, line, cols["instructional"]) for e in events]
+        self.out.add("school_days", file, line, {
+            "school_id": school_id, "date": date,
+            "instructional": "true" if any(k is True for k in kinds) else "false"}, cols)
+
+    def add_event(self, file, line, cols, *, student_id, school_id, date, category, duration):
+        status = self.descriptor(category, "AttendanceEventCategoryDescriptor", file, line, cols["status"])
+        # EventDuration is the share of the day the event covers: for an absence, the share missed
+        fraction = duration if status in ("excused", "unexcused", "partial", "suspended") else None
+        self.out.add("attendance_events", file, line, {
+            "student_id": student_id, "date": date, "status": status, "fraction_absent": fraction,
+            "school_id": school_id}, cols)
+
+    def add_program_association(self, file, line, cols, *, student_id, program_name, program_type, begin, end):
+        _, type_code = _code(program_type)
+        rule = self.emap.program_for(program_name, type_code)
+        if rule is None:
+            key = program_name or type_code or "?"
+            self.ignored_programs[key] = self.ignored_programs.get(key, 0) + 1
+            return
+        self.out.add("participation", file, line, {"student_id": student_id, "program_id": rule.program_id,
+                                                   "start_date": begin, "end_date": end}, cols)
+
+
+_STUDENT = "StudentReference/StudentIdentity/StudentUniqueId"
+_SCHOOL = "SchoolReference/SchoolIdentity/SchoolId"
+
+
+class _XmlReader(EntityReader):
+    """Walks the entities of each XML interchange."""
 
     def read(self, path: Path) -> None:
         root, lines = parse_xml(path)
@@ -202,84 +258,54 @@ class _Reader:
             if handler is None and name.startswith("Student") and name.endswith("ProgramAssociation"):
                 handler = self._program_association
             if handler is not None:
-                self.entities[name] = self.entities.get(name, 0) + 1
                 handler(el, file, line)
 
     def _School(self, el, file, line):
-        self.out.add("schools", file, line, {
-            "school_id": _text(el, "SchoolId"), "name": _text(el, "NameOfInstitution"),
-            "level": self.descriptor(el, "SchoolCategory", "SchoolCategoryDescriptor", file, line)},
-            {"school_id": "SchoolId", "name": "NameOfInstitution", "level": "SchoolCategory"})
+        self.add_school(file, line, {"school_id": "SchoolId", "name": "NameOfInstitution", "level": "SchoolCategory"},
+                        school_id=_text(el, "SchoolId"), name=_text(el, "NameOfInstitution"),
+                        category=_text(el, "SchoolCategory"))
 
     def _Student(self, el, file, line):
-        gender = self.descriptor(el, "BirthData/BirthSex", "SexDescriptor", file, line)
-        self.out.add("students", file, line, {
-            "student_id": _text(el, "StudentUniqueId"), "birth_date": _text(el, "BirthData/BirthDate"),
-            "gender": gender}, {"student_id": "StudentUniqueId", "birth_date": "BirthData/BirthDate",
-                                "gender": "BirthData/BirthSex"})
+        self.add_student(file, line, {"student_id": "StudentUniqueId", "birth_date": "BirthData/BirthDate",
+                                      "gender": "BirthData/BirthSex"},
+                         student_id=_text(el, "StudentUniqueId"), birth_date=_text(el, "BirthData/BirthDate"),
+                         sex=_text(el, "BirthData/BirthSex"))
 
     def _StudentSchoolAssociation(self, el, file, line):
-        student = _text(el, "StudentReference/StudentIdentity/StudentUniqueId")
-        school = _text(el, "SchoolReference/SchoolIdentity/SchoolId")
-        entry = _text(el, "EntryDate")
-        grade = self.descriptor(el, "EntryGradeLevel", "GradeLevelDescriptor", file, line)
-        self.grades[(student, school, entry)] = grade
-        self.out.add("enrollment", file, line, {
-            "student_id": student, "school_id": school, "entry_date": entry,
-            "exit_date": _text(el, "ExitWithdrawDate")},
-            {"student_id": "StudentReference/StudentIdentity/StudentUniqueId",
-             "school_id": "SchoolReference/SchoolIdentity/SchoolId", "entry_date": "EntryDate",
-             "exit_date": "ExitWithdrawDate"})
+        self.add_enrolment(file, line, {"student_id": _STUDENT, "school_id": _SCHOOL, "entry_date": "EntryDate",
+                                        "exit_date": "ExitWithdrawDate", "grade_level": "EntryGradeLevel"},
+                           student_id=_text(el, _STUDENT), school_id=_text(el, _SCHOOL),
+                           entry_date=_text(el, "EntryDate"), exit_date=_text(el, "ExitWithdrawDate"),
+                           grade=_text(el, "EntryGradeLevel"))
 
     def _Session(self, el, file, line):
-        name, begin, end = _text(el, "SessionName"), _text(el, "BeginDate"), _text(el, "EndDate")
-        self.out.add("school_sessions", file, line, {
-            "school_id": _text(el, "SchoolReference/SchoolIdentity/SchoolId"),
-            "term_id": self.term_for_session(name, begin, end, file, line), "begin_date": begin, "end_date": end,
-            "instructional_days": _text(el, "TotalInstructionalDays")},
-            {"school_id": "SchoolReference/SchoolIdentity/SchoolId", "term_id": "SessionName",
-             "begin_date": "BeginDate", "end_date": "EndDate", "instructional_days": "TotalInstructionalDays"})
+        self.add_session(file, line, {"school_id": _SCHOOL, "term_id": "SessionName", "begin_date": "BeginDate",
+                                      "end_date": "EndDate", "instructional_days": "TotalInstructionalDays"},
+                         school_id=_text(el, _SCHOOL), name=_text(el, "SessionName"), begin=_text(el, "BeginDate"),
+                         end=_text(el, "EndDate"), days=_text(el, "TotalInstructionalDays"))
 
     def _CalendarDate(self, el, file, line):
-        kinds = []
-        for ev in el.findall("CalendarEvent"):
-            holder = ET.Element("h")
-            holder.append(ev)
-            kinds.append(self.descriptor(holder, "CalendarEvent", "CalendarEventDescriptor", file, line))
-        self.out.add("school_days", file, line, {
-            "school_id": _text(el, "CalendarReference/CalendarIdentity/SchoolReference/SchoolIdentity/SchoolId"),
-            "date": _text(el, "Date"), "instructional": "true" if any(k is True for k in kinds) else "false"},
-            {"school_id": "CalendarReference/CalendarIdentity/SchoolReference/SchoolIdentity/SchoolId",
-             "date": "Date", "instructional": "CalendarEvent"})
+        school = "CalendarReference/CalendarIdentity/" + _SCHOOL
+        self.add_calendar_date(file, line, {"school_id": school, "date": "Date", "instructional": "CalendarEvent"},
+                               school_id=_text(el, school), date=_text(el, "Date"),
+                               events=[(e.text or "").strip() or None for e in el.findall("CalendarEvent")])
 
     def _StudentSchoolAttendanceEvent(self, el, file, line):
-        status = self.descriptor(el, "AttendanceEvent/AttendanceEventCategory", "AttendanceEventCategoryDescriptor",
-                                 file, line)
-        duration = _text(el, "AttendanceEvent/EventDuration")
-        # EventDuration is the share of the day the event covers: for an absence, the share missed
-        fraction = duration if status in ("excused", "unexcused", "partial", "suspended") else None
-        self.out.add("attendance_events", file, line, {
-            "student_id": _text(el, "StudentReference/StudentIdentity/StudentUniqueId"),
-            "date": _text(el, "AttendanceEvent/EventDate"), "status": status, "fraction_absent": fraction,
-            "school_id": _text(el, "SchoolReference/SchoolIdentity/SchoolId")},
-            {"student_id": "StudentReference/StudentIdentity/StudentUniqueId", "date": "AttendanceEvent/EventDate",
-             "status": "AttendanceEvent/AttendanceEventCategory", "fraction_absent": "AttendanceEvent/EventDuration",
-             "school_id": "SchoolReference/SchoolIdentity/SchoolId"})
+        self.add_event(file, line, {"student_id": _STUDENT, "date": "AttendanceEvent/EventDate",
+                                    "status": "AttendanceEvent/AttendanceEventCategory",
+                                    "fraction_absent": "AttendanceEvent/EventDuration", "school_id": _SCHOOL},
+                       student_id=_text(el, _STUDENT), school_id=_text(el, _SCHOOL),
+                       date=_text(el, "AttendanceEvent/EventDate"),
+                       category=_text(el, "AttendanceEvent/AttendanceEventCategory"),
+                       duration=_text(el, "AttendanceEvent/EventDuration"))
 
     def _program_association(self, el, file, line):
-        name = _text(el, "ProgramReference/ProgramIdentity/ProgramName")
-        _, type_code = _code(_text(el, "ProgramReference/ProgramIdentity/ProgramType"))
-        rule = self.emap.program_for(name, type_code)
-        if rule is None:
-            key = name or type_code or "?"
-            self.ignored_programs[key] = self.ignored_programs.get(key, 0) + 1
-            return
-        self.out.add("participation", file, line, {
-            "student_id": _text(el, "StudentReference/StudentIdentity/StudentUniqueId"),
-            "program_id": rule.program_id, "start_date": _text(el, "BeginDate"), "end_date": _text(el, "EndDate")},
-            {"student_id": "StudentReference/StudentIdentity/StudentUniqueId",
-             "program_id": "ProgramReference/ProgramIdentity/ProgramName", "start_date": "BeginDate",
-             "end_date": "EndDate"})
+        self.add_program_association(
+            file, line, {"student_id": _STUDENT, "program_id": "ProgramReference/ProgramIdentity/ProgramName",
+                         "start_date": "BeginDate", "end_date": "EndDate"},
+            student_id=_text(el, _STUDENT), program_name=_text(el, "ProgramReference/ProgramIdentity/ProgramName"),
+            program_type=_text(el, "ProgramReference/ProgramIdentity/ProgramType"), begin=_text(el, "BeginDate"),
+            end=_text(el, "EndDate"))
 
 
 def _xml_files(source: Path) -> list[Path]:
@@ -303,10 +329,16 @@ def read_interchanges(source: str | Path, emap: EdfiMap, config: DistrictConfig)
         raise InputDataError("no Ed-Fi XML interchange found", path=source,
                              fix="Pass the folder holding the interchanges (Student.xml, StudentSchoolAttendance.xml, "
                                  "...)")
-    errors = ProblemList()
-    reader = _Reader(emap, config, errors)
+    reader = _XmlReader(emap, config, ProblemList())
     for f in files:
         reader.read(f)
+    return assemble_tables(reader, source)
+
+
+def assemble_tables(reader: EntityReader, source: str | Path) -> tuple[dict[str, TableFrame], ProblemList,
+                                                                       list[str]]:
+    """The tables an :class:`EntityReader` collected, after the rules of the module docstring."""
+    emap, config, errors = reader.emap, reader.config, reader.errors
     notes: list[str] = []
     out = reader.out
     tables: dict[str, TableFrame] = {}
@@ -367,7 +399,7 @@ def _complete_calendars(out: EdfiRows, sessions: TableFrame | None, config, note
     return out.table_frame("school_days", kept) if len(kept) else None
 
 
-def _students(out: EdfiRows, reader: _Reader, emap: EdfiMap, notes: list[str]) -> tuple[TableFrame, set]:
+def _students(out: EdfiRows, reader: EntityReader, emap: EdfiMap, notes: list[str]) -> tuple[TableFrame, set]:
     """Students with their school (latest enrolment) and entry grade; students without enrolment left out."""
     st = out.frame("students")
     school: dict[str, str] = {}
