@@ -45,8 +45,9 @@ def _cmd_import(args) -> int:
 
 
 def _cmd_import_edfi(args) -> int:
-    from .data.edfi import import_edfi
-    result = import_edfi(args.source, map_path=args.map, out=args.out, config=args.config)
+    from .data.edfi_import import import_edfi
+    source = args.source if str(args.source).startswith(("http://", "https://")) else Path(args.source)
+    result = import_edfi(source, map_path=args.map, out=args.out, config=args.config)
     print(result.report())
     return 0
 
@@ -101,7 +102,9 @@ def _add_data(sub) -> None:
                                    "EducationOrganization, EducationOrgCalendar, StudentAttendance, StudentProgram), "
                                    "map descriptors and programme associations through an Ed-Fi map, validate "
                                    "everything, and write DATA_DIR only if all of it is valid (docs/ed-fi.md).")
-    p.add_argument("source", type=_path, help="folder (or file) holding the XML interchanges")
+    p.add_argument("source", help="folder (or file) of XML interchanges, folder of ODS/API <resource>.json files, or "
+                                  "the https:// base URL of an ODS/API (client id and secret from the environment "
+                                  "variables PA_EDFI_CLIENT_ID and PA_EDFI_CLIENT_SECRET)")
     p.add_argument("--map", type=_path, default=None,
                    help="Ed-Fi map YAML (see examples/edfi_grand_bend/edfi.yml; default: the default descriptor "
                         "table, exceptions-only attendance, no partner programmes)")

@@ -111,7 +111,7 @@ def test_quality_page_of_the_demo_district_passes_axe(demo_quality):
 def test_grand_bend_import_writes_an_accessible_quality_page_without_student_ids(tmp_path):
     if not (GRAND_BEND / "Student.xml").exists():
         pytest.skip(f"Ed-Fi Grand Bend sample not found at {GRAND_BEND} (../shared is absent in a user's clone)")
-    from partner_analysis.data.edfi import import_edfi
+    from partner_analysis.data.edfi_import import import_edfi
     from partner_analysis.privacy.scan import scan_outputs
     out = tmp_path / "gb"
     import_edfi(GRAND_BEND, out=out, map_path=ROOT / "examples" / "edfi_grand_bend" / "edfi.yml")

@@ -1,4 +1,4 @@
-"""Ed-Fi Data Standard XML interchanges -> a validated DATA_DIR (``partner-analysis import-edfi``).
+"""Ed-Fi Data Standard XML interchanges -> district tables (read by :mod:`.edfi_import`).
 
 Every ``*.xml`` file of SOURCE is parsed with :mod:`defusedxml` (no DTDs, entities or external references)
 and recognised by the entities it holds, whatever its name:
@@ -33,7 +33,6 @@ Rules (docs/ed-fi.md)
 """
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 import xml.etree.ElementTree as ET
@@ -43,15 +42,13 @@ from defusedxml import DefusedXmlException
 import numpy as np
 import pandas as pd
 
-from ..config import DistrictConfig, load_config
+from ..config import DistrictConfig
 from ..exceptions import InputDataError
-from .dataset import check_replaceable
-from .edfi_map import EdfiMap, read_edfi_map
-from .load import ImportResult, finish_import
+from .edfi_map import EdfiMap
 from .schema import TABLES
 from .validate import ProblemList, TableFrame
 
-__all__ = ["import_edfi", "read_interchanges", "assemble_tables", "parse_xml", "EdfiRows", "EntityReader"]
+__all__ = ["read_interchanges", "assemble_tables", "parse_xml", "EdfiRows", "EntityReader"]
 
 ENROLMENT_ENTITY = "StudentSchoolAssociation"
 
@@ -427,47 +424,3 @@ def _students(out: EdfiRows, reader: EntityReader, emap: EdfiMap, notes: list[st
     headers = [{**h, "school_id": "(enrolment)", "grade_level": "EntryGradeLevel"} for h in out.headers["students"]]
     tf = TableFrame("students", kept, list(out.files["students"]), [None] * len(out.files["students"]), headers)
     return tf, set(kept["student_id"].dropna())
-
-
-def _resolve_config(config, emap: EdfiMap) -> DistrictConfig:
-    if isinstance(config, DistrictConfig):
-        return config
-    if config is not None:
-        return load_config(config)
-    return load_config(emap.config_path)
-
-
-def import_edfi(source: str | Path, *, out: str | Path, map_path: str | Path | None = None,
-                config: DistrictConfig | str | Path | None = None) -> ImportResult:
-    """Import Ed-Fi XML interchanges into a validated DATA_DIR (all or nothing).
-
-    Parameters
-    ----------
-    source : path
-        Folder of Ed-Fi XML interchanges (or one file).
-    out : path
-        DATA_DIR to write (as :func:`partner_analysis.data.load.import_source`).
-    map_path : path, optional
-        Ed-Fi map (:mod:`partner_analysis.data.edfi_map`); default: the default descriptor table, exceptions-only
-        attendance, no partner programmes.
-    config : DistrictConfig or path, optional
-        District config; default the map's ``config:``, else the embedded default.
-
-    Returns
-    -------
-    ImportResult
-
-    Raises
-    ------
-    ImportValidationError, InputDataError
-        Every problem, naming file, line (``row``), element path (``column``) and value; nothing is written.
-    """
-    emap = read_edfi_map(map_path)
-    check_replaceable(out)
-    cfg = _resolve_config(config, emap)
-    tables, errors, notes = read_interchanges(source, emap, cfg)
-    result = finish_import(tables, errors, cfg, out, mapped=tuple(tables),
-                           map_path=str(emap.path or "the default Ed-Fi map"), attendance=emap.attendance,
-                           default_enrolment=emap.default_enrolment)
-    return replace(result, warnings=tuple(notes) + result.warnings)
-
