@@ -67,6 +67,7 @@ def source(tmp_path) -> Path:
     (src / "Calendar.xml").write_text(
         HEAD + f"<InterchangeEducationOrgCalendar {NSA}><Session><SessionName>Fall</SessionName>"
         "<SchoolYear>2025-2026</SchoolYear><BeginDate>2025-09-01</BeginDate><EndDate>2025-09-12</EndDate>"
+        "<Term>uri://ed-fi.org/TermDescriptor#Fall Semester</Term>"
         f"<TotalInstructionalDays>10</TotalInstructionalDays>{_school_ref()}</Session>"
         "</InterchangeEducationOrgCalendar>")
     (src / "Attendance.xml").write_text(
@@ -144,3 +145,35 @@ def test_malformed_xml_names_the_line(source, tmp_path):
     (source / "Broken.xml").write_text(HEAD + f"<InterchangeStudent {NSA}>\n<Student>\n</InterchangeStudent>")
     res = _cli("import-edfi", source, "--map", source / "edfi.yml", "--out", tmp_path / "DATA")
     assert res.returncode == 2 and f"{source / 'Broken.xml'}, row 4" in res.stderr
+
+
+def _transcript(sid, course, letter, attempted, earned, term="Fall Semester"):
+    rec = ("<StudentAcademicRecordReference><StudentAcademicRecordIdentity>" + _student_ref(sid)
+           + f"<SchoolYear>2025-2026</SchoolYear><Term>uri://ed-fi.org/TermDescriptor#{term}</Term>"
+           "</StudentAcademicRecordIdentity></StudentAcademicRecordReference>")
+    return (f"<CourseTranscript>{rec}<CourseReference><CourseIdentity><CourseCode>{course}</CourseCode>"
+            f"</CourseIdentity></CourseReference><FinalLetterGradeEarned>{letter}</FinalLetterGradeEarned>"
+            f"<AttemptedCredits><Credits>{attempted}</Credits></AttemptedCredits>"
+            f"<EarnedCredits><Credits>{earned}</Credits></EarnedCredits></CourseTranscript>")
+
+
+def test_course_transcripts_take_the_term_of_their_session(source, tmp_path):
+    (source / "Transcript.xml").write_text(
+        HEAD + f"<InterchangeStudentTranscript {NSA}>" + _transcript("0001", "ALG1", "B", 1, 1)
+        + _transcript("0002", "BIO", "F", 1, 0) + "</InterchangeStudentTranscript>")
+    out = tmp_path / "DATA"
+    res = _cli("import-edfi", source, "--map", source / "edfi.yml", "--out", out)
+    assert res.returncode == 0, res.stderr
+    cg = pd.read_parquet(out / "course_grades.parquet").set_index("student_id")
+    assert cg.loc["0001", ["term_id", "course_id", "mark", "credits_earned"]].tolist() == ["T1", "ALG1", "B", 1.0]
+    assert cg.loc["0002", "mark"] == "F"
+
+
+def test_transcript_of_a_term_without_session_is_refused(source, tmp_path):
+    (source / "Transcript.xml").write_text(
+        HEAD + f"<InterchangeStudentTranscript {NSA}>" + _transcript("0001", "ALG1", "B", 1, 1, term="Summer")
+        + "</InterchangeStudentTranscript>")
+    res = _cli("import-edfi", source, "--map", source / "edfi.yml", "--out", tmp_path / "DATA")
+    assert res.returncode == 2
+    assert "no session of that school year and term (Summer 2026) gives this transcript its term" in res.stderr
+    assert "StudentAcademicRecordReference/StudentAcademicRecordIdentity/Term" in res.stderr

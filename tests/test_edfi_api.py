@@ -63,6 +63,11 @@ RESOURCES = {
     "studentSchoolAttendanceEvents": [
         _event("0001", "2025-09-02", "Excused Absence", 1), _event("0001", "2025-09-02", "Partial"),
         _event("0001", "2025-09-03", "Partial", 0.5), _event("0002", "2025-09-09", "Tardy")],
+    "courseTranscripts": [
+        {"studentAcademicRecordReference": {"studentUniqueId": "0001", "schoolYear": 2026, "educationOrganizationId": 100,
+                                            "termDescriptor": f"{D}TermDescriptor#Fall Semester"},
+         "courseReference": {"courseCode": "ALG1", "educationOrganizationId": 100}, "finalLetterGradeEarned": "B",
+         "attemptedCredits": 1.0, "earnedCredits": 1.0}],
     "studentProgramAssociations": [
         {"studentReference": _ref("0002"), "beginDate": "2025-09-08",
          "programReference": {"educationOrganizationId": 1, "programName": "Robotics Club",
@@ -148,6 +153,8 @@ def _check(out: Path):
     assert terms.loc["0002", ["days_enrolled", "days_absent"]].tolist() == [5.0, 0.0]
     assert pd.read_parquet(out / "participation.parquet")["program_id"].tolist() == ["P1-A"]
     assert pd.read_parquet(out / "students.parquet").set_index("student_id").loc["0001", "grade_level"] == 10
+    cg = pd.read_parquet(out / "course_grades.parquet")
+    assert cg[["student_id", "term_id", "course_id", "mark"]].values.tolist() == [["0001", "T1", "ALG1", "B"]]
 
 
 def test_json_resource_files_import_like_the_interchanges(mapdir, tmp_path):

@@ -15,6 +15,10 @@ CalendarDate (EducationOrgCalendar)         ``school_days``: Date, CalendarEvent
 StudentSchoolAttendanceEvent                ``attendance_events``: EventDate, AttendanceEventCategory,
 (StudentAttendance)                         EventDuration (the share of the day, for absences)
 Student*ProgramAssociation (StudentProgram)  ``participation`` for the programmes of the map
+CourseTranscript (StudentTranscript)        ``course_grades``: the academic record's student, SchoolYear
+                                            and Term (-> the term of the session of that year and term),
+                                            CourseCode, FinalLetterGradeEarned (else
+                                            FinalNumericGradeEarned), AttemptedCredits, EarnedCredits
 ==========================================  ==========================================================
 
 Rules (docs/ed-fi.md)
@@ -104,6 +108,13 @@ def _text(el: ET.Element, path: str) -> str | None:
     return text or None
 
 
+def _year(value: str | None) -> str | None:
+    """Ed-Fi school years: ``2021-2022`` (XML) or ``2022`` (the API's ending year) -> ``2022``."""
+    if value is None:
+        return None
+    return str(value).strip().rsplit("-", 1)[-1]
+
+
 def _code(uri: str | None) -> tuple[str | None, str | None]:
     """``uri://ed-fi.org/AttendanceEventCategoryDescriptor#Excused Absence`` -> (type, code value)."""
     if uri is None:
@@ -162,6 +173,7 @@ class EntityReader:
         self.out = EdfiRows()
         self.grades: dict[tuple[str, str, str], Any] = {}  # (student, school, entry) -> grade
         self.ignored_programs: dict[str, int] = {}
+        self.session_terms: dict[tuple[str | None, str | None], str] = {}  # (school year, term code) -> term
 
     def descriptor(self, uri: str | None, kind: str, file: str, line: int, column: str) -> Any:
         """The toolkit value of a descriptor URI (or bare code value); an unknown code is an error."""
@@ -208,10 +220,22 @@ class EntityReader:
         self.out.add("enrollment", file, line, {"student_id": student_id, "school_id": school_id,
                                                 "entry_date": entry_date, "exit_date": exit_date}, cols)
 
-    def add_session(self, file, line, cols, *, school_id, name, begin, end, days):
+    def add_session(self, file, line, cols, *, school_id, name, begin, end, days, school_year=None, term=None):
+        term_id = self.term_for_session(name, begin, end, file, line, cols["term_id"])
+        if term_id is not None and school_year is not None and term is not None:
+            # transcripts name their term by school year and TermDescriptor, not by session
+            self.session_terms[(_year(school_year), _code(term)[1])] = term_id
         self.out.add("school_sessions", file, line, {
-            "school_id": school_id, "term_id": self.term_for_session(name, begin, end, file, line, cols["term_id"]),
-            "begin_date": begin, "end_date": end, "instructional_days": days}, cols)
+            "school_id": school_id, "term_id": term_id, "begin_date": begin, "end_date": end,
+            "instructional_days": days}, cols)
+
+    def add_transcript(self, file, line, cols, *, student_id, school_year, term, course_code, letter, numeric,
+                       attempted, earned):
+        """A course transcript record; its term is resolved from the sessions in :func:`assemble_tables`."""
+        self.out.add("course_grades", file, line, {
+            "student_id": student_id, "term_id": (_year(school_year), _code(term)[1]), "course_id": course_code,
+            "mark": letter if letter is not None else numeric, "credits_attempted": attempted,
+            "credits_earned": earned}, cols)
 
     def add_calendar_date(self, file, line, cols, *, school_id, date, events):
         kinds = [self.descriptor(e, "CalendarEventDescriptor", file, line, cols["instructional"]) for e in events]
@@ -279,7 +303,19 @@ class _XmlReader(EntityReader):
         self.add_session(file, line, {"school_id": _SCHOOL, "term_id": "SessionName", "begin_date": "BeginDate",
                                       "end_date": "EndDate", "instructional_days": "TotalInstructionalDays"},
                          school_id=_text(el, _SCHOOL), name=_text(el, "SessionName"), begin=_text(el, "BeginDate"),
-                         end=_text(el, "EndDate"), days=_text(el, "TotalInstructionalDays"))
+                         end=_text(el, "EndDate"), days=_text(el, "TotalInstructionalDays"),
+                         school_year=_text(el, "SchoolYear"), term=_text(el, "Term"))
+
+    def _CourseTranscript(self, el, file, line):
+        rec = "StudentAcademicRecordReference/StudentAcademicRecordIdentity/"
+        self.add_transcript(
+            file, line, {"student_id": rec + _STUDENT, "term_id": rec + "Term", "course_id":
+                         "CourseReference/CourseIdentity/CourseCode", "mark": "FinalLetterGradeEarned",
+                         "credits_attempted": "AttemptedCredits/Credits", "credits_earned": "EarnedCredits/Credits"},
+            student_id=_text(el, rec + _STUDENT), school_year=_text(el, rec + "SchoolYear"), term=_text(el, rec + "Term"),
+            course_code=_text(el, "CourseReference/CourseIdentity/CourseCode"),
+            letter=_text(el, "FinalLetterGradeEarned"), numeric=_text(el, "FinalNumericGradeEarned"),
+            attempted=_text(el, "AttemptedCredits/Credits"), earned=_text(el, "EarnedCredits/Credits"))
 
     def _CalendarDate(self, el, file, line):
         school = "CalendarReference/CalendarIdentity/" + _SCHOOL
@@ -342,6 +378,8 @@ def assemble_tables(reader: EntityReader, source: str | Path) -> tuple[dict[str,
     for name in ("schools", "enrollment", "school_sessions", "attendance_events"):
         if out.rows.get(name):
             tables[name] = out.table_frame(name)
+    if out.rows.get("course_grades"):
+        tables["course_grades"] = _transcript_terms(reader)
     if "school_days" in out.rows:
         tables["school_days"] = _complete_calendars(out, tables.get("school_sessions"), config, notes)
         if tables["school_days"] is None:
@@ -370,6 +408,24 @@ def assemble_tables(reader: EntityReader, source: str | Path) -> tuple[dict[str,
         shown = ", ".join(f"{k} {v}" for k, v in sorted(reader.ignored_programs.items()))
         notes.append(f"participation: program associations not mapped to a partner programme were ignored ({shown})")
     return tables, errors, notes
+
+
+def _transcript_terms(reader: EntityReader) -> TableFrame:
+    """Course transcripts with their term: the session of the same school year and TermDescriptor."""
+    frame = reader.out.frame("course_grades")
+    keys = list(frame["term_id"])
+    terms = [reader.session_terms.get(k) for k in keys]
+    unknown = np.array([i for i, t in enumerate(terms) if t is None], dtype=int)
+    if len(unknown):
+        shown = pd.Series([f"{k[1]} {k[0]}" for k in keys])
+        reader.errors.add_rows(reader.out.table_frame("course_grades", frame), unknown, "term_id",
+                               lambda v: f"no session of that school year and term ({v}) gives this transcript "
+                                         "its term", values=shown,
+                               fix="Add the Session (EducationOrgCalendar) of that school year and term, or map its "
+                                   "SessionName under `sessions:` in the Ed-Fi map")
+    frame["term_id"] = terms
+    frame = frame[[t is not None for t in terms]].reset_index(drop=True)
+    return reader.out.table_frame("course_grades", frame)
 
 
 def _complete_calendars(out: EdfiRows, sessions: TableFrame | None, config, notes: list[str]) -> TableFrame | None:

@@ -18,6 +18,13 @@ resource (``/data/v3/ed-fi/...``)      table                fields
 ``studentSchoolAttendanceEvents``      ``attendance_events``  studentReference.studentUniqueId,
                                                             schoolReference.schoolId, eventDate,
                                                             attendanceEventCategoryDescriptor, eventDuration
+``courseTranscripts``                  ``course_grades``    studentAcademicRecordReference.{studentUniqueId,
+                                                            schoolYear, termDescriptor} (the term: the
+                                                            session of that year and term),
+                                                            courseReference.courseCode,
+                                                            finalLetterGradeEarned (else
+                                                            finalNumericGradeEarned), attemptedCredits,
+                                                            earnedCredits
 ``student*ProgramAssociations``        ``participation``    studentReference.studentUniqueId,
                                                             programReference.{programName,
                                                             programTypeDescriptor}, beginDate, endDate
@@ -57,7 +64,8 @@ CLIENT_ID_ENV = "PA_EDFI_CLIENT_ID"
 CLIENT_SECRET_ENV = "PA_EDFI_CLIENT_SECRET"
 #: The resources read, in the order read.
 RESOURCES = ("schools", "students", "studentSchoolAssociations", "sessions", "calendarDates",
-             "studentSchoolAttendanceEvents", "studentProgramAssociations", "studentCTEProgramAssociations",
+             "studentSchoolAttendanceEvents", "courseTranscripts", "studentProgramAssociations",
+             "studentCTEProgramAssociations",
              "studentSpecialEducationProgramAssociations")
 DATA_PATH = "data/v3/ed-fi"
 PAGE_SIZE = 500
@@ -106,7 +114,17 @@ def _add(reader: EntityReader, resource: str, item: Mapping, file: str, line: in
         reader.add_session(file, line, {"school_id": _K, "term_id": "sessionName", "begin_date": "beginDate",
                                         "end_date": "endDate", "instructional_days": "totalInstructionalDays"},
                            school_id=g(_K), name=g("sessionName"), begin=g("beginDate"), end=g("endDate"),
-                           days=g("totalInstructionalDays"))
+                           days=g("totalInstructionalDays"), school_year=g("schoolYearTypeReference.schoolYear"),
+                           term=g("termDescriptor"))
+    elif resource == "courseTranscripts":
+        rec = "studentAcademicRecordReference."
+        reader.add_transcript(file, line, {"student_id": rec + "studentUniqueId", "term_id": rec + "termDescriptor",
+                                           "course_id": "courseReference.courseCode", "mark": "finalLetterGradeEarned",
+                                           "credits_attempted": "attemptedCredits", "credits_earned": "earnedCredits"},
+                              student_id=g(rec + "studentUniqueId"), school_year=g(rec + "schoolYear"),
+                              term=g(rec + "termDescriptor"), course_code=g("courseReference.courseCode"),
+                              letter=g("finalLetterGradeEarned"), numeric=g("finalNumericGradeEarned"),
+                              attempted=g("attemptedCredits"), earned=g("earnedCredits"))
     elif resource == "calendarDates":
         events = item.get("calendarEvents") or []
         reader.add_calendar_date(file, line, {"school_id": "calendarReference.schoolId", "date": "date",
