@@ -149,6 +149,8 @@ def test_exceptions_only_import_gives_rates_from_enrolment_and_calendar(tmp_path
     src = _sis_exceptions(tmp_path / "sis")
     res = _cli("import", src, "--map", src / "map.yml", "--out", tmp_path / "DATA")
     assert res.returncode == 0, res.stderr
+    assert f"Data-quality profile: {tmp_path / 'DATA' / 'quality.html'}" in res.stdout
+    assert (tmp_path / "DATA" / "quality.csv").exists()
     ds = read_dataset(tmp_path / "DATA")
     terms = ds["attendance_terms"].set_index("student_id")
     # 000201: 10 instructional days, one absent (excused + partial on 08-19 count once);

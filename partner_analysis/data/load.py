@@ -104,6 +104,8 @@ class ImportResult:
     possible_duplicate_records: int = 0
     map_path: str | None = None
     config_source: str | None = None
+    #: the data-quality page the import wrote (partner_analysis.data.quality)
+    quality_path: Path | None = None
 
     def report(self) -> str:
         lines = [f"Imported {len(self.rows)} tables into {self.out} (map: {self.map_path}; "
@@ -118,6 +120,9 @@ class ImportResult:
                          "(holds IDs: keep it inside the district).")
         else:
             lines.append("Possible duplicates: none found.")
+        if self.quality_path is not None:
+            lines.append(f"Data-quality profile: {self.quality_path} (and quality.csv beside it); read it before "
+                         "trusting the KPIs.")
         if self.warnings:
             lines.append("Warnings:")
             lines += [f"  - {w}" for w in self.warnings]
@@ -299,7 +304,7 @@ def finish_import(tables: dict[str, TableFrame], errors: ProblemList, cfg: Distr
                         warnings=tuple(warnings),
                         possible_duplicates_path=(out / POSSIBLE_DUPLICATES_FILE) if frames else None,
                         possible_duplicate_groups=groups, possible_duplicate_records=records,
-                        map_path=map_path, config_source=cfg.source)
+                        map_path=map_path, config_source=cfg.source, quality_path=out / "quality.html")
 
 
 def _derive_exception_summaries(tables: dict[str, TableFrame], cfg: DistrictConfig,
