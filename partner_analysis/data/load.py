@@ -54,6 +54,7 @@ row (header = row 1), column, value and the fix; all problems of one run
 """
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -64,8 +65,9 @@ from ..config import DistrictConfig, load_config
 from ..exceptions import InputDataError
 from . import dedupe
 from .colmap import ColumnMap, SourceSpec, read_map
-from .dataset import check_replaceable, coerce_table, read_dataset, write_dataset
+from .dataset import check_replaceable, read_dataset, staging_dir, write_dataset
 from .readers import assemble
+from .stream import StreamedTable, StreamOptions, storage_frame, stream_table, streamed_tables
 from .schema import IMPORT_ORDER, TABLES
 from .validate import (MAX_ERRORS, ImportValidationError, TableFrame, check_references, check_table,
                        validate_tables)
@@ -177,7 +179,8 @@ def _possible_duplicates(t: TableFrame) -> pd.DataFrame:
 
 
 def import_source(source: str | Path, *, map_path: str | Path, out: str | Path,
-                  config: DistrictConfig | str | Path | None = None) -> ImportResult:
+                  config: DistrictConfig | str | Path | None = None,
+                  stream: StreamOptions | None = StreamOptions()) -> ImportResult:
     """Read, map, validate and (only if everything is valid) write a district dataset.
 
     Parameters
@@ -191,6 +194,10 @@ def import_source(source: str | Path, *, map_path: str | Path, out: str | Path,
         (``records/``, ``records.sqlite*``) is kept; untouched when anything fails.
     config : DistrictConfig or path, optional
         District config; default the map's ``config:``, else the embedded default.
+    stream : StreamOptions or None
+        A table with a CSV file of at least ``stream.above`` bytes (default 64 MiB) is validated in
+        chunks and written as a partitioned parquet folder without holding the file in memory
+        (:mod:`partner_analysis.data.stream`); None reads every file whole.
 
     Returns
     -------
@@ -214,7 +221,8 @@ def import_source(source: str | Path, *, map_path: str | Path, out: str | Path,
     cfg = _resolve_config(config, map_)
     if not source.exists():
         raise InputDataError("source folder not found", path=source, fix="Pass the folder holding the exports")
-    tables, errors = assemble(map_, source, cfg.grade_scale)
+    streamed = streamed_tables(map_, source, stream)
+    tables, errors = assemble(map_, source, cfg.grade_scale, skip_tables=streamed)
     if "schools" not in tables and not any(s.table == "schools" for s in map_.sources):
         frame = _schools_from_config(cfg)
         tables["schools"] = TableFrame("schools", frame, [f"{cfg.source or 'district config'} (schools:)"], [None], [{}])
@@ -222,6 +230,24 @@ def import_source(source: str | Path, *, map_path: str | Path, out: str | Path,
         if name in tables:
             check_table(tables[name], cfg, errors, drop_exact=True)
     check_references(tables, errors, mapped=map_.tables)
+    staging = staging_dir(out) if streamed else None
+    try:
+        return _finish_import(map_, cfg, tables, errors, out, source, streamed, staging, stream)
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _finish_import(map_: ColumnMap, cfg: DistrictConfig, tables: dict[str, TableFrame], errors,
+                   out: str | Path, source: Path, streamed: set[str], staging: Path | None,
+                   stream: StreamOptions | None) -> ImportResult:
+    done: dict[str, StreamedTable] = {}
+    for name in IMPORT_ORDER:
+        if name in streamed:
+            result = stream_table(name, [s for s in map_.sources if s.table == name], source, cfg, tables, errors,
+                                  staging, mapped=map_.tables, options=stream)
+            if result is not None:
+                done[name] = result
     errors.raise_if_any(f"the import ({map_.path})")
 
     warnings: list[str] = []
@@ -252,18 +278,15 @@ def import_source(source: str | Path, *, map_path: str | Path, out: str | Path,
                             f"{', '.join(t.identity or TABLES[name].identity)}")
         if t.frame is not None and len(t.frame) == 0:
             warnings.append(f"{name}: no rows")
+    warnings += [f"{name}: no rows" for name, st in done.items() if st.rows == 0]
     if frames:
         extra_files[POSSIBLE_DUPLICATES_FILE] = pd.concat(frames, ignore_index=True).to_csv(index=False).encode()
-    clean = {}
-    for name, t in tables.items():
-        frame = t.frame.drop(columns=[c for c in ("_src", "_row") if c in t.frame.columns])
-        extras = [c for c in frame.columns if c not in TABLES[name].column_names]
-        for c in extras:
-            frame[c] = frame[c].astype("string")
-        clean[name] = coerce_table(name, frame)
-    out = write_dataset(clean, cfg, out, extra_files=extra_files)
-    return ImportResult(out=out, rows={n: len(clean[n]) for n in IMPORT_ORDER if n in clean},
-                        dropped_duplicates={n: tables[n].dropped for n in IMPORT_ORDER if n in tables},
+    clean = {name: storage_frame(name, t.frame) for name, t in tables.items()}
+    out = write_dataset(clean, cfg, out, extra_files=extra_files, staged={n: st.path for n, st in done.items()})
+    rows = {n: len(clean[n]) if n in clean else done[n].rows for n in IMPORT_ORDER if n in clean or n in done}
+    dropped = {n: tables[n].dropped if n in tables else done[n].dropped for n in IMPORT_ORDER
+               if n in tables or n in done}
+    return ImportResult(out=out, rows=rows, dropped_duplicates=dropped,
                         warnings=tuple(warnings),
                         possible_duplicates_path=(out / POSSIBLE_DUPLICATES_FILE) if frames else None,
                         possible_duplicate_groups=groups, possible_duplicate_records=records,
