@@ -15,12 +15,12 @@ one table.
 Reader: pyarrow's streaming CSV reader (``pyarrow.csv.open_csv``), not ``pandas.read_csv(chunksize=)``.
 Both keep the row numbers of a whole-file read (blank records are kept as empty rows, so a record's
 position is its spreadsheet row minus 2, and a quoted value spanning lines is one record); pyarrow
-parses in C++ into Arrow buffers about three times faster than pandas' C parser builds Python
-strings, which is what makes the import a small multiple of DuckDB's own ``read_csv`` (see
-``benchmarks/scale_import.py``). When pyarrow refuses a file (a ragged row, an unclosed quote, a
-line that does not decode) the file is parsed once more with pandas in chunks
-(:func:`~partner_analysis.data.readers.diagnose_csv`), so the message names the row exactly as the
-whole-file import does.
+parses in C++ into Arrow buffers, three to five times faster than pandas' chunked reader (measured,
+parse and conversion to pandas, on the attendance file of ``benchmarks/scale_import.py``), so parsing
+stays a small part of the import's time. When pyarrow refuses a line that pandas accepts (pyarrow is
+stricter about stray quotes), the rest of the file is read with pandas in chunks; when pandas refuses
+it too, its error is translated as the whole-file import translates it
+(:func:`~partner_analysis.data.readers.diagnose_csv`), so the message names the same row.
 
 Keys across chunks: rows of one student land in one bucket, so after the pass each bucket (a
 fraction of the file) is checked for repeated keys. Exact repeats are dropped, as the whole-file
