@@ -61,9 +61,9 @@ STREAM_ABOVE = 64 * 2**20
 #: Bytes of CSV parsed per chunk.
 BLOCK_BYTES = 16 * 2**20
 #: About this many bytes of CSV go into one output part (one hash bucket).
-BUCKET_BYTES = 256 * 2**20
+BUCKET_BYTES = 64 * 2**20
 #: Most parts one table is written to.
-MAX_BUCKETS = 256
+MAX_BUCKETS = 512  # open parquet writers at most (one file descriptor each)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import concurrent.futures
 import itertools
 import json
 import multiprocessing.util
@@ -64,7 +65,7 @@ class Kernel:
 
     def shutdown(self) -> None:
         try:
-            asyncio.run(self.km.shutdown_kernel(now=True))
+            _run(self.km.shutdown_kernel(now=True))
         except Exception:  # noqa: BLE001 - already gone
             pass
 
@@ -84,13 +85,23 @@ class Kernel:
             kc.stop_channels()
 
 
+def _run(coro):
+    """Run a kernel-manager coroutine to its end, also from a thread whose event loop is running (a dask worker's)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
 def _start(key: tuple, log_dir: Path, manager_class) -> Kernel:
     kernel_name, imports, _ = key
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / f"spare-{os.getpid()}-{threading.get_ident()}-{next(_counter)}.kernel.log"
     km = manager_class(log)(kernel_name=kernel_name)
     extra = [f"--IPKernelApp.exec_lines={json.dumps(list(imports))}"] if imports else []
-    asyncio.run(km.start_kernel(extra_arguments=extra, cwd=str(log_dir)))
+    _run(km.start_kernel(extra_arguments=extra, cwd=str(log_dir)))
     kernel = Kernel(km=km, log=log, key=key)
     with _lock:
         if not _all_spares:
@@ -108,7 +119,7 @@ def take_kernel(*, kernel_name: str, template: str, log_dir: Path, manager_class
     key = (kernel_name, template_imports(template), str(log_dir))
     spare: Kernel | None = getattr(_local, "spare", None)
     _local.spare = None
-    if spare is not None and (spare.key != key or not asyncio.run(spare.km.is_alive())):
+    if spare is not None and (spare.key != key or not _run(spare.km.is_alive())):
         _forget(spare)
         spare.shutdown()
         spare.log.unlink(missing_ok=True)
