@@ -39,7 +39,9 @@ def _cmd_demo_data(args) -> int:
 
 def _cmd_import(args) -> int:
     from .data.load import import_source
-    result = import_source(args.source, map_path=args.map, out=args.out, config=args.config)
+    from .data.stream import StreamOptions
+    result = import_source(args.source, map_path=args.map, out=args.out, config=args.config,
+                           stream=StreamOptions(above=int(args.stream_above * 2**20)))
     print(result.report())
     return 0
 
@@ -95,6 +97,9 @@ def _add_data(sub) -> None:
                         "atomically; the records store in it is kept; any other file stops the import)")
     p.add_argument("--config", type=_path, default=None, help="district.yml (default: the map's `config`, "
                                                               "else the embedded default)")
+    p.add_argument("--stream-above", type=float, default=64, metavar="MB",
+                   help="validate a table in chunks and write it as a partitioned parquet folder when one of its "
+                        "CSV files is at least this many MiB (default 64; 0 streams every table that qualifies)")
     p.set_defaults(func=_cmd_import)
 
     p = sub.add_parser("import-edfi", help="import Ed-Fi XML interchanges into a validated DATA_DIR",

@@ -626,3 +626,24 @@ def test_bad_input_through_a_real_process(env, case):
     assert "Traceback" not in proc.stderr + proc.stdout
     assert re.search(case.expect[0], proc.stderr)
     assert snapshot(env.root) == before
+
+
+STREAMED_IMPORT_CASES = [c for c in IMPORT_CASES if c.values[0].argv is IMPORT]
+
+
+@pytest.mark.parametrize("case", STREAMED_IMPORT_CASES)
+def test_bad_import_is_refused_the_same_when_streamed(env, case, capsys):
+    """``--stream-above 0`` validates every table that qualifies in chunks (data/stream.py): same refusal.
+
+    The same problems are named (the order may differ: a streamed table is checked after the
+    others), with the same exit code, and nothing is written or lost.
+    """
+    case.mutate(env)
+    before = snapshot(env.root)
+    rc_whole, _, err_whole = run_cli(case.argv(env), capsys)
+    rc, out, err = run_cli([*case.argv(env), "--stream-above", "0"], capsys)
+    assert (rc, rc_whole) == (2, 2), out + err
+    assert "Traceback" not in out + err
+    assert err.splitlines()[0] == err_whole.splitlines()[0]
+    assert sorted(err.splitlines()[1:]) == sorted(err_whole.splitlines()[1:])
+    assert snapshot(env.root) == before, "the command changed files or the store"

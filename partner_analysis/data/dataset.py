@@ -20,7 +20,8 @@ from ..config import DistrictConfig, load_config
 from ..exceptions import InputDataError
 from .schema import IMPORT_ORDER, TABLES
 
-__all__ = ["Dataset", "read_dataset", "write_dataset", "coerce_table", "check_replaceable", "RECORDS_ENTRIES"]
+__all__ = ["Dataset", "read_dataset", "write_dataset", "staging_dir", "coerce_table", "check_replaceable",
+           "RECORDS_ENTRIES"]
 
 MANIFEST = "dataset.json"
 #: Entries of a DATA_DIR that belong to the records store: an import never moves, replaces or deletes them.
@@ -124,9 +125,42 @@ def coerce_table(name: str, frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def staging_dir(out: str | Path) -> Path:
+    """A new empty folder on the file system of ``out`` for files that :func:`write_dataset` moves in.
+
+    Inside ``out`` when it exists (named like the import's own staging folder, so a crash leaves
+    nothing the next import refuses), else beside it. The caller removes it when done.
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.is_dir():
+        return Path(tempfile.mkdtemp(prefix=_STAGING, dir=out))
+    return Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+
+
+def _parquet_shape(path: Path) -> tuple[int, list[str]]:
+    import pyarrow.parquet as pq
+    parts = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+    rows = sum(pq.read_metadata(p).num_rows for p in parts)
+    names = list(pq.read_schema(parts[0]).names) if parts else []
+    return rows, [n for n in names if not n.startswith("__index_level_")]
+
+
+def _replace(src: Path, dst: Path, trash: Path) -> None:
+    """Rename ``src`` over ``dst``; a folder (a partitioned table), or a file replacing one, goes via ``trash``."""
+    if dst.exists() and (dst.is_dir() or src.is_dir()):
+        os.replace(dst, trash / dst.name)
+    os.replace(src, dst)
+
+
 def write_dataset(tables: Mapping[str, pd.DataFrame], config: DistrictConfig, out: str | Path, *,
-                  extra_files: Mapping[str, bytes] | None = None, overwrite: bool = True) -> Path:
+                  extra_files: Mapping[str, bytes] | None = None, overwrite: bool = True,
+                  staged: Mapping[str, Path] | None = None) -> Path:
     """Write a dataset atomically to ``out``, keeping the records store that lives there.
+
+    ``staged`` maps table names to parquet folders already written on the same file system (see
+    :func:`staging_dir`; the streaming import writes large tables so); they are moved in as
+    ``<table>.parquet/``, a folder of parts that ``pandas.read_parquet`` reads as one table.
 
     A new ``out`` is written as a temporary sibling folder and renamed into place. An existing one
     is first checked (:func:`check_replaceable`: it may hold only what an import wrote and the
@@ -152,6 +186,12 @@ def write_dataset(tables: Mapping[str, pd.DataFrame], config: DistrictConfig, ou
         config.dump(tmp / "district.yml")
         manifest = {"tables": {}, "files": ["district.yml"]}
         for name in IMPORT_ORDER:
+            if name in (staged or {}):
+                os.replace(staged[name], tmp / f"{name}.parquet")
+                rows, columns = _parquet_shape(tmp / f"{name}.parquet")
+                manifest["tables"][name] = {"rows": int(rows), "columns": columns, "partitioned": True}
+                manifest["files"].append(f"{name}.parquet")
+                continue
             if name not in tables:
                 continue
             frame = tables[name]
@@ -167,8 +207,9 @@ def write_dataset(tables: Mapping[str, pd.DataFrame], config: DistrictConfig, ou
         if not existing:
             os.replace(tmp, out)
             return out
+        trash = Path(tempfile.mkdtemp(prefix=_STAGING + "old-", dir=out))
         for fname in manifest["files"]:
-            os.replace(tmp / fname, out / fname)
+            _replace(tmp / fname, out / fname, trash)
         os.replace(tmp / MANIFEST, out / MANIFEST)  # the commit: the manifest names what is there now
         for fname in sorted(previous - set(manifest["files"]) - {MANIFEST}):
             stale = out / fname

@@ -54,6 +54,7 @@ row (header = row 1), column, value and the fix; all problems of one run
 """
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
@@ -64,8 +65,9 @@ from ..config import DistrictConfig, load_config
 from ..exceptions import InputDataError
 from . import dedupe
 from .colmap import ColumnMap, SourceSpec, read_map
-from .dataset import check_replaceable, coerce_table, read_dataset, write_dataset
+from .dataset import check_replaceable, read_dataset, staging_dir, write_dataset
 from .readers import assemble
+from .stream import StreamedTable, StreamOptions, storage_frame, stream_table, streamed_tables
 from .schema import IMPORT_ORDER, TABLES
 from . import attendance as attendance_mod
 from . import quality
@@ -184,7 +186,8 @@ def _possible_duplicates(t: TableFrame) -> pd.DataFrame:
 
 
 def import_source(source: str | Path, *, map_path: str | Path, out: str | Path,
-                  config: DistrictConfig | str | Path | None = None) -> ImportResult:
+                  config: DistrictConfig | str | Path | None = None,
+                  stream: StreamOptions | None = StreamOptions()) -> ImportResult:
     """Read, map, validate and (only if everything is valid) write a district dataset.
 
     Parameters
@@ -198,6 +201,10 @@ def import_source(source: str | Path, *, map_path: str | Path, out: str | Path,
         (``records/``, ``records.sqlite*``) is kept; untouched when anything fails.
     config : DistrictConfig or path, optional
         District config; default the map's ``config:``, else the embedded default.
+    stream : StreamOptions or None
+        A table with a CSV file of at least ``stream.above`` bytes (default 64 MiB) is validated in
+        chunks and written as a partitioned parquet folder without holding the file in memory
+        (:mod:`partner_analysis.data.stream`); None reads every file whole.
 
     Returns
     -------
@@ -221,20 +228,40 @@ def import_source(source: str | Path, *, map_path: str | Path, out: str | Path,
     cfg = _resolve_config(config, map_)
     if not source.exists():
         raise InputDataError("source folder not found", path=source, fix="Pass the folder holding the exports")
-    tables, errors = assemble(map_, source, cfg.grade_scale)
-    return finish_import(tables, errors, cfg, out, mapped=map_.tables, map_path=map_.path,
-                         attendance=map_.attendance_mode, default_enrolment=map_.default_enrolment)
+    streamed = streamed_tables(map_, source, stream)
+    tables, errors = assemble(map_, source, cfg.grade_scale, skip_tables=streamed)
+    staging = staging_dir(out) if streamed else None
+    try:
+        return finish_import(tables, errors, cfg, out, mapped=map_.tables, map_path=map_.path,
+                             attendance=map_.attendance_mode, default_enrolment=map_.default_enrolment,
+                             streaming=Streaming(map_, source, streamed, staging, stream) if streamed else None)
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Streaming:
+    """The tables of one import read in chunks (:mod:`partner_analysis.data.stream`) and where they are staged."""
+
+    map: ColumnMap
+    source: Path
+    tables: set[str]
+    staging: Path
+    options: StreamOptions | None
 
 
 def finish_import(tables: dict[str, TableFrame], errors: ProblemList, cfg: DistrictConfig, out: str | Path, *,
                   mapped: tuple[str, ...], map_path: str, attendance: str = "daily_positive",
-                  default_enrolment: str = "none") -> ImportResult:
+                  default_enrolment: str = "none", streaming: Streaming | None = None) -> ImportResult:
     """Validate assembled tables, derive what the attendance mode needs, and write DATA_DIR atomically.
 
     The common tail of every import (SIS column map, OneRoster, Ed-Fi): ``tables`` hold the text frames
     read from the sources, ``errors`` the problems met while reading them. Exceptions-only attendance is
     turned into ``attendance_terms`` here (:func:`partner_analysis.data.attendance.summarise_exceptions`);
-    a declared default enrolment becomes ``enrollment`` rows.
+    a declared default enrolment becomes ``enrollment`` rows. Tables named in ``streaming`` are validated
+    chunk by chunk after the whole-file tables (they may refer to them) and staged as parquet folders;
+    they are not part of the coverage checks or the quality profile, which need the whole table.
 
     Raises
     ------
@@ -248,6 +275,14 @@ def finish_import(tables: dict[str, TableFrame], errors: ProblemList, cfg: Distr
         if name in tables:
             check_table(tables[name], cfg, errors, drop_exact=True)
     check_references(tables, errors, mapped=mapped)
+    done: dict[str, StreamedTable] = {}
+    if streaming is not None:
+        for name in IMPORT_ORDER:
+            if name in streaming.tables:
+                result = stream_table(name, [s for s in streaming.map.sources if s.table == name], streaming.source,
+                                      cfg, tables, errors, streaming.staging, mapped=mapped, options=streaming.options)
+                if result is not None:
+                    done[name] = result
     errors.raise_if_any(f"the import ({map_path})")
     typed = {n: t.frame for n, t in tables.items() if t.frame is not None}
     problems = attendance_mod.check_coverage(typed, cfg, mode=attendance, default_enrolment_rule=default_enrolment,
@@ -286,21 +321,18 @@ def finish_import(tables: dict[str, TableFrame], errors: ProblemList, cfg: Distr
                             f"{', '.join(t.identity or TABLES[name].identity)}")
         if t.frame is not None and len(t.frame) == 0:
             warnings.append(f"{name}: no rows")
+    warnings += [f"{name}: no rows" for name, st in done.items() if st.rows == 0]
     if frames:
         extra_files[POSSIBLE_DUPLICATES_FILE] = pd.concat(frames, ignore_index=True).to_csv(index=False).encode()
-    clean = {}
-    for name, t in tables.items():
-        frame = t.frame.drop(columns=[c for c in ("_src", "_row") if c in t.frame.columns])
-        extras = [c for c in frame.columns if c not in TABLES[name].column_names]
-        for c in extras:
-            frame[c] = frame[c].astype("string")
-        clean[name] = coerce_table(name, frame)
+    clean = {name: storage_frame(name, t.frame) for name, t in tables.items()}
     possible = pd.concat(frames, ignore_index=True) if frames else None
     extra_files.update(quality.quality_files(quality.profile_tables(clean, cfg, possible_duplicates=possible,
                                                                     mode=attendance)))
-    out = write_dataset(clean, cfg, out, extra_files=extra_files)
-    return ImportResult(out=out, rows={n: len(clean[n]) for n in IMPORT_ORDER if n in clean},
-                        dropped_duplicates={n: tables[n].dropped for n in IMPORT_ORDER if n in tables},
+    out = write_dataset(clean, cfg, out, extra_files=extra_files, staged={n: st.path for n, st in done.items()})
+    rows = {n: len(clean[n]) if n in clean else done[n].rows for n in IMPORT_ORDER if n in clean or n in done}
+    dropped = {n: tables[n].dropped if n in tables else done[n].dropped for n in IMPORT_ORDER
+               if n in tables or n in done}
+    return ImportResult(out=out, rows=rows, dropped_duplicates=dropped,
                         warnings=tuple(warnings),
                         possible_duplicates_path=(out / POSSIBLE_DUPLICATES_FILE) if frames else None,
                         possible_duplicate_groups=groups, possible_duplicate_records=records,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import string
 from pathlib import Path
-from typing import Mapping
+from typing import Collection, Mapping
 
 import numpy as np
 import pandas as pd
@@ -22,7 +22,7 @@ from .colmap import ColumnMap, SourceSpec, as_text
 from .schema import TABLES
 from .validate import ImportValidationError, ProblemList, TableFrame, is_texty
 
-__all__ = ["read_source", "assemble"]
+__all__ = ["read_source", "source_path", "map_source_frame", "check_source_file", "diagnose_csv", "assemble"]
 
 
 def _display(path: Path) -> str:
@@ -39,13 +39,29 @@ def read_source(src: SourceSpec, source: Path, code: int, grade_scale=None) -> t
         raw = raw.astype("object").where(raw.notna(), None)
         shown = f"{src.map_path} (inline rows of {src.table})"
     else:
-        fpath = source / src.file if source.is_dir() else (source if source.name == src.file else
-                                                           source.parent / src.file)
+        fpath = source_path(src, source)
         shown = _display(fpath)
         raw = _read_file(src, fpath, shown)
+    return map_source_frame(raw, src, code, shown, grade_scale, fpath=fpath), shown
+
+
+def source_path(src: SourceSpec, source: Path) -> Path:
+    """The file a source entry names, resolved against SOURCE (a folder or one export file)."""
+    return source / src.file if source.is_dir() else (source if source.name == src.file else
+                                                      source.parent / src.file)
+
+
+def map_source_frame(raw: pd.DataFrame, src: SourceSpec, code: int, shown: str, grade_scale=None, *,
+                     first_row: int = 2, fpath: Path | None = None) -> pd.DataFrame:
+    """Map one block of a source's text cells to canonical columns (``_src``/``_row`` added).
+
+    ``raw`` holds consecutive records of the file, blank records included, the first of them on
+    spreadsheet row ``first_row`` (the header is row 1), so a file read in chunks keeps its row
+    numbers: pass each chunk's first row.
+    """
     # row numbers as a spreadsheet shows them: header is row 1
     raw.index = pd.RangeIndex(len(raw))
-    rows = np.arange(len(raw), dtype="int64") + 2
+    rows = np.arange(len(raw), dtype="int64") + first_row
     for c in raw.columns:
         if is_texty(raw[c]):
             raw[c] = raw[c].str.strip()
@@ -86,7 +102,8 @@ def read_source(src: SourceSpec, source: Path, code: int, grade_scale=None) -> t
             opts = rule["row_id"] or {}
             width = int(opts.get("width", 0))
             start = int(opts.get("start", 1))
-            numbers = pd.Series(np.arange(len(raw)) + start, index=raw.index).astype(str).str.zfill(width)
+            numbers = pd.Series(np.arange(len(raw)) + start + (first_row - 2),
+                                index=raw.index).astype(str).str.zfill(width)
             out[col] = str(opts.get("prefix", "")) + numbers
     keep = np.ones(len(raw), dtype=bool)
     for header, wanted in src.where.items():
@@ -115,7 +132,7 @@ def read_source(src: SourceSpec, source: Path, code: int, grade_scale=None) -> t
     data_cols = [c for c in raw.columns]
     blank = raw[data_cols].isna().all(axis=1).to_numpy() if data_cols else np.zeros(len(raw), bool)
     out = out.loc[keep & ~blank].reset_index(drop=True)
-    return out, shown
+    return out
 
 
 def _sheet_names(fpath: Path) -> list[str]:
@@ -204,24 +221,61 @@ def _template(template: str, out: pd.DataFrame, raw: pd.DataFrame, src: SourceSp
     return result
 
 
-def _read_file(src: SourceSpec, fpath: Path, shown: str) -> pd.DataFrame:
+def _csv_encoding(src: SourceSpec) -> str:
+    enc = src.encoding
+    # a UTF-8 byte-order mark would otherwise glue itself to the first header
+    if enc.lower().replace("_", "-") in ("utf-8", "utf8"):
+        enc = "utf-8-sig"
+    return enc
+
+
+def check_source_file(src: SourceSpec, fpath: Path, shown: str) -> None:
+    """The checks made before a source file is parsed: it exists, is not empty, has no repeated header.
+
+    Raises
+    ------
+    InputDataError
+        Naming the file (and for a repeated header row 1, the header and both column positions).
+    """
     if not fpath.exists():
         raise InputDataError("file not found", path=shown, row=None, column=None, value=src.file,
                              fix=f"Put the export there or correct `file:` for table {src.table!r} in {src.map_path}")
     if fpath.stat().st_size == 0:
         raise InputDataError("the file is empty (0 bytes)", path=shown, row=1, column=None,
                              fix="Export the table again with a header row")
+    if src.format == "csv":
+        check_header(fpath, sep=src.delimiter, encoding=_csv_encoding(src), shown=shown,
+                     fix=f"Rename or remove one of the two columns, so that `columns:` in {src.map_path} "
+                         "names one")
+
+
+def diagnose_csv(src: SourceSpec, fpath: Path, shown: str, *, chunksize: int = 200_000) -> None:
+    """Parse a CSV source with pandas in chunks (bounded memory) and raise the error it meets, if any.
+
+    The streaming reader (:mod:`partner_analysis.data.stream`) calls this when its parser refuses
+    a file, so the message (row of an unclosed quote, a ragged row, an undecodable line) is the
+    one the whole-file reader gives.
+
+    Raises
+    ------
+    InputDataError
+        The first problem pandas meets, translated as :func:`read_source` translates it.
+    """
+    _read_file(src, fpath, shown, chunksize=chunksize)
+
+
+def _read_file(src: SourceSpec, fpath: Path, shown: str, chunksize: int | None = None) -> pd.DataFrame | None:
+    check_source_file(src, fpath, shown)
     try:
         if src.format == "csv":
-            enc = src.encoding
-            # a UTF-8 byte-order mark would otherwise glue itself to the first header
-            if enc.lower().replace("_", "-") in ("utf-8", "utf8"):
-                enc = "utf-8-sig"
-            check_header(fpath, sep=src.delimiter, encoding=enc, shown=shown,
-                         fix=f"Rename or remove one of the two columns, so that `columns:` in {src.map_path} "
-                             "names one")
-            return pd.read_csv(fpath, sep=src.delimiter, encoding=enc, dtype=str, keep_default_na=False,
-                               na_values=[""], skip_blank_lines=False, engine="c")
+            kw = dict(sep=src.delimiter, encoding=_csv_encoding(src), dtype=str, keep_default_na=False,
+                      na_values=[""], skip_blank_lines=False, engine="c")
+            if chunksize is not None:
+                with pd.read_csv(fpath, chunksize=chunksize, **kw) as reader:
+                    for _ in reader:
+                        pass
+                return None
+            return pd.read_csv(fpath, **kw)
         if src.format == "xlsx":
             sheet = 0 if src.sheet is None else src.sheet
             try:
@@ -264,7 +318,9 @@ def _read_file(src: SourceSpec, fpath: Path, shown: str) -> pd.DataFrame:
             from err
 
 
-def assemble(map_: ColumnMap, source: Path, grade_scale) -> tuple[dict[str, TableFrame], ProblemList]:
+def assemble(map_: ColumnMap, source: Path, grade_scale, *,
+             skip_tables: Collection[str] = ()) -> tuple[dict[str, TableFrame], ProblemList]:
+    """Read every source of ``map_`` (except those of ``skip_tables``, which are streamed) into TableFrames."""
     errors = ProblemList()
     tables: dict[str, TableFrame] = {}
     parts: dict[str, list[pd.DataFrame]] = {}
@@ -276,6 +332,8 @@ def assemble(map_: ColumnMap, source: Path, grade_scale) -> tuple[dict[str, Tabl
                     f"required column {c!r} of table {src.table!r} is not mapped",
                     path=src.map_path, row=src.line, column=c,
                     fix=f"Add `{c}: <header in {src.file or 'the rows'}>` under `columns:` (or under `constants:`)"))
+            continue
+        if src.table in skip_tables:
             continue
         try:
             frame, shown = read_source(src, source, 0, grade_scale)

@@ -20,7 +20,8 @@ from . import dedupe
 from .schema import FALSE_TEXT, IMPORT_ORDER, TABLES, TRUE_TEXT, ColumnSpec, TableSpec
 
 __all__ = ["MAX_ERRORS", "ImportValidationError", "ProblemList", "TableFrame", "plain_value", "is_texty",
-           "check_table", "check_references", "validate_tables"]
+           "check_table", "check_references", "check_references_of",
+           "validate_tables"]
 
 #: At most this many problems are listed; the message says how many more there were.
 MAX_ERRORS = 50
@@ -398,30 +399,40 @@ def _check_rules(t: TableFrame, config: DistrictConfig, errors: ProblemList) -> 
 
 
 def check_references(tables: dict[str, TableFrame], errors: ProblemList, *, mapped: Iterable[str] = ()) -> None:
+    """Check every table's references (students -> schools, ...) against the other tables."""
     for name in IMPORT_ORDER:
         t = tables.get(name)
         if t is None or t.frame is None:
             continue
-        for col, (ref_table, ref_col) in TABLES[name].references.items():
-            if col not in t.frame.columns:
-                continue
-            target = tables.get(ref_table)
-            if target is None:
-                if ref_table in mapped:
-                    continue  # listed in the map but unreadable: that error is already reported
-                errors.add(InputDataError(
-                    f"table {name!r} refers to {ref_table!r}, which is not imported", path=t.files[0],
-                    row=None, column=col, fix=f"Add a `{ref_table}` entry to the column map"))
-                continue
-            if target.frame is None:
-                continue  # its own errors are already reported
-            values = t.frame[col]
-            unknown = values.notna().to_numpy() & ~values.isin(target.frame[ref_col].dropna().unique()).to_numpy()
-            if unknown.any():
-                where = target.files[0] if target.files else ref_table
-                errors.add_rows(t, np.flatnonzero(unknown), col,
-                                lambda v, rt=ref_table: f"unknown {col} {shorten(v)}: not in the {rt} table",
-                                fix=f"Add it to {where} or correct the ID (IDs are text: '0042' and '42' differ)")
+        check_references_of(t, tables, errors, mapped=mapped)
+
+
+def check_references_of(t: TableFrame, tables: Mapping[str, TableFrame], errors: ProblemList, *,
+                        mapped: Iterable[str] = ()) -> None:
+    """Check the references of one table (or one chunk of it) against ``tables``."""
+    name = t.name
+    if t.frame is None:
+        return
+    for col, (ref_table, ref_col) in TABLES[name].references.items():
+        if col not in t.frame.columns:
+            continue
+        target = tables.get(ref_table)
+        if target is None:
+            if ref_table in mapped:
+                continue  # listed in the map but unreadable: that error is already reported
+            errors.add(InputDataError(
+                f"table {name!r} refers to {ref_table!r}, which is not imported", path=t.files[0],
+                row=None, column=col, fix=f"Add a `{ref_table}` entry to the column map"))
+            continue
+        if target.frame is None:
+            continue  # its own errors are already reported
+        values = t.frame[col]
+        unknown = values.notna().to_numpy() & ~values.isin(target.frame[ref_col].dropna().unique()).to_numpy()
+        if unknown.any():
+            where = target.files[0] if target.files else ref_table
+            errors.add_rows(t, np.flatnonzero(unknown), col,
+                            lambda v, rt=ref_table: f"unknown {col} {shorten(v)}: not in the {rt} table",
+                            fix=f"Add it to {where} or correct the ID (IDs are text: '0042' and '42' differ)")
 
 
 def validate_tables(tables: Mapping[str, pd.DataFrame], config: DistrictConfig, *,

@@ -139,14 +139,35 @@ def _kernel_manager_class(log_path: Path):
     return _LoggedKernelManager
 
 
-def _execute(job: ReportJob, work: Path, kernel_log: Path | None = None):
+def _execute(job: ReportJob, work: Path, kernel_log: Path | None = None, km=None):
+    """papermill on the template; in the kernel ``km`` when given (started ahead, see :mod:`.kernels`)."""
     import papermill
 
-    extra = {} if kernel_log is None else {"kernel_manager_class": _kernel_manager_class(kernel_log)}
+    extra = {} if kernel_log is None or km is not None else {"kernel_manager_class": _kernel_manager_class(kernel_log)}
+    if km is not None:
+        extra["km"] = km
     return papermill.execute_notebook(
         job.template, str(work), parameters=dict(job.parameters), kernel_name="python3", progress_bar=False,
         request_save_on_cell_execute=False, execution_timeout=job.timeout, start_timeout=120,
         cwd=job.cwd, log_output=False, **extra)
+
+
+def _execute_ahead(job: ReportJob, work: Path, kernel_log: Path):
+    """:func:`_execute` in a kernel started while the previous report ran; the next one starts now.
+
+    The kernel is new (no other report used it) and is shut down here; its log becomes ``kernel_log``.
+    """
+    from .kernels import take_kernel
+
+    kernel = take_kernel(kernel_name="python3", template=job.template, log_dir=kernel_log.parent,
+                         manager_class=_kernel_manager_class)
+    try:
+        kernel.chdir(job.cwd, timeout=120)
+        return _execute(job, work, kernel_log, km=kernel.km)
+    finally:
+        kernel.shutdown()
+        if kernel.log.exists():
+            os.replace(kernel.log, kernel_log)
 
 
 def _run_one(job: ReportJob) -> ManifestRow:
@@ -177,7 +198,9 @@ def _run_one_row(job: ReportJob) -> dict:
     for attempt in (1, 2):
         row["attempts"] = attempt
         try:
-            nb = _execute(job, work, kernel_log)
+            # the first attempt in a kernel started ahead (when the job allows it); a retry in a new one
+            nb = _execute_ahead(job, work, kernel_log) if job.ahead and attempt == 1 else \
+                _execute(job, work, kernel_log)
             break
         except DeadKernelError as err:  # out of memory, or killed: one retry with a fresh kernel
             row["error"] = f"DeadKernelError: {err}"
@@ -249,16 +272,26 @@ def _run_one_row(job: ReportJob) -> dict:
 
 @contextlib.contextmanager
 def dask_executor(scheduler: str | Any):
-    """A ``concurrent.futures`` executor on a dask.distributed cluster (address or ``Client``/cluster)."""
+    """A ``concurrent.futures`` executor on a dask.distributed cluster (address or ``Client``/cluster).
+
+    The same code runs on a :class:`distributed.LocalCluster` (``scheduler=None``: a local cluster
+    with one worker process per core) and on a real cluster (``--scheduler tcp://host:8786``): the
+    workers need this package, the template and the DATA_DIR/--out paths on shared storage. On exit
+    the kernels the workers started ahead for a next report are shut down (``Client.run``).
+    """
     try:
         from distributed import Client
     except ImportError as err:
         raise ConfigError("--executor dask needs dask.distributed", fix="pip install 'partner_analysis[dask]'") \
             from err
+    from .kernels import close_spares
+
     client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
     try:
         yield client.get_executor(pure=False)
     finally:
+        with contextlib.suppress(Exception):  # the kernels each worker started for a next report
+            client.run(close_spares)
         if client is not scheduler:
             client.close()
 
@@ -299,7 +332,7 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
                 formats: Iterable[str] = ("html",), only_failed: bool = False,
                 executor: cf.Executor | None = None, db: str | Path | None = None, timeout: float = 300,
                 template: str | Path | None = None, lang: str = "en", progress: bool = True,
-                recipients: Sequence[str] = ("public",)) -> BatchManifest:
+                recipients: Sequence[str] = ("public",), kernels_ahead: bool = True) -> BatchManifest:
     """Build bundles once, run one report per partner, and write the manifest and the district index.
 
     Parameters
@@ -329,6 +362,9 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
         Report notebook (default :func:`default_template`).
     recipients : sequence of str
         Who receives the release (recorded in the ledger); default ``("public",)``.
+    kernels_ahead : bool
+        Each worker starts the kernel of its next report (with the template's imports done) while the
+        current one runs (:mod:`.kernels`); every report still gets a new kernel of its own.
 
     Returns
     -------
@@ -398,7 +434,7 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
             jobs.append(ReportJob(parameters=params.as_papermill(), template=str(template.resolve()),
                                   out_dir=str(out_dir.resolve()), release_dir=str(layout.release.resolve()),
                                   formats=formats, timeout=timeout, cwd=str(info.path.resolve()), lang=lang,
-                                  site=meta.get("district", ""),
+                                  site=meta.get("district", ""), ahead=kernels_ahead,
                                   title=f"{meta.get('partner_name', info.partner_id)}: partnership report {term}"))
         rows += _run_jobs(jobs, executor=executor, workers=workers, progress=progress)
     done = {r["partner_id"] for r in rows}

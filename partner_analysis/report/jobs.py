@@ -26,6 +26,8 @@ class ReportJob:
     lang: str = "en"
     site: str = ""
     title: str = ""
+    #: run in a kernel started while the worker's previous report ran (:mod:`.kernels`)
+    ahead: bool = False
 
     @property
     def partner_id(self) -> str:

@@ -1,0 +1,433 @@
+"""Streaming import: a large CSV export validated chunk by chunk and written to partitioned parquet.
+
+:func:`~partner_analysis.data.load.import_source` hands a table to :func:`stream_table` when one of
+its CSV files is at least ``stream_above`` bytes (:data:`STREAM_ABOVE` by default) and no other
+table refers to it (daily attendance, course grades, participation, ...: the tables that grow with
+students x days). The file is never held in memory: each block of records is mapped through the
+column map, cast and checked with the same code as the whole-file import
+(:func:`~partner_analysis.data.readers.map_source_frame`,
+:func:`~partner_analysis.data.validate.check_table`, references against the tables already read),
+and written as row groups of a parquet *dataset*: ``DATA_DIR/<table>.parquet/part-NNNNN.parquet``,
+one file per hash bucket of the table's first key column (the student). ``pandas.read_parquet``,
+``pyarrow.dataset`` and DuckDB (``read_parquet('<table>.parquet/*.parquet')``) read the folder as
+one table.
+
+Reader: pyarrow's streaming CSV reader (``pyarrow.csv.open_csv``), not ``pandas.read_csv(chunksize=)``.
+Both keep the row numbers of a whole-file read (blank records are kept as empty rows, so a record's
+position is its spreadsheet row minus 2, and a quoted value spanning lines is one record); pyarrow
+parses in C++ into Arrow buffers, three to five times faster than pandas' chunked reader (measured,
+parse and conversion to pandas, on the attendance file of ``benchmarks/scale_import.py``), so parsing
+stays a small part of the import's time. When pyarrow refuses a line that pandas accepts (pyarrow is
+stricter about stray quotes), the rest of the file is read with pandas in chunks; when pandas refuses
+it too, its error is translated as the whole-file import translates it
+(:func:`~partner_analysis.data.readers.diagnose_csv`), so the message names the same row.
+
+Keys across chunks: rows of one student land in one bucket, so after the pass each bucket (a
+fraction of the file) is checked for repeated keys. Exact repeats are dropped, as the whole-file
+import drops them; a key repeated with different values is an error naming both rows (found by a
+second pass over the file, only then).
+
+Atomicity: everything is written into a staging folder that
+:func:`~partner_analysis.data.dataset.write_dataset` moves into place only when every check passed.
+"""
+from __future__ import annotations
+
+import math
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator, Mapping
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from ..config import DistrictConfig
+from ..exceptions import ConfigError, InputDataError
+from .colmap import ColumnMap, SourceSpec
+from .dataset import coerce_table
+from .readers import check_source_file, diagnose_csv, map_source_frame, source_path
+from .schema import TABLES
+from .validate import ImportValidationError, ProblemList, TableFrame, check_references_of, check_table
+
+__all__ = ["STREAM_ABOVE", "BLOCK_BYTES", "BUCKET_BYTES", "StreamOptions", "StreamedTable", "streamed_tables", "stream_table",
+           "storage_frame"]
+
+#: A CSV source at least this large (bytes) is imported in chunks.
+STREAM_ABOVE = 64 * 2**20
+#: Bytes of CSV parsed per chunk.
+BLOCK_BYTES = 16 * 2**20
+#: About this many bytes of CSV go into one output part (one hash bucket).
+BUCKET_BYTES = 64 * 2**20
+#: Most parts one table is written to.
+MAX_BUCKETS = 512  # open parquet writers at most (one file descriptor each)
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    """When and how the import reads a table in chunks.
+
+    Parameters
+    ----------
+    above : int
+        Stream a table when one of its CSV files has at least this many bytes (0: every table that
+        qualifies, see :func:`streamed_tables`).
+    block_bytes : int
+        Bytes of CSV parsed, checked and written per chunk (peak memory grows with it).
+    bucket_bytes : int
+        About this many bytes of CSV per output part; each part is checked for repeated keys on its
+        own, so peak memory of that check grows with it.
+    """
+
+    above: int = STREAM_ABOVE
+    block_bytes: int = BLOCK_BYTES
+    bucket_bytes: int = BUCKET_BYTES
+
+    def __post_init__(self):
+        if self.above < 0 or self.block_bytes < 1 or self.bucket_bytes < 1:
+            raise ConfigError("stream options must be positive sizes in bytes", key="stream",
+                              value=(self.above, self.block_bytes, self.bucket_bytes))
+
+
+def _referenced_tables() -> set[str]:
+    return {ref for spec in TABLES.values() for ref, _ in spec.references.values()}
+
+
+def streamed_tables(map_: ColumnMap, source: Path, options: StreamOptions | None) -> set[str]:
+    """Tables of ``map_`` to import in chunks.
+
+    A table qualifies when one of its sources is a CSV file of at least ``options.above`` bytes, no
+    other table refers to it, it has no identity columns (possible-duplicate detection needs the
+    whole table) and every one of its sources is a CSV file with a one-character delimiter and no
+    generated ``row_id``. ``options=None`` streams nothing.
+    """
+    if options is None:
+        return set()
+    stream_above = options.above
+    by_table: dict[str, list[SourceSpec]] = {}
+    for src in map_.sources:
+        by_table.setdefault(src.table, []).append(src)
+    referenced = _referenced_tables()
+    out = set()
+    for name, sources in by_table.items():
+        if name in referenced or TABLES[name].identity or any(s.identity for s in sources):
+            continue
+        if not all(s.format == "csv" and s.rows is None and s.file and len(s.delimiter or "") == 1
+                   and not any("row_id" in rule for rule in s.derive.values()) for s in sources):
+            continue
+        sizes = [source_path(s, source).stat().st_size for s in sources if source_path(s, source).is_file()]
+        if any(size >= stream_above for size in sizes):
+            out.add(name)
+    return out
+
+
+def storage_frame(name: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """A validated frame as stored: locating columns dropped, extras as text, schema storage types."""
+    frame = frame.drop(columns=[c for c in ("_src", "_row") if c in frame.columns])
+    extras = [c for c in frame.columns if c not in TABLES[name].column_names]
+    for c in extras:
+        frame[c] = frame[c].astype("string")
+    return coerce_table(name, frame)
+
+
+@dataclass
+class StreamedTable:
+    """A table imported in chunks: its staged parquet folder and counts."""
+
+    name: str
+    path: Path
+    rows: int
+    columns: list[str]
+    dropped: int = 0
+    files: list[str] = field(default_factory=list)
+
+
+def _arrow_encoding(encoding: str) -> str:
+    low = encoding.lower().replace("_", "-")
+    return "utf8" if low in ("utf-8", "utf8", "utf-8-sig") else encoding
+
+
+def _header(fpath: Path, src: SourceSpec) -> list[str]:
+    opts = pacsv.ReadOptions(block_size=1 << 16, encoding=_arrow_encoding(src.encoding))
+    with pacsv.open_csv(fpath, read_options=opts,
+                        parse_options=pacsv.ParseOptions(delimiter=src.delimiter, newlines_in_values=True,
+                                                         ignore_empty_lines=False)) as reader:
+        return list(reader.schema.names)
+
+
+def _blocks(src: SourceSpec, fpath: Path, shown: str, block_bytes: int) -> Iterator[pd.DataFrame]:
+    """The file's records as frames of text cells, in order, blank records kept.
+
+    pyarrow parses; if it refuses a line that pandas' parser accepts (pyarrow is stricter about
+    quotes), the rest of the file is read with pandas in chunks, so the result (or the error) is
+    the whole-file import's.
+    """
+    check_source_file(src, fpath, shown)
+    done = 0
+    names: list[str] = []
+    try:
+        names = _header(fpath, src)
+        reader = pacsv.open_csv(
+            fpath, read_options=pacsv.ReadOptions(block_size=block_bytes, encoding=_arrow_encoding(src.encoding)),
+            parse_options=pacsv.ParseOptions(delimiter=src.delimiter, newlines_in_values=True,
+                                             ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
+        with reader:
+            for batch in reader:
+                frame = batch.to_pandas()
+                frame.columns = [str(c) for c in frame.columns]
+                done += len(frame)
+                yield frame  # empty cells become missing in map_source_frame, as in a whole-file read
+    except (pa.ArrowException, UnicodeDecodeError):
+        yield from _pandas_blocks(src, fpath, shown, skip=done, rows=max(block_bytes // 64, 1000))
+        return
+    if not done:
+        yield pd.DataFrame({n: pd.Series([], dtype="object") for n in names})
+
+
+def _pandas_blocks(src: SourceSpec, fpath: Path, shown: str, *, skip: int, rows: int) -> Iterator[pd.DataFrame]:
+    """The records after the first ``skip``, read by pandas in chunks (errors translated as a whole-file read)."""
+    diagnose_csv(src, fpath, shown)  # raises the whole-file reader's message if pandas refuses the file too
+    seen = 0
+    with pd.read_csv(fpath, sep=src.delimiter, encoding="utf-8-sig" if _arrow_encoding(src.encoding) == "utf8"
+                     else src.encoding, dtype=str, keep_default_na=False, na_values=[""],
+                     skip_blank_lines=False, engine="c", chunksize=rows) as reader:
+        for frame in reader:
+            start = seen
+            seen += len(frame)
+            if seen <= skip:
+                continue
+            yield frame.iloc[max(skip - start, 0):]
+
+
+class _Buckets:
+    """Parquet writers, one per hash bucket of the first key column."""
+
+    def __init__(self, folder: Path, n: int, key: str):
+        self.folder, self.n, self.key = folder, n, key
+        self.writers: dict[int, pq.ParquetWriter] = {}
+        self.schema: pa.Schema | None = None
+        self.rows = 0
+
+    def path(self, b: int) -> Path:
+        return self.folder / f"part-{b:05d}.parquet"
+
+    def write(self, frame: pd.DataFrame) -> None:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if self.schema is None:
+            self.schema = table.schema
+        else:
+            table = table.cast(self.schema)
+        self.rows += len(frame)
+        if not len(frame):
+            return
+        bucket = pd.util.hash_array(frame[self.key].astype("object").to_numpy()) % np.uint64(self.n)
+        order = np.argsort(bucket, kind="stable")
+        sorted_b = bucket[order]
+        starts = np.flatnonzero(np.r_[True, sorted_b[1:] != sorted_b[:-1]])
+        ends = np.r_[starts[1:], len(order)]
+        for s, e in zip(starts, ends):
+            b = int(sorted_b[s])
+            w = self.writers.get(b)
+            if w is None:
+                w = self.writers[b] = pq.ParquetWriter(self.path(b), self.schema)
+            w.write_table(table.take(pa.array(order[s:e])))
+
+    def close(self, empty: pd.DataFrame) -> list[Path]:
+        for w in self.writers.values():
+            w.close()
+        if not self.writers:  # no rows at all: one empty part keeps the columns
+            table = pa.Table.from_pandas(empty, preserve_index=False)
+            if self.schema is not None:
+                table = table.cast(self.schema)
+            pq.write_table(table, self.path(0))
+            return [self.path(0)]
+        return [self.path(b) for b in sorted(self.writers)]
+
+
+def stream_table(name: str, sources: list[SourceSpec], source: Path, config: DistrictConfig,
+                 tables: Mapping[str, TableFrame], errors: ProblemList, staging: Path, *,
+                 mapped=(), options: StreamOptions = StreamOptions()) -> StreamedTable | None:
+    """Validate the sources of one table chunk by chunk and write them to ``staging/<name>.parquet/``.
+
+    Parameters
+    ----------
+    name : str
+        Table (see :func:`streamed_tables`).
+    sources : list of SourceSpec
+        The map's entries for the table (CSV files), in map order.
+    source : path
+        SOURCE folder of the import.
+    config : DistrictConfig
+    tables : mapping
+        Tables already read and checked (the references' targets).
+    errors : ProblemList
+        Problems are added here (the caller raises them). Nothing is written once it holds one.
+    staging : path
+        Folder to write into (on the DATA_DIR's file system; the caller moves or deletes it).
+    mapped : collection of str
+        Every table the map names (a reference to one of them that failed is not reported again).
+    options : StreamOptions
+        Chunk and part sizes.
+
+    Returns
+    -------
+    StreamedTable or None
+        None when no source of the table could be read (the errors say why).
+    """
+    spec = TABLES[name]
+    folder = staging / f"{name}.parquet"
+    folder.mkdir(parents=True, exist_ok=False)
+    total = sum(source_path(s, source).stat().st_size for s in sources if source_path(s, source).is_file())
+    buckets = _Buckets(folder, max(1, min(MAX_BUCKETS, math.ceil(total / options.bucket_bytes))), spec.key[0])
+    files: list[str] = []
+    sheets: list = []
+    headers: list[dict] = []
+    date_formats: list = []
+    dropped = 0
+    read_any = False
+    refs_checked_missing = False
+    empty: pd.DataFrame | None = None
+    broken = False
+    for src in sources:
+        if broken:
+            break
+        if [c for c in spec.required_columns if c not in src.canonical_columns] and not src.auto_columns:
+            continue  # reported by the map check
+        fpath = source_path(src, source)
+        shown = str(fpath)
+        code = len(files)
+        first_row = 2
+        registered = False
+        try:
+            for raw in _blocks(src, fpath, shown, options.block_bytes):
+                frame = map_source_frame(raw, src, code, shown, config.grade_scale, first_row=first_row, fpath=fpath)
+                first_row += len(raw)
+                if not registered:
+                    files.append(shown)
+                    sheets.append(None)
+                    headers.append({**src.columns, **src.extra})
+                    date_formats.append(src.date_format)
+                    registered = True
+                read_any = True
+                t = TableFrame(name, frame, files, sheets, headers, date_formats=date_formats)
+                check_table(t, config, errors, drop_exact=True)
+                if t.frame is None:  # a required column is missing: said once, for the whole table
+                    broken = True
+                    break
+                targets = {k: v for k, v in tables.items() if k != name}
+                missing_target = any(ref not in targets for ref, _ in spec.references.values())
+                if not (missing_target and refs_checked_missing):
+                    check_references_of(t, targets, errors, mapped=mapped)
+                refs_checked_missing = refs_checked_missing or missing_target
+                dropped += t.dropped
+                clean = storage_frame(name, t.frame)
+                if empty is None:
+                    empty = clean.iloc[:0]
+                if not errors.total:
+                    buckets.write(clean)
+        except ImportValidationError as err:
+            for e in err.errors:
+                errors.add(e)
+        except InputDataError as err:
+            errors.add(err)
+    if not read_any:
+        for w in buckets.writers.values():
+            w.close()
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+    parts = buckets.close(empty if empty is not None else pd.DataFrame())
+    rows = buckets.rows
+    if not errors.total:
+        extra_dropped, conflicts = _repeated_keys(parts, spec.key)
+        if conflicts is not None:
+            _report_conflicts(name, sources, source, config, conflicts, errors, options.block_bytes)
+        dropped += extra_dropped
+        rows -= extra_dropped
+    return StreamedTable(name=name, path=folder, rows=rows, columns=list(buckets.schema.names if buckets.schema
+                                                                        else (empty.columns if empty is not None
+                                                                              else [])),
+                         dropped=dropped, files=files)
+
+
+def _has_repeats(keys: pa.Table) -> bool:
+    """Whether a row of ``keys`` repeats: each column dictionary-encoded, codes combined into one integer."""
+    if len(keys) < 2:
+        return False
+    combined = np.zeros(len(keys), dtype=np.int64)
+    room = 2**62
+    for col in keys.columns:
+        enc = pc.dictionary_encode(col.combine_chunks())
+        card = len(enc.dictionary) + 1
+        room //= card
+        if room < 1:  # too many combinations for one integer: let pandas hash the rows
+            return bool(keys.to_pandas().duplicated().any())
+        codes = pc.fill_null(pc.add(enc.indices.cast(pa.int64()), 1), 0).to_numpy()
+        combined = combined * card + codes
+    combined.sort()
+    return bool((combined[1:] == combined[:-1]).any())
+
+
+def _repeated_keys(parts: list[Path], key: tuple[str, ...]) -> tuple[int, pd.DataFrame | None]:
+    """Drop exact repeats of a key across chunks (rewriting the part); return conflicting keys.
+
+    Each part holds every row of its students, so a part at a time is enough.
+    """
+    dropped = 0
+    conflicts = []
+    for part in parts:
+        if not _has_repeats(pq.read_table(part, columns=list(key))):
+            continue
+        frame = pq.read_table(part).to_pandas()
+        exact = frame.duplicated(keep="first").to_numpy()
+        if exact.any():
+            kept = frame.loc[~exact]
+            schema = pq.read_schema(part)
+            pq.write_table(pa.Table.from_pandas(kept, preserve_index=False).cast(schema), part)
+            dropped += int(exact.sum())
+            frame = kept
+        clash = frame.duplicated(subset=list(key), keep=False).to_numpy()
+        if clash.any():
+            conflicts.append(frame.loc[clash, list(key)].drop_duplicates())
+    return dropped, (pd.concat(conflicts, ignore_index=True) if conflicts else None)
+
+
+def _report_conflicts(name: str, sources: list[SourceSpec], source: Path, config: DistrictConfig,
+                      conflicts: pd.DataFrame, errors: ProblemList, block_bytes: int) -> None:
+    """Second pass: the rows holding conflicting keys, checked together as the whole-file import checks them."""
+    key = list(TABLES[name].key)
+    wanted = pd.MultiIndex.from_frame(conflicts[key].astype("object"))
+    picked: list[pd.DataFrame] = []
+    files: list[str] = []
+    headers: list[dict] = []
+    date_formats: list = []
+    for src in sources:
+        fpath = source_path(src, source)
+        code = len(files)
+        files.append(str(fpath))
+        headers.append({**src.columns, **src.extra})
+        date_formats.append(src.date_format)
+        first_row = 2
+        for raw in _blocks(src, fpath, str(fpath), block_bytes):
+            frame = map_source_frame(raw, src, code, str(fpath), config.grade_scale, first_row=first_row, fpath=fpath)
+            first_row += len(raw)
+            t = TableFrame(name, frame, files, [None] * len(files), headers, date_formats=date_formats)
+            check_table(t, config, ProblemList(), drop_exact=False)
+            typed = pd.MultiIndex.from_frame(t.frame[key].astype("object"))
+            hit = typed.isin(wanted)
+            if hit.any():
+                picked.append(t.raw.loc[hit])
+    if not picked:
+        return
+    t = TableFrame(name, pd.concat(picked, ignore_index=True), files, [None] * len(files), headers,
+                   date_formats=date_formats)
+    found = ProblemList()
+    check_table(t, config, found, drop_exact=True)
+    seen = {(e.path, e.row, e.column, e.problem) for e in errors.items}
+    for e in found.items:
+        if "also appears in" in e.problem and (e.path, e.row, e.column, e.problem) not in seen:
+            errors.add(e)

@@ -1,0 +1,53 @@
+"""The report batch at scale: a dask cluster and the local pool write the same release; kernels started ahead.
+
+The local batch runs without kernels started ahead, the dask batch (a LocalCluster of two worker
+processes, the code path of ``--executor dask --scheduler ADDR``) with them, so equal hashes show
+both that the executor does not change a byte and that a kernel started one report ahead (with
+the template's imports done) gives the same report as a kernel started for it.
+"""
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from partner_analysis.report.kernels import template_imports
+
+TERM = "2025-26-Q2"
+PARTNERS = ["P01", "P02", "P03"]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("report_batch")]
+
+
+def _hashes(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def test_dask_and_local_batches_write_the_same_release_files(demo_dir, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    from partner_analysis.report.batch import dask_executor, run_reports
+
+    local = run_reports(demo_dir, term=TERM, out=tmp_path / "local", partners=PARTNERS, workers=2,
+                        progress=False, kernels_ahead=False)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cl:
+        with dask_executor(cl.scheduler_address) as ex:
+            remote = run_reports(demo_dir, term=TERM, out=tmp_path / "dask", partners=PARTNERS, executor=ex,
+                                 progress=False, kernels_ahead=True)
+    assert local.ok and remote.ok
+    a, b = _hashes(tmp_path / "local" / TERM / "release"), _hashes(tmp_path / "dask" / TERM / "release")
+    assert {f"{p}.html" for p in PARTNERS} <= set(a)
+    assert a == b
+    # the kernels the workers started for a next report were shut down, their logs removed
+    assert not list((tmp_path / "dask" / TERM / "work").rglob("*.kernel.log"))
+
+
+def test_template_imports_are_the_top_level_imports_of_code_cells(tmp_path):
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    nb = new_notebook(cells=[new_code_cell('partner_id: str = "P01"'), new_markdown_cell("import nothing"),
+                             new_code_cell("from __future__ import annotations\nimport os\nfrom a.b import c as d\n"
+                                           "def f():\n    import sys\nimport os"),
+                             new_code_cell("%matplotlib inline\nimport magic_cell_is_skipped")])
+    nbformat.write(nb, tmp_path / "t.ipynb")
+    assert template_imports(tmp_path / "t.ipynb") == ("import os", "from a.b import c as d")
