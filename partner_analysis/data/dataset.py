@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from ..config import DistrictConfig, load_config
 from ..exceptions import InputDataError
@@ -124,7 +125,8 @@ def coerce_table(name: str, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_dataset(tables: Mapping[str, pd.DataFrame], config: DistrictConfig, out: str | Path, *,
-                  extra_files: Mapping[str, bytes] | None = None, overwrite: bool = True) -> Path:
+                  extra_files: Mapping[str, bytes] | None = None, overwrite: bool = True,
+                  parquet_files: Mapping[str, str | Path] | None = None) -> Path:
     """Write a dataset atomically to ``out``, keeping the records store that lives there.
 
     A new ``out`` is written as a temporary sibling folder and renamed into place. An existing one
@@ -133,6 +135,10 @@ def write_dataset(tables: Mapping[str, pd.DataFrame], config: DistrictConfig, ou
     all are written does each replace its old version by a rename, the manifest last. Files of the
     previous import that this one does not write are removed; the records store (``records/``,
     ``records.sqlite*``) is never moved, replaced or deleted.
+
+    ``parquet_files`` maps table names to parquet files already written elsewhere on the same file
+    system (tables too large to hold in memory, written chunk by chunk): they are moved into place
+    with the rest.
 
     Raises
     ------
@@ -156,6 +162,13 @@ def write_dataset(tables: Mapping[str, pd.DataFrame], config: DistrictConfig, ou
             frame = tables[name]
             frame.to_parquet(tmp / f"{name}.parquet", index=False)
             manifest["tables"][name] = {"rows": int(len(frame)), "columns": list(map(str, frame.columns))}
+            manifest["files"].append(f"{name}.parquet")
+        for name, src in (parquet_files or {}).items():
+            if name not in TABLES or name in tables:
+                raise ValueError(f"write_dataset: bad parquet_files entry {name!r}")  # a programming error
+            meta = pq.ParquetFile(src).metadata
+            manifest["tables"][name] = {"rows": int(meta.num_rows), "columns": list(meta.schema.to_arrow_schema().names)}
+            os.replace(src, tmp / f"{name}.parquet")
             manifest["files"].append(f"{name}.parquet")
         for fname, data in (extra_files or {}).items():
             if fname in RECORDS_ENTRIES or fname == MANIFEST or Path(fname).name != fname:
