@@ -162,15 +162,26 @@ def _bool_array(s: pd.Series) -> np.ndarray:
     return s.astype("boolean").fillna(False).to_numpy(dtype=bool)
 
 
+#: Fractions of a day absent are summed in millionths of a day (integers, exact in float64 up to 2**53), so a
+#: student x term's days absent are the same whatever the order of the rows: threads, partitions and Dask
+#: workers give identical panels. ``_daily_cells`` adds micro-days; ``_attendance_source`` divides once.
+MICRO_DAYS = 1_000_000
+
+
 def _daily_cells(sc: np.ndarray, tc: np.ndarray, absent: np.ndarray, K: int, T: int,
                  enrolled: np.ndarray, absent_sum: np.ndarray) -> None:
-    """Add one chunk of daily rows to the per-cell day counts (invalid rows go to the spare bin K)."""
+    """Add one chunk of daily rows to the per-cell day counts (invalid rows go to the spare bin K).
+
+    ``absent_sum`` receives micro-days (:data:`MICRO_DAYS`), exact integers.
+    """
     key = sc.astype(np.int64)
     key *= T
     key += tc
     key[(sc < 0) | (tc < 0)] = K
     enrolled += np.bincount(key, minlength=K + 1)
-    absent_sum += np.bincount(key, weights=absent, minlength=K + 1)
+    units = absent * MICRO_DAYS
+    np.rint(units, out=units)
+    absent_sum += np.bincount(key, weights=units, minlength=K + 1)
 
 
 def _absent_from_status(status_codes: np.ndarray, categories, frac: np.ndarray | None) -> np.ndarray:
@@ -296,7 +307,7 @@ def _daily_from_parquet(path, index, config, order, K, T, enrolled, absent_sum, 
         absent_sum += ab
 
 
-def _attendance_source(dataset, index, order) -> _Source | None:
+def _attendance_source(dataset, index, order, keep_empty: bool = False) -> _Source | None:
     T = len(order)
     S = len(index)
     K = S * T
@@ -305,7 +316,8 @@ def _attendance_source(dataset, index, order) -> _Source | None:
     have = np.zeros(K, dtype=bool)
     data_path = getattr(dataset, "path", None)
     daily_file = None if data_path is None else Path(data_path) / "attendance_daily.parquet"
-    if (daily is not None and len(daily)) or (daily is None and daily_file is not None and daily_file.exists()):
+    if (daily is not None and (len(daily) or keep_empty)) or (daily is None and daily_file is not None
+                                                              and daily_file.exists()):
         enrolled = np.zeros(K + 1)
         absent_sum = np.zeros(K + 1)
         if daily is not None:
@@ -315,9 +327,9 @@ def _attendance_source(dataset, index, order) -> _Source | None:
         enrolled, absent_sum = enrolled[:K], absent_sum[:K]
         have = enrolled > 0
         cells = np.flatnonzero(have)
-        parts.append((cells, enrolled[cells], absent_sum[cells]))
+        parts.append((cells, enrolled[cells], absent_sum[cells] / MICRO_DAYS))
     terms_tab = dataset.get("attendance_terms")
-    if terms_tab is not None and len(terms_tab):
+    if terms_tab is not None and (len(terms_tab) or keep_empty):
         sc = _student_codes(terms_tab["student_id"], index)
         tc = _term_codes_from_ids(terms_tab["term_id"], order)
         ok = (sc >= 0) & (tc >= 0)
@@ -380,9 +392,9 @@ def _grade_points(cg: pd.DataFrame, scale) -> tuple[np.ndarray, np.ndarray, np.n
     return points, failed, mark_value
 
 
-def _course_source(dataset, index, order) -> _Source | None:
+def _course_source(dataset, index, order, keep_empty: bool = False) -> _Source | None:
     cg = dataset.get("course_grades")
-    if cg is None or not len(cg):
+    if cg is None or not (len(cg) or keep_empty):
         return None
     T = len(order)
     sc = _student_codes(cg["student_id"], index)
@@ -412,9 +424,9 @@ def _course_source(dataset, index, order) -> _Source | None:
     return _Source(key=key[ok], columns={k: v[ok] for k, v in cols.items()})
 
 
-def _simple_source(dataset, name, index, order, *, by_date: bool) -> _Source | None:
+def _simple_source(dataset, name, index, order, *, by_date: bool, keep_empty: bool = False) -> _Source | None:
     tab = dataset.get(name)
-    if tab is None or not len(tab):
+    if tab is None or not (len(tab) or keep_empty):
         return None
     T = len(order)
     sc = _student_codes(tab["student_id"], index)
@@ -429,16 +441,16 @@ def _simple_source(dataset, name, index, order, *, by_date: bool) -> _Source | N
     return _Source(key=key, columns=cols)
 
 
-def _load_sources(dataset, index, order, needed: set[str]) -> dict[str, _Source | None]:
+def _load_sources(dataset, index, order, needed: set[str], keep_empty: bool = False) -> dict[str, _Source | None]:
     out: dict[str, _Source | None] = {}
     if "attendance" in needed:
-        out["attendance"] = _attendance_source(dataset, index, order)
+        out["attendance"] = _attendance_source(dataset, index, order, keep_empty)
     if "course_grades" in needed:
-        out["course_grades"] = _course_source(dataset, index, order)
+        out["course_grades"] = _course_source(dataset, index, order, keep_empty)
     if "engagement" in needed:
-        out["engagement"] = _simple_source(dataset, "engagement", index, order, by_date=False)
+        out["engagement"] = _simple_source(dataset, "engagement", index, order, by_date=False, keep_empty=keep_empty)
     if "wbl_hours" in needed:
-        out["wbl_hours"] = _simple_source(dataset, "wbl_hours", index, order, by_date=True)
+        out["wbl_hours"] = _simple_source(dataset, "wbl_hours", index, order, by_date=True, keep_empty=keep_empty)
     return out
 
 
@@ -550,12 +562,19 @@ def enrolled_students(dataset, index: pd.Index, order: list[str], sources: Mappi
     return seen if seen.any() else np.ones(S * T, dtype=bool)
 
 
-def compute_kpis(dataset, *, catalog: Catalog | None = None, kpis: Iterable[str] | None = None) -> PanelArrays:
+def compute_kpis(dataset, *, catalog: Catalog | None = None, kpis: Iterable[str] | None = None,
+                 keep_empty: bool = False) -> PanelArrays:
     """Compute every KPI for every student × term of the dataset, as wide arrays.
 
     This is the engine behind :func:`build_panel` and
     :func:`partner_analysis.kpi.compare.compare_partners`; use those for tidy
-    frames.
+    frames. Every value depends on one student's records only, so the panel of
+    any subset of students equals the rows of the whole district's panel
+    (:mod:`partner_analysis.kpi.engines` computes it by partitions).
+
+    ``keep_empty``: a source table that is present but empty (a partition
+    without such records) still gives its KPIs, all missing, so that every
+    partition has the KPIs of the whole district.
     """
     config = dataset.config
     catalog = (catalog or catalog_for(dataset)).select(kpis)
@@ -581,7 +600,7 @@ def compute_kpis(dataset, *, catalog: Catalog | None = None, kpis: Iterable[str]
             pos_in_year[c] = j + 1
             n_in_year[c] = len(cols)
     thresholds = config.thresholds
-    sources = _load_sources(dataset, index, order, {k.source for k in catalog})
+    sources = _load_sources(dataset, index, order, {k.source for k in catalog}, keep_empty)
     enrolled = enrolled_students(dataset, index, order, sources)
     values, ytd_values, nrecs = {}, {}, {}
     for kpi in catalog:
