@@ -134,16 +134,46 @@ def _row_count(filesystem, path: str) -> int:
         return pq.ParquetFile(f).metadata.num_rows
 
 
-def _read(filesystem, path: str, *, ids: Sequence[str] | None = None, columns=None) -> pd.DataFrame:
-    """A parquet table as :func:`partner_analysis.data.dataset.read_dataset` reads it, optionally only some students.
+def _read(filesystem, path: str, *, ids: Sequence[str] | None = None, exact: bool = False,
+          columns=None, arrow: bool = False):
+    """A parquet table as :func:`partner_analysis.data.dataset.read_dataset` reads it, or its row groups of some students.
 
-    ``ids`` sorted: the range predicate lets Arrow skip row groups by their min/max statistics, the
-    membership predicate keeps exactly the partition's rows (in file order).
+    With sorted ``ids``, only the row groups whose ``student_id`` statistics
+    overlap ``[ids[0], ids[-1]]`` are read (all of them in a file that is not
+    sorted by student). Rows of other students in those row groups are kept
+    unless ``exact``: the panel ignores students it was not given, so a block
+    of consecutive ids needs no row filter; a school partition, spread over
+    the whole id range, filters each row group to its students. ``arrow``:
+    return the Arrow table (ids and statuses as dictionaries), not a frame.
     """
-    filters = None
-    if ids is not None:
-        filters = [("student_id", ">=", ids[0]), ("student_id", "<=", ids[-1]), ("student_id", "in", list(ids))]
-    return pd.read_parquet(path, filesystem=filesystem, columns=columns, filters=filters)
+    if ids is None:
+        return pd.read_parquet(path, filesystem=filesystem, columns=columns)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    lo, hi = ids[0], ids[-1]
+    wanted = pa.array(list(ids), type=pa.string()) if exact else None
+    with filesystem.open_input_file(path) as f:
+        pf = pq.ParquetFile(f, read_dictionary=["student_id", "status"] if arrow else None)
+        col = pf.schema_arrow.get_field_index("student_id")
+        groups = []
+        for g in range(pf.metadata.num_row_groups):
+            stats = pf.metadata.row_group(g).column(col).statistics if col >= 0 else None
+            if stats is not None and stats.has_min_max and (str(stats.max) < lo or str(stats.min) > hi):
+                continue
+            groups.append(g)
+        parts = []
+        for g in groups:
+            table = pf.read_row_group(g, columns=columns)
+            if wanted is not None:
+                sid = table.column("student_id")
+                table = table.filter(pc.is_in(pc.cast(sid, pa.string()), value_set=wanted))
+            parts.append(table)
+        table = pa.concat_tables(parts) if parts else pf.schema_arrow.empty_table()
+        if columns is not None:
+            table = table.select(columns)
+    return table if arrow else table.to_pandas()
 
 
 def open_for_comparisons(source: str | Path):
@@ -208,7 +238,8 @@ def plan_partitions(students: pd.DataFrame, *, n: int, by: str = "students") -> 
 
 
 def panel_partition(source: str, ids: Sequence[str], *, config, catalog: Catalog, kpis: Sequence[str] | None,
-                    tables: Sequence[str], keep_terms: Sequence[int] | None, details: bool) -> dict[str, Any]:
+                    tables: Sequence[str], keep_terms: Sequence[int] | None, details: bool,
+                    contiguous: bool = False) -> dict[str, Any]:
     """The panel of one partition of students, as plain arrays (what a Dask worker sends back).
 
     Parameters
@@ -224,6 +255,10 @@ def panel_partition(source: str, ids: Sequence[str], *, config, catalog: Catalog
         Term positions to send back (default all).
     details : bool
         Also send the year-to-date values and record counts.
+    contiguous : bool
+        ``ids`` are every student of students.parquet between the first and the
+        last (a block of :func:`plan_partitions`): row groups are then read
+        without a row filter.
 
     Returns
     -------
@@ -236,9 +271,11 @@ def panel_partition(source: str, ids: Sequence[str], *, config, catalog: Catalog
 
     filesystem, root = _filesystem(source)
     ids = list(ids)
-    frames = {"students": _read(filesystem, f"{root}/students.parquet", ids=ids, columns=["student_id"])}
+    students = _read(filesystem, f"{root}/students.parquet", ids=ids, exact=True, columns=["student_id"])
+    frames = {"students": students}
     for name in tables:
-        frames[name] = _read(filesystem, f"{root}/{name}.parquet", ids=ids)
+        frames[name] = _read(filesystem, f"{root}/{name}.parquet", ids=ids, exact=not contiguous,
+                             arrow=name == "attendance_daily")  # the panel aggregates it from Arrow
     arr = compute_kpis(Dataset(config=config, tables=frames, path=None), catalog=catalog, kpis=kpis, keep_empty=True)
     cols = slice(None) if keep_terms is None else list(keep_terms)
     del frames
@@ -338,7 +375,8 @@ def compute_panel(source: str | Path, *, engine: Engine | None = None, catalog: 
                                      2 * n_workers if engine.executor == "dask" else 1)
         parts = plan_partitions(dataset["students"], n=n, by=engine.partition_by)
         task = _Task(root if _is_local(filesystem) else str(source), config, catalog,
-                     kpis, tuple(present), None if keep is None else tuple(keep), details)
+                     kpis, tuple(present), None if keep is None else tuple(keep), details,
+                     contiguous=engine.partition_by == "students")
         arrays = _combine(pool.map(task, parts), index, order, config, catalog, keep, details)
     return dataset, arrays
 
@@ -355,9 +393,12 @@ class _Task:
     keep_terms: tuple[int, ...] | None
     details: bool
 
+    contiguous: bool
+
     def __call__(self, ids):
         return panel_partition(self.source, ids, config=self.config, catalog=self.catalog, kpis=self.kpis,
-                               tables=self.tables, keep_terms=self.keep_terms, details=self.details)
+                               tables=self.tables, keep_terms=self.keep_terms, details=self.details,
+                               contiguous=self.contiguous)
 
 
 def _combine(results, index: pd.Index, order, config, catalog: Catalog, keep, details: bool) -> PanelArrays:

@@ -230,24 +230,11 @@ class _DictionaryCodes:
         return mapped[idx]
 
 
-def _daily_from_parquet(path, index, config, order, K, T, enrolled, absent_sum, *, batch_size: int = 1 << 20,
-                        workers: int | None = None) -> None:
-    """Stream ``attendance_daily.parquet`` by row group: the daily table is never held in memory whole.
-
-    Row groups are decoded by up to ``workers`` threads (Arrow releases the
-    GIL while decoding), each adding into its own cell counts.
-    """
+def _daily_batch_fn(names, index, config, order, K, T):
+    """``one_batch(batch, enrolled, absent_sum)``: add one Arrow record batch of daily rows to the cell counts."""
     import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
-    dict_cols = ["student_id", "status"]
-    pf = pq.ParquetFile(path, read_dictionary=dict_cols)
-    names = pf.schema_arrow.names
-    for col in ("student_id", "date", "status"):
-        if col not in names:
-            raise InputDataError("required column missing", path=path, column=col,
-                                 fix="Re-import the daily attendance export")
     cols = [c for c in ("student_id", "date", "status", "fraction_absent") if c in names]
     days = _DayLookup(config, order)
     id_set = pa.array(np.asarray(index, dtype=object), type=pa.string())
@@ -285,6 +272,44 @@ def _daily_from_parquet(path, index, config, order, K, T, enrolled, absent_sum, 
                 absent = np.where(ok, f, absent)
         _daily_cells(sc, tc, absent, K, T, en, ab)
 
+    return cols, one_batch
+
+
+def _check_daily_columns(names, path) -> None:
+    for col in ("student_id", "date", "status"):
+        if col not in names:
+            raise InputDataError("required column missing", path=path, column=col,
+                                 fix="Re-import the daily attendance export")
+
+
+def _in_threads(run, chunks, enrolled, absent_sum) -> None:
+    """``run(chunk) -> (en, ab)`` per chunk, in threads (Arrow releases the GIL), added up (exact integers)."""
+    if len(chunks) == 1:
+        results = [run(chunks[0])]
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
+            results = list(pool.map(run, chunks))
+    for en, ab in results:
+        enrolled += en
+        absent_sum += ab
+
+
+def _daily_from_parquet(path, index, config, order, K, T, enrolled, absent_sum, *, batch_size: int = 1 << 20,
+                        workers: int | None = None) -> None:
+    """Stream ``attendance_daily.parquet`` by row group: the daily table is never held in memory whole.
+
+    Row groups are decoded by up to ``workers`` threads (Arrow releases the
+    GIL while decoding), each adding into its own cell counts.
+    """
+    import pyarrow.parquet as pq
+
+    dict_cols = ["student_id", "status"]
+    pf = pq.ParquetFile(path, read_dictionary=dict_cols)
+    names = pf.schema_arrow.names
+    _check_daily_columns(names, path)
+    cols, one_batch = _daily_batch_fn(names, index, config, order, K, T)
+
     def run(groups):
         local = pq.ParquetFile(path, read_dictionary=dict_cols)
         en, ab = np.zeros(K + 1), np.zeros(K + 1)
@@ -295,16 +320,28 @@ def _daily_from_parquet(path, index, config, order, K, T, enrolled, absent_sum, 
 
     n_groups = pf.metadata.num_row_groups
     workers = max(1, min(workers or os.cpu_count() or 1, 4, n_groups))
-    chunks = [range(i, n_groups, workers) for i in range(workers)]
-    if workers == 1:
-        results = [run(chunks[0])]
-    else:
-        from concurrent.futures import ThreadPoolExecutor
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(run, chunks))
-    for en, ab in results:
-        enrolled += en
-        absent_sum += ab
+    _in_threads(run, [range(i, n_groups, workers) for i in range(workers)], enrolled, absent_sum)
+
+
+def _daily_from_arrow(table, index, config, order, K, T, enrolled, absent_sum, *, batch_size: int = 1 << 20,
+                      workers: int | None = None) -> None:
+    """The same as :func:`_daily_from_parquet` for daily rows already read into an Arrow table.
+
+    A partition of students (:mod:`partner_analysis.kpi.engines`) reads its
+    row groups as Arrow and skips the conversion to pandas.
+    """
+    _check_daily_columns(table.column_names, None)
+    cols, one_batch = _daily_batch_fn(table.column_names, index, config, order, K, T)
+    batches = table.select(cols).to_batches(max_chunksize=batch_size)
+    workers = max(1, min(workers or os.cpu_count() or 1, 4, len(batches) or 1))
+
+    def run(part):
+        en, ab = np.zeros(K + 1), np.zeros(K + 1)
+        for batch in part:
+            one_batch(batch, en, ab)
+        return en, ab
+
+    _in_threads(run, [batches[i::workers] for i in range(workers)], enrolled, absent_sum)
 
 
 def _attendance_source(dataset, index, order, keep_empty: bool = False) -> _Source | None:
@@ -320,8 +357,10 @@ def _attendance_source(dataset, index, order, keep_empty: bool = False) -> _Sour
                                                               and daily_file.exists()):
         enrolled = np.zeros(K + 1)
         absent_sum = np.zeros(K + 1)
-        if daily is not None:
+        if isinstance(daily, pd.DataFrame):
             _daily_from_frame(daily, index, dataset.config, order, K, T, enrolled, absent_sum)
+        elif daily is not None:  # an Arrow table (a partition's row groups)
+            _daily_from_arrow(daily, index, dataset.config, order, K, T, enrolled, absent_sum)
         else:
             _daily_from_parquet(daily_file, index, dataset.config, order, K, T, enrolled, absent_sum)
         enrolled, absent_sum = enrolled[:K], absent_sum[:K]
