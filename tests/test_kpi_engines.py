@@ -72,14 +72,43 @@ def test_stream_engine_is_identical_to_memory(district, memory, engine):
     pd.testing.assert_frame_equal(_table(ds, arrays), table_m, check_exact=True)
 
 
-def test_dask_engine_is_identical_to_memory(district, memory):
+@pytest.fixture(scope="module")
+def cluster():
     distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
-    _, arr_m, table_m = memory
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+                                  dashboard_address=None) as cluster:
+        yield cluster
+
+
+def test_dask_engine_is_identical_to_memory(district, memory, cluster):
+    import distributed
+    _, arr_m, table_m = memory
+    with distributed.Client(cluster) as client:
         ds, arrays = compute_panel(district, engine=Engine("dask", partitions=3), client=client)
     _same_panel(arrays, arr_m)
     pd.testing.assert_frame_equal(_table(ds, arrays), table_m, check_exact=True)
+
+
+def test_kpis_command_gives_the_same_file_with_every_executor(district, cluster, tmp_path):
+    from partner_analysis.cli import main
+    args = ["kpis", str(district), "--term", TERM, "--by-program"]
+    assert main(args + ["--out", str(tmp_path / "memory.csv")]) == 0
+    assert main(args + ["--out", str(tmp_path / "stream.csv"), "--executor", "stream", "--partitions", "3"]) == 0
+    assert main(args + ["--out", str(tmp_path / "dask.csv"), "--executor", "dask",
+                        "--scheduler", cluster.scheduler_address]) == 0
+    reference = (tmp_path / "memory.csv").read_bytes()
+    assert len(reference) > 10_000
+    assert (tmp_path / "stream.csv").read_bytes() == reference
+    assert (tmp_path / "dask.csv").read_bytes() == reference
+
+
+def test_kpis_command_refuses_a_scheduler_without_dask(district, tmp_path, capsys):
+    from partner_analysis.cli import main
+    code = main(["kpis", str(district), "--term", TERM, "--out", str(tmp_path / "t.csv"),
+                 "--scheduler", "tcp://127.0.0.1:1"])
+    assert code == 2
+    assert "--executor dask" in capsys.readouterr().err
+    assert not (tmp_path / "t.csv").exists()
 
 
 def test_kept_terms_give_the_same_comparisons(district, memory):

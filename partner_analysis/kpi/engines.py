@@ -300,7 +300,11 @@ def _executor(engine: Engine, client=None):
     if engine.executor != "dask":
         yield _InProcess(), 1
         return
-    from distributed import Client, LocalCluster  # the `dask` extra
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as err:
+        raise ConfigError("--executor dask needs dask.distributed", key="--executor",
+                          fix="pip install 'partner_analysis[dask]'") from err
 
     if client is not None:
         yield client.get_executor(pure=False), max(1, len(client.nthreads()))
@@ -347,6 +351,9 @@ def compute_panel(source: str | Path, *, engine: Engine | None = None, catalog: 
         whatever the engine.
     """
     engine = engine or Engine()
+    if engine.executor == "memory" and "://" in str(source):
+        raise ConfigError(f"the memory engine reads a local DATA_DIR, not {source}", key="--executor",
+                          fix="Use --executor stream or --executor dask for a URL, or copy the folder here")
     if engine.executor == "memory":
         dataset = read_dataset_for_kpis(source)
         arrays = compute_kpis(dataset, catalog=catalog, kpis=kpis)
