@@ -155,7 +155,11 @@ def _read(filesystem, path: str, *, ids: Sequence[str] | None = None, exact: boo
     lo, hi = ids[0], ids[-1]
     wanted = pa.array(list(ids), type=pa.string()) if exact else None
     with filesystem.open_input_file(path) as f:
-        pf = pq.ParquetFile(f, read_dictionary=["student_id", "status"] if arrow else None)
+        schema = pq.read_schema(f)
+        # text columns as dictionaries: the panel maps each distinct id, term or mark once
+        text = [n for n in schema.names if pa.types.is_string(schema.field(n).type)
+                or pa.types.is_large_string(schema.field(n).type) or pa.types.is_dictionary(schema.field(n).type)]
+        pf = pq.ParquetFile(f, read_dictionary=text)
         col = pf.schema_arrow.get_field_index("student_id")
         groups = []
         for g in range(pf.metadata.num_row_groups):

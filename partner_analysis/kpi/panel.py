@@ -46,7 +46,7 @@ from ..data.schema import ABSENT_STATUSES
 from ..exceptions import ConfigError, InputDataError
 from .catalog import KPI, Catalog, Condition, catalog_for, resolve_value
 
-__all__ = ["build_panel", "compute_kpis", "PanelArrays", "enrolled_students", "read_dataset_for_kpis"]
+__all__ = ["build_panel", "compute_kpis", "PanelArrays", "enrolled_students", "read_dataset_for_kpis", "read_coded"]
 
 CORE_SUBJECTS = ("english", "ela", "english language arts", "reading", "writing", "math", "mathematics",
                  "algebra", "geometry", "science", "biology", "chemistry", "physics", "social studies",
@@ -88,7 +88,29 @@ def read_dataset_for_kpis(path):
     """
     from ..data.dataset import read_dataset
     from ..data.schema import IMPORT_ORDER
-    return read_dataset(path, tables=[t for t in IMPORT_ORDER if t != "attendance_daily"])
+    dataset = read_dataset(path, tables=[t for t in IMPORT_ORDER if t not in ("attendance_daily", "course_grades")])
+    marks = Path(path) / "course_grades.parquet"
+    if marks.exists():
+        dataset.tables["course_grades"] = read_coded(marks)
+    return dataset
+
+
+def read_coded(source, **kwargs) -> pd.DataFrame:
+    """A parquet table with its text columns as categoricals (Arrow dictionaries).
+
+    Ids, terms, subjects and marks repeat millions of times in ``course_grades``:
+    as categoricals, the panel maps each distinct value once and the frame is a
+    fraction of the size. ``kwargs`` go to :func:`pandas.read_parquet`.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    fs = kwargs.get("filesystem")
+    with (fs.open_input_file(str(source)) if fs is not None else open(source, "rb")) as f:
+        schema = pq.read_schema(f)
+    text = [n for n in schema.names if pa.types.is_string(schema.field(n).type)
+            or pa.types.is_large_string(schema.field(n).type)]
+    return pd.read_parquet(source, read_dictionary=text, **kwargs)
 
 
 # -- record sources -------------------------------------------------------------------------------
@@ -147,6 +169,8 @@ def _term_codes_from_dates(dates: pd.Series, config, order: list[str]) -> np.nda
 
 
 def _term_codes_from_ids(ids: pd.Series, order: list[str]) -> np.ndarray:
+    if isinstance(ids.dtype, pd.CategoricalDtype):  # one lookup per category, not per row
+        return _student_codes(ids, pd.Index(order))
     codes, uniques = pd.factorize(ids.astype(str))
     mapped = pd.Index(order).get_indexer(pd.Index(uniques))
     return np.where(codes >= 0, mapped[codes], -1)
