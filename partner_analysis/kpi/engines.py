@@ -134,50 +134,67 @@ def _row_count(filesystem, path: str) -> int:
         return pq.ParquetFile(f).metadata.num_rows
 
 
-def _read(filesystem, path: str, *, ids: Sequence[str] | None = None, exact: bool = False,
+def _read(filesystem, path: str, *, ids: Sequence[str] | None = None, contiguous: bool = False,
           columns=None, arrow: bool = False):
-    """A parquet table as :func:`partner_analysis.data.dataset.read_dataset` reads it, or its row groups of some students.
+    """A parquet table as :func:`partner_analysis.data.dataset.read_dataset` reads it, or the rows of some students.
 
     With sorted ``ids``, only the row groups whose ``student_id`` statistics
-    overlap ``[ids[0], ids[-1]]`` are read (all of them in a file that is not
-    sorted by student). Rows of other students in those row groups are kept
-    unless ``exact``: the panel ignores students it was not given, so a block
-    of consecutive ids needs no row filter; a school partition, spread over
-    the whole id range, filters each row group to its students. ``arrow``:
-    return the Arrow table (ids and statuses as dictionaries), not a frame.
+    overlap ``[ids[0], ids[-1]]`` are read (every row group of a file that is
+    not sorted by student), and a row group is filtered to the partition's
+    students unless ``contiguous`` (``ids`` are all the district's students in
+    that range) and the row group lies inside the range. Text columns come as
+    dictionaries (categoricals). ``arrow``: return the Arrow table, not a frame.
     """
-    if ids is None:
-        return pd.read_parquet(path, filesystem=filesystem, columns=columns)
     import pyarrow as pa
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    lo, hi = ids[0], ids[-1]
-    wanted = pa.array(list(ids), type=pa.string()) if exact else None
+    if ids is None and not arrow:
+        return pd.read_parquet(path, filesystem=filesystem, columns=columns)
     with filesystem.open_input_file(path) as f:
         schema = pq.read_schema(f)
         # text columns as dictionaries: the panel maps each distinct id, term or mark once
         text = [n for n in schema.names if pa.types.is_string(schema.field(n).type)
                 or pa.types.is_large_string(schema.field(n).type) or pa.types.is_dictionary(schema.field(n).type)]
         pf = pq.ParquetFile(f, read_dictionary=text)
+        if ids is None:
+            table = pf.read(columns=columns)
+            return table if arrow else table.to_pandas()
+        lo, hi = ids[0], ids[-1]
+        wanted = pa.array(list(ids), type=pa.string())
         col = pf.schema_arrow.get_field_index("student_id")
-        groups = []
+        parts = []
         for g in range(pf.metadata.num_row_groups):
             stats = pf.metadata.row_group(g).column(col).statistics if col >= 0 else None
-            if stats is not None and stats.has_min_max and (str(stats.max) < lo or str(stats.min) > hi):
+            known = stats is not None and stats.has_min_max
+            if known and (str(stats.max) < lo or str(stats.min) > hi):
                 continue
-            groups.append(g)
-        parts = []
-        for g in groups:
             table = pf.read_row_group(g, columns=columns)
-            if wanted is not None:
-                sid = table.column("student_id")
-                table = table.filter(pc.is_in(pc.cast(sid, pa.string()), value_set=wanted))
+            if not (contiguous and known and str(stats.min) >= lo and str(stats.max) <= hi):
+                table = table.filter(_member(table.column("student_id"), wanted))
             parts.append(table)
         table = pa.concat_tables(parts) if parts else pf.schema_arrow.empty_table()
         if columns is not None:
             table = table.select(columns)
     return table if arrow else table.to_pandas()
+
+
+def _member(column, wanted):
+    """Boolean mask: the rows of ``column`` (dictionary or text) whose value is in ``wanted``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    chunks = []
+    for chunk in column.chunks:
+        if pa.types.is_dictionary(chunk.type):  # one test per distinct id, then a gather per row
+            keep = pc.fill_null(pc.is_in(chunk.dictionary, value_set=wanted), False).to_numpy(zero_copy_only=False)
+            idx = chunk.indices.to_numpy(zero_copy_only=False)
+            mask = keep[np.clip(idx, 0, None)] if len(keep) else np.zeros(len(chunk), dtype=bool)
+            if chunk.null_count:
+                mask &= chunk.is_valid().to_numpy(zero_copy_only=False)
+            chunks.append(pa.array(mask))
+        else:
+            chunks.append(pc.fill_null(pc.is_in(chunk, value_set=wanted), False))
+    return pa.chunked_array(chunks, type=pa.bool_())
 
 
 def open_for_comparisons(source: str | Path):
@@ -261,8 +278,8 @@ def panel_partition(source: str, ids: Sequence[str], *, config, catalog: Catalog
         Also send the year-to-date values and record counts.
     contiguous : bool
         ``ids`` are every student of students.parquet between the first and the
-        last (a block of :func:`plan_partitions`): row groups are then read
-        without a row filter.
+        last (a block of :func:`plan_partitions`): row groups inside that range
+        are then read without a row filter.
 
     Returns
     -------
@@ -275,10 +292,10 @@ def panel_partition(source: str, ids: Sequence[str], *, config, catalog: Catalog
 
     filesystem, root = _filesystem(source)
     ids = list(ids)
-    students = _read(filesystem, f"{root}/students.parquet", ids=ids, exact=True, columns=["student_id"])
+    students = _read(filesystem, f"{root}/students.parquet", ids=ids, contiguous=contiguous, columns=["student_id"])
     frames = {"students": students}
     for name in tables:
-        frames[name] = _read(filesystem, f"{root}/{name}.parquet", ids=ids, exact=not contiguous,
+        frames[name] = _read(filesystem, f"{root}/{name}.parquet", ids=ids, contiguous=contiguous,
                              arrow=name == "attendance_daily")  # the panel aggregates it from Arrow
     arr = compute_kpis(Dataset(config=config, tables=frames, path=None), catalog=catalog, kpis=kpis, keep_empty=True)
     cols = slice(None) if keep_terms is None else list(keep_terms)
