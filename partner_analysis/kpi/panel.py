@@ -152,7 +152,7 @@ class _DayLookup:
 
     def __call__(self, days: np.ndarray) -> np.ndarray:
         padded = self._padded
-        off = days.astype(np.int64) - (self.first - 1)
+        off = days - np.int64(self.first - 1)  # int64 whatever the input's width: no overflow at the clip
         np.clip(off, 0, len(padded) - 1, out=off)
         return padded[off]
 
@@ -194,18 +194,26 @@ MICRO_DAYS = 1_000_000
 
 def _daily_cells(sc: np.ndarray, tc: np.ndarray, absent: np.ndarray, K: int, T: int,
                  enrolled: np.ndarray, absent_sum: np.ndarray) -> None:
-    """Add one chunk of daily rows to the per-cell day counts (invalid rows go to the spare bin K).
+    """Add one chunk of daily rows to the per-cell day counts (rows of no known student × term are left out).
 
     ``absent_sum`` receives micro-days (:data:`MICRO_DAYS`), exact integers.
     """
-    key = sc.astype(np.int64)
-    key *= T
+    if len(sc) and (sc.min() < 0 or tc.min() < 0):  # unknown students, days outside every term: dropped
+        ok = (sc >= 0) & (tc >= 0)
+        sc, tc, absent = sc[ok], tc[ok], absent[ok]
+    if not len(sc):
+        return
+    key = np.multiply(sc, T, dtype=np.int64)
     key += tc
-    key[(sc < 0) | (tc < 0)] = K
-    enrolled += np.bincount(key, minlength=K + 1)
+    # rows come student by student: count into the range of cells this chunk touches, not all K of them
+    lo, hi = int(key.min()), int(key.max())
+    if lo:
+        key -= lo
+    n = hi - lo + 1
+    enrolled[lo:hi + 1] += np.bincount(key, minlength=n)
     units = absent * MICRO_DAYS
     np.rint(units, out=units)
-    absent_sum += np.bincount(key, weights=units, minlength=K + 1)
+    absent_sum[lo:hi + 1] += np.bincount(key, weights=units, minlength=n)
 
 
 def _absent_from_status(status_codes: np.ndarray, categories, frac: np.ndarray | None) -> np.ndarray:
