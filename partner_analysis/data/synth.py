@@ -92,7 +92,7 @@ import pyarrow.parquet as pq
 
 from ..config import DistrictConfig, load_config
 from ..exceptions import ConfigError
-from .dataset import Dataset, coerce_table, write_dataset
+from .dataset import ROW_GROUP_ROWS, Dataset, coerce_table, write_dataset
 from .schema import ATTENDANCE_STATUSES
 
 __all__ = ["make_demo_district", "generate_demo_tables", "DEMO_PARTNERS", "WBL_TYPES"]
@@ -106,8 +106,8 @@ _CHUNK = 16_384
 _GRADE_CHUNK = 1 << 20
 #: :func:`make_demo_district` streams daily attendance and course marks to parquet above this many students
 STREAM_ABOVE = 200_000
-#: rows per parquet row group of the streamed tables (pyarrow's default for a whole-frame write)
-_ROW_GROUP = 1 << 20
+#: rows per parquet row group of the streamed tables: those of every table of a DATA_DIR
+_ROW_GROUP = ROW_GROUP_ROWS
 
 # -- partner catalogue ---------------------------------------------------------------------------
 
@@ -258,7 +258,8 @@ def make_demo_district(out: str | Path, *, students: int = 2400, partners: int =
         Records store URL or path; default ``out/records/records.sqlite``.
     stream : bool or None
         Write daily attendance and course marks chunk by chunk (16,384 students at a time, row groups
-        of 2**20 rows) instead of building them in memory first; the tables are the same. Default: above
+        of :data:`~partner_analysis.data.dataset.ROW_GROUP_ROWS` rows) instead of building them in
+        memory first; the tables are the same. Default: above
         :data:`STREAM_ABOVE` students. A million students then stay within about 3 GB of memory.
 
     Returns
