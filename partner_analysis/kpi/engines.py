@@ -297,7 +297,8 @@ def panel_partition(source: str, ids: Sequence[str], *, config, catalog: Catalog
     for name in tables:
         frames[name] = _read(filesystem, f"{root}/{name}.parquet", ids=ids, contiguous=contiguous,
                              arrow=name == "attendance_daily")  # the panel aggregates it from Arrow
-    arr = compute_kpis(Dataset(config=config, tables=frames, path=None), catalog=catalog, kpis=kpis, keep_empty=True)
+    arr = compute_kpis(Dataset(config=config, tables=frames, path=None), catalog=catalog, kpis=kpis, keep_empty=True,
+                       ytd=details)
     cols = slice(None) if keep_terms is None else list(keep_terms)
     del frames
     out = {"ids": np.asarray(arr.student_ids, dtype=object), "kpis": list(arr.values),
@@ -377,7 +378,7 @@ def compute_panel(source: str | Path, *, engine: Engine | None = None, catalog: 
                           fix="Use --executor stream or --executor dask for a URL, or copy the folder here")
     if engine.executor == "memory":
         dataset = read_dataset_for_kpis(source)
-        arrays = compute_kpis(dataset, catalog=catalog, kpis=kpis)
+        arrays = compute_kpis(dataset, catalog=catalog, kpis=kpis, ytd=details)
         if terms is not None or not details:
             arrays = _keep(arrays, terms, details)
         return dataset, arrays

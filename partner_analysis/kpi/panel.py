@@ -634,7 +634,7 @@ def enrolled_students(dataset, index: pd.Index, order: list[str], sources: Mappi
 
 
 def compute_kpis(dataset, *, catalog: Catalog | None = None, kpis: Iterable[str] | None = None,
-                 keep_empty: bool = False) -> PanelArrays:
+                 keep_empty: bool = False, ytd: bool = True) -> PanelArrays:
     """Compute every KPI for every student × term of the dataset, as wide arrays.
 
     This is the engine behind :func:`build_panel` and
@@ -645,7 +645,9 @@ def compute_kpis(dataset, *, catalog: Catalog | None = None, kpis: Iterable[str]
 
     ``keep_empty``: a source table that is present but empty (a partition
     without such records) still gives its KPIs, all missing, so that every
-    partition has the KPIs of the whole district.
+    partition has the KPIs of the whole district. ``ytd=False`` skips the
+    year-to-date values (``ytd`` is then empty; a KPI whose own scope is year
+    to date still has its values): the comparisons do not read them.
     """
     config = dataset.config
     catalog = (catalog or catalog_for(dataset)).select(kpis)
@@ -683,7 +685,8 @@ def compute_kpis(dataset, *, catalog: Catalog | None = None, kpis: Iterable[str]
         per_scope = {}
         n_scope = {}
         term_comps = [_components(src, cond, kpi, K) for cond in conds]  # record-level work done once
-        for scope in ("term", "year_to_date"):
+        main = "year_to_date" if kpi.scope == "year_to_date" else "term"
+        for scope in (("term", "year_to_date") if ytd else (main,)):
             parts = []
             n_total = np.zeros(K)
             present = exists if scope == "term" else _ytd(exists.astype(float), S, year_blocks) > 0
@@ -708,9 +711,9 @@ def compute_kpis(dataset, *, catalog: Catalog | None = None, kpis: Iterable[str]
                 v = np.where(~present & enrolled_scope(enrolled, scope, S, year_blocks), kpi.fill_value, v)
             per_scope[scope] = v.reshape(S, T)
             n_scope[scope] = n_total.reshape(S, T)
-        main = "year_to_date" if kpi.scope == "year_to_date" else "term"
         values[kpi.id] = per_scope[main]
-        ytd_values[kpi.id] = per_scope["year_to_date"]
+        if ytd:
+            ytd_values[kpi.id] = per_scope["year_to_date"]
         nrecs[kpi.id] = n_scope[main]
     prior = []
     prev = []
