@@ -10,7 +10,8 @@ Definitions (docs/kpi-catalog.md#definitions)
 * Daily attendance is summarised per student × term: ``days_enrolled`` = daily
   rows inside the term, ``days_absent`` = Σ ``fraction_absent`` (when missing:
   1 for excused/unexcused/partial/suspended, 0 for present/tardy),
-  ``days_present = days_enrolled - days_absent``. Per-term summaries
+  ``days_present = days_enrolled - days_absent``; fractions are added in
+  millionths of a day, so the sum is exact in any order. Per-term summaries
   (``attendance_terms``) fill student × terms that have no daily rows.
 * Course marks become grade points through the district grade scale when
   ``grade_points`` is missing (``mark_value`` keeps a numeric mark as is): letters through ``grade_scale.letters``; numeric
@@ -30,6 +31,9 @@ Open the DATA_DIR with :func:`read_dataset_for_kpis`: daily attendance then
 stays on disk and is streamed from ``attendance_daily.parquet`` by row group
 (decoded by parallel threads), so peak memory stays near the size of the
 other tables. ``benchmarks/kpi_panel.py`` measures this against DuckDB.
+Beyond a few hundred thousand students, :mod:`partner_analysis.kpi.engines`
+computes the panel by partitions of students, on this machine or on a Dask
+cluster, with identical results (docs/scale.md).
 """
 from __future__ import annotations
 
