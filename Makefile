@@ -8,7 +8,7 @@ TERM_ID ?= 2025-26-Q2
 WORKERS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help venv demo test lab survey-app records-app bench clean i18n-extract i18n-update i18n-compile
+.PHONY: help venv demo test lab survey-app records-app bench bench-scale clean i18n-extract i18n-update i18n-compile
 
 help:
 	@echo "make demo        build the demo district and run the quarterly reports"
@@ -17,6 +17,7 @@ help:
 	@echo "make survey-app  serve the fit-survey form with Voila on localhost"
 	@echo "make records-app serve the check-in and investment forms with Voila on localhost"
 	@echo "make bench       run the benchmarks (minutes; large data)"
+	@echo "make bench-scale the scale benchmarks of issue 15: 100,000 and 1,000,000 students (tens of minutes)"
 	@echo "make i18n-extract / i18n-update / i18n-compile   interface translations (pybabel; see partner_analysis/i18n.py)"
 
 $(STAMP): pyproject.toml
@@ -53,6 +54,16 @@ records-app: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/kpi_panel.py
 	$(PY) benchmarks/report_batch.py
+
+# Every figure of issue 15's table: the panel at 100k and 1M students (benchmarks/scale_panel.py), then the
+# streaming CSV import and the report batch at scale when their scripts are there. Extra arguments for the
+# panel script: make bench-scale SCALE_ARGS="--data-1m /data/d1m".
+SCALE_ARGS ?=
+bench-scale: $(STAMP)
+	$(PY) benchmarks/scale_panel.py $(SCALE_ARGS)
+	@for s in benchmarks/scale_import.py benchmarks/scale_batch.py; do \
+		if [ -f $$s ]; then echo "== $$s"; $(PY) $$s || exit 1; else echo "== $$s: not present"; fi; \
+	done
 
 # Interface translations with Babel (partner_analysis/i18n.py): extract the marked strings into the
 # template, merge it into every language's .po (new strings untranslated, changed ones fuzzy), compile

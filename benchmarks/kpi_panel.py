@@ -97,7 +97,7 @@ def ours_attendance(data_dir: Path):
     K = len(index) * T
     enrolled, absent = np.zeros(K + 1), np.zeros(K + 1)
     panel._daily_from_parquet(data_dir / "attendance_daily.parquet", index, ds.config, order, K, T, enrolled, absent)
-    return enrolled[:K], absent[:K]
+    return enrolled[:K], absent[:K] / panel.MICRO_DAYS  # absences are summed in micro-days
 
 
 def duckdb_attendance(data_dir: Path, form: str = "case"):

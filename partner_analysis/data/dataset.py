@@ -15,18 +15,23 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from ..config import DistrictConfig, load_config
 from ..exceptions import InputDataError
 from .schema import IMPORT_ORDER, TABLES
 
 __all__ = ["Dataset", "read_dataset", "write_dataset", "staging_dir", "coerce_table", "check_replaceable",
-           "RECORDS_ENTRIES"]
+           "RECORDS_ENTRIES", "ROW_GROUP_ROWS"]
 
 MANIFEST = "dataset.json"
 #: Entries of a DATA_DIR that belong to the records store: an import never moves, replaces or deletes them.
 RECORDS_ENTRIES = ("records", "records.sqlite", "records.sqlite-wal", "records.sqlite-shm",
                    "records.sqlite-journal")
+#: Rows per parquet row group. Parquet stores each row group's min/max ``student_id``: with files sorted by
+#: student, a partition of students (``partner_analysis.kpi.engines``) reads only the row groups of its range,
+#: and smaller groups waste less at the partition's edges (pyarrow's default is 2**20).
+ROW_GROUP_ROWS = 1 << 18
 #: Prefix of the staging folder inside an existing DATA_DIR (left behind only by a crash; removed next time).
 _STAGING = ".import-staging-"
 
@@ -155,7 +160,8 @@ def _replace(src: Path, dst: Path, trash: Path) -> None:
 
 def write_dataset(tables: Mapping[str, pd.DataFrame], config: DistrictConfig, out: str | Path, *,
                   extra_files: Mapping[str, bytes] | None = None, overwrite: bool = True,
-                  staged: Mapping[str, Path] | None = None) -> Path:
+                  staged: Mapping[str, Path] | None = None,
+                  parquet_files: Mapping[str, str | Path] | None = None) -> Path:
     """Write a dataset atomically to ``out``, keeping the records store that lives there.
 
     ``staged`` maps table names to parquet folders already written on the same file system (see
@@ -168,6 +174,10 @@ def write_dataset(tables: Mapping[str, pd.DataFrame], config: DistrictConfig, ou
     all are written does each replace its old version by a rename, the manifest last. Files of the
     previous import that this one does not write are removed; the records store (``records/``,
     ``records.sqlite*``) is never moved, replaced or deleted.
+
+    ``parquet_files`` maps table names to parquet files already written elsewhere on the same file
+    system (tables too large to hold in memory, written chunk by chunk): they are moved into place
+    with the rest.
 
     Raises
     ------
@@ -195,8 +205,15 @@ def write_dataset(tables: Mapping[str, pd.DataFrame], config: DistrictConfig, ou
             if name not in tables:
                 continue
             frame = tables[name]
-            frame.to_parquet(tmp / f"{name}.parquet", index=False)
+            frame.to_parquet(tmp / f"{name}.parquet", index=False, row_group_size=ROW_GROUP_ROWS)
             manifest["tables"][name] = {"rows": int(len(frame)), "columns": list(map(str, frame.columns))}
+            manifest["files"].append(f"{name}.parquet")
+        for name, src in (parquet_files or {}).items():
+            if name not in TABLES or name in tables:
+                raise ValueError(f"write_dataset: bad parquet_files entry {name!r}")  # a programming error
+            meta = pq.ParquetFile(src).metadata
+            manifest["tables"][name] = {"rows": int(meta.num_rows), "columns": list(meta.schema.to_arrow_schema().names)}
+            os.replace(src, tmp / f"{name}.parquet")
             manifest["files"].append(f"{name}.parquet")
         for fname, data in (extra_files or {}).items():
             if fname in RECORDS_ENTRIES or fname == MANIFEST or Path(fname).name != fname:

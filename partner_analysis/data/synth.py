@@ -81,23 +81,33 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import importlib.util
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from ..config import DistrictConfig, load_config
 from ..exceptions import ConfigError
-from .dataset import Dataset, coerce_table, write_dataset
+from .dataset import ROW_GROUP_ROWS, Dataset, coerce_table, write_dataset
 from .schema import ATTENDANCE_STATUSES
 
 __all__ = ["make_demo_district", "generate_demo_tables", "DEMO_PARTNERS", "WBL_TYPES"]
 
 MIN_STUDENTS = 50
-MAX_STUDENTS = 500_000
+MAX_STUDENTS = 2_000_000
 #: students per attendance chunk: bounds the temporary arrays, and fixes the random streams
 _CHUNK = 16_384
+#: graded student x terms per course-marks chunk (bounds the temporary arrays; the draws are sequential,
+#: so the chunking does not change a value)
+_GRADE_CHUNK = 1 << 20
+#: :func:`make_demo_district` streams daily attendance and course marks to parquet above this many students
+STREAM_ABOVE = 200_000
+#: rows per parquet row group of the streamed tables: those of every table of a DATA_DIR
+_ROW_GROUP = ROW_GROUP_ROWS
 
 # -- partner catalogue ---------------------------------------------------------------------------
 
@@ -223,7 +233,7 @@ _SCHOOL_LEVEL_GRADES = {"middle": range(6, 9), "high": range(9, 13), "k8": range
 
 def make_demo_district(out: str | Path, *, students: int = 2400, partners: int = 8, seed: int = 20251,
                        config: DistrictConfig | str | Path | None = None, with_records: bool = True,
-                       db: str | Path | None = None) -> Path:
+                       db: str | Path | None = None, stream: bool | None = None) -> Path:
     """Write a synthetic, reproducible demo district to ``out``.
 
     Parameters
@@ -231,7 +241,8 @@ def make_demo_district(out: str | Path, *, students: int = 2400, partners: int =
     out : path
         The ``DATA_DIR`` to write (replaced atomically if it exists).
     students : int
-        Number of students (50-500,000). 100,000 gives about 32 million daily attendance rows.
+        Number of students (50-2,000,000). 100,000 gives about 32 million daily attendance rows,
+        1,000,000 about 320 million.
     partners : int
         Number of partners, taken in order from :data:`DEMO_PARTNERS` (1-12; 6-10 is realistic).
     seed : int
@@ -245,6 +256,11 @@ def make_demo_district(out: str | Path, *, students: int = 2400, partners: int =
         (each skipped when its module is not installed).
     db : str, path or None
         Records store URL or path; default ``out/records/records.sqlite``.
+    stream : bool or None
+        Write daily attendance and course marks chunk by chunk (16,384 students at a time, row groups
+        of :data:`~partner_analysis.data.dataset.ROW_GROUP_ROWS` rows) instead of building them in
+        memory first; the tables are the same. Default: above
+        :data:`STREAM_ABOVE` students. A million students then stay within about 3 GB of memory.
 
     Returns
     -------
@@ -266,8 +282,26 @@ def make_demo_district(out: str | Path, *, students: int = 2400, partners: int =
     >>> path = make_demo_district("demo_district", students=600, seed=7)  # doctest: +SKIP
     """
     cfg = _resolve_config(config)
-    tables = generate_demo_tables(cfg, students=students, partners=partners, seed=seed)
-    path = write_dataset(tables, cfg, out)
+    _check_sizes(students, partners, seed)
+    if stream is None:
+        stream = students > STREAM_ABOVE
+    if not stream:
+        tables = generate_demo_tables(cfg, students=students, partners=partners, seed=seed)
+        path = write_dataset(tables, cfg, out)
+    else:
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        spool = Path(tempfile.mkdtemp(prefix=f".{out.name}.spool-", dir=out.parent))
+        try:
+            sinks = {name: _ParquetSink(spool / f"{name}.parquet") for name in _STREAMED}
+            try:
+                tables = _Generator(cfg, students=int(students), partners=int(partners), seed=int(seed)).run(sinks)
+            finally:
+                for sink in sinks.values():
+                    sink.close()
+            path = write_dataset(tables, cfg, out, parquet_files={n: k.path for n, k in sinks.items()})
+        finally:
+            shutil.rmtree(spool, ignore_errors=True)
     if with_records:
         _write_records(Dataset(config=cfg, tables=tables, path=path), seed=seed, db=db)
     return path
@@ -425,18 +459,20 @@ class _Generator:
         self.T = len(self.cal.terms)
         self.current = self.Y - 1
 
-    def run(self) -> dict[str, pd.DataFrame]:
+    def run(self, sinks: dict | None = None) -> dict[str, pd.DataFrame]:
+        """Every table; those named in ``sinks`` (see :data:`_STREAMED`) go to their sink chunk by chunk instead."""
+        sinks = sinks or {}
         self._schools()
         self._students()
         self._enrolment()
         self._latent()
         self._programs()
         self._participation()
-        self._attendance()
-        self._grades()
+        self._attendance(sinks.get("attendance_daily"))
+        self._grades(sinks.get("course_grades"))
         self._engagement()
         self._wbl_and_hours()
-        return self._frames()
+        return self._frames(skip=set(sinks))
 
     # -- schools and students ------------------------------------------------------------------
     def _schools(self):
@@ -474,8 +510,10 @@ class _Generator:
     def _students(self):
         rng = self.rng["students"]
         n = self.n
-        self.student_ids = np.array([f"{i:06d}" for i in np.sort(rng.choice(np.arange(1, 1_000_000), n,
-                                                                             replace=False))], dtype=object)
+        # six-digit ids up to 500,000 students (the draw of every earlier demo), seven digits above
+        top, width = (1_000_000, 6) if n <= 500_000 else (10_000_000, 7)
+        self.student_ids = np.array([f"{i:0{width}d}" for i in np.sort(rng.choice(np.arange(1, top), n,
+                                                                                  replace=False))], dtype=object)
         served = np.flatnonzero(self.serves[:, 6:13].any(axis=0)) + 6
         # fewer students in the upper grades (drop-outs, transfers to other districts)
         gw = np.array([1.0, 1.0, 1.0, 1.05, 1.0, 0.96, 0.92])[served - 6]
@@ -692,7 +730,7 @@ class _Generator:
         mult = wk * mo[month]
         return (mult / mult.mean()).astype(np.float32)
 
-    def _attendance(self):
+    def _attendance(self, sink=None):
         cal, n, T = self.cal, self.n, self.T
         z_st = self.z_year[:, cal.term_year] + self.z_term_noise + self.boost
         self.z_st = z_st
@@ -753,18 +791,33 @@ class _Generator:
             frac[row] = 1.0
             enrolled_days += np.bincount(st, minlength=n * T)
             absent_days += np.bincount(st, weights=frac, minlength=n * T)
+            del st, t
+            if sink is not None:
+                sink(self._attendance_chunk(s, d, status, frac, c0, c1))
+                continue
             out_s.append(s)
             out_d.append(d.astype(np.int16) if cal.n_days < 32_000 else d)
             out_status.append(status)
             out_frac.append(frac)
-            del st, t
-        self.att_student = np.concatenate(out_s)
-        self.att_day = np.concatenate(out_d)
-        self.att_status = np.concatenate(out_status)
-        self.att_frac = np.concatenate(out_frac)
+        if sink is None:
+            self.att_student = np.concatenate(out_s)
+            self.att_day = np.concatenate(out_d)
+            self.att_status = np.concatenate(out_status)
+            self.att_frac = np.concatenate(out_frac)
         del out_s, out_d, out_status, out_frac
         self.enrolled_st = enrolled_days.reshape(n, T)
         self.absent_st = absent_days.reshape(n, T)
+
+    def _attendance_chunk(self, s, d, status, frac, c0: int, c1: int) -> pa.Table:
+        """One chunk of ``attendance_daily`` as Arrow, with the columns and types of the in-memory frame."""
+        day_ns = self.cal.days.astype("datetime64[ns]")
+        return pa.table({
+            "student_id": pa.DictionaryArray.from_arrays(pa.array(s - c0, type=pa.int32()),
+                                                         pa.array(self.student_ids[c0:c1], type=pa.string())),
+            "date": pa.array(day_ns[d], type=pa.timestamp("ns")),
+            "status": pa.DictionaryArray.from_arrays(pa.array(status, type=pa.int8()),
+                                                     pa.array(list(ATTENDANCE_STATUSES), type=pa.string())),
+            "fraction_absent": pa.array(frac.astype(np.float64), type=pa.float64())})
 
     def _illness_rows(self, rng, sp_student, sp_year, sp_len) -> np.ndarray:
         """Row positions (within one chunk's student-major rows) of illness episodes.
@@ -810,7 +863,7 @@ class _Generator:
         self.course_diff = np.array(diff)
         self.course_college = np.array(college)
 
-    def _grades(self):
+    def _grades(self, sink=None):
         self._course_catalog()
         rng = self.rng["grades"]
         cal, n, Y = self.cal, self.n, self.Y
@@ -846,36 +899,63 @@ class _Generator:
         # graded terms: at least 10 enrolled days (or half the term, if shorter)
         term_len = (cal.term_last - cal.term_first + 1)
         graded = self.enrolled_st >= np.minimum(10, np.ceil(term_len / 2))[None, :]
-        s_idx, t_idx = np.nonzero(graded)
-        y_idx = cal.term_year[t_idx]
-        sl = slots[s_idx, y_idx]                                   # (R, slots)
-        r_idx, k_idx = np.nonzero(sl >= 0)
-        s, t, y, course = s_idx[r_idx], t_idx[r_idx], y_idx[r_idx], sl[r_idx, k_idx]
-        m = len(s)
+        s_all, t_all = np.nonzero(graded)
+        del graded
         # a persistent student x course-slot effect (the student's standing in that class) plus noise
         stu_course = rng.normal(0, 6.0, (n, Y, _MAX_SLOTS)).astype(np.float32)
         # prior achievement: only partly the same thing as engagement, which keeps the
         # attendance-GPA correlation moderate, as in real districts
         zy = self.z_year
         ability = 0.38 * (zy - zy.mean()) / zy.std() + 0.925 * rng.normal(0, 1, (n, Y))
-        absence_rate = self.absent_st[s, t] / np.maximum(self.enrolled_st[s, t], 1)
-        # a programme's boost counts 3 + 5 points per unit: enough to move a participant's GPA by
-        # about 0.05-0.1, the size of effects seen in evaluations of such programmes
-        score = (84.0 + 8.0 * ability[s, y] + 3.0 * (self.z_st[s, t] - self.z_year[s, y])
-                 + 5.0 * self.boost[s, t] + self.course_diff[course] + stu_course[s, y, k_idx]
-                 + rng.normal(0, 6.0, m) - 25.0 * (absence_rate - 0.06))
         gs = self.cfg.grade_scale
-        score = np.clip(score, gs.numeric_min, gs.numeric_max)
         letters = sorted(gs.letters.items(), key=lambda kv: -kv[1])
         passing = [(k, v) for k, v in letters if k not in gs.failing_letters]
         failing = sorted([(k, v) for k, v in letters if k in gs.failing_letters], key=lambda kv: kv[1])
         step = (gs.numeric_max - gs.pass_mark) / max(len(passing), 1)
         cut = gs.numeric_max - step * np.arange(1, len(passing) + 1)   # lower bound of each passing letter
-        which = np.searchsorted(-cut, -score, side="right")             # 0 = top letter ... len = failing
         labels = np.array([k for k, _ in passing] + [failing[0][0] if failing else passing[-1][0]], dtype=object)
         points = np.array([v for _, v in passing] + [failing[0][1] if failing else passing[-1][1]])
-        fail = which == len(passing)
-        self.cg = dict(s=s, t=t, course=course, letter=which, fail=fail, labels=labels, points=points)
+        parts = []
+        # in chunks of graded student x terms: the noise is drawn in the same order as in one piece
+        for a in range(0, len(s_all), _GRADE_CHUNK):
+            s_idx, t_idx = s_all[a:a + _GRADE_CHUNK], t_all[a:a + _GRADE_CHUNK]
+            y_idx = cal.term_year[t_idx]
+            sl = slots[s_idx, y_idx]                                   # (R, slots)
+            r_idx, k_idx = np.nonzero(sl >= 0)
+            s, t, y, course = s_idx[r_idx], t_idx[r_idx], y_idx[r_idx], sl[r_idx, k_idx]
+            m = len(s)
+            absence_rate = self.absent_st[s, t] / np.maximum(self.enrolled_st[s, t], 1)
+            # a programme's boost counts 3 + 5 points per unit: enough to move a participant's GPA by
+            # about 0.05-0.1, the size of effects seen in evaluations of such programmes
+            score = (84.0 + 8.0 * ability[s, y] + 3.0 * (self.z_st[s, t] - self.z_year[s, y])
+                     + 5.0 * self.boost[s, t] + self.course_diff[course] + stu_course[s, y, k_idx]
+                     + rng.normal(0, 6.0, m) - 25.0 * (absence_rate - 0.06))
+            score = np.clip(score, gs.numeric_min, gs.numeric_max)
+            which = np.searchsorted(-cut, -score, side="right")             # 0 = top letter ... len = failing
+            part = dict(s=s, t=t, course=course, letter=which, fail=which == len(passing), labels=labels,
+                        points=points)
+            if sink is not None:
+                sink(self._course_frame(part))
+            else:
+                parts.append(part)
+        if sink is None:
+            self.cg = {k: (np.concatenate([p[k] for p in parts]) if k not in ("labels", "points") else v)
+                       for k, v in (parts[0] if parts else dict(
+                           s=np.zeros(0, np.int64), t=np.zeros(0, np.int64), course=np.zeros(0, np.int32),
+                           letter=np.zeros(0, np.int64), fail=np.zeros(0, bool), labels=labels,
+                           points=points)).items()}
+
+    def _course_frame(self, cg: dict) -> pd.DataFrame:
+        term_ids = np.array([t.id for t in self.cal.terms], dtype=object)
+        frame = pd.DataFrame({
+            "student_id": _ids(self.student_ids, cg["s"]), "term_id": _ids(term_ids, cg["t"]),
+            "course_id": _ids(self.course_ids, cg["course"]),
+            "subject": _ids(self.course_subject, cg["course"]), "mark": _ids(cg["labels"], cg["letter"]),
+            "grade_points": cg["points"][cg["letter"]].astype(float),
+            "credits_attempted": np.full(len(cg["s"]), 0.25),
+            "credits_earned": np.where(cg["fail"], 0.0, 0.25),
+            "college_credit": self.course_college[cg["course"]], "is_core": self.course_core[cg["course"]]})
+        return _coerce_light("course_grades", frame)
 
     # -- engagement ------------------------------------------------------------------------------
     def _engagement(self):
@@ -921,7 +1001,7 @@ class _Generator:
         self.part_hours = np.round(hours * 2) / 2
 
     # -- frames ----------------------------------------------------------------------------------
-    def _frames(self) -> dict[str, pd.DataFrame]:
+    def _frames(self, skip: set[str] = frozenset()) -> dict[str, pd.DataFrame]:
         cal = self.cal
         sid = self.student_ids
         term_ids = np.array([t.id for t in cal.terms], dtype=object)
@@ -948,15 +1028,6 @@ class _Generator:
         out["attendance_terms"] = pd.DataFrame({"student_id": sid[es], "term_id": term_ids[et],
                                                 "days_enrolled": self.enrolled_st[es, et],
                                                 "days_absent": np.round(self.absent_st[es, et], 4)})
-        cg = self.cg
-        out["course_grades"] = pd.DataFrame({
-            "student_id": _ids(sid, cg["s"]), "term_id": _ids(term_ids, cg["t"]),
-            "course_id": _ids(self.course_ids, cg["course"]),
-            "subject": _ids(self.course_subject, cg["course"]), "mark": _ids(cg["labels"], cg["letter"]),
-            "grade_points": cg["points"][cg["letter"]].astype(float),
-            "credits_attempted": np.full(len(cg["s"]), 0.25),
-            "credits_earned": np.where(cg["fail"], 0.0, 0.25),
-            "college_credit": self.course_college[cg["course"]], "is_core": self.course_core[cg["course"]]})
         eng = self.eng
         out["engagement"] = pd.DataFrame({"student_id": sid[eng["s"]], "term_id": term_ids[eng["t"]],
                                           "score": eng["score"]})
@@ -967,18 +1038,46 @@ class _Generator:
         out["wbl_hours"] = wbl.sort_values(["program_id", "student_id", "date"], kind="stable",
                                            ignore_index=True)
         for name in list(out):
-            out[name] = coerce_table(name, out[name]) if name != "course_grades" else \
-                _coerce_light(name, out[name])
-        out["attendance_daily"] = pd.DataFrame({
-            "student_id": pd.Categorical.from_codes(self.att_student, categories=pd.Index(sid, dtype="str")),
-            "date": day_ns[self.att_day],
-            "status": pd.Categorical.from_codes(self.att_status,
-                                                categories=pd.Index(ATTENDANCE_STATUSES, dtype="str")),
-            "fraction_absent": self.att_frac.astype(np.float64)}, copy=False)   # fresh arrays: no block copy
-        del self.att_student, self.att_day, self.att_status, self.att_frac
+            out[name] = coerce_table(name, out[name])
+        if "course_grades" not in skip:
+            out["course_grades"] = self._course_frame(self.cg)
+            del self.cg
+        if "attendance_daily" not in skip:
+            out["attendance_daily"] = pd.DataFrame({
+                "student_id": pd.Categorical.from_codes(self.att_student, categories=pd.Index(sid, dtype="str")),
+                "date": day_ns[self.att_day],
+                "status": pd.Categorical.from_codes(self.att_status,
+                                                    categories=pd.Index(ATTENDANCE_STATUSES, dtype="str")),
+                "fraction_absent": self.att_frac.astype(np.float64)}, copy=False)   # fresh arrays: no block copy
+            del self.att_student, self.att_day, self.att_status, self.att_frac
         return {k: out[k] for k in ("schools", "students", "partners", "programs", "participation",
                                     "attendance_daily", "attendance_terms", "course_grades", "engagement",
-                                    "wbl_hours")}
+                                    "wbl_hours") if k in out}
+
+
+#: The tables :func:`make_demo_district` can stream to parquet chunk by chunk.
+_STREAMED = ("attendance_daily", "course_grades")
+
+
+class _ParquetSink:
+    """Append chunks (Arrow tables or frames) of one table to a parquet file, in row groups of ``_ROW_GROUP``."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._writer = None
+
+    def __call__(self, chunk) -> None:
+        table = chunk if isinstance(chunk, pa.Table) else pa.Table.from_pandas(chunk, preserve_index=False)
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.path, table.schema)
+        elif not table.schema.equals(self._writer.schema, check_metadata=False):
+            table = table.cast(self._writer.schema)
+        self._writer.write_table(table, row_group_size=_ROW_GROUP)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
 
 def _coerce_light(name: str, frame: pd.DataFrame) -> pd.DataFrame:

@@ -10,7 +10,8 @@ Definitions (docs/kpi-catalog.md#definitions)
 * Daily attendance is summarised per student × term: ``days_enrolled`` = daily
   rows inside the term, ``days_absent`` = Σ ``fraction_absent`` (when missing:
   1 for excused/unexcused/partial/suspended, 0 for present/tardy),
-  ``days_present = days_enrolled - days_absent``. Per-term summaries
+  ``days_present = days_enrolled - days_absent``; fractions are added in
+  millionths of a day, so the sum is exact in any order. Per-term summaries
   (``attendance_terms``) fill student × terms that have no daily rows.
 * Course marks become grade points through the district grade scale when
   ``grade_points`` is missing (``mark_value`` keeps a numeric mark as is): letters through ``grade_scale.letters``; numeric
@@ -30,6 +31,9 @@ Open the DATA_DIR with :func:`read_dataset_for_kpis`: daily attendance then
 stays on disk and is streamed from ``attendance_daily.parquet`` by row group
 (decoded by parallel threads), so peak memory stays near the size of the
 other tables. ``benchmarks/kpi_panel.py`` measures this against DuckDB.
+Beyond a few hundred thousand students, :mod:`partner_analysis.kpi.engines`
+computes the panel by partitions of students, on this machine or on a Dask
+cluster, with identical results (docs/scale.md).
 """
 from __future__ import annotations
 
@@ -46,7 +50,7 @@ from ..data.schema import ABSENT_STATUSES
 from ..exceptions import ConfigError, InputDataError
 from .catalog import KPI, Catalog, Condition, catalog_for, check_columns, resolve_value
 
-__all__ = ["build_panel", "compute_kpis", "PanelArrays", "enrolled_students", "read_dataset_for_kpis"]
+__all__ = ["build_panel", "compute_kpis", "PanelArrays", "enrolled_students", "read_dataset_for_kpis", "read_coded"]
 
 CORE_SUBJECTS = ("english", "ela", "english language arts", "reading", "writing", "math", "mathematics",
                  "algebra", "geometry", "science", "biology", "chemistry", "physics", "social studies",
@@ -88,7 +92,29 @@ def read_dataset_for_kpis(path):
     """
     from ..data.dataset import read_dataset
     from ..data.schema import IMPORT_ORDER
-    return read_dataset(path, tables=[t for t in IMPORT_ORDER if t != "attendance_daily"])
+    dataset = read_dataset(path, tables=[t for t in IMPORT_ORDER if t not in ("attendance_daily", "course_grades")])
+    marks = Path(path) / "course_grades.parquet"
+    if marks.exists():
+        dataset.tables["course_grades"] = read_coded(marks)
+    return dataset
+
+
+def read_coded(source, **kwargs) -> pd.DataFrame:
+    """A parquet table with its text columns as categoricals (Arrow dictionaries).
+
+    Ids, terms, subjects and marks repeat millions of times in ``course_grades``:
+    as categoricals, the panel maps each distinct value once and the frame is a
+    fraction of the size. ``kwargs`` go to :func:`pandas.read_parquet`.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    fs = kwargs.get("filesystem")
+    with (fs.open_input_file(str(source)) if fs is not None else open(source, "rb")) as f:
+        schema = pq.read_schema(f)
+    text = [n for n in schema.names if pa.types.is_string(schema.field(n).type)
+            or pa.types.is_large_string(schema.field(n).type)]
+    return pd.read_parquet(source, read_dictionary=text, **kwargs)
 
 
 # -- record sources -------------------------------------------------------------------------------
@@ -133,7 +159,7 @@ class _DayLookup:
 
     def __call__(self, days: np.ndarray) -> np.ndarray:
         padded = self._padded
-        off = days.astype(np.int64) - (self.first - 1)
+        off = days - np.int64(self.first - 1)  # int64 whatever the input's width: no overflow at the clip
         np.clip(off, 0, len(padded) - 1, out=off)
         return padded[off]
 
@@ -150,6 +176,8 @@ def _term_codes_from_dates(dates: pd.Series, config, order: list[str]) -> np.nda
 
 
 def _term_codes_from_ids(ids: pd.Series, order: list[str]) -> np.ndarray:
+    if isinstance(ids.dtype, pd.CategoricalDtype):  # one lookup per category, not per row
+        return _student_codes(ids, pd.Index(order))
     codes, uniques = pd.factorize(ids.astype(str))
     mapped = pd.Index(order).get_indexer(pd.Index(uniques))
     return np.where(codes >= 0, mapped[codes], -1)
@@ -165,15 +193,34 @@ def _bool_array(s: pd.Series) -> np.ndarray:
     return s.astype("boolean").fillna(False).to_numpy(dtype=bool)
 
 
+#: Fractions of a day absent are summed in millionths of a day (integers, exact in float64 up to 2**53), so a
+#: student x term's days absent are the same whatever the order of the rows: threads, partitions and Dask
+#: workers give identical panels. ``_daily_cells`` adds micro-days; ``_attendance_source`` divides once.
+MICRO_DAYS = 1_000_000
+
+
 def _daily_cells(sc: np.ndarray, tc: np.ndarray, absent: np.ndarray, K: int, T: int,
                  enrolled: np.ndarray, absent_sum: np.ndarray) -> None:
-    """Add one chunk of daily rows to the per-cell day counts (invalid rows go to the spare bin K)."""
-    key = sc.astype(np.int64)
-    key *= T
+    """Add one chunk of daily rows to the per-cell day counts (rows of no known student × term are left out).
+
+    ``absent_sum`` receives micro-days (:data:`MICRO_DAYS`), exact integers.
+    """
+    if len(sc) and (sc.min() < 0 or tc.min() < 0):  # unknown students, days outside every term: dropped
+        ok = (sc >= 0) & (tc >= 0)
+        sc, tc, absent = sc[ok], tc[ok], absent[ok]
+    if not len(sc):
+        return
+    key = np.multiply(sc, T, dtype=np.int64)
     key += tc
-    key[(sc < 0) | (tc < 0)] = K
-    enrolled += np.bincount(key, minlength=K + 1)
-    absent_sum += np.bincount(key, weights=absent, minlength=K + 1)
+    # rows come student by student: count into the range of cells this chunk touches, not all K of them
+    lo, hi = int(key.min()), int(key.max())
+    if lo:
+        key -= lo
+    n = hi - lo + 1
+    enrolled[lo:hi + 1] += np.bincount(key, minlength=n)
+    units = absent * MICRO_DAYS
+    np.rint(units, out=units)
+    absent_sum[lo:hi + 1] += np.bincount(key, weights=units, minlength=n)
 
 
 def _absent_from_status(status_codes: np.ndarray, categories, frac: np.ndarray | None) -> np.ndarray:
@@ -222,24 +269,11 @@ class _DictionaryCodes:
         return mapped[idx]
 
 
-def _daily_from_parquet(path, index, config, order, K, T, enrolled, absent_sum, *, batch_size: int = 1 << 20,
-                        workers: int | None = None) -> None:
-    """Stream ``attendance_daily.parquet`` by row group: the daily table is never held in memory whole.
-
-    Row groups are decoded by up to ``workers`` threads (Arrow releases the
-    GIL while decoding), each adding into its own cell counts.
-    """
+def _daily_batch_fn(names, index, config, order, K, T):
+    """``one_batch(batch, enrolled, absent_sum)``: add one Arrow record batch of daily rows to the cell counts."""
     import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
-    dict_cols = ["student_id", "status"]
-    pf = pq.ParquetFile(path, read_dictionary=dict_cols)
-    names = pf.schema_arrow.names
-    for col in ("student_id", "date", "status"):
-        if col not in names:
-            raise InputDataError("required column missing", path=path, column=col,
-                                 fix="Re-import the daily attendance export")
     cols = [c for c in ("student_id", "date", "status", "fraction_absent") if c in names]
     days = _DayLookup(config, order)
     id_set = pa.array(np.asarray(index, dtype=object), type=pa.string())
@@ -277,29 +311,87 @@ def _daily_from_parquet(path, index, config, order, K, T, enrolled, absent_sum, 
                 absent = np.where(ok, f, absent)
         _daily_cells(sc, tc, absent, K, T, en, ab)
 
-    def run(groups):
-        local = pq.ParquetFile(path, read_dictionary=dict_cols)
-        en, ab = np.zeros(K + 1), np.zeros(K + 1)
-        for batch in local.iter_batches(batch_size=batch_size, row_groups=list(groups), columns=cols,
-                                        use_threads=False):
-            one_batch(batch, en, ab)
-        return en, ab
+    return cols, one_batch
 
-    n_groups = pf.metadata.num_row_groups
-    workers = max(1, min(workers or os.cpu_count() or 1, 4, n_groups))
-    chunks = [range(i, n_groups, workers) for i in range(workers)]
-    if workers == 1:
+
+def _check_daily_columns(names, path) -> None:
+    for col in ("student_id", "date", "status"):
+        if col not in names:
+            raise InputDataError("required column missing", path=path, column=col,
+                                 fix="Re-import the daily attendance export")
+
+
+def _in_threads(run, chunks, enrolled, absent_sum) -> None:
+    """``run(chunk) -> (en, ab)`` per chunk, in threads (Arrow releases the GIL), added up (exact integers)."""
+    if len(chunks) == 1:
         results = [run(chunks[0])]
     else:
         from concurrent.futures import ThreadPoolExecutor
-        with ThreadPoolExecutor(max_workers=workers) as pool:
+        with ThreadPoolExecutor(max_workers=len(chunks)) as pool:
             results = list(pool.map(run, chunks))
     for en, ab in results:
         enrolled += en
         absent_sum += ab
 
 
-def _attendance_source(dataset, index, order) -> _Source | None:
+def _daily_from_parquet(path, index, config, order, K, T, enrolled, absent_sum, *, batch_size: int = 1 << 20,
+                        workers: int | None = None) -> None:
+    """Stream ``attendance_daily.parquet`` by row group: the daily table is never held in memory whole.
+
+    Row groups are decoded by up to ``workers`` threads (Arrow releases the
+    GIL while decoding), each adding into its own cell counts.
+    """
+    import pyarrow.parquet as pq
+
+    dict_cols = ["student_id", "status"]
+    path = Path(path)
+    # a large import stores the table as a folder of parts (partner_analysis.data.stream)
+    files = sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+    if not files:
+        return
+    pf = pq.ParquetFile(files[0], read_dictionary=dict_cols)
+    names = pf.schema_arrow.names
+    _check_daily_columns(names, path)
+    cols, one_batch = _daily_batch_fn(names, index, config, order, K, T)
+    work = [(f, g) for f in files for g in range(pq.ParquetFile(f).metadata.num_row_groups)]
+
+    def run(items):
+        en, ab = np.zeros(K + 1), np.zeros(K + 1)
+        opened = {}
+        for f, g in items:
+            if f not in opened:
+                opened[f] = pq.ParquetFile(f, read_dictionary=dict_cols)
+            for batch in opened[f].iter_batches(batch_size=batch_size, row_groups=[g], columns=cols,
+                                                use_threads=False):
+                one_batch(batch, en, ab)
+        return en, ab
+
+    workers = max(1, min(workers or os.cpu_count() or 1, 4, len(work) or 1))
+    _in_threads(run, [work[i::workers] for i in range(workers)], enrolled, absent_sum)
+
+
+def _daily_from_arrow(table, index, config, order, K, T, enrolled, absent_sum, *, batch_size: int = 1 << 20,
+                      workers: int | None = None) -> None:
+    """The same as :func:`_daily_from_parquet` for daily rows already read into an Arrow table.
+
+    A partition of students (:mod:`partner_analysis.kpi.engines`) reads its
+    row groups as Arrow and skips the conversion to pandas.
+    """
+    _check_daily_columns(table.column_names, None)
+    cols, one_batch = _daily_batch_fn(table.column_names, index, config, order, K, T)
+    batches = table.select(cols).to_batches(max_chunksize=batch_size)
+    workers = max(1, min(workers or os.cpu_count() or 1, 4, len(batches) or 1))
+
+    def run(part):
+        en, ab = np.zeros(K + 1), np.zeros(K + 1)
+        for batch in part:
+            one_batch(batch, en, ab)
+        return en, ab
+
+    _in_threads(run, [batches[i::workers] for i in range(workers)], enrolled, absent_sum)
+
+
+def _attendance_source(dataset, index, order, keep_empty: bool = False) -> _Source | None:
     T = len(order)
     S = len(index)
     K = S * T
@@ -308,19 +400,22 @@ def _attendance_source(dataset, index, order) -> _Source | None:
     have = np.zeros(K, dtype=bool)
     data_path = getattr(dataset, "path", None)
     daily_file = None if data_path is None else Path(data_path) / "attendance_daily.parquet"
-    if (daily is not None and len(daily)) or (daily is None and daily_file is not None and daily_file.exists()):
+    if (daily is not None and (len(daily) or keep_empty)) or (daily is None and daily_file is not None
+                                                              and daily_file.exists()):
         enrolled = np.zeros(K + 1)
         absent_sum = np.zeros(K + 1)
-        if daily is not None:
+        if isinstance(daily, pd.DataFrame):
             _daily_from_frame(daily, index, dataset.config, order, K, T, enrolled, absent_sum)
+        elif daily is not None:  # an Arrow table (a partition's row groups)
+            _daily_from_arrow(daily, index, dataset.config, order, K, T, enrolled, absent_sum)
         else:
             _daily_from_parquet(daily_file, index, dataset.config, order, K, T, enrolled, absent_sum)
         enrolled, absent_sum = enrolled[:K], absent_sum[:K]
         have = enrolled > 0
         cells = np.flatnonzero(have)
-        parts.append((cells, enrolled[cells], absent_sum[cells]))
+        parts.append((cells, enrolled[cells], absent_sum[cells] / MICRO_DAYS))
     terms_tab = dataset.get("attendance_terms")
-    if terms_tab is not None and len(terms_tab):
+    if terms_tab is not None and (len(terms_tab) or keep_empty):
         sc = _student_codes(terms_tab["student_id"], index)
         tc = _term_codes_from_ids(terms_tab["term_id"], order)
         ok = (sc >= 0) & (tc >= 0)
@@ -383,9 +478,9 @@ def _grade_points(cg: pd.DataFrame, scale) -> tuple[np.ndarray, np.ndarray, np.n
     return points, failed, mark_value
 
 
-def _course_source(dataset, index, order) -> _Source | None:
+def _course_source(dataset, index, order, keep_empty: bool = False) -> _Source | None:
     cg = dataset.get("course_grades")
-    if cg is None or not len(cg):
+    if cg is None or not (len(cg) or keep_empty):
         return None
     T = len(order)
     sc = _student_codes(cg["student_id"], index)
@@ -415,9 +510,9 @@ def _course_source(dataset, index, order) -> _Source | None:
     return _Source(key=key[ok], columns={k: v[ok] for k, v in cols.items()}, frame=cg, rows=ok)
 
 
-def _simple_source(dataset, name, index, order, *, by_date: bool) -> _Source | None:
+def _simple_source(dataset, name, index, order, *, by_date: bool, keep_empty: bool = False) -> _Source | None:
     tab = dataset.get(name)
-    if tab is None or not len(tab):
+    if tab is None or not (len(tab) or keep_empty):
         return None
     T = len(order)
     sc = _student_codes(tab["student_id"], index)
@@ -432,16 +527,16 @@ def _simple_source(dataset, name, index, order, *, by_date: bool) -> _Source | N
     return _Source(key=key, columns=cols, frame=tab, rows=ok)
 
 
-def _load_sources(dataset, index, order, needed: set[str]) -> dict[str, _Source | None]:
+def _load_sources(dataset, index, order, needed: set[str], keep_empty: bool = False) -> dict[str, _Source | None]:
     out: dict[str, _Source | None] = {}
     if "attendance" in needed:
-        out["attendance"] = _attendance_source(dataset, index, order)
+        out["attendance"] = _attendance_source(dataset, index, order, keep_empty)
     if "course_grades" in needed:
-        out["course_grades"] = _course_source(dataset, index, order)
+        out["course_grades"] = _course_source(dataset, index, order, keep_empty)
     if "engagement" in needed:
-        out["engagement"] = _simple_source(dataset, "engagement", index, order, by_date=False)
+        out["engagement"] = _simple_source(dataset, "engagement", index, order, by_date=False, keep_empty=keep_empty)
     if "wbl_hours" in needed:
-        out["wbl_hours"] = _simple_source(dataset, "wbl_hours", index, order, by_date=True)
+        out["wbl_hours"] = _simple_source(dataset, "wbl_hours", index, order, by_date=True, keep_empty=keep_empty)
     return out
 
 
@@ -556,12 +651,21 @@ def enrolled_students(dataset, index: pd.Index, order: list[str], sources: Mappi
     return seen if seen.any() else np.ones(S * T, dtype=bool)
 
 
-def compute_kpis(dataset, *, catalog: Catalog | None = None, kpis: Iterable[str] | None = None) -> PanelArrays:
+def compute_kpis(dataset, *, catalog: Catalog | None = None, kpis: Iterable[str] | None = None,
+                 keep_empty: bool = False, ytd: bool = True) -> PanelArrays:
     """Compute every KPI for every student × term of the dataset, as wide arrays.
 
     This is the engine behind :func:`build_panel` and
     :func:`partner_analysis.kpi.compare.compare_partners`; use those for tidy
-    frames.
+    frames. Every value depends on one student's records only, so the panel of
+    any subset of students equals the rows of the whole district's panel
+    (:mod:`partner_analysis.kpi.engines` computes it by partitions).
+
+    ``keep_empty``: a source table that is present but empty (a partition
+    without such records) still gives its KPIs, all missing, so that every
+    partition has the KPIs of the whole district. ``ytd=False`` skips the
+    year-to-date values (``ytd`` is then empty; a KPI whose own scope is year
+    to date still has its values): the comparisons do not read them.
     """
     config = dataset.config
     catalog = (catalog or catalog_for(dataset)).select(kpis)
@@ -588,7 +692,7 @@ def compute_kpis(dataset, *, catalog: Catalog | None = None, kpis: Iterable[str]
             n_in_year[c] = len(cols)
     thresholds = config.thresholds
     check_columns(catalog, dataset)
-    sources = _load_sources(dataset, index, order, {k.source for k in catalog})
+    sources = _load_sources(dataset, index, order, {k.source for k in catalog}, keep_empty)
     enrolled = enrolled_students(dataset, index, order, sources)
     values, ytd_values, nrecs = {}, {}, {}
     for kpi in catalog:
@@ -600,7 +704,8 @@ def compute_kpis(dataset, *, catalog: Catalog | None = None, kpis: Iterable[str]
         per_scope = {}
         n_scope = {}
         term_comps = [_components(src, cond, kpi, K) for cond in conds]  # record-level work done once
-        for scope in ("term", "year_to_date"):
+        main = "year_to_date" if kpi.scope == "year_to_date" else "term"
+        for scope in (("term", "year_to_date") if ytd else (main,)):
             parts = []
             n_total = np.zeros(K)
             present = exists if scope == "term" else _ytd(exists.astype(float), S, year_blocks) > 0
@@ -625,9 +730,9 @@ def compute_kpis(dataset, *, catalog: Catalog | None = None, kpis: Iterable[str]
                 v = np.where(~present & enrolled_scope(enrolled, scope, S, year_blocks), kpi.fill_value, v)
             per_scope[scope] = v.reshape(S, T)
             n_scope[scope] = n_total.reshape(S, T)
-        main = "year_to_date" if kpi.scope == "year_to_date" else "term"
         values[kpi.id] = per_scope[main]
-        ytd_values[kpi.id] = per_scope["year_to_date"]
+        if ytd:
+            ytd_values[kpi.id] = per_scope["year_to_date"]
         nrecs[kpi.id] = n_scope[main]
     prior = []
     prev = []

@@ -1,0 +1,519 @@
+"""Where the KPI panel is computed: in memory, by partitions streamed on one machine, or on a Dask cluster.
+
+Every KPI value of a student × term depends on that student's records only
+(:func:`partner_analysis.kpi.panel.compute_kpis`), and every sum behind it is
+exact whatever the order of the rows (days absent are counted in micro-days, a
+student's course rows keep their file order). So the panel of any set of
+students equals the rows of the whole district's panel, bit for bit, and the
+three engines below give identical panels and, from them, identical comparison
+tables (``tests/test_kpi_engines.py``):
+
+``memory``
+    The whole district in one process: every table except daily attendance in
+    memory, daily attendance streamed by row group (the default; small and
+    mid-size districts).
+``stream``
+    Partitions of students, one at a time, on this machine. A partition reads
+    only its students' rows of each parquet table (a predicate on
+    ``student_id``; where the files are sorted by ``student_id``, as the
+    generator and import write them, Arrow skips the other row groups by their
+    statistics, so the partitions together read the data about once), computes
+    its panel and keeps the terms asked for. Peak memory is one partition plus
+    the result.
+``dask``
+    The same partitions as tasks on a ``dask.distributed`` cluster: workers
+    read the parquet files themselves from a path or URL they can all reach
+    (shared storage, or object storage such as ``s3://...`` through Arrow's
+    file systems) and send back the partition's values.
+
+The comparisons (:func:`partner_analysis.kpi.compare.run_comparison`) then run
+once on the combined panel: participants and comparison students are pooled
+across schools for the whole-district estimates, BH families span partners,
+and cluster-robust standard errors pool schools, so they need the one-term
+student rows (a few numbers per student) rather than per-partition sums; see
+``docs/scale.md`` for why partitions are blocks of students and not schools by
+default, and what is combined how.
+"""
+from __future__ import annotations
+
+import math
+from concurrent.futures import Executor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import ConfigError, InputDataError, check_argument
+from .catalog import Catalog, catalog_for
+from .panel import PanelArrays, compute_kpis, read_dataset_for_kpis
+
+__all__ = ["Engine", "EXECUTORS", "PARTITION_BY", "compute_panel", "open_for_comparisons", "panel_partition",
+           "plan_partitions"]
+
+EXECUTORS = ("memory", "stream", "dask")
+PARTITION_BY = ("students", "school")
+#: The tables a partition reads (those the KPI catalog can draw on), each filtered to the partition's students.
+SOURCE_TABLES = ("attendance_daily", "attendance_terms", "course_grades", "engagement", "wbl_hours")
+#: What the comparisons read besides the panel: small tables, read whole.
+COMPARISON_TABLES = ("schools", "students", "partners", "programs", "participation")
+
+
+@dataclass(frozen=True)
+class Engine:
+    """How the KPI panel is computed (see the module docstring).
+
+    Parameters
+    ----------
+    executor : {"memory", "stream", "dask"}
+        Where: one process, partitions one at a time on this machine, or a Dask cluster.
+    scheduler : str, optional
+        Dask scheduler address (``tcp://host:8786``); without one, ``dask`` starts a
+        ``LocalCluster`` of ``workers`` processes on this machine.
+    workers : int
+        Processes of that local cluster.
+    partition_by : {"students", "school"}
+        Blocks of consecutive student ids (each reads only its own row groups of
+        id-sorted files), or whole schools packed into partitions (each scans
+        every row group).
+    partitions : int, optional
+        Number of partitions; default one per ``rows_per_partition`` daily
+        attendance rows (at least two per Dask worker).
+    rows_per_partition : int
+        Daily attendance rows a partition aims at (memory per partition: about
+        100 bytes a row).
+    """
+
+    executor: str = "memory"
+    scheduler: str | None = None
+    workers: int = 2
+    partition_by: str = "students"
+    partitions: int | None = None
+    rows_per_partition: int = 8_000_000
+
+    def __post_init__(self):
+        check_argument("executor", self.executor, EXECUTORS, key="--executor")
+        check_argument("partition_by", self.partition_by, PARTITION_BY, key="--partition-by")
+        if self.scheduler is not None and self.executor != "dask":
+            raise ConfigError(f"--scheduler {self.scheduler} needs --executor dask", key="--scheduler",
+                              fix="Add --executor dask, or leave out --scheduler")
+        if self.partitions is not None and self.partitions < 1:
+            raise ConfigError(f"partitions must be at least 1, but {self.partitions!r} was passed",
+                              key="--partitions", value=self.partitions)
+        if self.rows_per_partition < 1 or self.workers < 1:
+            raise ConfigError("rows_per_partition and workers must be at least 1", key="engine")
+
+
+# -- reading ----------------------------------------------------------------------------------------
+
+def _filesystem(source: str | Path):
+    """(Arrow file system, root path) of a local folder or a URL Arrow can open (s3://, gs://, hdfs://...)."""
+    from pyarrow import fs
+
+    text = str(source)
+    if "://" in text and not text.startswith("file://"):
+        return fs.FileSystem.from_uri(text)
+    return fs.LocalFileSystem(), str(Path(text.removeprefix("file://")).resolve())
+
+
+def _is_local(filesystem) -> bool:
+    from pyarrow import fs
+    return isinstance(filesystem, fs.LocalFileSystem)
+
+
+def _parts(filesystem, path: str) -> list[str]:
+    """The parquet files of a table: the file itself, or the parts of a partitioned table's folder
+    (``<table>.parquet/part-*.parquet``, as the streaming import writes it), in name order; [] if absent."""
+    from pyarrow import fs
+    info = filesystem.get_file_info(path)
+    if info.type == fs.FileType.File:
+        return [path]
+    if info.type == fs.FileType.Directory:
+        found = filesystem.get_file_info(fs.FileSelector(path))
+        return sorted(i.path for i in found if i.type == fs.FileType.File and i.path.endswith(".parquet"))
+    return []
+
+
+def _exists(filesystem, path: str) -> bool:
+    return bool(_parts(filesystem, path))
+
+
+def _row_count(filesystem, path: str) -> int:
+    import pyarrow.parquet as pq
+    total = 0
+    for part in _parts(filesystem, path):
+        with filesystem.open_input_file(part) as f:
+            total += pq.ParquetFile(f).metadata.num_rows
+    return total
+
+
+def _read(filesystem, path: str, *, ids: Sequence[str] | None = None, contiguous: bool = False,
+          columns=None, arrow: bool = False):
+    """A parquet table as :func:`partner_analysis.data.dataset.read_dataset` reads it, or the rows of some students.
+
+    With sorted ``ids``, only the row groups whose ``student_id`` statistics
+    overlap ``[ids[0], ids[-1]]`` are read (every row group of a file that is
+    not sorted by student), and a row group is filtered to the partition's
+    students unless ``contiguous`` (``ids`` are all the district's students in
+    that range) and the row group lies inside the range. Text columns come as
+    dictionaries (categoricals). ``arrow``: return the Arrow table, not a frame.
+    """
+    import pyarrow as pa
+
+    if ids is None and not arrow:
+        return pd.read_parquet(path, filesystem=filesystem, columns=columns)
+    tables = [_read_part(filesystem, part, ids=ids, contiguous=contiguous, columns=columns)
+              for part in _parts(filesystem, path)]
+    table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
+    return table if arrow else table.to_pandas()
+
+
+def _read_part(filesystem, path: str, *, ids: Sequence[str] | None, contiguous: bool, columns):
+    """One parquet file of a table as an Arrow table (see :func:`_read`)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with filesystem.open_input_file(path) as f:
+        schema = pq.read_schema(f)
+        # text columns as dictionaries: the panel maps each distinct id, term or mark once
+        text = [n for n in schema.names if pa.types.is_string(schema.field(n).type)
+                or pa.types.is_large_string(schema.field(n).type) or pa.types.is_dictionary(schema.field(n).type)]
+        pf = pq.ParquetFile(f, read_dictionary=text)
+        if ids is None:
+            return pf.read(columns=columns)
+        lo, hi = ids[0], ids[-1]
+        wanted = pa.array(list(ids), type=pa.string())
+        col = pf.schema_arrow.get_field_index("student_id")
+        parts = []
+        for g in range(pf.metadata.num_row_groups):
+            stats = pf.metadata.row_group(g).column(col).statistics if col >= 0 else None
+            known = stats is not None and stats.has_min_max
+            if known and (str(stats.max) < lo or str(stats.min) > hi):
+                continue
+            table = pf.read_row_group(g, columns=columns)
+            if not (contiguous and known and str(stats.min) >= lo and str(stats.max) <= hi):
+                table = table.filter(_member(table.column("student_id"), wanted))
+            parts.append(table)
+        table = pa.concat_tables(parts) if parts else pf.schema_arrow.empty_table()
+        if columns is not None:
+            table = table.select(columns)
+    return table
+
+
+def _member(column, wanted):
+    """Boolean mask: the rows of ``column`` (dictionary or text) whose value is in ``wanted``."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    chunks = []
+    for chunk in column.chunks:
+        if pa.types.is_dictionary(chunk.type):  # one test per distinct id, then a gather per row
+            keep = pc.fill_null(pc.is_in(chunk.dictionary, value_set=wanted), False).to_numpy(zero_copy_only=False)
+            idx = chunk.indices.to_numpy(zero_copy_only=False)
+            mask = keep[np.clip(idx, 0, None)] if len(keep) else np.zeros(len(chunk), dtype=bool)
+            if chunk.null_count:
+                mask &= chunk.is_valid().to_numpy(zero_copy_only=False)
+            chunks.append(pa.array(mask))
+        else:
+            chunks.append(pc.fill_null(pc.is_in(chunk, value_set=wanted), False))
+    return pa.chunked_array(chunks, type=pa.bool_())
+
+
+def open_for_comparisons(source: str | Path):
+    """The small tables the comparisons read (students, programmes, participation ...), with the config.
+
+    With a partitioned panel (:func:`compute_panel`), this is all of the district
+    that is held in memory besides the panel itself.
+    """
+    from ..data.dataset import Dataset, read_dataset
+
+    filesystem, root = _filesystem(source)
+    if _is_local(filesystem):
+        return read_dataset(root, tables=list(COMPARISON_TABLES))
+    config = _config(filesystem, root)
+    tables = {n: _read(filesystem, f"{root}/{n}.parquet") for n in COMPARISON_TABLES
+              if _exists(filesystem, f"{root}/{n}.parquet")}
+    return Dataset(config=config, tables=tables, path=None)
+
+
+def _config(filesystem, root: str):
+    import tempfile
+
+    from ..config import load_config
+    path = f"{root}/district.yml"
+    if not _exists(filesystem, path):
+        raise InputDataError("not a partner_analysis dataset (no district.yml)", path=root,
+                             fix="Point at a DATA_DIR written by `partner-analysis import` or `demo-data`")
+    with filesystem.open_input_file(path) as f, tempfile.TemporaryDirectory() as tmp:
+        local = Path(tmp) / "district.yml"
+        local.write_bytes(f.read())
+        return load_config(local)
+
+
+# -- partitions -------------------------------------------------------------------------------------
+
+def plan_partitions(students: pd.DataFrame, *, n: int, by: str = "students") -> list[list[str]]:
+    """Split the students into ``n`` partitions, each a sorted list of student ids.
+
+    ``by="students"``: consecutive blocks of the sorted ids, of equal size.
+    ``by="school"``: whole schools, largest first into the smallest partition
+    (a school is never split, so each partition holds whole school × grade
+    strata).
+    """
+    check_argument("partition_by", by, PARTITION_BY, key="--partition-by")
+    ids = students["student_id"].astype(str)
+    n = max(1, min(int(n), len(ids)))
+    if by == "students":
+        ordered = np.sort(ids.to_numpy(dtype=object))
+        return [list(block) for block in np.array_split(ordered, n) if len(block)]
+    school = students["school_id"].astype("string").fillna("?") if "school_id" in students else \
+        pd.Series("?", index=students.index)
+    sizes = ids.groupby(school.to_numpy(), sort=True).size().sort_values(ascending=False, kind="stable")
+    bins: list[list[str]] = [[] for _ in range(min(n, len(sizes)))]
+    load = np.zeros(len(bins))
+    for name in sizes.index:
+        k = int(np.argmin(load))
+        bins[k].append(name)
+        load[k] += sizes[name]
+    by_school = ids.groupby(school.to_numpy(), sort=False)
+    return [sorted(np.concatenate([by_school.get_group(s).to_numpy(dtype=object) for s in b]).tolist())
+            for b in bins if b]
+
+
+def panel_partition(source: str, ids: Sequence[str], *, config, catalog: Catalog, kpis: Sequence[str] | None,
+                    tables: Sequence[str], keep_terms: Sequence[int] | None, details: bool,
+                    contiguous: bool = False) -> dict[str, Any]:
+    """The panel of one partition of students, as plain arrays (what a Dask worker sends back).
+
+    Parameters
+    ----------
+    source : str
+        The DATA_DIR, a local path or a URL the worker can read.
+    ids : sorted list of str
+        The partition's student ids.
+    tables : list of str
+        The source tables the district has rows in: present (possibly empty)
+        in every partition, so every partition has the district's KPIs.
+    keep_terms : list of int, optional
+        Term positions to send back (default all).
+    details : bool
+        Also send the year-to-date values and record counts.
+    contiguous : bool
+        ``ids`` are every student of students.parquet between the first and the
+        last (a block of :func:`plan_partitions`): row groups inside that range
+        are then read without a row filter.
+
+    Returns
+    -------
+    dict
+        ``ids`` (the partition's students in the order of students.parquet),
+        ``kpis`` (ids), ``values``/``ytd``/``n_records`` (KPI -> array of
+        shape (students, kept terms)), ``enrolled`` (students, all terms).
+    """
+    from ..data.dataset import Dataset
+
+    filesystem, root = _filesystem(source)
+    ids = list(ids)
+    students = _read(filesystem, f"{root}/students.parquet", ids=ids, contiguous=contiguous, columns=["student_id"])
+    frames = {"students": students}
+    for name in tables:
+        frames[name] = _read(filesystem, f"{root}/{name}.parquet", ids=ids, contiguous=contiguous,
+                             arrow=name == "attendance_daily")  # the panel aggregates it from Arrow
+    arr = compute_kpis(Dataset(config=config, tables=frames, path=None), catalog=catalog, kpis=kpis, keep_empty=True,
+                       ytd=details)
+    cols = slice(None) if keep_terms is None else list(keep_terms)
+    del frames
+    out = {"ids": np.asarray(arr.student_ids, dtype=object), "kpis": list(arr.values),
+           "values": {k: np.ascontiguousarray(v[:, cols]) for k, v in arr.values.items()},
+           "enrolled": arr.enrolled}
+    if details:
+        out["ytd"] = {k: np.ascontiguousarray(v[:, cols]) for k, v in arr.ytd.items()}
+        out["n_records"] = {k: np.ascontiguousarray(v[:, cols]) for k, v in arr.n_records.items()}
+    return out
+
+
+class _InProcess(Executor):
+    """Runs each partition when its result is asked for: one partition in memory at a time."""
+
+    def map(self, fn, *iterables, timeout=None, chunksize=1):
+        return (fn(*args) for args in zip(*iterables))
+
+
+@contextmanager
+def _executor(engine: Engine, client=None):
+    if engine.executor != "dask":
+        yield _InProcess(), 1
+        return
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError as err:
+        raise ConfigError("--executor dask needs dask.distributed", key="--executor",
+                          fix="pip install 'partner_analysis[dask]'") from err
+
+    if client is not None:
+        yield client.get_executor(pure=False), max(1, len(client.nthreads()))
+        return
+    if engine.scheduler is not None:
+        with Client(engine.scheduler) as c:
+            yield c.get_executor(pure=False), max(1, len(c.nthreads()))
+        return
+    with LocalCluster(n_workers=engine.workers, threads_per_worker=1, processes=True, dashboard_address=None) \
+            as cluster, Client(cluster) as c:
+        yield c.get_executor(pure=False), engine.workers
+
+
+def compute_panel(source: str | Path, *, engine: Engine | None = None, catalog: Catalog | None = None,
+                  kpis: Iterable[str] | None = None, terms: Iterable[str] | None = None, details: bool = True,
+                  client=None) -> tuple[Any, PanelArrays]:
+    """The district's dataset (for the comparisons) and its KPI panel, computed by ``engine``.
+
+    Parameters
+    ----------
+    source : path or URL
+        The DATA_DIR. With ``dask`` on a real cluster, a location every worker
+        reads (shared storage or an object-storage URL).
+    engine : Engine, optional
+        Default: in memory.
+    catalog, kpis
+        As in :func:`partner_analysis.kpi.panel.compute_kpis`.
+    terms : list of str, optional
+        Terms whose values are kept (the others are missing in the result):
+        the partitioned engines then hold and send only those columns. Default
+        all; the comparisons of a term need the term, the previous term and
+        the same term last year.
+    details : bool
+        Keep year-to-date values and record counts (needed by
+        :func:`partner_analysis.kpi.panel.build_panel`, not by the comparisons);
+        without them the result's ``ytd`` and ``n_records`` are empty.
+    client : distributed.Client, optional
+        An existing client (``dask`` only), used instead of ``engine.scheduler``.
+
+    Returns
+    -------
+    (Dataset, PanelArrays)
+        The panel's students are those of ``students.parquet``, in its order,
+        whatever the engine.
+    """
+    engine = engine or Engine()
+    if engine.executor == "memory" and "://" in str(source):
+        raise ConfigError(f"the memory engine reads a local DATA_DIR, not {source}", key="--executor",
+                          fix="Use --executor stream or --executor dask for a URL, or copy the folder here")
+    if engine.executor == "memory":
+        dataset = read_dataset_for_kpis(source)
+        arrays = compute_kpis(dataset, catalog=catalog, kpis=kpis, ytd=details)
+        if terms is not None or not details:
+            arrays = _keep(arrays, terms, details)
+        return dataset, arrays
+    dataset = open_for_comparisons(source)
+    config = dataset.config
+    if "students" not in dataset:
+        raise InputDataError("the dataset has no students table", path=source, fix="Import students.parquet first")
+    index = pd.Index(dataset["students"]["student_id"].astype(str), name="student_id")
+    if index.has_duplicates:
+        raise InputDataError("students.parquet repeats a student_id", column="student_id",
+                             value=index[index.duplicated()][0], fix="Re-run validate/import")
+    if catalog is None:
+        catalog = catalog_for(dataset)
+    kpis = list(kpis) if kpis is not None else None
+    order = [t.id for t in config.ordered_terms]
+    keep = None if terms is None else sorted({order.index(config.term(t).id) for t in terms})
+    filesystem, root = _filesystem(source)
+    present = [n for n in SOURCE_TABLES if _exists(filesystem, f"{root}/{n}.parquet")
+               and _row_count(filesystem, f"{root}/{n}.parquet") > 0]
+    daily_rows = _row_count(filesystem, f"{root}/attendance_daily.parquet") if "attendance_daily" in present else 0
+    with _executor(engine, client) as (pool, n_workers):
+        n = engine.partitions or max(math.ceil(daily_rows / engine.rows_per_partition),
+                                     2 * n_workers if engine.executor == "dask" else 1)
+        parts = plan_partitions(dataset["students"], n=n, by=engine.partition_by)
+        task = _Task(root if _is_local(filesystem) else str(source), config, catalog,
+                     kpis, tuple(present), None if keep is None else tuple(keep), details,
+                     contiguous=engine.partition_by == "students")
+        arrays = _combine(pool.map(task, parts), index, order, config, catalog, keep, details)
+    return dataset, arrays
+
+
+@dataclass(frozen=True)
+class _Task:
+    """One partition's work, picklable for Dask workers."""
+
+    source: str
+    config: Any
+    catalog: Catalog
+    kpis: Sequence[str] | None
+    tables: tuple[str, ...]
+    keep_terms: tuple[int, ...] | None
+    details: bool
+
+    contiguous: bool
+
+    def __call__(self, ids):
+        return panel_partition(self.source, ids, config=self.config, catalog=self.catalog, kpis=self.kpis,
+                               tables=self.tables, keep_terms=self.keep_terms, details=self.details,
+                               contiguous=self.contiguous)
+
+
+def _combine(results, index: pd.Index, order, config, catalog: Catalog, keep, details: bool) -> PanelArrays:
+    """Scatter each partition's rows into the district's arrays (no arithmetic: every value is copied)."""
+    S, T = len(index), len(order)
+    cols = list(range(T)) if keep is None else list(keep)
+    values: dict[str, np.ndarray] = {}
+    ytd: dict[str, np.ndarray] = {}
+    nrec: dict[str, np.ndarray] = {}
+    enrolled = np.zeros((S, T), dtype=bool)
+    kpi_ids = None
+    for part in results:
+        rows = index.get_indexer(pd.Index(part["ids"]))
+        if kpi_ids is None:
+            kpi_ids = part["kpis"]
+            for k in kpi_ids:
+                values[k] = np.full((S, T), np.nan)
+                if details:
+                    ytd[k] = np.full((S, T), np.nan)
+                    nrec[k] = np.zeros((S, T))
+        enrolled[rows] = part["enrolled"]
+        for k in kpi_ids:
+            values[k][np.ix_(rows, cols)] = part["values"][k]
+            if details:
+                ytd[k][np.ix_(rows, cols)] = part["ytd"][k]
+                nrec[k][np.ix_(rows, cols)] = part["n_records"][k]
+        del part
+    kpi_ids = kpi_ids or []
+    ordered = config.ordered_terms
+    prior = [order.index(last.id) if (last := config.same_term_last_year(t.id)) is not None else -1 for t in ordered]
+    return PanelArrays(student_ids=index, term_ids=tuple(order), catalog=catalog.select(kpi_ids), values=values,
+                       ytd=ytd, n_records=nrec, enrolled=enrolled, prior_term=tuple(prior),
+                       prev_term=tuple(i - 1 for i in range(T)))
+
+
+def _keep(arrays: PanelArrays, terms, details: bool) -> PanelArrays:
+    """The memory engine's panel reduced as the partitioned engines reduce theirs (same result, same shape)."""
+    from dataclasses import replace
+
+    T = len(arrays.term_ids)
+    if terms is None:
+        drop = []
+    else:
+        kept = {arrays.term_index(t) for t in terms}
+        drop = [i for i in range(T) if i not in kept]
+
+    def cut(a, fill):
+        if not drop:
+            return a
+        a = a.copy()
+        a[:, drop] = fill
+        return a
+
+    return replace(arrays, values={k: cut(v, np.nan) for k, v in arrays.values.items()},
+                   ytd={k: cut(v, np.nan) for k, v in arrays.ytd.items()} if details else {},
+                   n_records={k: cut(v, 0.0) for k, v in arrays.n_records.items()} if details else {})
+
+
+def comparison_terms(config, term: str) -> list[str]:
+    """The terms the comparisons of ``term`` read: itself, the previous term, the same term last year."""
+    out = [config.term(term).id]
+    for t in (config.previous_term(term), config.same_term_last_year(term)):
+        if t is not None:
+            out.append(t.id)
+    return out
