@@ -88,7 +88,8 @@ def test_contacts_default_to_partner_coordinators_invited_to_the_records_forms(t
         old = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=60)
         create_invitation(store, partners="P02", role="partner", email="old@p02.example", form="records",
                           expires_days=30, now=old)
-        assert contacts_from_store(store, ["P01", "P02"]) == {"P01": [("coord@p01.example", "Coord")], "P02": []}
+        assert contacts_from_store(store, ["P01", "P02"]) == {"P01": [("coord@p01.example", "Coord", None)],
+                                                              "P02": []}
 
 
 def test_deliver_needs_a_sender_before_the_batch_runs(demo_dir, tmp_path, capsys, monkeypatch):
