@@ -227,3 +227,17 @@ def test_an_invitation_language_goes_into_its_link_identity_and_list(store, tmp_
                  "flo@riverside.org", "--base-url", "https://other.example/", "--db", db, "--data-dir",
                  str(data_dir)]) == 0
     assert "https://other.example/?token=" in capsys.readouterr().out          # the flag overrides district.yml
+
+
+def test_renew_gives_the_same_invitation_a_fresh_link(store):
+    first = create_invitation(store, partners="P01", role="district", email="ana@district.org", wave="w1")
+    with pytest.raises(InputDataError, match="already has invitation"):
+        create_invitation(store, partners="P01", role="district", email="ana@district.org", wave="w1")
+    again = create_invitation(store, partners="P01", role="district", email="ana@district.org", wave="w1",
+                              renew=True, lang="es")
+    assert again.invitation_id == first.invitation_id and again.token != first.token and again.lang == "es"
+    with pytest.raises(AccessDenied) as err:
+        resolve_token(store, first.token, form="survey")
+    assert err.value.reason == "unknown"
+    assert resolve_token(store, again.token, form="survey").invitation_id == first.invitation_id
+    assert len(invitations_frame(store)) == 1

@@ -87,10 +87,16 @@ def _cmd_create(args) -> int:
         partners = [p for chunk in args.partner for p in chunk.split(",") if p.strip()]
         made = create_invitation(store, partners=partners, role=args.role, email=args.email, form=args.form,
                                  wave=args.wave, name=args.name, expires_days=args.expires, known_partners=known,
-                                 lang=args.lang)
+                                 lang=args.lang, renew=args.renew)
     print(f"invitation {made.invitation_id} for {made.email} ({', '.join(made.partners)}, {made.role}"
           f"{', wave ' + args.wave if args.form == 'survey' else ''}), valid until {made.expires_at:%Y-%m-%d}:")
     print(f"  {made.link(base)}")
+    if not made.lang:
+        from ..i18n import available_languages
+        others = [code for code in available_languages() if code != "en"]
+        if others:
+            print(f"  (the page follows the browser's language; add &lang={others[0]} to the link for "
+                  f"{', '.join(others)}, or make the invitation with --lang)")
     print("This link is shown once and is not stored: send it to this person only.")
     return 0
 
@@ -171,6 +177,9 @@ def add_parsers(subparsers) -> None:
                    help="make one invitation per row of this CSV (partner_id, role, email, name)")
     p.add_argument("--links-out", type=Path, default=None,
                    help="with --from: new file for the links (default invitation-links-FORM-WAVE.csv)")
+    p.add_argument("--renew", action="store_true",
+                   help="when this person already has a valid invitation for this, give it a fresh link (the old "
+                        "link stops working; answers stay) instead of refusing")
     p.add_argument("--lang", default=None, metavar="CODE",
                    help="the respondent's language, e.g. es: their link, pages, refusal page and reminders are in "
                         "it (a roster may have a lang column instead; default: the browser's language)")

@@ -235,7 +235,7 @@ def _check_days(expires_days: int) -> int:
 def create_invitation(store: Store, *, partners: Sequence[str] | str, role: str, email: str,
                       form: str = "survey", wave: str | None = None, name: str | None = None,
                       expires_days: int = DEFAULT_EXPIRY_DAYS, known_partners: Iterable[str] | None = None,
-                      lang: str | None = None, now: dt.datetime | None = None) -> NewInvitation:
+                      lang: str | None = None, renew: bool = False, now: dt.datetime | None = None) -> NewInvitation:
     """Make one invitation and return it with its token (shown once; only its hash is stored).
 
     Parameters
@@ -258,11 +258,15 @@ def create_invitation(store: Store, *, partners: Sequence[str] | str, role: str,
     lang : str, optional
         The respondent's language (``"es"``): their link carries ``&lang=es``, and their pages, refusal
         page and reminders are in it. Default: none (the browser's preference, else English).
+    renew : bool
+        When the same person already holds a usable invitation for the same thing, give it a fresh link
+        (the old one stops working; answers and drafts stay) instead of refusing. Its language becomes
+        ``lang`` when one is given.
 
     Raises
     ------
     InputDataError
-        A bad value, or the same person already holds a usable invitation for the same thing (revoke it
+        A bad value, or (without ``renew``) the same person already holds a usable invitation for the same thing (revoke it
         first, or send a reminder).
     """
     partners = [partners] if isinstance(partners, str) else list(partners)
@@ -274,6 +278,12 @@ def create_invitation(store: Store, *, partners: Sequence[str] | str, role: str,
     now = now or _now()
     with store.transaction() as conn:
         dup = _open_duplicate(conn, form, role, wave, addr, ids, now)
+        if dup is not None and renew:
+            token = new_token()
+            values = {"token_hash": token_hash(token), **({"lang": lang} if lang else {})}
+            conn.execute(invitations.update().where(invitations.c.invitation_id == dup).values(**values))
+            row = conn.execute(sa.select(invitations).where(invitations.c.invitation_id == dup)).first()
+            return NewInvitation(dup, addr, row.name, ids, role, token, _utc(row.expires_at), row.lang)
         if dup is not None:
             raise InputDataError(f"{addr} already has invitation {dup} for this", value=addr,
                                  fix=f"Revoke it first (`partner-analysis invite revoke {dup}`) or send a "
