@@ -388,7 +388,7 @@ def voila_command(settings: VoilaSettings = VoilaSettings(), *, notebook: str | 
         "--VoilaConfiguration.multi_kernel_manager_class=partner_analysis.access.serving.BoundedKernelManager",
         f"--BoundedKernelManager.max_kernels={int(settings.max_kernels)}",
         # the browser's language reaches each page's kernel as $HTTP_ACCEPT_LANGUAGE (partner_analysis.i18n)
-        "--VoilaConfiguration.http_header_envs=['Accept-Language']",
+        "--VoilaConfiguration.http_header_envs=Accept-Language",
     ] + ([f"--Voila.config_file_paths={config_dir}"] if config_dir is not None else []) + (
         ["--Voila.identity_provider_class=partner_analysis.access.serving.InvitationIdentityProvider"]
         if settings.invitations else [])
@@ -437,7 +437,8 @@ def serve_notebook_app(notebook: str | os.PathLike, env: dict[str, str], setting
     cmd = voila_command(settings, notebook=notebook, config_dir=config_dir)
     hosts = ", ".join(["localhost", *settings.allowed_hosts])
     print(f"{name} at http://{settings.ip}:{settings.port}/{where}; answers to Host {hosts}"
-          f"{'; opens only from invitation links' if settings.invitations else ''}; Ctrl-C stops", flush=True)
+          f"{'; opens only from invitation links (partner-analysis invite create)' if settings.invitations else ''}"
+          "; Ctrl-C stops", flush=True)
     proc = subprocess.Popen(cmd, env=full)
     # SIGTERM (service managers, test harnesses) must stop Voilà too, not orphan it with its kernels.
     previous = None

@@ -103,7 +103,9 @@ class RecordsApp(ChooserApp):
         self.partner = None
         if len(identity.partners) > 1:
             options = [(f"{name} ({pid})" if name != pid else pid, pid) for pid, name in self.names.items()]
-            self.partner = widgets.Dropdown(options=options, value=None, description=_("Partnership"), style=wide)
+            # max_width: a long partnership name must not push the menu past a phone's screen
+            self.partner = widgets.Dropdown(options=options, value=None, description=_("Partnership"), style=wide,
+                                            layout=widgets.Layout(width="auto", max_width="100%"))
             self.partner.add_class("pa-q")
         self.kind = widgets.RadioButtons(options=[(_(label), kind) for label, kind in FORM_OPTIONS], value=None,
                                          description=_("What do you want to do?"), style=wide)
