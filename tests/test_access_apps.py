@@ -128,3 +128,24 @@ def test_survey_app_for_partner_a_holds_nothing_of_partner_b_and_a_typed_name_is
     # identity cannot be asked for another partnership
     with pytest.raises(AccessDenied):
         a.require("P02")
+
+
+def test_each_app_answers_to_its_public_host_from_district_yml(tmp_path):
+    import argparse
+
+    from partner_analysis.config import DEFAULT_CONFIG_TEXT
+    from partner_analysis.forms import add_serving_args, serving_settings
+    (tmp_path / "district.yml").write_text(DEFAULT_CONFIG_TEXT + "\napps:\n  survey_url: https://survey.district.org/\n"
+                                           "  records_url: https://records.district.org/\n")
+    parser = argparse.ArgumentParser()
+    add_serving_args(parser, port=8866)
+    parser.add_argument("--data-dir")
+    args = parser.parse_args(["--data-dir", str(tmp_path), "--allow-host", "extra.district.org"])
+    survey = serving_settings(args)
+    records = serving_settings(args, form="records")
+    assert survey.allowed_hosts == ("extra.district.org", "survey.district.org")
+    assert records.allowed_hosts == ("extra.district.org", "records.district.org")
+    assert survey.server_config()["Voila"]["tornado_settings"]["local_hostnames"] == [
+        "localhost", "extra.district.org", "survey.district.org"]
+    # no DATA_DIR: only the names given
+    assert serving_settings(parser.parse_args([])).allowed_hosts == ()
