@@ -118,10 +118,11 @@ def _cmd_list(args) -> int:
     if frame.empty:
         print("no invitations")
         return 0
-    cols = ["invitation_id", "form", "partners", "role", "wave", "email", "name", "status", "expires_at",
+    cols = ["invitation_id", "form", "partners", "role", "wave", "email", "name", "lang", "status", "expires_at",
             "reminders"]
     shown = frame[cols].assign(expires_at=frame["expires_at"].dt.strftime("%Y-%m-%d"),
-                               wave=frame["wave"].fillna(""), name=frame["name"].fillna(""))
+                               wave=frame["wave"].fillna(""), name=frame["name"].fillna(""),
+                               lang=frame["lang"].fillna(""))
     print(shown.to_string(index=False))
     return 0
 
