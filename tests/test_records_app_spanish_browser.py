@@ -230,6 +230,21 @@ def test_coordinator_in_spanish_starts_leaves_returns_and_submits(server):
             page.screenshot(path=str(SCREENSHOT_DIR / "pa_records_es_submitted_390.png"), full_page=True)
             page.set_viewport_size({"width": 1280, "height": 900})
             results["submitted 1280"] = _wcag(page)
+
+            # the same link with &lang=en on a phone: the English pages pass too (the wide ones are checked in
+            # test_records_app_browser)
+            page = _page(browser, 390, locale="es-ES")
+            page.goto(link + "&lang=en", timeout=90_000)
+            page.wait_for_selector(".widget-button", timeout=90_000)
+            expect(page).to_have_title("Partnership records", timeout=30_000)
+            expect(page.locator("html")).to_have_attribute("lang", "en")
+            results["chooser 390 en"] = _wcag(page)
+            page.get_by_label("Partnership", exact=True).select_option(label=f"{p02} (P02)")
+            page.get_by_label("Record an investment").check()
+            page.get_by_role("button", name="Open the form").click()
+            expect(page.get_by_role("heading", name=f"Investment entry: {p02}")).to_be_visible(timeout=60_000)
+            results["investment 390 en"] = _wcag(page)
+            page.screenshot(path=str(SCREENSHOT_DIR / "pa_records_en_investment_390.png"))
         finally:
             browser.close()
     assert results == {k: [] for k in results}, results
