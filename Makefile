@@ -40,7 +40,8 @@ lab: $(STAMP)
 	cd notebooks && $(abspath $(VENV))/bin/jupyter lab getting_started.ipynb
 
 # With the demo district, each start makes a demo invitation and prints its link: the apps open by link only.
-DEMO_INVITE = $(PY) -m partner_analysis invite create --data-dir $(DEMO) --role district \
+# --renew: a second start gives the same demo invitation a fresh link instead of refusing a duplicate.
+DEMO_INVITE = $(PY) -m partner_analysis invite create --data-dir $(DEMO) --role district --renew \
 	--email demo.coordinator@example.org --name "Demo coordinator"
 
 survey-app: $(STAMP)

@@ -23,7 +23,7 @@ from .safeyaml import read_yaml
 
 __all__ = ["Term", "School", "GradeScale", "DistrictConfig", "load_config", "config_from_dict",
            "default_config_path", "DEFAULT_CONFIG_TEXT", "SCHEMA", "check_keys", "ReportSettings",
-           "DEFAULT_HEADLINE_KPIS", "DEFAULT_ALERT_LEVELS"]
+           "DEFAULT_HEADLINE_KPIS", "DEFAULT_ALERT_LEVELS", "MailSettings", "AppSettings"]
 
 SCHOOL_LEVELS = ("elementary", "middle", "high", "k8", "k12", "other")
 
@@ -53,7 +53,15 @@ SCHEMA: dict[str, Any] = {
     "covariates": None,
     # what the partner board leads with (report.ReportSettings; checked in config_from_dict)
     "report": {"headline_kpis": None, "alert_levels": OPEN, "spotlight": OPEN},
+    # e-mail for invitation reminders and report delivery (MailSettings; never a password)
+    "mail": {"smtp": None, "sender": None},
+    # the apps' public addresses behind the district's HTTPS reverse proxy (AppSettings)
+    "apps": {"survey_url": None, "records_url": None},
 }
+
+#: key names that would hold a secret: refused anywhere in district.yml (the SMTP password comes from
+#: ``$PA_SMTP_PASSWORD`` only)
+_SECRET_WORDS = ("password", "passwd")
 
 #: Thresholds the shipped KPI catalog and checks read (a near miss of one of these is a typo).
 KNOWN_THRESHOLDS = ("chronic_absence_rate", "chronic_min_days_enrolled", "chronic_absence_days",
@@ -171,6 +179,49 @@ DEFAULT_ALERT_LEVELS = {"chronic_absence": 0.30}
 
 
 @dataclass(frozen=True)
+class MailSettings:
+    """``mail:`` in district.yml: where invitation reminders and report deliveries are sent from.
+
+    Attributes
+    ----------
+    smtp : str or None
+        The SMTP server as a URL, ``smtp://user@mail.district.org:587`` (STARTTLS required) or
+        ``smtps://user@mail.district.org:465``; read by :func:`partner_analysis.access.mail.smtp_settings`.
+        The login's password is never here: it comes from ``$PA_SMTP_PASSWORD``.
+    sender : str or None
+        The From address, e.g. ``Partnerships office <partnerships@district.org>``.
+
+    ``--smtp`` / ``$PA_SMTP_URL`` and ``--sender`` / ``$PA_MAIL_FROM`` override them.
+    """
+
+    smtp: str | None = None
+    sender: str | None = None
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """``apps:`` in district.yml: the public addresses of the two apps (behind the district's HTTPS proxy).
+
+    Invitation and reminder links are made from them, and each app answers to its address's host name
+    besides localhost (as if given with ``--allow-host``). ``--base-url`` / ``$PA_APP_URL`` override them.
+
+    Attributes
+    ----------
+    survey_url : str or None
+        E.g. ``https://survey.district.org/``.
+    records_url : str or None
+        E.g. ``https://records.district.org/``.
+    """
+
+    survey_url: str | None = None
+    records_url: str | None = None
+
+    def url(self, form: str) -> str | None:
+        """The public address of the ``survey`` or ``records`` app (None when not configured)."""
+        return self.survey_url if form == "survey" else self.records_url if form == "records" else None
+
+
+@dataclass(frozen=True)
 class ReportSettings:
     """The ``report:`` section of ``district.yml``.
 
@@ -233,6 +284,10 @@ class DistrictConfig:
     covariates: tuple[str, ...] = ()
     #: What the partner board leads with (``report:`` in district.yml).
     report: ReportSettings = field(default_factory=ReportSettings)
+    #: e-mail settings (``mail:``): SMTP URL and sender, never a password
+    mail: MailSettings = field(default_factory=MailSettings)
+    #: the apps' public addresses (``apps:``)
+    apps: AppSettings = field(default_factory=AppSettings)
     source: str | None = None
 
     def __post_init__(self):
@@ -349,6 +404,7 @@ def config_from_dict(raw: Mapping[str, Any], *, source: str | None = None) -> Di
     path = source
     if not isinstance(raw, Mapping):
         raise ConfigError("the file must hold a YAML mapping (key: value lines)", path=path)
+    _refuse_secrets(raw, path=path)
     check_keys(raw, path=path)
     for section in ("district", "grade_scale", "thresholds", "privacy", "valuation"):
         if raw.get(section) is not None and not isinstance(raw[section], Mapping):
@@ -430,7 +486,86 @@ def config_from_dict(raw: Mapping[str, Any], *, source: str | None = None) -> Di
                           schools=tuple(schools), grade_scale=grade_scale, thresholds=thresholds,
                           privacy=privacy, valuation=valuation, design=None if design is None else str(design),
                           covariates=tuple(str(c) for c in covariates),
-                          report=_report_settings(raw.get("report"), path=path), source=source)
+                          report=_report_settings(raw.get("report"), path=path),
+                          mail=_mail_settings(raw.get("mail"), path=path),
+                          apps=_app_settings(raw.get("apps"), path=path), source=source)
+
+
+def _refuse_secrets(raw: Any, *, path, where: str = "") -> None:
+    """No password in district.yml: the file is copied, backed up and read by many."""
+    if isinstance(raw, list):
+        for i, item in enumerate(raw):
+            _refuse_secrets(item, path=path, where=f"{where}[{i}]")
+        return
+    if not isinstance(raw, Mapping):
+        return
+    for key, value in raw.items():
+        full = f"{where}.{key}" if where else str(key)
+        if any(word in str(key).lower() for word in _SECRET_WORDS):
+            raise ConfigError("district.yml must not hold a password", path=path, key=full,
+                              fix="Delete the line. The SMTP password is read only from the environment variable "
+                                  "$PA_SMTP_PASSWORD (e.g. in a systemd EnvironmentFile of mode 0600)")
+        _refuse_secrets(value, path=path, where=full)
+
+
+def _section(raw: Any, name: str, *, path) -> Mapping[str, Any]:
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"'{name}' must be a mapping (key: value lines)", path=path, key=name, value=raw)
+    return raw
+
+
+def _mail_settings(raw: Any, *, path) -> MailSettings:
+    from email.utils import parseaddr
+    from urllib.parse import urlsplit
+    raw = _section(raw, "mail", path=path)
+    smtp = raw.get("smtp")
+    if smtp is not None:
+        smtp = str(smtp).strip()
+        parts = urlsplit(smtp)
+        if parts.scheme not in ("smtp", "smtps") or not parts.hostname:
+            raise ConfigError("expected an SMTP server URL", path=path, key="mail.smtp", value=smtp,
+                              fix="Write e.g. smtp: smtp://surveys@mail.district.org:587 (STARTTLS) or "
+                                  "smtps://surveys@mail.district.org:465")
+        if parts.password is not None:
+            raise ConfigError("the SMTP URL holds a password", path=path, key="mail.smtp",
+                              value=smtp.replace(f":{parts.password}@", ":***@"),
+                              fix="Remove it from the URL; the password is read only from $PA_SMTP_PASSWORD")
+    sender = raw.get("sender")
+    if sender is not None:
+        sender = str(sender).strip()
+        if "@" not in parseaddr(sender)[1]:
+            raise ConfigError("expected an e-mail address", path=path, key="mail.sender", value=sender,
+                              fix="Write e.g. sender: Partnerships office <partnerships@district.org>")
+    return MailSettings(smtp=smtp or None, sender=sender or None)
+
+
+def _app_settings(raw: Any, *, path) -> AppSettings:
+    import ipaddress
+    from urllib.parse import urlsplit
+    raw = _section(raw, "apps", path=path)
+    urls = {}
+    for key in ("survey_url", "records_url"):
+        value = raw.get(key)
+        if value is None:
+            continue
+        url = str(value).strip()
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ConfigError("expected the app's public address", path=path, key=f"apps.{key}", value=url,
+                              fix="Write e.g. https://survey.district.org/ (no ?query)")
+        try:
+            loopback = parts.hostname == "localhost" or ipaddress.ip_address(parts.hostname).is_loopback
+        except ValueError:
+            loopback = False
+        if parts.scheme != "https" and not loopback:
+            raise ConfigError("an app's public address must use https: its links carry personal tokens",
+                              path=path, key=f"apps.{key}", value=url,
+                              fix="Serve the app behind the district's HTTPS reverse proxy "
+                                  "(docs/deploying.md#reverse-proxy) and write its https:// address")
+        urls[key] = url
+    return AppSettings(**urls)
 
 
 def _check_thresholds(thresholds: Mapping[str, Any], *, path) -> None:

@@ -42,7 +42,8 @@ from pathlib import Path
 from babel.support import NullTranslations, Translations
 
 __all__ = ["DOMAIN", "LOCALE_DIR", "DEFAULT_LANGUAGE", "Translator", "translations", "gettext", "ngettext", "N_",
-           "available_languages", "normalise_language", "language_from_query", "use_language", "current_language"]
+           "available_languages", "normalise_language", "language_from_query", "use_language", "current_language",
+           "browser_languages", "choose_language", "ACCEPT_LANGUAGE_ENV"]
 
 #: gettext domain: the catalogs are ``<lang>/LC_MESSAGES/partner_analysis.mo``
 DOMAIN = "partner_analysis"
@@ -50,6 +51,8 @@ DOMAIN = "partner_analysis"
 LOCALE_DIR = Path(__file__).resolve().with_name("locale")
 #: the language the code is written in
 DEFAULT_LANGUAGE = "en"
+#: the browser's ``Accept-Language`` header as Voilà hands it to a page's kernel (``http_header_envs``)
+ACCEPT_LANGUAGE_ENV = "HTTP_ACCEPT_LANGUAGE"
 
 
 def N_(message: str) -> str:
@@ -188,3 +191,79 @@ def language_from_query(query: str | None = None, languages: tuple[str, ...] | N
             if candidate in accepted:
                 return candidate
     return None
+
+
+def _accepted(code: str, accepted: tuple[str, ...]) -> str | None:
+    code = code.strip().lower().replace("_", "-")
+    for candidate in (code, code.split("-")[0]):
+        if candidate in accepted:
+            return candidate
+    return None
+
+
+def browser_languages(header: str | None = None, languages: tuple[str, ...] | None = None) -> list[str]:
+    """The languages of an ``Accept-Language`` header that have a catalog, most preferred first.
+
+    Parameters
+    ----------
+    header : str, optional
+        E.g. ``"es-MX,es;q=0.9,en;q=0.5"`` (RFC 9110, section 12.5.4: quality values, ``q=0`` means "not
+        this one"); default ``$HTTP_ACCEPT_LANGUAGE``, which the apps' Voilà hands to each page's kernel.
+    languages : tuple of str, optional
+        Accepted codes; default :func:`available_languages`.
+    """
+    header = os.environ.get(ACCEPT_LANGUAGE_ENV, "") if header is None else header
+    accepted = available_languages() if languages is None else tuple(languages)
+    ranked = []
+    for position, part in enumerate((header or "").split(",")):
+        code, _sep, params = part.partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            name, _eq, value = param.strip().partition("=")
+            if name.lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        found = _accepted(code, accepted) if code.strip() not in ("", "*") else None
+        if found and quality > 0:
+            ranked.append((-quality, position, found))
+    return list(dict.fromkeys(code for *_key, code in sorted(ranked)))
+
+
+def choose_language(*, query: str | None = None, invitation: str | None = None, accept: str | None = None,
+                    languages: tuple[str, ...] | None = None) -> str:
+    """The language of an app page, in this order (the first one the app has):
+
+    1. the link's ``?lang=`` (invitation links of an invitation with a language carry it; the survey's
+       language menu and a hand-edited link change it);
+    2. the invitation's language (``invite create --lang es``);
+    3. the browser's ``Accept-Language`` preference;
+    4. English.
+
+    Parameters
+    ----------
+    query : str, optional
+        The page's query string (default ``$QUERY_STRING``).
+    invitation : str, optional
+        The invitation's language, when known.
+    accept : str, optional
+        The ``Accept-Language`` header (default ``$HTTP_ACCEPT_LANGUAGE``).
+    languages : tuple of str, optional
+        The languages the page can be shown in (default :func:`available_languages`).
+
+    Examples
+    --------
+    >>> choose_language(query="token=x&lang=es", invitation="en", accept="en")
+    'es'
+    >>> choose_language(query="token=x", invitation=None, accept="es-MX,es;q=0.9,en;q=0.8")
+    'es'
+    >>> choose_language(query="", invitation=None, accept="de")
+    'en'
+    """
+    accepted = available_languages() if languages is None else tuple(languages)
+    for found in (language_from_query(query, accepted), _accepted(invitation or "", accepted),
+                  *browser_languages(accept, accepted)[:1]):
+        if found:
+            return found
+    return DEFAULT_LANGUAGE if DEFAULT_LANGUAGE in accepted or not accepted else accepted[0]

@@ -40,14 +40,16 @@ def store(tmp_path, monkeypatch):
 
 def _kernel_state() -> str:
     """Everything the kernel's widget models hold, as a client could read it (JSON text)."""
-    return json.dumps({k: w.get_state() for k, w in list(widgets.Widget.widgets.items())}, default=str)
+    return json.dumps({k: w.get_state() for k, w in list(widgets.Widget.widgets.items())}, default=str,
+                      ensure_ascii=False)
 
 
 def _token(store, partners, *, form="records", role="partner", email="a@riverside.example", **kw):
     return create_invitation(store, partners=partners, role=role, email=email, form=form, **kw).token
 
 
-def test_records_app_for_partner_a_holds_nothing_of_partner_b(store):
+@pytest.mark.parametrize("lang", [None, "es"])
+def test_records_app_for_partner_a_holds_nothing_of_partner_b(store, lang):
     from partner_analysis.records import read_investments
     from partner_analysis.records.app import records_app
     # partner B's coordinator records an investment and leaves a draft
@@ -57,9 +59,11 @@ def test_records_app_for_partner_a_holds_nothing_of_partner_b(store):
     b.form.inputs["description"].value = "Metro draft, private"
     widgets.Widget.close_all()                     # a new kernel for partner A's page
 
-    a = records_app(db=store.url, token=_token(store, "P01", name="Ana Ruiz"))
+    a = records_app(db=store.url, token=_token(store, "P01", name="Ana Ruiz", lang=lang))
     state = _kernel_state()
     assert "Riverside Hospital" in state
+    # the page is in the invitation's language; what it may reach is the same
+    assert ("Registros de la colaboración" in state) == (lang == "es")
     assert B_NAME not in state and "P02" not in state and "Metro draft" not in state and "Bo Lind" not in state
     assert a.partner is None                       # one partnership: nothing to choose, nothing to forge
     for kind in ("checkin", "investment", "goal"):
@@ -95,7 +99,8 @@ def test_district_coordinator_choice_cannot_be_forged_to_another_partner(store):
     assert app.form is not None and "Lakeside Library" in app.form.widget.children[1].value
 
 
-def test_survey_app_for_partner_a_holds_nothing_of_partner_b_and_a_typed_name_is_only_an_answer(store):
+@pytest.mark.parametrize("lang", [None, "es"])
+def test_survey_app_for_partner_a_holds_nothing_of_partner_b_and_a_typed_name_is_only_an_answer(store, lang):
     from partner_analysis.fit.instrument import default_instrument_path, read_instrument
     from partner_analysis.forms.app import SurveyApp
     instrument = read_instrument(default_instrument_path())
@@ -108,10 +113,11 @@ def test_survey_app_for_partner_a_holds_nothing_of_partner_b_and_a_typed_name_is
     widgets.Widget.close_all()
 
     a = resolve_token(store, _token(store, "P01", form="survey", role="district", email="ana@district.org",
-                                    name="Ana Ruiz", wave="w1"), form="survey")
+                                    name="Ana Ruiz", wave="w1", lang=lang), form="survey")
     app = SurveyApp(store, instrument, a)
     state = _kernel_state()
     assert "Riverside Hospital" in state and "Ana Ruiz" in state
+    assert app.page.lang == (lang or "en") and ("Encuesta sobre la colaboración" in state) == (lang == "es")
     assert B_NAME not in state and "Bo Lind" not in state and "Metro private answer" not in state
     # a client sets the name box to partner B's respondent: an answer changes, nobody's identity does
     app.form.inputs["respondent_name"].set_state({"value": "Bo Lind"})
@@ -122,3 +128,24 @@ def test_survey_app_for_partner_a_holds_nothing_of_partner_b_and_a_typed_name_is
     # identity cannot be asked for another partnership
     with pytest.raises(AccessDenied):
         a.require("P02")
+
+
+def test_each_app_answers_to_its_public_host_from_district_yml(tmp_path):
+    import argparse
+
+    from partner_analysis.config import DEFAULT_CONFIG_TEXT
+    from partner_analysis.forms import add_serving_args, serving_settings
+    (tmp_path / "district.yml").write_text(DEFAULT_CONFIG_TEXT + "\napps:\n  survey_url: https://survey.district.org/\n"
+                                           "  records_url: https://records.district.org/\n")
+    parser = argparse.ArgumentParser()
+    add_serving_args(parser, port=8866)
+    parser.add_argument("--data-dir")
+    args = parser.parse_args(["--data-dir", str(tmp_path), "--allow-host", "extra.district.org"])
+    survey = serving_settings(args)
+    records = serving_settings(args, form="records")
+    assert survey.allowed_hosts == ("extra.district.org", "survey.district.org")
+    assert records.allowed_hosts == ("extra.district.org", "records.district.org")
+    assert survey.server_config()["Voila"]["tornado_settings"]["local_hostnames"] == [
+        "localhost", "extra.district.org", "survey.district.org"]
+    # no DATA_DIR: only the names given
+    assert serving_settings(parser.parse_args([])).allowed_hosts == ()

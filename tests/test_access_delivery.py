@@ -18,6 +18,12 @@ TERM = "2025-26-Q2"
 pytestmark = pytest.mark.slow
 
 
+def pid_name(data_dir, pid: str) -> str:
+    import pandas as pd
+    frame = pd.read_parquet(data_dir / "partners.parquet")
+    return dict(zip(frame["partner_id"].astype(str), frame["name"].astype(str)))[pid]
+
+
 def _ledger(out) -> list[dict]:
     return [json.loads(line) for line in (out / "release_ledger.jsonl").read_text().splitlines() if line.strip()]
 
@@ -28,8 +34,8 @@ def test_reports_deliver_sends_each_partner_its_own_report_once(demo_dir, tmp_pa
     port, inbox = smtp
     out = tmp_path / "reports"
     contacts = tmp_path / "contacts.csv"
-    contacts.write_text("partner_id,email,name\nP01,exec@p01.example,Pat One\nP01,cfo@p01.example,\n"
-                        "P02,exec@p02.example,Sam Two\nP03,exec@p03.example,Not This Time\n")
+    contacts.write_text("partner_id,email,name,lang\nP01,exec@p01.example,Pat One,\nP01,cfo@p01.example,,\n"
+                        "P02,exec@p02.example,Sam Two,es\nP03,exec@p03.example,Not This Time,\n")
     code = main(["reports", str(demo_dir), "--term", TERM, "--out", str(out), "--partner", "P01", "--partner", "P02",
                  "--workers", "2", "--no-progress", "--deliver", "--contacts", str(contacts), "--smtp",
                  f"smtp://127.0.0.1:{port}", "--sender", "reports@district.example"])
@@ -44,6 +50,12 @@ def test_reports_deliver_sends_each_partner_its_own_report_once(demo_dir, tmp_pa
         assert TERM in msg["Subject"]
     body = by_to["exec@p01.example"].get_body(("plain",)).get_content()
     assert body.startswith("Dear Pat One,") and "do not forward" in body
+    # a contact with a language gets the message in it (the report file is the same release)
+    spanish = by_to["exec@p02.example"]
+    assert spanish["Subject"] == f"Informe de la colaboración con {pid_name(demo_dir, 'P02')}, {TERM}"
+    body = spanish.get_body(("plain",)).get_content()
+    assert body.startswith("Estimado/a Sam Two:") and "Su informe va adjunto (P02.html)" in body
+    assert "no lo reenvíe" in body and "Dear" not in body
     entries = _ledger(out)
     releases = {e["partner_id"]: e["release_id"] for e in entries if e["table"] == "release"}
     deliveries = [e for e in entries if e["table"] == "delivery"]
@@ -88,7 +100,8 @@ def test_contacts_default_to_partner_coordinators_invited_to_the_records_forms(t
         old = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=60)
         create_invitation(store, partners="P02", role="partner", email="old@p02.example", form="records",
                           expires_days=30, now=old)
-        assert contacts_from_store(store, ["P01", "P02"]) == {"P01": [("coord@p01.example", "Coord")], "P02": []}
+        assert contacts_from_store(store, ["P01", "P02"]) == {"P01": [("coord@p01.example", "Coord", None)],
+                                                              "P02": []}
 
 
 def test_deliver_needs_a_sender_before_the_batch_runs(demo_dir, tmp_path, capsys, monkeypatch):

@@ -191,3 +191,53 @@ def test_invitations_on_postgresql(pg_fresh_url):
         assert revoke(store, made.invitation_id)
         with pytest.raises(AccessDenied):
             resolve_token(store, made.token, form="survey", now=NOW)
+
+
+def test_an_invitation_language_goes_into_its_link_identity_and_list(store, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("PA_APP_URL", raising=False)
+    made = create_invitation(store, partners="P01", role="district", email="ana@district.org", wave="w1",
+                             lang="es")
+    link = made.link("https://survey.district.example/")
+    assert link == f"https://survey.district.example/?token={made.token}&lang=es"
+    assert resolve_token(store, made.token, form="survey").lang == "es"
+    assert invitations_frame(store).loc[0, "lang"] == "es"
+    with pytest.raises(InputDataError, match="no interface language 'de'"):
+        create_invitation(store, partners="P02", role="partner", email="bo@metro.org", wave="w1", lang="de")
+    # a roster's lang column, checked per cell (an empty cell: no language)
+    roster = tmp_path / "roster.csv"
+    roster.write_text("partner_id,role,email,name,lang\nP02,partner,bo@metro.org,Bo,es\nP02,district,c@d.org,Cy,\n")
+    made = create_from_roster(store, roster, wave="w1")
+    assert [m.lang for m in made] == ["es", None] and made[0].link("https://s.example/").endswith("&lang=es")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("partner_id,role,email,name,lang\nP01,partner,x@riverside.org,Xavi,klingon\n")
+    db = str(store.url)
+    assert main(["invite", "create", "--from", str(bad), "--wave", "w2", "--db", db,
+                 "--links-out", str(tmp_path / "links.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "bad.csv" in err and "row 2" in err and "lang" in err and "klingon" in err and "Traceback" not in err
+    # the CLI: --lang, and the public address from district.yml's apps: when no --base-url or $PA_APP_URL
+    data_dir = tmp_path / "district"
+    data_dir.mkdir()
+    from partner_analysis.config import DEFAULT_CONFIG_TEXT
+    (data_dir / "district.yml").write_text(DEFAULT_CONFIG_TEXT + "\napps:\n  survey_url: https://encuesta.district.example/\n")
+    assert main(["invite", "create", "--partner", "P01", "--role", "partner", "--wave", "w1", "--email",
+                 "eva@riverside.org", "--lang", "es", "--db", db, "--data-dir", str(data_dir)]) == 0
+    assert re.search(r"https://encuesta\.district\.example/\?token=[\w-]+&lang=es", capsys.readouterr().out)
+    assert main(["invite", "create", "--partner", "P01", "--role", "partner", "--wave", "w1", "--email",
+                 "flo@riverside.org", "--base-url", "https://other.example/", "--db", db, "--data-dir",
+                 str(data_dir)]) == 0
+    assert "https://other.example/?token=" in capsys.readouterr().out          # the flag overrides district.yml
+
+
+def test_renew_gives_the_same_invitation_a_fresh_link(store):
+    first = create_invitation(store, partners="P01", role="district", email="ana@district.org", wave="w1")
+    with pytest.raises(InputDataError, match="already has invitation"):
+        create_invitation(store, partners="P01", role="district", email="ana@district.org", wave="w1")
+    again = create_invitation(store, partners="P01", role="district", email="ana@district.org", wave="w1",
+                              renew=True, lang="es")
+    assert again.invitation_id == first.invitation_id and again.token != first.token and again.lang == "es"
+    with pytest.raises(AccessDenied) as err:
+        resolve_token(store, first.token, form="survey")
+    assert err.value.reason == "unknown"
+    assert resolve_token(store, again.token, form="survey").invitation_id == first.invitation_id
+    assert len(invitations_frame(store)) == 1

@@ -170,3 +170,47 @@ def test_smtp_url_rules():
                        ("", "no SMTP server")):
         with pytest.raises(ConfigError, match=words):
             smtp_settings(bad)
+
+
+def test_reminders_in_the_invitation_language_with_mail_settings_from_district_yml(tmp_path, smtp, capsys,
+                                                                                  monkeypatch):
+    """Server, sender and public address come from district.yml (no flags, no environment); each invitee gets
+    one message, in their invitation's language, with a link that carries it."""
+    from partner_analysis.config import DEFAULT_CONFIG_TEXT
+    for var in ("PA_SMTP_URL", "PA_MAIL_FROM", "PA_APP_URL", "PA_DB_URL"):
+        monkeypatch.delenv(var, raising=False)
+    port, inbox = smtp
+    data_dir = tmp_path / "district"
+    data_dir.mkdir()
+    (data_dir / "district.yml").write_text(
+        DEFAULT_CONFIG_TEXT + f"\nmail:\n  smtp: smtp://127.0.0.1:{port}\n  sender: Encuestas <encuestas@district.example>\n"
+        "apps:\n  survey_url: https://survey.district.example/\n")
+    with Store(data_dir=data_dir) as store:
+        store.upsert_partnership("P01", "Riverside Hospital")
+        create_invitation(store, partners="P01", role="partner", email="eva@riverside.example", name="Eva Sol",
+                          wave="w1", lang="es")
+        create_invitation(store, partners="P01", role="district", email="dan@district.example", name="Dan Ray",
+                          wave="w1")
+    assert main(["invite", "remind", "--wave", "w1", "--data-dir", str(data_dir)]) == 0
+    assert "2 reminders sent" in capsys.readouterr().out
+    got = {m["To"]: m for m in inbox.messages}
+    assert sorted(got) == ["dan@district.example", "eva@riverside.example"] and len(inbox.messages) == 2
+    es, en = got["eva@riverside.example"], got["dan@district.example"]
+    assert es["From"] == en["From"] == "Encuestas <encuestas@district.example>"
+    body_es, body_en = (m.get_payload(decode=True).decode() for m in (es, en))
+    assert es["Subject"] == "Recordatorio: encuesta sobre la colaboración con Riverside Hospital (w1)"
+    assert body_es.startswith("Estimado/a Eva Sol:") and "personal de la organización asociada" in body_es
+    assert "Funciona hasta el " in body_es and " de 20" in body_es           # a Spanish date (Babel CLDR)
+    assert re.search(r"https://survey\.district\.example/\?token=[\w-]+&lang=es\r?\n", body_es)
+    assert en["Subject"].startswith("Reminder: partnership fit survey") and body_en.startswith("Dear Dan Ray,")
+    assert re.search(r"https://survey\.district\.example/\?token=[\w-]+\r?\n", body_en) and "lang=" not in body_en
+    # the Spanish link opens the survey for that invitee
+    (token,) = re.findall(r"token=([\w-]+)&lang=es", body_es)
+    with Store(data_dir=data_dir) as store:
+        assert resolve_token(store, token, form="survey").email == "eva@riverside.example"
+    # once: a second run sends nothing; a flag overrides district.yml (a wrong server: nothing is sent)
+    assert main(["invite", "remind", "--wave", "w1", "--data-dir", str(data_dir)]) == 0
+    assert len(inbox.messages) == 2
+    assert main(["invite", "remind", "--wave", "w1", "--data-dir", str(data_dir), "--min-days", "0",
+                 "--smtp", f"smtp://127.0.0.1:{free_port()}"]) == 2
+    assert "could not reach" in capsys.readouterr().err and len(inbox.messages) == 2

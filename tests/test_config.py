@@ -131,3 +131,38 @@ def test_design_and_covariates_keys(tmp_path):
         config_from_dict({**raw, "desing": "matched"})
     with pytest.raises(ConfigError, match=r"unknown key 'oops'"):
         config_from_dict({**raw, "district": {**raw["district"], "oops": {"id": 1}}})
+
+
+def _with(extra: str):
+    from partner_analysis.safeyaml import parse_yaml
+    return config_from_dict(parse_yaml(DEFAULT_CONFIG_TEXT + "\n" + extra), source="district.yml")
+
+
+def test_mail_and_apps_settings_are_read_and_checked():
+    cfg = _with("mail:\n  smtp: smtp://surveys@mail.district.org:587\n  sender: Partnerships <p@district.org>\n"
+                "apps:\n  survey_url: https://survey.district.org/\n  records_url: https://records.district.org/\n")
+    assert cfg.mail.smtp == "smtp://surveys@mail.district.org:587" and cfg.mail.sender.endswith("<p@district.org>")
+    assert cfg.apps.url("survey") == "https://survey.district.org/" and cfg.apps.url("records").startswith(
+        "https://records.")
+    assert _with("").mail.smtp is None and _with("").apps.url("survey") is None
+    for extra, key, words in (
+            ("mail:\n  smtp: http://mail.district.org\n", "mail.smtp", "SMTP server URL"),
+            ("mail:\n  sender: nobody\n", "mail.sender", "e-mail address"),
+            ("apps:\n  survey_url: http://survey.district.org/\n", "apps.survey_url", "https"),
+            ("apps:\n  records_url: https://r.district.org/?token=x\n", "apps.records_url", "public address"),
+            ("mail:\n  smtpp: smtp://x\n", "mail.smtpp", "unknown key")):
+        with pytest.raises(ConfigError, match=words) as err:
+            _with(extra)
+        assert err.value.key == key
+    # a local address without https is fine (make survey-app on a laptop)
+    assert _with("apps:\n  survey_url: http://127.0.0.1:8866/\n").apps.survey_url == "http://127.0.0.1:8866/"
+
+
+@pytest.mark.parametrize("extra", ["mail:\n  smtp: smtp://u@mail.district.org:587\n  password: hunter2\n",
+                                   "mail:\n  smtp_password: hunter2\n", "smtp_password: hunter2\n",
+                                   "mail:\n  smtp: smtp://u:hunter2@mail.district.org:587\n"])
+def test_the_smtp_password_is_refused_in_district_yml(extra):
+    with pytest.raises(ConfigError) as err:
+        _with(extra)
+    text = str(err.value)
+    assert "PA_SMTP_PASSWORD" in text and "password" in text and "hunter2" not in text

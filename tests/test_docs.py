@@ -140,3 +140,14 @@ def test_column_map_example_parses(tmp_path):
     cmap = read_map(path)
     assert cmap.tables == ("attendance_daily",)
     assert cmap.sources[0].recode["status"]["A"] == "unexcused"
+
+
+def test_deploying_settings_example_loads_and_names_no_password(tmp_path):
+    from partner_analysis.config import DEFAULT_CONFIG_TEXT, load_config
+
+    block = _yaml_block("deploying.md", "### Settings in district.yml")
+    assert "password" not in block.lower()
+    (tmp_path / "district.yml").write_text(DEFAULT_CONFIG_TEXT + "\n" + block, encoding="utf-8")
+    cfg = load_config(tmp_path)
+    assert cfg.mail.smtp.startswith("smtp://") and "@" in cfg.mail.sender
+    assert cfg.apps.survey_url.startswith("https://") and cfg.apps.records_url.startswith("https://")

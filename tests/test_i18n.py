@@ -115,3 +115,24 @@ def test_use_language_sets_the_default_language_for_a_block():
         assert ngettext("{n} question needs an answer or a correction",
                         "{n} questions need an answer or a correction", 2).startswith("{n} preguntas")
     assert gettext("Submit") == "Submit" and current_language() is None
+
+
+def test_browser_languages_follow_quality_values():
+    from partner_analysis.i18n import browser_languages
+    # RFC 9110 section 12.5.4: q-values rank the languages; q=0 means "not this one"
+    assert browser_languages("es-MX,es;q=0.9,en;q=0.5") == ["es", "en"]
+    assert browser_languages("en;q=0.5, es;q=0.8") == ["es", "en"]
+    assert browser_languages("es;q=0, en") == ["en"]
+    assert browser_languages("de-DE,fr;q=0.8") == [] and browser_languages("") == []
+
+
+def test_page_language_order_link_then_invitation_then_browser_then_english():
+    from partner_analysis.i18n import choose_language
+    assert choose_language(query="token=t&lang=es", invitation="en", accept="en") == "es"     # 1. the link
+    assert choose_language(query="token=t&lang=en", invitation="es", accept="es") == "en"
+    assert choose_language(query="token=t", invitation="es", accept="en") == "es"             # 2. invitation
+    assert choose_language(query="token=t", invitation=None, accept="fr,es;q=0.5") == "es"    # 3. browser
+    assert choose_language(query="token=t", invitation=None, accept="fr") == "en"             # 4. English
+    assert choose_language(query="lang=de", invitation="xx", accept="") == "en"
+    # an instrument in Spanish only: its one language even for an English browser
+    assert choose_language(query="", accept="en", languages=("es",)) == "es"

@@ -76,3 +76,107 @@ def test_records_app_banner_in_spanish():
     es = saved_banner("goal", "G7", "Riverside Hospital", lang="es")
     assert "Guardado: meta G7" in es and "Riverside Hospital" in es and "Saved" not in es
     assert "Saved: goal G7" in saved_banner("goal", "G7", "Riverside Hospital")
+
+
+# -- the records app and its refusal page in Spanish (built as Voilà's kernel builds them) -------------
+
+def _records_store(tmp_path):
+    from partner_analysis.store import Store
+    store = Store(tmp_path / "records.sqlite")
+    store.upsert_partnership("P01", "Riverside Hospital")
+    store.upsert_partnership("P02", "Metro College")
+    return store
+
+
+def test_records_chooser_and_its_messages_follow_the_invitation_language(tmp_path, monkeypatch):
+    from partner_analysis.access import create_invitation
+    from partner_analysis.records.app import records_app
+    monkeypatch.delenv("QUERY_STRING", raising=False)
+    monkeypatch.delenv("HTTP_ACCEPT_LANGUAGE", raising=False)
+    with _records_store(tmp_path) as store:
+        token = create_invitation(store, partners=["P01", "P02"], role="district", email="kim@district.example",
+                                  form="records", name="Kim Park", lang="es").token
+        app = records_app(db=store.url, token=token)
+        texts = [app.partner.description, app.kind.description, app.start_button.description,
+                 app.back_button.description, *(label for label, _v in app.kind.options)]
+        assert texts == ["Colaboración", "¿Qué desea hacer?", "Abrir el formulario", "Volver a las opciones",
+                         "Registrar una reunión de seguimiento", "Registrar una inversión", "Fijar una meta"]
+        heading = app.chooser.children[0].value
+        assert "Registros de la colaboración" in heading and 'data-lang="es"' in heading
+        assert "Ha entrado con su enlace de invitación como Kim Park" in app.chooser.children[1].value
+        app.start_button.click()                       # nothing chosen: the message is Spanish too
+        assert "Elija la colaboración y qué desea hacer" in app.status.value and "Error:" in app.status.value
+        app.partner.value, app.kind.value = "P02", "goal"
+        app.start_button.click()
+        assert app.form is not None and app.form.submit_button.description == "Enviar"
+        # ?lang=en in the link wins over the invitation's language (the order of choose_language)
+        monkeypatch.setenv("QUERY_STRING", f"token={token}&lang=en")
+        assert records_app(db=store.url, token=token).start_button.description == "Open the form"
+
+
+@pytest.mark.parametrize("how", ["expired", "revoked", "altered", "missing"])
+def test_refusal_page_in_the_respondents_language(tmp_path, monkeypatch, how):
+    import datetime as dt
+
+    from partner_analysis.access import create_invitation, revoke
+    from partner_analysis.records.app import records_app
+    monkeypatch.delenv("QUERY_STRING", raising=False)
+    monkeypatch.delenv("HTTP_ACCEPT_LANGUAGE", raising=False)
+    with _records_store(tmp_path) as store:
+        old = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=40)
+        made = create_invitation(store, partners="P01", role="partner", email="ana@riverside.example",
+                                 form="records", lang="es", expires_days=30 if how == "expired" else 60,
+                                 now=old if how == "expired" else None)
+        if how == "revoked":
+            revoke(store, made.invitation_id)
+        token = {"altered": made.token[:-3] + ("xyz" if not made.token.endswith("xyz") else "abc"),
+                 "missing": ""}.get(how, made.token)
+        if how in ("altered", "missing"):
+            # nothing identifies the invitation: the browser's language decides (Voilà passes Accept-Language)
+            monkeypatch.setenv("HTTP_ACCEPT_LANGUAGE", "es-MX,es;q=0.9,en;q=0.5")
+        app = records_app(db=store.url, token=token)
+        text = app.status.value
+        why = {"expired": "El enlace ha caducado.", "revoked": "Esta invitación fue retirada.",
+               "altered": "El enlace está incompleto o no es válido.",
+               "missing": "Esta página solo se abre con su enlace personal de invitación."}[how]
+        assert app.refused == ("unknown" if how == "altered" else how)
+        assert why in text and "Registros de la colaboración" in text and "Pida un enlace nuevo" in text
+        assert 'lang="es"' in text and "Riverside" not in text
+        if how in ("altered", "missing"):           # an English browser gets the English page
+            monkeypatch.setenv("HTTP_ACCEPT_LANGUAGE", "en-US,en;q=0.9")
+            english = records_app(db=store.url, token=token).status.value
+            assert '<main lang="en">' in english and "Ask the partnership coordinator" in english
+
+
+def test_record_checks_on_submit_are_in_spanish(store, ctx):
+    first, second = ctx.config.terms[0], ctx.config.terms[1]
+    form = checkin_form(store, ctx, partner_id="P01", entered_by="Ana", lang="es")
+    w, errors = form.inputs, form.errors
+    w["date"].value = first.start                     # in the first term, while the second is chosen
+    w["term"].value = second.id
+    w["attendee_1_name"].value = "Jo"
+    w["attendee_1_side"].value = "partner"
+    form.submit_button.click()
+    assert "Todavía no se envió" in form.status.value
+    # the record check (date outside the term), not only the form's own checks, is Spanish
+    assert (f"La fecha {first.start} está fuera del periodo {second.id} ({second.start} a {second.end})"
+            in errors["date"].value)
+    assert f"Corrija la fecha o el periodo (la fecha cae en {first.id})" in errors["date"].value
+    assert "outside" not in errors["date"].value
+    english = checkin_form(store, ctx, partner_id="P01", entered_by="Ana")
+    english.inputs["date"].value, english.inputs["term"].value = first.start, second.id
+    english.inputs["attendee_1_name"].value, english.inputs["attendee_1_side"].value = "Jo", "partner"
+    english.submit_button.click()
+    assert f"Date {first.start} is outside term {second.id}" in english.errors["date"].value
+
+
+def test_every_record_problem_with_a_template_reads_in_spanish():
+    from partner_analysis.records._common import Problem, problem
+    p = problem("amount", "-3", "the amount must not be negative, found {x:g}", "Enter an amount", x=-3.0)
+    assert p.problem == "the amount must not be negative, found -3" and p.fix == "Enter an amount"
+    assert p.text() == "The amount must not be negative, found -3. Enter an amount"
+    assert p.text("es") == "La cantidad no puede ser negativa; se encontró -3. Escriba una cantidad"
+    q = problem("party", None, "a {what} is required", "Use one of {allowed}", what="party",
+                allowed=["district", "partner"])
+    assert q.text("es") == "Falta un valor para «parte». Use uno de ['district', 'partner']"
+    assert Problem("x", 1, "plain English").text("es") == "Plain English"     # no template: as it is

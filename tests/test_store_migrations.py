@@ -140,17 +140,40 @@ def test_revision_0003_adds_invitations_and_keeps_every_row(tmp_path):
     _migrate(f"sqlite:///{db}", "0002")
     at_0002 = snapshot(db)
     assert at_0002 == expected_after_0002(before) and revision(db) == "0002"
-    _migrate(f"sqlite:///{db}", "0003")
+    _migrate(f"sqlite:///{db}", "0004")         # 0003 makes the tables, 0004 adds invitations.lang
     after = snapshot(db)
     assert {t: after[t] for t in at_0002} == at_0002
     assert set(after) - set(at_0002) == set(TABLES_0003) and not any(after[t] for t in TABLES_0003)
-    # an invitation made at 0003, then a downgrade: the invitation tables go, every other row stays
+    # an invitation made at head, then a downgrade: the invitation tables go, every other row stays
     from partner_analysis.access import create_invitation, invitations_frame
     with Store(db) as store:
         create_invitation(store, partners="P01", role="district", email="ana@district.org", wave="2025-26")
         assert len(invitations_frame(store)) == 1
     _migrate(f"sqlite:///{db}", "0002", down=True)
     assert snapshot(db) == at_0002 and revision(db) == "0002"
+
+
+def test_revision_0004_adds_the_invitation_language_and_keeps_invitations(tmp_path):
+    import sqlalchemy as sa
+    db = tmp_path / "s.sqlite"
+    _migrate(f"sqlite:///{db}", "0003")
+    engine = sa.create_engine(f"sqlite:///{db}")
+    row = dict(invitation_id=1, form="survey", role="district", wave="w1", email="ana@district.org", name="Ana",
+               token_hash="a" * 64, created_at="2026-11-01 00:00:00", expires_at="2026-12-01 00:00:00", reminders=0)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO invitations (invitation_id, form, role, wave, email, name, token_hash, "
+                             "created_at, expires_at, reminders) VALUES (:invitation_id, :form, :role, :wave, "
+                             ":email, :name, :token_hash, :created_at, :expires_at, :reminders)"), row)
+    _migrate(f"sqlite:///{db}", "0004")
+    with engine.connect() as conn:
+        got = conn.execute(sa.text("SELECT email, name, lang FROM invitations")).all()
+    assert [tuple(r) for r in got] == [("ana@district.org", "Ana", None)] and revision(db) == "0004"
+    _migrate(f"sqlite:///{db}", "0003", down=True)
+    with engine.connect() as conn:
+        cols = [r[1] for r in conn.execute(sa.text("PRAGMA table_info(invitations)"))]
+        assert conn.execute(sa.text("SELECT email FROM invitations")).scalar() == "ana@district.org"
+    engine.dispose()
+    assert "lang" not in cols and "email" in cols and revision(db) == "0003"
 
 
 def test_a_store_behind_head_is_refused_until_upgraded(tmp_path, capsys):

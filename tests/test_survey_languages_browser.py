@@ -38,6 +38,12 @@ def server(tmp_path):
         store.upsert_partnership("P01", "Riverside Hospital")
         token = create_invitation(store, partners="P01", role="district", email="ana@district.example",
                                   name="Ana Ruiz", wave="2025-26").token
+        import datetime as dt
+        old = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=40)
+        expired = create_invitation(store, partners="P01", role="partner", email="eva@riverside.example",
+                                    name="Eva Sol", wave="2025-26", lang="es", expires_days=30, now=old).token
+        spanish = create_invitation(store, partners="P01", role="partner", email="luz@riverside.example",
+                                    name="Luz Mar", wave="2025-26", lang="es").token
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("PA_DB_URL", "PA_INSTRUMENT")}
     log = tmp_path / "voila.log"
@@ -47,7 +53,7 @@ def server(tmp_path):
                                 stderr=subprocess.STDOUT, start_new_session=True)
     try:
         _wait_for_port(port, proc, log)
-        yield port, db, token
+        yield port, db, token, expired, spanish
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -81,7 +87,7 @@ def _open(pw, port: int, query: str, width: int, height: int = 900):
 
 def test_survey_in_both_languages_is_accessible_and_keeps_answers(server):
     from playwright.sync_api import expect, sync_playwright
-    port, db, token = server
+    port, db, token, _expired, _spanish = server
     with sync_playwright() as pw:
         browser, page = _open(pw, port, f"?token={token}&lang=en", 1280)
         try:
@@ -155,3 +161,39 @@ def test_survey_in_both_languages_is_accessible_and_keeps_answers(server):
         done = store.answers_wide(partner_id="P01", status=None)
     assert done["status"].tolist() == ["submitted"] and done.loc[0, "d_so1"] == "4"   # the name "4", not a label
     print(f"survey length at 1280x900: {screens_en:.1f} screens (English), {screens_es:.1f} screens (Spanish)")
+
+
+def _open_refused(pw):
+    browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
+    page = browser.new_page(viewport={"width": 390, "height": 844})
+    page.route("**/*", lambda route: route.continue_() if "127.0.0.1" in route.request.url else route.abort())
+    return browser, page
+
+
+def test_survey_link_of_a_spanish_invitation_opens_in_spanish_and_its_refusal_too(server):
+    """The invitation's language without ?lang= (an English browser): the form, its title, and the refusal page of
+    an expired link are Spanish."""
+    from playwright.sync_api import expect, sync_playwright
+    port, _db, _token, expired, spanish = server
+    with sync_playwright() as pw:
+        browser, page = _open(pw, port, f"?token={spanish}", 390)
+        try:
+            expect(page.get_by_role("heading", level=1)).to_contain_text("Encuesta sobre la colaboración")
+            expect(page).to_have_title("Encuesta sobre la colaboración", timeout=30_000)
+            expect(page.get_by_label(re.compile(r"^Su nombre"))).to_have_value("Luz Mar")
+            assert _wcag(page) == [], "Spanish invitation, 390 px"
+        finally:
+            browser.close()
+        # a new browser (this one is signed in by Luz's link; the kernel would refuse the expired link in
+        # Spanish too, but inside a 200 page): the server's own refusal
+        browser, page = _open_refused(pw)
+        try:
+            response = page.goto(f"http://127.0.0.1:{port}/?token={expired}", timeout=60_000)
+            assert response.status == 403 and page.title() == "Este enlace no abre el formulario"
+            assert page.get_by_role("alert").inner_text() == "El enlace ha caducado."
+            assert _wcag(page) == [], "Spanish refusal, 390 px"
+            page.set_viewport_size({"width": 1280, "height": 900})
+            assert _wcag(page) == [], "Spanish refusal, 1280 px"
+            page.screenshot(path=str(SCREENSHOT_DIR / "pa_survey_refusal_expired_es_1280.png"))
+        finally:
+            browser.close()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..cliargs import add_action_group, add_store_args
 
-__all__ = ["add_parsers", "APP_URL_ENV", "DEFAULT_APP_URLS"]
+__all__ = ["add_parsers", "app_base_url", "APP_URL_ENV", "DEFAULT_APP_URLS"]
 
 #: environment variable holding the apps' public address (e.g. https://survey.district.org/)
 APP_URL_ENV = "PA_APP_URL"
@@ -14,8 +14,18 @@ APP_URL_ENV = "PA_APP_URL"
 DEFAULT_APP_URLS = {"survey": "http://127.0.0.1:8866/", "records": "http://127.0.0.1:8867/"}
 
 
+def app_base_url(form: str, base_url: str | None = None, *, data_dir=None) -> str:
+    """The public address links are made with: ``base_url`` (``--base-url``), else ``$PA_APP_URL``, else
+    ``apps.survey_url`` / ``apps.records_url`` of the DATA_DIR's district.yml, else the local app address."""
+    from .mail import district_config
+    if base_url or os.environ.get(APP_URL_ENV):
+        return base_url or os.environ[APP_URL_ENV]
+    config = district_config(data_dir)
+    return (config.apps.url(form) if config is not None else None) or DEFAULT_APP_URLS[form]
+
+
 def _base_url(args) -> str:
-    return args.base_url or os.environ.get(APP_URL_ENV) or DEFAULT_APP_URLS[args.form]
+    return app_base_url(args.form, args.base_url, data_dir=args.data_dir)
 
 
 def _known_partners(store, data_dir) -> set[str]:
@@ -51,8 +61,9 @@ def _cmd_create(args) -> int:
     from .invitations import create_from_roster, create_invitation
     if args.roster is None and not (args.partner and args.role and args.email):
         raise InputDataError("give --partner, --role and --email for one invitation, or --from ROSTER.csv")
-    if args.roster is not None and (args.partner or args.email):
-        raise InputDataError("--from reads everyone from the roster; leave out --partner and --email")
+    if args.roster is not None and (args.partner or args.email or args.lang):
+        raise InputDataError("--from reads everyone from the roster; leave out --partner, --email and --lang "
+                             "(the roster's lang column gives each person's language)")
     base = _base_url(args)
     with Store(args.db, data_dir=args.data_dir) as store:
         known = _known_partners(store, args.data_dir)
@@ -75,10 +86,17 @@ def _cmd_create(args) -> int:
             return 0
         partners = [p for chunk in args.partner for p in chunk.split(",") if p.strip()]
         made = create_invitation(store, partners=partners, role=args.role, email=args.email, form=args.form,
-                                 wave=args.wave, name=args.name, expires_days=args.expires, known_partners=known)
+                                 wave=args.wave, name=args.name, expires_days=args.expires, known_partners=known,
+                                 lang=args.lang, renew=args.renew)
     print(f"invitation {made.invitation_id} for {made.email} ({', '.join(made.partners)}, {made.role}"
           f"{', wave ' + args.wave if args.form == 'survey' else ''}), valid until {made.expires_at:%Y-%m-%d}:")
     print(f"  {made.link(base)}")
+    if not made.lang:
+        from ..i18n import available_languages
+        others = [code for code in available_languages() if code != "en"]
+        if others:
+            print(f"  (the page follows the browser's language; add &lang={others[0]} to the link for "
+                  f"{', '.join(others)}, or make the invitation with --lang)")
     print("This link is shown once and is not stored: send it to this person only.")
     return 0
 
@@ -100,10 +118,11 @@ def _cmd_list(args) -> int:
     if frame.empty:
         print("no invitations")
         return 0
-    cols = ["invitation_id", "form", "partners", "role", "wave", "email", "name", "status", "expires_at",
+    cols = ["invitation_id", "form", "partners", "role", "wave", "email", "name", "lang", "status", "expires_at",
             "reminders"]
     shown = frame[cols].assign(expires_at=frame["expires_at"].dt.strftime("%Y-%m-%d"),
-                               wave=frame["wave"].fillna(""), name=frame["name"].fillna(""))
+                               wave=frame["wave"].fillna(""), name=frame["name"].fillna(""),
+                               lang=frame["lang"].fillna(""))
     print(shown.to_string(index=False))
     return 0
 
@@ -119,14 +138,10 @@ def _cmd_revoke(args) -> int:
 
 
 def _cmd_remind(args) -> int:
-    from ..exceptions import ConfigError
     from ..store import Store
-    from .mail import FROM_ENV, FolderOutbox, SmtpOutbox, smtp_settings
+    from .mail import outbox_for
     from .reminders import remind
-    sender = args.sender or os.environ.get(FROM_ENV, "")
-    if not sender or "@" not in sender:
-        raise ConfigError("no sender address", fix=f"Pass --sender surveys@district.org or set ${FROM_ENV}")
-    outbox = FolderOutbox(args.dry_run) if args.dry_run else SmtpOutbox(smtp_settings(args.smtp))
+    sender, outbox = outbox_for(smtp=args.smtp, sender=args.sender, dry_run=args.dry_run, data_dir=args.data_dir)
     args.form = "survey"
     with Store(args.db, data_dir=args.data_dir, create=False) as store:
         sent = remind(store, wave=args.wave, base_url=_base_url(args), sender=sender, outbox=outbox,
@@ -163,10 +178,18 @@ def add_parsers(subparsers) -> None:
                    help="make one invitation per row of this CSV (partner_id, role, email, name)")
     p.add_argument("--links-out", type=Path, default=None,
                    help="with --from: new file for the links (default invitation-links-FORM-WAVE.csv)")
+    p.add_argument("--renew", action="store_true",
+                   help="when this person already has a valid invitation for this, give it a fresh link (the old "
+                        "link stops working; answers stay) instead of refusing")
+    p.add_argument("--lang", default=None, metavar="CODE",
+                   help="the respondent's language, e.g. es: their link, pages, refusal page and reminders are in "
+                        "it (a roster may have a lang column instead; default: the browser's language)")
     p.add_argument("--base-url", default=None, help=f"the app's public address (default ${APP_URL_ENV}, else "
+                                                     "apps.survey_url / apps.records_url in district.yml, else "
                                                      "the local app address)")
     add_store_args(p, data_dir_help="DATA_DIR whose partners.parquet lists the partnerships and whose "
-                                    "records/records.sqlite is the default store")
+                                    "records/records.sqlite is the default store and whose district.yml "
+                                    "may give the apps' addresses (apps:)")
     p.set_defaults(func=_cmd_create)
 
     p = sub.add_parser("list", help="invitations and their status (never a link)",
@@ -191,11 +214,15 @@ def add_parsers(subparsers) -> None:
                                    "$PA_SMTP_PASSWORD, never from the command line.")
     p.add_argument("--wave", required=True)
     p.add_argument("--smtp", default=None, help="SMTP server URL, e.g. smtp://user@mail.district.org:587 "
-                                                "(default $PA_SMTP_URL)")
-    p.add_argument("--sender", default=None, help="From address (default $PA_MAIL_FROM)")
+                                                "(default $PA_SMTP_URL, else mail.smtp in district.yml)")
+    p.add_argument("--sender", default=None, help="From address (default $PA_MAIL_FROM, else mail.sender in "
+                                                  "district.yml)")
     p.add_argument("--dry-run", type=Path, default=None, metavar="DIR",
                    help="write the messages as .eml files to DIR instead of sending; change nothing")
     p.add_argument("--min-days", type=int, default=7, help="days between two reminders to a person (default 7)")
-    p.add_argument("--base-url", default=None, help=f"the survey's public address (default ${APP_URL_ENV})")
-    add_store_args(p)
+    p.add_argument("--base-url", default=None, help=f"the survey's public address (default ${APP_URL_ENV}, else "
+                                                     "apps.survey_url in district.yml)")
+    add_store_args(p, data_dir_help="DATA_DIR whose records/records.sqlite is the default store and whose "
+                                    "district.yml may give the SMTP server and sender (mail:) and the survey's "
+                                    "address (apps:)")
     p.set_defaults(func=_cmd_remind)

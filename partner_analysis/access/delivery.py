@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from ..exceptions import InputDataError
+from ..i18n import Translator
 from .mail import Outbox, make_message
 
 __all__ = ["Delivery", "deliver_reports", "contacts_from_store", "contacts_from_csv", "delivery_text"]
@@ -41,20 +42,24 @@ class Delivery:
 
 
 def contacts_from_store(store, partners: Iterable[str], *, now: dt.datetime | None = None
-                        ) -> dict[str, list[tuple[str, str | None]]]:
-    """Partner-side coordinators of each partnership (usable records invitations): ``{pid: [(email, name)]}``."""
+                        ) -> dict[str, list[tuple[str, str | None, str | None]]]:
+    """Partner-side coordinators of each partnership (usable records invitations):
+    ``{pid: [(email, name, language)]}`` (name and language None when the invitation has none)."""
     from .tracking import invitation_status
     frame = invitation_status(store, form="records", now=now)
     frame = frame[(frame["role"] == "partner") & frame["status"].isin(["invited", "started"])]
     out: dict[str, list[tuple[str, str | None]]] = {}
     for pid in partners:
         rows = frame[frame["partners"] == pid]
-        out[pid] = sorted({(r.email, r.name if isinstance(r.name, str) else None) for r in rows.itertuples()})
+        out[pid] = sorted({(r.email, r.name if isinstance(r.name, str) else None,
+                            r.lang if isinstance(r.lang, str) and r.lang else None) for r in rows.itertuples()},
+                          key=lambda c: (c[0], c[1] or "", c[2] or ""))
     return out
 
 
-def contacts_from_csv(path: str | Path) -> dict[str, list[tuple[str, str | None]]]:
-    """Contacts from a CSV with ``partner_id``, ``email`` and optionally ``name`` (one row per person and partner).
+def contacts_from_csv(path: str | Path) -> dict[str, list[tuple[str, str | None, str | None]]]:
+    """Contacts from a CSV with ``partner_id``, ``email`` and optionally ``name`` and ``lang`` (the language of
+    their message, e.g. ``es``); one row per person and partner.
 
     Raises
     ------
@@ -62,40 +67,45 @@ def contacts_from_csv(path: str | Path) -> dict[str, list[tuple[str, str | None]
         A missing column or a cell that is not an e-mail address, named by row and column.
     """
     from ..csvread import read_csv_strings
-    from .invitations import check_email
+    from .invitations import check_email, check_language
     path = Path(path)
     frame = read_csv_strings(path)
     for col in ("partner_id", "email"):
         if col not in frame.columns:
             raise InputDataError(f"the contacts file has no column {col!r}", path=path, row=1,
-                                 fix="The header row needs partner_id, email and optionally name")
-    out: dict[str, list[tuple[str, str | None]]] = {}
+                                 fix="The header row needs partner_id, email and optionally name and lang")
+    out: dict[str, list[tuple[str, str | None, str | None]]] = {}
     for i, rec in enumerate(frame.to_dict("records"), start=2):
         pid = rec["partner_id"].strip()
         if not pid:
             raise InputDataError("empty partner_id", path=path, row=i, column="partner_id",
                                  fix="Give the partnership id of this contact")
         addr = check_email(rec["email"], path=path, row=i, column="email")
-        out.setdefault(pid, []).append((addr, (rec.get("name") or "").strip() or None))
+        lang = check_language(rec.get("lang"), path=path, row=i, column="lang")
+        out.setdefault(pid, []).append((addr, (rec.get("name") or "").strip() or None, lang))
     return out
 
 
-def delivery_text(*, name: str | None, partner: str, term: str, files: Sequence[str], link_base: str | None
-                  ) -> tuple[str, str]:
-    """Subject and body of a report delivery."""
-    subject = f"Partnership report for {partner}, {term}"
+def delivery_text(*, name: str | None, partner: str, term: str, files: Sequence[str], link_base: str | None,
+                  lang: str | None = None) -> tuple[str, str]:
+    """Subject and body of a report delivery, in ``lang`` (the contact's language; default English)."""
+    _ = Translator(lang)
+    subject = _("Partnership report for {partner}, {term}").format(partner=partner, term=term)
     if link_base:
-        where = "Your report is online:\n\n" + "\n".join(f"{link_base.rstrip('/')}/{Path(f).name}" for f in files)
+        where = _("Your report is online:") + "\n\n" + "\n".join(f"{link_base.rstrip('/')}/{Path(f).name}"
+                                                                 for f in files)
     else:
-        where = "Your report is attached (" + ", ".join(Path(f).name for f in files) + ")."
-    body = (f"Dear {name or 'colleague'},\n\n"
-            f"the district's quarterly report on the partnership with {partner} for {term} is ready. {where}\n\n"
-            "It shows only figures about groups large enough to protect students' privacy. Please do not "
-            "forward it outside your organisation. Questions and corrections: reply to this message.\n")
+        where = _("Your report is attached ({files}).").format(files=", ".join(Path(f).name for f in files))
+    greeting = (_("Dear {name},") if name else _("Dear colleague,")).format(name=name)
+    ready = _("the district's quarterly report on the partnership with {partner} for {term} is ready.").format(
+        partner=partner, term=term)
+    body = (f"{greeting}\n\n{ready} {where}\n\n"
+            + _("It shows only figures about groups large enough to protect students' privacy. Please do not "
+                "forward it outside your organisation. Questions and corrections: reply to this message.") + "\n")
     return subject, body
 
 
-def deliver_reports(out: str | Path, term: str, *, contacts: Mapping[str, Sequence[tuple[str, str | None]]],
+def deliver_reports(out: str | Path, term: str, *, contacts: Mapping[str, Sequence[tuple]],
                     sender: str, outbox: Outbox, names: Mapping[str, str] | None = None,
                     link_base: str | None = None, dry_run: bool = False) -> list[Delivery]:
     """Send each partner's contacts the partner's latest release of ``term`` (see the module docstring).
@@ -106,7 +116,8 @@ def deliver_reports(out: str | Path, term: str, *, contacts: Mapping[str, Sequen
         The report output root (holds ``release_ledger.jsonl`` and ``TERM/release/``).
     term : str
     contacts : mapping
-        ``{partner_id: [(email, name or None), ...]}``.
+        ``{partner_id: [(email, name or None[, language or None]), ...]}``; a contact's message is in their
+        language (English when none).
     sender : str
     outbox : Outbox
         :class:`~partner_analysis.access.mail.SmtpOutbox`, or a
@@ -151,11 +162,12 @@ def deliver_reports(out: str | Path, term: str, *, contacts: Mapping[str, Sequen
                     raise InputDataError("the released file is missing or changed since it was recorded", path=path,
                                          fix=f"Re-run the reports for {pid}; nothing more was sent")
             partner = (names or {}).get(pid) or pid
-            for addr, person in contacts[pid]:
+            for addr, person, *more in contacts[pid]:
                 if (release["release_id"], addr) in done:
                     continue
                 subject, body = delivery_text(name=person, partner=partner, term=term,
-                                              files=[p for p, _ in files], link_base=link_base)
+                                              files=[p for p, _ in files], link_base=link_base,
+                                              lang=more[0] if more else None)
                 attachments = [] if link_base else [
                     (Path(p).name, (out / p).read_bytes(), _MIME.get(Path(p).suffix, "application/octet-stream"))
                     for p, _ in files]

@@ -34,13 +34,14 @@ from .tables import FORMS, ROLES, invitation_partners, invitations
 from .tokens import looks_like_token, new_token, same_hash, token_hash
 
 __all__ = ["Identity", "NewInvitation", "create_invitation", "create_from_roster", "resolve_token", "revoke",
-           "invitations_frame", "rotate_token", "invitation_usable", "check_email", "invitation_link",
+           "invitations_frame", "rotate_token", "invitation_usable", "check_email", "check_language",
+           "invitation_link", "invitation_language",
            "DEFAULT_EXPIRY_DAYS", "ROSTER_COLUMNS"]
 
 #: days an invitation link stays valid unless ``expires_days`` says otherwise
 DEFAULT_EXPIRY_DAYS = 30
 #: columns of a roster CSV (``partner_id`` may list several ids separated by ``;`` for district coordinators)
-ROSTER_COLUMNS = ("partner_id", "role", "email", "name")
+ROSTER_COLUMNS = ("partner_id", "role", "email", "name", "lang")
 
 _EMAIL = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
 
@@ -71,6 +72,8 @@ class Identity:
         The survey round (survey invitations).
     email : str
     name : str or None
+    lang : str or None
+        The respondent's language (``"es"``), when the invitation names one.
     """
 
     invitation_id: int
@@ -80,6 +83,7 @@ class Identity:
     wave: str | None
     email: str
     name: str | None = None
+    lang: str | None = None
 
     @property
     def respondent(self) -> str:
@@ -120,16 +124,36 @@ class NewInvitation:
     role: str
     token: str
     expires_at: dt.datetime
+    lang: str | None = None
 
     def link(self, base_url: str) -> str:
-        """The respondent's link (see :func:`invitation_link`)."""
-        return invitation_link(base_url, self.token)
+        """The respondent's link (see :func:`invitation_link`), in the invitation's language."""
+        return invitation_link(base_url, self.token, lang=self.lang)
 
 
-def invitation_link(base_url: str, token: str) -> str:
-    """``base_url`` with ``?token=...`` (the app's public address, e.g. ``https://survey.district.org/``)."""
+def invitation_link(base_url: str, token: str, *, lang: str | None = None) -> str:
+    """``base_url`` with ``?token=...`` (the app's public address, e.g. ``https://survey.district.org/``),
+    and ``&lang=es`` when the invitation has a language (so even a refusal page of a damaged link is in it)."""
     base = base_url if base_url.endswith("/") or "?" in base_url else base_url + "/"
-    return f"{base}{'&' if '?' in base else '?'}token={token}"
+    return f"{base}{'&' if '?' in base else '?'}token={token}" + (f"&lang={lang}" if lang else "")
+
+
+def check_language(lang: str | None, **where) -> str | None:
+    """``lang`` as a language the apps have a catalog for (``"es"``), or None for none given.
+
+    Raises
+    ------
+    InputDataError
+        A language without a catalog (naming the ones there are).
+    """
+    from ..i18n import available_languages
+    text = (lang or "").strip().lower().replace("_", "-")
+    if not text:
+        return None
+    if text not in available_languages():
+        raise InputDataError(f"no interface language {lang!r}", value=lang,
+                             fix=f"Use one of {', '.join(available_languages())} (or leave it empty)", **where)
+    return text
 
 
 # -- checking what is asked ---------------------------------------------------------------------
@@ -188,15 +212,15 @@ def _open_duplicate(conn, form: str, role: str, wave: str | None, email: str, id
     return None
 
 
-def _insert(conn, *, form, role, ids, wave, email, name, expires_days, now) -> NewInvitation:
+def _insert(conn, *, form, role, ids, wave, email, name, expires_days, now, lang=None) -> NewInvitation:
     token = new_token()
     expires = now + dt.timedelta(days=expires_days)
     result = conn.execute(invitations.insert().values(
         form=form, role=role, wave=wave, email=email, name=name or None, token_hash=token_hash(token),
-        created_at=now, expires_at=expires, reminders=0))
+        created_at=now, expires_at=expires, reminders=0, lang=lang))
     inv_id = int(result.inserted_primary_key[0])
     conn.execute(invitation_partners.insert(), [{"invitation_id": inv_id, "partner_id": p} for p in ids])
-    return NewInvitation(inv_id, email, name or None, ids, role, token, expires)
+    return NewInvitation(inv_id, email, name or None, ids, role, token, expires, lang)
 
 
 def _check_days(expires_days: int) -> int:
@@ -211,7 +235,7 @@ def _check_days(expires_days: int) -> int:
 def create_invitation(store: Store, *, partners: Sequence[str] | str, role: str, email: str,
                       form: str = "survey", wave: str | None = None, name: str | None = None,
                       expires_days: int = DEFAULT_EXPIRY_DAYS, known_partners: Iterable[str] | None = None,
-                      now: dt.datetime | None = None) -> NewInvitation:
+                      lang: str | None = None, renew: bool = False, now: dt.datetime | None = None) -> NewInvitation:
     """Make one invitation and return it with its token (shown once; only its hash is stored).
 
     Parameters
@@ -231,27 +255,41 @@ def create_invitation(store: Store, *, partners: Sequence[str] | str, role: str,
         Days the link stays valid (1-366).
     known_partners : iterable of str, optional
         When given and not empty, every partnership must be one of these.
+    lang : str, optional
+        The respondent's language (``"es"``): their link carries ``&lang=es``, and their pages, refusal
+        page and reminders are in it. Default: none (the browser's preference, else English).
+    renew : bool
+        When the same person already holds a usable invitation for the same thing, give it a fresh link
+        (the old one stops working; answers and drafts stay) instead of refusing. Its language becomes
+        ``lang`` when one is given.
 
     Raises
     ------
     InputDataError
-        A bad value, or the same person already holds a usable invitation for the same thing (revoke it
+        A bad value, or (without ``renew``) the same person already holds a usable invitation for the same thing (revoke it
         first, or send a reminder).
     """
     partners = [partners] if isinstance(partners, str) else list(partners)
     ids = _check_invitation(form, role, partners, wave, known_partners)
     addr = check_email(email)
+    lang = check_language(lang)
     days = _check_days(expires_days)
     wave = wave if form == "survey" else None
     now = now or _now()
     with store.transaction() as conn:
         dup = _open_duplicate(conn, form, role, wave, addr, ids, now)
+        if dup is not None and renew:
+            token = new_token()
+            values = {"token_hash": token_hash(token), **({"lang": lang} if lang else {})}
+            conn.execute(invitations.update().where(invitations.c.invitation_id == dup).values(**values))
+            row = conn.execute(sa.select(invitations).where(invitations.c.invitation_id == dup)).first()
+            return NewInvitation(dup, addr, row.name, ids, role, token, _utc(row.expires_at), row.lang)
         if dup is not None:
             raise InputDataError(f"{addr} already has invitation {dup} for this", value=addr,
                                  fix=f"Revoke it first (`partner-analysis invite revoke {dup}`) or send a "
                                      "reminder (`partner-analysis invite remind`), which issues a fresh link")
         return _insert(conn, form=form, role=role, ids=ids, wave=wave, email=addr, name=name, expires_days=days,
-                       now=now)
+                       now=now, lang=lang)
 
 
 def create_from_roster(store: Store, path: str | Path, *, form: str = "survey", wave: str | None = None,
@@ -259,7 +297,8 @@ def create_from_roster(store: Store, path: str | Path, *, form: str = "survey", 
                        now: dt.datetime | None = None) -> list[NewInvitation]:
     """Make one invitation per row of a roster CSV, all or none.
 
-    The CSV has the columns ``partner_id``, ``role``, ``email`` and optionally ``name``; a district
+    The CSV has the columns ``partner_id``, ``role``, ``email`` and optionally ``name`` and ``lang`` (the
+    respondent's language, e.g. ``es``; empty for none); a district
     coordinator's records invitation may list several partner ids separated by ``;``.
 
     Raises
@@ -274,7 +313,7 @@ def create_from_roster(store: Store, path: str | Path, *, form: str = "survey", 
     missing = [c for c in ("partner_id", "role", "email") if c not in frame.columns]
     if missing:
         raise InputDataError(f"the roster has no column {missing[0]!r}", path=path, row=1,
-                             fix=f"The header row needs {', '.join(ROSTER_COLUMNS)} (name is optional)")
+                             fix=f"The header row needs {', '.join(ROSTER_COLUMNS)} (name and lang are optional)")
     days = _check_days(expires_days)
     wave = wave if form == "survey" else None
     rows = []
@@ -288,18 +327,19 @@ def create_from_roster(store: Store, path: str | Path, *, form: str = "survey", 
             raise InputDataError(f"{addr} is listed twice (rows {seen[key]} and {i})", path=path, row=i,
                                  column="email", value=addr, fix="Keep one row per respondent")
         seen[key] = i
-        rows.append((i, rec["role"].strip(), ids, addr, (rec.get("name") or "").strip() or None))
+        lang = check_language(rec.get("lang"), path=path, row=i, column="lang")
+        rows.append((i, rec["role"].strip(), ids, addr, (rec.get("name") or "").strip() or None, lang))
     now = now or _now()
     out = []
     with store.transaction() as conn:
-        for i, role, ids, addr, name in rows:
+        for i, role, ids, addr, name, lang in rows:
             dup = _open_duplicate(conn, form, role, wave, addr, ids, now)
             if dup is not None:
                 raise InputDataError(f"{addr} already has invitation {dup} for this", path=path, row=i,
                                      column="email", value=addr,
                                      fix="Remove the row, or revoke the old invitation first. Nothing was written")
             out.append(_insert(conn, form=form, role=role, ids=ids, wave=wave, email=addr, name=name,
-                               expires_days=days, now=now))
+                               expires_days=days, now=now, lang=lang))
     return out
 
 
@@ -312,7 +352,7 @@ def _reading(store: Store):
 def _identity(conn, row) -> Identity:
     ids = tuple(r[0] for r in conn.execute(sa.select(invitation_partners.c.partner_id).where(
         invitation_partners.c.invitation_id == row.invitation_id).order_by(invitation_partners.c.partner_id)))
-    return Identity(int(row.invitation_id), row.form, row.role, ids, row.wave, row.email, row.name)
+    return Identity(int(row.invitation_id), row.form, row.role, ids, row.wave, row.email, row.name, row.lang)
 
 
 def resolve_token(store: Store, token: str | None, *, form: str, now: dt.datetime | None = None,
@@ -356,6 +396,17 @@ def resolve_token(store: Store, token: str | None, *, form: str, now: dt.datetim
             conn.execute(invitations.update().where(invitations.c.invitation_id == row.invitation_id)
                          .values(opened_at=now))
         return _identity(conn, row)
+
+
+def invitation_language(store: Store, token: str | None) -> str | None:
+    """The language of the invitation ``token`` stands for, whatever its state (expired, revoked, another
+    app): the refusal page is in the respondent's language too. None for an unknown token or no language."""
+    if not token or not looks_like_token(token):
+        return None
+    with _reading(store) as conn:
+        row = conn.execute(sa.select(invitations.c.lang, invitations.c.token_hash)
+                           .where(invitations.c.token_hash == token_hash(token))).first()
+    return row.lang if row is not None and same_hash(row.token_hash, token) else None
 
 
 def invitation_usable(store: Store, invitation_id: int, *, now: dt.datetime | None = None) -> bool:

@@ -1,6 +1,7 @@
 """E-mail out: SMTP settings from a URL, messages, and a dry run that writes ``.eml`` files instead.
 
-The server is given as a URL (``--smtp`` or ``$PA_SMTP_URL``):
+The server is given as a URL (``--smtp``, else ``$PA_SMTP_URL``, else ``mail.smtp`` in district.yml), and
+the From address likewise (``--sender``, ``$PA_MAIL_FROM``, ``mail.sender``; see :func:`outbox_for`):
 
 ``smtp://user@mail.district.org:587``
     STARTTLS is required (the message is never sent in clear) and the login's password is read from the
@@ -29,7 +30,7 @@ from urllib.parse import unquote, urlsplit
 from ..exceptions import ConfigError, MailError
 
 __all__ = ["SmtpSettings", "smtp_settings", "make_message", "Outbox", "SmtpOutbox", "FolderOutbox",
-           "PASSWORD_ENV", "SMTP_URL_ENV", "FROM_ENV"]
+           "PASSWORD_ENV", "SMTP_URL_ENV", "FROM_ENV", "district_config", "resolve_sender", "outbox_for"]
 
 #: environment variable holding the SMTP password
 PASSWORD_ENV = "PA_SMTP_PASSWORD"
@@ -81,6 +82,53 @@ class SmtpSettings:
         return f"{'smtps' if self.implicit_tls else 'smtp'}://{user}{self.host}:{self.port}"
 
 
+def district_config(data_dir: str | os.PathLike | None):
+    """The DATA_DIR's ``district.yml`` as a :class:`~partner_analysis.config.DistrictConfig`, or None when
+    there is no DATA_DIR or it holds no district.yml (then only flags and the environment count)."""
+    if not data_dir or not (Path(data_dir) / "district.yml").is_file():
+        return None
+    from ..config import load_config
+    return load_config(Path(data_dir) / "district.yml")
+
+
+def resolve_sender(sender: str | None = None, *, config=None, flag: str = "--sender") -> str:
+    """The From address: ``sender`` (a flag), else ``$PA_MAIL_FROM``, else ``mail.sender`` of ``config``.
+
+    Raises
+    ------
+    ConfigError
+        None of them gives an address.
+    """
+    found = sender or os.environ.get(FROM_ENV, "") or (config.mail.sender if config is not None else None) or ""
+    if "@" not in found:
+        raise ConfigError("no sender address", key="mail.sender",
+                          fix=f"Pass {flag} partnerships@district.org, set ${FROM_ENV}, or write "
+                              "mail: {sender: partnerships@district.org} in district.yml")
+    return found
+
+
+def outbox_for(*, smtp: str | None = None, sender: str | None = None, dry_run: str | os.PathLike | None = None,
+               data_dir: str | os.PathLike | None = None) -> tuple[str, "Outbox"]:
+    """``(sender, outbox)`` for a command that mails (``invite remind``, ``reports --deliver``).
+
+    Each setting is taken from the first place that has it: the command's flag (``smtp``, ``sender``), the
+    environment (``$PA_SMTP_URL``, ``$PA_MAIL_FROM``), the DATA_DIR's district.yml (``mail.smtp``,
+    ``mail.sender``). The password only ever comes from ``$PA_SMTP_PASSWORD``. With ``dry_run`` (a folder)
+    the messages are written there instead and no server is needed.
+
+    Raises
+    ------
+    ConfigError
+        No sender, no SMTP server (without ``dry_run``), or a bad URL; raised before anything is sent.
+    """
+    config = district_config(data_dir)
+    found_sender = resolve_sender(sender, config=config)
+    if dry_run:
+        return found_sender, FolderOutbox(dry_run)
+    url = smtp or os.environ.get(SMTP_URL_ENV, "") or (config.mail.smtp if config is not None else None)
+    return found_sender, SmtpOutbox(smtp_settings(url))
+
+
 def smtp_settings(url: str | None = None, *, password_env: str = PASSWORD_ENV) -> SmtpSettings:
     """Parse an SMTP URL (``url`` or ``$PA_SMTP_URL``).
 
@@ -91,8 +139,10 @@ def smtp_settings(url: str | None = None, *, password_env: str = PASSWORD_ENV) -
     """
     url = url or os.environ.get(SMTP_URL_ENV, "")
     if not url:
-        raise ConfigError("no SMTP server given", fix=f"Pass --smtp smtp://user@host:587 or set ${SMTP_URL_ENV}; "
-                                                      "or use --dry-run DIR to write the messages to a folder")
+        raise ConfigError("no SMTP server given", key="mail.smtp",
+                          fix=f"Pass --smtp smtp://user@host:587, set ${SMTP_URL_ENV}, or write mail: {{smtp: "
+                              "smtp://user@host:587}} in district.yml; or use a dry run to write the messages to "
+                              "a folder")
     parts = urlsplit(url)
     if parts.scheme not in ("smtp", "smtps"):
         raise ConfigError(f"the SMTP URL must start with smtp:// or smtps://, found {parts.scheme or url!r}",

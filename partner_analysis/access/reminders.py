@@ -6,6 +6,9 @@ respondent's draft, which belongs to the invitation, not to the link. For each r
 is written and the message handed to the SMTP server inside one store transaction: when the server does
 not take the message, the transaction rolls back and the old link still works.
 
+Each message is in the invitation's language (``invite create --lang es``), English otherwise, and its
+link carries that language.
+
 Who is reminded: survey invitations of the wave that are ``invited`` or ``started`` (not submitted,
 expired or revoked) and were not sent a link in the last ``min_days`` days. Running ``invite remind``
 twice in a row therefore sends each person one message.
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from ..i18n import N_, Translator
 from ..store import Store
 from .invitations import invitation_link, rotate_token
 from .mail import Outbox, make_message
@@ -33,7 +37,7 @@ DEFAULT_MIN_DAYS = 7
 #: what a dry run's messages show instead of a link
 DRY_RUN_LINK = "[a fresh personal link is put here when the reminder is really sent]"
 
-ROLE_TEXT = {"district": "district staff", "partner": "partner staff"}
+ROLE_TEXT = {"district": N_("district staff"), "partner": N_("partner staff")}
 
 
 @dataclass(frozen=True)
@@ -47,17 +51,27 @@ class Reminder:
 
 
 def reminder_text(*, name: str | None, partner: str, role: str, wave: str, link: str,
-                  expires: dt.datetime) -> tuple[str, str]:
-    """Subject and body of a reminder."""
-    subject = f"Reminder: partnership fit survey for {partner} ({wave})"
-    body = (f"Dear {name or 'colleague'},\n\n"
-            f"You were invited to answer the partnership fit survey for {partner} as "
-            f"{ROLE_TEXT.get(role, role)} ({wave}). We have not received your answers yet.\n\n"
-            f"Your personal link (it replaces any earlier link; please do not forward it):\n\n{link}\n\n"
-            f"It works until {expires:%d %B %Y}. Your answers are saved as you go, and any you already gave "
-            "are kept: you can stop and come back with the same link.\n\n"
-            "If you should not have received this, reply to this message and tell us.\n")
+                  expires: dt.datetime, lang: str | None = None) -> tuple[str, str]:
+    """Subject and body of a reminder, in ``lang`` (the invitation's language; default English)."""
+    from babel.dates import format_date
+    _ = Translator(lang)
+    until = format_date(expires, format="long", locale=_.code) if lang else f"{expires:%d %B %Y}"
+    subject = _("Reminder: partnership fit survey for {partner} ({wave})").format(partner=partner, wave=wave)
+    body = "\n\n".join([
+        (_("Dear {name},") if name else _("Dear colleague,")).format(name=name),
+        _("You were invited to answer the partnership fit survey for {partner} as {role} ({wave}). We have not "
+          "received your answers yet.").format(partner=partner, role=_(ROLE_TEXT.get(role, role)), wave=wave),
+        _("Your personal link (it replaces any earlier link; please do not forward it):"),
+        link,
+        _("It works until {date}. Your answers are saved as you go, and any you already gave are kept: you can "
+          "stop and come back with the same link.").format(date=until),
+        _("If you should not have received this, reply to this message and tell us."),
+    ]) + "\n"
     return subject, body
+
+
+def _lang(row) -> str | None:
+    return row.lang if isinstance(row.lang, str) and row.lang else None
 
 
 def remind(store: Store, *, wave: str, base_url: str, sender: str, outbox: Outbox, dry_run: bool = False,
@@ -105,7 +119,7 @@ def remind(store: Store, *, wave: str, base_url: str, sender: str, outbox: Outbo
             inv_id = int(row.invitation_id)
             if dry_run:
                 subject, body = reminder_text(name=row.name, partner=partner, role=row.role, wave=wave,
-                                              link=DRY_RUN_LINK, expires=row.expires_at)
+                                              link=DRY_RUN_LINK, expires=row.expires_at, lang=_lang(row))
                 msg = make_message(sender=sender, to=row.email, subject=subject, body=body)
                 where = outbox.send(msg, name=f"reminder-{inv_id:05d}")
                 sent.append(Reminder(inv_id, row.email, row.partners, where))
@@ -121,7 +135,8 @@ def remind(store: Store, *, wave: str, base_url: str, sender: str, outbox: Outbo
                     continue
                 token = rotate_token(conn, inv_id, now=now)
                 subject, body = reminder_text(name=row.name, partner=partner, role=row.role, wave=wave,
-                                              link=invitation_link(base_url, token), expires=row.expires_at)
+                                              link=invitation_link(base_url, token, lang=_lang(row)),
+                                              expires=row.expires_at, lang=_lang(row))
                 msg = make_message(sender=sender, to=row.email, subject=subject, body=body)
                 where = outbox.send(msg, name=f"reminder-{inv_id:05d}")
             sent.append(Reminder(inv_id, row.email, row.partners, where))

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import html
 import os
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from jupyter_server.auth.identity import IdentityProvider, User
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
@@ -27,29 +27,51 @@ from tornado import web
 from traitlets import Integer
 
 from ..exceptions import AccessDenied
+from ..i18n import N_, Translator, choose_language
 
 __all__ = ["InvitationIdentityProvider", "BoundedKernelManager", "token_from_query", "refusal_html",
-           "APP_FORM_ENV", "REFUSAL_TITLE"]
+           "refusal_page", "refusal_language", "APP_FORM_ENV", "REFUSAL_TITLE"]
 
 #: environment variable naming the app being served (``survey`` or ``records``)
 APP_FORM_ENV = "PA_APP_FORM"
-REFUSAL_TITLE = "This link does not open the form"
+#: the refusal page's title and heading (English msgid; shown in the respondent's language)
+REFUSAL_TITLE = N_("This link does not open the form")
 
 _REASONS = {
-    "missing": "This page opens only from your personal invitation link.",
-    "unknown": "The link is not complete or not valid. Copy the whole link from your latest invitation e-mail.",
-    "expired": "The link has expired.",
-    "revoked": "This invitation was withdrawn.",
-    "wrong_app": "This link is for another form.",
+    "missing": N_("This page opens only from your personal invitation link."),
+    "unknown": N_("The link is not complete or not valid. Copy the whole link from your latest invitation "
+                  "e-mail."),
+    "expired": N_("The link has expired."),
+    "revoked": N_("This invitation was withdrawn."),
+    "wrong_app": N_("This link is for another form."),
 }
+_WHAT_NOW = N_("Ask the partnership coordinator who invited you for a new link. A reminder e-mail always "
+               "carries a fresh link; earlier links then stop working.")
 
 
-def refusal_html(reason: str = "unknown", *, heading: str = REFUSAL_TITLE) -> str:
-    """The plain refusal text (no data): why, and what to do."""
-    why = _REASONS.get(reason, _REASONS["unknown"])
-    return (f'<main><h1>{html.escape(heading)}</h1><p role="alert">{html.escape(why)}</p>'
-            "<p>Ask the partnership coordinator who invited you for a new link. A reminder e-mail always "
-            "carries a fresh link; earlier links then stop working.</p></main>")
+def refusal_html(reason: str = "unknown", *, heading: str = REFUSAL_TITLE, lang: str | None = None) -> str:
+    """The plain refusal text (no data): why, and what to do, in ``lang`` (``heading`` is translated too)."""
+    _ = Translator(lang)
+    why = _(_REASONS.get(reason, _REASONS["unknown"]))
+    return (f'<main lang="{_.code.replace("_", "-")}"><h1>{html.escape(_(heading))}</h1>'
+            f'<p role="alert">{html.escape(why)}</p><p>{html.escape(_(_WHAT_NOW))}</p></main>')
+
+
+def refusal_page(reason: str = "unknown", *, lang: str | None = None) -> str:
+    """The whole HTML page a refused request gets (title and ``<html lang>`` in ``lang``)."""
+    _ = Translator(lang)
+    return (f'<!DOCTYPE html><html lang="{_.code.replace("_", "-")}"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f'<title>{html.escape(_(REFUSAL_TITLE))}</title>'
+            '<style>body{font-family:system-ui,sans-serif;max-width:40em;margin:2em auto;padding:0 1em;'
+            'line-height:1.5;color:#1a1a1a}h1{font-size:1.4em}</style>'
+            f'</head><body>{refusal_html(reason, lang=lang)}</body></html>')
+
+
+def refusal_language(query: str, accept: str | None, *, invitation_lang: str | None = None) -> str:
+    """The refusal page's language: the link's ``?lang=``, the invitation's, the browser's, English
+    (:func:`partner_analysis.i18n.choose_language`)."""
+    return choose_language(query=query, invitation=invitation_lang, accept=accept or "")
 
 
 def token_from_query(query: str | None = None) -> str:
@@ -65,15 +87,38 @@ def _store():
     return Store(os.environ.get("PA_DB_URL") or None, create=False)
 
 
+def _refusal_for(query: str) -> tuple[str, str | None]:
+    """(reason, invitation language) of the link a refused request came from (its query string)."""
+    from .invitations import invitation_language, resolve_token
+    token = token_from_query(query)
+    form = os.environ.get(APP_FORM_ENV, "survey")
+    try:
+        resolve_token(_store(), token, form=form, mark_opened=False)
+    except AccessDenied as err:
+        return err.reason, invitation_language(_store(), token)
+    return "unknown", None
+
+
 class RefusedHandler(web.RequestHandler):
-    """What a request without a valid invitation gets (the login URL): 403 and a plain page, no data."""
+    """What a request without a valid invitation gets (the login URL): 403 and a plain page, no data.
+
+    jupyter_server sends such a request here with the page it asked for in ``?next=``; the page's link
+    says why it was refused (missing, altered, expired, revoked, for the other app) and in which language
+    (:func:`refusal_language`).
+    """
 
     def get(self, *args, **kwargs):
+        query = urlsplit(self.get_argument("next", "")).query
+        try:
+            reason, lang = _refusal_for(query)
+        except Exception:  # noqa: BLE001 - the store is unreachable: still refuse, plainly
+            reason, lang = "unknown", None
         self.set_status(403)
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.set_header("Cache-Control", "no-store")
-        self.write(f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{REFUSAL_TITLE}</title>'
-                   f'</head><body>{refusal_html()}</body></html>')
+        lang = refusal_language(query, self.request.headers.get("Accept-Language"), invitation_lang=lang)
+        self.set_header("Content-Language", lang)
+        self.write(refusal_page(reason, lang=lang))
 
     post = get
 

@@ -1,4 +1,4 @@
-"""SQLAlchemy tables of invitations, on the store's shared ``metadata`` (schema revision 0003).
+"""SQLAlchemy tables of invitations, on the store's shared ``metadata`` (schema revisions 0003, 0004).
 
 An invitation is one respondent's way into one app: the fit survey of one partnership in one wave, or
 the records forms of one partnership (a partner coordinator) or of a list of partnerships (a district
@@ -39,6 +39,9 @@ invitations = Table(
     # last time a link was e-mailed (a reminder issues a fresh token), and how many reminders were sent
     Column("sent_at", _TS, nullable=True),
     Column("reminders", Integer, nullable=False, default=0),
+    # the respondent's language (``es``): their pages, refusal page and reminders; NULL: the link's
+    # ``?lang=`` or the browser's preference, else English (revision 0004)
+    Column("lang", String(16), nullable=True),
     UniqueConstraint("token_hash", name="uq_invitations_token_hash"),
     CheckConstraint("form IN ('survey', 'records')", name="ck_invitations_form"),
     CheckConstraint("role IN ('district', 'partner')", name="ck_invitations_role"),

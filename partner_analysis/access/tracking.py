@@ -31,7 +31,7 @@ STATUSES = ("invited", "started", "submitted", "expired", "revoked")
 #: columns of :func:`response_rates`
 RATE_COLUMNS = ["wave", "partner_id", "role", "invited", "started", "submitted", "response_rate"]
 
-_COLUMNS = ["invitation_id", "form", "role", "partners", "wave", "email", "name", "status", "created_at",
+_COLUMNS = ["invitation_id", "form", "role", "partners", "wave", "email", "name", "lang", "status", "created_at",
             "expires_at", "opened_at", "sent_at", "reminders"]
 
 
@@ -48,7 +48,7 @@ def invitation_status(store: Store, *, form: str | None = None, wave: str | None
     Returns
     -------
     DataFrame
-        invitation_id, form, role, partners (``;``-joined ids), wave, email, name, status, created_at,
+        invitation_id, form, role, partners (``;``-joined ids), wave, email, name, lang, status, created_at,
         expires_at, opened_at, sent_at, reminders; ordered by invitation_id.
     """
     now = now or dt.datetime.now(dt.timezone.utc)

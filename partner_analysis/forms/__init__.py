@@ -48,11 +48,23 @@ def add_serving_args(p, *, port: int) -> None:
                    help="seconds before an idle form's kernel is stopped (default 1800; answers are autosaved)")
 
 
-def serving_settings(args):
-    """:class:`~partner_analysis.forms.app.VoilaSettings` from :func:`add_serving_args`' options."""
+def serving_settings(args, *, form: str = "survey"):
+    """:class:`~partner_analysis.forms.app.VoilaSettings` from :func:`add_serving_args`' options.
+
+    The host of the app's public address in the DATA_DIR's district.yml (``apps.survey_url`` /
+    ``apps.records_url``) is allowed besides the ``--allow-host`` names.
+    """
+    from urllib.parse import urlsplit
+
+    from ..access.mail import district_config
     from .app import VoilaSettings
+    hosts = list(args.allow_host)
+    config = district_config(getattr(args, "data_dir", None))
+    public = config.apps.url(form) if config is not None else None
+    if public and urlsplit(public).hostname not in (*hosts, "localhost", "127.0.0.1", "::1"):
+        hosts.append(urlsplit(public).hostname)
     return VoilaSettings(port=args.port, ip=args.ip, cull_idle_timeout=args.cull_idle_timeout,
-                         allowed_hosts=tuple(args.allow_host), max_kernels=args.max_kernels)
+                         allowed_hosts=tuple(hosts), max_kernels=args.max_kernels)
 
 
 def add_survey_app_parser(subparsers) -> None:

@@ -21,14 +21,14 @@ from typing import Any
 import ipywidgets as widgets
 
 from ..exceptions import PartnerAnalysisError
-from ..i18n import Translator
+from ..i18n import N_, Translator
 from ..store import Store
 from .survey import survey_page
 from .widgets import FORM_CSS
 
 __all__ = ["SurveyApp", "survey_app", "load_instrument", "VoilaSettings", "voila_command", "voila_environment",
            "serve_survey_app", "serve_notebook_app", "survey_notebook_path", "refused_app", "partner_name",
-           "confirmation_banner"]
+           "confirmation_banner", "page_markers"]
 
 
 def load_instrument(instrument: str | os.PathLike | Any = "") -> Any:
@@ -55,12 +55,15 @@ class ChooserApp:
 
     widget: widgets.Widget
     status: widgets.HTML
+    #: the page's language (``"es"``; None: English)
+    lang: str | None = None
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
 
     def _error(self, text: str) -> None:
-        self.status.value = f'<p class="pa-error" role="alert">Error: {html.escape(text)}</p>'
+        prefix = Translator(self.lang)("Error:")
+        self.status.value = f'<p class="pa-error" role="alert">{html.escape(prefix)} {html.escape(text)}</p>'
 
     def _missing(self, choices, *, before: str) -> bool:
         """Show one error naming every unanswered ``(label, value)`` choice; True when something is missing."""
@@ -104,11 +107,16 @@ class SurveyApp(ChooserApp):
         self.banner = widgets.HTML("")
         self.partner_id = identity.partners[0]
         self.partner_name = partner_name(store, self.partner_id)
-        self.widget = widgets.VBox([widgets.HTML(FORM_CSS + BANNER_CSS), self.banner, self.status])
+        self.title = widgets.HTML("")          # the page title in the form's language (page_markers)
+        self.widget = widgets.VBox([widgets.HTML(FORM_CSS + BANNER_CSS), self.title, self.banner, self.status])
         self._open()
 
     def _open(self) -> None:
+        from ..i18n import choose_language
         who = self.identity
+        # the link's ?lang=, the invitation's language, the browser's, else the instrument's default
+        codes = tuple(getattr(self.instrument, "language_codes", ()) or ())
+        self.lang = choose_language(invitation=who.lang, languages=codes) if codes else None
         try:
             self._prefill_name()
             # language: the page starts in the link's ?lang= (else the instrument's default) and has a language
@@ -117,18 +125,20 @@ class SurveyApp(ChooserApp):
                                     respondent=who.respondent, wave=who.wave or "annual",
                                     partner_name=self.partner_name, who=who.display_name,
                                     editor=f"{who.display_name} (invitation {who.invitation_id})",
-                                    on_form=self._adopt)
+                                    on_form=self._adopt, lang=self.lang)
         except PartnerAnalysisError as err:
-            self._error(f"The survey could not be opened: {err}")
+            self._error(Translator(self.lang)("The survey could not be opened: {error}").format(error=err))
             return
         except Exception as err:  # noqa: BLE001 - Voilà hides tracebacks; say something useful
-            self._error(f"The survey could not be opened ({type(err).__name__}: {err}). Tell the coordinator.")
+            self._error(Translator(self.lang)("The survey could not be opened ({error}). Tell the coordinator.")
+                        .format(error=f"{type(err).__name__}: {err}"))
             return
-        self.widget.children = [self.widget.children[0], self.banner, self.page.widget]
+        self.widget.children = [self.widget.children[0], self.title, self.banner, self.page.widget]
 
     def _adopt(self, form) -> None:
         """Each form the page shows (a language switch builds a new one) becomes ``self.form``."""
         self.form = form
+        self.title.value = page_markers(getattr(getattr(self, "page", None), "lang", self.lang), SURVEY_HEADING)
         # runs after the form's own Submit handler: the banner reports what that handler did
         form.submit_button.on_click(self._after_submit)
 
@@ -163,6 +173,9 @@ BANNER_CSS = ("<style>.pa-banner{border:2px solid #1b5e20;background:#e8f5e9;col
               ".pa-banner h1,.pa-banner h2{margin:0.3em 0;font-size:1.25em}"
               "</style>")
 
+#: the survey app's heading on a refusal page (English msgid)
+SURVEY_HEADING = N_("Partnership fit survey")
+
 #: the instrument's name question, answered from the invitation (the respondent may still correct it)
 NAME_ITEM = "respondent_name"
 
@@ -189,11 +202,21 @@ def confirmation_banner(*, corrected: bool, partner: str, lang: str | None = Non
             f"{html.escape(head)}</h1><p>{html.escape(nxt)}</p><p>{html.escape(again)}</p></div>")
 
 
-def refused_app(reason: str, *, heading: str) -> ChooserApp:
-    """A page that shows only why the link was refused (no data, no form)."""
+def page_markers(lang: str | None, title: str) -> str:
+    """Hidden markers from which the ``pa_survey`` page template sets ``<html lang>`` and the page title
+    (``title``, an English msgid, shown in ``lang``)."""
+    _ = Translator(lang)
+    return (f'<span class="pa-lang" data-lang="{html.escape(_.code.replace("_", "-"))}" hidden></span>'
+            f'<span class="pa-title" data-title="{html.escape(_(title))}" hidden></span>')
+
+
+def refused_app(reason: str, *, heading: str, lang: str | None = None) -> ChooserApp:
+    """A page that shows only why the link was refused (no data, no form), in ``lang``."""
     from ..access.serving import refusal_html
-    box = widgets.HTML(refusal_html(reason, heading=heading))
+    marker = page_markers(lang, heading)
+    box = widgets.HTML(refusal_html(reason, heading=heading, lang=lang) + marker)
     app = ChooserApp()
+    app.lang = lang
     app.widget = widgets.VBox([widgets.HTML(FORM_CSS), box])
     app.status = box
     app.form = None
@@ -230,7 +253,10 @@ def survey_app(db: str | os.PathLike | None = "", instrument: str | os.PathLike 
         identity = resolve_token(store, token, form="survey")
         inst = load_instrument(instrument)
     except AccessDenied as err:
-        return refused_app(err.reason, heading="Partnership fit survey")
+        from ..access.invitations import invitation_language
+        from ..i18n import choose_language
+        return refused_app(err.reason, heading=SURVEY_HEADING,
+                           lang=choose_language(invitation=invitation_language(store, token)))
     except PartnerAnalysisError as err:
         # Shown in the page: under Voilà a raised error would only leave a blank screen.
         box = widgets.HTML(f'<main><h1>Partnership fit survey</h1><p class="pa-error" role="alert">Error: '
@@ -361,6 +387,8 @@ def voila_command(settings: VoilaSettings = VoilaSettings(), *, notebook: str | 
         f"--MappingKernelManager.cull_connected={settings.cull_connected}",
         "--VoilaConfiguration.multi_kernel_manager_class=partner_analysis.access.serving.BoundedKernelManager",
         f"--BoundedKernelManager.max_kernels={int(settings.max_kernels)}",
+        # the browser's language reaches each page's kernel as $HTTP_ACCEPT_LANGUAGE (partner_analysis.i18n)
+        "--VoilaConfiguration.http_header_envs=Accept-Language",
     ] + ([f"--Voila.config_file_paths={config_dir}"] if config_dir is not None else []) + (
         ["--Voila.identity_provider_class=partner_analysis.access.serving.InvitationIdentityProvider"]
         if settings.invitations else [])
@@ -409,7 +437,8 @@ def serve_notebook_app(notebook: str | os.PathLike, env: dict[str, str], setting
     cmd = voila_command(settings, notebook=notebook, config_dir=config_dir)
     hosts = ", ".join(["localhost", *settings.allowed_hosts])
     print(f"{name} at http://{settings.ip}:{settings.port}/{where}; answers to Host {hosts}"
-          f"{'; opens only from invitation links' if settings.invitations else ''}; Ctrl-C stops", flush=True)
+          f"{'; opens only from invitation links (partner-analysis invite create)' if settings.invitations else ''}"
+          "; Ctrl-C stops", flush=True)
     proc = subprocess.Popen(cmd, env=full)
     # SIGTERM (service managers, test harnesses) must stop Voilà too, not orphan it with its kernels.
     previous = None

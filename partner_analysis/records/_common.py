@@ -9,28 +9,57 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import dataclass
-from typing import Any, Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Collection, Iterable, Mapping, Sequence
 
 import pandas as pd
 
 from ..config import DistrictConfig
 from ..exceptions import InputDataError
+from ..i18n import N_, Translator
 
 PARTIES = ("district", "partner")
 
 
+#: parameters of a problem's text that are themselves English msgids (translated with the text)
+_TRANSLATED_PARAMS = ("what",)
+
+
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with one value: where (column), what was found, and the fix."""
+    """One thing wrong with one value: where (column), what was found, and the fix.
+
+    ``problem`` and ``fix`` are English (CSV imports and the Python API report them as they are). A problem
+    made with :func:`problem` also keeps its texts as gettext msgids with their parameters, so a form can
+    show it in the respondent's language (:meth:`text`).
+    """
 
     column: str
     value: Any
     problem: str
     fix: str | None = None
+    template: tuple[str, str | None, Mapping[str, Any]] | None = field(default=None, compare=False, repr=False)
 
     def to_error(self, *, path: Any = None, row: Any = None) -> InputDataError:
         return InputDataError(self.problem, path=path, row=row, column=self.column, value=self.value, fix=self.fix)
+
+    def text(self, lang: str | None = None) -> str:
+        """``"Problem. Fix"`` as a sentence, in ``lang`` (English when the problem has no template)."""
+        message, fix = self.problem, self.fix
+        if self.template is not None and lang:
+            _ = Translator(lang)
+            msgid, fixid, params = self.template
+            shown = {k: (_(v) if k in _TRANSLATED_PARAMS and isinstance(v, str) else v) for k, v in params.items()}
+            message = _(msgid).format(**shown)
+            fix = _(fixid).format(**shown) if fixid else None
+        return message[:1].upper() + message[1:] + (f". {fix}" if fix else "")
+
+
+def problem(column: str, value: Any, message: str, fix: str | None = None, /, **params: Any) -> Problem:
+    """A :class:`Problem` whose ``message`` and ``fix`` are English msgids with ``{placeholders}`` filled from
+    ``params`` (mark the literals with ``N_`` where they are written, so ``make i18n-extract`` finds them)."""
+    return Problem(column, value, message.format(**params), fix.format(**params) if fix else None,
+                   template=(message, fix, params))
 
 
 @dataclass(frozen=True)
@@ -94,7 +123,7 @@ def parse_date(value: Any, column: str, problems: list[Problem], *, required: bo
     """A date from a date, datetime, Timestamp or ``YYYY-MM-DD`` string; records a problem otherwise."""
     if is_missing(value):
         if required:
-            problems.append(Problem(column, value, "a date is required", "Write the date as YYYY-MM-DD"))
+            problems.append(problem(column, value, N_("a date is required"), N_("Write the date as YYYY-MM-DD")))
         return None
     if isinstance(value, dt.datetime):
         return value.date()
@@ -103,8 +132,8 @@ def parse_date(value: Any, column: str, problems: list[Problem], *, required: bo
     try:
         return dt.date.fromisoformat(str(value).strip()[:10])
     except ValueError:
-        problems.append(Problem(column, value, f"expected a date as YYYY-MM-DD, found {value!r}",
-                                "Write the date as YYYY-MM-DD, e.g. 2025-10-02"))
+        problems.append(problem(column, value, N_("expected a date as YYYY-MM-DD, found {value!r}"),
+                                N_("Write the date as YYYY-MM-DD, e.g. 2025-10-02"), value=value))
         return None
 
 
@@ -112,21 +141,22 @@ def parse_number(value: Any, column: str, problems: list[Problem], *, minimum: f
                  required: bool = True) -> float | None:
     if is_missing(value):
         if required:
-            problems.append(Problem(column, value, "a number is required", "Enter an amount"))
+            problems.append(problem(column, value, N_("a number is required"), N_("Enter an amount")))
         return None
     try:
         x = float(str(value).replace(",", "").strip()) if isinstance(value, str) else float(value)
     except (TypeError, ValueError):
-        problems.append(Problem(column, value, f"expected a number, found {value!r}",
-                                "Write a plain number without currency signs, e.g. 1250.50"))
+        problems.append(problem(column, value, N_("expected a number, found {value!r}"),
+                                N_("Write a plain number without currency signs, e.g. 1250.50"), value=value))
         return None
     if math.isnan(x) or math.isinf(x):
-        problems.append(Problem(column, value, f"expected a finite number, found {value!r}", "Enter an amount"))
+        problems.append(problem(column, value, N_("expected a finite number, found {value!r}"),
+                                N_("Enter an amount"), value=value))
         return None
     if minimum is not None and x < minimum:
-        problems.append(Problem(column, value, f"the amount must not be negative, found {x:g}",
-                                "Enter the size of the contribution as a positive number; a withdrawn "
-                                "contribution is deleted, not entered as a negative"))
+        problems.append(problem(column, value, N_("the amount must not be negative, found {x:g}"),
+                                N_("Enter the size of the contribution as a positive number; a withdrawn "
+                                   "contribution is deleted, not entered as a negative"), x=x))
         return None
     return x
 
@@ -135,25 +165,27 @@ def check_choice(value: Any, column: str, allowed: Collection[str], problems: li
                  what: str, required: bool = True) -> str | None:
     if is_missing(value):
         if required:
-            problems.append(Problem(column, value, f"a {what} is required", f"Use one of {sorted(allowed)}"))
+            problems.append(problem(column, value, N_("a {what} is required"), N_("Use one of {allowed}"),
+                                    what=what, allowed=sorted(allowed)))
         return None
     v = str(value).strip()
     if v not in allowed:
-        problems.append(Problem(column, value, f"unknown {what} {v!r}", f"Use one of {sorted(allowed)}"))
+        problems.append(problem(column, value, N_("unknown {what} {value!r}"), N_("Use one of {allowed}"),
+                                what=what, value=v, allowed=sorted(allowed)))
         return None
     return v
 
 
 def check_partner(value: Any, ctx: RecordsContext, problems: list[Problem], column: str = "partner_id") -> str | None:
     if is_missing(value):
-        problems.append(Problem(column, value, "a partner id is required", "Enter the partner id, e.g. P01"))
+        problems.append(problem(column, value, N_("a partner id is required"), N_("Enter the partner id, e.g. P01")))
         return None
     pid = str(value).strip()
     if ctx.partners is not None and pid not in ctx.partners:
         shown = sorted(ctx.partners)
-        problems.append(Problem(column, value, f"unknown partner {pid!r}",
-                                f"Use one of the district's partners {shown[:12]}{' ...' if len(shown) > 12 else ''}"
-                                " (partners.parquet in DATA_DIR)"))
+        problems.append(problem(column, value, N_("unknown partner {value!r}"),
+                                N_("Use one of the district's partners {shown} (partners.parquet in DATA_DIR)"),
+                                value=pid, shown=f"{shown[:12]}{' ...' if len(shown) > 12 else ''}"))
         return None
     return pid
 
@@ -162,12 +194,14 @@ def check_term(value: Any, ctx: RecordsContext, problems: list[Problem], column:
                required: bool = True) -> str | None:
     if is_missing(value):
         if required:
-            problems.append(Problem(column, value, "a term is required", f"Use one of {list(ctx.config.term_ids)}"))
+            problems.append(problem(column, value, N_("a term is required"), N_("Use one of {allowed}"),
+                                    allowed=list(ctx.config.term_ids)))
         return None
     tid = str(value).strip()
     if tid not in ctx.config.term_ids:
-        problems.append(Problem(column, value, f"term {tid!r} is outside the configured terms",
-                                f"Use one of {list(ctx.config.term_ids)}, or add the term to district.yml"))
+        problems.append(problem(column, value, N_("term {value!r} is outside the configured terms"),
+                                N_("Use one of {allowed}, or add the term to district.yml"),
+                                value=tid, allowed=list(ctx.config.term_ids)))
         return None
     return tid
 
@@ -176,12 +210,12 @@ def check_text(value: Any, column: str, problems: list[Problem], *, what: str, r
                max_len: int = 2000) -> str | None:
     if is_missing(value):
         if required:
-            problems.append(Problem(column, value, f"{what} is required", f"Enter {what}"))
+            problems.append(problem(column, value, N_("{what} is required"), N_("Enter {what}"), what=what))
         return None
     text = str(value).strip()
     if len(text) > max_len:
-        problems.append(Problem(column, value[:40] + "...", f"{what} is longer than {max_len} characters",
-                                "Shorten the text"))
+        problems.append(problem(column, value[:40] + "...", N_("{what} is longer than {max_len} characters"),
+                                N_("Shorten the text"), what=what, max_len=max_len))
         return None
     return text
 

@@ -16,14 +16,17 @@ import ipywidgets as widgets
 import pandas as pd
 
 from ..exceptions import PartnerAnalysisError
-from ..forms.app import BANNER_CSS, ChooserApp, VoilaSettings, serve_notebook_app
+from ..forms.app import BANNER_CSS, ChooserApp, VoilaSettings, page_markers, serve_notebook_app
 from ..forms.widgets import FORM_CSS
 from ..i18n import N_, Translator
 
 __all__ = ["RecordsApp", "records_app", "serve_records_app", "records_notebook_path", "FORM_OPTIONS", "saved_banner"]
 
-#: the chooser's second question: label shown, form kind
-FORM_OPTIONS = (("Enter a check-in", "checkin"), ("Record an investment", "investment"), ("Set a goal", "goal"))
+#: the chooser's second question: label shown (English msgid, translated where shown), form kind
+FORM_OPTIONS = ((N_("Enter a check-in"), "checkin"), (N_("Record an investment"), "investment"),
+                (N_("Set a goal"), "goal"))
+#: the records app's heading (English msgid)
+RECORDS_HEADING = N_("Partnership records")
 
 NOTEBOOK = "notebooks/records_forms.ipynb"
 
@@ -64,6 +67,9 @@ class RecordsApp(ChooserApp):
         partner_id -> name, for headings and the partner choice.
     identity : Identity
         From the invitation link: the partnerships shown and who enters the records.
+    lang : str, optional
+        The page's language (``"es"``); default :func:`partner_analysis.i18n.choose_language` (the link's
+        ``?lang=``, the invitation's language, the browser's, English). The forms opened follow it.
 
     Attributes
     ----------
@@ -83,10 +89,13 @@ class RecordsApp(ChooserApp):
         ``(kind, record id)`` of every record submitted in this page.
     """
 
-    def __init__(self, store, ctx, partners: dict[str, str], identity):
+    def __init__(self, store, ctx, partners: dict[str, str], identity, *, lang: str | None = None):
+        from ..i18n import choose_language
         self.store = store
         self.ctx = ctx
         self.identity = identity
+        self.lang = lang or choose_language(invitation=identity.lang)
+        _ = Translator(self.lang)
         self.form = None
         self.saved: list[tuple[str, Any]] = []
         self.names = {pid: (partners.get(pid) or pid) for pid in identity.partners}
@@ -94,31 +103,33 @@ class RecordsApp(ChooserApp):
         self.partner = None
         if len(identity.partners) > 1:
             options = [(f"{name} ({pid})" if name != pid else pid, pid) for pid, name in self.names.items()]
-            self.partner = widgets.Dropdown(options=options, value=None, description="Partnership", style=wide)
+            # max_width: a long partnership name must not push the menu past a phone's screen
+            self.partner = widgets.Dropdown(options=options, value=None, description=_("Partnership"), style=wide,
+                                            layout=widgets.Layout(width="auto", max_width="100%"))
             self.partner.add_class("pa-q")
-        self.kind = widgets.RadioButtons(options=list(FORM_OPTIONS), value=None, description="What do you want to do?",
-                                         style=wide)
+        self.kind = widgets.RadioButtons(options=[(_(label), kind) for label, kind in FORM_OPTIONS], value=None,
+                                         description=_("What do you want to do?"), style=wide)
         self.kind.add_class("pa-q")
-        self.start_button = widgets.Button(description="Open the form", button_style="primary",
-                                           tooltip="Open the chosen form (resumes a saved draft)")
+        self.start_button = widgets.Button(description=_("Open the form"), button_style="primary",
+                                           tooltip=_("Open the chosen form (resumes a saved draft)"))
         self.start_button.on_click(self._start)
-        self.back_button = widgets.Button(description="Back to the choices",
-                                          tooltip="Choose another form; this form's answers stay saved")
+        self.back_button = widgets.Button(description=_("Back to the choices"),
+                                          tooltip=_("Choose another form; this form's answers stay saved"))
         self.back_button.on_click(self._back)
         self.status = widgets.HTML("")
         self.banner = widgets.HTML("")
         if self.partner is None:
             only = next(iter(self.names.values()))
-            heading = f"Partnership records: {only}"
+            heading = _("Partnership records: {partner}").format(partner=only)
             questions = [self.kind]
         else:
-            heading = "Partnership records"
+            heading = _(RECORDS_HEADING)
             questions = [self.partner, self.kind]
+        intro = _("Signed in by your invitation link as {name}. Choose what you want to record. Answers are saved "
+                  "as you go: opening the same form again brings back one you did not submit.")
         self.chooser = widgets.VBox([
-            widgets.HTML(f"<h1>{html.escape(heading)}</h1>"),
-            widgets.HTML(f"<p>Signed in by your invitation link as {html.escape(identity.display_name)}. Choose "
-                         "what you want to record. Answers are saved as you go: opening the same form again "
-                         "brings back one you did not submit.</p>"),
+            widgets.HTML(f"<h1>{html.escape(heading)}</h1>{page_markers(self.lang, RECORDS_HEADING)}"),
+            widgets.HTML(f"<p>{html.escape(intro.format(name=identity.display_name))}</p>"),
             *(_spaced(c) for c in questions), self.start_button, self.status,
         ])
         self.chooser.add_class("pa-form")
@@ -134,14 +145,18 @@ class RecordsApp(ChooserApp):
         return self.partner.value
 
     def _start(self, _button=None) -> None:
-        from ..i18n import language_from_query
         from .forms import checkin_form, goal_form, investment_form
+        _ = Translator(self.lang)
         partner_id = self.partner_id
-        if self._missing((("the partnership", partner_id), ("what you want to do", self.kind.value)),
-                         before="before opening the form"):
+        missing = {(True, True): _("Please choose the partnership and what you want to do before opening the form."),
+                   (True, False): _("Please choose the partnership before opening the form."),
+                   (False, True): _("Please choose what you want to do before opening the form.")}.get(
+            (not partner_id, not self.kind.value))
+        if missing:
+            self._error(missing)
             return
         kind = self.kind.value
-        lang = language_from_query()  # language hook: the link's ?lang= (English by default)
+        lang = self.lang
         self.banner.value = ""
 
         def saved(record_id, kind=kind):
@@ -153,10 +168,11 @@ class RecordsApp(ChooserApp):
             self.form = builders[kind](self.store, self.ctx, partner_id=partner_id, on_saved=saved,
                                        identity=self.identity, partner_name=self.names.get(partner_id), lang=lang)
         except PartnerAnalysisError as err:
-            self._error(f"The form could not be opened: {err}")
+            self._error(_("The form could not be opened: {error}").format(error=err))
             return
         except Exception as err:  # noqa: BLE001 - Voilà hides tracebacks; say something useful
-            self._error(f"The form could not be opened ({type(err).__name__}: {err}). Tell the coordinator.")
+            self._error(_("The form could not be opened ({error}). Tell the coordinator.")
+                        .format(error=f"{type(err).__name__}: {err}"))
             return
         self.status.value = ""
         self.form.submit_button.on_click(self._after_submit)
@@ -192,11 +208,13 @@ def saved_banner(kind: str, record_id: Any, partner: str, lang: str | None = Non
             f"{html.escape(body)} {html.escape(nxt)} {html.escape(again)}</p></div>")
 
 
-def _error_app(text: str) -> ChooserApp:
+def _error_app(text: str, lang: str | None = None) -> ChooserApp:
     # Shown in the page: under Voilà a raised error would only leave a blank screen.
-    box = widgets.HTML(f'<main><h1>Partnership records</h1><p class="pa-error" role="alert">Error: '
-                       f'{html.escape(text)}</p></main>')
+    _ = Translator(lang)
+    box = widgets.HTML(f'<main><h1>{html.escape(_(RECORDS_HEADING))}</h1><p class="pa-error" role="alert">'
+                       f'{html.escape(_("Error:"))} {html.escape(text)}</p></main>')
     app = ChooserApp()
+    app.lang = lang
     app.widget = widgets.VBox([box])
     app.form = None
     app.status = box
@@ -231,6 +249,7 @@ def records_app(db: str | os.PathLike | None = "", data_dir: str | os.PathLike |
     from ..config import load_config
     from ..exceptions import AccessDenied
     from ..forms.app import refused_app
+    from ..i18n import choose_language
     from ..store import Store
     from . import records_context
     data_dir = data_dir or os.environ.get("PA_DATA_DIR", "") or None
@@ -241,11 +260,15 @@ def records_app(db: str | os.PathLike | None = "", data_dir: str | os.PathLike |
         config = load_config(data_dir)
         names = _partner_names(store, data_dir)
     except AccessDenied as err:
-        return refused_app(err.reason, heading="Partnership records")
+        from ..access.invitations import invitation_language
+        return refused_app(err.reason, heading=RECORDS_HEADING,
+                           lang=choose_language(invitation=invitation_language(store, token)))
     except PartnerAnalysisError as err:
-        return _error_app(str(err))
+        return _error_app(str(err), choose_language())
     except Exception as err:  # noqa: BLE001 - e.g. an unreadable partners.parquet
-        return _error_app(f"The records could not be opened ({type(err).__name__}: {err}). Tell the coordinator.")
+        lang = choose_language()
+        return _error_app(Translator(lang)("The records could not be opened ({error}). Tell the coordinator.")
+                          .format(error=f"{type(err).__name__}: {err}"), lang)
     ctx = records_context(store, config, list(names) if names else None)
     return RecordsApp(store, ctx, names, identity)
 

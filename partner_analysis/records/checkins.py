@@ -18,6 +18,7 @@ old value of every changed field in the audit trail (:mod:`.audit`).
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Any, Iterable, Mapping
 
 import pandas as pd
@@ -25,8 +26,12 @@ from sqlalchemy import insert, select, update
 
 from ..config import DistrictConfig
 from ..exceptions import StoreError
+from ..i18n import N_
 from ._common import (PARTIES, Problem, RecordsContext, check_choice, check_partner, check_term, check_text,
-                      is_missing, now_utc, parse_timestamp, parse_date, raise_problems, term_order)
+                      is_missing, now_utc, parse_date, parse_timestamp, problem, raise_problems, term_order)
+
+#: what the discussion fields are called in messages (English msgids)
+_TEXT_WHAT = {"data_shared": N_("data shared"), "challenges": N_("challenges"), "adjustments": N_("adjustments")}
 
 __all__ = ["GOAL_STATUSES", "STATUS_LABELS", "check_checkin", "add_checkin", "read_checkin_tables",
            "set_action_done", "checkin_status", "checkin_compliance", "open_actions", "goals_at_risk",
@@ -83,14 +88,18 @@ def check_checkin(checkin: Mapping[str, Any], ctx: RecordsContext, *,
     if day is not None and term is not None:
         t = ctx.config.term(term)
         if not t.contains(day):
-            problems.append(Problem("date", checkin.get("date"),
-                                    f"date {day} is outside term {term} ({t.start} to {t.end})",
-                                    f"Correct the date or the term (the date falls in "
-                                    f"{getattr(ctx.config.term_for_date(day), 'id', 'no configured term')})"))
+            found = ctx.config.term_for_date(day)
+            problems.append(problem("date", checkin.get("date"),
+                                    N_("date {day} is outside term {term} ({start} to {end})"),
+                                    N_("Correct the date or the term (the date falls in {found})")
+                                    if found is not None else
+                                    N_("Correct the date or the term (the date falls in no configured term)"),
+                                    day=day, term=term, start=t.start, end=t.end,
+                                    found=getattr(found, "id", "")))
     out["date"] = day
     for col in ("data_shared", "challenges", "adjustments"):
-        out[col] = check_text(checkin.get(col), col, problems, what=col.replace("_", " "), required=False) or ""
-    out["entered_by"] = check_text(checkin.get("entered_by"), "entered_by", problems, what="who entered it")
+        out[col] = check_text(checkin.get(col), col, problems, what=_TEXT_WHAT[col], required=False) or ""
+    out["entered_by"] = check_text(checkin.get("entered_by"), "entered_by", problems, what=N_("who entered it"))
     out["entered_at"] = parse_timestamp(checkin.get("entered_at"), "entered_at", problems)
     if not is_missing(checkin.get("checkin_id")):
         out["checkin_id"] = str(checkin["checkin_id"]).strip()
@@ -98,13 +107,14 @@ def check_checkin(checkin: Mapping[str, Any], ctx: RecordsContext, *,
     attendees, seen = [], set()
     for i, a in enumerate(_as_list(checkin.get("attendees")), start=1):
         p: list[Problem] = []
-        name = check_text(a.get("name"), "name", p, what="the attendee's name")
-        side = check_choice(a.get("side"), "side", PARTIES, p, what="side")
-        role = check_text(a.get("role"), "role", p, what="the attendee's role", required=False) or ""
+        name = check_text(a.get("name"), "name", p, what=N_("the attendee's name"))
+        side = check_choice(a.get("side"), "side", PARTIES, p, what=N_("side"))
+        role = check_text(a.get("role"), "role", p, what=N_("the attendee's role"), required=False) or ""
         if name is not None and name in seen:
-            p.append(Problem("name", name, f"attendee {name!r} is listed twice", "List each person once"))
+            p.append(problem("name", name, N_("attendee {name!r} is listed twice"), N_("List each person once"),
+                             name=name))
         seen.add(name)
-        problems += [Problem(f"attendees[{i}].{q.column}", q.value, q.problem, q.fix) for q in p]
+        problems += [replace(q, column=f"attendees[{i}].{q.column}") for q in p]
         attendees.append({"name": name, "side": side, "role": role})
     out["attendees"] = attendees
 
@@ -112,39 +122,40 @@ def check_checkin(checkin: Mapping[str, Any], ctx: RecordsContext, *,
     reviews, seen = [], set()
     for i, r in enumerate(_as_list(checkin.get("goal_reviews")), start=1):
         p = []
-        gid = check_text(r.get("goal_id"), "goal_id", p, what="the goal id")
+        gid = check_text(r.get("goal_id"), "goal_id", p, what=N_("the goal id"))
         if gid is not None and known_goals is not None and gid not in known_goals:
-            p.append(Problem("goal_id", gid, f"unknown goal {gid!r} for this partner",
-                             f"Use one of {sorted(known_goals)}, or add the goal first"))
+            p.append(problem("goal_id", gid, N_("unknown goal {goal!r} for this partner"),
+                             N_("Use one of {allowed}, or add the goal first"), goal=gid, allowed=sorted(known_goals)))
         if gid is not None and gid in seen:
-            p.append(Problem("goal_id", gid, f"goal {gid!r} is reviewed twice", "Review each goal once"))
+            p.append(problem("goal_id", gid, N_("goal {goal!r} is reviewed twice"), N_("Review each goal once"),
+                             goal=gid))
         seen.add(gid)
-        status = check_choice(normalise_status(r.get("status")), "status", GOAL_STATUSES, p, what="goal status")
-        note = check_text(r.get("note"), "note", p, what="a note", required=False) or ""
-        problems += [Problem(f"goal_reviews[{i}].{q.column}", q.value, q.problem, q.fix) for q in p]
+        status = check_choice(normalise_status(r.get("status")), "status", GOAL_STATUSES, p, what=N_("goal status"))
+        note = check_text(r.get("note"), "note", p, what=N_("a note"), required=False) or ""
+        problems += [replace(q, column=f"goal_reviews[{i}].{q.column}") for q in p]
         reviews.append({"goal_id": gid, "status": status, "note": note})
     out["goal_reviews"] = reviews
 
     actions = []
     for i, a in enumerate(_as_list(checkin.get("action_items")), start=1):
         p = []
-        desc = check_text(a.get("description"), "description", p, what="a description of the action")
+        desc = check_text(a.get("description"), "description", p, what=N_("a description of the action"))
         owner = a.get("owner")
         if is_missing(owner):
-            p.append(Problem("owner", owner, "the action item has no owner",
-                             "Name the person responsible for the action"))
+            p.append(problem("owner", owner, N_("the action item has no owner"),
+                             N_("Name the person responsible for the action")))
             owner = None
         else:
             owner = str(owner).strip()
-        side = check_choice(a.get("side"), "side", PARTIES, p, what="side")
+        side = check_choice(a.get("side"), "side", PARTIES, p, what=N_("side"))
         due = parse_date(a.get("due_date"), "due_date", p)
         if due is not None and day is not None and due < day:
-            p.append(Problem("due_date", a.get("due_date"), f"due date {due} is before the check-in ({day})",
-                             "Set a due date on or after the check-in"))
+            p.append(problem("due_date", a.get("due_date"), N_("due date {due} is before the check-in ({day})"),
+                             N_("Set a due date on or after the check-in"), due=due, day=day))
         done = a.get("done", False)
         done = False if is_missing(done) else str(done).strip().lower() in ("true", "1", "yes", "y", "done")
         done_date = parse_date(a.get("done_date"), "done_date", p, required=False)
-        problems += [Problem(f"action_items[{i}].{q.column}", q.value, q.problem, q.fix) for q in p]
+        problems += [replace(q, column=f"action_items[{i}].{q.column}") for q in p]
         actions.append({"description": desc, "owner": owner, "side": side, "due_date": due, "done": done,
                         "done_date": done_date})
     out["action_items"] = actions

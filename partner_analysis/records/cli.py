@@ -54,7 +54,7 @@ def _cmd_export(args) -> int:
 def _cmd_records_app(args) -> int:
     from ..forms import serving_settings
     from .app import serve_records_app
-    return serve_records_app(args.db, data_dir=args.data_dir, settings=serving_settings(args))
+    return serve_records_app(args.db, data_dir=args.data_dir, settings=serving_settings(args, form="records"))
 
 
 def _add_records_app(subparsers) -> None:

@@ -166,12 +166,9 @@ def investment_fields(ctx: RecordsContext, *, partner_id: str | None = None, lan
     return fields
 
 
-def _field_problems(problems, rename: Callable[[str], str]) -> list[tuple[str, str]]:
-    out = []
-    for p in problems:
-        message = p.problem[0].upper() + p.problem[1:] + (f". {p.fix}" if p.fix else "")
-        out.append((rename(p.column), message))
-    return out
+def _field_problems(problems, rename: Callable[[str], str], lang: str | None = None) -> list[tuple[str, str]]:
+    """``(field, message)`` per record problem, the message in ``lang``."""
+    return [(rename(p.column), p.text(lang)) for p in problems]
 
 
 def investment_controller(store, ctx: RecordsContext, *, entered_by: str = "", partner_id: str | None = None,
@@ -197,7 +194,7 @@ def investment_controller(store, ctx: RecordsContext, *, entered_by: str = "", p
             row["entered_by"] = entered_by
         clean, problems = check_investment(row, ctx)
         if problems:
-            return _field_problems(problems, lambda c: c)
+            return _field_problems(problems, lambda c: c, lang)
         with store.transaction() as conn:
             entry_id = int(conn.execute(investments.insert().values(**clean)).inserted_primary_key[0])
             _drop_draft(conn, key)
@@ -355,7 +352,7 @@ def checkin_controller(store, ctx: RecordsContext, *, partner_id: str, entered_b
         rec, back = _checkin_record(answers, partner_id, goal_ids, attendee_slots, action_slots)
         clean, problems = check_checkin(rec, ctx, goal_ids=goal_ids)
         if problems:
-            return _field_problems(problems, lambda c: back.get(c, c if not re.match(r"\w+\[", c) else ""))
+            return _field_problems(problems, lambda c: back.get(c, c if not re.match(r"\w+\[", c) else ""), lang)
         with store.transaction() as conn:
             cid = write_checkin(conn, clean)
             _drop_draft(conn, key)
@@ -559,7 +556,7 @@ def goal_controller(store, ctx: RecordsContext, *, entered_by: str = "", partner
         clean, problems = check_goal(rec, ctx, kpi_ids=list(units), kpi_units=units)
         if problems:
             sub = answers.get("population") == "subgroup"
-            return _field_problems(problems, lambda c: "subgroup" if c == "population" and sub else c)
+            return _field_problems(problems, lambda c: "subgroup" if c == "population" and sub else c, lang)
         with store.transaction() as conn:
             gid = write_goal(conn, clean)
             _drop_draft(conn, key)

@@ -44,8 +44,9 @@ from sqlalchemy import insert, select
 
 from ..config import DistrictConfig
 from ..exceptions import StoreError
+from ..i18n import N_
 from ._common import (Problem, RecordsContext, check_choice, check_partner, check_term, check_text, is_missing,
-                      parse_number, parse_timestamp, raise_problems, term_order)
+                      parse_number, parse_timestamp, problem, raise_problems, term_order)
 from .checkins import latest_review_per_term
 
 __all__ = ["POPULATIONS", "SUBGROUP_PREFIX", "PROPORTION_UNITS", "check_goal", "add_goal", "read_goals",
@@ -87,6 +88,10 @@ def catalog_kpi_units() -> dict[str, str] | None:
         return None
 
 
+#: the goal's numbers as messages call them (English msgids)
+_SCALE_WHAT = {"baseline": N_("baseline"), "target": N_("target")}
+
+
 def _check_population(value: Any, problems: list[Problem]) -> str | None:
     if is_missing(value):
         return "participants"
@@ -94,28 +99,31 @@ def _check_population(value: Any, problems: list[Problem]) -> str | None:
     if v.startswith(SUBGROUP_PREFIX):
         name = v[len(SUBGROUP_PREFIX):].strip()
         if not name:
-            problems.append(Problem("population", value, "the subgroup has no name",
-                                    "Write the subgroup after 'subgroup:', e.g. subgroup:English learners"))
+            problems.append(problem("population", value, N_("the subgroup has no name"),
+                                    N_("Write the subgroup after 'subgroup:', e.g. subgroup:English learners")))
             return None
         if len(name) > SUBGROUP_MAX:
-            problems.append(Problem("population", value,
-                                    f"the subgroup name is longer than {SUBGROUP_MAX} characters",
-                                    "Shorten it, e.g. 'Students w/ disabilities' -> 'SWD'"))
+            problems.append(problem("population", value,
+                                    N_("the subgroup name is longer than {n} characters"),
+                                    N_("Shorten it, e.g. 'Students w/ disabilities' -> 'SWD'"), n=SUBGROUP_MAX))
             return None
         return SUBGROUP_PREFIX + name
-    return check_choice(v, "population", POPULATIONS, problems, what="population")
+    return check_choice(v, "population", POPULATIONS, problems, what=N_("population"))
 
 
 def _check_scale(value: float | None, column: str, raw: Any, unit: str | None, problems: list[Problem]) -> None:
     if value is None or unit is None:
         return
     if unit in PROPORTION_UNITS and not 0.0 <= value <= 1.0:
-        hint = f" ({value:g}% is {value / 100:g})" if 1.0 < value <= 100.0 else ""
-        problems.append(Problem(column, raw, f"the KPI is a {unit} between 0 and 1, found {value:g}",
-                                f"Enter the {column} as a proportion{hint}, e.g. 0.92 for 92%"))
+        fix = (N_("Enter the {what} as a proportion ({percent} is {share:g}), e.g. 0.92 for 92%")
+               if 1.0 < value <= 100.0 else N_("Enter the {what} as a proportion, e.g. 0.92 for 92%"))
+        problems.append(problem(column, raw, N_("the KPI is a {unit} between 0 and 1, found {value:g}"), fix,
+                                unit=unit, value=value, what=_SCALE_WHAT.get(column, column), percent=f"{value:g}%",
+                                share=value / 100))
     elif unit in _NON_NEGATIVE_UNITS and value < 0:
-        problems.append(Problem(column, raw, f"the KPI counts {unit} and cannot be negative, found {value:g}",
-                                f"Enter the {column} as zero or more {unit}"))
+        problems.append(problem(column, raw, N_("the KPI counts {unit} and cannot be negative, found {value:g}"),
+                                N_("Enter the {what} as zero or more {unit}"), unit=unit, value=value,
+                                what=_SCALE_WHAT.get(column, column)))
 
 
 def check_goal(goal: Mapping[str, Any], ctx: RecordsContext, *,
@@ -148,7 +156,7 @@ def check_goal(goal: Mapping[str, Any], ctx: RecordsContext, *,
     if not is_missing(goal.get("goal_id")):
         out["goal_id"] = str(goal["goal_id"]).strip()
     out["partner_id"] = check_partner(goal.get("partner_id"), ctx, problems)
-    out["description"] = check_text(goal.get("description"), "description", problems, what="a description")
+    out["description"] = check_text(goal.get("description"), "description", problems, what=N_("a description"))
     kpi = goal.get("kpi_id")
     if is_missing(kpi):
         out.update(kpi_id=None, population=None, baseline=None, target=None)
@@ -156,9 +164,9 @@ def check_goal(goal: Mapping[str, Any], ctx: RecordsContext, *,
         kpi = str(kpi).strip()
         known = None if kpi_ids is None else set(kpi_ids)
         if known is not None and kpi not in known:
-            problems.append(Problem("kpi_id", kpi, f"unknown KPI {kpi!r}",
-                                    f"Use one of the catalog's KPIs {sorted(known)}, or leave kpi_id empty for a "
-                                    "free-form goal"))
+            problems.append(problem("kpi_id", kpi, N_("unknown KPI {kpi!r}"),
+                                    N_("Use one of the catalog's KPIs {allowed}, or leave kpi_id empty for a "
+                                       "free-form goal"), kpi=kpi, allowed=sorted(known)))
         out["kpi_id"] = kpi
         out["population"] = _check_population(goal.get("population"), problems)
         out["baseline"] = parse_number(goal.get("baseline"), "baseline", problems, minimum=None)
@@ -167,19 +175,19 @@ def check_goal(goal: Mapping[str, Any], ctx: RecordsContext, *,
         for col in ("baseline", "target"):
             _check_scale(out[col], col, goal.get(col), unit, problems)
         if out["baseline"] is not None and out["target"] is not None and out["baseline"] == out["target"]:
-            problems.append(Problem("target", goal.get("target"), "the target equals the baseline",
-                                    "Set a target that differs from the baseline (higher or lower)"))
+            problems.append(problem("target", goal.get("target"), N_("the target equals the baseline"),
+                                    N_("Set a target that differs from the baseline (higher or lower)")))
     out["start_term"] = check_term(goal.get("start_term"), ctx, problems, column="start_term", required=False)
     out["due_term"] = check_term(goal.get("due_term"), ctx, problems, column="due_term")
     if out["start_term"] and out["due_term"]:
         order = term_order(ctx.config)
         if order.index(out["due_term"]) < order.index(out["start_term"]):
-            problems.append(Problem("due_term", goal.get("due_term"),
-                                    f"due term {out['due_term']} is before the start term {out['start_term']}",
-                                    "Swap or correct the terms"))
-    out["owner"] = check_text(goal.get("owner"), "owner", problems, what="the goal's owner", required=False,
+            problems.append(problem("due_term", goal.get("due_term"),
+                                    N_("due term {due} is before the start term {start}"),
+                                    N_("Swap or correct the terms"), due=out["due_term"], start=out["start_term"]))
+    out["owner"] = check_text(goal.get("owner"), "owner", problems, what=N_("the goal's owner"), required=False,
                               max_len=128)
-    out["entered_by"] = check_text(goal.get("entered_by"), "entered_by", problems, what="who entered it")
+    out["entered_by"] = check_text(goal.get("entered_by"), "entered_by", problems, what=N_("who entered it"))
     out["entered_at"] = parse_timestamp(goal.get("entered_at"), "entered_at", problems)
     if out["start_term"] is None and not problems:
         t = ctx.config.term_for_date(out["entered_at"].date())

@@ -46,8 +46,9 @@ from sqlalchemy import insert, select
 
 from ..config import DistrictConfig
 from ..exceptions import ConfigError, InputDataError
+from ..i18n import N_
 from ._common import (PARTIES, Problem, RecordsContext, check_choice, check_partner, check_term, check_text,
-                      is_missing, parse_timestamp, parse_number, raise_problems, term_order)
+                      is_missing, parse_number, parse_timestamp, problem, raise_problems, term_order)
 
 __all__ = ["CATEGORIES", "CATEGORY_LABELS", "TIME_UNITS", "Valuation", "check_investment", "add_investment",
            "read_investments", "value_investments", "balance_index", "balance_band", "investment_balance",
@@ -156,14 +157,15 @@ def check_investment(row: Mapping[str, Any], ctx: RecordsContext) -> tuple[dict,
     out: dict[str, Any] = {}
     out["partner_id"] = check_partner(row.get("partner_id"), ctx, problems)
     out["term"] = check_term(row.get("term"), ctx, problems)
-    out["party"] = check_choice(row.get("party"), "party", PARTIES, problems, what="party")
-    category = check_choice(row.get("category"), "category", CATEGORIES, problems, what="category")
+    out["party"] = check_choice(row.get("party"), "party", PARTIES, problems, what=N_("party"))
+    category = check_choice(row.get("category"), "category", CATEGORIES, problems, what=N_("category"))
     out["category"] = category
     unit = row.get("unit")
     if is_missing(unit) and category is not None and len(val.allowed_units(category)) == 1:
         unit = val.allowed_units(category)[0]
     if is_missing(unit):
-        problems.append(Problem("unit", unit, "a unit is required", f"Use one of {list(val.units)}"))
+        problems.append(problem("unit", unit, N_("a unit is required"), N_("Use one of {allowed}"),
+                                allowed=list(val.units)))
         out["unit"] = None
     else:
         u = str(unit).strip()
@@ -172,27 +174,31 @@ def check_investment(row: Mapping[str, Any], ctx: RecordsContext) -> tuple[dict,
         if u.upper() == val.currency:
             u = val.currency
         if u not in val.units:
-            problems.append(Problem("unit", unit, f"unknown unit {u!r}", f"Use one of {list(val.units)}"))
+            problems.append(problem("unit", unit, N_("unknown unit {unit!r}"), N_("Use one of {allowed}"), unit=u,
+                                    allowed=list(val.units)))
             u = None
         elif category is not None and u not in val.allowed_units(category):
-            problems.append(Problem("unit", unit, f"unit {u!r} does not fit category {category!r}",
-                                    f"Enter {category} in {list(val.allowed_units(category))}"))
+            problems.append(problem("unit", unit, N_("unit {unit!r} does not fit category {category!r}"),
+                                    N_("Enter {category} in {allowed}"), unit=u, category=category,
+                                    allowed=list(val.allowed_units(category))))
             u = None
         out["unit"] = u
     amount = parse_number(row.get("amount"), "amount", problems, minimum=0.0)
     if amount is not None and out.get("unit") == "fte" and amount > 10:
-        problems.append(Problem("amount", row.get("amount"), f"{amount:g} FTE in one entry is implausible",
-                                "Enter FTE as a fraction of one full-time person for the term (0.5 = half time)"))
+        problems.append(problem("amount", row.get("amount"), N_("{amount:g} FTE in one entry is implausible"),
+                                N_("Enter FTE as a fraction of one full-time person for the term (0.5 = half time)"),
+                                amount=amount))
         amount = None
     out["amount"] = amount
     role = row.get("role")
     out["role"] = None if is_missing(role) else str(role).strip()
     if out.get("unit") in TIME_UNITS and out["role"] is None:
-        problems.append(Problem("role", role, "staff time needs a role to be valued",
-                                f"Use one of {sorted(val.hourly_rates)} (others use the default rate)"))
-    out["description"] = check_text(row.get("description"), "description", problems, what="a description",
+        problems.append(problem("role", role, N_("staff time needs a role to be valued"),
+                                N_("Use one of {allowed} (others use the default rate)"),
+                                allowed=sorted(val.hourly_rates)))
+    out["description"] = check_text(row.get("description"), "description", problems, what=N_("a description"),
                                      required=False) or ""
-    out["entered_by"] = check_text(row.get("entered_by"), "entered_by", problems, what="who entered it")
+    out["entered_by"] = check_text(row.get("entered_by"), "entered_by", problems, what=N_("who entered it"))
     out["entered_at"] = parse_timestamp(row.get("entered_at"), "entered_at", problems)
     return out, problems
 
