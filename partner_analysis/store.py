@@ -43,6 +43,7 @@ __all__ = [
     "answer_audit",
     "Store",
     "resolve_db_url",
+    "mask_url",
     "default_store_path",
     "move_legacy_store",
     "STORE_FOLDER",
@@ -282,6 +283,14 @@ def _sqlite_counts(con) -> dict[str, int]:
     return {n: con.execute(f'SELECT count(*) FROM "{n}"').fetchone()[0] for n in names}
 
 
+def mask_url(url: str) -> str:
+    """``url`` with any password hidden (for messages and logs)."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - only for messages
+        return "<unparseable URL>"
+
+
 def _to_url(value: str | os.PathLike) -> str:
     text = str(value).strip()
     if "://" in text:
@@ -475,15 +484,7 @@ class Store:
     # -- plumbing ----------------------------------------------------------------------------------
 
     def _safe_url(self) -> str:
-        return self._mask(self.url)
-
-    @staticmethod
-    def _mask(url: str) -> str:
-        """The URL with any password hidden (for messages and logs)."""
-        try:
-            return sa.engine.make_url(url).render_as_string(hide_password=True)
-        except Exception:  # noqa: BLE001 - only for messages
-            return "<unparseable URL>"
+        return mask_url(self.url)
 
     def __repr__(self) -> str:
         return f"Store({self._safe_url()!r})"

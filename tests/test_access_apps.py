@@ -97,7 +97,7 @@ def test_district_coordinator_choice_cannot_be_forged_to_another_partner(store):
 
 def test_survey_app_for_partner_a_holds_nothing_of_partner_b_and_a_typed_name_is_only_an_answer(store):
     from partner_analysis.fit.instrument import default_instrument_path, read_instrument
-    from partner_analysis.forms.app import SurveyApp
+    from partner_analysis.fit.app import SurveyApp
     instrument = read_instrument(default_instrument_path())
     b = resolve_token(store, _token(store, "P02", form="survey", email="b@metro.example", name="Bo Lind",
                                     wave="w1"), form="survey")

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from partner_analysis.cli import main
 from partner_analysis.exceptions import StoreError
-from partner_analysis.forms.survey import survey_form
+from partner_analysis.fit.form import survey_form
 from partner_analysis.store import Store
 from test_store_concurrency import _open_fresh
 from test_survey_form import _fill_everything, _Instrument, _shipped_instrument

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from partner_analysis.exceptions import ConfigError
-from partner_analysis.forms.survey import instrument_fields, survey_form
+from partner_analysis.fit.form import instrument_fields, survey_form
 from partner_analysis.store import Store
 
 
@@ -283,7 +283,7 @@ def _invite(store, *, partner="P03", role="district", email="ana@district.exampl
 
 
 def test_app_by_invitation_reopens_submitted_answers_for_correction(db):
-    from partner_analysis.forms.app import SurveyApp
+    from partner_analysis.fit.app import SurveyApp
     store = Store(db)
     store.upsert_partnership("P03", "Metro College")
     _token, who = _invite(store)
@@ -313,7 +313,7 @@ def test_app_by_invitation_reopens_submitted_answers_for_correction(db):
 
 
 def test_app_role_comes_from_the_invitation(db):
-    from partner_analysis.forms.app import SurveyApp
+    from partner_analysis.fit.app import SurveyApp
     store = Store(db)
     _token, who = _invite(store, role="partner", email="li@college.example", name=None)
     app = SurveyApp(store, _Instrument(), who)
@@ -324,7 +324,7 @@ def test_app_role_comes_from_the_invitation(db):
 
 
 def test_survey_app_refuses_without_a_valid_link_and_shows_errors_in_the_page(tmp_path, monkeypatch):
-    from partner_analysis.forms.app import survey_app
+    from partner_analysis.fit.app import survey_app
     db = tmp_path / "r.sqlite"
     with Store(db) as store:
         store.upsert_partnership("P03", "Metro College")
@@ -400,8 +400,10 @@ def test_shipped_instrument_fills_and_submits(tmp_path, role):
 
 def test_voila_command_and_cli():
     from partner_analysis.cli import build_parser
-    from partner_analysis.forms.app import VoilaSettings, voila_command, voila_environment
-    cmd = voila_command(VoilaSettings(port=9123, cull_idle_timeout=600, max_kernels=7), config_dir="/cfg")
+    from partner_analysis.fit.app import survey_notebook_path
+    from partner_analysis.forms.voila import VoilaSettings, voila_command, voila_environment
+    cmd = voila_command(VoilaSettings(port=9123, cull_idle_timeout=600, max_kernels=7),
+                        notebook=survey_notebook_path(), config_dir="/cfg")
     assert cmd[3].endswith("fit_survey.ipynb")
     for flag in ("--no-browser", "--Voila.ip=127.0.0.1", "--port=9123", "--strip_sources=True",
                  "--template=pa_survey", "--MappingKernelManager.cull_idle_timeout=600",
@@ -429,7 +431,7 @@ def test_voila_command_and_cli():
 def test_notebook_runs_and_shows_the_app(tmp_path):
     import nbformat
     import papermill as pm
-    from partner_analysis.forms.app import survey_notebook_path
+    from partner_analysis.fit.app import survey_notebook_path
     _shipped_instrument()
     out = tmp_path / "out.ipynb"
     pm.execute_notebook(str(survey_notebook_path()), str(out), parameters={"db": str(tmp_path / "r.sqlite")},

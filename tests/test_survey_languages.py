@@ -9,7 +9,7 @@ import pytest
 
 from partner_analysis.fit.instrument import default_instrument_path, read_instrument
 from partner_analysis.fit.scoring import score_responses
-from partner_analysis.forms.survey import requested_language, survey_form, survey_page
+from partner_analysis.fit.form import requested_language, survey_form, survey_page
 from partner_analysis.store import Store
 
 

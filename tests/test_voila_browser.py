@@ -56,7 +56,7 @@ def _wait_for_port(port: int, proc: subprocess.Popen, log: Path, timeout: float 
 
 def _submit_other(store, instrument, who) -> int:
     """Partner B's respondent submits the survey through the library (their answers must never change)."""
-    from partner_analysis.forms.survey import survey_form
+    from partner_analysis.fit.form import survey_form
     form = survey_form(instrument, store, partner_id=who.partners[0], role=who.role, respondent=who.respondent,
                        wave=who.wave)
     for spec in form.controller.visible_fields():

@@ -1,7 +1,5 @@
-"""``partner-analysis survey ...`` verbs: validate, export, import-kobo, score (thin over partner_analysis.fit).
-
-``survey-app`` (the Voilà form) is added by the store+forms area in the marked place below.
-"""
+"""``partner-analysis survey ...`` verbs: validate, export, import-kobo, score, and ``survey-app`` (the Voilà form),
+thin over :mod:`partner_analysis.fit`."""
 from __future__ import annotations
 
 import argparse
@@ -161,7 +159,28 @@ def add_parsers(subparsers) -> None:
                                                           "reliability.csv here")
     p.set_defaults(func=_cmd_score)
 
-    # -- survey-app (owner: store+forms helper) -------------------------------------------------
-    from ..forms import add_survey_app_parser
-    add_survey_app_parser(subparsers)
-    # ---------------------------------------------------------------------------------------------
+    _add_survey_app_parser(subparsers)
+
+
+def _cmd_survey_app(args) -> int:
+    from ..forms.voila import serving_settings
+    from ..store import resolve_db_url
+    from .app import serve_survey_app
+    db = args.db
+    if not db and args.data_dir:
+        db = resolve_db_url(None, data_dir=args.data_dir)
+    return serve_survey_app(db, instrument=args.instrument, settings=serving_settings(args))
+
+
+def _add_survey_app_parser(subparsers) -> None:
+    """Add ``partner-analysis survey-app [--db URL] [--port N]``."""
+    from ..forms.voila import add_serving_args
+    p = subparsers.add_parser(
+        "survey-app", help="serve the fit-survey form with Voila (invitation links only)",
+        description="Serve notebooks/fit_survey.ipynb with Voila (code hidden, no browser opened, idle kernels "
+                    "culled). Only invitation links (`partner-analysis invite create`) open it: each opens that "
+                    "respondent's own survey; answers are saved on every change to the records store.")
+    add_store_args(p)
+    add_serving_args(p, port=8866)
+    p.add_argument("--instrument", default=None, help="instrument workbook (default: surveys/partner_fit_v1.xlsx)")
+    p.set_defaults(func=_cmd_survey_app)

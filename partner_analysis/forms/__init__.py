@@ -1,69 +1,7 @@
-"""Reusable forms: pure form logic (:mod:`.engine`), an ipywidgets view (:mod:`.widgets`), the fit
-survey form (:mod:`.survey`) and the Voilà app around it (:mod:`.app`).
+"""Reusable widget forms: pure form logic (:mod:`.engine`), an ipywidgets view (:mod:`.widgets`) and serving
+form apps with Voilà (:mod:`.voila`).
 
-Names are imported lazily so that ``forms.engine`` stays usable without ipywidgets loaded.
+The fit survey's form and app live in :mod:`partner_analysis.fit.form` and :mod:`partner_analysis.fit.app`,
+the records forms in :mod:`partner_analysis.records.forms`. Import from the submodules:
+``forms.engine`` stays usable without ipywidgets loaded, so this package imports nothing.
 """
-from __future__ import annotations
-
-import importlib
-
-__all__ = ["FieldSpec", "FormController", "Progress", "WidgetForm", "survey_form", "survey_app",
-           "add_survey_app_parser", "add_serving_args", "serving_settings"]
-
-_WHERE = {
-    "FieldSpec": "engine",
-    "FormController": "engine",
-    "Progress": "engine",
-    "WidgetForm": "widgets",
-    "survey_form": "survey",
-    "survey_app": "app",
-}
-
-
-def __getattr__(name: str):
-    if name in _WHERE:
-        return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def _cmd_survey_app(args) -> int:
-    from .app import VoilaSettings, serve_survey_app
-    db = args.db
-    if not db and args.data_dir:
-        from ..store import resolve_db_url
-        db = resolve_db_url(None, data_dir=args.data_dir)
-    return serve_survey_app(db, instrument=args.instrument, settings=serving_settings(args))
-
-
-def add_serving_args(p, *, port: int) -> None:
-    """The serving options of ``survey-app`` and ``records-app`` (address, allowed hosts, kernels)."""
-    p.add_argument("--port", type=int, default=port, help=f"port (default {port})")
-    p.add_argument("--ip", default="127.0.0.1",
-                   help="address to listen on (default 127.0.0.1: behind a reverse proxy on this machine)")
-    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
-                   help="a Host name to answer to besides localhost, e.g. the public name the HTTPS reverse "
-                        "proxy serves (repeatable; any other Host header is refused with 403)")
-    p.add_argument("--max-kernels", type=int, default=40, help="most forms open at once (default 40)")
-    p.add_argument("--cull-idle-timeout", type=int, default=1800,
-                   help="seconds before an idle form's kernel is stopped (default 1800; answers are autosaved)")
-
-
-def serving_settings(args):
-    """:class:`~partner_analysis.forms.app.VoilaSettings` from :func:`add_serving_args`' options."""
-    from .app import VoilaSettings
-    return VoilaSettings(port=args.port, ip=args.ip, cull_idle_timeout=args.cull_idle_timeout,
-                         allowed_hosts=tuple(args.allow_host), max_kernels=args.max_kernels)
-
-
-def add_survey_app_parser(subparsers) -> None:
-    """Add ``partner-analysis survey-app [--db URL] [--port N]`` (called from ``fit/cli.py``)."""
-    p = subparsers.add_parser(
-        "survey-app", help="serve the fit-survey form with Voila (invitation links only)",
-        description="Serve notebooks/fit_survey.ipynb with Voila (code hidden, no browser opened, idle kernels "
-                    "culled). Only invitation links (`partner-analysis invite create`) open it: each opens that "
-                    "respondent's own survey; answers are saved on every change to the records store.")
-    from ..cliargs import add_store_args
-    add_store_args(p)
-    add_serving_args(p, port=8866)
-    p.add_argument("--instrument", default=None, help="instrument workbook (default: surveys/partner_fit_v1.xlsx)")
-    p.set_defaults(func=_cmd_survey_app)

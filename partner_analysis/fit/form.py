@@ -27,8 +27,8 @@ import ipywidgets as widgets
 from ..exceptions import StoreError
 from ..i18n import N_, Translator, language_from_query
 from ..store import Store
-from .engine import FieldSpec, FormController
-from .widgets import WidgetForm
+from ..forms.engine import FieldSpec, FormController
+from ..forms.widgets import WidgetForm
 
 __all__ = ["survey_form", "survey_page", "SurveyPage", "instrument_fields", "language_switcher",
            "requested_language", "KIND_OF_TYPE", "REASON_LABEL"]
