@@ -19,6 +19,7 @@ from traitlets import TraitError
 from partner_analysis.access import create_invitation, resolve_token
 from partner_analysis.exceptions import AccessDenied
 from partner_analysis.store import Store
+from partner_analysis.fit import responses
 
 B_NAME = "Metro College"
 
@@ -104,7 +105,7 @@ def test_survey_app_for_partner_a_holds_nothing_of_partner_b_and_a_typed_name_is
     b_app = SurveyApp(store, instrument, b)
     b_app.form.inputs["organisation"].value = "Metro private answer"
     b_rid = b_app.form.response_id
-    b_before = (store.response(b_rid), store.get_answers(b_rid))
+    b_before = (responses.response(store, b_rid), responses.get_answers(store, b_rid))
     widgets.Widget.close_all()
 
     a = resolve_token(store, _token(store, "P01", form="survey", role="district", email="ana@district.org",
@@ -116,9 +117,9 @@ def test_survey_app_for_partner_a_holds_nothing_of_partner_b_and_a_typed_name_is
     # a client sets the name box to partner B's respondent: an answer changes, nobody's identity does
     app.form.inputs["respondent_name"].set_state({"value": "Bo Lind"})
     a_rid = app.form.response_id
-    assert store.get_answers(a_rid)["respondent_name"] == "Bo Lind"
-    assert store.response(a_rid)["respondent"] == a.respondent != b.respondent
-    assert (store.response(b_rid), store.get_answers(b_rid)) == b_before
+    assert responses.get_answers(store, a_rid)["respondent_name"] == "Bo Lind"
+    assert responses.response(store, a_rid)["respondent"] == a.respondent != b.respondent
+    assert (responses.response(store, b_rid), responses.get_answers(store, b_rid)) == b_before
     # identity cannot be asked for another partnership
     with pytest.raises(AccessDenied):
         a.require("P02")

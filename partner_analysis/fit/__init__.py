@@ -18,6 +18,7 @@ from .gaps import (comments, discussion_prompts, gap_alt_text, gap_chart_frame, 
 from .instrument import (Band, Choice, GapThresholds, Instrument, Item, check_version_increases,
                          default_instrument_path, read_instrument, write_plain_xlsform)
 from .scoring import fit_index, item_scores, score_responses, side_scores
+from . import responses
 
 __all__ = ["Band", "Choice", "GapThresholds", "Instrument", "Item", "check_version_increases",
            "default_instrument_path", "read_instrument", "write_plain_xlsform", "item_scores", "score_responses",
@@ -40,7 +41,7 @@ def instrument_for_version(store: Any, form_id: str, version: str, *, default: I
     default = default or read_instrument(pyxform_check=False)
     if default.form_id == form_id and default.version == str(version):
         return default
-    frame = store.instruments_frame()
+    frame = responses.instruments_frame(store)
     hit = frame[(frame["form_id"] == form_id) & (frame["version"].astype(str) == str(version))]
     for path in hit.get("source_path", pd.Series(dtype=object)).dropna():
         if Path(path).is_file():
@@ -75,11 +76,11 @@ def load_answers(store: Any, partner_id: str | None = None, *, wave: str | None 
     Returns
     -------
     (DataFrame, Instrument)
-        The answers (as :meth:`Store.answers_long`; empty when there are none) and the matching
+        The answers (as :func:`~partner_analysis.fit.responses.answers_long`; empty when there are none) and the matching
         instrument. When one wave was answered on two versions, the newest version's answers.
     """
     instrument = instrument or read_instrument(pyxform_check=False)
-    answers = store.answers_long(form_id=instrument.form_id,
+    answers = responses.answers_long(store, form_id=instrument.form_id,
                                  partner_id=None if partner_id is None else str(partner_id))
     wave = wave if wave is not None else latest_wave(answers)
     answers = answers[answers["wave"] == wave] if wave is not None else answers
@@ -99,7 +100,7 @@ def pooled_reliability(store: Any, instrument: Instrument | None = None, *, min_
     All partnerships, both sides and all waves pool (``docs/methods.md#reliability-and-agreement``); see ``reliability`` for columns.
     """
     instrument = instrument or read_instrument(pyxform_check=False)
-    answers = store.answers_long(form_id=instrument.form_id)
+    answers = responses.answers_long(store, form_id=instrument.form_id)
     answers = answers[answers["version"].astype(str) == instrument.version]
     return reliability(answers, instrument, min_n=min_n)
 

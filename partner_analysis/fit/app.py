@@ -18,6 +18,7 @@ from ..forms.widgets import FORM_CSS
 from ..i18n import Translator
 from ..store import Store
 from .form import survey_page
+from . import responses
 
 __all__ = ["SurveyApp", "survey_app", "load_instrument", "serve_survey_app", "survey_notebook_path",
            "partner_name", "confirmation_banner", "NAME_ITEM"]
@@ -108,13 +109,13 @@ class SurveyApp(ChooserApp):
             return
         form_id, version = str(self.instrument.form_id), str(self.instrument.version)
         wave = who.wave or "annual"
-        if self.store.find_submitted(form_id, version, self.partner_id, who.role, who.respondent,
+        if responses.find_submitted(self.store, form_id, version, self.partner_id, who.role, who.respondent,
                                      wave=wave) is not None:
             return
-        self.store.register_instrument(self.instrument)
-        rid = self.store.open_response(form_id, version, self.partner_id, who.role, who.respondent, wave=wave)
-        if NAME_ITEM not in self.store.get_answers(rid):
-            self.store.save_answer(rid, NAME_ITEM, who.name)
+        responses.register_instrument(self.store, self.instrument)
+        rid = responses.open_response(self.store, form_id, version, self.partner_id, who.role, who.respondent, wave=wave)
+        if NAME_ITEM not in responses.get_answers(self.store, rid):
+            responses.save_answer(self.store, rid, NAME_ITEM, who.name)
 
     def _after_submit(self, _button=None) -> None:
         if self.form is None or not self.form.controller.submitted:

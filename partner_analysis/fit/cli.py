@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..cliargs import add_action_group, add_store_args
+from . import responses
 
 __all__ = ["add_parsers"]
 
@@ -77,7 +78,7 @@ def _cmd_score(args) -> int:
     from .scoring import score_responses
     inst = _instrument(args.instrument)
     store = _store(args, create=False)
-    answers = store.answers_long(form_id=inst.form_id, partner_id=args.partner_id, wave=args.wave)
+    answers = responses.answers_long(store, form_id=inst.form_id, partner_id=args.partner_id, wave=args.wave)
     answers = answers[answers["version"].astype(str) == inst.version]
     if answers.empty:
         print(f"no submitted answers to '{inst.form_id}' version {inst.version}"

@@ -29,6 +29,7 @@ from ..csvcells import write_csv
 from ..csvread import read_csv_strings
 from ..exceptions import InputDataError
 from .instrument import Instrument, _cell_text
+from . import responses
 
 __all__ = ["export_answers", "read_kobo_csv", "import_kobo", "KoboImport", "KOBO_META", "ODK_META"]
 
@@ -82,13 +83,13 @@ def export_answers(store: Any, out: str | Path, *, instrument: Instrument, partn
         raise InputDataError("the output exists and is not a folder", path=out,
                              fix="Pass a folder (a new one is created)")
     out.mkdir(parents=True, exist_ok=True)
-    long = store.answers_long(form_id=instrument.form_id, partner_id=partner_id, status=status, wave=wave)
+    long = responses.answers_long(store, form_id=instrument.form_id, partner_id=partner_id, status=status, wave=wave)
     long = long.assign(value=long["value"].map(_flat))
     paths = {kind: safe_child(out, name) for kind, name in (
         ("long", "answers_long.csv"), ("wide", "answers_wide.csv"), ("scores", "dimension_scores.csv"),
         ("gaps", "gap_report.csv"))}
     write_csv(long, paths["long"])
-    wide = store.answers_wide(form_id=instrument.form_id, partner_id=partner_id, status=status, wave=wave)
+    wide = responses.answers_wide(store, form_id=instrument.form_id, partner_id=partner_id, status=status, wave=wave)
     meta = [c for c in wide.columns if c in ("response_id", "form_id", "version", "partner_id", "role",
                                               "respondent", "wave", "status", "submitted_at")]
     order = meta + [it.name for it in instrument.items if it.name in wide.columns] + \
@@ -377,17 +378,17 @@ def import_kobo(store: Any, path: str | Path, instrument: Instrument, *, partner
             partners = known["partner_id"].astype(str)
     answers = read_kobo_csv(path, instrument, partner_id=partner_id, role=role, partner_column=partner_column,
                             role_column=role_column, partners=partners, ignore_columns=ignore_columns)
-    store.register_instrument(instrument, instrument.path)
+    responses.register_instrument(store, instrument, instrument.path)
     created, skipped = [], 0
     for submission, grp in answers.groupby("submission", sort=False):
         pid, rl = grp["partner_id"].iloc[0], grp["role"].iloc[0]
         token = f"kobo:{instrument.form_id}:{submission}"
-        rid = store.open_response(instrument.form_id, instrument.version, pid, rl, f"kobo-{submission}", wave=wave,
+        rid = responses.open_response(store, instrument.form_id, instrument.version, pid, rl, f"kobo-{submission}", wave=wave,
                                   client_token=token)
-        if store.response(rid)["status"] == "submitted":
+        if responses.response(store, rid)["status"] == "submitted":
             skipped += 1
             continue
-        store.submit(rid, dict(zip(grp["item"], grp["value"])))
+        responses.submit(store, rid, dict(zip(grp["item"], grp["value"])))
         when = grp["submitted_at"].iloc[0]
         if pd.notna(when):
             _keep_submission_time(store, rid, when.to_pydatetime())
@@ -397,8 +398,8 @@ def import_kobo(store: Any, path: str | Path, instrument: Instrument, *, partner
 
 def _keep_submission_time(store: Any, response_id: int, when) -> None:
     """Record when the respondent submitted (Kobo/ODK), not when the file was imported."""
-    # TODO(issue 10): a `submitted_at=` argument of Store.submit would make this part of the submit transaction
-    from ..store import response_sets
+    # TODO(issue 10): a `submitted_at=` argument of responses.submit would make this part of the submit transaction
+    from .tables import response_sets
     with store.transaction() as conn:
         conn.execute(response_sets.update().where(response_sets.c.id == int(response_id))
                      .values(submitted_at=when))

@@ -302,7 +302,7 @@ class Instrument:
         return None
 
     def validate_answers(self, answers: Mapping[str, Any], role: str | None = None) -> list[tuple[str, str]]:
-        """All problems of a response as ``(item, message)`` pairs (for ``Store.submit(validator=...)``).
+        """All problems of a response as ``(item, message)`` pairs (for ``responses.submit(validator=...)``).
 
         Answers to questions hidden by skip logic are ignored (the form clears them).
         """

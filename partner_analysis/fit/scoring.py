@@ -51,7 +51,7 @@ def _prepare(answers_long: pd.DataFrame, instrument: Instrument) -> pd.DataFrame
     missing = [c for c in _REQUIRED if c not in answers_long.columns]
     if missing:
         raise ScoringError(f"answers are missing column(s) {missing}; found {list(answers_long.columns)}. "
-                           "Pass Store.answers_long() or a frame with response_id, role, item, value")
+                           "Pass fit.responses.answers_long(store) or a frame with response_id, role, item, value")
     data = answers_long.copy()
     defaults = {"form_id": instrument.form_id, "version": instrument.version, "partner_id": "",
                 "wave": "annual"}
@@ -94,7 +94,7 @@ def item_scores(answers_long: pd.DataFrame, instrument: Instrument) -> pd.DataFr
     answers_long : DataFrame
         One row per response × item: ``response_id``, ``role`` ("district"/"partner"), ``item``,
         ``value`` (choice name), optionally ``form_id``, ``version``, ``partner_id``,
-        ``respondent``, ``wave`` (e.g. from :meth:`Store.answers_long`).
+        ``respondent``, ``wave`` (e.g. from :func:`~partner_analysis.fit.responses.answers_long`).
     instrument : Instrument
 
     Returns
