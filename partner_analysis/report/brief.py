@@ -30,6 +30,7 @@ from typing import Sequence
 import pandas as pd
 
 from .. import privacy
+from .._io import write_atomic
 from ._html import esc, missing, section
 from ..exceptions import InputDataError
 from .bundle import Bundle, headline_kpis, load_bundle
@@ -566,7 +567,6 @@ def write_brief(out_dir: str | Path, *, rows: Sequence[dict], term: str, lang: s
     HtmlCheckError
         When the page breaks an accessibility or privacy rule of :func:`~.html.check_html`.
     """
-    from .batch import _write_atomic
     from .html import HtmlCheckError, check_html
 
     out_dir = Path(out_dir)
@@ -578,5 +578,5 @@ def write_brief(out_dir: str | Path, *, rows: Sequence[dict], term: str, lang: s
     if problems:
         raise HtmlCheckError(problems, title="community brief")
     path = out_dir / BRIEF_FILE
-    _write_atomic(path, text)
+    write_atomic(path, text)
     return path

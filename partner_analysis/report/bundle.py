@@ -31,7 +31,6 @@ import importlib.util
 import json
 import math
 import os
-import tempfile
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +40,7 @@ import numpy as np
 import pandas as pd
 
 from .. import privacy
+from .._io import write_atomic
 from ..exceptions import ConfigError, InputDataError, PartnerAnalysisError
 
 __all__ = ["BundleInfo", "Bundle", "DisclosureError", "build_bundles", "load_bundle", "guard_table",
@@ -217,27 +217,6 @@ def guard_table(name: str, frame: pd.DataFrame, *, min_group_n: int,
 
 
 # -- writing -------------------------------------------------------------------------------------
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _umask()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; bundles are read by the report kernel's user
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
 
 def _table_bytes(frame: pd.DataFrame) -> bytes:
     return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
@@ -672,7 +651,7 @@ def _write_bundle(folder: Path, meta: dict, tables: Mapping[str, pd.DataFrame], 
         frame = guard_table(name, _clean(frame), min_group_n=k, student_ids=student_ids)
         data = _table_bytes(frame)
         digest = hashlib.sha256(data).hexdigest()
-        _write_atomic(folder / f"{name}.csv", data)
+        write_atomic(folder / f"{name}.csv", data)
         hashes[name] = (digest, int(len(frame)))
         entries[name] = {"file": f"{name}.csv", "sha256": digest, "rows": int(len(frame)),
                          "dtypes": _dtypes(frame)}
@@ -681,9 +660,9 @@ def _write_bundle(folder: Path, meta: dict, tables: Mapping[str, pd.DataFrame], 
         # what the report prints, cell by cell, for the ledger and the differencing guard; it holds exact group
         # sizes (private, like the whole bundle) and is never rendered, so it skips the count guard
         data = _table_bytes(cells)
-        _write_atomic(folder / CELLS_FILE, data)
+        write_atomic(folder / CELLS_FILE, data)
         meta["cells"] = {"file": CELLS_FILE, "sha256": hashlib.sha256(data).hexdigest(), "rows": int(len(cells))}
-    _write_atomic(folder / BUNDLE_MANIFEST, json.dumps(meta, indent=2, default=str).encode("utf-8"))
+    write_atomic(folder / BUNDLE_MANIFEST, json.dumps(meta, indent=2, default=str).encode("utf-8"))
     return hashes
 
 
