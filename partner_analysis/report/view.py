@@ -6,6 +6,8 @@ directly; the ``show_*`` functions only display.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import pandas as pd
 
 from .. import privacy
@@ -259,16 +261,21 @@ def notes_html(bundle: Bundle) -> str:
     return section(T._("Methods note"), body, id="notes")
 
 
-def show_title(bundle: Bundle) -> None:
-    _display_html(title_html(bundle))
+def _shows(render: Callable[[Bundle], str], what: str) -> Callable[[Bundle], None]:
+    """A ``show_*`` function: displays ``render(bundle)`` (the HTML of one part of the report) in the notebook."""
+    def show(bundle: Bundle) -> None:
+        _display_html(render(bundle))
+    show.__doc__ = f"Display {what} of the partner report in the notebook."
+    return show
 
 
-def show_board(bundle: Bundle) -> None:
-    _display_html(render_board(bundle))
-
-
-def show_story(bundle: Bundle) -> None:
-    _display_html(render_story(bundle))
+show_title = _shows(title_html, "the title block")
+show_board = _shows(render_board, "the board (page 1)")
+show_story = _shows(render_story, "the story")
+show_investments = _shows(investments_html, "the investments section")
+show_checkins = _shows(checkins_html, "the check-ins section")
+show_goals = _shows(goals_html, "the goals section")
+show_notes = _shows(notes_html, "the methods note")
 
 
 def show_outcomes(bundle: Bundle) -> None:
@@ -328,10 +335,7 @@ def _show_fit_chart(bundle: Bundle) -> None:
     dims = bundle.table("fit_dimensions")
     if dims is None or not len(dims) or dims[["district_mean", "partner_mean"]].isna().all().all():
         return
-    try:
-        from .. import plots
-    except ImportError:
-        return
+    from .. import plots
     from .charts import show_chart
     label = dims["dimension_label"] if "dimension_label" in dims.columns else dims["dimension"]
     long = pd.concat([
@@ -358,19 +362,3 @@ def show_fit(bundle: Bundle) -> None:
     _display_html(fit_html(bundle))
     if bundle.has("fit"):
         _show_fit_chart(bundle)
-
-
-def show_investments(bundle: Bundle) -> None:
-    _display_html(investments_html(bundle))
-
-
-def show_checkins(bundle: Bundle) -> None:
-    _display_html(checkins_html(bundle))
-
-
-def show_goals(bundle: Bundle) -> None:
-    _display_html(goals_html(bundle))
-
-
-def show_notes(bundle: Bundle) -> None:
-    _display_html(notes_html(bundle))
