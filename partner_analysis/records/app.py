@@ -232,7 +232,7 @@ def records_app(db: str | os.PathLike | None = "", data_dir: str | os.PathLike |
     from ..exceptions import AccessDenied
     from ..forms.voila import refused_app
     from ..store import Store
-    from . import records_context
+    from ._common import records_context
     data_dir = data_dir or os.environ.get("PA_DATA_DIR", "") or None
     token = token_from_query() if token is None else token
     try:

@@ -26,8 +26,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-import importlib
-import importlib.util
 import json
 import math
 import os
@@ -550,30 +548,19 @@ def open_records_store(data_dir: str | Path, db=None) -> Any:
 
 
 def _open_store(data_dir: Path, db) -> Any:
-    if importlib.util.find_spec("partner_analysis.store") is None:
-        return None
-    store_mod = importlib.import_module("partner_analysis.store")
-    if db is None and not os.environ.get("PA_DB_URL") and not store_mod.default_store_path(data_dir).exists():
+    from ..store import Store, StoreSchemaError, default_store_path, resolve_db_url
+    if db is None and not os.environ.get("PA_DB_URL") and not default_store_path(data_dir).exists():
         return None
     if db is not None and str(db).strip():
         # An explicit --db that is not a store is a typo: say so (StoreError) instead of reporting
         # "no records yet" for every partner, and never create an empty store while reading.
-        return store_mod.Store(store_mod.resolve_db_url(db, data_dir=data_dir), create=False)
+        return Store(resolve_db_url(db, data_dir=data_dir), create=False)
     try:
-        return store_mod.Store(store_mod.resolve_db_url(db, data_dir=data_dir), create=False)
-    except store_mod.StoreSchemaError:
+        return Store(resolve_db_url(db, data_dir=data_dir), create=False)
+    except StoreSchemaError:
         raise       # a store at another schema version holds records: say "db upgrade", never "no records"
     except Exception:  # noqa: BLE001 - an unreadable default store means "not yet recorded", not a failed batch
         return None
-
-
-def _area_summary(module: str, store, *args, **kwargs) -> dict[str, pd.DataFrame] | None:
-    if store is None or importlib.util.find_spec(module) is None:
-        return None
-    fn = getattr(importlib.import_module(module), "summary_for_bundle", None)
-    if fn is None:
-        return None
-    return fn(store, *args, **kwargs)
 
 
 def _board_row(meta: dict, tables: Mapping[str, pd.DataFrame]) -> dict:
@@ -742,6 +729,8 @@ def build_bundles(data_dir: str | Path, *, term: str, partners: Iterable[str] | 
 
     kpi, kpi_errors = _kpi_all(dataset, term=term, partners=wanted, profile=prof)
     store = _open_store(data_dir, db)
+    from ..fit.results import summary_for_bundle as fit_summary        # the areas' report aggregates
+    from ..records.summary import summary_for_bundle as records_summary
     earlier = privacy.ReleaseLedger(Path(ledger) if ledger is not None else default_ledger(out))
     released_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -764,15 +753,15 @@ def build_bundles(data_dir: str | Path, *, term: str, partners: Iterable[str] | 
                 parts["kpi"] = "recorded"
             else:
                 parts["kpi"] = "not_recorded"
-            fit = _area_summary("partner_analysis.fit", store, pid)
+            fit = None if store is None else fit_summary(store, pid)
             if fit:
                 tables.update({n: fit[n] for n in PARTS["fit"] if n in fit})
             parts["fit"] = "recorded" if fit and "fit_overall" in fit and len(fit["fit_overall"]) else "not_recorded"
             # Records need the partner's full comparison rows (ids, terms) for goal attainment; this stays
             # inside the boundary and only the records' own aggregates are written.
             mine = None if kpi is None else kpi[kpi["partner_id"].astype(str) == pid]
-            rec = _area_summary("partner_analysis.records", store, config, term=term, partner_id=pid,
-                                kpi_table=mine)
+            rec = None if store is None else records_summary(store, config, term=term, partner_id=pid,
+                                                             kpi_table=mine)
             if rec and "goals" in rec:
                 allrow = tables["participation"]
                 allrow = allrow[allrow["program_id"] == "all"]
