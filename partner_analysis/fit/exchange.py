@@ -28,7 +28,7 @@ from .._paths import ID_RULE, is_identifier, safe_child, shorten
 from ..csvcells import write_csv
 from ..csvread import read_csv_strings
 from ..exceptions import InputDataError
-from .instrument import Instrument, _cell_text
+from .instrument import Instrument, cell_text
 from . import responses
 
 __all__ = ["export_answers", "read_kobo_csv", "import_kobo", "KoboImport", "KOBO_META", "ODK_META"]
@@ -249,8 +249,8 @@ def read_kobo_csv(path: str | Path, instrument: Instrument, *, partner_id: str |
     records = []
     for idx, row in raw.iterrows():
         csv_row = int(idx) + 2  # header is row 1
-        pid = partner_id if partner_id is not None else _cell_text(row.get(partner_col, "") if partner_col else "")
-        rl = role if role is not None else _cell_text(row.get(role_col, "") if role_col else "").lower()
+        pid = partner_id if partner_id is not None else cell_text(row.get(partner_col, "") if partner_col else "")
+        rl = role if role is not None else cell_text(row.get(role_col, "") if role_col else "").lower()
         if not pid:
             raise InputDataError("partner_id is missing", path=path, row=csv_row, column=partner_column,
                                  fix="Pass --partner-id, or add a partner_id column (a hidden field) to the form")
@@ -270,31 +270,31 @@ def read_kobo_csv(path: str | Path, instrument: Instrument, *, partner_id: str |
             raise InputDataError(f"role must be district or partner, found {rl!r}", path=path, row=csv_row,
                                  column=role_column, value=rl,
                                  fix="Pass --role, or add a role column with district/partner")
-        submission = _cell_text(row[uuid_col]).removeprefix("uuid:") if uuid_col else f"{path.name}:{csv_row}"
+        submission = cell_text(row[uuid_col]).removeprefix("uuid:") if uuid_col else f"{path.name}:{csv_row}"
         if not submission:
             raise InputDataError("the submission id is empty", path=path, row=csv_row, column=uuid_col,
                                  fix="Export with the _uuid / instanceID column, which identifies each submission")
         submitted_at = pd.NaT
-        if time_col is not None and _cell_text(row[time_col]):
-            submitted_at = pd.to_datetime(_cell_text(row[time_col]), utc=True, errors="coerce", format="ISO8601")
+        if time_col is not None and cell_text(row[time_col]):
+            submitted_at = pd.to_datetime(cell_text(row[time_col]), utc=True, errors="coerce", format="ISO8601")
             if pd.isna(submitted_at):
-                raise InputDataError(f"the submission time {shorten(_cell_text(row[time_col]))} is not an ISO "
+                raise InputDataError(f"the submission time {shorten(cell_text(row[time_col]))} is not an ISO "
                                      "8601 date-time", path=path, row=csv_row, column=time_col,
-                                     value=_cell_text(row[time_col]),
+                                     value=cell_text(row[time_col]),
                                      fix="Export again without editing the submission time column")
         answers: dict[str, Any] = {}
         for it in instrument.items_for(rl):
             if it.type == "note":
                 continue
             if it.name in cols.option:
-                picked = [opt for opt, col in cols.option[it.name] if _cell_text(row[col]).lower() in ("1", "true")]
+                picked = [opt for opt, col in cols.option[it.name] if cell_text(row[col]).lower() in ("1", "true")]
                 if picked:
                     answers[it.name] = picked
                 continue
             if it.name not in cols.item:
                 continue
             col = cols.item[it.name]
-            text = _cell_text(row[col])
+            text = cell_text(row[col])
             if text == "" or text.lower() in ("n/a", "nan"):
                 continue
             answers[it.name] = _convert(it, text, path=path, row=csv_row, column=col)

@@ -54,9 +54,9 @@ def _reach_chart(bundles: Sequence[Bundle]) -> tuple[bytes, str]:
     import matplotlib.pyplot as plt
 
     from .status import displayed_number
-    from .story import _participants_shown, participants_alt
+    from .story import participants_shown, participants_alt
     names = [b.partner_name for b in bundles]
-    shown = [_participants_shown(b) for b in bundles]
+    shown = [participants_shown(b) for b in bundles]
     vals = [displayed_number(s) if privacy.shown_plainly(s) else 0 for s in shown]
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(names) + 0.8))
     ax.barh(names[::-1], [v or 0 for v in vals[::-1]], color="#1f4e79")

@@ -288,7 +288,6 @@ def show_outcomes(bundle: Bundle) -> None:
     if not len(drawable):
         return
     from .. import plots
-    from .charts import show_chart
     _, twin, alt = _kpi_chart_text(drawable)
     long = pd.concat([
         pd.DataFrame({"outcome": drawable["kpi_label"], "group": "Participants", "share": drawable["share_t"]}),
@@ -299,8 +298,16 @@ def show_outcomes(bundle: Bundle) -> None:
     ax.set_ylabel("")
     if ax.get_legend() is not None:
         ax.get_legend().set_title(None)
-    show_chart(ax.figure, alt=alt, twin=twin, caption="Data for the chart: share of students, participants and "
-                                                      "comparison group")
+    _show_chart(ax.figure, alt=alt, twin=twin, caption="Data for the chart: share of students, participants and "
+                                                       "comparison group")
+
+
+def _show_chart(fig, *, alt: str, twin: pd.DataFrame, caption: str) -> None:
+    """The chart with its alt text (:func:`partner_analysis.plots.show_chart`), then its data as a captioned table."""
+    from .. import plots
+    twin_html = (table(twin.astype(str).values.tolist(), columns=list(twin.columns), caption=caption)
+                 if twin is not None and len(twin) else None)
+    plots.show_chart(fig, alt=alt, twin_html=twin_html)
 
 
 def _chart_rows(kpi: pd.DataFrame, profile: privacy.PrivacyProfile) -> pd.DataFrame:
@@ -336,7 +343,6 @@ def _show_fit_chart(bundle: Bundle) -> None:
     if dims is None or not len(dims) or dims[["district_mean", "partner_mean"]].isna().all().all():
         return
     from .. import plots
-    from .charts import show_chart
     label = dims["dimension_label"] if "dimension_label" in dims.columns else dims["dimension"]
     long = pd.concat([
         pd.DataFrame({"dimension": label.astype(str), "side": "District", "score": dims["district_mean"]}),
@@ -355,7 +361,7 @@ def _show_fit_chart(bundle: Bundle) -> None:
     ax.set_xlim(1, 5)  # the survey's full 1-5 scale: a narrow axis makes small gaps look large
     ax.set_xticks([1, 2, 3, 4, 5])
     ax.set_xlabel("Mean fit score (1 to 5)")
-    show_chart(ax.figure, alt=alt, twin=twin, caption="Data for the chart: fit scores by dimension")
+    _show_chart(ax.figure, alt=alt, twin=twin, caption="Data for the chart: fit scores by dimension")
 
 
 def show_fit(bundle: Bundle) -> None:
