@@ -8,7 +8,6 @@ from pathlib import Path
 import pandas as pd
 
 from ..cliargs import add_action_group, add_store_args
-from . import responses
 
 __all__ = ["add_parsers"]
 
@@ -74,33 +73,23 @@ def _cmd_import_kobo(args) -> int:
 
 
 def _cmd_score(args) -> int:
-    from .gaps import discussion_prompts, gap_report, reliability
-    from .scoring import score_responses
+    from .results import score_store
     inst = _instrument(args.instrument)
-    store = _store(args, create=False)
-    answers = responses.answers_long(store, form_id=inst.form_id, partner_id=args.partner_id, wave=args.wave)
-    answers = answers[answers["version"].astype(str) == inst.version]
-    if answers.empty:
+    scores = score_store(_store(args, create=False), inst, partner_id=args.partner_id, wave=args.wave)
+    if scores.answers.empty:
         print(f"no submitted answers to '{inst.form_id}' version {inst.version}"
               + (f" for partner {args.partner_id}" if args.partner_id else ""))
         return 0
-    report = gap_report(answers, inst)
-    view = report[["partner_id", "wave", "dimension", "district_mean", "partner_mean", "gap", "gap_flag",
-                   "n_district", "n_partner"]]
+    view = scores.gap_report[["partner_id", "wave", "dimension", "district_mean", "partner_mean", "gap", "gap_flag",
+                              "n_district", "n_partner"]]
     with pd.option_context("display.width", 160, "display.max_rows", 500, "display.float_format", "{:.2f}".format):
         print(view.to_string(index=False))
-    prompts = discussion_prompts(report)
-    if len(prompts):
+    if len(scores.prompts):
         print("\nDiscussion prompts:")
-        for row in prompts.itertuples(index=False):
+        for row in scores.prompts.itertuples(index=False):
             print(f"  [{row.partner_id} {row.wave}] {row.prompt}")
     if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        score_responses(answers, inst).to_csv(out / "dimension_scores.csv", index=False)
-        report.to_csv(out / "gap_report.csv", index=False)
-        reliability(answers, inst).to_csv(out / "reliability.csv", index=False)
-        print(f"\nwritten: {out / 'dimension_scores.csv'}, {out / 'gap_report.csv'}, {out / 'reliability.csv'}")
+        print("\nwritten: " + ", ".join(str(p) for p in scores.write(args.out)))
     return 0
 
 
@@ -111,7 +100,7 @@ def _db_args(p) -> None:
 
 
 def add_parsers(subparsers) -> None:
-    """Add the ``survey`` verb (and, later, ``survey-app``) to the top-level parser."""
+    """Add the ``survey`` and ``survey-app`` verbs to the top-level parser."""
     sub = add_action_group(subparsers, "survey", dest="survey_verb",
                            help="partner-fit survey: validate, export, import, score",
                            description="Partner-fit survey instruments (XLSForm) and answers.")

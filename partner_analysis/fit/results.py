@@ -2,18 +2,20 @@
 reliability, and the aggregates a partner's report bundle shows."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from .._io import atomic_path
 from . import responses
 from .gaps import discussion_prompts, gap_report, reliability
 from .instrument import Instrument, read_instrument
 from .scoring import fit_index, score_responses, side_scores
 
 __all__ = ["BUNDLE_DIMENSION_COLUMNS", "instrument_for_version", "latest_wave", "load_answers", "pooled_reliability",
-           "summary_for_bundle"]
+           "summary_for_bundle", "FitScores", "score_store"]
 
 BUNDLE_DIMENSION_COLUMNS = ["dimension", "dimension_label", "district_mean", "partner_mean", "gap", "district_band",
                             "partner_band", "gap_flag", "n_district", "n_partner"]
@@ -142,3 +144,46 @@ def summary_for_bundle(store: Any, partner_id: str, *, wave: str | None = None,
                                  "n_partner": int(n_resp.get("partner", 0))}])
     prompts = discussion_prompts(report)[["dimension", "prompt"]]
     return {"fit_dimensions": dims, "fit_overall": fit_overall, "fit_prompts": prompts.reset_index(drop=True)}
+
+
+@dataclass(frozen=True)
+class FitScores:
+    """Submitted answers to one instrument version, with their gap report and discussion prompts.
+
+    Attributes
+    ----------
+    instrument : Instrument
+    answers : DataFrame
+        As :func:`~partner_analysis.fit.responses.answers_long`, this version only.
+    gap_report : DataFrame
+        :func:`~partner_analysis.fit.gaps.gap_report` of ``answers`` (empty when there are none).
+    prompts : DataFrame
+        :func:`~partner_analysis.fit.gaps.discussion_prompts` of ``gap_report``.
+    """
+
+    instrument: Instrument
+    answers: pd.DataFrame
+    gap_report: pd.DataFrame
+    prompts: pd.DataFrame
+
+    def write(self, out: str | Path) -> list[Path]:
+        """Write ``dimension_scores.csv``, ``gap_report.csv`` and ``reliability.csv`` into the folder ``out``."""
+        out = Path(out)
+        tables = {"dimension_scores.csv": score_responses(self.answers, self.instrument),
+                  "gap_report.csv": self.gap_report,
+                  "reliability.csv": reliability(self.answers, self.instrument)}
+        for name, frame in tables.items():
+            with atomic_path(out / name) as tmp:
+                frame.to_csv(tmp, index=False)
+        return [out / name for name in tables]
+
+
+def score_store(store: Any, instrument: Instrument, *, partner_id: str | None = None,
+                wave: str | None = None) -> FitScores:
+    """Score the submitted answers to ``instrument`` (its version only) of one partner (default all) and wave."""
+    answers = responses.answers_long(store, form_id=instrument.form_id, partner_id=partner_id, wave=wave)
+    answers = answers[answers["version"].astype(str) == instrument.version]
+    if answers.empty:
+        return FitScores(instrument, answers, pd.DataFrame(), pd.DataFrame())
+    report = gap_report(answers, instrument)
+    return FitScores(instrument, answers, report, discussion_prompts(report))
