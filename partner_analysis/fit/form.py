@@ -155,7 +155,7 @@ def survey_form(instrument: Any, store: Store, *, partner_id: str, role: str, re
         Display ``.widget``. Extra attributes: ``response_id``, ``store``, ``mode`` (``"draft"`` or
         ``"correct"``) and ``reason`` (the reason ``Textarea``, correction mode only, else ``None``).
 
-        Draft mode: every accepted change is saved at once (``Store.save_answer``); **Submit** stores the
+        Draft mode: every accepted change is saved at once (:func:`~partner_analysis.fit.responses.save_answer`); **Submit** stores the
         visible answers, deletes answers to questions hidden by skip logic and marks the response
         submitted, all in one transaction.
 
