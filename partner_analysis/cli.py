@@ -142,44 +142,31 @@ def _add_data(sub) -> None:
     p.set_defaults(func=_cmd_demo)
 
 
-def _add_area(sub, area: str) -> None:
-    """Let an area module ``partner_analysis/<area>/cli.py`` add its verbs, once it exists."""
-    import importlib
-    import importlib.util
-    name = f"partner_analysis.{area}.cli"
-    if importlib.util.find_spec(name) is None:
-        return
-    importlib.import_module(name).add_parsers(sub)
-
-
-# -- KPIs (issue: KPI statistics engine) ---------------------------------------------------------
+# -- the areas' verbs: each area's cli module adds its own ------------------------------------------
 
 def _add_kpi(sub) -> None:
-    _add_area(sub, "kpi")
+    from .kpi.cli import add_parsers
+    add_parsers(sub)
 
-
-# -- fit survey ------------------------------------------------------------------------------------
 
 def _add_fit(sub) -> None:
-    _add_area(sub, "fit")
+    from .fit.cli import add_parsers
+    add_parsers(sub)
 
-
-# -- partnership records ---------------------------------------------------------------------------
 
 def _add_records(sub) -> None:
-    _add_area(sub, "records")
+    from .records.cli import add_parsers
+    add_parsers(sub)
 
-
-# -- reports -------------------------------------------------------------------------------------
 
 def _add_report(sub) -> None:
-    _add_area(sub, "report")
+    from .report.cli import add_parsers
+    add_parsers(sub)
 
-
-# -- invitations, response tracking, reminders ----------------------------------------------------
 
 def _add_access(sub) -> None:
-    _add_area(sub, "access")
+    from .access.cli import add_parsers
+    add_parsers(sub)
 
 
 # -- records store: schema versions, backup, restore -----------------------------------------------

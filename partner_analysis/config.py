@@ -294,8 +294,8 @@ class DistrictConfig:
         if self.design is not None and self.design not in IMPACT_DESIGNS:
             raise ConfigError(f"design must be one of {list(IMPACT_DESIGNS)}, found {self.design!r}",
                               path=self.source, key="design", fix="Write e.g. design: adjusted")
-        _require_unique([t.id for t in self.terms], what="term", path=self.source, key="terms")
-        _require_unique([s.school_id for s in self.schools], what="school", path=self.source, key="schools")
+        require_unique([t.id for t in self.terms], what="term", path=self.source, key="terms")
+        require_unique([s.school_id for s in self.schools], what="school", path=self.source, key="schools")
 
     # -- look-ups ---------------------------------------------------------
     @property
@@ -377,7 +377,7 @@ class DistrictConfig:
         return path
 
 
-def _require_unique(ids: list[str], *, what: str, path, key: str) -> None:
+def require_unique(ids: list[str], *, what: str, path, key: str) -> None:
     """Raise ConfigError naming the ids that occur more than once (terms, schools, KPIs)."""
     dup = sorted({i for i in ids if ids.count(i) > 1})
     if dup:

@@ -22,12 +22,13 @@ OWASP, "CSV Injection", https://owasp.org/www-community/attacks/CSV_Injection
 """
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from ._io import atomic_path
 
 __all__ = ["FORMULA_START", "neutralise", "restore", "neutralise_frame", "restore_frame", "write_csv"]
 
@@ -79,10 +80,6 @@ def restore_frame(frame: pd.DataFrame) -> pd.DataFrame:
 def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
     """Write ``frame`` neutralised, atomically (a temporary file beside ``path``, then a rename)."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_path(path) as tmp:
         neutralise_frame(frame).to_csv(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path

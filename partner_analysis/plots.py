@@ -28,10 +28,12 @@ import pandas as pd
 from .exceptions import ConfigError, check_argument
 
 __all__ = ["plot_trend", "plot_distribution", "plot_comparison_bars", "plot_gap", "plot_stacked_bars",
-           "figure_to_png_with_alt", "chart_alt", "chart_data", "ChartResult", "chart_result", "PLACEHOLDER_ALTS",
-           "group_palette", "sparkline_svg"]
+           "figure_to_png_with_alt", "show_chart", "check_alt", "attach_chart", "new_axes", "chart_alt", "chart_data",
+           "ChartResult", "chart_result", "PLACEHOLDER_ALTS", "MIN_ALT_LENGTH", "group_palette", "sparkline_svg"]
 
-#: Texts that describe nothing (nbconvert's placeholder among them).
+#: the shortest alt text accepted (a sentence, not a word)
+MIN_ALT_LENGTH = 10
+#: alt texts that describe nothing, nbconvert's placeholder among them (compared lower-case, without a final ".")
 PLACEHOLDER_ALTS = ("no description has been provided for this image", "image", "chart", "figure", "plot", "graph")
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 _LINESTYLES = ("-", "--", ":", "-.")
@@ -52,10 +54,17 @@ class ChartResult:
     data_table: pd.DataFrame
 
 
-def _check_alt(alt: Any) -> str:
+def check_alt(alt: Any) -> str:
+    """``alt`` stripped, when it is real alt text; else :class:`ConfigError`.
+
+    The one rule for every chart the toolkit draws or shows: at least :data:`MIN_ALT_LENGTH` characters
+    (a sentence saying what the chart shows), and not a placeholder (:data:`PLACEHOLDER_ALTS`, such as
+    nbconvert's "No description has been provided for this image", which passes axe but tells a reader
+    nothing).
+    """
     text = alt.strip() if isinstance(alt, str) else ""
-    if not text or text.lower().rstrip(".") in PLACEHOLDER_ALTS:
-        raise ConfigError(f"a chart needs alt text that says what it shows, got {alt!r}", key="alt",
+    if len(text) < MIN_ALT_LENGTH or text.lower().rstrip(".") in PLACEHOLDER_ALTS:
+        raise ConfigError(f"a chart needs real alt text that says what it shows, got {alt!r}", key="alt",
                           fix="Pass alt='Participants attended 94% of days, 2 points above the comparison group'")
     return text
 
@@ -68,14 +77,17 @@ def _check_columns(data: pd.DataFrame, *cols: str | None) -> None:
         raise ConfigError(f"columns {missing} are not in data", key="data", fix=f"Use some of {list(data.columns)}")
 
 
-def _axes(ax, figsize=(7, 4)):
+def new_axes(ax=None, figsize=(7, 4)):
+    """``ax``, or the Axes of a new figure of ``figsize`` inches when ``ax`` is None."""
     import matplotlib.pyplot as plt
     if ax is None:
         _, ax = plt.subplots(figsize=figsize)
     return ax
 
 
-def _attach(ax, alt: str, table: pd.DataFrame):
+def attach_chart(ax, alt: str, table: pd.DataFrame):
+    """Attach ``alt`` and the data-table twin ``table`` to ``ax`` and its figure (read by :func:`chart_alt`,
+    :func:`chart_data`, :func:`show_chart`); return ``ax``."""
     ax._pa_alt = alt
     ax.figure._pa_alt = alt
     ax._pa_data_table = table.reset_index(drop=True)
@@ -90,7 +102,7 @@ def _finish(ax, alt: str, data: pd.DataFrame, *, columns: Sequence[str | None], 
         ax.set_title(title)
     if hue:
         ax.legend(title=hue.replace("_", " "), frameon=False)
-    return _attach(ax, alt, data[[c for c in columns if c]].copy())
+    return attach_chart(ax, alt, data[[c for c in columns if c]].copy())
 
 
 def _percent(axis) -> None:
@@ -183,9 +195,9 @@ def plot_trend(data: pd.DataFrame, *, x: str, y: str, hue: str | None = None, al
     -------
     matplotlib Axes
     """
-    alt = _check_alt(alt)
+    alt = check_alt(alt)
     _check_columns(data, x, y, hue, ci_low, ci_high)
-    ax = _axes(ax)
+    ax = new_axes(ax)
     xs = _levels(data[x].astype(str))
     pos = {v: i for i, v in enumerate(xs)}
     groups = _levels(data[hue]) if hue else [None]
@@ -235,10 +247,10 @@ def plot_distribution(data: pd.DataFrame, *, x: str, hue: str | None = None, alt
     matplotlib Axes
     """
     import seaborn as sns
-    alt = _check_alt(alt)
+    alt = check_alt(alt)
     _check_columns(data, x, hue)
     check_argument("kind", kind, ("hist", "box", "ecdf"), key="kind")
-    ax = _axes(ax)
+    ax = new_axes(ax)
     levels = _levels(data[hue]) if hue else None
     palette = dict(zip(levels, _colours(levels, palette))) if hue else None
     if kind == "hist":
@@ -257,7 +269,7 @@ def plot_distribution(data: pd.DataFrame, *, x: str, hue: str | None = None, alt
         ax.set_title(title)
     grouped = data.groupby(hue, observed=True)[x] if hue else data[[x]].assign(_all="all").groupby("_all")[x]
     twin = grouped.describe()[["count", "mean", "25%", "50%", "75%"]].reset_index()
-    return _attach(ax, alt, twin)
+    return attach_chart(ax, alt, twin)
 
 
 def plot_comparison_bars(data: pd.DataFrame, *, x: str, y: str, hue: str | None = None, alt: str,
@@ -288,13 +300,13 @@ def plot_comparison_bars(data: pd.DataFrame, *, x: str, y: str, hue: str | None 
     -------
     matplotlib Axes
     """
-    alt = _check_alt(alt)
+    alt = check_alt(alt)
     _check_columns(data, x, y, hue, ci_low, ci_high)
     check_argument("orient", orient, ("h", "v"), key="orient")
     drawn = data[data[y].notna()]
     cats = _levels(drawn[x].astype(str))
     groups = _levels(drawn[hue]) if hue else [None]
-    ax = _axes(ax, figsize=(7, 0.8 + 0.45 * max(len(cats), 1) * max(len(groups), 1) ** 0.5)
+    ax = new_axes(ax, figsize=(7, 0.8 + 0.45 * max(len(cats), 1) * max(len(groups), 1) ** 0.5)
                if orient == "h" else (7, 4))
     width = 0.8 / len(groups)
     colours = _palette(len(groups))
@@ -357,11 +369,11 @@ def plot_gap(data: pd.DataFrame, *, dimension: str, side: str, value: str, alt: 
     -------
     matplotlib Axes
     """
-    alt = _check_alt(alt)
+    alt = check_alt(alt)
     _check_columns(data, dimension, side, value)
     dims = _levels(data[dimension].astype(str))
     sides = list(sides) if sides is not None else _levels(data[side])
-    ax = _axes(ax, figsize=(7, 0.8 + 0.5 * max(len(dims), 1)))
+    ax = new_axes(ax, figsize=(7, 0.8 + 0.5 * max(len(dims), 1)))
     wide = data.assign(_d=data[dimension].astype(str)).pivot_table(index="_d", columns=side, values=value,
                                                                    aggfunc="mean").reindex(dims)
     ypos = np.arange(len(dims))
@@ -386,7 +398,7 @@ def plot_gap(data: pd.DataFrame, *, dimension: str, side: str, value: str, alt: 
     twin = wide.reindex(columns=present).reset_index().rename(columns={"_d": dimension})
     if len(present) >= 2:
         twin["gap"] = twin[present[1]] - twin[present[0]]
-    return _attach(ax, alt, twin)
+    return attach_chart(ax, alt, twin)
 
 
 def plot_stacked_bars(data: pd.DataFrame, *, x: str, y: str, hue: str, alt: str, normalize: bool = False,
@@ -414,7 +426,7 @@ def plot_stacked_bars(data: pd.DataFrame, *, x: str, y: str, hue: str, alt: str,
     -------
     matplotlib Axes
     """
-    alt = _check_alt(alt)
+    alt = check_alt(alt)
     _check_columns(data, x, y, hue)
     check_argument("orient", orient, ("h", "v"), key="orient")
     cats = _levels(data[x].astype(str))
@@ -425,7 +437,7 @@ def plot_stacked_bars(data: pd.DataFrame, *, x: str, y: str, hue: str, alt: str,
     if normalize:
         totals = wide.sum(axis=1).replace(0, np.nan)
         wide = wide.div(totals, axis=0).fillna(0.0)
-    ax = _axes(ax)
+    ax = new_axes(ax)
     bottom = np.zeros(len(cats))
     colours = _palette(len(segs))
     pos = np.arange(len(cats))
@@ -451,7 +463,7 @@ def plot_stacked_bars(data: pd.DataFrame, *, x: str, y: str, hue: str, alt: str,
     ax.legend(title=hue.replace("_", " "), frameon=False, bbox_to_anchor=(1.0, 1.0), loc="upper left")
     twin = wide.reset_index().rename(columns={"_x": x})
     twin.columns = [str(c) for c in twin.columns]
-    return _attach(ax, alt, twin)
+    return attach_chart(ax, alt, twin)
 
 
 def figure_to_png_with_alt(fig, *, alt: str | None = None, dpi: int = 110, tight: bool = True
@@ -472,12 +484,38 @@ def figure_to_png_with_alt(fig, *, alt: str | None = None, dpi: int = 110, tight
         No alt text given or attached, or a placeholder such as "chart".
     """
     fig = getattr(fig, "figure", fig)
-    text = _check_alt(alt if alt is not None else chart_alt(fig))
+    text = check_alt(alt if alt is not None else chart_alt(fig))
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight" if tight else None, metadata={"Software": None})
     width = int(fig.get_size_inches()[0] * dpi)
     data = {"image/png": base64.b64encode(buf.getvalue()).decode("ascii"), "text/plain": f"[chart: {text}]"}
     return data, {"image/png": {"alt": text, "width": width}}
+
+
+def show_chart(fig, *, alt: str | None = None, twin_html: str | None = None) -> None:
+    """Display a figure (or Axes) in a notebook as a PNG with its alt text, then its data-table twin; close it.
+
+    Parameters
+    ----------
+    fig : matplotlib Figure or Axes
+    alt : str, optional
+        Default: the alt text attached by the ``plot_*`` function (:func:`chart_alt`).
+    twin_html : str, optional
+        The chart's data as an accessible HTML table (captioned), shown below the image.
+
+    Raises
+    ------
+    ConfigError
+        No real alt text (:func:`check_alt`); nothing is displayed.
+    """
+    import matplotlib.pyplot as plt
+    from IPython.display import HTML, display
+    fig = getattr(fig, "figure", fig)
+    data, metadata = figure_to_png_with_alt(fig, alt=alt)
+    plt.close(fig)
+    display(data, metadata=metadata, raw=True)
+    if twin_html:
+        display(HTML(twin_html))
 
 
 for _f in (plot_trend, plot_distribution, plot_comparison_bars, plot_gap, plot_stacked_bars):
@@ -505,7 +543,7 @@ def sparkline_svg(values: Sequence[float | None], *, labels: Sequence[str], alt:
         ``<svg>`` markup; escaped text; no external resources.
     """
     import html as _html
-    alt = _check_alt(alt)
+    alt = check_alt(alt)
     if len(values) != len(labels):
         raise ConfigError(f"sparkline_svg needs one label per value, got {len(labels)} for {len(values)}",
                           key="labels")

@@ -19,6 +19,7 @@ from traitlets import TraitError
 from partner_analysis.access import create_invitation, resolve_token
 from partner_analysis.exceptions import AccessDenied
 from partner_analysis.store import Store
+from partner_analysis.fit import responses
 
 B_NAME = "Metro College"
 
@@ -102,14 +103,14 @@ def test_district_coordinator_choice_cannot_be_forged_to_another_partner(store):
 @pytest.mark.parametrize("lang", [None, "es"])
 def test_survey_app_for_partner_a_holds_nothing_of_partner_b_and_a_typed_name_is_only_an_answer(store, lang):
     from partner_analysis.fit.instrument import default_instrument_path, read_instrument
-    from partner_analysis.forms.app import SurveyApp
+    from partner_analysis.fit.app import SurveyApp
     instrument = read_instrument(default_instrument_path())
     b = resolve_token(store, _token(store, "P02", form="survey", email="b@metro.example", name="Bo Lind",
                                     wave="w1"), form="survey")
     b_app = SurveyApp(store, instrument, b)
     b_app.form.inputs["organisation"].value = "Metro private answer"
     b_rid = b_app.form.response_id
-    b_before = (store.response(b_rid), store.get_answers(b_rid))
+    b_before = (responses.response(store, b_rid), responses.get_answers(store, b_rid))
     widgets.Widget.close_all()
 
     a = resolve_token(store, _token(store, "P01", form="survey", role="district", email="ana@district.org",
@@ -122,9 +123,9 @@ def test_survey_app_for_partner_a_holds_nothing_of_partner_b_and_a_typed_name_is
     # a client sets the name box to partner B's respondent: an answer changes, nobody's identity does
     app.form.inputs["respondent_name"].set_state({"value": "Bo Lind"})
     a_rid = app.form.response_id
-    assert store.get_answers(a_rid)["respondent_name"] == "Bo Lind"
-    assert store.response(a_rid)["respondent"] == a.respondent != b.respondent
-    assert (store.response(b_rid), store.get_answers(b_rid)) == b_before
+    assert responses.get_answers(store, a_rid)["respondent_name"] == "Bo Lind"
+    assert responses.response(store, a_rid)["respondent"] == a.respondent != b.respondent
+    assert (responses.response(store, b_rid), responses.get_answers(store, b_rid)) == b_before
     # identity cannot be asked for another partnership
     with pytest.raises(AccessDenied):
         a.require("P02")
@@ -134,7 +135,7 @@ def test_each_app_answers_to_its_public_host_from_district_yml(tmp_path):
     import argparse
 
     from partner_analysis.config import DEFAULT_CONFIG_TEXT
-    from partner_analysis.forms import add_serving_args, serving_settings
+    from partner_analysis.forms.voila import add_serving_args, serving_settings
     (tmp_path / "district.yml").write_text(DEFAULT_CONFIG_TEXT + "\napps:\n  survey_url: https://survey.district.org/\n"
                                            "  records_url: https://records.district.org/\n")
     parser = argparse.ArgumentParser()

@@ -16,6 +16,7 @@ from partner_analysis.access.tables import invitations
 from partner_analysis.cli import main
 from partner_analysis.exceptions import AccessDenied, InputDataError
 from partner_analysis.store import Store
+from partner_analysis.fit import responses
 
 NOW = dt.datetime(2026, 1, 10, 12, 0, tzinfo=dt.timezone.utc)
 
@@ -162,9 +163,9 @@ def test_status_and_response_rates_follow_the_answers(store):
     later = NOW + dt.timedelta(days=2)
     ida = resolve_token(store, a.token, form="survey", now=NOW)
     idb = resolve_token(store, b.token, form="survey", mark_opened=False, now=NOW)
-    rid = store.open_response("partner_fit", "1", "P01", "district", ida.respondent, wave="w1")
-    store.submit(rid, {"q1": "4"})
-    store.open_response("partner_fit", "1", "P01", "district", idb.respondent, wave="w1")   # a draft
+    rid = responses.open_response(store, "partner_fit", "1", "P01", "district", ida.respondent, wave="w1")
+    responses.submit(store, rid, {"q1": "4"})
+    responses.open_response(store, "partner_fit", "1", "P01", "district", idb.respondent, wave="w1")   # a draft
     status = invitations_frame(store, now=later).set_index("invitation_id")["status"].to_dict()
     assert status == {a.invitation_id: "submitted", b.invitation_id: "started", c.invitation_id: "invited",
                       4: "expired"}
@@ -184,8 +185,8 @@ def test_invitations_on_postgresql(pg_fresh_url):
         store.upsert_partnership("P01", "Riverside Hospital")
         made = create_invitation(store, partners="P01", role="partner", email="x@riverside.org", wave="w1", now=NOW)
         who = resolve_token(store, made.token, form="survey", now=NOW)
-        rid = store.open_response("partner_fit", "1", "P01", "partner", who.respondent, wave="w1")
-        store.submit(rid, {"q1": "3"})
+        rid = responses.open_response(store, "partner_fit", "1", "P01", "partner", who.respondent, wave="w1")
+        responses.submit(store, rid, {"q1": "3"})
         assert invitations_frame(store, now=NOW)["status"].tolist() == ["submitted"]
         assert response_rates(store, now=NOW)[["invited", "submitted"]].values.tolist() == [[1, 1]]
         assert revoke(store, made.invitation_id)

@@ -24,6 +24,7 @@ from aiosmtpd.controller import Controller  # noqa: E402
 from aiosmtpd.smtp import AuthResult  # noqa: E402
 
 from smtp_server import Inbox, free_port  # noqa: E402
+from partner_analysis.fit import responses
 
 LINK = re.compile(r"https://survey\.district\.example/\?token=([A-Za-z0-9_-]+)")
 
@@ -46,11 +47,11 @@ def wave(tmp_path):
         tokens["other_wave"] = create_invitation(store, partners="P01", role="district",
                                                  email="invited@example.org", wave="w0").token
         started = resolve_token(store, tokens["started"], form="survey")
-        rid = store.open_response("partner_fit", "1", "P02", "partner", started.respondent, wave="w1")
-        store.save_answer(rid, "q1", "4")
+        rid = responses.open_response(store, "partner_fit", "1", "P02", "partner", started.respondent, wave="w1")
+        responses.save_answer(store, rid, "q1", "4")
         done = resolve_token(store, tokens["submitted"], form="survey")
-        sid = store.open_response("partner_fit", "1", "P01", "partner", done.respondent, wave="w1")
-        store.submit(sid, {"q1": "5"})
+        sid = responses.open_response(store, "partner_fit", "1", "P01", "partner", done.respondent, wave="w1")
+        responses.submit(store, sid, {"q1": "5"})
         revoke(store, 4)
     return db, tokens
 
@@ -87,7 +88,7 @@ def test_reminders_go_to_non_respondents_once_with_a_fresh_link(wave, smtp, caps
     with Store(db) as store:
         started = resolve_token(store, LINK.findall(got["started@example.org"].get_payload(decode=True).decode())[0],
                                 form="survey")
-        assert store.answers_long(partner_id="P02", status="draft")["respondent"].tolist() == [started.respondent]
+        assert responses.answers_long(store, partner_id="P02", status="draft")["respondent"].tolist() == [started.respondent]
         frame = invitations_frame(store).set_index("email")
     assert frame.loc["started@example.org", "reminders"] == 1
     # a second run right after sends nothing: nobody gets two messages

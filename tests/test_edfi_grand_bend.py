@@ -108,7 +108,7 @@ def grand_bend(tmp_path_factory) -> Path:
 
 def test_grand_bend_cte_attendance_agrees_with_an_independent_count(grand_bend, tmp_path):
     table_path = tmp_path / "kpis.csv"
-    res = _cli("kpis", grand_bend, "--term", "2021-22-S1", "--design", "raw", "--out", table_path)
+    res = _cli("kpis", grand_bend, "--term", "2021-22-S1", "--design", "raw", "--out-file", table_path)
     assert res.returncode == 0, res.stderr
     table = pd.read_csv(table_path)
     table = table[(table["subgroup"] == "all") & (table["program_id"].astype(str) == "all")].set_index("kpi_id")

@@ -12,6 +12,7 @@ from partner_analysis.fit import gap_report, read_instrument, summary_for_bundle
 from partner_analysis.fit.demo import write_demo_fit
 from partner_analysis.fit.exchange import import_kobo, read_kobo_csv
 from partner_analysis.fit.instrument import default_instrument_path
+from partner_analysis.fit import responses
 
 store_mod = pytest.importorskip("partner_analysis.store")
 
@@ -59,7 +60,7 @@ def test_validate_verb(tmp_path, capsys):
 
 def test_demo_answers(demo_db, inst):
     db, n = demo_db
-    answers = store_mod.Store(db).answers_long(form_id="partner_fit")
+    answers = responses.answers_long(store_mod.Store(db), form_id="partner_fit")
     per_side = answers.groupby(["partner_id", "wave", "role"])["response_id"].nunique()
     assert set(answers["partner_id"]) == set(PARTNERS["partner_id"])
     assert per_side.between(1, 3).all() and per_side.sum() == n
@@ -118,7 +119,7 @@ def test_score_and_export_verbs(demo_db, tmp_path, capsys):
 
 def _kobo_frame(store, inst, *, labels_for=(), lang=None):
     """Turn the store's wide answers into what KoboToolbox exports: group paths, meta columns, ';'."""
-    wide = store.answers_wide(form_id="partner_fit")
+    wide = responses.answers_wide(store, form_id="partner_fit")
     group_name = {label: name for name, label in inst.groups}
     frame = pd.DataFrame({"start": "2025-10-01T09:00:00", "end": "2025-10-01T09:20:00"}, index=wide.index)
     for it in inst.items:
@@ -152,8 +153,8 @@ def test_kobo_import_round_trip(demo_db, inst, tmp_path, capsys):
     assert main(["survey", "import-kobo", str(csv), "--db", str(target_db), "--wave", "annual"]) == 0
     assert f"imported {len(wide)} response(s)" in capsys.readouterr().out
     target = store_mod.Store(target_db)
-    a = source.answers_long(form_id="partner_fit")
-    b = target.answers_long(form_id="partner_fit")
+    a = responses.answers_long(source, form_id="partner_fit")
+    b = responses.answers_long(target, form_id="partner_fit")
     key = {rid: f"kobo-u-{rid}" for rid in a["response_id"]}
     a = a.assign(respondent=a["response_id"].map(key))
     cols = ["partner_id", "role", "respondent", "item"]
@@ -165,7 +166,7 @@ def test_kobo_import_round_trip(demo_db, inst, tmp_path, capsys):
     assert main(["survey", "import-kobo", str(csv), "--db", str(target_db)]) == 0
     assert f"imported 0 response(s); {len(wide)} already imported" in capsys.readouterr().out
     # scores are identical whichever way the answers came in (waves differ: import put all in 'annual')
-    assert len(target.answers_long()) == len(b)
+    assert len(responses.answers_long(target)) == len(b)
 
 
 def test_kobo_export_with_spanish_labels_reads_as_choice_names(demo_db, inst, tmp_path):
@@ -195,7 +196,7 @@ def test_kobo_import_rejects_bad_rows_before_writing(demo_db, inst, tmp_path):
     target = store_mod.Store(tmp_path / "t.sqlite")
     with pytest.raises(InputDataError):
         import_kobo(target, csv, inst)
-    assert target.answers_long(status=None).empty
+    assert responses.answers_long(target, status=None).empty
     no_role = frame.drop(columns="role")
     no_role.to_csv(csv, index=False)
     with pytest.raises(InputDataError, match="no 'role' column") as info:
@@ -207,7 +208,7 @@ def test_kobo_import_rejects_bad_rows_before_writing(demo_db, inst, tmp_path):
 def test_demo_profiles_hold_for_any_seed(tmp_path, inst, seed):
     store = store_mod.Store(tmp_path / "d.sqlite")
     write_demo_fit(store, SimpleNamespace(tables={"partners": PARTNERS.iloc[:2]}), seed=seed, instrument=inst)
-    rep = gap_report(store.answers_long(form_id="partner_fit", wave="annual"), inst)
+    rep = gap_report(responses.answers_long(store, form_id="partner_fit", wave="annual"), inst)
     discuss = rep[rep["gap_flag"] == "discuss"].groupby("partner_id").size()
     assert discuss.get("P02", 0) >= 2
     assert rep[rep["partner_id"] == "P01"]["district_mean"].mean() >= 3.8  # "aligned" partners score high

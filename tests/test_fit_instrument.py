@@ -1,7 +1,6 @@
 """Instrument reading/validation (XLSForm + fit:: columns) and the expression parser."""
 from __future__ import annotations
 
-import copy
 import dataclasses
 import pickle
 
@@ -14,6 +13,7 @@ from partner_analysis.exceptions import InstrumentError
 from partner_analysis.fit.expressions import ExpressionError, evaluate, parse_expression, references
 from partner_analysis.fit.instrument import (Band, check_version_increases, default_instrument_path,
                                              read_instrument, write_plain_xlsform)
+from xlsform_helpers import edit, write_xlsform
 
 SURVEY = [
     ["type", "name", "label", "required", "relevant", "constraint", "constraint_message", "fit::dimension",
@@ -43,23 +43,7 @@ SETTINGS = [
 
 
 def write_form(path, survey=SURVEY, choices=CHOICES, settings=SETTINGS, drop_sheets=()):
-    wb = openpyxl.Workbook()
-    wb.remove(wb.active)
-    for name, rows in (("survey", survey), ("choices", choices), ("settings", settings)):
-        if name in drop_sheets:
-            continue
-        ws = wb.create_sheet(name)
-        for r in rows:
-            ws.append(list(r))
-    wb.save(path)
-    return path
-
-
-def edit(rows, row, column, value):
-    """Copy of a sheet with one cell changed (row = spreadsheet row, column = header name)."""
-    rows = copy.deepcopy(rows)
-    rows[row - 1][rows[0].index(column)] = value
-    return rows
+    return write_xlsform(path, survey=survey, choices=choices, settings=settings, drop_sheets=drop_sheets)
 
 
 def test_minimal_form_reads(tmp_path):

@@ -4,7 +4,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import openpyxl
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,6 +13,7 @@ from partner_analysis.exceptions import PartnerAnalysisWarning, ScoringError
 from partner_analysis.fit import (comments, discussion_prompts, fit_index, gap_report, item_scores,
                                   pair_gaps, read_instrument, reliability, score_responses, side_scores,
                                   wave_change)
+from xlsform_helpers import write_xlsform
 
 COLS = ["type", "name", "label", "relevant", "fit::dimension", "fit::reverse", "fit::weight", "fit::role"]
 SURVEY = [
@@ -39,14 +39,7 @@ SETTINGS = [["form_id", "version", "fit::bands", "fit::gap_watch", "fit::gap_dis
 
 
 def _form(path, settings=SETTINGS, survey=SURVEY):
-    wb = openpyxl.Workbook()
-    wb.remove(wb.active)
-    for name, rows in (("survey", survey), ("choices", CHOICES), ("settings", settings)):
-        ws = wb.create_sheet(name)
-        for r in rows:
-            ws.append(list(r))
-    wb.save(path)
-    return path
+    return write_xlsform(path, survey=survey, choices=CHOICES, settings=settings)
 
 
 @pytest.fixture(scope="module")

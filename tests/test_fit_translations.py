@@ -1,7 +1,6 @@
 """XLSForm translations (``label::Español (es)``...): read, validated, and independent of stored answers."""
 from __future__ import annotations
 
-import copy
 import pickle
 
 import openpyxl
@@ -9,6 +8,7 @@ import pytest
 
 from partner_analysis.exceptions import InstrumentError
 from partner_analysis.fit.instrument import default_instrument_path, parse_language, read_instrument
+from xlsform_helpers import edit, write_xlsform
 
 EN, ES = "English (en)", "Español (es)"
 SURVEY = [
@@ -34,20 +34,7 @@ SETTINGS = [["form_title", "form_id", "version", "default_language", f"fit::form
 
 
 def write_form(path, survey=SURVEY, choices=CHOICES, settings=SETTINGS):
-    wb = openpyxl.Workbook()
-    wb.remove(wb.active)
-    for name, rows in (("survey", survey), ("choices", choices), ("settings", settings)):
-        ws = wb.create_sheet(name)
-        for r in rows:
-            ws.append(list(r))
-    wb.save(path)
-    return path
-
-
-def edit(rows, row, column, value):
-    rows = copy.deepcopy(rows)
-    rows[row - 1][rows[0].index(column)] = value
-    return rows
+    return write_xlsform(path, survey=survey, choices=choices, settings=settings)
 
 
 def test_parse_language():

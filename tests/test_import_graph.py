@@ -91,12 +91,8 @@ def test_graph_sees_the_data_modules():
     assert "partner_analysis.data.validate" in graph["partner_analysis.data.oneroster"]
 
 
-#: Circles that exist today outside data/ (report/ belongs to another issue). A new circle fails the
-#: test; delete an entry here when its circle is gone (the test then keeps it gone).
-KNOWN_CIRCLES = {
-    ("partner_analysis.report.batch", "partner_analysis.report.brief"),
-    ("partner_analysis.report.batch", "partner_analysis.report.index"),
-}
+#: Circles allowed to remain: none (issue 14 removed the last, report.batch <-> brief/index). Keep it empty.
+KNOWN_CIRCLES: set[tuple[str, ...]] = set()
 
 
 @pytest.mark.parametrize("package", [pytest.param("partner_analysis.data", id="data"),

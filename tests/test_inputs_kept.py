@@ -24,6 +24,7 @@ from partner_analysis.exceptions import ConfigError
 from partner_analysis.fit.exchange import read_kobo_csv
 from partner_analysis.fit.instrument import default_instrument_path, read_instrument
 from partner_analysis.store import Store
+from partner_analysis.fit import responses
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "sis_csv"
@@ -214,7 +215,7 @@ def test_kobo_and_odk_central_exports_are_read_with_their_submission_time(tmp_pa
     store = Store(tmp_path / "s.sqlite")
     from partner_analysis.fit.exchange import import_kobo
     result = import_kobo(store, path, inst, partners=["P01"])
-    stored = store.response(result.response_ids[0])["submitted_at"]
+    stored = responses.response(store, result.response_ids[0])["submitted_at"]
     # the respondent's submission time (UTC), not the time of the import
     assert pd.Timestamp(stored).replace(tzinfo=None) == pd.Timestamp("2025-10-02T09:21:00")
     store.close()

@@ -320,11 +320,11 @@ def test_demo_district_table_is_complete_and_suppressed(demo_dir):
     assert (res.loc[res.suppressed, "marker"] != "").all()
 
 
-def test_cli_writes_the_suppressed_table(demo_dir, tmp_path):
+def test_cli_writes_the_suppressed_table(demo_dir, tmp_path, capsys):
     pytest.importorskip("partner_analysis.privacy")
     from partner_analysis.cli import main
     out = tmp_path / "kpis.csv"
-    assert main(["kpis", str(demo_dir), "--term", Q2, "--partner", "P02", "--out", str(out)]) == 0
+    assert main(["kpis", str(demo_dir), "--term", Q2, "--partner", "P02", "--out-file", str(out)]) == 0
     got = pd.read_csv(out, dtype={"partner_id": str})
     assert set(got.partner_id) == {"P02"} and set(got.term) == {Q2}
     for col in ("n_t", "n_c"):
@@ -333,9 +333,12 @@ def test_cli_writes_the_suppressed_table(demo_dir, tmp_path):
     assert got.loc[hidden, ["mean_c", "difference", "effect_size", "p_val"]].isna().all().all() or \
         got.loc[hidden, ["mean_t", "difference", "effect_size", "p_val"]].isna().all().all()
     pq = tmp_path / "kpis.parquet"
+    capsys.readouterr()
+    # the old spelling `--out FILE` works for one release and says so (--out is a folder in every other verb)
     assert main(["kpis", str(demo_dir), "--term", Q2, "--out", str(pq)]) == 0
+    assert "--out-file" in capsys.readouterr().err
     assert len(pd.read_parquet(pq)) > len(got)
-    assert main(["kpis", str(demo_dir), "--term", Q2, "--out", str(tmp_path / "x.xlsx")]) == 2
+    assert main(["kpis", str(demo_dir), "--term", Q2, "--out-file", str(tmp_path / "x.xlsx")]) == 2
 
 
 def test_goal_attainment_from_a_yaml_file(ds, tmp_path):
@@ -465,7 +468,7 @@ def test_cli_design_balance_and_private_frame(demo_dir, tmp_path):
     from partner_analysis.cli import main
     out, bal, frame = tmp_path / "t.csv", tmp_path / "b.csv", tmp_path / "work" / "f.parquet"
     assert main(["kpis", str(demo_dir), "--term", Q2, "--partner", "P03", "--design", "matched",
-                 "--covariates", "prior,frl,gender", "--out", str(out), "--balance", str(bal),
+                 "--covariates", "prior,frl,gender", "--out-file", str(out), "--balance", str(bal),
                  "--analysis-frame", str(frame)]) == 0
     t = pd.read_csv(out, dtype={"partner_id": str})
     assert set(t.design) == {"matched"}
@@ -485,7 +488,7 @@ def test_cli_design_balance_and_private_frame(demo_dir, tmp_path):
     assert (pairs.school_id.nunique() == 1).all() and (pairs.grade_level.nunique() == 1).all()
     # student-level files never go to a release folder; nothing is written when refused
     rel = tmp_path / "reports" / Q2 / "release"
-    assert main(["kpis", str(demo_dir), "--term", Q2, "--out", str(tmp_path / "t2.csv"),
+    assert main(["kpis", str(demo_dir), "--term", Q2, "--out-file", str(tmp_path / "t2.csv"),
                  "--analysis-frame", str(rel / "f.parquet")]) == 2
     assert not (tmp_path / "t2.csv").exists() and not rel.exists()
 

@@ -92,9 +92,9 @@ def test_dask_engine_is_identical_to_memory(district, memory, cluster):
 def test_kpis_command_gives_the_same_file_with_every_executor(district, cluster, tmp_path):
     from partner_analysis.cli import main
     args = ["kpis", str(district), "--term", TERM, "--by-program"]
-    assert main(args + ["--out", str(tmp_path / "memory.csv")]) == 0
-    assert main(args + ["--out", str(tmp_path / "stream.csv"), "--executor", "stream", "--partitions", "3"]) == 0
-    assert main(args + ["--out", str(tmp_path / "dask.csv"), "--executor", "dask",
+    assert main(args + ["--out-file", str(tmp_path / "memory.csv")]) == 0
+    assert main(args + ["--out-file", str(tmp_path / "stream.csv"), "--executor", "stream", "--partitions", "3"]) == 0
+    assert main(args + ["--out-file", str(tmp_path / "dask.csv"), "--executor", "dask",
                         "--scheduler", cluster.scheduler_address]) == 0
     reference = (tmp_path / "memory.csv").read_bytes()
     assert len(reference) > 10_000
@@ -104,7 +104,7 @@ def test_kpis_command_gives_the_same_file_with_every_executor(district, cluster,
 
 def test_kpis_command_refuses_a_scheduler_without_dask(district, tmp_path, capsys):
     from partner_analysis.cli import main
-    code = main(["kpis", str(district), "--term", TERM, "--out", str(tmp_path / "t.csv"),
+    code = main(["kpis", str(district), "--term", TERM, "--out-file", str(tmp_path / "t.csv"),
                  "--scheduler", "tcp://127.0.0.1:1"])
     assert code == 2
     assert "--executor dask" in capsys.readouterr().err

@@ -199,7 +199,7 @@ def test_notebook_has_no_outputs_and_builds_the_app(demo_store, monkeypatch):
 
 
 def test_voila_command_serves_the_records_notebook():
-    from partner_analysis.forms.app import VoilaSettings, voila_command
+    from partner_analysis.forms.voila import VoilaSettings, voila_command
     from partner_analysis.records.app import records_notebook_path
     cmd = voila_command(VoilaSettings(port=9001, cull_idle_timeout=120), notebook=records_notebook_path())
     assert str(records_notebook_path()) in cmd and "--Voila.ip=127.0.0.1" in cmd

@@ -10,7 +10,9 @@ import pytest
 import sqlalchemy as sa
 
 from partner_analysis.exceptions import StoreError
-from partner_analysis.store import Store, decode_value, encode_value, resolve_db_url
+from partner_analysis.fit.responses import decode_value, encode_value
+from partner_analysis.store import Store, resolve_db_url
+from partner_analysis.fit import responses
 
 
 @dataclass(frozen=True)
@@ -88,92 +90,92 @@ def test_unstorable_value():
 # -- lifecycle -------------------------------------------------------------------------------------
 
 def test_open_resumes_draft(store):
-    a = store.open_response(FORM, VERSION, "P01", "district", "ann")
-    b = store.open_response(FORM, VERSION, "P01", "district", "ann")
-    c = store.open_response(FORM, VERSION, "P01", "partner", "ann")
-    d = store.open_response(FORM, VERSION, "P01", "district", "ann", wave="2026")
+    a = responses.open_response(store, FORM, VERSION, "P01", "district", "ann")
+    b = responses.open_response(store, FORM, VERSION, "P01", "district", "ann")
+    c = responses.open_response(store, FORM, VERSION, "P01", "partner", "ann")
+    d = responses.open_response(store, FORM, VERSION, "P01", "district", "ann", wave="2026")
     assert a == b and len({a, c, d}) == 3
     assert store.partnerships_frame()["partner_id"].tolist() == ["P01"]
 
 
 def test_client_token_idempotent(store):
-    a = store.open_response(FORM, VERSION, "P01", "district", "ann", client_token="tok-1")
-    store.submit(a)
-    b = store.open_response(FORM, VERSION, "P01", "district", "ann", client_token="tok-1")
+    a = responses.open_response(store, FORM, VERSION, "P01", "district", "ann", client_token="tok-1")
+    responses.submit(store, a)
+    b = responses.open_response(store, FORM, VERSION, "P01", "district", "ann", client_token="tok-1")
     assert a == b
     # a new draft (no token) after submission is a new response set
-    assert store.open_response(FORM, VERSION, "P01", "district", "ann") != a
+    assert responses.open_response(store, FORM, VERSION, "P01", "district", "ann") != a
 
 
 def test_save_submit_export(store):
-    store.register_instrument(_Inst())
-    rid = store.open_response(FORM, VERSION, "P02", "partner", "bo")
-    store.save_answer(rid, "q1", "4")
-    store.save_answer(rid, "q2", ["x", "y"])
-    store.save_answer(rid, "q3", dt.date(2025, 10, 1))
-    store.save_answer(rid, "q1", "5")          # overwrite
-    store.save_answer(rid, "q4", "temp")
-    store.save_answer(rid, "q4", "")           # empty clears
-    assert store.get_answers(rid) == {"q1": "5", "q2": ["x", "y"], "q3": "2025-10-01"}
-    assert store.answers_long().empty          # drafts are not exported by default
-    assert len(store.answers_long(status="draft")) == 3
-    store.submit(rid)
-    long = store.answers_long(form_id=FORM, partner_id="P02")
+    responses.register_instrument(store, _Inst())
+    rid = responses.open_response(store, FORM, VERSION, "P02", "partner", "bo")
+    responses.save_answer(store, rid, "q1", "4")
+    responses.save_answer(store, rid, "q2", ["x", "y"])
+    responses.save_answer(store, rid, "q3", dt.date(2025, 10, 1))
+    responses.save_answer(store, rid, "q1", "5")          # overwrite
+    responses.save_answer(store, rid, "q4", "temp")
+    responses.save_answer(store, rid, "q4", "")           # empty clears
+    assert responses.get_answers(store, rid) == {"q1": "5", "q2": ["x", "y"], "q3": "2025-10-01"}
+    assert responses.answers_long(store).empty          # drafts are not exported by default
+    assert len(responses.answers_long(store, status="draft")) == 3
+    responses.submit(store, rid)
+    long = responses.answers_long(store, form_id=FORM, partner_id="P02")
     assert list(long.columns) == ["response_id", "form_id", "version", "partner_id", "role", "respondent",
                                   "wave", "status", "item", "value", "submitted_at"]
     assert dict(zip(long["item"], long["value"])) == {"q1": "5", "q2": ["x", "y"], "q3": "2025-10-01"}
     assert (long["status"] == "submitted").all() and long["submitted_at"].notna().all()
-    assert store.answers_long(partner_id="P99").empty
-    wide = store.answers_wide()
+    assert responses.answers_long(store, partner_id="P99").empty
+    wide = responses.answers_wide(store)
     assert wide.shape[0] == 1 and wide.loc[0, "version"] == VERSION and wide.loc[0, "q2"] == ["x", "y"]
 
 
 def test_submit_replaces_answers_and_validates(store):
-    rid = store.open_response(FORM, VERSION, "P01", "district", "ann")
-    store.save_answer(rid, "hidden_q", "stale")
-    store.save_answer(rid, "q1", "1")
+    rid = responses.open_response(store, FORM, VERSION, "P01", "district", "ann")
+    responses.save_answer(store, rid, "hidden_q", "stale")
+    responses.save_answer(store, rid, "q1", "1")
 
     def needs_q2(final):
         return [] if "q2" in final else [("q2", "This question is required.")]
 
     with pytest.raises(StoreError, match="q2: This question is required") as info:
-        store.submit(rid, {"q1": "2"}, validator=needs_q2)
+        responses.submit(store, rid, {"q1": "2"}, validator=needs_q2)
     assert info.value.problems == [("q2", "This question is required.")]
     # rolled back: still a draft with the old answers
-    assert store.response(rid)["status"] == "draft"
-    assert store.get_answers(rid) == {"hidden_q": "stale", "q1": "1"}
-    store.submit(rid, {"q1": "2", "q2": "3", "hidden_q": None}, validator=needs_q2)
-    assert store.get_answers(rid) == {"q1": "2", "q2": "3"}
-    assert store.submit(rid) == rid            # retried submit is a no-op
+    assert responses.response(store, rid)["status"] == "draft"
+    assert responses.get_answers(store, rid) == {"hidden_q": "stale", "q1": "1"}
+    responses.submit(store, rid, {"q1": "2", "q2": "3", "hidden_q": None}, validator=needs_q2)
+    assert responses.get_answers(store, rid) == {"q1": "2", "q2": "3"}
+    assert responses.submit(store, rid) == rid            # retried submit is a no-op
 
 
 def test_submitted_is_read_only_and_edits_are_audited(store):
-    rid = store.open_response(FORM, VERSION, "P01", "district", "ann")
-    store.save_answer(rid, "q1", "2")
-    store.submit(rid)
+    rid = responses.open_response(store, FORM, VERSION, "P01", "district", "ann")
+    responses.save_answer(store, rid, "q1", "2")
+    responses.submit(store, rid)
     with pytest.raises(StoreError, match="read-only"):
-        store.save_answer(rid, "q1", "3")
+        responses.save_answer(store, rid, "q1", "3")
     with pytest.raises(StoreError, match="editor"):
-        store.edit_submitted(rid, "q1", "3", editor="", reason="x")
-    store.edit_submitted(rid, "q1", "3", editor="coordinator", reason="respondent emailed a correction")
-    store.edit_submitted(rid, "q1", "3", editor="coordinator", reason="same value: no audit row")
-    audit = store.audit_frame(rid)
+        responses.edit_submitted(store, rid, "q1", "3", editor="", reason="x")
+    responses.edit_submitted(store, rid, "q1", "3", editor="coordinator", reason="respondent emailed a correction")
+    responses.edit_submitted(store, rid, "q1", "3", editor="coordinator", reason="same value: no audit row")
+    audit = responses.audit_frame(store, rid)
     assert audit[["item", "old_value", "new_value", "editor"]].values.tolist() == [["q1", "2", "3", "coordinator"]]
-    assert store.answers_long()["value"].tolist() == ["3"]
-    draft = store.open_response(FORM, VERSION, "P01", "district", "ann")
+    assert responses.answers_long(store)["value"].tolist() == ["3"]
+    draft = responses.open_response(store, FORM, VERSION, "P01", "district", "ann")
     with pytest.raises(StoreError, match="draft"):
-        store.edit_submitted(draft, "q1", "1", editor="x", reason="y")
+        responses.edit_submitted(store, draft, "q1", "1", editor="x", reason="y")
 
 
 def test_register_instrument_detects_changed_file(store, tmp_path):
     f = tmp_path / "form.xlsx"
     f.write_bytes(b"one")
-    first = store.register_instrument(_Inst(), source_path=f)
-    assert store.register_instrument(_Inst(), source_path=f) == first
+    first = responses.register_instrument(store, _Inst(), source_path=f)
+    assert responses.register_instrument(store, _Inst(), source_path=f) == first
     f.write_bytes(b"two")
     with pytest.raises(StoreError, match="Increase `version`"):
-        store.register_instrument(_Inst(), source_path=f)
-    assert store.instruments_frame()["sha256"].notna().all()
+        responses.register_instrument(store, _Inst(), source_path=f)
+    assert responses.instruments_frame(store)["sha256"].notna().all()
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -184,12 +186,12 @@ def test_register_instrument_detects_changed_file(store, tmp_path):
 def test_bad_keys(store, kwargs, match):
     args = dict(form_id=FORM, version=VERSION, partner_id="P01", role="district", respondent="ann") | kwargs
     with pytest.raises(StoreError, match=match):
-        store.open_response(**args)
+        responses.open_response(store, **args)
 
 
 def test_unknown_response(store):
     with pytest.raises(StoreError, match="does not exist"):
-        store.save_answer(999, "q1", "1")
+        responses.save_answer(store, 999, "q1", "1")
 
 
 def test_sqlalchemy_errors_are_wrapped(store):
@@ -215,10 +217,10 @@ def test_postgresql_roundtrip(pg_url):
     s = Store(pg_url)
     try:
         token = f"pg-test-{dt.datetime.now().timestamp()}"
-        rid = s.open_response(FORM, VERSION, "P01", "district", "pg-tester", client_token=token)
-        s.save_answer(rid, "q1", ["a", "b"])
-        s.submit(rid)
-        long = s.answers_long(partner_id="P01")
+        rid = responses.open_response(s, FORM, VERSION, "P01", "district", "pg-tester", client_token=token)
+        responses.save_answer(s, rid, "q1", ["a", "b"])
+        responses.submit(s, rid)
+        long = responses.answers_long(s, partner_id="P01")
         assert ["a", "b"] in long.loc[long["response_id"] == rid, "value"].tolist()
     finally:
         s.close()
@@ -237,29 +239,29 @@ def test_schema_compiles_for_postgresql():
 # -- corrections of submitted responses ---------------------------------------------------------------
 
 def _submitted_response(store):
-    rid = store.open_response(FORM, VERSION, "P01", "district", "ann")
-    store.submit(rid, {"q1": "2", "q2": "3", "why": "text"})
+    rid = responses.open_response(store, FORM, VERSION, "P01", "district", "ann")
+    responses.submit(store, rid, {"q1": "2", "q2": "3", "why": "text"})
     return rid
 
 
 def test_edit_submitted_many_is_one_audited_transaction(store):
     rid = _submitted_response(store)
-    before = store.response(rid)
-    written = store.edit_submitted_many(rid, {"q1": "4", "q2": "3", "why": None, "q3": ["a", "b"]},
+    before = responses.response(store, rid)
+    written = responses.edit_submitted_many(store, rid, {"q1": "4", "q2": "3", "why": None, "q3": ["a", "b"]},
                                         editor="ann", reason="typo", validator=lambda final: [])
     assert written == [{"item": "q1", "old_value": "2", "new_value": "4"},
                        {"item": "why", "old_value": "text", "new_value": None},
                        {"item": "q3", "old_value": None, "new_value": ["a", "b"]}]   # q2 unchanged: no row
-    audit = store.audit_frame(rid)
+    audit = responses.audit_frame(store, rid)
     assert audit[["item", "old_value", "new_value", "editor", "reason"]].values.tolist() == [
         ["q1", "2", "4", "ann", "typo"], ["why", "text", None, "ann", "typo"],
         ["q3", None, ["a", "b"], "ann", "typo"]]
     assert audit["changed_at"].nunique() == 1
-    after = store.response(rid)
+    after = responses.response(store, rid)
     assert after["status"] == "submitted" and after["submitted_at"] == before["submitted_at"]
     assert after["updated_at"] > before["updated_at"]
-    assert store.get_answers(rid) == {"q1": "4", "q2": "3", "q3": ["a", "b"]}
-    assert dict(zip(*store.answers_long()[["item", "value"]].values.T)) == {"q1": "4", "q2": "3", "q3": ["a", "b"]}
+    assert responses.get_answers(store, rid) == {"q1": "4", "q2": "3", "q3": ["a", "b"]}
+    assert dict(zip(*responses.answers_long(store)[["item", "value"]].values.T)) == {"q1": "4", "q2": "3", "q3": ["a", "b"]}
 
 
 def test_edit_submitted_many_validator_sees_final_answers_and_rolls_back(store):
@@ -271,41 +273,41 @@ def test_edit_submitted_many_validator_sees_final_answers_and_rolls_back(store):
         return [] if final.get("q2") else [("q2", "required")]
 
     with pytest.raises(StoreError, match="not corrected: q2: required") as info:
-        store.edit_submitted_many(rid, {"q1": "5", "q2": None}, editor="ann", reason="x", validator=needs_q2)
+        responses.edit_submitted_many(store, rid, {"q1": "5", "q2": None}, editor="ann", reason="x", validator=needs_q2)
     assert info.value.problems == [("q2", "required")]
     assert seen == [{"q1": "5", "why": "text"}]              # the would-be answers, both changes applied
-    assert store.get_answers(rid) == {"q1": "2", "q2": "3", "why": "text"}   # q1 rolled back too
-    assert store.audit_frame(rid).empty
+    assert responses.get_answers(store, rid) == {"q1": "2", "q2": "3", "why": "text"}   # q1 rolled back too
+    assert responses.audit_frame(store, rid).empty
 
     def explodes(final):
         raise RuntimeError("validator bug")
 
     with pytest.raises(RuntimeError):
-        store.edit_submitted_many(rid, {"q1": "5"}, editor="ann", reason="x", validator=explodes)
-    assert store.get_answers(rid)["q1"] == "2" and store.audit_frame(rid).empty
+        responses.edit_submitted_many(store, rid, {"q1": "5"}, editor="ann", reason="x", validator=explodes)
+    assert responses.get_answers(store, rid)["q1"] == "2" and responses.audit_frame(store, rid).empty
 
 
 def test_edit_submitted_many_refusals_and_no_change(store):
     rid = _submitted_response(store)
-    stamp = store.response(rid)["updated_at"]
+    stamp = responses.response(store, rid)["updated_at"]
     for editor, reason in (("", "x"), ("ann", " "), (None, "x")):
         with pytest.raises(StoreError, match="editor"):
-            store.edit_submitted_many(rid, {"q1": "9"}, editor=editor, reason=reason)
+            responses.edit_submitted_many(store, rid, {"q1": "9"}, editor=editor, reason=reason)
     with pytest.raises(StoreError, match="item"):
-        store.edit_submitted_many(rid, {"q1": "9", "": "1"}, editor="ann", reason="x")
-    assert store.edit_submitted_many(rid, {"q1": "2", "gone": None}, editor="ann", reason="x") == []
-    assert store.audit_frame(rid).empty and store.response(rid)["updated_at"] == stamp
-    draft = store.open_response(FORM, VERSION, "P01", "district", "bo")
+        responses.edit_submitted_many(store, rid, {"q1": "9", "": "1"}, editor="ann", reason="x")
+    assert responses.edit_submitted_many(store, rid, {"q1": "2", "gone": None}, editor="ann", reason="x") == []
+    assert responses.audit_frame(store, rid).empty and responses.response(store, rid)["updated_at"] == stamp
+    draft = responses.open_response(store, FORM, VERSION, "P01", "district", "bo")
     with pytest.raises(StoreError, match="draft"):
-        store.edit_submitted_many(draft, {"q1": "1"}, editor="bo", reason="y")
-    assert store.get_answers(rid)["q1"] == "2"
+        responses.edit_submitted_many(store, draft, {"q1": "1"}, editor="bo", reason="y")
+    assert responses.get_answers(store, rid)["q1"] == "2"
 
 
 def test_find_submitted_respects_wave_and_status(store):
-    assert store.find_submitted(FORM, VERSION, "P01", "district", "ann") is None
+    assert responses.find_submitted(store, FORM, VERSION, "P01", "district", "ann") is None
     rid = _submitted_response(store)
-    assert store.find_submitted(FORM, VERSION, "P01", "district", "ann") == rid
-    assert store.find_submitted(FORM, VERSION, "P01", "district", "ann", wave="2026") is None
-    assert store.find_submitted(FORM, VERSION, "P01", "partner", "ann") is None
-    draft = store.open_response(FORM, VERSION, "P01", "district", "ann", wave="2026")
-    assert draft != rid and store.find_submitted(FORM, VERSION, "P01", "district", "ann", wave="2026") is None
+    assert responses.find_submitted(store, FORM, VERSION, "P01", "district", "ann") == rid
+    assert responses.find_submitted(store, FORM, VERSION, "P01", "district", "ann", wave="2026") is None
+    assert responses.find_submitted(store, FORM, VERSION, "P01", "partner", "ann") is None
+    draft = responses.open_response(store, FORM, VERSION, "P01", "district", "ann", wave="2026")
+    assert draft != rid and responses.find_submitted(store, FORM, VERSION, "P01", "district", "ann", wave="2026") is None

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from partner_analysis.store import Store
+from partner_analysis.fit import responses
 
 pytestmark = pytest.mark.slow
 
@@ -26,11 +27,11 @@ def _worker(db: str, worker: int, n: int, out) -> None:
     try:
         for i in range(n):
             token = f"w{worker}-{i}"
-            rid = store.open_response(FORM, VERSION, f"P0{worker % 4 + 1}", ("district", "partner")[i % 2],
+            rid = responses.open_response(store, FORM, VERSION, f"P0{worker % 4 + 1}", ("district", "partner")[i % 2],
                                       token, client_token=token)
             for item, value in ITEMS.items():
-                store.save_answer(rid, item, value)
-            store.submit(rid, validator=lambda a: [] if set(a) == set(ITEMS) else ["incomplete"])
+                responses.save_answer(store, rid, item, value)
+            responses.submit(store, rid, validator=lambda a: [] if set(a) == set(ITEMS) else ["incomplete"])
         out.put((worker, "ok"))
     except BaseException as err:  # noqa: BLE001 - report any failure to the parent
         out.put((worker, f"{type(err).__name__}: {err}"))
@@ -42,8 +43,8 @@ def _open_fresh(db: str, i: int) -> int:
     """Open a store (SQLite path or any URL), start and submit one response; also used by the PostgreSQL tests."""
     store = Store(db)
     try:
-        rid = store.open_response(FORM, VERSION, "P01", "district", f"fresh-{i}")
-        store.submit(rid)
+        rid = responses.open_response(store, FORM, VERSION, "P01", "district", f"fresh-{i}")
+        responses.submit(store, rid)
         return rid
     finally:
         store.close()
@@ -80,29 +81,30 @@ def test_concurrent_submissions(tmp_path):
     assert all(p.exitcode == 0 for p in procs)
 
     store = Store(db)
-    wide = store.answers_wide(form_id=FORM)
+    wide = responses.answers_wide(store, form_id=FORM)
     assert len(wide) == WORKERS * PER_WORKER
     assert wide["respondent"].is_unique and wide["response_id"].is_unique
     assert set(wide["respondent"]) == {f"w{w}-{i}" for w in range(WORKERS) for i in range(PER_WORKER)}
     assert wide[list(ITEMS)].notna().all().all()
     assert (wide["q2"].map(tuple) == ("email", "meet")).all() and (wide["q3"] == 12).all()
-    assert store.answers_long(status="draft").empty
-    assert len(store.answers_long()) == WORKERS * PER_WORKER * len(ITEMS)
+    assert responses.answers_long(store, status="draft").empty
+    assert len(responses.answers_long(store)) == WORKERS * PER_WORKER * len(ITEMS)
     store.close()
     assert _integrity(db) == "ok"
 
 
 _CHILD = textwrap.dedent("""
     import sys
+    from partner_analysis.fit import responses
     from partner_analysis.store import Store
     store = Store(sys.argv[1])
     i = 0
     while True:
         token = f"k-{i}"
-        rid = store.open_response("partner_fit", "2025090101", "P01", "district", token, client_token=token)
+        rid = responses.open_response(store, "partner_fit", "2025090101", "P01", "district", token, client_token=token)
         for item, value in {ITEMS!r}.items():
-            store.save_answer(rid, item, value)
-        store.submit(rid)
+            responses.save_answer(store, rid, item, value)
+        responses.submit(store, rid)
         # acknowledged only after the commit returned
         print(rid, flush=True)
         i += 1
@@ -133,13 +135,13 @@ def test_kill_9_keeps_acknowledged_submissions(tmp_path):
 
     assert _integrity(db) == "ok"
     store = Store(db)
-    wide = store.answers_wide(form_id=FORM).set_index("response_id")
+    wide = responses.answers_wide(store, form_id=FORM).set_index("response_id")
     missing = set(acknowledged) - set(wide.index)
     assert not missing
     got = wide.loc[acknowledged]
     assert (got["status"] == "submitted").all()
     assert got[list(ITEMS)].notna().all().all()
     # at most one response (the one in flight at the kill) is left as a draft, and it is never "submitted"
-    drafts = store.answers_wide(form_id=FORM, status="draft")
+    drafts = responses.answers_wide(store, form_id=FORM, status="draft")
     assert len(drafts) <= 1
     store.close()

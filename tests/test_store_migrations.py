@@ -19,6 +19,7 @@ from partner_analysis.cli import main
 from partner_analysis.store import Store, StoreSchemaError, default_store_path, metadata, resolve_db_url
 from store_helpers import (AE5988B_TABLES, TABLES_0003, expected_after_0002, expected_at_head,
                            make_ae5988b_postgresql, make_ae5988b_sqlite, revision, row_count, snapshot)
+from partner_analysis.fit import responses
 
 HEAD = store_schema.head_revision()
 
@@ -206,7 +207,7 @@ def test_backup_restore_round_trip_row_for_row(tmp_path, capsys):
     assert snapshot(tmp_path / "b1.sqlite") == at_backup
     # life goes on: a survey answer is corrected, a partnership added
     with Store(db) as store:
-        store.edit_submitted(1, "q1", "5", editor="Ana", reason="re-checked")
+        responses.edit_submitted(store, 1, "q1", "5", editor="Ana", reason="re-checked")
         store.upsert_partnership("P77", "New partner")
     changed = snapshot(db)
     assert changed != at_backup
@@ -239,8 +240,8 @@ def _wal_store_with_rows(path):
     """A store of the old layout whose last commits are still in its -wal file (a process holds it open)."""
     store = Store(path)
     store.upsert_partnership("P01", "Mercy")
-    rid = store.open_response("partner_fit", "1", "P01", "district", "ana")
-    store.save_answer(rid, "q1", "4")
+    rid = responses.open_response(store, "partner_fit", "1", "P01", "district", "ana")
+    responses.save_answer(store, rid, "q1", "4")
     return store
 
 
@@ -263,7 +264,7 @@ def test_an_old_layout_store_moves_into_records_intact(tmp_path, capsys):
     assert default_store_path(data_dir) == new
     assert capsys.readouterr().err == ""
     with Store(data_dir=data_dir) as store:
-        assert store.get_answers(1) == {"q1": "4"}
+        assert responses.get_answers(store, 1) == {"q1": "4"}
 
 
 def test_the_move_copies_commits_still_in_the_wal(tmp_path):
@@ -356,7 +357,7 @@ def test_postgresql_upgrade_of_an_ae5988b_store_keeps_every_row(pg_fresh_url, pg
     engine.dispose()
     # the serial ids continue after the copied rows: the upgraded store takes new answers
     with Store(pg_fresh_url) as store:
-        rid = store.open_response("partner_fit", "2025090101", "P01", "partner", "new")
+        rid = responses.open_response(store, "partner_fit", "2025090101", "P01", "partner", "new")
         assert rid > max(r["id"] for r in before["response_sets"])
 
 
@@ -367,7 +368,7 @@ def test_postgresql_backup_restore_round_trip(pg_fresh_url, pg_tools, tmp_path, 
     at_backup = snapshot(pg_fresh_url)
     assert main(["db", "backup", str(tmp_path / "b.dump"), "--db", pg_fresh_url]) == 0
     with Store(pg_fresh_url) as store:
-        store.edit_submitted(1, "q1", "5", editor="Ana", reason="re-checked")
+        responses.edit_submitted(store, 1, "q1", "5", editor="Ana", reason="re-checked")
         store.upsert_partnership("P77", "New partner")
     changed = snapshot(pg_fresh_url)
     capsys.readouterr()

@@ -13,10 +13,11 @@ import sqlalchemy as sa
 
 from partner_analysis.cli import main
 from partner_analysis.exceptions import StoreError
-from partner_analysis.forms.survey import survey_form
+from partner_analysis.fit.form import survey_form
 from partner_analysis.store import Store
 from test_store_concurrency import _open_fresh
 from test_survey_form import _fill_everything, _Instrument, _shipped_instrument
+from partner_analysis.fit import responses
 
 FORM, VERSION = "partner_fit", "2025090101"
 ITEMS = {"q1": "4", "q2": ["email", "meet"], "q3": 12, "q4": "2025-09-01"}
@@ -40,17 +41,17 @@ def _writer(url: str, worker: int, out) -> None:
         for i in range(PER_WORKER):
             token = f"w{worker}-{i}"
             # every worker starts with partners none of them created yet: the partnership insert races
-            rid = store.open_response(FORM, VERSION, f"P0{i % 4 + 1}", ("district", "partner")[i % 2], token,
+            rid = responses.open_response(store, FORM, VERSION, f"P0{i % 4 + 1}", ("district", "partner")[i % 2], token,
                                       client_token=token)
             for item, value in ITEMS.items():
-                store.save_answer(rid, item, value)
-            store.submit(rid, validator=lambda a: [] if set(a) == set(ITEMS) else ["incomplete"])
+                responses.save_answer(store, rid, item, value)
+            responses.submit(store, rid, validator=lambda a: [] if set(a) == set(ITEMS) else ["incomplete"])
             # a retried request (same token) finds the same response set and changes nothing
-            assert store.open_response(FORM, VERSION, "P01", "district", token, client_token=token) == rid
-            assert store.submit(rid) == rid
+            assert responses.open_response(store, FORM, VERSION, "P01", "district", token, client_token=token) == rid
+            assert responses.submit(store, rid) == rid
         # every worker also races for the same tokens (a double-clicked "start" from two tabs)
         for j in range(SHARED_TOKENS):
-            store.open_response(FORM, VERSION, "P09", "partner", f"shared-{j}", client_token=f"shared-{j}")
+            responses.open_response(store, FORM, VERSION, "P09", "partner", f"shared-{j}", client_token=f"shared-{j}")
         out.put((worker, "ok"))
     except BaseException as err:  # noqa: BLE001 - report any failure to the parent
         out.put((worker, f"{type(err).__name__}: {err}"))
@@ -75,7 +76,7 @@ def test_concurrent_submissions_on_postgresql(pg_fresh_url):
 
     store = Store(url, create=False)
     try:
-        wide = store.answers_wide(status=None)
+        wide = responses.answers_wide(store, status=None)
     finally:
         store.close()
     own = wide[~wide["respondent"].str.startswith("shared-")]
@@ -113,7 +114,7 @@ def test_survey_form_fill_resume_submit_edit_on_postgresql(pg_fresh_url):
     form.inputs["since"].value = dt.date(2019, 9, 1)
     form.submit_button.click()
     assert "Not submitted yet" in form.status.value
-    assert store.response(rid)["status"] == "draft"
+    assert responses.response(store, rid)["status"] == "draft"
     form.inputs["goals_why"].value = "Different hiring goals."
     store.close()
 
@@ -127,14 +128,14 @@ def test_survey_form_fill_resume_submit_edit_on_postgresql(pg_fresh_url):
     form2.inputs["hours"].value = "12.5"
     form2.submit_button.click()
     assert "Thank you" in form2.status.value
-    row = store2.response(rid)
+    row = responses.response(store2, rid)
     assert row["status"] == "submitted"
     assert row["submitted_at"].tzinfo is not None     # TIMESTAMP WITH TIME ZONE round trip
-    long = store2.answers_long(partner_id="P03")
+    long = responses.answers_long(store2, partner_id="P03")
     assert dict(zip(long["item"], long["value"])) == {"years": 4, "goals_shared": "5", "channels": ["meet"],
                                                       "since": "2019-09-01", "d_only": "4", "hours": 12.5}
-    store2.edit_submitted(rid, "hours", 10.0, editor="coordinator", reason="typo")
-    assert store2.audit_frame(rid)[["item", "old_value", "new_value"]].values.tolist() == [["hours", 12.5, 10.0]]
+    responses.edit_submitted(store2, rid, "hours", 10.0, editor="coordinator", reason="typo")
+    assert responses.audit_frame(store2, rid)[["item", "old_value", "new_value"]].values.tolist() == [["hours", 12.5, 10.0]]
     store2.close()
 
 
@@ -146,7 +147,7 @@ def test_shipped_instrument_fills_and_submits_on_postgresql(pg_fresh_url):
         _fill_everything(form)
         form.submit_button.click()
         assert "Thank you" in form.status.value, form.status.value
-        long = store.answers_long(partner_id="P01", role="partner")
+        long = responses.answers_long(store, partner_id="P01", role="partner")
         assert len(long) == len(form.controller.final_answers()) > 0
         assert set(long["version"]) == {str(instrument.version)}
     finally:
@@ -166,7 +167,7 @@ def test_read_only_open_of_an_empty_postgresql_database(pg_fresh_url, capsys):
                                 "WHERE table_schema = 'public'") == [(0,)]
     Store(pg_fresh_url).close()                       # a writer creates the tables
     with Store(pg_fresh_url, create=False) as reader:
-        assert reader.answers_long().empty
+        assert responses.answers_long(reader).empty
     assert main(["survey", "score", "--db", pg_fresh_url]) == 0
     assert "no submitted answers" in capsys.readouterr().out
 
@@ -176,9 +177,9 @@ def test_session_database_is_this_workers_own(pg_url):
     name = sa.engine.make_url(pg_url).database
     assert name.startswith("pa_test_")
     with Store(pg_url) as store:
-        rid = store.open_response(FORM, VERSION, "P01", "district", f"session-{name}")
-        store.submit(rid)
-        assert store.response(rid)["status"] == "submitted"
+        rid = responses.open_response(store, FORM, VERSION, "P01", "district", f"session-{name}")
+        responses.submit(store, rid)
+        assert responses.response(store, rid)["status"] == "submitted"
 
 
 # -- no server: skip with the reason, or fail when CI demands PostgreSQL -------------------------------

@@ -10,6 +10,7 @@ import pytest
 from partner_analysis.cli import main
 from partner_analysis.exceptions import StoreError
 from partner_analysis.store import Store
+from partner_analysis.fit import responses
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,11 +52,11 @@ def test_read_only_open_of_a_file_that_is_not_a_store(tmp_path):
 def test_read_only_open_of_an_existing_store_reads(tmp_path):
     db = tmp_path / "records.sqlite"
     with Store(db) as writer:
-        rid = writer.open_response("partner_fit", "1", "P01", "district", "ann")
-        writer.save_answer(rid, "q1", "4")
-        writer.submit(rid)
+        rid = responses.open_response(writer, "partner_fit", "1", "P01", "district", "ann")
+        responses.save_answer(writer, rid, "q1", "4")
+        responses.submit(writer, rid)
     with Store(db, create=False) as reader:
-        long = reader.answers_long()
+        long = responses.answers_long(reader)
     assert long[["response_id", "item", "value"]].values.tolist() == [[rid, "q1", "4"]]
 
 

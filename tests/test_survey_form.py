@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from partner_analysis.exceptions import ConfigError
-from partner_analysis.forms.survey import instrument_fields, survey_form
+from partner_analysis.fit.form import instrument_fields, survey_form
 from partner_analysis.store import Store
+from partner_analysis.fit import responses
 
 
 # A hand-built instrument with the shape of fit.instrument.Instrument (CONTRACTS.md), so these tests do
@@ -114,12 +115,12 @@ def test_fill_error_draft_restart_resume_submit_edit(db):
     form.submit_button.click()                        # goals_why and d_only still missing
     assert "Not submitted yet: 2 questions" in form.status.value
     assert "This question is required." in form.errors["goals_why"].value
-    assert store.response(rid)["status"] == "draft"
+    assert responses.response(store, rid)["status"] == "draft"
     form.inputs["goals_why"].value = "They focus on hiring, we on graduation."
     form.save_button.click()
     assert "Draft saved" in form.status.value
     # autosave reached the store before any explicit save
-    assert store.get_answers(rid) == {"years": 4, "goals_shared": "2", "channels": ["meet"],
+    assert responses.get_answers(store, rid) == {"years": 4, "goals_shared": "2", "channels": ["meet"],
                                       "since": "2019-09-01", "goals_why": "They focus on hiring, we on graduation."}
     store.close()
 
@@ -138,17 +139,17 @@ def test_fill_error_draft_restart_resume_submit_edit(db):
     form2.inputs["hours"].value = "12.5"
     form2.submit_button.click()
     assert "Thank you" in form2.status.value
-    row = store2.response(rid)
+    row = responses.response(store2, rid)
     assert row["status"] == "submitted" and row["submitted_at"] is not None
-    long = store2.answers_long(partner_id="P03")
+    long = responses.answers_long(store2, partner_id="P03")
     assert dict(zip(long["item"], long["value"])) == {"years": 4, "goals_shared": "5", "channels": ["meet"],
                                                       "since": "2019-09-01", "d_only": "4", "hours": 12.5}
     assert set(long["version"]) == {"2025090101"} and set(long["role"]) == {"district"}
-    assert store2.instruments_frame()["form_id"].tolist() == ["partner_fit"]
+    assert responses.instruments_frame(store2)["form_id"].tolist() == ["partner_fit"]
 
     # corrections after submission are audited
-    store2.edit_submitted(rid, "hours", 10.0, editor="coordinator", reason="typo reported by respondent")
-    audit = store2.audit_frame(rid)
+    responses.edit_submitted(store2, rid, "hours", 10.0, editor="coordinator", reason="typo reported by respondent")
+    audit = responses.audit_frame(store2, rid)
     assert audit[["item", "old_value", "new_value"]].values.tolist() == [["hours", 12.5, 10.0]]
 
     # a later visit in the same wave opens the submitted response for correction (no second response);
@@ -158,7 +159,7 @@ def test_fill_error_draft_restart_resume_submit_edit(db):
     form4 = survey_form(_Instrument(), store3, partner_id="P03", role="district", respondent="ana@district.example",
                         wave="2026-27")
     assert form4.mode == "draft" and form4.response_id != rid and form4.inputs["years"].value == ""
-    assert store3.response(form4.response_id)["wave"] == "2026-27"
+    assert responses.response(store3, form4.response_id)["wave"] == "2026-27"
     for s in (store2, store3):
         s.close()
 
@@ -168,7 +169,7 @@ def test_server_side_check_refuses_incomplete_submit(db):
     # bypass the widget: a stale client submits without the required answers
     problems = form.controller.on_submit({"years": 2})
     assert {n for n, _ in problems} == {"goals_shared", "p_only"}
-    assert store.response(form.response_id)["status"] == "draft"
+    assert responses.response(store, form.response_id)["status"] == "draft"
     store.close()
 
 
@@ -186,7 +187,7 @@ def _submitted(db, respondent="ana@district.example"):
 
 def test_returning_respondent_corrects_submitted_answers(db):
     store, rid = _submitted(db)
-    before = store.response(rid)
+    before = responses.response(store, rid)
     form = survey_form(_Instrument(), store, partner_id="P03", role="district", respondent="ana@district.example")
     assert form.mode == "correct" and form.response_id == rid
     assert form.submit_button.description == "Save corrections"
@@ -196,19 +197,19 @@ def test_returning_respondent_corrects_submitted_answers(db):
     assert "You submitted this survey on" in form.intro_html.value
     form.inputs["years"].value = "6"
     form.inputs["channels"].value = ("email", "meet")
-    assert store.audit_frame(rid).empty                                  # nothing is autosaved
+    assert responses.audit_frame(store, rid).empty                                  # nothing is autosaved
     form.reason.value = "I counted the years wrong and forgot email."
     form.submit_button.click()
     assert "Your corrections were saved: 2 answers were changed" in form.status.value, form.status.value
-    audit = store.audit_frame(rid)
+    audit = responses.audit_frame(store, rid)
     assert audit[["item", "old_value", "new_value", "editor", "reason"]].values.tolist() == [
         ["years", 4, 6, "ana@district.example", "I counted the years wrong and forgot email."],
         ["channels", ["meet"], ["email", "meet"], "ana@district.example",
          "I counted the years wrong and forgot email."]]
-    after = store.response(rid)
+    after = responses.response(store, rid)
     assert after["status"] == "submitted" and after["submitted_at"] == before["submitted_at"]
     assert after["updated_at"] > before["updated_at"] and after["updated_at"] == audit["changed_at"].iloc[0]
-    long = store.answers_long(partner_id="P03")
+    long = responses.answers_long(store, partner_id="P03")
     assert set(long["response_id"]) == {rid}
     assert dict(zip(long["item"], long["value"])) == {"years": 6, "goals_shared": "5", "d_only": "4",
                                                       "channels": ["email", "meet"]}
@@ -217,7 +218,7 @@ def test_returning_respondent_corrects_submitted_answers(db):
 
 def test_correction_that_opens_a_required_question_is_refused_and_changes_nothing(db):
     store, rid = _submitted(db)
-    answers = store.get_answers(rid)
+    answers = responses.get_answers(store, rid)
     form = survey_form(_Instrument(), store, partner_id="P03", role="district", respondent="ana@district.example")
     form.reason.value = "wrong answer"
     form.inputs["years"].value = ""                 # clearing a required answer
@@ -231,8 +232,8 @@ def test_correction_that_opens_a_required_question_is_refused_and_changes_nothin
     # a stale client bypassing the widget checks is refused by the store's check, inside the transaction
     problems = form.controller.on_submit({"years": 4, "goals_shared": "2", "d_only": "4"})
     assert [n for n, _ in problems] == ["goals_why"]
-    assert store.get_answers(rid) == answers and store.audit_frame(rid).empty
-    assert store.response(rid)["status"] == "submitted"
+    assert responses.get_answers(store, rid) == answers and responses.audit_frame(store, rid).empty
+    assert responses.response(store, rid)["status"] == "submitted"
     store.close()
 
 
@@ -246,13 +247,13 @@ def test_correction_needs_a_reason_and_a_change(db):
     form.reason.value = "   "
     form.submit_button.click()
     assert "Enter the reason" in form.status.value
-    assert store.get_answers(rid)["years"] == 4 and store.audit_frame(rid).empty
+    assert responses.get_answers(store, rid)["years"] == 4 and responses.audit_frame(store, rid).empty
     form.inputs["years"].value = "4"                # back to the submitted value: nothing changed
     form.reason.value = "checking"
-    before = store.response(rid)["updated_at"]
+    before = responses.response(store, rid)["updated_at"]
     form.submit_button.click()
     assert "You did not change any answer, so nothing was saved." in form.status.value
-    assert store.audit_frame(rid).empty and store.response(rid)["updated_at"] == before
+    assert responses.audit_frame(store, rid).empty and responses.response(store, rid)["updated_at"] == before
     store.close()
 
 
@@ -263,16 +264,16 @@ def test_correction_that_hides_a_question_clears_and_audits_its_answer(db):
         form.inputs[name].value = value
     form.submit_button.click()
     rid = form.response_id
-    assert store.get_answers(rid)["goals_why"] == "Different targets."
+    assert responses.get_answers(store, rid)["goals_why"] == "Different targets."
     fix = survey_form(_Instrument(), store, partner_id="P03", role="district", respondent="ana@district.example")
     fix.inputs["goals_shared"].value = "4"          # hides goals_why
     fix.reason.value = "We do share goals."
     fix.submit_button.click()
     assert "2 answers were changed" in fix.status.value
-    audit = store.audit_frame(rid)
+    audit = responses.audit_frame(store, rid)
     assert audit[["item", "old_value", "new_value"]].values.tolist() == [
         ["goals_why", "Different targets.", None], ["goals_shared", "2", "4"]]
-    assert "goals_why" not in store.get_answers(rid)
+    assert "goals_why" not in responses.get_answers(store, rid)
     store.close()
 
 
@@ -283,12 +284,12 @@ def _invite(store, *, partner="P03", role="district", email="ana@district.exampl
 
 
 def test_app_by_invitation_reopens_submitted_answers_for_correction(db):
-    from partner_analysis.forms.app import SurveyApp
+    from partner_analysis.fit.app import SurveyApp
     store = Store(db)
     store.upsert_partnership("P03", "Metro College")
     _token, who = _invite(store)
     app = SurveyApp(store, _Instrument(), who)
-    assert app.form.mode == "draft" and store.response(app.form.response_id)["respondent"] == who.respondent
+    assert app.form.mode == "draft" and responses.response(store, app.form.response_id)["respondent"] == who.respondent
     intro = app.form.widget.children[2].value
     assert "Metro College" in intro and "Ana Ruiz" in intro and "P03" not in intro
     for name, value in (("years", "4"), ("goals_shared", "5"), ("d_only", "4")):
@@ -306,14 +307,14 @@ def test_app_by_invitation_reopens_submitted_answers_for_correction(db):
     again.form.inputs["d_only"].value = "2"
     again.form.reason.value = "misread the question"
     again.form.submit_button.click()
-    assert store.get_answers(rid)["d_only"] == "2" and "corrections were saved" in again.banner.value
-    assert store.audit_frame(rid)["editor"].tolist() == [f"Ana Ruiz (invitation {who.invitation_id})"]
-    assert len(store.answers_wide(partner_id="P03", status=None)) == 1
+    assert responses.get_answers(store, rid)["d_only"] == "2" and "corrections were saved" in again.banner.value
+    assert responses.audit_frame(store, rid)["editor"].tolist() == [f"Ana Ruiz (invitation {who.invitation_id})"]
+    assert len(responses.answers_wide(store, partner_id="P03", status=None)) == 1
     store.close()
 
 
 def test_app_role_comes_from_the_invitation(db):
-    from partner_analysis.forms.app import SurveyApp
+    from partner_analysis.fit.app import SurveyApp
     store = Store(db)
     _token, who = _invite(store, role="partner", email="li@college.example", name=None)
     app = SurveyApp(store, _Instrument(), who)
@@ -324,7 +325,7 @@ def test_app_role_comes_from_the_invitation(db):
 
 
 def test_survey_app_refuses_without_a_valid_link_and_shows_errors_in_the_page(tmp_path, monkeypatch):
-    from partner_analysis.forms.app import survey_app
+    from partner_analysis.fit.app import survey_app
     db = tmp_path / "r.sqlite"
     with Store(db) as store:
         store.upsert_partnership("P03", "Metro College")
@@ -390,7 +391,7 @@ def test_shipped_instrument_fills_and_submits(tmp_path, role):
     _fill_everything(form)
     form.submit_button.click()
     assert "Thank you" in form.status.value, form.status.value
-    long = store.answers_long(partner_id="P01", role=role)
+    long = responses.answers_long(store, partner_id="P01", role=role)
     assert len(long) == len(form.controller.final_answers()) > 0
     assert set(long["version"]) == {str(instrument.version)}
     store.close()
@@ -400,8 +401,10 @@ def test_shipped_instrument_fills_and_submits(tmp_path, role):
 
 def test_voila_command_and_cli():
     from partner_analysis.cli import build_parser
-    from partner_analysis.forms.app import VoilaSettings, voila_command, voila_environment
-    cmd = voila_command(VoilaSettings(port=9123, cull_idle_timeout=600, max_kernels=7), config_dir="/cfg")
+    from partner_analysis.fit.app import survey_notebook_path
+    from partner_analysis.forms.voila import VoilaSettings, voila_command, voila_environment
+    cmd = voila_command(VoilaSettings(port=9123, cull_idle_timeout=600, max_kernels=7),
+                        notebook=survey_notebook_path(), config_dir="/cfg")
     assert cmd[3].endswith("fit_survey.ipynb")
     for flag in ("--no-browser", "--Voila.ip=127.0.0.1", "--port=9123", "--strip_sources=True",
                  "--template=pa_survey", "--MappingKernelManager.cull_idle_timeout=600",
@@ -429,7 +432,7 @@ def test_voila_command_and_cli():
 def test_notebook_runs_and_shows_the_app(tmp_path):
     import nbformat
     import papermill as pm
-    from partner_analysis.forms.app import survey_notebook_path
+    from partner_analysis.fit.app import survey_notebook_path
     _shipped_instrument()
     out = tmp_path / "out.ipynb"
     pm.execute_notebook(str(survey_notebook_path()), str(out), parameters={"db": str(tmp_path / "r.sqlite")},

@@ -9,8 +9,9 @@ import pytest
 
 from partner_analysis.fit.instrument import default_instrument_path, read_instrument
 from partner_analysis.fit.scoring import score_responses
-from partner_analysis.forms.survey import requested_language, survey_form, survey_page
+from partner_analysis.fit.form import requested_language, survey_form, survey_page
 from partner_analysis.store import Store
+from partner_analysis.fit import responses
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +56,7 @@ def test_spanish_survey_scores_identically_to_english(tmp_path, instrument, role
         _answer_like_a_respondent(form, seed)
         form.submit_button.click()
         assert ("Gracias" if lang == "es" else "Thank you") in form.status.value, form.status.value
-        long = store.answers_long(partner_id="P01", role=role)
+        long = responses.answers_long(store, partner_id="P01", role=role)
         results[lang] = (form, long, score_responses(long, instrument))
         store.close()
     (en_form, en_long, en_scores), (es_form, es_long, es_scores) = results["en"], results["es"]
@@ -89,7 +90,7 @@ def test_language_switch_keeps_answers_and_translates_the_form(tmp_path, instrum
     assert "Encuesta sobre la colaboración" in es_form.widget.children[1].value
     assert "de 36 preguntas obligatorias respondidas" in es_form.progress.value
     # the same response continues: one draft, answers stored by name
-    assert dict(zip(*store.answers_long(partner_id="P01", status="draft")[["item", "value"]].values.T)) == {
+    assert dict(zip(*responses.answers_long(store, partner_id="P01", status="draft")[["item", "value"]].values.T)) == {
         "d_so1": "4", "organisation": "Riverside USD"}
     es_form.submit_button.click()
     assert "Todavía no se envió" in es_form.status.value and "Error:" in es_form.status.value

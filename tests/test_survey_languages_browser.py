@@ -18,6 +18,7 @@ import pytest
 from conftest import require_chromium
 from partner_analysis.store import Store
 from test_voila_browser import CHROMIUM_ARGS, WCAG_TAGS, _free_port, _wait_for_port
+from partner_analysis.fit import responses
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -139,7 +140,7 @@ def test_survey_in_both_languages_is_accessible_and_keeps_answers(server):
             expect(page.locator(".pa-status")).to_contain_text("Todavía no se envió", timeout=30_000)
             assert _wcag(page) == [], "Spanish with errors, 1280 px"
             with Store(db) as store:
-                drafts = store.answers_long(partner_id="P01", status="draft")
+                drafts = responses.answers_long(store, partner_id="P01", status="draft")
             assert dict(zip(drafts["item"], drafts["value"])) == {"d_so1": "2", "organisation": "Riverside USD",
                                                                   "respondent_name": "Ana Ruiz"}
 
@@ -158,7 +159,7 @@ def test_survey_in_both_languages_is_accessible_and_keeps_answers(server):
         finally:
             browser.close()
     with Store(db) as store:
-        done = store.answers_wide(partner_id="P01", status=None)
+        done = responses.answers_wide(store, partner_id="P01", status=None)
     assert done["status"].tolist() == ["submitted"] and done.loc[0, "d_so1"] == "4"   # the name "4", not a label
     print(f"survey length at 1280x900: {screens_en:.1f} screens (English), {screens_es:.1f} screens (Spanish)")
 

@@ -24,6 +24,7 @@ import pytest
 
 from conftest import require_chromium
 from partner_analysis.store import Store
+from partner_analysis.fit import responses
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -56,7 +57,7 @@ def _wait_for_port(port: int, proc: subprocess.Popen, log: Path, timeout: float 
 
 def _submit_other(store, instrument, who) -> int:
     """Partner B's respondent submits the survey through the library (their answers must never change)."""
-    from partner_analysis.forms.survey import survey_form
+    from partner_analysis.fit.form import survey_form
     form = survey_form(instrument, store, partner_id=who.partners[0], role=who.role, respondent=who.respondent,
                        wave=who.wave)
     for spec in form.controller.visible_fields():
@@ -203,7 +204,7 @@ def test_invited_respondent_fills_leaves_returns_and_submits(server):
     from playwright.sync_api import expect
     port, db, log, links, b_id = server
     with Store(db) as store:
-        b_before = (store.response(b_id), store.get_answers(b_id))
+        b_before = (responses.response(store, b_id), responses.get_answers(store, b_id))
     link = f"/?token={links['a']}"
 
     with app_page(port, height=1600, path=link) as (page, blocked):
@@ -230,7 +231,7 @@ def test_invited_respondent_fills_leaves_returns_and_submits(server):
         while time.monotonic() < deadline and len(saved) < 2:
             time.sleep(0.3)
             with Store(db) as store:
-                drafts = store.answers_long(partner_id="P01", status="draft")
+                drafts = responses.answers_long(store, partner_id="P01", status="draft")
             saved = dict(zip(drafts["item"], drafts["value"]))
         assert saved.get("respondent_name") == "Bo Lind" and len(saved) >= 2, saved
         # an early Submit shows text errors, inline and in the status line
@@ -296,9 +297,9 @@ def test_invited_respondent_fills_leaves_returns_and_submits(server):
         assert wcag == [], f"correction saved: {wcag}"
 
     with Store(db) as store:
-        mine = store.answers_wide(partner_id="P01", status=None)
-        audit = store.audit_frame()
-        b_after = (store.response(b_id), store.get_answers(b_id))
+        mine = responses.answers_wide(store, partner_id="P01", status=None)
+        audit = responses.audit_frame(store)
+        b_after = (responses.response(store, b_id), responses.get_answers(store, b_id))
         status = invitations_frame(store).set_index("email")["status"]
     assert len(mine) == 1 and mine.loc[0, "status"] == "submitted"             # corrected, not duplicated
     assert mine.loc[0, "respondent"].startswith("invitation-") and mine.loc[0, "role"] == "district"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .._io import open_private
 from ..cliargs import add_action_group, add_store_args
 
 __all__ = ["add_parsers", "app_base_url", "APP_URL_ENV", "DEFAULT_APP_URLS"]
@@ -41,7 +42,7 @@ def _open_private(path: Path) -> int:
     """A new file readable by its owner only (mode 0600); an existing file is never overwritten."""
     from ..exceptions import InputDataError
     try:
-        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        return open_private(path, exclusive=True)
     except FileExistsError:
         raise InputDataError("the file exists; links are written to a new file only", path=path,
                              fix="Pass another --links-out path") from None

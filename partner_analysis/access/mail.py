@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Protocol, Sequence
 from urllib.parse import unquote, urlsplit
 
+from .._io import open_private
 from ..exceptions import ConfigError, MailError
 
 __all__ = ["SmtpSettings", "smtp_settings", "make_message", "Outbox", "SmtpOutbox", "FolderOutbox",
@@ -257,7 +258,7 @@ class FolderOutbox:
 
     def send(self, msg: EmailMessage, *, name: str) -> str:
         path = self.folder / f"{name}.eml"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd = open_private(path)
         with os.fdopen(fd, "wb") as out:
             out.write(msg.as_bytes())
         self.written.append(path)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import (CheckConstraint, Column, DateTime, ForeignKey, Index, Integer, String, Table, Text,
                         UniqueConstraint)
 
-from ..store import metadata
+from ..store_tables import metadata
 
 __all__ = ["invitations", "invitation_partners", "FORMS", "ROLES"]
 

@@ -22,7 +22,8 @@ import datetime as dt
 import pandas as pd
 import sqlalchemy as sa
 
-from ..store import Store, response_sets
+from ..fit.tables import response_sets
+from ..store import Store
 from .tables import invitation_partners, invitations
 
 __all__ = ["invitation_status", "response_rates", "STATUSES", "RATE_COLUMNS"]

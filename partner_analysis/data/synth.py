@@ -79,8 +79,6 @@ Conventions
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import importlib.util
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -1091,21 +1089,10 @@ def _coerce_light(name: str, frame: pd.DataFrame) -> pd.DataFrame:
 
 # -- records store -------------------------------------------------------------------------------
 
-def _has_module(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:
-        return False
-
-
 def _write_records(dataset: Dataset, *, seed: int, db) -> None:
     """Demo fit-survey answers and partnership records, through the areas' own demo writers."""
-    if not _has_module("partner_analysis.store"):
-        return
-    hooks = [(m, f) for m, f in (("partner_analysis.fit.demo", "write_demo_fit"),
-                                 ("partner_analysis.records.demo", "write_demo_records")) if _has_module(m)]
-    if not hooks:
-        return
+    from ..fit.demo import write_demo_fit
+    from ..records.demo import write_demo_records
     from ..store import Store, default_store_path, resolve_db_url
     # An explicit path, never PA_DB_URL: demo answers must not land in a district's real store.
     url = resolve_db_url(db if db is not None else default_store_path(dataset.path))
@@ -1115,7 +1102,7 @@ def _write_records(dataset: Dataset, *, seed: int, db) -> None:
             # demo-data run again over an existing demo: the import keeps the records store (issue 10),
             # and its demo records are already there
             return
-        for module, func in hooks:
-            getattr(importlib.import_module(module), func)(store, dataset, seed=seed)
+        for write in (write_demo_fit, write_demo_records):
+            write(store, dataset, seed=seed)
     finally:
         store.close()

@@ -7,16 +7,12 @@
 """
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
-import pandas as pd
-
 from .exchange import KoboImport, export_answers, import_kobo, read_kobo_csv
 from .gaps import (comments, discussion_prompts, gap_alt_text, gap_chart_frame, gap_report, pair_gaps,
                    prompts_markdown, reliability, side_agreement, wave_change)
 from .instrument import (Band, Choice, GapThresholds, Instrument, Item, check_version_increases,
                          default_instrument_path, read_instrument, write_plain_xlsform)
+from .results import instrument_for_version, latest_wave, load_answers, pooled_reliability, summary_for_bundle
 from .scoring import fit_index, item_scores, score_responses, side_scores
 
 __all__ = ["Band", "Choice", "GapThresholds", "Instrument", "Item", "check_version_increases",
@@ -25,131 +21,3 @@ __all__ = ["Band", "Choice", "GapThresholds", "Instrument", "Item", "check_versi
            "reliability", "wave_change", "comments", "gap_chart_frame", "gap_alt_text", "prompts_markdown",
            "summary_for_bundle", "instrument_for_version", "latest_wave", "load_answers", "pooled_reliability",
            "KoboImport", "export_answers", "import_kobo", "read_kobo_csv"]
-
-BUNDLE_DIMENSION_COLUMNS = ["dimension", "dimension_label", "district_mean", "partner_mean", "gap", "district_band",
-                            "partner_band", "gap_flag", "n_district", "n_partner"]
-
-
-def instrument_for_version(store: Any, form_id: str, version: str, *, default: Instrument | None = None
-                           ) -> Instrument:
-    """The instrument a set of answers was given to.
-
-    Uses the shipped workbook when its form_id and version match, else the workbook path the store
-    recorded in ``register_instrument``.
-    """
-    default = default or read_instrument(pyxform_check=False)
-    if default.form_id == form_id and default.version == str(version):
-        return default
-    frame = store.instruments_frame()
-    hit = frame[(frame["form_id"] == form_id) & (frame["version"].astype(str) == str(version))]
-    for path in hit.get("source_path", pd.Series(dtype=object)).dropna():
-        if Path(path).is_file():
-            return read_instrument(path, pyxform_check=False)
-    from ..exceptions import ScoringError
-    raise ScoringError(f"answers were given to '{form_id}' version {version}, but that workbook is not available. "
-                       "Register the instrument with its source_path, or pass the workbook")
-
-
-def latest_wave(answers_long: pd.DataFrame) -> str | None:
-    """The wave with the most recent submission (None when there are no answers)."""
-    if answers_long.empty:
-        return None
-    last = answers_long.groupby("wave")["submitted_at"].max().sort_values(kind="stable")
-    return str(last.index[-1])
-
-
-def load_answers(store: Any, partner_id: str | None = None, *, wave: str | None = None,
-                 instrument: Instrument | None = None) -> tuple[pd.DataFrame, Instrument]:
-    """Submitted answers of one partner and wave, with the instrument version they were given to.
-
-    Parameters
-    ----------
-    store : partner_analysis.store.Store
-    partner_id : str, optional
-        Default: every partner.
-    wave : str, optional
-        Default: the wave with the latest submission.
-    instrument : Instrument, optional
-        Default: the shipped instrument.
-
-    Returns
-    -------
-    (DataFrame, Instrument)
-        The answers (as :meth:`Store.answers_long`; empty when there are none) and the matching
-        instrument. When one wave was answered on two versions, the newest version's answers.
-    """
-    instrument = instrument or read_instrument(pyxform_check=False)
-    answers = store.answers_long(form_id=instrument.form_id,
-                                 partner_id=None if partner_id is None else str(partner_id))
-    wave = wave if wave is not None else latest_wave(answers)
-    answers = answers[answers["wave"] == wave] if wave is not None else answers
-    if answers.empty:
-        return answers, instrument
-    versions = answers["version"].astype(str).unique()
-    # a wave answered on two versions: keep the newest, which is what people saw last
-    newest = max(versions, key=int)
-    answers = answers[answers["version"].astype(str) == newest]
-    return answers, instrument_for_version(store, instrument.form_id, newest, default=instrument)
-
-
-def pooled_reliability(store: Any, instrument: Instrument | None = None, *, min_n: int | None = None
-                       ) -> pd.DataFrame:
-    """:func:`~partner_analysis.fit.gaps.reliability` over every submitted response to this instrument version.
-
-    All partnerships, both sides and all waves pool (``docs/methods.md#reliability-and-agreement``); see ``reliability`` for columns.
-    """
-    instrument = instrument or read_instrument(pyxform_check=False)
-    answers = store.answers_long(form_id=instrument.form_id)
-    answers = answers[answers["version"].astype(str) == instrument.version]
-    return reliability(answers, instrument, min_n=min_n)
-
-
-def summary_for_bundle(store: Any, partner_id: str, *, wave: str | None = None,
-                       instrument: Instrument | None = None) -> dict[str, pd.DataFrame]:
-    """The fit-survey tables a partner's report bundle needs (aggregates only, no names).
-
-    Parameters
-    ----------
-    store : partner_analysis.store.Store
-    partner_id : str
-    wave : str, optional
-        Survey round; default the wave with the latest submission.
-    instrument : Instrument, optional
-        Default: the shipped instrument (or the registered workbook of the answers' version).
-
-    Returns
-    -------
-    dict of DataFrame
-        ``"fit_dimensions"``: dimension, dimension_label, district_mean, partner_mean, gap, district_band,
-        partner_band, gap_flag, n_district, n_partner.
-        ``"fit_overall"`` (one row): fit_index, band, biggest_gap_dimension, biggest_gap, wave, n_district,
-        n_partner.
-        ``"fit_prompts"``: dimension, prompt.
-        Empty frames (and a row of missing values for ``fit_overall``) when the partner has no
-        submitted answers.
-    """
-    answers, instrument = load_answers(store, partner_id, wave=wave, instrument=instrument)
-    wave = str(answers["wave"].iloc[0]) if not answers.empty else wave
-    empty_overall = pd.DataFrame([{"fit_index": float("nan"), "band": "", "biggest_gap_dimension": "",
-                                   "biggest_gap": float("nan"), "wave": wave or "", "n_district": 0,
-                                   "n_partner": 0}])
-    if answers.empty:
-        return {"fit_dimensions": pd.DataFrame(columns=BUNDLE_DIMENSION_COLUMNS), "fit_overall": empty_overall,
-                "fit_prompts": pd.DataFrame(columns=["dimension", "prompt"])}
-    report = gap_report(answers, instrument)
-    dims = report[BUNDLE_DIMENSION_COLUMNS].reset_index(drop=True)
-    sides = side_scores(score_responses(answers, instrument), instrument)
-    overall = fit_index(sides, instrument)
-    valid = report.dropna(subset=["gap"])
-    if valid.empty:
-        big_dim, big_gap = "", float("nan")
-    else:
-        row = valid.loc[valid["gap"].abs().idxmax()]
-        big_dim, big_gap = str(row["dimension"]), float(row["gap"])
-    n_resp = answers.groupby("role")["response_id"].nunique()
-    fit_overall = pd.DataFrame([{"fit_index": float(overall["fit_index"].iloc[0]), "band": overall["band"].iloc[0],
-                                 "biggest_gap_dimension": big_dim, "biggest_gap": big_gap, "wave": wave,
-                                 "n_district": int(n_resp.get("district", 0)),
-                                 "n_partner": int(n_resp.get("partner", 0))}])
-    prompts = discussion_prompts(report)[["dimension", "prompt"]]
-    return {"fit_dimensions": dims, "fit_overall": fit_overall, "fit_prompts": prompts.reset_index(drop=True)}

@@ -1,7 +1,5 @@
-"""``partner-analysis survey ...`` verbs: validate, export, import-kobo, score (thin over partner_analysis.fit).
-
-``survey-app`` (the Voilà form) is added by the store+forms area in the marked place below.
-"""
+"""``partner-analysis survey ...`` verbs: validate, export, import-kobo, score, and ``survey-app`` (the Voilà form),
+thin over :mod:`partner_analysis.fit`."""
 from __future__ import annotations
 
 import argparse
@@ -75,33 +73,23 @@ def _cmd_import_kobo(args) -> int:
 
 
 def _cmd_score(args) -> int:
-    from .gaps import discussion_prompts, gap_report, reliability
-    from .scoring import score_responses
+    from .results import score_store
     inst = _instrument(args.instrument)
-    store = _store(args, create=False)
-    answers = store.answers_long(form_id=inst.form_id, partner_id=args.partner_id, wave=args.wave)
-    answers = answers[answers["version"].astype(str) == inst.version]
-    if answers.empty:
+    scores = score_store(_store(args, create=False), inst, partner_id=args.partner_id, wave=args.wave)
+    if scores.answers.empty:
         print(f"no submitted answers to '{inst.form_id}' version {inst.version}"
               + (f" for partner {args.partner_id}" if args.partner_id else ""))
         return 0
-    report = gap_report(answers, inst)
-    view = report[["partner_id", "wave", "dimension", "district_mean", "partner_mean", "gap", "gap_flag",
-                   "n_district", "n_partner"]]
+    view = scores.gap_report[["partner_id", "wave", "dimension", "district_mean", "partner_mean", "gap", "gap_flag",
+                              "n_district", "n_partner"]]
     with pd.option_context("display.width", 160, "display.max_rows", 500, "display.float_format", "{:.2f}".format):
         print(view.to_string(index=False))
-    prompts = discussion_prompts(report)
-    if len(prompts):
+    if len(scores.prompts):
         print("\nDiscussion prompts:")
-        for row in prompts.itertuples(index=False):
+        for row in scores.prompts.itertuples(index=False):
             print(f"  [{row.partner_id} {row.wave}] {row.prompt}")
     if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        score_responses(answers, inst).to_csv(out / "dimension_scores.csv", index=False)
-        report.to_csv(out / "gap_report.csv", index=False)
-        reliability(answers, inst).to_csv(out / "reliability.csv", index=False)
-        print(f"\nwritten: {out / 'dimension_scores.csv'}, {out / 'gap_report.csv'}, {out / 'reliability.csv'}")
+        print("\nwritten: " + ", ".join(str(p) for p in scores.write(args.out)))
     return 0
 
 
@@ -112,7 +100,7 @@ def _db_args(p) -> None:
 
 
 def add_parsers(subparsers) -> None:
-    """Add the ``survey`` verb (and, later, ``survey-app``) to the top-level parser."""
+    """Add the ``survey`` and ``survey-app`` verbs to the top-level parser."""
     sub = add_action_group(subparsers, "survey", dest="survey_verb",
                            help="partner-fit survey: validate, export, import, score",
                            description="Partner-fit survey instruments (XLSForm) and answers.")
@@ -161,7 +149,28 @@ def add_parsers(subparsers) -> None:
                                                           "reliability.csv here")
     p.set_defaults(func=_cmd_score)
 
-    # -- survey-app (owner: store+forms helper) -------------------------------------------------
-    from ..forms import add_survey_app_parser
-    add_survey_app_parser(subparsers)
-    # ---------------------------------------------------------------------------------------------
+    _add_survey_app_parser(subparsers)
+
+
+def _cmd_survey_app(args) -> int:
+    from ..forms.voila import serving_settings
+    from ..store import resolve_db_url
+    from .app import serve_survey_app
+    db = args.db
+    if not db and args.data_dir:
+        db = resolve_db_url(None, data_dir=args.data_dir)
+    return serve_survey_app(db, instrument=args.instrument, settings=serving_settings(args))
+
+
+def _add_survey_app_parser(subparsers) -> None:
+    """Add ``partner-analysis survey-app [--db URL] [--port N]``."""
+    from ..forms.voila import add_serving_args
+    p = subparsers.add_parser(
+        "survey-app", help="serve the fit-survey form with Voila (invitation links only)",
+        description="Serve notebooks/fit_survey.ipynb with Voila (code hidden, no browser opened, idle kernels "
+                    "culled). Only invitation links (`partner-analysis invite create`) open it: each opens that "
+                    "respondent's own survey; answers are saved on every change to the records store.")
+    add_store_args(p)
+    add_serving_args(p, port=8866)
+    p.add_argument("--instrument", default=None, help="instrument workbook (default: surveys/partner_fit_v1.xlsx)")
+    p.set_defaults(func=_cmd_survey_app)

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from .instrument import Instrument, read_instrument
+from . import responses
 
 __all__ = ["write_demo_fit", "PROFILES"]
 
@@ -95,7 +96,7 @@ def write_demo_fit(store: Any, dataset: Any, *, seed: int, instrument: Instrumen
     """
     instrument = instrument or read_instrument(pyxform_check=False)
     rng = np.random.default_rng([int(seed), 7301])
-    store.register_instrument(instrument, instrument.path)
+    responses.register_instrument(store, instrument, instrument.path)
     partners = dataset.tables["partners"].sort_values("partner_id")
     n = 0
     for i, row in enumerate(partners.itertuples(index=False)):
@@ -116,8 +117,8 @@ def write_demo_fit(store: Any, dataset: Any, *, seed: int, instrument: Instrumen
                     respondent = f"{pid}-{role[0]}{k + 1}"
                     answers = _answers(instrument, role, levels[role], rng.normal(0, 0.15),
                                        f"{role.title()} respondent {k + 1}", org, rng)
-                    rid = store.open_response(instrument.form_id, instrument.version, pid, role, respondent,
+                    rid = responses.open_response(store, instrument.form_id, instrument.version, pid, role, respondent,
                                               wave=wave)
-                    store.submit(rid, answers, validator=lambda a, r=role: instrument.validate_answers(a, role=r))
+                    responses.submit(store, rid, answers, validator=lambda a, r=role: instrument.validate_answers(a, role=r))
                     n += 1
     return n

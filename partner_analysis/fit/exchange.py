@@ -28,7 +28,8 @@ from .._paths import ID_RULE, is_identifier, safe_child, shorten
 from ..csvcells import write_csv
 from ..csvread import read_csv_strings
 from ..exceptions import InputDataError
-from .instrument import Instrument, _cell_text
+from .instrument import Instrument, cell_text
+from . import responses
 
 __all__ = ["export_answers", "read_kobo_csv", "import_kobo", "KoboImport", "KOBO_META", "ODK_META"]
 
@@ -82,13 +83,13 @@ def export_answers(store: Any, out: str | Path, *, instrument: Instrument, partn
         raise InputDataError("the output exists and is not a folder", path=out,
                              fix="Pass a folder (a new one is created)")
     out.mkdir(parents=True, exist_ok=True)
-    long = store.answers_long(form_id=instrument.form_id, partner_id=partner_id, status=status, wave=wave)
+    long = responses.answers_long(store, form_id=instrument.form_id, partner_id=partner_id, status=status, wave=wave)
     long = long.assign(value=long["value"].map(_flat))
     paths = {kind: safe_child(out, name) for kind, name in (
         ("long", "answers_long.csv"), ("wide", "answers_wide.csv"), ("scores", "dimension_scores.csv"),
         ("gaps", "gap_report.csv"))}
     write_csv(long, paths["long"])
-    wide = store.answers_wide(form_id=instrument.form_id, partner_id=partner_id, status=status, wave=wave)
+    wide = responses.answers_wide(store, form_id=instrument.form_id, partner_id=partner_id, status=status, wave=wave)
     meta = [c for c in wide.columns if c in ("response_id", "form_id", "version", "partner_id", "role",
                                               "respondent", "wave", "status", "submitted_at")]
     order = meta + [it.name for it in instrument.items if it.name in wide.columns] + \
@@ -248,8 +249,8 @@ def read_kobo_csv(path: str | Path, instrument: Instrument, *, partner_id: str |
     records = []
     for idx, row in raw.iterrows():
         csv_row = int(idx) + 2  # header is row 1
-        pid = partner_id if partner_id is not None else _cell_text(row.get(partner_col, "") if partner_col else "")
-        rl = role if role is not None else _cell_text(row.get(role_col, "") if role_col else "").lower()
+        pid = partner_id if partner_id is not None else cell_text(row.get(partner_col, "") if partner_col else "")
+        rl = role if role is not None else cell_text(row.get(role_col, "") if role_col else "").lower()
         if not pid:
             raise InputDataError("partner_id is missing", path=path, row=csv_row, column=partner_column,
                                  fix="Pass --partner-id, or add a partner_id column (a hidden field) to the form")
@@ -269,31 +270,31 @@ def read_kobo_csv(path: str | Path, instrument: Instrument, *, partner_id: str |
             raise InputDataError(f"role must be district or partner, found {rl!r}", path=path, row=csv_row,
                                  column=role_column, value=rl,
                                  fix="Pass --role, or add a role column with district/partner")
-        submission = _cell_text(row[uuid_col]).removeprefix("uuid:") if uuid_col else f"{path.name}:{csv_row}"
+        submission = cell_text(row[uuid_col]).removeprefix("uuid:") if uuid_col else f"{path.name}:{csv_row}"
         if not submission:
             raise InputDataError("the submission id is empty", path=path, row=csv_row, column=uuid_col,
                                  fix="Export with the _uuid / instanceID column, which identifies each submission")
         submitted_at = pd.NaT
-        if time_col is not None and _cell_text(row[time_col]):
-            submitted_at = pd.to_datetime(_cell_text(row[time_col]), utc=True, errors="coerce", format="ISO8601")
+        if time_col is not None and cell_text(row[time_col]):
+            submitted_at = pd.to_datetime(cell_text(row[time_col]), utc=True, errors="coerce", format="ISO8601")
             if pd.isna(submitted_at):
-                raise InputDataError(f"the submission time {shorten(_cell_text(row[time_col]))} is not an ISO "
+                raise InputDataError(f"the submission time {shorten(cell_text(row[time_col]))} is not an ISO "
                                      "8601 date-time", path=path, row=csv_row, column=time_col,
-                                     value=_cell_text(row[time_col]),
+                                     value=cell_text(row[time_col]),
                                      fix="Export again without editing the submission time column")
         answers: dict[str, Any] = {}
         for it in instrument.items_for(rl):
             if it.type == "note":
                 continue
             if it.name in cols.option:
-                picked = [opt for opt, col in cols.option[it.name] if _cell_text(row[col]).lower() in ("1", "true")]
+                picked = [opt for opt, col in cols.option[it.name] if cell_text(row[col]).lower() in ("1", "true")]
                 if picked:
                     answers[it.name] = picked
                 continue
             if it.name not in cols.item:
                 continue
             col = cols.item[it.name]
-            text = _cell_text(row[col])
+            text = cell_text(row[col])
             if text == "" or text.lower() in ("n/a", "nan"):
                 continue
             answers[it.name] = _convert(it, text, path=path, row=csv_row, column=col)
@@ -377,17 +378,17 @@ def import_kobo(store: Any, path: str | Path, instrument: Instrument, *, partner
             partners = known["partner_id"].astype(str)
     answers = read_kobo_csv(path, instrument, partner_id=partner_id, role=role, partner_column=partner_column,
                             role_column=role_column, partners=partners, ignore_columns=ignore_columns)
-    store.register_instrument(instrument, instrument.path)
+    responses.register_instrument(store, instrument, instrument.path)
     created, skipped = [], 0
     for submission, grp in answers.groupby("submission", sort=False):
         pid, rl = grp["partner_id"].iloc[0], grp["role"].iloc[0]
         token = f"kobo:{instrument.form_id}:{submission}"
-        rid = store.open_response(instrument.form_id, instrument.version, pid, rl, f"kobo-{submission}", wave=wave,
+        rid = responses.open_response(store, instrument.form_id, instrument.version, pid, rl, f"kobo-{submission}", wave=wave,
                                   client_token=token)
-        if store.response(rid)["status"] == "submitted":
+        if responses.response(store, rid)["status"] == "submitted":
             skipped += 1
             continue
-        store.submit(rid, dict(zip(grp["item"], grp["value"])))
+        responses.submit(store, rid, dict(zip(grp["item"], grp["value"])))
         when = grp["submitted_at"].iloc[0]
         if pd.notna(when):
             _keep_submission_time(store, rid, when.to_pydatetime())
@@ -397,8 +398,8 @@ def import_kobo(store: Any, path: str | Path, instrument: Instrument, *, partner
 
 def _keep_submission_time(store: Any, response_id: int, when) -> None:
     """Record when the respondent submitted (Kobo/ODK), not when the file was imported."""
-    # TODO(issue 10): a `submitted_at=` argument of Store.submit would make this part of the submit transaction
-    from ..store import response_sets
+    # TODO(issue 10): a `submitted_at=` argument of responses.submit would make this part of the submit transaction
+    from .tables import response_sets
     with store.transaction() as conn:
         conn.execute(response_sets.update().where(response_sets.c.id == int(response_id))
                      .values(submitted_at=when))

@@ -271,7 +271,8 @@ def evaluate(text: str, answers: Mapping[str, Any], current: Any = None) -> bool
 
 # -- evaluation ------------------------------------------------------------------------------------
 
-def _is_blank(v: Any) -> bool:
+def is_blank(v: Any) -> bool:
+    """Whether an answer is blank for XLSForm expressions: ``None``, NaN, blank text or an empty selection."""
     if v is None:
         return True
     if isinstance(v, float) and math.isnan(v):
@@ -282,7 +283,7 @@ def _is_blank(v: Any) -> bool:
 
 
 def _as_string(v: Any) -> str:
-    if _is_blank(v):
+    if is_blank(v):
         return ""
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -309,11 +310,11 @@ def _truth(v: Any) -> bool:
         return v
     if isinstance(v, (int, float)):
         return not (v == 0 or math.isnan(v))
-    return not _is_blank(v)
+    return not is_blank(v)
 
 
 def _selected_set(v: Any) -> list[str]:
-    if _is_blank(v):
+    if is_blank(v):
         return []
     if isinstance(v, (list, tuple, set)):
         return [_as_string(x) for x in v]
@@ -328,9 +329,9 @@ def _eval(tree, answers: Mapping[str, Any], current: Any):
         return tree[1]
     if tag == "ref":
         value = answers.get(tree[1])
-        return "" if _is_blank(value) else value
+        return "" if is_blank(value) else value
     if tag == "dot":
-        return "" if _is_blank(current) else current
+        return "" if is_blank(current) else current
     if tag == "or":
         return _truth(_eval(tree[1], answers, current)) or _truth(_eval(tree[2], answers, current))
     if tag == "and":

@@ -165,7 +165,7 @@ def gap_report(answers_long: pd.DataFrame, instrument: Instrument, *, confidenti
     Parameters
     ----------
     answers_long : DataFrame
-        Answers as from :meth:`Store.answers_long` (see :func:`~partner_analysis.fit.scoring.item_scores`).
+        Answers as from :func:`~partner_analysis.fit.responses.answers_long` (see :func:`~partner_analysis.fit.scoring.item_scores`).
     instrument : Instrument
         Bands and gap thresholds come from here.
     confidential : bool, optional

@@ -44,7 +44,7 @@ from typing import Any, Mapping, Sequence
 
 from ..exceptions import InstrumentError
 from ..i18n import N_
-from .expressions import Expression, ExpressionError, _is_blank, parse_expression
+from .expressions import Expression, ExpressionError, is_blank, parse_expression
 
 __all__ = ["Choice", "Item", "Band", "GapThresholds", "Instrument", "read_instrument", "check_version_increases",
            "default_instrument_path", "write_plain_xlsform", "parse_language", "ROLES", "ITEM_TYPES", "TRANSLATABLE"]
@@ -128,7 +128,7 @@ class Item:
         return (min(scores), max(scores))
 
     def choice(self, name: Any) -> Choice | None:
-        key = _cell_text(name)
+        key = cell_text(name)
         for c in self.choices:
             if c.name == key:
                 return c
@@ -290,7 +290,7 @@ class Instrument:
         an integer, a number, an ISO date), then the ``constraint`` with ``.`` bound to ``value``.
         """
         it = self.item(item_name)
-        if _is_blank(value):
+        if is_blank(value):
             if it.type != "note" and self.is_relevant(item_name, answers) and self.is_required(item_name, answers):
                 return it.required_message or N_("This question is required.")
             return None
@@ -302,7 +302,7 @@ class Instrument:
         return None
 
     def validate_answers(self, answers: Mapping[str, Any], role: str | None = None) -> list[tuple[str, str]]:
-        """All problems of a response as ``(item, message)`` pairs (for ``Store.submit(validator=...)``).
+        """All problems of a response as ``(item, message)`` pairs (for ``responses.submit(validator=...)``).
 
         Answers to questions hidden by skip logic are ignored (the form clears them).
         """
@@ -324,7 +324,8 @@ def default_instrument_path() -> Path:
     return project_file("surveys/partner_fit_v1.xlsx", required=False)
 
 
-def _cell_text(v: Any) -> str:
+def cell_text(v: Any) -> str:
+    """A workbook or answer cell as text: ``""`` for empty/NaN, ``yes``/``no`` for booleans, whole floats without ``.0``."""
     if v is None:
         return ""
     if isinstance(v, bool):
@@ -383,7 +384,7 @@ class _Sheet:
         idx = self.header.get(column)
         if idx is None or idx >= len(values):
             return ""
-        return _cell_text(values[idx])
+        return cell_text(values[idx])
 
 
 class _Reader:
@@ -416,13 +417,13 @@ class _Reader:
                 if not rows:
                     sheets[key] = _Sheet(ws.title, {}, [], [])
                     continue
-                headers = [_cell_text(h) for h in rows[0]]
+                headers = [cell_text(h) for h in rows[0]]
                 header = {}
                 for i, h in enumerate(headers):
                     if h and h.lower() not in header:
                         header[h.lower()] = i
                 body = [(n, tuple(r)) for n, r in enumerate(rows[1:], start=2)
-                        if any(_cell_text(v) for v in r)]
+                        if any(cell_text(v) for v in r)]
                 sheets[key] = _Sheet(ws.title, header, headers, body)
         finally:
             wb.close()
@@ -595,8 +596,8 @@ def check_version_increases(old: Any, new: Any) -> None:
     Both may be version strings or :class:`Instrument` objects. Versions are compared as integers
     (the XLSForm convention ``yyyymmddrr``).
     """
-    old_v = old.version if isinstance(old, Instrument) else _cell_text(old)
-    new_v = new.version if isinstance(new, Instrument) else _cell_text(new)
+    old_v = old.version if isinstance(old, Instrument) else cell_text(old)
+    new_v = new.version if isinstance(new, Instrument) else cell_text(new)
     path = new.path if isinstance(new, Instrument) else None
     for v in (old_v, new_v):
         if not v.isdigit():
@@ -987,7 +988,7 @@ def write_plain_xlsform(path: str | Path, out: str | Path | io.BytesIO) -> None:
             ws.reset_dimensions()
             rows = [tuple(r) for r in ws.iter_rows(values_only=True)]
             last = max((i for i, r in enumerate(rows) if any(v is not None and v != "" for v in r)), default=-1)
-            header = [_cell_text(h) for h in rows[0]] if rows else []
+            header = [cell_text(h) for h in rows[0]] if rows else []
             keep = [i for i, h in enumerate(header) if not h.lower().startswith("fit::")]
             width = max((i for i, h in enumerate(header) if h), default=-1) + 1
             keep = [i for i in keep if i < width]

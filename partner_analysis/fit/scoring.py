@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ScoringError
-from .instrument import Instrument, _cell_text
+from .instrument import Instrument, cell_text
 
 __all__ = ["META_COLUMNS", "item_scores", "score_responses", "side_scores", "fit_index"]
 
@@ -51,7 +51,7 @@ def _prepare(answers_long: pd.DataFrame, instrument: Instrument) -> pd.DataFrame
     missing = [c for c in _REQUIRED if c not in answers_long.columns]
     if missing:
         raise ScoringError(f"answers are missing column(s) {missing}; found {list(answers_long.columns)}. "
-                           "Pass Store.answers_long() or a frame with response_id, role, item, value")
+                           "Pass fit.responses.answers_long(store) or a frame with response_id, role, item, value")
     data = answers_long.copy()
     defaults = {"form_id": instrument.form_id, "version": instrument.version, "partner_id": "",
                 "wave": "annual"}
@@ -61,7 +61,7 @@ def _prepare(answers_long: pd.DataFrame, instrument: Instrument) -> pd.DataFrame
     if "respondent" not in data.columns:
         data["respondent"] = data["response_id"].astype(str)
     for col in ("form_id", "version", "partner_id", "role", "respondent", "wave"):
-        data[col] = data[col].map(_cell_text)
+        data[col] = data[col].map(cell_text)
     bad_form = sorted(set(data["form_id"]) - {instrument.form_id})
     if bad_form:
         raise ScoringError(f"answers belong to form(s) {bad_form}, but the instrument is '{instrument.form_id}'. "
@@ -94,7 +94,7 @@ def item_scores(answers_long: pd.DataFrame, instrument: Instrument) -> pd.DataFr
     answers_long : DataFrame
         One row per response × item: ``response_id``, ``role`` ("district"/"partner"), ``item``,
         ``value`` (choice name), optionally ``form_id``, ``version``, ``partner_id``,
-        ``respondent``, ``wave`` (e.g. from :meth:`Store.answers_long`).
+        ``respondent``, ``wave`` (e.g. from :func:`~partner_analysis.fit.responses.answers_long`).
     instrument : Instrument
 
     Returns
@@ -126,7 +126,7 @@ def item_scores(answers_long: pd.DataFrame, instrument: Instrument) -> pd.DataFr
     lookup = {it.name: {c.name: c.score for c in it.choices} for it in instrument.scored_items()}
     raw = []
     for rid, item, value in zip(given["response_id"], given["item"], given["value"]):
-        name = _cell_text(value)
+        name = cell_text(value)
         if name == "":
             raw.append(math.nan)
             continue

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterable, Mapping, NamedTuple, Sequence
 from ..exceptions import ConfigError
 from ..i18n import N_
 
-__all__ = ["FieldSpec", "FormController", "Progress", "KINDS", "REQUIRED_MESSAGE"]
+__all__ = ["FieldSpec", "FormController", "Progress", "KINDS", "REQUIRED_MESSAGE", "is_empty", "fields_by_section"]
 
 KINDS = ("choice", "multi_choice", "integer", "decimal", "text", "long_text", "date", "note")
 # Messages are English msgids (marked with N_); the widget view translates them when it shows them.
@@ -117,7 +117,12 @@ class Progress(NamedTuple):
         return f"{self.answered} of {self.total} required {noun} answered"
 
 
-def _empty(value: Any) -> bool:
+def is_empty(value: Any) -> bool:
+    """Whether ``value`` is no answer: ``None``, blank text or an empty selection.
+
+    The one rule for forms and for what the store keeps: saving such a value clears the answer
+    (:func:`partner_analysis.fit.responses.save_answer`).
+    """
     if value is None:
         return True
     if isinstance(value, str) and value.strip() == "":
@@ -162,7 +167,7 @@ class FormController:
         start.update({k: v for k, v in dict(initial or {}).items() if k in self._by_name})
         for name, raw in start.items():
             value, message = self._parse(self._by_name[name], raw)
-            if message is None and not _empty(value):
+            if message is None and not is_empty(value):
                 self._values[name] = value
             elif message is not None:
                 self._input_errors[name] = message
@@ -222,14 +227,14 @@ class FormController:
         if not spec.is_answerable:
             raise ConfigError(f"field '{name}' is a note and takes no answer")
         parsed, message = self._parse(spec, value)
-        if message is None and not _empty(parsed) and spec.validate is not None:
+        if message is None and not is_empty(parsed) and spec.validate is not None:
             message = spec.validate(parsed, self._context_with(name, parsed))
         if message is not None:
             self._input_errors[name] = message
             return message
         self._input_errors.pop(name, None)
         old = self._values.get(name)
-        if _empty(parsed):
+        if is_empty(parsed):
             self._values.pop(name, None)
             parsed = None
         else:
@@ -245,7 +250,7 @@ class FormController:
 
     def _parse(self, spec: FieldSpec, value: Any) -> tuple[Any, str | None]:
         """Turn user input into the stored type: (value, None) or (None, error text)."""
-        if _empty(value):
+        if is_empty(value):
             return None, None
         kind = spec.kind
         if kind == "choice":
@@ -293,7 +298,7 @@ class FormController:
         if spec.name in self._input_errors:
             return self._input_errors[spec.name]
         value = self._values.get(spec.name)
-        if _empty(value):
+        if is_empty(value):
             if include_required and spec.is_required(self._values):
                 return spec.required_message or REQUIRED_MESSAGE
             return None
@@ -316,7 +321,7 @@ class FormController:
     def progress(self) -> Progress:
         """Answered visible required questions / visible required questions."""
         required = [f for f in self.visible_fields() if f.is_required(self._values)]
-        answered = sum(1 for f in required if not _empty(self._values.get(f.name))
+        answered = sum(1 for f in required if not is_empty(self._values.get(f.name))
                        and f.name not in self._input_errors)
         return Progress(answered, len(required))
 

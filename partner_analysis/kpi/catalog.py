@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from ..safeyaml import read_yaml
-from ..config import _require_unique
+from ..config import require_unique
 from ..data.schema import TABLES
 from ..exceptions import ConfigError, InputDataError, did_you_mean
 
@@ -165,7 +165,7 @@ class Catalog:
     source: str | None = None
 
     def __post_init__(self):
-        _require_unique([k.id for k in self.kpis], what="KPI", path=self.source, key="kpis")
+        require_unique([k.id for k in self.kpis], what="KPI", path=self.source, key="kpis")
 
 
     def __iter__(self) -> Iterator[KPI]:

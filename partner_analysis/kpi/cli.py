@@ -2,101 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
-from ..exceptions import ConfigError
+from .publish import run_kpis
 
-__all__ = ["add_parsers", "run_kpis", "PRIVATE_FOLDER", "add_engine_arguments", "engine_from_args"]
-
-#: A folder of this name holds what readers get (``reports/<term>/release/``): student-level files never go there.
-PRIVATE_FOLDER = "release"
-
-
-def _refuse_release(path: Path, flag: str) -> None:
-    if PRIVATE_FOLDER in Path(path).resolve().parts:
-        raise ConfigError(f"{flag} {path} is inside a '{PRIVATE_FOLDER}' folder; it holds student-level or exact "
-                          "values that must not leave the district", key=flag,
-                          fix="Write it to a private folder, e.g. reports/<term>/work/")
-
-
-def _suffix(path: Path, flag: str, allowed: tuple[str, ...]) -> str:
-    suffix = path.suffix.lower()
-    if suffix not in allowed:
-        raise ConfigError(f"{flag} must end in {' or '.join(allowed)}, found {path.name!r}", key=flag,
-                          fix=f"Write e.g. {flag} kpis_2025-26-Q2{allowed[0]}")
-    return suffix
-
-
-def _write(frame, path: Path) -> Path:
-    """Write to a hidden temporary file beside ``path``; the caller renames it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    if path.suffix.lower() == ".csv":
-        # full precision: an auditor re-running a model needs every digit (issue #11)
-        frame.to_csv(tmp, index=False, float_format="%.17g")
-    else:
-        frame.to_parquet(tmp, index=False)
-    return tmp
-
-
-def run_kpis(data_dir: str | Path, *, term: str, out: str | Path, partners=None, by_program: bool = False,
-             subgroup: str | None = None, comparison: str = "same_school_grade", kpis_path=None,
-             design: str | None = None, covariates=None, balance: str | Path | None = None,
-             analysis_frame: str | Path | None = None, robustness: bool = True, engine=None) -> Path:
-    """Compute the suppressed comparison table of ``data_dir`` for ``term`` and write it to ``out``.
-
-    The format follows the suffix of ``out``: ``.csv`` or ``.parquet``. The
-    table carries the design's columns (``design``, ``estimate``, ``se``,
-    ``mde``, ``evidence_label`` ...) and, with ``robustness``, the raw,
-    adjusted and matched estimates side by side. ``balance`` (CSV/parquet)
-    and ``analysis_frame`` (parquet, student-level) are private: they are
-    refused inside a ``release`` folder. Every file is written to a temporary
-    name first and renamed only when all of them were written. ``engine``
-    (:class:`partner_analysis.kpi.engines.Engine`) says where the panel is
-    computed: in memory (default), by partitions streamed on this machine, or
-    on a Dask cluster; the table is the same.
-    """
-    from .catalog import load_catalog
-    from ..privacy import PrivacyProfile, link_earlier_terms
-    from .compare import compare_partners, run_comparison
-    from .engines import compute_panel
-
-    out = Path(out)
-    _suffix(out, "--out", (".csv", ".parquet"))
-    if balance is not None:
-        balance = Path(balance)
-        _suffix(balance, "--balance", (".csv", ".parquet"))
-        _refuse_release(balance, "--balance")
-    if analysis_frame is not None:
-        analysis_frame = Path(analysis_frame)
-        _suffix(analysis_frame, "--analysis-frame", (".parquet",))
-        _refuse_release(analysis_frame, "--analysis-frame")
-    catalog = load_catalog(kpis_path) if kpis_path else None
-    # every term: the previous term's and last year's tables are computed too (their own designs need theirs)
-    dataset, arrays = compute_panel(data_dir, engine=engine, catalog=catalog, details=False)
-    options = dict(partners=partners, by_program=by_program, subgroup=subgroup, comparison=comparison,
-                   catalog=catalog, suppress=True, arrays=arrays, design=design, covariates=covariates)
-    result = run_comparison(dataset, term=term, robustness=robustness, balance=balance is not None,
-                            frame=analysis_frame is not None, **options)
-    # prev_term_* / last_year_* are published too: hidden at least as those terms' own tables hide them
-    config = dataset.config
-    earlier = {name: (compare_partners(dataset, term=t.id, **options) if t is not None else None)
-               for name, t in (("prev_term", config.previous_term(term)),
-                               ("last_year", config.same_term_last_year(term)))}
-    table = link_earlier_terms(result.table, earlier, profile=PrivacyProfile.from_config(dict(config.privacy)))
-    pending = [(_write(table, out), out)]
-    try:
-        if balance is not None:
-            pending.append((_write(result.balance, balance), balance))
-        if analysis_frame is not None:
-            pending.append((_write(result.frame, analysis_frame), analysis_frame))
-    except BaseException:
-        for tmp, _ in pending:
-            tmp.unlink(missing_ok=True)
-        raise
-    for tmp, final in pending:
-        tmp.replace(final)
-    return out
+__all__ = ["add_parsers", "add_engine_arguments", "engine_from_args"]
 
 
 def _data_dir(text: str):
@@ -136,8 +47,23 @@ def add_engine_arguments(p) -> None:
                    help="blocks of consecutive student ids (each reads only its row groups) or whole schools")
 
 
+def _out_file(args) -> Path:
+    """``--out-file``; the old spelling ``--out FILE`` still works for one release, with a deprecation note."""
+    from ..exceptions import ConfigError
+    if args.out_file is not None and args.out is not None:
+        raise ConfigError("pass the table's file once, as --out-file", key="--out-file")
+    if args.out_file is not None:
+        return args.out_file
+    if args.out is None:
+        raise ConfigError("kpis needs --out-file TABLE.csv or TABLE.parquet", key="--out-file",
+                          fix="Write e.g. --out-file kpis_2025-26-Q2.csv")
+    print("note: `kpis --out FILE` is deprecated: --out names a folder in every other verb. Use --out-file "
+          f"{args.out}; --out stops working here in the next release.", file=sys.stderr)
+    return args.out
+
+
 def _cmd_kpis(args) -> int:
-    out = run_kpis(args.data_dir, term=args.term, out=args.out, partners=args.partner or None,
+    out = run_kpis(args.data_dir, term=args.term, out=_out_file(args), partners=args.partner or None,
                    by_program=args.by_program, subgroup=args.subgroup, comparison=args.comparison,
                    kpis_path=args.kpis, design=args.design, covariates=_covariates(args.covariates),
                    balance=args.balance, analysis_frame=args.analysis_frame, engine=engine_from_args(args))
@@ -163,7 +89,8 @@ def add_parsers(subparsers) -> None:
                                                   "such as s3://bucket/district)")
     p.add_argument("--term", required=True, help="term id, e.g. 2025-26-Q2")
     p.add_argument("--partner", action="append", default=[], help="partner id (repeat for several; default all)")
-    p.add_argument("--out", type=Path, required=True, help="output TABLE.csv or TABLE.parquet")
+    p.add_argument("--out-file", type=Path, default=None, help="output TABLE.csv or TABLE.parquet (required)")
+    p.add_argument("--out", type=Path, default=None, help=argparse.SUPPRESS)  # deprecated spelling of --out-file
     p.add_argument("--design", default=None, choices=["raw", "adjusted", "matched"],
                    help="impact design (default: district.yml `design`, else adjusted when a prior year exists)")
     p.add_argument("--covariates", default=None,

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from alembic import context
 
-from partner_analysis.store import metadata
+from partner_analysis.store import metadata, table_names
+
+table_names()  # every area's tables on metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None or context.is_offline_mode():

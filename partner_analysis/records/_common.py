@@ -80,6 +80,16 @@ class RecordsContext:
         return cls(config=config, partners=None if partners is None else frozenset(str(p) for p in partners))
 
 
+def records_context(store, config: DistrictConfig, partners: Iterable[str] | pd.DataFrame | None = None
+                    ) -> RecordsContext:
+    """The validation context: ``partners`` when given, else the store's partnerships (if any are registered)."""
+    if partners is None and hasattr(store, "partnerships_frame"):
+        known = store.partnerships_frame()
+        if len(known):
+            partners = known["partner_id"]
+    return RecordsContext.build(config, partners)
+
+
 def raise_problems(problems: Sequence[Problem], *, path: Any = None, row: Any = None,
                    what: str = "record") -> None:
     """Raise one :class:`InputDataError` listing every problem; do nothing when there are none.

@@ -16,7 +16,7 @@ import ipywidgets as widgets
 import pandas as pd
 
 from ..exceptions import PartnerAnalysisError
-from ..forms.app import BANNER_CSS, ChooserApp, VoilaSettings, page_markers, serve_notebook_app
+from ..forms.voila import BANNER_CSS, ChooserApp, VoilaSettings, page_markers, serve_notebook_app
 from ..forms.widgets import FORM_CSS
 from ..i18n import N_, Translator
 
@@ -248,10 +248,10 @@ def records_app(db: str | os.PathLike | None = "", data_dir: str | os.PathLike |
     from ..access.serving import token_from_query
     from ..config import load_config
     from ..exceptions import AccessDenied
-    from ..forms.app import refused_app
+    from ..forms.voila import refused_app
     from ..i18n import choose_language
     from ..store import Store
-    from . import records_context
+    from ._common import records_context
     data_dir = data_dir or os.environ.get("PA_DATA_DIR", "") or None
     token = token_from_query() if token is None else token
     try:

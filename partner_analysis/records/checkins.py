@@ -369,7 +369,7 @@ def correct_checkin(store, checkin_id: str, changes: Mapping[str, Any], *, edito
     raise_problems(problems, row=str(checkin_id), what=f"correction of check-in {checkin_id!r}")
     if ctx is None:
         from ..config import load_config
-        from . import records_context
+        from ._common import records_context
         ctx = records_context(store, load_config(None))
     editor, reason = str(editor).strip(), str(reason).strip()
     when = now_utc()

@@ -52,7 +52,7 @@ def _cmd_export(args) -> int:
 
 
 def _cmd_records_app(args) -> int:
-    from ..forms import serving_settings
+    from ..forms.voila import serving_settings
     from .app import serve_records_app
     return serve_records_app(args.db, data_dir=args.data_dir, settings=serving_settings(args, form="records"))
 
@@ -66,7 +66,7 @@ def _add_records_app(subparsers) -> None:
                     "records on Submit, in the records store.")
     add_store_args(p, data_dir_help="DATA_DIR: its district.yml gives the terms and rates, partners.parquet the "
                                     "partner list, and its records/records.sqlite is the default store")
-    from ..forms import add_serving_args
+    from ..forms.voila import add_serving_args
     add_serving_args(p, port=8867)
     p.set_defaults(func=_cmd_records_app)
 

@@ -171,7 +171,7 @@ def import_records(path: str | Path, store, config: DistrictConfig, *, partners:
     InputDataError
         Listing every problem in every file (``.errors``); nothing is written.
     """
-    from . import records_context
+    from ._common import records_context
     from .goals import catalog_kpi_ids, catalog_kpi_units
     path = Path(path)
     kpi_units = catalog_kpi_units()

@@ -160,15 +160,12 @@ def _ledger(pid, sector, terms, config, rng, *, one_sided: bool) -> list[dict]:
 
 
 def _kpi_baselines(dataset, terms: list[str]) -> dict[tuple[str, str, str], float]:
-    """Participants' KPI means per (partner, term, kpi) from the KPI engine, where it is installed.
+    """Participants' KPI means per (partner, term, kpi) from the KPI engine.
 
     Only groups of at least ``privacy.min_group_n`` students give a baseline: a goal's baseline
     appears in partner reports, so it must not be a small-group figure.
     """
-    try:
-        from ..kpi.compare import compare_partners
-    except ImportError:
-        return {}
+    from ..kpi.compare import compare_partners
     k = int(dataset.config.privacy.get("min_group_n", 10))
     out = {}
     for t in sorted(set(terms)):

@@ -213,19 +213,28 @@ def investment_form(store, ctx: RecordsContext, *, entered_by: str = "", partner
                     lang: str | None = None):
     """An ipywidgets form for one ledger entry (see :func:`investment_controller`); ``lang`` as in
     :func:`investment_fields`."""
-    from ..forms.widgets import WidgetForm
-    _ = Translator(lang)
     controller = investment_controller(store, ctx, entered_by=entered_by, partner_id=partner_id, on_saved=on_saved,
                                        identity=identity, lang=lang)
+    titles = (N_("Investment entry: {partner}"), N_("Investment entry: partner {partner}"), N_("Investment entry"))
+    return _titled_form(controller, titles, partner_id=partner_id, partner_name=partner_name, lang=lang,
+                        intro=N_("Record what one side contributed to the partnership in one term. Staff time is "
+                                 "valued with the district's hourly rates."))
+
+
+def _titled_form(controller: FormController, titles: tuple[str, str, str], *, partner_id: str | None,
+                 partner_name: str | None, lang: str | None, intro: str):
+    """The widget form of ``controller`` titled by partner: ``titles`` are the msgids with the partner's name,
+    with its id, and without a partner; ``intro`` is a msgid too."""
+    from ..forms.widgets import WidgetForm
+    _ = Translator(lang)
+    named, by_id, plain = titles
     if partner_id and partner_name:
-        title = _("Investment entry: {partner}").format(partner=partner_name)
+        title = _(named).format(partner=partner_name)
     elif partner_id:
-        title = _("Investment entry: partner {partner}").format(partner=partner_id)
+        title = _(by_id).format(partner=partner_id)
     else:
-        title = _("Investment entry")
-    return WidgetForm(controller, title=title, lang=lang,
-                      intro=_("Record what one side contributed to the partnership in one term. Staff time is "
-                              "valued with the district's hourly rates."))
+        title = _(plain)
+    return WidgetForm(controller, title=title, lang=lang, intro=_(intro))
 
 
 # -- check-ins --------------------------------------------------------------------------------------
@@ -574,17 +583,10 @@ def goal_form(store, ctx: RecordsContext, *, entered_by: str = "", partner_id: s
               on_saved: Callable[[str], Any] | None = None, identity=None, partner_name: str | None = None,
               lang: str | None = None):
     """An ipywidgets form for one goal of a partner (see :func:`goal_controller`)."""
-    from ..forms.widgets import WidgetForm
-    _ = Translator(lang)
     controller = goal_controller(store, ctx, entered_by=entered_by, partner_id=partner_id, catalog=catalog,
                                  on_saved=on_saved, identity=identity, lang=lang)
-    if partner_id and partner_name:
-        title = _("Set a goal: {partner}").format(partner=partner_name)
-    elif partner_id:
-        title = _("Set a goal: partner {partner}").format(partner=partner_id)
-    else:
-        title = _("Set a goal")
-    return WidgetForm(controller, title=title, lang=lang,
-                      intro=_("A goal the partnership commits to: a KPI of the catalog with a baseline and a "
-                              "target, or a free-form goal judged at the check-ins, with the terms it runs over "
-                              "and its owner."))
+    titles = (N_("Set a goal: {partner}"), N_("Set a goal: partner {partner}"), N_("Set a goal"))
+    return _titled_form(controller, titles, partner_id=partner_id, partner_name=partner_name, lang=lang,
+                        intro=N_("A goal the partnership commits to: a KPI of the catalog with a baseline and a "
+                                 "target, or a free-form goal judged at the check-ins, with the terms it runs over "
+                                 "and its owner."))

@@ -15,7 +15,7 @@ import pandas as pd
 import seaborn as sns
 
 from ..exceptions import InputDataError
-from ..plots import _attach, _axes, _check_alt
+from .. import plots
 from .investments import CATEGORY_LABELS, Valuation
 
 __all__ = ["Chart", "plot_investment_by_category", "plot_balance_trend", "show_chart"]
@@ -31,19 +31,15 @@ class Chart(NamedTuple):
 
 def _chart(fig, alt: str, data: pd.DataFrame) -> Chart:
     # the alt-text / data-table contract lives in partner_analysis.plots, so report code reads these charts alike
-    alt = _check_alt(alt)
+    alt = plots.check_alt(alt)
     for ax in fig.axes:
-        _attach(ax, alt, data)
+        plots.attach_chart(ax, alt, data)
     return Chart(fig, alt, data)
 
 
 def show_chart(chart: Chart) -> None:
     """Display a chart in a notebook as a PNG with its alt text, then its data table; closes the figure."""
-    from IPython.display import display
-    from ..plots import figure_to_png_with_alt
-    data, metadata = figure_to_png_with_alt(chart.fig, alt=chart.alt)
-    display(data, metadata=metadata, raw=True)
-    plt.close(chart.fig)
+    plots.show_chart(chart.fig, alt=chart.alt)
 
 
 def _money(x: float, currency: str) -> str:
@@ -79,7 +75,7 @@ def plot_investment_by_category(data: pd.DataFrame, *, currency: str = "USD", ti
              .assign(category_label=lambda d: d["category"].map(CATEGORY_LABELS).fillna(d["category"])))
     table = table[["party", "category", "category_label", "value"]].sort_values(["party", "category"])
     table = table.reset_index(drop=True)
-    ax = _axes(ax, figsize=(7, 3.2))
+    ax = plots.new_axes(ax, figsize=(7, 3.2))
     fig = ax.figure
     if len(table):
         sns.histplot(data=table, y="party", hue="category_label", weights="value", multiple="stack",
@@ -129,7 +125,7 @@ def plot_balance_trend(data: pd.DataFrame, *, valuation: Valuation | None = None
                                  fix="Pass the frame from investment_balance()")
     cols = [c for c in ("partner_id", "term", "partner_share", "balance_band") if c in data]
     table = data[cols].reset_index(drop=True)
-    ax = _axes(ax, figsize=(7, 3.2))
+    ax = plots.new_axes(ax, figsize=(7, 3.2))
     fig = ax.figure
     (b_lo, b_hi), (l_lo, l_hi) = val.balanced, val.leaning
     ax.axhspan(b_lo, b_hi, color="#d9f0d3", zorder=0, label="balanced band")

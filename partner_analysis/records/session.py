@@ -148,7 +148,7 @@ def open_records(db: str = "", data_dir: str = "", *, term: str = "", as_of: dt.
         Day flags are judged on (default: today, capped at the term's last day).
     """
     from ..store import Store
-    from . import records_context
+    from ._common import records_context
     store = Store(db or None, data_dir=data_dir or None)
     config = load_config(data_dir or None)
     partners = None

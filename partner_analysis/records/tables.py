@@ -12,7 +12,7 @@ from __future__ import annotations
 from sqlalchemy import (Boolean, Column, Date, DateTime, Float, ForeignKey, Integer, String, Table, Text,
                         UniqueConstraint)
 
-from ..store import metadata
+from ..store_tables import metadata
 
 __all__ = ["investments", "goals", "checkins", "checkin_attendees", "checkin_goal_reviews",
            "action_items", "audit", "drafts", "RECORD_TABLES"]

@@ -27,13 +27,13 @@ import io
 import json
 import os
 import platform
-import tempfile
 import time
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from .._io import write_atomic
 from ..exceptions import ConfigError, NotebookRunError, check_argument
 from .contract import check_template, validate_parameters
 from .jobs import ManifestRow, ReportJob
@@ -76,30 +76,6 @@ class BatchManifest:
     @property
     def failed(self) -> list[str]:
         return [r["partner_id"] for r in self.rows if r["status"] != "ok"]
-
-
-# -- atomic writes ---------------------------------------------------------------------------
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _umask()
-
-
-def _write_atomic(path: Path, data: bytes | str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; published files are readable like any other
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _versions() -> dict[str, str]:
@@ -247,8 +223,8 @@ def _run_one_row(job: ReportJob) -> dict:
         html = notebook_to_html(clean, title=job.title, lang=job.lang, site=job.site)
         html_path = release_dir / f"{pid}.html"
         ipynb_path = out_dir / "notebooks" / f"{pid}.ipynb"
-        _write_atomic(ipynb_path, nbformat.writes(clean))
-        _write_atomic(html_path, html)
+        write_atomic(ipynb_path, nbformat.writes(clean))
+        write_atomic(html_path, html)
         row["html"], row["ipynb"] = html_path.name, str(ipynb_path.relative_to(out_dir))
         if "pdf" in job.formats:
             row["stage"] = "pdf"
@@ -315,14 +291,14 @@ def _write_manifest(manifest: BatchManifest) -> None:
     manifest.json_path = out_dir / "manifest.json"
     manifest.csv_path = out_dir / "manifest.csv"
     payload = {"term": manifest.term, "versions": manifest.versions, "ok": manifest.ok, "rows": manifest.rows}
-    _write_atomic(manifest.json_path, json.dumps(payload, indent=2, default=str))
+    write_atomic(manifest.json_path, json.dumps(payload, indent=2, default=str))
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=[*MANIFEST_COLUMNS, "versions"], lineterminator="\n")
     w.writeheader()
     versions = json.dumps(manifest.versions, sort_keys=True)
     for r in manifest.rows:
         w.writerow({**{c: "" if r.get(c) is None else r.get(c) for c in MANIFEST_COLUMNS}, "versions": versions})
-    _write_atomic(manifest.csv_path, buf.getvalue())
+    write_atomic(manifest.csv_path, buf.getvalue())
 
 
 # -- public ------------------------------------------------------------------------------------------
@@ -592,7 +568,7 @@ def _write_public_manifest(path: Path, manifest: BatchManifest) -> None:
     """What readers may see about the batch: which reports exist (no errors, no versions, no work paths)."""
     rows = [{"partner_id": r["partner_id"], "status": "ready" if r["status"] == "ok" else "not available",
              "html": r.get("html") or "", "pdf": r.get("pdf") or ""} for r in manifest.rows]
-    _write_atomic(path, json.dumps({"term": manifest.term, "reports": rows, "pages": ["index.html",
+    write_atomic(path, json.dumps({"term": manifest.term, "reports": rows, "pages": ["index.html",
                                                                                      "community_brief.html"]},
                                    indent=2))
 

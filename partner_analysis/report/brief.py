@@ -17,7 +17,7 @@ Rules (privacy.md §3.4, statistics.md, and the per-partner story in
   sentence nor shown in the table;
 - a difference between participants and the comparison group is worded
   "associated with" unless baseline equivalence holds for every partnership
-  counted (``narrative._is_effect``);
+  counted (``narrative.is_effect``);
 - money is rounded to the nearest 100 currency units.
 """
 from __future__ import annotations
@@ -30,10 +30,11 @@ from typing import Sequence
 import pandas as pd
 
 from .. import privacy
+from .._io import write_atomic
 from ._html import esc, missing, section
 from ..exceptions import InputDataError
 from .bundle import Bundle, headline_kpis, load_bundle
-from .narrative import _is_effect, in_sentence
+from .narrative import is_effect, in_sentence
 
 __all__ = ["BRIEF_FILE", "load_term_bundles", "brief_sentences", "district_summary", "partner_lines",
            "brief_html", "write_brief", "term_words"]
@@ -273,7 +274,7 @@ def _kpi_clause(kpi_id: str, template: pd.Series, bundles: Sequence[Bundle], fir
     label = in_sentence(_short_label(template.get("kpi_label") or kpi_id))
     binary = str(template.get("kind")) == "binary"
     # Baseline equivalence must hold at every partnership counted before the brief may drop "associated with".
-    effect = all(_is_effect(r) for r in rows)
+    effect = all(is_effect(r) for r in rows)
     where = f"{_n(n)} {_plural(n, 'partnership')} with results to report" if first else _n(n)
     suffix = " with results to report" if first else ""
     every = {1: f"the one partnership{suffix}" if first else "that one",
@@ -566,7 +567,6 @@ def write_brief(out_dir: str | Path, *, rows: Sequence[dict], term: str, lang: s
     HtmlCheckError
         When the page breaks an accessibility or privacy rule of :func:`~.html.check_html`.
     """
-    from .batch import _write_atomic
     from .html import HtmlCheckError, check_html
 
     out_dir = Path(out_dir)
@@ -578,5 +578,5 @@ def write_brief(out_dir: str | Path, *, rows: Sequence[dict], term: str, lang: s
     if problems:
         raise HtmlCheckError(problems, title="community brief")
     path = out_dir / BRIEF_FILE
-    _write_atomic(path, text)
+    write_atomic(path, text)
     return path

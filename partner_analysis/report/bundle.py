@@ -26,12 +26,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-import importlib
-import importlib.util
 import json
 import math
 import os
-import tempfile
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from .. import privacy
+from .._io import write_atomic
 from ..exceptions import ConfigError, InputDataError, PartnerAnalysisError
 
 __all__ = ["BundleInfo", "Bundle", "DisclosureError", "build_bundles", "load_bundle", "guard_table",
@@ -217,27 +215,6 @@ def guard_table(name: str, frame: pd.DataFrame, *, min_group_n: int,
 
 
 # -- writing -------------------------------------------------------------------------------------
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _umask()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; bundles are read by the report kernel's user
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
 
 def _table_bytes(frame: pd.DataFrame) -> bytes:
     return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
@@ -571,30 +548,19 @@ def open_records_store(data_dir: str | Path, db=None) -> Any:
 
 
 def _open_store(data_dir: Path, db) -> Any:
-    if importlib.util.find_spec("partner_analysis.store") is None:
-        return None
-    store_mod = importlib.import_module("partner_analysis.store")
-    if db is None and not os.environ.get("PA_DB_URL") and not store_mod.default_store_path(data_dir).exists():
+    from ..store import Store, StoreSchemaError, default_store_path, resolve_db_url
+    if db is None and not os.environ.get("PA_DB_URL") and not default_store_path(data_dir).exists():
         return None
     if db is not None and str(db).strip():
         # An explicit --db that is not a store is a typo: say so (StoreError) instead of reporting
         # "no records yet" for every partner, and never create an empty store while reading.
-        return store_mod.Store(store_mod.resolve_db_url(db, data_dir=data_dir), create=False)
+        return Store(resolve_db_url(db, data_dir=data_dir), create=False)
     try:
-        return store_mod.Store(store_mod.resolve_db_url(db, data_dir=data_dir), create=False)
-    except store_mod.StoreSchemaError:
+        return Store(resolve_db_url(db, data_dir=data_dir), create=False)
+    except StoreSchemaError:
         raise       # a store at another schema version holds records: say "db upgrade", never "no records"
     except Exception:  # noqa: BLE001 - an unreadable default store means "not yet recorded", not a failed batch
         return None
-
-
-def _area_summary(module: str, store, *args, **kwargs) -> dict[str, pd.DataFrame] | None:
-    if store is None or importlib.util.find_spec(module) is None:
-        return None
-    fn = getattr(importlib.import_module(module), "summary_for_bundle", None)
-    if fn is None:
-        return None
-    return fn(store, *args, **kwargs)
 
 
 def _board_row(meta: dict, tables: Mapping[str, pd.DataFrame]) -> dict:
@@ -672,7 +638,7 @@ def _write_bundle(folder: Path, meta: dict, tables: Mapping[str, pd.DataFrame], 
         frame = guard_table(name, _clean(frame), min_group_n=k, student_ids=student_ids)
         data = _table_bytes(frame)
         digest = hashlib.sha256(data).hexdigest()
-        _write_atomic(folder / f"{name}.csv", data)
+        write_atomic(folder / f"{name}.csv", data)
         hashes[name] = (digest, int(len(frame)))
         entries[name] = {"file": f"{name}.csv", "sha256": digest, "rows": int(len(frame)),
                          "dtypes": _dtypes(frame)}
@@ -681,9 +647,9 @@ def _write_bundle(folder: Path, meta: dict, tables: Mapping[str, pd.DataFrame], 
         # what the report prints, cell by cell, for the ledger and the differencing guard; it holds exact group
         # sizes (private, like the whole bundle) and is never rendered, so it skips the count guard
         data = _table_bytes(cells)
-        _write_atomic(folder / CELLS_FILE, data)
+        write_atomic(folder / CELLS_FILE, data)
         meta["cells"] = {"file": CELLS_FILE, "sha256": hashlib.sha256(data).hexdigest(), "rows": int(len(cells))}
-    _write_atomic(folder / BUNDLE_MANIFEST, json.dumps(meta, indent=2, default=str).encode("utf-8"))
+    write_atomic(folder / BUNDLE_MANIFEST, json.dumps(meta, indent=2, default=str).encode("utf-8"))
     return hashes
 
 
@@ -763,6 +729,8 @@ def build_bundles(data_dir: str | Path, *, term: str, partners: Iterable[str] | 
 
     kpi, kpi_errors = _kpi_all(dataset, term=term, partners=wanted, profile=prof)
     store = _open_store(data_dir, db)
+    from ..fit.results import summary_for_bundle as fit_summary        # the areas' report aggregates
+    from ..records.summary import summary_for_bundle as records_summary
     earlier = privacy.ReleaseLedger(Path(ledger) if ledger is not None else default_ledger(out))
     released_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
@@ -785,15 +753,15 @@ def build_bundles(data_dir: str | Path, *, term: str, partners: Iterable[str] | 
                 parts["kpi"] = "recorded"
             else:
                 parts["kpi"] = "not_recorded"
-            fit = _area_summary("partner_analysis.fit", store, pid)
+            fit = None if store is None else fit_summary(store, pid)
             if fit:
                 tables.update({n: fit[n] for n in PARTS["fit"] if n in fit})
             parts["fit"] = "recorded" if fit and "fit_overall" in fit and len(fit["fit_overall"]) else "not_recorded"
             # Records need the partner's full comparison rows (ids, terms) for goal attainment; this stays
             # inside the boundary and only the records' own aggregates are written.
             mine = None if kpi is None else kpi[kpi["partner_id"].astype(str) == pid]
-            rec = _area_summary("partner_analysis.records", store, config, term=term, partner_id=pid,
-                                kpi_table=mine)
+            rec = None if store is None else records_summary(store, config, term=term, partner_id=pid,
+                                                             kpi_table=mine)
             if rec and "goals" in rec:
                 allrow = tables["participation"]
                 allrow = allrow[allrow["program_id"] == "all"]

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from .. import privacy
+from .._io import atomic_path
 from . import text as T
 from .bundle import Bundle
 
@@ -53,9 +54,9 @@ def _reach_chart(bundles: Sequence[Bundle]) -> tuple[bytes, str]:
     import matplotlib.pyplot as plt
 
     from .status import displayed_number
-    from .story import _participants_shown, participants_alt
+    from .story import participants_shown, participants_alt
     names = [b.partner_name for b in bundles]
-    shown = [_participants_shown(b) for b in bundles]
+    shown = [participants_shown(b) for b in bundles]
     vals = [displayed_number(s) if privacy.shown_plainly(s) else 0 for s in shown]
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(names) + 0.8))
     ax.barh(names[::-1], [v or 0 for v in vals[::-1]], color="#1f4e79")
@@ -169,15 +170,9 @@ def build_deck(bundles: Sequence[Bundle], *, term: str, district: str = ""):
 
 def write_deck(out_dir: str | Path, bundles: Sequence[Bundle], *, term: str, district: str = "") -> Path:
     """Write the deck atomically into ``out_dir`` and return its path."""
-    import os
     path = Path(out_dir) / deck_file(term)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".deck-", suffix=".pptx")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            build_deck(bundles, term=term, district=district).save(fh)
-        os.replace(tmp, path)  # readers never see half a deck
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    with atomic_path(path) as tmp:  # readers never see half a deck
+        build_deck(bundles, term=term, district=district).save(str(tmp))
     return path
 
 

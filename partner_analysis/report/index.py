@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 from .. import privacy
+from .._io import write_atomic
 from . import text as T
 from ._html import esc, missing
 
@@ -210,7 +211,6 @@ def index_html(rows: Sequence[dict], boards: dict[str, dict], *, term: str, lang
 def write_index(out_dir: str | Path, *, rows: Sequence[dict], term: str, lang: str = "en",
                 work_dir: str | Path | None = None) -> Path:
     """Write ``<out_dir>/index.html`` atomically and return its path (checked like a report page)."""
-    from .batch import _write_atomic
     from .html import HtmlCheckError, check_html
 
     out_dir = Path(out_dir)
@@ -229,5 +229,5 @@ def write_index(out_dir: str | Path, *, rows: Sequence[dict], term: str, lang: s
     if problems:
         raise HtmlCheckError(problems, title="index")
     path = out_dir / "index.html"
-    _write_atomic(path, text)
+    write_atomic(path, text)
     return path

@@ -22,7 +22,8 @@ from .bundle import GOAL_NOT_SHOWN, Bundle, dimension_label, headline_kpis
 __all__ = ["story", "render_story"]
 
 
-def _is_effect(r: pd.Series) -> bool:
+def is_effect(r: pd.Series) -> bool:
+    """Whether a KPI row may be worded as an effect (balanced baseline and ``wording == "effect"``)."""
     return str(r.get("baseline_verdict", "")) == "satisfied" and str(r.get("wording", "association")) == "effect"
 
 
@@ -63,8 +64,8 @@ def _kpi_sentence(r: pd.Series, k: int, profile: privacy.PrivacyProfile) -> str:
             text += ", about the same as for similar students who did not take part"
         else:
             direction = "higher" if diff > 0 else "lower"
-            verb = "was" if _is_effect(r) else "was associated with a"
-            if _is_effect(r):
+            verb = "was" if is_effect(r) else "was associated with a"
+            if is_effect(r):
                 text += (f"; taking part {verb} followed by a level {T.percentage_points(change.lstrip('+-'))} {direction} than for a "
                          "comparable group (the groups were similar before the program)")
             else:

@@ -9,9 +9,9 @@ the network.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
+from .._io import atomic_path
 from ..exceptions import ConfigError
 
 __all__ = ["html_to_pdf", "chromium_path", "CHROMIUM_ARGS"]
@@ -45,23 +45,16 @@ def html_to_pdf(html_path: str | Path, pdf_path: str | Path) -> Path:
     except ImportError as err:
         raise ConfigError("PDF output needs the playwright package", fix="pip install playwright") from err
     html_path, pdf_path = Path(html_path).resolve(), Path(pdf_path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{pdf_path.name}.", suffix=".tmp", dir=pdf_path.parent)
-    os.close(fd)
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)
-            try:
-                page = browser.new_page()
-                page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:"))
-                           else route.abort())
-                page.goto(html_path.as_uri())
-                page.emulate_media(media="print")
-                page.pdf(path=tmp, print_background=True, tagged=True, outline=True, format="Letter",
-                         margin={"top": "15mm", "bottom": "15mm", "left": "12mm", "right": "12mm"})
-            finally:
-                browser.close()
-        os.replace(tmp, pdf_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(pdf_path) as tmp, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:"))
+                       else route.abort())
+            page.goto(html_path.as_uri())
+            page.emulate_media(media="print")
+            page.pdf(path=tmp, print_background=True, tagged=True, outline=True, format="Letter",
+                     margin={"top": "15mm", "bottom": "15mm", "left": "12mm", "right": "12mm"})
+        finally:
+            browser.close()
     return pdf_path

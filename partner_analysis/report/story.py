@@ -18,7 +18,8 @@ from .status import displayed_number, report_settings
 __all__ = ["headline_figures", "participants_chart", "spotlight", "participants_alt"]
 
 
-def _participants_shown(b: Bundle) -> str:
+def participants_shown(b: Bundle) -> str:
+    """The participants count as the report shows it (``participants_display`` of the "all" row; ``""`` if none)."""
     part = b.table("participation")
     if part is None or not len(part):
         return ""
@@ -30,7 +31,7 @@ def headline_figures(bundles: Sequence[Bundle], *, term: str) -> list[tuple[str,
     """``[(figure, label), ...]``: students reached, combined investment, partnerships on track."""
     from .board import board_items
     profile = next((b.profile for b in bundles), None)
-    visible = [displayed_number(s) for s in map(_participants_shown, bundles) if privacy.shown_plainly(s)]
+    visible = [displayed_number(s) for s in map(participants_shown, bundles) if privacy.shown_plainly(s)]
     visible = [v for v in visible if v]
     reached = privacy.format_count(sum(visible), profile) if visible else privacy.NOT_SHOWN
     total = 0.0
@@ -55,7 +56,7 @@ def headline_figures(bundles: Sequence[Bundle], *, term: str) -> list[tuple[str,
 
 
 def participants_alt(bundles: Sequence[Bundle]) -> str:
-    parts = [f"{b.partner_name}: {T.students_phrase(_participants_shown(b))}" for b in bundles]
+    parts = [f"{b.partner_name}: {T.students_phrase(participants_shown(b))}" for b in bundles]
     return T._("Bar chart of students taking part by partnership. {parts}.").format(parts="; ".join(parts))
 
 
@@ -65,7 +66,7 @@ def participants_chart(bundles: Sequence[Bundle], *, width: int = 560) -> str:
     Bars are drawn at the displayed, rounded counts; a partnership under the
     minimum gets no bar and reads "fewer than 10".
     """
-    rows = [(b.partner_name, _participants_shown(b)) for b in bundles]
+    rows = [(b.partner_name, participants_shown(b)) for b in bundles]
     values = [displayed_number(s) if privacy.shown_plainly(s) else None for _, s in rows]
     top = max([v for v in values if v] or [1.0])
     bar_h, gap, label_w, pad = 16, 6, 230, 70

@@ -6,6 +6,8 @@ directly; the ``show_*`` functions only display.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import pandas as pd
 
 from .. import privacy
@@ -259,16 +261,21 @@ def notes_html(bundle: Bundle) -> str:
     return section(T._("Methods note"), body, id="notes")
 
 
-def show_title(bundle: Bundle) -> None:
-    _display_html(title_html(bundle))
+def _shows(render: Callable[[Bundle], str], what: str) -> Callable[[Bundle], None]:
+    """A ``show_*`` function: displays ``render(bundle)`` (the HTML of one part of the report) in the notebook."""
+    def show(bundle: Bundle) -> None:
+        _display_html(render(bundle))
+    show.__doc__ = f"Display {what} of the partner report in the notebook."
+    return show
 
 
-def show_board(bundle: Bundle) -> None:
-    _display_html(render_board(bundle))
-
-
-def show_story(bundle: Bundle) -> None:
-    _display_html(render_story(bundle))
+show_title = _shows(title_html, "the title block")
+show_board = _shows(render_board, "the board (page 1)")
+show_story = _shows(render_story, "the story")
+show_investments = _shows(investments_html, "the investments section")
+show_checkins = _shows(checkins_html, "the check-ins section")
+show_goals = _shows(goals_html, "the goals section")
+show_notes = _shows(notes_html, "the methods note")
 
 
 def show_outcomes(bundle: Bundle) -> None:
@@ -281,7 +288,6 @@ def show_outcomes(bundle: Bundle) -> None:
     if not len(drawable):
         return
     from .. import plots
-    from .charts import show_chart
     _, twin, alt = _kpi_chart_text(drawable)
     long = pd.concat([
         pd.DataFrame({"outcome": drawable["kpi_label"], "group": "Participants", "share": drawable["share_t"]}),
@@ -292,8 +298,16 @@ def show_outcomes(bundle: Bundle) -> None:
     ax.set_ylabel("")
     if ax.get_legend() is not None:
         ax.get_legend().set_title(None)
-    show_chart(ax.figure, alt=alt, twin=twin, caption="Data for the chart: share of students, participants and "
-                                                      "comparison group")
+    _show_chart(ax.figure, alt=alt, twin=twin, caption="Data for the chart: share of students, participants and "
+                                                       "comparison group")
+
+
+def _show_chart(fig, *, alt: str, twin: pd.DataFrame, caption: str) -> None:
+    """The chart with its alt text (:func:`partner_analysis.plots.show_chart`), then its data as a captioned table."""
+    from .. import plots
+    twin_html = (table(twin.astype(str).values.tolist(), columns=list(twin.columns), caption=caption)
+                 if twin is not None and len(twin) else None)
+    plots.show_chart(fig, alt=alt, twin_html=twin_html)
 
 
 def _chart_rows(kpi: pd.DataFrame, profile: privacy.PrivacyProfile) -> pd.DataFrame:
@@ -328,11 +342,7 @@ def _show_fit_chart(bundle: Bundle) -> None:
     dims = bundle.table("fit_dimensions")
     if dims is None or not len(dims) or dims[["district_mean", "partner_mean"]].isna().all().all():
         return
-    try:
-        from .. import plots
-    except ImportError:
-        return
-    from .charts import show_chart
+    from .. import plots
     label = dims["dimension_label"] if "dimension_label" in dims.columns else dims["dimension"]
     long = pd.concat([
         pd.DataFrame({"dimension": label.astype(str), "side": "District", "score": dims["district_mean"]}),
@@ -351,26 +361,10 @@ def _show_fit_chart(bundle: Bundle) -> None:
     ax.set_xlim(1, 5)  # the survey's full 1-5 scale: a narrow axis makes small gaps look large
     ax.set_xticks([1, 2, 3, 4, 5])
     ax.set_xlabel("Mean fit score (1 to 5)")
-    show_chart(ax.figure, alt=alt, twin=twin, caption="Data for the chart: fit scores by dimension")
+    _show_chart(ax.figure, alt=alt, twin=twin, caption="Data for the chart: fit scores by dimension")
 
 
 def show_fit(bundle: Bundle) -> None:
     _display_html(fit_html(bundle))
     if bundle.has("fit"):
         _show_fit_chart(bundle)
-
-
-def show_investments(bundle: Bundle) -> None:
-    _display_html(investments_html(bundle))
-
-
-def show_checkins(bundle: Bundle) -> None:
-    _display_html(checkins_html(bundle))
-
-
-def show_goals(bundle: Bundle) -> None:
-    _display_html(goals_html(bundle))
-
-
-def show_notes(bundle: Bundle) -> None:
-    _display_html(notes_html(bundle))

@@ -8,7 +8,7 @@ re-checking required answers and constraints inside that transaction.
 A respondent who already submitted in this wave and comes back with the same partnership, role and
 name gets the submitted answers in *correction mode*: nothing is autosaved, a "Reason for the
 correction" is required, and **Save corrections** writes every changed answer (and clears answers that
-skip logic now hides) through :meth:`Store.edit_submitted_many` in one transaction, audited with the
+skip logic now hides) through :func:`~partner_analysis.fit.responses.edit_submitted_many` in one transaction, audited with the
 respondent as editor, after checking the would-be answers with the same rules as a submission.
 
 Languages: ``lang="es"`` shows the instrument's Spanish texts (``label::Español (es)`` columns, see
@@ -27,8 +27,9 @@ import ipywidgets as widgets
 from ..exceptions import StoreError
 from ..i18n import N_, Translator, language_from_query
 from ..store import Store
-from .engine import FieldSpec, FormController
-from .widgets import WidgetForm
+from ..forms.engine import FieldSpec, FormController
+from ..forms.widgets import WidgetForm
+from . import responses
 
 __all__ = ["survey_form", "survey_page", "SurveyPage", "instrument_fields", "language_switcher",
            "requested_language", "KIND_OF_TYPE", "REASON_LABEL"]
@@ -154,7 +155,7 @@ def survey_form(instrument: Any, store: Store, *, partner_id: str, role: str, re
         Display ``.widget``. Extra attributes: ``response_id``, ``store``, ``mode`` (``"draft"`` or
         ``"correct"``) and ``reason`` (the reason ``Textarea``, correction mode only, else ``None``).
 
-        Draft mode: every accepted change is saved at once (``Store.save_answer``); **Submit** stores the
+        Draft mode: every accepted change is saved at once (:func:`~partner_analysis.fit.responses.save_answer`); **Submit** stores the
         visible answers, deletes answers to questions hidden by skip logic and marks the response
         submitted, all in one transaction.
 
@@ -163,7 +164,7 @@ def survey_form(instrument: Any, store: Store, *, partner_id: str, role: str, re
         changed answer, and writes all changes in one audited transaction (see the module docstring).
         A refused correction changes nothing. A new ``wave`` still starts a fresh draft.
     """
-    store.register_instrument(instrument)
+    responses.register_instrument(store, instrument)
     form_id, version = str(instrument.form_id), str(instrument.version)
     instrument = _in_language(instrument, lang)
     _ = Translator(lang)
@@ -178,26 +179,26 @@ def survey_form(instrument: Any, store: Store, *, partner_id: str, role: str, re
             problems.update(dict(instrument.validate_answers(final, role=role)))
         return sorted(problems.items(), key=lambda p: order.get(p[0], len(order)))
 
-    submitted_id = store.find_submitted(form_id, version, partner_id, role, respondent, wave=wave)
+    submitted_id = responses.find_submitted(store, form_id, version, partner_id, role, respondent, wave=wave)
     if submitted_id is not None:
         return _correction_form(instrument, store, submitted_id, fields, server_check, partner_id=partner_id,
                                 role=role, respondent=respondent, partner_name=partner_name, who=who,
                                 editor=editor, lang=lang, answers=answers, header_extra=header_extra)
 
-    response_id = store.open_response(form_id, version, partner_id, role, respondent, wave=wave)
-    saved = store.get_answers(response_id)
+    response_id = responses.open_response(store, form_id, version, partner_id, role, respondent, wave=wave)
+    saved = responses.get_answers(store, response_id)
     restored = len(saved)
     for name, value in (answers or {}).items():
         if saved.get(name) != _plain(value):
             saved[name] = _plain(value)
-            store.save_answer(response_id, name, saved[name])
+            responses.save_answer(store, response_id, name, saved[name])
 
     def autosave(name: str, value: Any) -> None:
-        store.save_answer(response_id, name, _plain(value))
+        responses.save_answer(store, response_id, name, _plain(value))
 
     def submit(answers: dict):
         try:
-            store.submit(response_id, _plain_all(answers), validator=server_check)
+            responses.submit(store, response_id, _plain_all(answers), validator=server_check)
         except StoreError as err:
             problems = getattr(err, "problems", None)
             if problems:
@@ -210,7 +211,7 @@ def survey_form(instrument: Any, store: Store, *, partner_id: str, role: str, re
     def save_draft() -> str:
         # Answers are autosaved; re-writing them makes "Save draft" a real flush after any lost write.
         for name, value in controller.answers.items():
-            store.save_answer(response_id, name, _plain(value))
+            responses.save_answer(store, response_id, name, _plain(value))
         stamp = _dt.datetime.now().strftime("%H:%M")
         n = len(controller.answers)
         if who:
@@ -262,8 +263,8 @@ def _correction_form(instrument: Any, store: Store, response_id: int, fields: li
                      answers: Mapping[str, Any] | None = None, header_extra: tuple = ()) -> WidgetForm:
     """The submitted answers of ``response_id`` as a correction form (see :func:`survey_form`)."""
     _ = Translator(lang)
-    row = store.response(response_id)
-    saved = store.get_answers(response_id)
+    row = responses.response(store, response_id)
+    saved = responses.get_answers(store, response_id)
     shown = dict(saved) if answers is None else {k: _plain(v) for k, v in answers.items()}
     reason = widgets.Textarea(description=_(REASON_LABEL), style={"description_width": "initial"},
                               layout=widgets.Layout(width="auto"), continuous_update=False,
@@ -289,7 +290,7 @@ def _correction_form(instrument: Any, store: Store, response_id: int, fields: li
         if not changes:
             return [("", _("You did not change any answer, so nothing was saved."))]
         try:
-            result["written"] = store.edit_submitted_many(response_id, changes, editor=editor or respondent,
+            result["written"] = responses.edit_submitted_many(store, response_id, changes, editor=editor or respondent,
                                                           reason=why, validator=server_check)
         except StoreError as err:
             problems = getattr(err, "problems", None)
