@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
+from collections import OrderedDict
 from typing import Sequence
 
 import numpy as np
@@ -113,6 +114,15 @@ class OutcomeExplorer:
         students = dataset["students"]
         self._students = students.set_index(students["student_id"].astype(str)).reindex(self.arrays.student_ids)
         self._school_of = self._students["school_id"].astype(str).to_numpy()
+        # schools as integer codes and participation by (partner, programme): a selection is array indexing
+        self._school_code, school_ids = pd.factorize(self._school_of)
+        self._school_index = {str(s): i for i, s in enumerate(school_ids)}
+        self._unit_of = {(u.partner_id, u.program_id): m for u, m in self._units.items()}
+        self._bins: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._rows: dict[tuple, dict] = {}
+        self._charts = None
+        from .. import privacy
+        self._profile = privacy.PrivacyProfile.from_config(dict(self.config.privacy or {}))
         # school × grade cells as integer codes: the comparison group of a selection is a table look-up
         self._cell_of, cells = pd.factorize(self._students["school_id"].astype(str) + "|"
                                             + self._students["grade_level"].astype(str))
@@ -211,16 +221,33 @@ class OutcomeExplorer:
     def _school(self) -> str | None:
         return None if self.school.value == _ALL else self.school.value
 
+    def _view(self, terms: Sequence[str]) -> tuple[pd.DataFrame, dict]:
+        """The cached tables of ``terms`` for the current subgroup, school and privacy as one frame, with its row
+        positions per (term, partner, programme, KPI): a widget change takes rows, it does not filter frames."""
+        subgroup, school, suppress = self._subgroup, self._school, self.privacy.value
+        whole = all((t, _ALL_PARTNERS, subgroup, school, suppress) in self._cache for t in terms)
+        key = (subgroup, school, suppress, _ALL_PARTNERS if whole else self.partner.value)
+        frame, index, held = self._rows.get(key, (None, {}, ()))
+        missing = [t for t in terms if t not in held]
+        if missing:
+            tables = ([] if frame is None else [frame]) + [self._table_for(t, key[3], subgroup, school, suppress)
+                                                           for t in missing]
+            frame = pd.concat(tables, ignore_index=True)
+            index = frame.groupby(["term", "partner_id", "program_id", "kpi_id"], sort=False,
+                                  observed=True).indices
+            self._rows[key] = (frame, index, held + tuple(missing))
+        return frame, index
+
     def comparison_table(self, terms: Sequence[str] | None = None) -> pd.DataFrame:
         """The comparison rows for the current choices, one block per term (suppressed unless privacy is off)."""
         terms = list(terms or self.terms.value)
         if not terms:
             raise ConfigError("choose at least one term", key="terms")
-        frames = [self._table_for(t, self.partner.value, self._subgroup, self._school, self.privacy.value)
-                  for t in terms]
-        table = pd.concat(frames, ignore_index=True)
-        keep = (table["program_id"] == self.program.value) & (table["kpi_id"] == self.kpi.value)
-        return table[keep].reset_index(drop=True)
+        frame, index = self._view(terms)
+        want = (self.partner.value, self.program.value, self.kpi.value)
+        empty = np.zeros(0, dtype=np.intp)
+        rows = np.concatenate([index.get((t,) + want, empty) for t in terms])
+        return frame.iloc[rows].reset_index(drop=True)
 
     def student_rows(self, term: str | None = None) -> pd.DataFrame:
         """Student-level KPI values of participants and comparison students (privacy off only).
@@ -235,23 +262,44 @@ class OutcomeExplorer:
                               fix="Untick 'Protect student privacy' (for work inside the district only)")
         return self._groups_frame(term or self.terms.value[-1])
 
+    def _selection(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """Boolean masks over students: participants of the chosen unit and their comparison group in ``term``."""
+        t = self.arrays.term_index(term)
+        member = self._unit_of[(self.partner.value, self.program.value)][:, t]
+        if self._school:
+            member = member & (self._school_code == self._school_index.get(self._school, -2))
+        cell_has_member = np.zeros(self._n_cells + 1, dtype=bool)
+        cell_has_member[self._cell_of[member]] = True      # code -1 (unknown) lands on the spare slot
+        cell_has_member[-1] = False
+        comp = cell_has_member[self._cell_of] & ~member
+        if self._school:
+            comp &= self._school_code == self._school_index.get(self._school, -2)
+        return member, comp
+
     def _groups_frame(self, term: str) -> pd.DataFrame:
         arr = self.arrays
-        t = arr.term_index(term)
-        member = next(m for u, m in self._units.items()
-                      if u.partner_id == self.partner.value and u.program_id == self.program.value)[:, t]
-        keep = np.ones(len(arr.student_ids), dtype=bool) if not self._school else self._school_of == self._school
-        cell_has_member = np.zeros(self._n_cells + 1, dtype=bool)
-        cell_has_member[self._cell_of[member & keep]] = True      # code -1 (unknown) lands on the spare slot
-        cell_has_member[-1] = False
-        comp = cell_has_member[self._cell_of] & ~member & keep
-        value = arr.values[self.kpi.value][:, t]
-        sel = ((member & keep) | comp) & ~np.isnan(value)
+        member, comp = self._selection(term)
+        value = arr.values[self.kpi.value][:, arr.term_index(term)]
+        sel = (member | comp) & ~np.isnan(value)
         group = pd.Categorical.from_codes(np.where(member[sel], 0, 1), categories=list(GROUPS))
         out = pd.DataFrame({"student_id": arr.student_ids[sel], "term": term, "group": group, "value": value[sel]})
         if self._subgroup:
             out[self._subgroup] = self._students[self._subgroup].to_numpy()[sel]
         return out
+
+    def _binned(self, kpi_id: str, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """Each student's bin of ``kpi_id`` in ``term`` (-1: no value) and the bin edges, made once per pair."""
+        key = (kpi_id, term)
+        if key not in self._bins:
+            value = self.arrays.values[kpi_id][:, self.arrays.term_index(term)]
+            finite = np.isfinite(value)
+            lo, hi = (float(value[finite].min()), float(value[finite].max())) if finite.any() else (0.0, 1.0)
+            hi = hi if hi > lo else lo + 1.0
+            edges = np.linspace(lo, hi, _BINS + 1)
+            idx = np.full(len(value), -1, dtype=np.int16)
+            idx[finite] = np.minimum(((value[finite] - lo) / (hi - lo) * _BINS).astype(np.int16), _BINS - 1)
+            self._bins[key] = (idx, edges)
+        return self._bins[key]
 
     def render(self) -> None:
         """Recompute and redraw into ``self.output`` (every widget change, and the "Show" button)."""
@@ -294,51 +342,48 @@ class OutcomeExplorer:
     def figures(self, table: pd.DataFrame | None = None) -> list[tuple[dict, dict]]:
         """Chart bundles (PNG with alt text) of the trend and the distribution for the current choices.
 
-        A chart whose every value is hidden is replaced by a sentence saying so (an HTML bundle).
+        A chart whose every value is hidden is replaced by a sentence saying so (an HTML bundle). The charts are
+        drawn on figures kept by the explorer: a change updates their lines, bands and texts, then draws once.
         """
-        import matplotlib.pyplot as plt
-
-        from .. import plots
         table = self.comparison_table() if table is None else table
         kpi = self.arrays.catalog[self.kpi.value]
         percent = kpi.kind == "binary" or kpi.unit in ("proportion", "share")
-        colours = plots.group_palette(GROUPS)
+        if self._charts is None:
+            from .. import plots
+            colours = plots.group_palette(GROUPS)
+            self._charts = (_TrendChart(colours), _DistributionChart(colours))
+        trend, distribution = self._charts
         out = []
-        sub_values = ["all"] + ([v for v in table["subgroup_value"].astype(str).unique() if v != "all"]
-                                if self._subgroup else [])
+        subgroup_of = table["subgroup_value"].astype(str).to_numpy()
+        sub_values = ["all"] + ([v for v in dict.fromkeys(subgroup_of) if v != "all"] if self._subgroup else [])
         for value in sub_values[:4]:
-            tr = trend_frame(table, partner_id=self.partner.value, kpi_id=kpi.id, program_id=self.program.value,
-                             subgroup_value=value)
-            shown = tr.dropna(subset=["mean"])
+            rows = table[subgroup_of == value]
             who = "" if value == "all" else f" ({SUBGROUP_LABELS.get(self._subgroup, self._subgroup)}: " \
                                             f"{_value_label(self._subgroup, value)})"
-            if shown.empty:
+            series = {g: {k: rows[f"{k}_{side}"].to_numpy(dtype=float) for k in ("mean", "ci_low", "ci_high")}
+                      for side, g in zip(("t", "c"), GROUPS)}
+            terms = rows["term"].astype(str).tolist()
+            if not any(np.isfinite(s["mean"]).any() for s in series.values()):
                 out.append(_message(f"{kpi.label}{who}, {self._who()}: every value is hidden because fewer than "
                                     f"{self.min_group_n} students are in a group (or a smaller group would be "
                                     "revealed). Choose more terms, a whole partner or no subgroup."))
                 continue
-            fig, ax = plt.subplots(figsize=(7, 3.4), layout="constrained")
-            plots.plot_trend(tr, x="term", y="mean", hue="group", ci_low="ci_low", ci_high="ci_high",
-                             alt=_trend_alt(shown, kpi.label, percent, who), ax=ax, percent=percent,
-                             ylabel=kpi.label, palette=colours,
-                             title=f"{kpi.label}: participants vs comparison{who}")
-            out.append(plots.figure_to_png_with_alt(fig, dpi=90, tight=False))
-            plt.close(fig)
+            out.append(trend.draw(terms, series, percent=percent, ylabel=kpi.label,
+                                  title=f"{kpi.label}: participants vs comparison{who}",
+                                  alt=_trend_alt(terms, series, kpi.label, percent, who)))
         term = self.terms.value[-1] if self.terms.value else None
         if term is None or kpi.kind != "continuous":
             return out
-        frame = self._groups_frame(term)
-        sizes = frame.groupby("group", observed=True)["value"].size()
-        if len(sizes) == 2 and sizes.min() >= self.min_group_n:
-            fig, ax = plt.subplots(figsize=(7, 3.4), layout="constrained")
-            plots.plot_distribution(frame, x="value", hue="group", kind="hist", ax=ax, palette=colours,
-                                    alt=f"Distribution of {kpi.label} in {term}: participants "
-                                        f"(n={sizes.get(GROUPS[0], 0)}) and comparison "
-                                        f"(n={sizes.get(GROUPS[1], 0)}), as densities.",
-                                    title=f"{kpi.label}, {term}")
-            ax.set_xlabel(kpi.label)
-            out.append(plots.figure_to_png_with_alt(fig, dpi=90, tight=False))
-            plt.close(fig)
+        idx, edges = self._binned(kpi.id, term)
+        member, comp = self._selection(term)
+        has = idx >= 0
+        counts = {g: np.bincount(idx[mask & has], minlength=_BINS) for g, mask in zip(GROUPS, (member, comp))}
+        sizes = {g: int(c.sum()) for g, c in counts.items()}
+        if min(sizes.values()) >= self.min_group_n:
+            out.append(distribution.draw(edges, counts, xlabel=kpi.label, title=f"{kpi.label}, {term}",
+                                         alt=f"Distribution of {kpi.label} in {term}: participants "
+                                             f"(n={sizes[GROUPS[0]]}) and comparison (n={sizes[GROUPS[1]]}), "
+                                             "as densities."))
         else:
             out.append(_message(f"No distribution of {kpi.label} in {term}: a group has fewer than "
                                 f"{self.min_group_n} students."))
@@ -348,7 +393,7 @@ class OutcomeExplorer:
         kpi = self.arrays.catalog[self.kpi.value]
         percent = kpi.kind == "binary" or kpi.unit in ("proportion", "share")
         shown = format_comparison(table, percent=percent, binary=kpi.kind == "binary", protect=self.privacy.value,
-                                  profile=dict(self.config.privacy or {}), subgroup=self._subgroup)
+                                  profile=self._profile, subgroup=self._subgroup)
         caption = (f"<caption>{html.escape(kpi.label)}, {html.escape(self._who())}: students taking part compared "
                    "with students in the same schools and grades who did not. * fewer than "
                    f"{self.min_group_n} students; ‡ hidden to protect another cell.</caption>")
@@ -356,13 +401,14 @@ class OutcomeExplorer:
 
 
 def format_comparison(table: pd.DataFrame, *, percent: bool, binary: bool = False, protect: bool,
-                      profile: dict | None = None, subgroup: str | None = None) -> pd.DataFrame:
+                      profile=None, subgroup: str | None = None) -> pd.DataFrame:
     """The comparison rows as an analyst reads them: plain headers, percentages, rounded values.
 
     With ``protect`` the numbers pass through :mod:`partner_analysis.privacy`'s display rules (rounded counts,
     markers; shares of students — ``binary`` KPIs — top/bottom-coded); without it they are exact (inside the
     district only). ``percent`` shows 0-1 values as percentages: a share of students for a binary KPI, a mean
-    rate (attendance) otherwise.
+    rate (attendance) otherwise. ``profile`` is a :class:`~partner_analysis.privacy.PrivacyProfile` or the
+    ``privacy`` section of ``district.yml`` (default: the public profile).
 
     Returns
     -------
@@ -372,16 +418,23 @@ def format_comparison(table: pd.DataFrame, *, percent: bool, binary: bool = Fals
         Evidence, Reading, Note — all text.
     """
     from .. import privacy
-    prof = privacy.PrivacyProfile.from_config(dict(profile or {})) if protect else None
+    if not protect:
+        prof = None
+    elif isinstance(profile, privacy.PrivacyProfile):
+        prof = profile
+    else:
+        prof = privacy.PrivacyProfile.from_config(dict(profile or {}))
+
+    missing = pd.isna
 
     def count(v):
-        if pd.isna(v):
+        if missing(v):
             return ""
         return privacy.format_count(v, prof) if prof else f"{int(v):,}"
 
     def value(mean, n):
-        if pd.isna(mean):
-            return prof.primary_marker if prof and (pd.isna(n) or n < prof.min_group_n) else ""
+        if missing(mean):
+            return prof.primary_marker if prof and (missing(n) or n < prof.min_group_n) else ""
         if binary:   # a share of students: small numerators and extreme shares are coded
             return privacy.format_percent(round(float(mean) * float(n)), n, prof) if prof else f"{mean:.1%}"
         if percent:  # a mean rate: the group size rule only
@@ -389,54 +442,62 @@ def format_comparison(table: pd.DataFrame, *, percent: bool, binary: bool = Fals
         return privacy.format_mean(mean, n, prof) if prof else f"{mean:.2f}"
 
     def difference(row, column="difference"):
-        if column not in row or pd.isna(row[column]):
+        if missing(row.get(column)):
             return ""
         return f"{100 * row[column]:+.0f} points" if percent else f"{row[column]:+.2f}"
 
     def mde(row):
-        if "mde" not in row or pd.isna(row["mde"]):
+        if missing(row.get("mde")):
             return ""
         return f"{row['mde']:.2f} SD"
 
     def effect(row):
-        if pd.isna(row["effect_size"]):
+        if missing(row["effect_size"]):
             return ""
         es = (privacy.format_effect(row["effect_size"], row["n_t"], row["n_c"], prof) if prof
               else f"{row['effect_size']:.2f}")
-        if pd.isna(row.get("es_ci_low")) or pd.isna(row.get("es_ci_high")):
+        if missing(row.get("es_ci_low")) or missing(row.get("es_ci_high")):
             return es
         return f"{es} ({row['es_ci_low']:.2f} to {row['es_ci_high']:.2f})"
 
     def chance(p):
-        if pd.isna(p):
+        if missing(p):
             return ""
         return "<0.001" if p < 0.001 else f"{p:.3f}"
 
-    out = pd.DataFrame({"Term": table["term"].astype(str)})
+    def text(v):
+        return "" if missing(v) else str(v)
+
+    # plain Python rows of the columns read (DataFrame.to_dict walks all ~60 columns: slow in a redraw)
+    columns = [c for c in ("term", "subgroup_value", "n_t", "n_c", "mean_t", "mean_c", "difference", "estimate",
+                           "effect_size", "es_ci_low", "es_ci_high", "mde", "p_adj", "evidence_label", "wording",
+                           "marker") if c in table]
+    rows = [dict(zip(columns, values)) for values in zip(*(table[c].tolist() for c in columns))]
+    adjusted = "design" in table and (table["design"].astype(str) != "raw").any()
+    out: dict[str, list] = {"Term": [str(r["term"]) for r in rows]}
     if subgroup:
         out[SUBGROUP_LABELS.get(subgroup, subgroup)] = [
-            "all students" if str(v) == "all" else _value_label(subgroup, v) for v in table["subgroup_value"]]
-    out["Participants"] = [count(v) for v in table["n_t"]]
-    out["Comparison students"] = [count(v) for v in table["n_c"]]
-    shown_t = [value(m, n) for m, n in zip(table["mean_t"], table["n_t"])]
-    shown_c = [value(m, n) for m, n in zip(table["mean_c"], table["n_c"])]
+            "all students" if str(r["subgroup_value"]) == "all" else _value_label(subgroup, r["subgroup_value"])
+            for r in rows]
+    out["Participants"] = [count(r["n_t"]) for r in rows]
+    out["Comparison students"] = [count(r["n_c"]) for r in rows]
+    shown_t = [value(r["mean_t"], r["n_t"]) for r in rows]
+    shown_c = [value(r["mean_c"], r["n_c"]) for r in rows]
     # a coded or hidden value ("≤5%", "*") must not come back through a difference or an effect size
     plain = [bool(_PLAIN.fullmatch(a)) and bool(_PLAIN.fullmatch(b)) for a, b in zip(shown_t, shown_c)]
     out["Participants' value"] = shown_t
     out["Comparison value"] = shown_c
-    rows = [r for _, r in table.iterrows()]
     out["Difference"] = [difference(r) if ok else "" for ok, r in zip(plain, rows)]
-    if "design" in table and (table["design"].astype(str) != "raw").any():
+    if adjusted:
         # the model's difference, adjusted for prior achievement and background (kpi.designs)
         out["Adjusted difference"] = [difference(r, "estimate") if ok else "" for ok, r in zip(plain, rows)]
     out["Effect size (95% CI)"] = [effect(r) if ok else "" for ok, r in zip(plain, rows)]
     out["Smallest detectable effect"] = [mde(r) for r in rows]
-    out["Chance (adjusted p)"] = [chance(p) for p in table["p_adj"]]
-    out["Evidence"] = (table["evidence_label"].fillna("").astype(str).to_numpy() if "evidence_label" in table
-                       else "")
-    out["Reading"] = table["wording"].fillna("").astype(str).to_numpy()
-    out["Note"] = table["marker"].fillna("").astype(str).to_numpy()
-    return out
+    out["Chance (adjusted p)"] = [chance(r["p_adj"]) for r in rows]
+    out["Evidence"] = [text(r.get("evidence_label")) for r in rows]
+    out["Reading"] = [text(r["wording"]) for r in rows]
+    out["Note"] = [text(r["marker"]) for r in rows]
+    return pd.DataFrame(out)
 
 
 def _message(text: str) -> tuple[dict, dict]:
@@ -444,12 +505,136 @@ def _message(text: str) -> tuple[dict, dict]:
     return {"text/html": f'<p role="status" class="pa-message">{body}</p>', "text/plain": text}, {}
 
 
-def _trend_alt(shown: pd.DataFrame, label: str, percent: bool, who: str) -> str:
+def _trend_alt(terms: list[str], series: dict, label: str, percent: bool, who: str) -> str:
     fmt = (lambda v: f"{v:.0%}") if percent else (lambda v: f"{v:.2f}")
     parts = []
     for group in GROUPS:
-        g = shown[shown["group"] == group]
-        if len(g):
-            parts.append(f"{group} {fmt(g['mean'].iloc[0])} in {g['term'].iloc[0]}"
-                         + (f" to {fmt(g['mean'].iloc[-1])} in {g['term'].iloc[-1]}" if len(g) > 1 else ""))
+        shown = [i for i, v in enumerate(series[group]["mean"]) if np.isfinite(v)]
+        if shown:
+            first, last = shown[0], shown[-1]
+            mean = series[group]["mean"]
+            parts.append(f"{group} {fmt(mean[first])} in {terms[first]}"
+                         + (f" to {fmt(mean[last])} in {terms[last]}" if last != first else ""))
     return f"{label}{who} by term: " + "; ".join(parts) + ". Shaded bands are 95% confidence intervals."
+
+
+#: dots per inch of the explorer's charts (7 x 3.4 inches: 630 x 306 pixels)
+_DPI = 90
+#: bins of the distribution chart
+_BINS = 30
+#: drawings each chart keeps
+_KEEP = 64
+
+
+class _Chart:
+    """A figure kept between updates: its artists change, then it is drawn once to a PNG bundle.
+
+    The last ``_KEEP`` drawings are kept by what they show, so going back to a view does not draw again.
+    """
+
+    def __init__(self, colours: dict):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator, PercentFormatter, ScalarFormatter
+
+        self.figure = Figure(figsize=(7, 3.4), dpi=_DPI)
+        FigureCanvasAgg(self.figure)
+        # fixed margins (no layout engine): room for rotated term labels below and the legend on the right
+        self.ax = self.figure.add_axes((0.1, 0.24, 0.68, 0.66))
+        self.colours = colours
+        self._formatters = {True: PercentFormatter(1.0), False: ScalarFormatter()}
+        self._percent = None
+        self._drawn: OrderedDict[tuple, tuple[dict, dict]] = OrderedDict()
+        self.ax.yaxis.set_major_locator(MaxNLocator(nbins=5))
+
+    def _kept(self, key: tuple, draw) -> tuple[dict, dict]:
+        if key in self._drawn:
+            self._drawn.move_to_end(key)
+        else:
+            self._drawn[key] = draw()
+            if len(self._drawn) > _KEEP:
+                self._drawn.popitem(last=False)
+        return self._drawn[key]
+
+    def _set_percent(self, percent: bool) -> None:
+        if percent != self._percent:
+            self.ax.yaxis.set_major_formatter(self._formatters[percent])
+            self._percent = percent
+
+    def _bundle(self, alt: str) -> tuple[dict, dict]:
+        from .. import plots
+        return plots.figure_to_png_with_alt(self.figure, alt=alt, dpi=_DPI, tight=False)
+
+
+class _TrendChart(_Chart):
+    """Participants and comparison by term: a line with markers and a shaded 95% interval per group."""
+
+    def __init__(self, colours: dict):
+        super().__init__(colours)
+        x = np.arange(2.0)
+        self.lines, self.bands = {}, {}
+        for group, marker, style in zip(GROUPS, ("o", "s"), ("-", "--")):
+            self.bands[group] = self.ax.fill_between(x, x, x, color=colours[group], alpha=0.15, linewidth=0)
+            (self.lines[group],) = self.ax.plot(x, x, marker=marker, linestyle=style, color=colours[group],
+                                                label=group)
+        self.ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+
+    def draw(self, terms: list[str], series: dict, *, percent: bool, ylabel: str, title: str, alt: str
+             ) -> tuple[dict, dict]:
+        key = (tuple(terms), percent, ylabel, title, alt) + tuple(
+            series[g][k].tobytes() for g in GROUPS for k in ("mean", "ci_low", "ci_high"))
+        return self._kept(key, lambda: self._draw(terms, series, percent=percent, ylabel=ylabel, title=title,
+                                                  alt=alt))
+
+    def _draw(self, terms, series, *, percent, ylabel, title, alt):
+        x = np.arange(len(terms), dtype=float)
+        values = []
+        for group in GROUPS:
+            mean, lo, hi = (series[group][k] for k in ("mean", "ci_low", "ci_high"))
+            lo, hi = np.where(np.isfinite(mean), lo, np.nan), np.where(np.isfinite(mean), hi, np.nan)
+            self.lines[group].set_data(x, mean)
+            self.bands[group].set_data(x, lo, hi)
+            values += [mean, lo, hi]
+        shown = np.concatenate(values)
+        shown = shown[np.isfinite(shown)]
+        low, high = float(shown.min()), float(shown.max())
+        pad = 0.08 * (high - low) if high > low else max(abs(high) * 0.05, 0.01)
+        self.ax.set_ylim(low - pad, high + pad)
+        self.ax.set_xlim(-0.3, len(terms) - 0.7)
+        tilt = len(terms) > 4
+        self.ax.set_xticks(x, terms, rotation=30 if tilt else 0, ha="right" if tilt else "center")
+        self._set_percent(percent)
+        self.ax.set_ylabel(ylabel)
+        self.ax.set_title(title)
+        return self._bundle(alt)
+
+
+class _DistributionChart(_Chart):
+    """Binned densities of participants and comparison students (no student value is drawn)."""
+
+    def __init__(self, colours: dict):
+        super().__init__(colours)
+        edges = np.arange(3.0)
+        self.steps = {group: self.ax.stairs(np.zeros(2), edges, color=colours[group], linestyle=style,
+                                           linewidth=1.6, label=group)
+                      for group, style in zip(GROUPS, ("-", "--"))}
+        self.ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        self.ax.set_ylabel("density")
+        self._set_percent(False)
+
+    def draw(self, edges: np.ndarray, counts: dict, *, xlabel: str, title: str, alt: str) -> tuple[dict, dict]:
+        key = (edges.tobytes(), xlabel, title, alt) + tuple(c.tobytes() for c in counts.values())
+        return self._kept(key, lambda: self._draw(edges, counts, xlabel=xlabel, title=title, alt=alt))
+
+    def _draw(self, edges, counts, *, xlabel, title, alt):
+        widths = np.diff(edges)
+        top = 0.0
+        for group, c in counts.items():
+            density = c / (c.sum() * widths)
+            self.steps[group].set_data(density, edges)
+            top = max(top, float(density.max()))
+        self.ax.set_xlim(edges[0], edges[-1])
+        self.ax.set_ylim(0, 1.08 * top)
+        self.ax.set_xlabel(xlabel)
+        self.ax.set_title(title)
+        return self._bundle(alt)
