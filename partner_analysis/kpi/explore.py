@@ -98,10 +98,13 @@ class OutcomeExplorer:
         Terms starting after this day are not offered (default: today).
     auto_update : bool
         Redraw when a widget changes (default); ``False`` waits for "Show".
+    background : bool
+        Compute the tables of the terms outside the window shown first in a background thread (default), so the
+        explorer opens sooner; ``False`` computes them before returning. :meth:`wait_ready` waits for them.
     """
 
     def __init__(self, dataset, *, term: str, n_terms: int = 4, today: dt.date | None = None,
-                 auto_update: bool = True):
+                 auto_update: bool = True, background: bool = True):
         import ipywidgets as w
 
         self.dataset = dataset
@@ -166,7 +169,17 @@ class OutcomeExplorer:
         self.partner.observe(self._on_partner, names="value")
         self._on_partner()
         self.show_button.on_click(lambda _: self.render())
-        self._precompute(self.terms.value)   # the window shown; other terms on first use
+        # the window shown now, the other terms offered in the background; a school or subgroup on first use
+        self._precompute(self.terms.value)
+        self._background = None
+        later = [t for t in terms if t not in self.terms.value]
+        if background and later:
+            import threading
+            self._background = threading.Thread(target=self._precompute, args=(later, True), daemon=True,
+                                                name="outcome-explorer-precompute")
+            self._background.start()
+        else:
+            self._precompute(later)
         if auto_update:
             for widget in (self.partner, self.program, self.kpi, self.terms, self.school, self.subgroup,
                            self.privacy):
@@ -193,10 +206,26 @@ class OutcomeExplorer:
             self.render()
 
     # -- the tables widgets slice ----------------------------------------------------------------------
-    def _precompute(self, terms: Sequence[str]) -> None:
-        """Every partner, programme and KPI for each term, suppressed (what the widgets slice)."""
+    def _precompute(self, terms: Sequence[str], quiet: bool = False) -> None:
+        """Every partner, programme and KPI for each term, suppressed (what the widgets slice).
+
+        ``quiet`` (the background thread): an error stops the precomputation silently; the term is then computed
+        when asked for, in the foreground, where its error is shown.
+        """
         for t in terms:
-            self._table_for(t, _ALL_PARTNERS, None, None, True)
+            try:
+                self._table_for(t, _ALL_PARTNERS, None, None, True)
+            except Exception:
+                if not quiet:
+                    raise
+                return
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Wait until every term offered is precomputed; False if ``timeout`` (seconds) passed first."""
+        if self._background is not None:
+            self._background.join(timeout)
+            return not self._background.is_alive()
+        return True
 
     def _table_for(self, term: str, partner: str, subgroup: str | None, school: str | None,
                    suppress: bool) -> pd.DataFrame:
