@@ -104,8 +104,13 @@ def test_notebook_runs_top_to_bottom_without_leaking_ids(demo_dir, tmp_path):
     assert ["parameters"] in tags
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
+    # the explorer draws the first view in its own output area: saved with the widgets' state
+    state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    outputs += [o for m in state.values() if m["model_name"] == "OutputModel" for o in m["state"]["outputs"]]
     pngs = [o for o in outputs if "image/png" in o.get("data", {})]
     assert pngs and all(o["metadata"]["image/png"]["alt"] for o in pngs)
+    # JupyterLab and Voila ignore the metadata's alt: the HTML twin of each chart carries it
+    assert all(f'alt="{o["metadata"]["image/png"]["alt"][:30]}' in o["data"]["text/html"] for o in pngs)
     assert any("text/html" in o.get("data", {}) and "Comparison students" in o["data"]["text/html"]
                for o in outputs)
     from partner_analysis.privacy import scan_outputs

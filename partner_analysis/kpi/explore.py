@@ -162,7 +162,7 @@ class OutcomeExplorer:
         self.subgroup = w.Dropdown(options=[("None", _ALL)] + [(SUBGROUP_LABELS[c], c) for c in subgroups],
                                    description="Subgroup", style=style)
         self.privacy = w.Checkbox(value=True, description="Protect student privacy (suppress small groups)",
-                                  style=style, indent=False)
+                                  style=style, indent=False, layout=w.Layout(width="auto"))
         self.show_button = w.Button(description="Show", button_style="primary", tooltip="Compute and draw")
         self.status = w.HTML()
         self.output = w.Output()
@@ -186,6 +186,8 @@ class OutcomeExplorer:
                 widget.observe(self._changed, names="value")
         self.widget = w.VBox([w.HBox([self.partner, self.program]), w.HBox([self.kpi, self.school, self.subgroup]),
                               self.terms, self.privacy, self.show_button, self.status, self.output])
+        if auto_update:
+            self.render()   # the view of the first choices, so the output area is never empty
 
     @classmethod
     def from_path(cls, data_dir, *, term: str, **kwargs) -> "OutcomeExplorer":
@@ -569,7 +571,7 @@ class _Chart:
         self.figure = Figure(figsize=(7, 3.4), dpi=_DPI)
         FigureCanvasAgg(self.figure)
         # fixed margins (no layout engine): room for rotated term labels below and the legend on the right
-        self.ax = self.figure.add_axes((0.1, 0.24, 0.68, 0.66))
+        self.ax = self.figure.add_axes((0.13, 0.24, 0.65, 0.66))
         self.colours = colours
         self._formatters = {True: PercentFormatter(1.0), False: ScalarFormatter()}
         self._percent = None
@@ -592,7 +594,11 @@ class _Chart:
 
     def _bundle(self, alt: str) -> tuple[dict, dict]:
         from .. import plots
-        return plots.figure_to_png_with_alt(self.figure, alt=alt, dpi=_DPI, tight=False)
+        data, metadata = plots.figure_to_png_with_alt(self.figure, alt=alt, dpi=_DPI, tight=False)
+        # JupyterLab and Voila draw image/png without the metadata's alt text: the HTML twin carries it
+        data["text/html"] = (f'<img src="data:image/png;base64,{data["image/png"]}" alt="{html.escape(alt)}" '
+                             f'width="{metadata["image/png"]["width"]}">')
+        return data, metadata
 
 
 class _TrendChart(_Chart):
