@@ -412,9 +412,10 @@ class OutcomeExplorer:
         sizes = {g: int(c.sum()) for g, c in counts.items()}
         if min(sizes.values()) >= self.min_group_n:
             out.append(distribution.draw(edges, counts, xlabel=kpi.label, title=f"{kpi.label}, {term}",
+                                         percent=percent,
                                          alt=f"Distribution of {kpi.label} in {term}: participants "
                                              f"(n={sizes[GROUPS[0]]}) and comparison (n={sizes[GROUPS[1]]}), "
-                                             "as densities."))
+                                             f"as each group's share of students in {_BINS} equal bins."))
         else:
             out.append(_message(f"No distribution of {kpi.label} in {term}: a group has fewer than "
                                 f"{self.min_group_n} students."))
@@ -428,7 +429,10 @@ class OutcomeExplorer:
         caption = (f"<caption>{html.escape(kpi.label)}, {html.escape(self._who())}: students taking part compared "
                    "with students in the same schools and grades who did not. * fewer than "
                    f"{self.min_group_n} students; ‡ hidden to protect another cell.</caption>")
-        return shown.to_html(index=False, na_rep="", escape=True).replace(">\n  <thead>", f">{caption}<thead>", 1)
+        table_html = shown.to_html(index=False, na_rep="", escape=True, classes="pa-comparison")
+        # the term on one line: a wrapped "2024-25-Q3" reads as two values
+        style = "<style>.pa-comparison td:first-child { white-space: nowrap; }</style>"
+        return style + table_html.replace(">\n  <thead>", f">{caption}<thead>", 1)
 
 
 def format_comparison(table: pd.DataFrame, *, percent: bool, binary: bool = False, protect: bool,
@@ -475,7 +479,10 @@ def format_comparison(table: pd.DataFrame, *, percent: bool, binary: bool = Fals
     def difference(row, column="difference"):
         if missing(row.get(column)):
             return ""
-        return f"{100 * row[column]:+.0f} points" if percent else f"{row[column]:+.2f}"
+        if not percent:
+            return f"{row[column]:+.2f}"
+        points = f"{100 * row[column]:+.0f}"
+        return f"{points} point" if points in ("+1", "-1") else f"{points} points"
 
     def mde(row):
         if missing(row.get("mde")):
@@ -552,7 +559,7 @@ def _trend_alt(terms: list[str], series: dict, label: str, percent: bool, who: s
 #: dots per inch of the explorer's charts (7 x 3.4 inches: 630 x 306 pixels)
 _DPI = 90
 #: bins of the distribution chart
-_BINS = 30
+_BINS = 20
 #: drawings each chart keeps
 _KEEP = 64
 
@@ -645,29 +652,37 @@ class _TrendChart(_Chart):
 
 
 class _DistributionChart(_Chart):
-    """Binned densities of participants and comparison students (no student value is drawn)."""
+    """Each group's share of students per bin of the KPI, as steps (no student value is drawn)."""
 
     def __init__(self, colours: dict):
         super().__init__(colours)
+        from matplotlib.ticker import PercentFormatter, ScalarFormatter
+
         edges = np.arange(3.0)
         self.steps = {group: self.ax.stairs(np.zeros(2), edges, color=colours[group], linestyle=style,
                                            linewidth=1.6, label=group)
                       for group, style in zip(GROUPS, ("-", "--"))}
         self.ax.legend(frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-        self.ax.set_ylabel("density")
-        self._set_percent(False)
+        self.ax.set_ylabel("share of the group")
+        self._set_percent(True)   # the vertical axis: shares of each group
+        self._x_formatters = {True: PercentFormatter(1.0), False: ScalarFormatter()}
+        self._x_percent = None
 
-    def draw(self, edges: np.ndarray, counts: dict, *, xlabel: str, title: str, alt: str) -> tuple[dict, dict]:
-        key = (edges.tobytes(), xlabel, title, alt) + tuple(c.tobytes() for c in counts.values())
-        return self._kept(key, lambda: self._draw(edges, counts, xlabel=xlabel, title=title, alt=alt))
+    def draw(self, edges: np.ndarray, counts: dict, *, xlabel: str, title: str, alt: str, percent: bool
+             ) -> tuple[dict, dict]:
+        key = (edges.tobytes(), xlabel, title, alt, percent) + tuple(c.tobytes() for c in counts.values())
+        return self._kept(key, lambda: self._draw(edges, counts, xlabel=xlabel, title=title, alt=alt,
+                                                  percent=percent))
 
-    def _draw(self, edges, counts, *, xlabel, title, alt):
-        widths = np.diff(edges)
+    def _draw(self, edges, counts, *, xlabel, title, alt, percent):
         top = 0.0
         for group, c in counts.items():
-            density = c / (c.sum() * widths)
-            self.steps[group].set_data(density, edges)
-            top = max(top, float(density.max()))
+            share = c / c.sum()
+            self.steps[group].set_data(share, edges)
+            top = max(top, float(share.max()))
+        if percent != self._x_percent:
+            self.ax.xaxis.set_major_formatter(self._x_formatters[percent])
+            self._x_percent = percent
         self.ax.set_xlim(edges[0], edges[-1])
         self.ax.set_ylim(0, 1.08 * top)
         self.ax.set_xlabel(xlabel)
