@@ -115,6 +115,13 @@ def test_app_data_dir_never_raises(demo_dir, tmp_path, monkeypatch):
     assert district_module.app_data_dir(str(tmp_path / "nowhere")) == str(tmp_path / "nowhere")   # the app says
     monkeypatch.setenv("PA_DATA_DIR", str(demo_dir))
     assert district_module.app_data_dir("") == str(demo_dir.resolve())
+    # a store named without a DATA_DIR is never paired with the checkout's demo district
+    monkeypatch.delenv("PA_DATA_DIR")
+    shutil.copytree(demo_dir, tmp_path / "demo_district")
+    assert district_module.app_data_dir("") == str((tmp_path / "demo_district").resolve())
+    assert district_module.app_data_dir("", db="postgresql+psycopg://district/records") == ""
+    monkeypatch.setenv("PA_DB_URL", "sqlite:///elsewhere.sqlite")
+    assert district_module.app_data_dir("") == ""
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")))
