@@ -2,10 +2,13 @@
 
 All logic lives here so that the notebook holds none. :class:`OutcomeExplorer` computes the KPI panel once and,
 when it opens, the comparison tables of every partner, programme and KPI for the terms of the window it shows
-first (in the district's estimate design, so p-values and labels are the report's); a widget change then only
-slices those tables and redraws. Other terms, schools and subgroups are computed the first time they are asked
-for (a school or subgroup for the chosen partner only) and kept. Changing a widget redraws at once (the "Show" button redraws
-too).
+first (in the district's estimate design, so p-values and labels are the report's); the other terms offered
+follow in a background thread (:meth:`OutcomeExplorer.wait_ready`). A school or subgroup is computed for the
+chosen partner the first time it is asked for, and kept. A widget change then takes the rows it needs by
+positions precomputed per (term, partner, programme, KPI), and redraws two figures kept for the explorer's
+life: their lines, bands, steps and texts change and each is drawn once to a PNG (no layout engine, no
+second pass); the last drawings are kept by what they show, so going back to a view costs nothing.
+(``benchmarks/explorer.py`` measures an update at 100,000 students.)
 
 What an analyst sees: names, never codes (partners, programmes, schools, subgroups); one colour per group in
 every chart (participants always the first colour of the colour-blind palette, comparison students the second);
@@ -13,7 +16,7 @@ a table with plain headers, percentages for shares and rounded values; a sentenc
 every value is hidden; only terms that have started.
 
 Privacy: suppression is on by default, and then nothing student-level is shown (distributions are drawn as
-binned densities of groups of at least ``min_group_n`` students; numbers are formatted by
+each group's share of students per bin, for groups of at least ``min_group_n`` students; numbers are formatted by
 :mod:`partner_analysis.privacy`'s display rules). Student rows appear only after the analyst unticks "Protect
 student privacy", which is meant for work inside the district, never for outputs that leave it.
 """
