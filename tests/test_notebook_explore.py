@@ -211,3 +211,22 @@ def test_a_coded_share_does_not_come_back_through_the_difference():
     assert shown["Difference"] == "" and shown["Effect size (95% CI)"] == ""
     exact = format_comparison(pd.DataFrame([row]), percent=True, binary=True, protect=False).iloc[0]
     assert exact["Participants' value"] == "96.0%" and exact["Difference"] == "+16 points"
+
+
+def test_terms_outside_the_window_are_precomputed_in_the_background(fresh):
+    assert fresh.wait_ready(timeout=300)
+    first = fresh.terms.options[0]
+    assert first not in fresh.terms.value      # outside the window shown first
+    fresh.partner.value, fresh.kpi.value = "P01", "gpa"
+    rows = fresh.comparison_table([first])
+    assert list(rows.term) == [first] and set(rows.partner_id) == {"P01"} and set(rows.kpi_id) == {"gpa"}
+
+
+def test_going_back_to_a_view_shows_the_same_charts(fresh):
+    fresh.partner.value, fresh.kpi.value = "P01", "gpa"
+    first = [d.get("image/png") for d, _ in fresh.figures()]
+    fresh.kpi.value = "attendance_rate"
+    other = [d.get("image/png") for d, _ in fresh.figures()]
+    fresh.kpi.value = "gpa"
+    again = [d.get("image/png") for d, _ in fresh.figures()]
+    assert first == again and first != other and any(first)
