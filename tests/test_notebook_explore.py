@@ -230,3 +230,23 @@ def test_going_back_to_a_view_shows_the_same_charts(fresh):
     fresh.kpi.value = "gpa"
     again = [d.get("image/png") for d, _ in fresh.figures()]
     assert first == again and first != other and any(first)
+
+
+def test_a_school_the_partner_does_not_serve_says_so(fresh):
+    ds = fresh.dataset
+    programmes = set(ds["programs"].loc[ds["programs"]["partner_id"].astype(str) == "P01", "program_id"].astype(str))
+    served = set(ds["participation"].loc[ds["participation"]["program_id"].astype(str).isin(programmes),
+                                         "student_id"].astype(str))
+    students = ds["students"]
+    serving = set(students.loc[students["student_id"].astype(str).isin(served), "school_id"].astype(str))
+    unserved = [v for _, v in fresh.school.options if v != "(all)" and v not in serving]
+    assert unserved, "the demo's P01 (a hospital) serves high schools only"
+    fresh.partner.value, fresh.kpi.value = "P01", "attendance_rate"
+    fresh.school.value = unserved[0]
+    try:
+        [bundle] = fresh.figures()
+        assert "has no participants at" in bundle[0]["text/plain"]
+        fresh.school.value = sorted(serving)[0]
+        assert all("has no participants" not in b[0]["text/plain"] for b in fresh.figures())
+    finally:
+        fresh.school.value = "(all)"

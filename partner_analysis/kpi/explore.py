@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
+import textwrap
 from collections import OrderedDict
 from typing import Sequence
 
@@ -146,6 +147,7 @@ class OutcomeExplorer:
         if "schools" in dataset:
             school_names = dict(zip(dataset["schools"]["school_id"].astype(str),
                                     dataset["schools"]["name"].astype(str)))
+        self._school_names = school_names
         terms = _started_terms(self.config, self.arrays.term_ids, self.arrays.enrolled, today or dt.date.today())
         if term not in terms:
             raise ConfigError(f"term {term!r} has not started or holds no data", key="term",
@@ -388,6 +390,11 @@ class OutcomeExplorer:
             self._charts = (_TrendChart(colours), _DistributionChart(colours))
         trend, distribution = self._charts
         out = []
+        if self._school and self.terms.value and not any(self._selection(t)[0].any() for t in self.terms.value):
+            # nobody to hide: say so rather than "every value is hidden" (a count of zero names no student)
+            school = self._school_names.get(self._school, self._school)
+            return [_message(f"{self._who()} has no participants at {school} in the terms chosen. Choose another "
+                             "school or all schools.")]
         subgroup_of = table["subgroup_value"].astype(str).to_numpy()
         sub_values = ["all"] + ([v for v in dict.fromkeys(subgroup_of) if v != "all"] if self._subgroup else [])
         for value in sub_values[:4]:
@@ -402,8 +409,8 @@ class OutcomeExplorer:
                                     f"{self.min_group_n} students are in a group (or a smaller group would be "
                                     "revealed). Choose more terms, a whole partner or no subgroup."))
                 continue
-            out.append(trend.draw(terms, series, percent=percent, ylabel=kpi.label,
-                                  title=f"{kpi.label}: participants vs comparison{who}",
+            out.append(trend.draw(terms, series, percent=percent, ylabel=_UNIT_LABELS.get(kpi.unit, kpi.unit),
+                                  title=f"{kpi.label}{who}",
                                   alt=_trend_alt(terms, series, kpi.label, percent, who)))
         term = self.terms.value[-1] if self.terms.value else None
         if term is None or kpi.kind != "continuous":
@@ -559,6 +566,9 @@ def _trend_alt(terms: list[str], series: dict, label: str, percent: bool, who: s
     return f"{label}{who} by term: " + "; ".join(parts) + ". Shaded bands are 95% confidence intervals."
 
 
+#: what the vertical axis of a trend reads, by KPI unit (the title names the KPI)
+_UNIT_LABELS = {"proportion": "rate", "share": "share of students", "points": "points", "credits": "credits",
+                "score": "score", "hours": "hours"}
 #: dots per inch of the explorer's charts (7 x 3.4 inches: 630 x 306 pixels)
 _DPI = 90
 #: bins of the distribution chart
@@ -581,7 +591,7 @@ class _Chart:
         self.figure = Figure(figsize=(7, 3.4), dpi=_DPI)
         FigureCanvasAgg(self.figure)
         # fixed margins (no layout engine): room for rotated term labels below and the legend on the right
-        self.ax = self.figure.add_axes((0.13, 0.24, 0.65, 0.66))
+        self.ax = self.figure.add_axes((0.13, 0.24, 0.65, 0.62))
         self.colours = colours
         self._formatters = {True: PercentFormatter(1.0), False: ScalarFormatter()}
         self._percent = None
@@ -601,6 +611,10 @@ class _Chart:
         if percent != self._percent:
             self.ax.yaxis.set_major_formatter(self._formatters[percent])
             self._percent = percent
+
+    def _set_title(self, title: str) -> None:
+        # left-aligned over the axes and wrapped: a long KPI label with a subgroup is never cut at the edge
+        self.ax.set_title("\n".join(textwrap.wrap(title, 80)), loc="left", fontsize=10)
 
     def _bundle(self, alt: str) -> tuple[dict, dict]:
         from .. import plots
@@ -650,7 +664,7 @@ class _TrendChart(_Chart):
         self.ax.set_xticks(x, terms, rotation=30 if tilt else 0, ha="right" if tilt else "center")
         self._set_percent(percent)
         self.ax.set_ylabel(ylabel)
-        self.ax.set_title(title)
+        self._set_title(title)
         return self._bundle(alt)
 
 
@@ -689,5 +703,5 @@ class _DistributionChart(_Chart):
         self.ax.set_xlim(edges[0], edges[-1])
         self.ax.set_ylim(0, 1.08 * top)
         self.ax.set_xlabel(xlabel)
-        self.ax.set_title(title)
+        self._set_title(title)
         return self._bundle(alt)
