@@ -250,3 +250,22 @@ def test_a_school_the_partner_does_not_serve_says_so(fresh):
         assert all("has no participants" not in b[0]["text/plain"] for b in fresh.figures())
     finally:
         fresh.school.value = "(all)"
+
+
+@pytest.mark.parametrize("suppress", [True, False])
+def test_a_school_or_subgroup_table_is_compare_partners_own(explorer, suppress):
+    # the explorer builds a subgroup's table from its value rows alone stacked with the 'all' rows it holds, and
+    # every table from unsuppressed rows suppressed afterwards: the result must be compare_partners' table
+    from partner_analysis.kpi.compare import compare_partners
+    explorer.wait_ready()
+    marked = 0
+    for partner, subgroup, school in [("P01", "frl", None), ("P02", "race_ethnicity", None),
+                                      ("P01", None, "0101"), ("P01", "frl", "0101"), ("P03", "grade_level", None)]:
+        for term in ("2025-26-Q1", TERM):
+            shown = explorer._table_for(term, partner, subgroup, school, suppress).reset_index(drop=True)
+            direct = compare_partners(explorer.dataset, term=term, partners=[partner], by_program=True,
+                                      subgroup=subgroup, school=school, arrays=explorer.arrays, suppress=suppress)
+            pd.testing.assert_frame_equal(shown, direct)
+            marked += int((direct["marker"] != "").sum())
+    # suppressed cells are among those compared (with privacy on)
+    assert marked > 0 if suppress else marked == 0

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import ConfigError
-from .compare import compare_partners, participation_matrix
+from .compare import participation_matrix, run_comparison, suppress_table
 from .panel import compute_kpis, read_dataset_for_kpis
 
 __all__ = ["OutcomeExplorer", "trend_frame", "SUBGROUP_CHOICES", "SUBGROUP_LABELS", "GROUPS"]
@@ -78,6 +78,16 @@ def _started_terms(config, term_ids: Sequence[str], enrolled: np.ndarray, today:
     return [t for i, t in enumerate(term_ids) if config.term(t).start <= today and has_data[i]]
 
 
+def _stack_units(base: pd.DataFrame, values: pd.DataFrame) -> pd.DataFrame:
+    """``all`` rows and a subgroup's value rows in the order of one comparison call with that subgroup: unit
+    (partner, programme) by unit, its ``all`` rows first (suppression reads the rows in this order)."""
+    units = {u: i for i, u in enumerate(dict.fromkeys(zip(base["partner_id"], base["program_id"])))}
+    both = pd.concat([base, values], ignore_index=True)
+    unit = np.array([units[u] for u in zip(both["partner_id"], both["program_id"])])
+    part = np.repeat([0, 1], [len(base), len(values)])
+    return both.iloc[np.lexsort((part, unit))].reset_index(drop=True)
+
+
 def _value_label(column: str, value) -> str:
     text = str(value)
     if column in ("frl", "ell", "swd"):
@@ -116,7 +126,8 @@ class OutcomeExplorer:
         self.config.term(term)
         self.arrays = compute_kpis(dataset)
         self.min_group_n = int(dict(self.config.privacy or {}).get("min_group_n", 10))
-        self._cache: dict[tuple, pd.DataFrame] = {}
+        self._cache: dict[tuple, pd.DataFrame] = {}    # tables shown: (term, partner, subgroup, school, suppress)
+        self._raw: dict[tuple, pd.DataFrame] = {}      # their unsuppressed rows: (term, partner, subgroup, school)
         self._units = participation_matrix(dataset, self.arrays, by_program=True)
         students = dataset["students"]
         self._students = students.set_index(students["student_id"].astype(str)).reindex(self.arrays.student_ids)
@@ -236,17 +247,38 @@ class OutcomeExplorer:
 
     def _table_for(self, term: str, partner: str, subgroup: str | None, school: str | None,
                    suppress: bool) -> pd.DataFrame:
+        """The comparison table shown, suppressed or not: made from the kept unsuppressed rows (so turning
+        privacy off or on computes nothing), as ``compare_partners(..., suppress=suppress)`` gives it."""
         whole = (term, _ALL_PARTNERS, subgroup, school, suppress)
         if whole in self._cache:
             table = self._cache[whole]
             return table if partner == _ALL_PARTNERS else table[table["partner_id"] == partner]
         key = (term, partner, subgroup, school, suppress)
         if key not in self._cache:
-            partners = None if partner == _ALL_PARTNERS else [partner]
-            self._cache[key] = compare_partners(self.dataset, term=term, partners=partners, by_program=True,
-                                                subgroup=subgroup, school=school, arrays=self.arrays,
-                                                suppress=suppress)
+            raw = self._raw_table(term, partner, subgroup, school)
+            self._cache[key] = suppress_table(self.dataset, raw, self._profile) if suppress else raw
         return self._cache[key]
+
+    def _raw_table(self, term: str, partner: str, subgroup: str | None, school: str | None) -> pd.DataFrame:
+        """Unsuppressed rows, kept. A subgroup's are its values' rows alone (one design fit per KPI, programme
+        and value) stacked with the ``all`` rows of the same partner and school, which are computed once: they
+        are the rows of that partner without a subgroup (:func:`~partner_analysis.kpi.compare.run_comparison`,
+        ``subgroup_only``)."""
+        whole = (term, _ALL_PARTNERS, subgroup, school)
+        if whole in self._raw:
+            table = self._raw[whole]
+            return table if partner == _ALL_PARTNERS else table[table["partner_id"] == partner].reset_index(drop=True)
+        key = (term, partner, subgroup, school)
+        if key not in self._raw:
+            common = dict(term=term, partners=None if partner == _ALL_PARTNERS else [partner], by_program=True,
+                          school=school, arrays=self.arrays, suppress=False, profile=self._profile)
+            if subgroup is None:
+                table = run_comparison(self.dataset, **common).table
+            else:
+                values = run_comparison(self.dataset, subgroup=subgroup, subgroup_only=True, **common).table
+                table = _stack_units(self._raw_table(term, partner, None, school), values)
+            self._raw[key] = table
+        return self._raw[key]
 
     # -- what is shown ---------------------------------------------------------------------------------
     @property
