@@ -4,7 +4,10 @@ All logic lives here so that the notebook holds none. :class:`OutcomeExplorer` c
 when it opens, the comparison tables of every partner, programme and KPI for the terms of the window it shows
 first (in the district's estimate design, so p-values and labels are the report's); the other terms offered
 follow in a background thread (:meth:`OutcomeExplorer.wait_ready`). A school or subgroup is computed for the
-chosen partner the first time it is asked for, and kept. A widget change then takes the rows it needs by
+chosen partner the first time it is asked for, and kept; a subgroup fits only its values' rows (one design fit
+per KPI, programme and value, which is where the time goes) and reuses the partner's ``all`` rows. Tables are
+kept unsuppressed and suppressed when shown, so they equal ``compare_partners``'s either way and turning privacy
+off or on fits no model again. A widget change then takes the rows it needs by
 positions precomputed per (term, partner, programme, KPI), and redraws two figures kept for the explorer's
 life: their lines, bands, steps and texts change and each is drawn once to a PNG (no layout engine, no
 second pass); the last drawings are kept by what they show, so going back to a view costs nothing.
@@ -248,7 +251,7 @@ class OutcomeExplorer:
     def _table_for(self, term: str, partner: str, subgroup: str | None, school: str | None,
                    suppress: bool) -> pd.DataFrame:
         """The comparison table shown, suppressed or not: made from the kept unsuppressed rows (so turning
-        privacy off or on computes nothing), as ``compare_partners(..., suppress=suppress)`` gives it."""
+        privacy off or on fits no model again), as ``compare_partners(..., suppress=suppress)`` gives it."""
         whole = (term, _ALL_PARTNERS, subgroup, school, suppress)
         if whole in self._cache:
             table = self._cache[whole]
