@@ -32,7 +32,7 @@ import pandas as pd
 from .config import DistrictConfig
 from .exceptions import ConfigError
 
-__all__ = ["District", "open_district", "open_store", "find_data_dir", "DEMO_DIR_NAME"]
+__all__ = ["District", "open_district", "open_store", "find_data_dir", "app_data_dir", "DEMO_DIR_NAME"]
 
 #: Folder name ``make demo`` gives the demo district, at the top of the checkout.
 DEMO_DIR_NAME = "demo_district"
@@ -216,6 +216,25 @@ def open_district(path: str | os.PathLike | None = None, *, db: str | None = Non
         When no DATA_DIR can be found; the message says how to make one.
     """
     return District(path, db=db)
+
+
+def app_data_dir(data_dir: str | os.PathLike | None = "", db: str | os.PathLike | None = "") -> str:
+    """The DATA_DIR an app notebook (fit survey, records forms) hands to its app; never raises.
+
+    The one given, else ``$PA_DATA_DIR``, else — only when no store is named either (``db`` and ``$PA_DB_URL``
+    empty), so a real store is never paired with the demo's configuration — the checkout's demo district when it
+    exists (as :func:`find_data_dir`), else ``""``. A folder given but not found is passed on as given: the app
+    then says what is wrong on its page, as it does for a missing invitation, instead of the notebook stopping
+    with a traceback (under Voila a raised error leaves a blank page).
+    """
+    given = (str(data_dir).strip() if data_dir is not None else "") or os.environ.get("PA_DATA_DIR", "").strip()
+    store_named = bool(str(db or "").strip() or os.environ.get("PA_DB_URL", "").strip())
+    if not given and store_named:
+        return ""
+    try:
+        return str(find_data_dir(given))
+    except ConfigError:
+        return given
 
 
 def open_store(db: str | os.PathLike = "", data_dir: str | os.PathLike | None = "", *, create: bool = False):

@@ -466,8 +466,8 @@ def plot_stacked_bars(data: pd.DataFrame, *, x: str, y: str, hue: str, alt: str,
     return attach_chart(ax, alt, twin)
 
 
-def figure_to_png_with_alt(fig, *, alt: str | None = None, dpi: int = 110, tight: bool = True
-                           ) -> tuple[dict, dict]:
+def figure_to_png_with_alt(fig, *, alt: str | None = None, dpi: int = 110, tight: bool = True,
+                           compress_level: int = 6) -> tuple[dict, dict]:
     """PNG display bundle of a figure (or Axes) with its alt text.
 
     Returns ``(data, metadata)`` for
@@ -477,6 +477,8 @@ def figure_to_png_with_alt(fig, *, alt: str | None = None, dpi: int = 110, tight
     the ``alt`` attribute. The PNG carries no text metadata (no software tag,
     nothing about the data). ``tight=False`` saves the figure as laid out (draw it with
     ``layout="constrained"``): one drawing pass instead of two, for views that redraw on every change.
+    ``compress_level`` is zlib's (0-9, Pillow's PNG option): 1 takes about a third less time to encode for about
+    a tenth more bytes, for views that redraw on every change; the pixels are the same (PNG is lossless).
 
     Raises
     ------
@@ -486,7 +488,8 @@ def figure_to_png_with_alt(fig, *, alt: str | None = None, dpi: int = 110, tight
     fig = getattr(fig, "figure", fig)
     text = check_alt(alt if alt is not None else chart_alt(fig))
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight" if tight else None, metadata={"Software": None})
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight" if tight else None, metadata={"Software": None},
+                pil_kwargs={"compress_level": compress_level})
     width = int(fig.get_size_inches()[0] * dpi)
     data = {"image/png": base64.b64encode(buf.getvalue()).decode("ascii"), "text/plain": f"[chart: {text}]"}
     return data, {"image/png": {"alt": text, "width": width}}

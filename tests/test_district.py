@@ -14,10 +14,17 @@ from partner_analysis.exceptions import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
-#: Analyst notebooks; the two app notebooks (fit_survey, records_forms) are served by Voila and tested there,
-#: the report template runs in the report tests with its bundle.
-ANALYST_NOTEBOOKS = ["getting_started.ipynb", "explore_outcomes.ipynb", "fit_results.ipynb",
-                     "partnership_records.ipynb"]
+#: The app notebooks Voila serves: opened without an invitation link they say so (and do not stop).
+APP_NOTEBOOKS = {"fit_survey.ipynb", "records_forms.ipynb"}
+#: Notebooks that do not yet run with their default parameters, with the reason (strict: fixed means remove).
+NOT_YET = {"quarterly_report.ipynb": "TODO #14/#12 (w12c owns it): with bundle_path='' the report template "
+                                     "should find the demo district's bundle; the demo builds none yet"}
+
+
+def _every_notebook():
+    """Every notebook in notebooks/, so a new one is covered without touching this file."""
+    return [pytest.param(p.name, marks=pytest.mark.xfail(strict=True, reason=NOT_YET[p.name]))
+            if p.name in NOT_YET else p.name for p in sorted(NOTEBOOKS.glob("*.ipynb"))]
 
 
 def test_dir_shows_only_the_public_api():
@@ -84,7 +91,7 @@ def _cells_with_errors(path: Path) -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ANALYST_NOTEBOOKS)
+@pytest.mark.parametrize("name", _every_notebook())
 def test_notebook_runs_with_its_default_parameters(name, demo_dir, tmp_path, monkeypatch):
     """As a newcomer runs it: opened in notebooks/, Run All, no parameter changed (the demo via PA_DATA_DIR)."""
     import papermill as pm
@@ -96,6 +103,25 @@ def test_notebook_runs_with_its_default_parameters(name, demo_dir, tmp_path, mon
                         cwd=str(NOTEBOOKS))
     assert _cells_with_errors(out) == []
     assert sorted(p.name for p in NOTEBOOKS.iterdir()) == before   # nothing written beside the notebooks
+    if name in APP_NOTEBOOKS:   # no ?token= in a notebook opened by hand: the refusal page, not a store error
+        text = out.read_text(encoding="utf-8")
+        assert "personal invitation link" in text and "Error:" not in text
+
+
+def test_app_data_dir_never_raises(demo_dir, tmp_path, monkeypatch):
+    monkeypatch.delenv("PA_DATA_DIR", raising=False)
+    monkeypatch.setattr(district_module, "_CHECKOUT", tmp_path)     # a checkout without a demo district
+    assert district_module.app_data_dir("") == ""
+    assert district_module.app_data_dir(str(tmp_path / "nowhere")) == str(tmp_path / "nowhere")   # the app says
+    monkeypatch.setenv("PA_DATA_DIR", str(demo_dir))
+    assert district_module.app_data_dir("") == str(demo_dir.resolve())
+    # a store named without a DATA_DIR is never paired with the checkout's demo district
+    monkeypatch.delenv("PA_DATA_DIR")
+    shutil.copytree(demo_dir, tmp_path / "demo_district")
+    assert district_module.app_data_dir("") == str((tmp_path / "demo_district").resolve())
+    assert district_module.app_data_dir("", db="postgresql+psycopg://district/records") == ""
+    monkeypatch.setenv("PA_DB_URL", "sqlite:///elsewhere.sqlite")
+    assert district_module.app_data_dir("") == ""
 
 
 @pytest.mark.parametrize("name", sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")))

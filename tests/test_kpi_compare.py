@@ -502,3 +502,22 @@ def test_suppressed_design_columns_hide_small_and_hidden_figures(demo_dir):
     assert hidden.any()
     assert res.loc[hidden, ["estimate", "se", "mde", "effect_size", "p_adj"]].isna().all().all()
     assert (res.loc[hidden, "evidence_label"] == "descriptive only").all()
+
+
+def test_subgroup_only_rows_and_suppress_table_rebuild_the_suppressed_table(demo_dir):
+    # run_comparison(subgroup_only=True) gives the value rows of the full call, and suppress_table applied to
+    # the unsuppressed rows gives what suppress=True gives (the outcome explorer relies on both)
+    from partner_analysis.kpi.compare import run_comparison, suppress_table
+    from partner_analysis.kpi.panel import compute_kpis, read_dataset_for_kpis
+    ds = read_dataset_for_kpis(demo_dir)
+    arrays = compute_kpis(ds)
+    common = dict(term="2025-26-Q2", partners=["P01"], by_program=True, arrays=arrays, school="0101")
+    full = compare_partners(ds, subgroup="gender", suppress=False, **common)
+    values = run_comparison(ds, subgroup="gender", subgroup_only=True, suppress=False, **common).table
+    assert (values["subgroup_value"] != "all").all() and len(values)
+    pd.testing.assert_frame_equal(values, full[full["subgroup_value"] != "all"].reset_index(drop=True))
+    suppressed = compare_partners(ds, subgroup="gender", suppress=True, **common)
+    assert (suppressed["marker"] != "").any()
+    pd.testing.assert_frame_equal(suppress_table(ds, full), suppressed)
+    with pytest.raises(ConfigError, match="subgroup_only"):
+        run_comparison(ds, subgroup_only=True, suppress=False, **common)

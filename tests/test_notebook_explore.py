@@ -104,8 +104,13 @@ def test_notebook_runs_top_to_bottom_without_leaking_ids(demo_dir, tmp_path):
     assert ["parameters"] in tags
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
+    # the explorer draws the first view in its own output area: saved with the widgets' state
+    state = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    outputs += [o for m in state.values() if m["model_name"] == "OutputModel" for o in m["state"]["outputs"]]
     pngs = [o for o in outputs if "image/png" in o.get("data", {})]
     assert pngs and all(o["metadata"]["image/png"]["alt"] for o in pngs)
+    # JupyterLab and Voila ignore the metadata's alt: the HTML twin of each chart carries it
+    assert all(f'alt="{o["metadata"]["image/png"]["alt"][:30]}' in o["data"]["text/html"] for o in pngs)
     assert any("text/html" in o.get("data", {}) and "Comparison students" in o["data"]["text/html"]
                for o in outputs)
     from partner_analysis.privacy import scan_outputs
@@ -206,3 +211,61 @@ def test_a_coded_share_does_not_come_back_through_the_difference():
     assert shown["Difference"] == "" and shown["Effect size (95% CI)"] == ""
     exact = format_comparison(pd.DataFrame([row]), percent=True, binary=True, protect=False).iloc[0]
     assert exact["Participants' value"] == "96.0%" and exact["Difference"] == "+16 points"
+
+
+def test_terms_outside_the_window_are_precomputed_in_the_background(fresh):
+    assert fresh.wait_ready(timeout=300)
+    first = fresh.terms.options[0]
+    assert first not in fresh.terms.value      # outside the window shown first
+    fresh.partner.value, fresh.kpi.value = "P01", "gpa"
+    rows = fresh.comparison_table([first])
+    assert list(rows.term) == [first] and set(rows.partner_id) == {"P01"} and set(rows.kpi_id) == {"gpa"}
+
+
+def test_going_back_to_a_view_shows_the_same_charts(fresh):
+    fresh.partner.value, fresh.kpi.value = "P01", "gpa"
+    first = [d.get("image/png") for d, _ in fresh.figures()]
+    fresh.kpi.value = "attendance_rate"
+    other = [d.get("image/png") for d, _ in fresh.figures()]
+    fresh.kpi.value = "gpa"
+    again = [d.get("image/png") for d, _ in fresh.figures()]
+    assert first == again and first != other and any(first)
+
+
+def test_a_school_the_partner_does_not_serve_says_so(fresh):
+    ds = fresh.dataset
+    programmes = set(ds["programs"].loc[ds["programs"]["partner_id"].astype(str) == "P01", "program_id"].astype(str))
+    served = set(ds["participation"].loc[ds["participation"]["program_id"].astype(str).isin(programmes),
+                                         "student_id"].astype(str))
+    students = ds["students"]
+    serving = set(students.loc[students["student_id"].astype(str).isin(served), "school_id"].astype(str))
+    unserved = [v for _, v in fresh.school.options if v != "(all)" and v not in serving]
+    assert unserved, "the demo's P01 (a hospital) serves high schools only"
+    fresh.partner.value, fresh.kpi.value = "P01", "attendance_rate"
+    fresh.school.value = unserved[0]
+    try:
+        [bundle] = fresh.figures()
+        assert "has no participants at" in bundle[0]["text/plain"]
+        fresh.school.value = sorted(serving)[0]
+        assert all("has no participants" not in b[0]["text/plain"] for b in fresh.figures())
+    finally:
+        fresh.school.value = "(all)"
+
+
+@pytest.mark.parametrize("suppress", [True, False])
+def test_a_school_or_subgroup_table_is_compare_partners_own(explorer, suppress):
+    # the explorer builds a subgroup's table from its value rows alone stacked with the 'all' rows it holds, and
+    # every table from unsuppressed rows suppressed afterwards: the result must be compare_partners' table
+    from partner_analysis.kpi.compare import compare_partners
+    explorer.wait_ready()
+    marked = 0
+    for partner, subgroup, school in [("P01", "frl", None), ("P02", "race_ethnicity", None),
+                                      ("P01", None, "0101"), ("P01", "frl", "0101"), ("P03", "grade_level", None)]:
+        for term in ("2025-26-Q1", TERM):
+            shown = explorer._table_for(term, partner, subgroup, school, suppress).reset_index(drop=True)
+            direct = compare_partners(explorer.dataset, term=term, partners=[partner], by_program=True,
+                                      subgroup=subgroup, school=school, arrays=explorer.arrays, suppress=suppress)
+            pd.testing.assert_frame_equal(shown, direct)
+            marked += int((direct["marker"] != "").sum())
+    # suppressed cells are among those compared (with privacy on)
+    assert marked > 0 if suppress else marked == 0

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import io
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -131,3 +132,13 @@ def test_figure_to_png_with_alt(trend):
     with pytest.raises(ConfigError, match="alt"):
         plots.figure_to_png_with_alt(bare)
     assert plots.figure_to_png_with_alt(bare, alt="An empty test figure with no data.")[1]["image/png"]["alt"]
+
+
+def test_png_compress_level_keeps_pixels(trend):
+    # the explorer encodes with zlib level 1 (faster): lossless, so the decoded image must be the default's
+    from PIL import Image
+    ax = plots.plot_trend(trend, x="term", y="mean", hue="group", alt=ALT)
+    default, fast = (base64.b64decode(plots.figure_to_png_with_alt(ax.figure, compress_level=c)[0]["image/png"])
+                     for c in (6, 1))
+    assert default != fast and b"tEXt" not in fast
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(default))), np.asarray(Image.open(io.BytesIO(fast))))

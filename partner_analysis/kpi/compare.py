@@ -102,7 +102,8 @@ from . import designs as dsg
 from .catalog import Catalog
 from .panel import PanelArrays, compute_kpis
 
-__all__ = ["compare_partners", "run_comparison", "Comparison", "compare_terms", "participation_matrix",
+__all__ = ["compare_partners", "run_comparison", "suppress_table", "Comparison", "compare_terms",
+           "participation_matrix",
            "COMPARISONS", "COLUMNS", "ROBUSTNESS_COLUMNS"]
 
 COMPARISONS = ("same_school_grade", "all_nonparticipants")
@@ -484,12 +485,21 @@ def run_comparison(dataset, *, term: str, partners: Sequence[str] | str | None =
                    catalog: Catalog | None = None, arrays: PanelArrays | None = None,
                    cox_small_sample: bool = False, alpha: float = 0.05, school: str | None = None,
                    design: str | None = None, covariates: Sequence[str] | None = None, robustness: bool = False,
-                   balance: bool = False, frame: bool = False) -> Comparison:
+                   balance: bool = False, frame: bool = False, subgroup_only: bool = False) -> Comparison:
     """:func:`compare_partners` with the balance table and the analysis frame on request.
 
     Parameters are those of :func:`compare_partners`, plus ``balance`` and
-    ``frame`` (see :class:`Comparison`).
+    ``frame`` (see :class:`Comparison`), and ``subgroup_only``: only the rows of
+    the ``subgroup`` values, without the ``subgroup="all"`` rows (which a call
+    without ``subgroup`` gives). Every row is the same as in the full call
+    (a subgroup variable is a BH family of its own), before suppression, which
+    needs both: pass ``suppress=False`` and apply :func:`suppress_table` to the
+    rows stacked in the full call's order (unit by unit, its ``all`` rows
+    first). The outcome explorer uses it to reuse the ``all`` rows it holds.
     """
+    if subgroup_only and (subgroup is None or suppress):
+        raise ConfigError("subgroup_only needs a subgroup and suppress=False", key="subgroup",
+                          fix="Name a subgroup column and suppress the stacked table with suppress_table")
     check_argument("comparison", comparison, COMPARISONS)
     dataset.config.term(term)
     arrays = arrays if arrays is not None else compute_kpis(dataset, catalog=catalog)
@@ -537,7 +547,7 @@ def run_comparison(dataset, *, term: str, partners: Sequence[str] | str | None =
             comp = ~part_now
         if in_school is not None:
             comp &= in_school
-        groupings = [("all", everyone, ["all"])]
+        groupings = [] if subgroup_only else [("all", everyone, ["all"])]
         if subgroup is not None:
             groupings.append((subgroup, sub_codes, sub_labels))
         for sg_name, codes, labels in groupings:
@@ -606,14 +616,31 @@ def run_comparison(dataset, *, term: str, partners: Sequence[str] | str | None =
     extra = ROBUSTNESS_COLUMNS if robustness else []
     table = table[COLUMNS + ["prev_term_n_t", "last_year_n_t"] + extra]
     if suppress:
-        from .. import privacy
-        table = privacy.suppress_comparisons(table, prof)
-        table = _hide_design_contrasts(table, k_floor)
+        table = _suppress(table, prof, k_floor)
     bal = (pd.concat(balance_frames, ignore_index=True) if balance_frames else
            pd.DataFrame(columns=_BALANCE_ID + dsg.BALANCE_COLUMNS)) if balance else None
     frm = (pd.concat(frame_parts, ignore_index=True) if frame_parts else pd.DataFrame(columns=dsg.FRAME_COLUMNS)) \
         if frame else None
     return Comparison(table=table, balance=bal, frame=frm)
+
+
+def _suppress(table: pd.DataFrame, prof, k_floor: int) -> pd.DataFrame:
+    from .. import privacy
+    table = privacy.suppress_comparisons(table, prof)
+    return _hide_design_contrasts(table, k_floor)
+
+
+def suppress_table(dataset, table: pd.DataFrame, profile=None) -> pd.DataFrame:
+    """What ``suppress=True`` does to a table computed with ``suppress=False`` (same ``profile``).
+
+    Primary and complementary suppression (:func:`partner_analysis.privacy.suppress_comparisons`), then the
+    design's contrasts and analytic counts hidden with them. ``suppress_table(ds, compare_partners(ds, ...,
+    suppress=False, profile=p), p)`` equals ``compare_partners(ds, ..., suppress=True, profile=p)``; pass the
+    same ``profile`` to both (``None``: ``district.yml`` ``privacy``), since its floors decide which designs are
+    fitted.
+    """
+    prof = _resolve_profile(dataset, profile)
+    return _suppress(table, prof, _floors(dataset, prof)[0])
 
 
 _BALANCE_ID = ["partner_id", "program_id", "term", "kpi_id", "subgroup", "subgroup_value", "design"]
