@@ -2,9 +2,10 @@
 
 Numbers never come from here: each figure is formatted by
 :mod:`partner_analysis.privacy.display` and passed in as text. This module only
-puts words around them, so that the languages work (issue #11, ``i18n.py``)
-can translate the report by replacing :func:`_` and :func:`ngettext` with
-gettext catalogs: every message is a literal ``_("...")`` or
+puts words around them; :func:`_` and :func:`ngettext` look them up in the
+gettext domain ``report`` (``partner_analysis/locale/<lang>/LC_MESSAGES/report.po``,
+see ``i18n.py``) for the report's language (:func:`use_language`,
+:func:`set_language`). Every message is a literal ``_("...")`` or
 ``ngettext("...", "...", n)`` call with ``{name}`` placeholders (never
 f-strings or concatenation inside the message), so ``pybabel extract`` finds
 it.
@@ -23,16 +24,44 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["_", "N_", "ngettext", "STATUS_WORDS", "STATUS_ICONS", "BOARD_LABELS", "SIZE_WORDS", "CHANCE_WORDS",
+from .. import i18n, privacy
+
+__all__ = ["_", "N_", "ngettext", "set_language", "language", "use_language", "figure", "STATUS_WORDS", "STATUS_ICONS", "BOARD_LABELS", "SIZE_WORDS", "CHANCE_WORDS",
            "percentage_points", "partnerships_phrase", "overall_sentence", "attention_goal", "attention_action",
            "attention_checkin", "attention_result", "balance_direction", "cost_per", "students_phrase",
            "days_overdue", "methods_note", "size_word", "chance_word", "proposed_action_text", "sparkline_alt",
            "goal_tile", "tile_change", "tile_vs_similar"]
 
 
+#: the report's language when no :func:`use_language` block is active (set once per report kernel by
+#: :func:`set_language`, see ``view.open_report``)
+_DEFAULT_LANGUAGE: str | None = None
+
+
+def set_language(lang: str | None) -> str:
+    """Make ``lang`` the language of report text built outside a :func:`use_language` block (a report kernel)."""
+    global _DEFAULT_LANGUAGE
+    _DEFAULT_LANGUAGE = None if i18n.normalise_language(lang) == i18n.DEFAULT_LANGUAGE else lang
+    return language()
+
+
+def language() -> str:
+    """The language report text is built in now (``"en"``, ``"es"``)."""
+    return i18n.normalise_language(i18n.current_language() or _DEFAULT_LANGUAGE)
+
+
+def use_language(lang: str | None):
+    """Within the block, report text is built in ``lang`` (a context variable: threads do not interfere)."""
+    return i18n.use_language(lang)
+
+
+def _catalog():
+    return i18n.translations(language(), i18n.REPORT_DOMAIN)
+
+
 def _(message: str) -> str:
-    """Translate ``message`` (identity until ``partner_analysis.i18n`` wires gettext here)."""
-    return message
+    """``message`` in the report's language (gettext domain ``report``; English when untranslated)."""
+    return _catalog().gettext(message) if message else message
 
 
 def N_(message: str) -> str:
@@ -41,8 +70,25 @@ def N_(message: str) -> str:
 
 
 def ngettext(singular: str, plural: str, n: float) -> str:
-    """The singular or plural form of a message for ``n`` (English rule until gettext is wired)."""
-    return singular if n == 1 else plural
+    """The singular or plural form of a message for ``n`` in the report's language."""
+    return _catalog().ngettext(singular, plural, n)
+
+
+def figure(text: str) -> str:
+    """A figure displayed by :mod:`partner_analysis.privacy.display`, in the report's language.
+
+    The words the display module may return ("not shown", "no change", "none", "percentage points") are
+    translated here; the digits are re-written with the locale's separators by
+    :func:`partner_analysis.privacy.localize` (Babel), which changes only how a number is written, never
+    its value or its rounding.
+    """
+    t = percentage_points(str(text)) if _POINTS.match(str(text)) else str(text)
+    words = {"not shown": N_("not shown"), "no change": N_("no change"), "none": N_("none")}
+    if t in words:
+        return _(words[t])
+    if _POINTS.match(str(text)):
+        return t
+    return privacy.localize(t, language())
 
 
 # -- status chips ------------------------------------------------------------------------------------------
@@ -115,7 +161,7 @@ def percentage_points(display_text: str) -> str:
     sign, number = m.groups()
     value = float(number)
     return ngettext("{sign}{number} percentage point", "{sign}{number} percentage points", value).format(
-        sign=sign, number=number)
+        sign=sign, number=privacy.localize(number, language()))
 
 
 def partnerships_phrase(k: int, n: int) -> str:
