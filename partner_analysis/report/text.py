@@ -293,3 +293,436 @@ def methods_note(k: int) -> list[str]:
           "them."),
         _("Groups under {k} students are not shown.").format(k=k),
     ]
+
+
+# -- page furniture ----------------------------------------------------------------------------------------
+def report_title(partner: str, term: str, lang: str | None = None) -> str:
+    """The ``<title>`` of a partner report page."""
+    with use_language(lang or language()):
+        return _("{partner}: partnership report {term}").format(partner=partner, term=term)
+
+
+def footer_text(day, *, aggregates: bool = True) -> str:
+    """The page footer: the generation date in the report's language."""
+    return _("Generated {date} by partner_analysis. Aggregates only.").format(date=date_text(day))
+
+
+def date_text(value) -> str:
+    """A day for readers in the report's language ("29 Nov 2025", "29 nov 2025") through Babel."""
+    import pandas as pd
+    from babel.dates import format_date
+    if value is None or (isinstance(value, float) and value != value) or str(value).strip() in ("", "NaT", "nan"):
+        return ""
+    try:
+        d = pd.Timestamp(value)
+    except (ValueError, TypeError):
+        return str(value)
+    if language() == "en":
+        return f"{d.day} {d.strftime('%b %Y')}"
+    return format_date(d.date(), format="d MMM y", locale=language().replace("-", "_"))
+
+
+#: Section titles, table headings and captions of the partner report, the index and the brief
+#: (one label per measure: "since last term" is the participants' own change, "vs similar students" the
+#: difference from the comparison group).
+LABELS = {
+    # sections of the partner report
+    "story": N_("What the numbers say"),
+    "outcomes": N_("Student outcomes"),
+    "fit": N_("Partnership fit"),
+    "investments": N_("Investments"),
+    "checkins": N_("Check-ins and actions"),
+    "goals": N_("Goals"),
+    "data_notes": N_("Data notes"),
+    "partnership": N_("Partnership"),
+    "partner_word": N_("partner"),
+    "subtitle": N_("figures are for groups of students; small groups are not shown"),
+    # outcomes
+    "program": N_("Program"),
+    "type": N_("Type"),
+    "students_taking_part": N_("Students taking part"),
+    "all_programs": N_("All programs"),
+    "outcome": N_("Outcome"),
+    "participants_n": N_("Participants (number)"),
+    "participants_result": N_("Participants' result"),
+    "similar_n": N_("Similar students (number)"),
+    "similar_result": N_("Similar students' result"),
+    "difference": N_("Difference"),
+    "no_outcomes": N_("No outcomes could be compared this term."),
+    "over_time": N_("Participating students over time"),
+    "same term last year": N_("Same term last year"),
+    "previous term": N_("Previous term"),
+    "this term": N_("This term"),
+    "outcome_comparisons": N_("Student outcome comparisons"),
+    "share_of_students": N_("Share of students"),
+    "participants_group": N_("Participants"),
+    "comparison_group": N_("Comparison group"),
+    "chart_twin_outcomes": N_("Data for the chart: share of students, participants and comparison group"),
+    # fit
+    "dimension": N_("Dimension"),
+    "district_view": N_("District view"),
+    "partner_view": N_("Partner view"),
+    "gap": N_("Gap"),
+    "flag": N_("Flag"),
+    "fit_caption": N_("Fit survey: district and partner views by dimension"),
+    "next_questions": N_("Questions for the next check-in"),
+    "fit_survey": N_("Partnership fit survey"),
+    "fit_axis": N_("Mean fit score (1 to 5)"),
+    "chart_twin_fit": N_("Data for the chart: fit scores by dimension"),
+    # investments
+    "term": N_("Term"),
+    "contributions_by_term": N_("Contributions by term"),
+    "district_contribution": N_("District contribution"),
+    "partner_contribution": N_("Partner contribution"),
+    "total": N_("Total"),
+    "partner_share": N_("Partner share"),
+    "balance": N_("Balance"),
+    "change_partner_share": N_("Change in partner share"),
+    "district_hours": N_("District hours"),
+    "partner_hours": N_("Partner hours"),
+    "category": N_("Category"),
+    "contributed_by": N_("Contributed by"),
+    "value": N_("Value"),
+    "hours": N_("Hours"),
+    "nothing_recorded": N_("nothing recorded this term"),
+    # check-ins
+    "checkins_by_term": N_("Check-ins by term"),
+    "checkin_held": N_("Check-in held"),
+    "checkins_n": N_("Check-ins"),
+    "last_checkin": N_("Last check-in"),
+    "status": N_("Status"),
+    "open_actions": N_("Open actions"),
+    "action": N_("Action"),
+    "owner": N_("Owner"),
+    "side": N_("Side"),
+    "agreed_at": N_("Agreed at check-in on"),
+    "due": N_("Due"),
+    "past_due": N_("Past due"),
+    "none_open": N_("none open"),
+    # goals
+    "goal": N_("Goal"),
+    "baseline": N_("Baseline"),
+    "target": N_("Target"),
+    "latest_value": N_("Latest value"),
+    "progress": N_("Progress toward target"),
+    "expected": N_("Expected by now"),
+    "goals_caption": N_("Goals and progress"),
+    "no_goals": N_("No goals recorded."),
+    # index and portfolio
+    "partner": N_("Partner"),
+    "vs_similar": N_("Vs similar students"),
+    "investment": N_("Investment"),
+    "portfolio": N_("Portfolio"),
+    "portfolio_results": N_("Results: same term last year \u2192 this term"),
+    "portfolio_spend": N_("Combined investment by term"),
+    "per_participant": N_("Cost per participant"),
+    "per_sd": N_("Cost per 0.1 SD gain (adjusted comparison)"),
+    "portfolio_caption": N_("Each partnership's results and cost side by side"),
+    "all_partners": N_("All partners"),
+    "district_summary": N_("District summary"),
+    "notes": N_("Notes"),
+    "not_yet_recorded": N_("not yet recorded"),
+    "not_shown": N_("not shown"),
+    # brief
+    "sector": N_("Sector"),
+    "fit_band": N_("Fit band"),
+    "headline_outcome": N_("Headline outcome"),
+    "brief_lede": N_("A one-page summary for the community, the school board and local organizations."),
+    "brief_quarter": N_("This quarter in brief"),
+    "brief_term": N_("This term in brief"),
+    "brief_partners": N_("Partners at a glance"),
+    "brief_how": N_("How to read this"),
+    "brief_back": N_("All partnership reports for this term"),
+    "brief_chart_caption": N_("Students taking part by partnership (rounded to the nearest 5)"),
+    "spotlight": N_("Partner spotlight"),
+}
+
+
+def label(key: str) -> str:
+    """A label of :data:`LABELS` in the report's language."""
+    return _(LABELS[key])
+
+
+#: Goal statuses in words (codes of the goals table and of ``status.goal_status``).
+GOAL_WORDS = {"met": N_("met"), "on track": N_("on track"), "at risk": N_("at risk"), "off track": N_("off track"),
+              "behind": N_("behind"), "no data yet": N_("no data yet"), "no goal set": N_("no goal set"),
+              "not yet recorded": N_("not yet recorded"), "not measurable yet": N_("not measurable yet"),
+              "not shown (small group)": N_("not shown (small group)")}
+
+
+def goal_words(status_words: str) -> str:
+    """A goal status ("on track", "met (check-in review)") in the report's language."""
+    t = str(status_words)
+    review = " (check-in review)"
+    if t.endswith(review):
+        return _("{status} (check-in review)").format(status=goal_words(t[:-len(review)]))
+    return _(GOAL_WORDS[t]) if t in GOAL_WORDS else t
+
+
+#: Codes of the records (check-in status, balance band, contribution side) in words.
+CODE_WORDS = {"held": N_("held"), "overdue": N_("overdue"), "not_due": N_("not due"), "not due": N_("not due"),
+              "due": N_("due"), "missed": N_("missed"), "scheduled": N_("scheduled"),
+              "balanced": N_("balanced"), "leaning": N_("leaning"), "one-sided": N_("one-sided"),
+              "one_sided": N_("one-sided"), "district": N_("district"), "partner": N_("partner"),
+              "both": N_("both"), "yes": N_("yes"), "no": N_("no"),
+              "strength": N_("strength"), "borderline": N_("borderline"), "concern": N_("concern"),
+              "money": N_("money"), "staff_time": N_("staff time"), "facilities": N_("facilities"),
+              "in_kind": N_("in kind"), "goods": N_("goods"), "other": N_("other"),
+              "internship": N_("internship"), "mentoring": N_("mentoring"), "tutoring": N_("tutoring"),
+              "job_shadow": N_("job shadow"), "career_fair": N_("career fair"), "dual_enrollment": N_("dual enrollment"),
+              "apprenticeship": N_("apprenticeship"), "wbl": N_("work-based learning"),
+              "pre_apprenticeship": N_("pre-apprenticeship"), "summer_program": N_("summer program"),
+              "after_school": N_("after school")}
+
+
+def code_words(value) -> str:
+    """An internal code ("on_track", "one-sided") as words in the report's language."""
+    t = "" if value is None else str(value)
+    if t in ("", "nan", "None", "<NA>"):
+        return ""
+    if t in CODE_WORDS:
+        return _(CODE_WORDS[t])
+    return t.replace("_", " ")
+
+
+def not_recorded(what: str) -> str:
+    """"Investments: not yet recorded." (``what`` already translated)."""
+    return _("{what}: not yet recorded.").format(what=what)
+
+
+def empty_table(caption: str, empty: str) -> str:
+    return _("{caption}: {empty}.").format(caption=caption, empty=empty)
+
+
+def participation_caption(term: str) -> str:
+    return _("Students taking part in {term} (rounded to 5)").format(term=term)
+
+
+def comparison_caption(term: str) -> str:
+    return _("Participating students compared with similar non-participants, {term}").format(term=term)
+
+
+def trend_heading(when: str, term: str) -> str:
+    return _("{when} ({term})").format(when=label(when), term=term)
+
+
+def category_caption(term: str) -> str:
+    return _("Contributions by category, {term}").format(term=term)
+
+
+def overdue_cell(past_due: bool, days: float | None) -> str:
+    """The "Past due" cell of an open action: "no", "yes", "yes, 218 days"."""
+    if not past_due:
+        return _("no")
+    if days is None:
+        return _("yes")
+    n = int(round(float(days)))
+    return ngettext("yes, {n} day", "yes, {n} days", n).format(n=privacy.localize(f"{n:,}", language()))
+
+
+def report_heading(partner: str, term: str) -> str:
+    return _("{partner}: partnership report, {term}").format(partner=partner, term=term)
+
+
+def data_notes(k: int, primary: str, complementary: str) -> list[str]:
+    """The data notes of a partner report (plain text; the caller escapes)."""
+    return [
+        _("{marker} Not shown: fewer than {k} students in a group, or so few with (or without) an outcome that a "
+          "student could be identified.").format(marker=primary, k=k),
+        _("{marker} Hidden to protect another hidden figure (it could otherwise be worked out by "
+          "subtraction).").format(marker=complementary),
+        _("Counts are rounded to the nearest 5; groups under {k} are shown as \u201c<{k}\u201d.").format(k=k),
+    ]
+
+
+def chart_alt_outcomes(parts: list[tuple[str, str, str]]) -> str:
+    """Alt text of the outcomes bar chart: (outcome, participants' level, comparison level) per bar."""
+    text = "; ".join(_("{outcome}: participants {t}, comparison {c}").format(outcome=o, t=t, c=c)
+                     for o, t, c in parts)
+    return _("Bar chart comparing participating students with a comparison group. {parts}.").format(parts=text)
+
+
+def chart_alt_fit(n: int, dimension: str, district: str, partner: str) -> str:
+    return ngettext("Dot chart of district and partner fit scores for {n} dimension. The widest gap is on "
+                    "{dimension} (district {district}, partner {partner}).",
+                    "Dot chart of district and partner fit scores for {n} dimensions. The widest gap is on "
+                    "{dimension} (district {district}, partner {partner}).", n).format(
+        n=n, dimension=dimension, district=district, partner=partner)
+
+
+# -- board values ------------------------------------------------------------------------------------------
+def vs_not_shown(suppressed: bool) -> str:
+    return _("not shown (small group)") if suppressed else _("no comparison")
+
+
+def vs_coded() -> str:
+    return _("not shown (a figure is coded or hidden)")
+
+
+def value_hidden(k: int) -> str:
+    return _("not shown (fewer than {k} students)").format(k=k)
+
+
+def fit_summary(band: str, gap_label: str | None = None) -> str:
+    band = code_words(band)
+    if gap_label:
+        return _("{band}; biggest gap: {dimension}").format(band=band, dimension=gap_label)
+    return band
+
+
+def investment_summary(band: str, share_text: str | None = None) -> str:
+    band = code_words(band)
+    if share_text:
+        return _("{band} (partner share {share})").format(band=band, share=figure(share_text))
+    return band
+
+
+def more_attention(n: int) -> str:
+    return ngettext("and {n} more item (see Check-ins and Goals)", "and {n} more items (see Check-ins and Goals)",
+                    n).format(n=n)
+
+
+def checkin_missing(term: str) -> str:
+    return _("No check-in was held in {term}.").format(term=term)
+
+
+def goal_reason(status: str) -> str:
+    return _("goal {status}").format(status=goal_words(status))
+
+
+CHIP_REASONS = {"hidden": N_("not shown (small group)"), "alert": N_("beyond the district's alert level"),
+                "worse_solid": N_("worse than similar students, unlikely to be chance"),
+                "worse_chance": N_("worse than similar students, could be chance"),
+                "worse_last_term": N_("worse than last term")}
+
+
+def chip_reason(key: str) -> str:
+    return _(CHIP_REASONS[key])
+
+
+def attention_reasons(label: str, reasons: list[str]) -> str:
+    return _("{label}: {reasons}.").format(label=label, reasons="; ".join(reasons))
+
+
+def proposed_action_plain(label: str) -> str:
+    return _("Review {label} of participating students with the partner and agree one step at the next "
+             "check-in.").format(label=label)
+
+
+def ytd_note() -> str:
+    """Why the on-track share falls in the second quarter (shown under the board and the district heat map)."""
+    return _("On track is measured on the school year so far, so it usually dips in the second quarter, when "
+             "first-semester grades arrive, and recovers later: compare it with the same term last year.")
+
+
+# -- the partner's story (narrative.py) --------------------------------------------------------------------
+def story_hidden(label: str, k: int) -> str:
+    return _("Results for {outcome} are not reported because a group had fewer than {k} students or a result "
+             "could reveal one.").format(outcome=label, k=k)
+
+
+def coded_level(level_text: str) -> str:
+    """A coded level inside a sentence: "≥95%" -> "at least 95%"."""
+    words = {"\u2264": N_("at most {value}"), "\u2265": N_("at least {value}"), "<": N_("below {value}"),
+             ">": N_("above {value}")}
+    head = level_text[:1]
+    if head in words:
+        return _(words[head]).format(value=figure(level_text[1:]))
+    return figure(level_text)
+
+
+def story_level(label: str, level_text: str) -> str:
+    return _("{outcome} among participating students was {level}").format(outcome=label, level=level_text)
+
+
+def story_same() -> str:
+    return _(", about the same as for similar students who did not take part")
+
+
+def story_difference(change_text: str, higher: bool, effect: bool) -> str:
+    """The comparison clause: "followed by" only with baseline equivalence, else "associated with"."""
+    if effect:
+        msg = (_("; taking part was followed by a level {change} higher than for a comparable group (the groups "
+                 "were similar before the program)") if higher else
+               _("; taking part was followed by a level {change} lower than for a comparable group (the groups "
+                 "were similar before the program)"))
+    else:
+        msg = (_("; taking part was associated with a {change} higher level than for students who did not take "
+                 "part (this does not show that the program caused the difference)") if higher else
+               _("; taking part was associated with a {change} lower level than for students who did not take "
+                 "part (this does not show that the program caused the difference)"))
+    return msg.format(change=change_text)
+
+
+STORY_TESTS = {"untested": N_(". The groups are too small for a statistical test"),
+               "significant": N_(". The difference is statistically significant after adjusting for the number of "
+                                 "outcomes tested"),
+               "chance": N_(". The difference could be due to chance")}
+
+
+def story_test(key: str) -> str:
+    return _(STORY_TESTS[key])
+
+
+def story_evidence(label: str) -> str:
+    return _(". Evidence: {label}").format(label=label)
+
+
+def story_mde(mde_text: str) -> str:
+    return _("; with this many students only differences above {mde} standard deviations could be "
+             "detected").format(mde=figure(mde_text))
+
+
+def story_few_schools() -> str:
+    return _("; with fewer than 10 schools the test is optimistic")
+
+
+def story_participation(shown: str, partner: str, term: str, k: int) -> str:
+    if shown == "none":
+        return _("No students took part in {partner}'s programs in {term}.").format(partner=partner, term=term)
+    if shown.startswith("<"):
+        return _("Fewer than {k} students took part in {partner}'s programs in {term}, so outcomes are not "
+                 "reported.").format(k=k, partner=partner, term=term)
+    return _("About {n} students took part in {partner}'s programs in {term}.").format(
+        n=figure(shown), partner=partner, term=term)
+
+
+def story_no_outcomes() -> str:
+    return _("Student outcome comparisons are not yet recorded for this term.")
+
+
+def story_fit(band: str, gap_label: str | None) -> str:
+    if gap_label:
+        return _("The latest partnership fit survey places the partnership in the \u201c{band}\u201d band; the "
+                 "district and the partner see \u201c{dimension}\u201d most differently.").format(
+            band=code_words(band), dimension=gap_label)
+    return _("The latest partnership fit survey places the partnership in the \u201c{band}\u201d band.").format(
+        band=code_words(band))
+
+
+def _goal_count(key: str, n: int) -> str | None:
+    """"2 on track" for a goal status code (None for an unknown code)."""
+    msgs = {
+        "met": lambda: ngettext("{n} met", "{n} met", n),
+        "on_track": lambda: ngettext("{n} on track", "{n} on track", n),
+        "at_risk": lambda: ngettext("{n} at risk", "{n} at risk", n),
+        "off_track": lambda: ngettext("{n} off track", "{n} off track", n),
+        "no_data": lambda: ngettext("{n} without data yet", "{n} without data yet", n),
+        "not shown (small group)": lambda: ngettext("{n} not shown because a group is too small",
+                                                    "{n} not shown because a group is too small", n),
+    }
+    return msgs[key]().format(n=n) if key in msgs else None
+
+
+def story_goals(counts: list[tuple[str, int]]) -> str:
+    """"Of the partnership's 3 goals: 1 met, 2 on track." from (status code, count) pairs."""
+    n = sum(c for _k, c in counts)
+    parts = []
+    for key, c in counts:
+        parts.append(_goal_count(key, c) or f"{c} {code_words(key)}")
+    return ngettext("Of the partnership's {n} goal: {parts}.", "Of the partnership's {n} goals: {parts}.",
+                    n).format(n=n, parts=", ".join(parts))
+
+
+def story_checkin(status: str) -> str:
+    return _("Check-in status this term: {status}.").format(status=code_words(status))
