@@ -26,16 +26,18 @@ def _true(value) -> bool:
     return not missing(value) and bool(value)
 
 
-def _vs_group(r: pd.Series, profile: privacy.PrivacyProfile) -> str:
+def _vs_group(r: pd.Series, profile: privacy.PrivacyProfile) -> tuple[str, bool | str | None]:
+    """The tile's difference vs similar students as shown, and whether it is better (True / False / "same";
+    None when not shown)."""
     if bool(r.get("suppressed")) or missing(r.get("difference")):
-        return T.vs_not_shown(bool(r.get("suppressed")))
+        return T.vs_not_shown(bool(r.get("suppressed"))), None
     diff = float(r["difference"])
     better = (diff > 0) == bool(r.get("higher_is_better", True))
     text = privacy.format_change(r.get("mean_t"), r.get("mean_c"), n_now=r.get("n_t"), n_before=r.get("n_c"),
                                  unit=r.get("unit"), kind=r.get("kind"), profile=profile, change=diff)
     if text == privacy.NOT_SHOWN:
-        return T.vs_coded()
-    return T.tile_vs_similar(text, better)
+        return T.vs_coded(), None
+    return T.tile_vs_similar(text, better), ("same" if text == "no change" else better)
 
 
 def _trend_points(bundle: Bundle, r: pd.Series) -> list[tuple[str, str, float | None]]:
@@ -89,6 +91,7 @@ def board_items(bundle: Bundle) -> dict[str, Any]:
         chip = kpi_chip(r, goal, bundle.profile, settings["alert_levels"])
         label = str(r.get("kpi_label", r["kpi_id"]))
         points = _trend_points(bundle, r)
+        vs = _vs_group(r, bundle.profile)
         tiles.append({
             "kpi_id": str(r["kpi_id"]), "label": label,
             "value": T.value_hidden(bundle.min_group_n) if suppressed
@@ -100,7 +103,7 @@ def board_items(bundle: Bundle) -> dict[str, Any]:
             "vs_last_term": T.figure(privacy.NOT_SHOWN) if suppressed else T.tile_change(privacy.format_change(
                 r.get("mean_t"), r.get("prev_term_mean_t"), n_now=r.get("n_t"), n_before=r.get("prev_term_n_t"),
                 unit=r.get("unit"), kind=r.get("kind"), profile=bundle.profile, change=r.get("change_prev_term"))),
-            "vs_comparison": _vs_group(r, bundle.profile),
+            "vs_comparison": vs[0], "better": vs[1],
             "goal": T.goal_words(goal),
             "marker": "" if missing(r.get("marker")) else str(r.get("marker")),
             "scope": "term" if missing(r.get("scope")) else str(r.get("scope")),

@@ -60,7 +60,8 @@ def _reach_chart(bundles: Sequence[Bundle]) -> tuple[bytes, str]:
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(names) + 0.8))
     ax.barh(names[::-1], [v or 0 for v in vals[::-1]], color="#1f4e79")
     for i, (v, s) in enumerate(zip(vals[::-1], shown[::-1])):
-        ax.text((v or 0) + max(vals + [1]) * 0.01, i, s if v else T.students_phrase(s), va="center", fontsize=12)
+        ax.text((v or 0) + max(vals + [1]) * 0.01, i, T.figure(s) if v else T.students_phrase(s), va="center",
+                fontsize=12)
     ax.set_xlabel(T._("Students taking part (rounded to 5)"), fontsize=12)
     ax.tick_params(labelsize=12)
     ax.spines[["top", "right"]].set_visible(False)
@@ -116,7 +117,7 @@ def build_deck(bundles: Sequence[Bundle], *, term: str, district: str = ""):
     from pptx.util import Inches, Pt
 
     from .board import board_items
-    from .brief import brief_sentences
+    from .brief import brief_sentences, investment_sentence, outcomes_sentence
     from .story import headline_figures, spotlight
 
     prs = Presentation()
@@ -147,34 +148,40 @@ def build_deck(bundles: Sequence[Bundle], *, term: str, district: str = ""):
     title.notes_slide.notes_text_frame.text = sentences[0] if sentences else ""
     reach = figs[0] if figs else (privacy.NOT_SHOWN, "")
     slide(T._("Reach"), " ".join(sentences[:2]),
-          [f"{reach[0]} {reach[1]}", *(s for s in sentences[1:2])], _reach_chart(bundles) if bundles else None)
-    outcome_text = next((s for s in sentences if s.startswith("Compared with")), T._("No outcomes to report."))
+          [T._("{figure} {label}").format(figure=reach[0], label=reach[1]), *(s for s in sentences[1:2])],
+          _reach_chart(bundles) if bundles else None)
+    outcome_text = outcomes_sentence(bundles) if bundles else T._("No outcomes to report.")
     slide(T._("Outcomes"), outcome_text + " " + T._("Differences are associated with taking part; they do not "
                                                     "show that the programs caused them."),
-          [figs[2][0] + " " + figs[2][1] if figs else "", outcome_text], _outcomes_chart(bundles))
-    inv = next((s for s in sentences if s.startswith("Looking at what")), T._("Investments are not yet recorded."))
-    slide(T._("Investment"), inv, [f"{figs[1][0]} {figs[1][1]}" if figs else "", inv])
+          [T._("{figure} {label}").format(figure=figs[2][0], label=figs[2][1]) if figs else "", outcome_text],
+          _outcomes_chart(bundles))
+    inv = (investment_sentence(bundles, term=term) if bundles else None) or T._("Investments are not yet recorded.")
+    slide(T._("Investment"), inv, [T._("{figure} {label}").format(figure=figs[1][0], label=figs[1][1])
+                                   if figs else "", inv])
     spot = spotlight(bundles)
-    slide(T._("Partner spotlight") + (f": {spot[0]}" if spot and spot[0] else ""),
+    slide(T.spotlight_heading(spot[0] if spot else ""),
           spot[1] if spot else T._("No spotlight was chosen this term (district.yml: report.spotlight)."),
           [spot[1]] if spot else [T._("A partner story goes here: add it under report.spotlight in district.yml.")])
     attention = [(b.partner_name, a) for b in bundles for a in board_items(b)["attention"]
                  if a["severity"] == "concern"]
     steps = [T.ngettext("{n} item needs attention across the partnerships.",
                         "{n} items need attention across the partnerships.", len(attention)).format(n=len(attention))]
-    steps += [f"{name}: {a['text']}" for name, a in attention[:4]]
+    steps += [T._("{partner}: {item}").format(partner=name, item=a["text"]) for name, a in attention[:4]]
     slide(T._("Next steps"), " ".join(steps), steps)
     return prs
 
 
-def write_deck(out_dir: str | Path, bundles: Sequence[Bundle], *, term: str, district: str = "") -> Path:
-    """Write the deck atomically into ``out_dir`` and return its path."""
+def write_deck(out_dir: str | Path, bundles: Sequence[Bundle], *, term: str, district: str = "",
+               lang: str = "en") -> Path:
+    """Write the deck atomically into ``out_dir`` (text in ``lang``) and return its path."""
     import os
     path = Path(out_dir) / deck_file(term)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".deck-", suffix=".pptx")
     try:
         with os.fdopen(fd, "wb") as fh:
-            build_deck(bundles, term=term, district=district).save(fh)
+            with T.use_language(lang):
+                deck = build_deck(bundles, term=term, district=district)
+            deck.save(fh)
         os.replace(tmp, path)  # readers never see half a deck
     finally:
         Path(tmp).unlink(missing_ok=True)

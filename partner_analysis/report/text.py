@@ -180,12 +180,12 @@ def students_phrase(count_text: str) -> str:
         return _("fewer than {n} students").format(n=t[1:])
     if t == "none":
         return _("no students")
-    return _("about {n} students").format(n=t)
+    return _("about {n} students").format(n=figure(t))
 
 
 def days_overdue(days: float) -> str:
     n = int(round(float(days)))
-    return ngettext("{n} day overdue", "{n} days overdue", n).format(n=f"{n:,}")
+    return ngettext("{n} day overdue", "{n} days overdue", n).format(n=privacy.localize(f"{n:,}", language()))
 
 
 # -- the board ---------------------------------------------------------------------------------------------
@@ -218,13 +218,13 @@ def overall_sentence(partner: str, counts: dict[str, int], n_attention: int, *, 
 
 
 def tile_change(display_text: str) -> str:
-    """A tile's change since last term (already displayed), with singular/plural points."""
-    return percentage_points(display_text)
+    """A tile's change since last term (already displayed), with singular/plural points, in the language."""
+    return figure(display_text)
 
 
 def tile_vs_similar(display_text: str, better: bool | None) -> str:
     """A tile's difference vs similar students: "+4 percentage points (better)"."""
-    text = percentage_points(display_text)
+    text = figure(display_text)
     if better is None or display_text in ("no change",):
         return _("about the same") if display_text == "no change" else text
     return (_("{change} (better)") if better else _("{change} (worse)")).format(change=text)
@@ -726,3 +726,329 @@ def story_goals(counts: list[tuple[str, int]]) -> str:
 
 def story_checkin(status: str) -> str:
     return _("Check-in status this term: {status}.").format(status=code_words(status))
+
+
+# -- the district board (index.py) -------------------------------------------------------------------------
+def vs_similar_summary(better: int, worse: int, same: int) -> str:
+    """"better on 2, worse on 1 of 3 shown": the headline differences vs similar students that are shown."""
+    shown = better + worse + same
+    if not shown:
+        return label("not_shown")
+    parts = [_("better on {n}").format(n=better) if better else "",
+             _("worse on {n}").format(n=worse) if worse else "",
+             _("about the same on {n}").format(n=same) if same else ""]
+    return _("{parts} of {n} shown").format(parts=", ".join(p for p in parts if p), n=shown)
+
+
+def portfolio_levels(label_text: str, before: str, now: str) -> str:
+    return _("{label}: {before} \u2192 {now}").format(label=label_text, before=figure(before), now=figure(now))
+
+
+def cost_per_sd(money_text: str, label_text: str) -> str:
+    return _("{money} per 0.1 SD on {label}").format(money=figure(money_text), label=label_text)
+
+
+def no_adjusted_effect() -> str:
+    return _("no adjusted effect to compare")
+
+
+def report_failed(stage: str) -> str:
+    return _("report failed at {stage}").format(stage=stage)
+
+
+def since_last_term(change_text: str) -> str:
+    return _("since last term: {change}").format(change=change_text)
+
+
+def attention_count(n: int) -> str:
+    return ngettext("{n} item", "{n} items", n).format(n=n)
+
+
+def index_caption(term: str) -> str:
+    return _("Partnerships in {term}: headline results with their status").format(term=term)
+
+
+def index_brief_link(term: str) -> str:
+    return _("Read the community brief for {term}").format(term=term)
+
+
+def index_brief_tail() -> str:
+    return _("(one page to share).")
+
+
+def index_heading(term: str) -> str:
+    return _("Partnership reports, {term}").format(term=term)
+
+
+def index_title(term: str, district: str) -> str:
+    if district:
+        return _("Partnership reports {term}, {district}").format(term=term, district=district)
+    return _("Partnership reports {term}").format(term=term)
+
+
+def index_intro(n_ok: int, n: int) -> str:
+    return ngettext("{k} of {n} partner report is ready. Changes are since the previous term; figures for groups "
+                    "of fewer than the district's minimum are not shown (*).",
+                    "{k} of {n} partner reports are ready. Changes are since the previous term; figures for groups "
+                    "of fewer than the district's minimum are not shown (*).", n).format(k=n_ok, n=n)
+
+
+def index_notes() -> list[str]:
+    return [
+        _("Status: \u2714 good, \u25cf watch, \u25b2 concern, \u2013 not shown; a concern is an unfavourable result "
+          "unlikely to be chance, a level beyond the district's alert level or a goal off track."),
+        _("Investment: how the value of contributions is shared between the district and the partner, with who "
+          "pays the larger share."),
+        _("Cost per participant: the term's combined investment divided by the rounded number of participating "
+          "students."),
+        _("Overdue check-ins and actions are listed under Needs attention."),
+        ytd_note(),
+    ]
+
+
+# -- the community brief (brief.py) and the story (story.py) ------------------------------------------------
+#: Small counts read aloud as words (partnerships, partners); larger ones as numerals.
+NUMBER_WORDS = (N_("no"), N_("one"), N_("two"), N_("three"), N_("four"), N_("five"), N_("six"), N_("seven"),
+                N_("eight"), N_("nine"), N_("ten"))
+
+
+def number_word(count: int) -> str:
+    """"two" for 2 (0-10 in words, in the report's language), "1,234" beyond."""
+    if 0 <= count < len(NUMBER_WORDS):
+        return _(NUMBER_WORDS[count])
+    return privacy.localize(f"{count:,}", language())
+
+
+def join(items) -> str:
+    """"a, b and c" in the report's language."""
+    items = [i for i in items if i]
+    if len(items) <= 1:
+        return "".join(items)
+    return _("{items} and {last}").format(items=", ".join(items[:-1]), last=items[-1])
+
+
+ORDINAL_QUARTERS = {"1": N_("the first quarter of the {year} school year"),
+                    "2": N_("the second quarter of the {year} school year"),
+                    "3": N_("the third quarter of the {year} school year"),
+                    "4": N_("the fourth quarter of the {year} school year")}
+
+
+def quarter_words(quarter: str, year: str) -> str:
+    return _(ORDINAL_QUARTERS[quarter]).format(year=year)
+
+
+def period_words(quarterly: bool) -> str:
+    return _("this quarter") if quarterly else _("this term")
+
+
+def sector_phrase(code: str, count: int) -> str:
+    """"a healthcare provider", "two employers" (count in words)."""
+    n = number_word(count)
+    msgs = {
+        "healthcare": lambda: ngettext("a healthcare provider", "{n} healthcare providers", count),
+        "employer": lambda: ngettext("an employer", "{n} employers", count),
+        "higher_education": lambda: ngettext("a college or university", "{n} colleges and universities", count),
+        "community": lambda: ngettext("a community organization", "{n} community organizations", count),
+        "government": lambda: ngettext("a government agency", "{n} government agencies", count),
+        "other": lambda: ngettext("an other partner", "{n} other partners", count),
+        "unrecorded": lambda: ngettext("a partner without a recorded sector", "{n} partners without a recorded "
+                                       "sector", count),
+    }
+    if code in msgs:
+        return msgs[code]().format(n=n)
+    return f"{n} {code.replace('_', ' ')}"
+
+
+SECTOR_CELLS = {"healthcare": N_("Healthcare"), "employer": N_("Employer"), "higher_education": N_("Higher education"),
+                "community": N_("Community organization"), "government": N_("Government"), "other": N_("Other")}
+
+
+def sector_cell(code: str | None) -> str:
+    if code in SECTOR_CELLS:
+        return _(SECTOR_CELLS[code])
+    return (code or _("not recorded")).replace("_", " ")
+
+
+def brief_partners(when: str, who: str | None, n: int, parts: str) -> str:
+    who = who or _("The district")
+    return ngettext("In {when}, {who} worked with {n} community partner: {parts}.",
+                    "In {when}, {who} worked with {n} community partners: {parts}.", n).format(
+        when=when, who=who, n=number_word(n), parts=parts)
+
+
+def brief_no_reports(when: str) -> str:
+    return _("No partnership reports were built for {when}.").format(when=when)
+
+
+def brief_small_tail(small: int, k: int) -> str:
+    return ngettext("; {n} partnership worked with fewer than {k} students, so its count and results are not shown",
+                    "; {n} partnerships worked with fewer than {k} students, so their count and results are not "
+                    "shown", small).format(n=number_word(small), k=k)
+
+
+def brief_all_small(k: int) -> str:
+    return _("Each partnership worked with fewer than {k} students, so no counts or results are shown.").format(k=k)
+
+
+def brief_no_participation() -> str:
+    return _("Student participation is not yet recorded for this term.")
+
+
+def brief_students(total_text: str, tail: str) -> str:
+    return _("About {n} students took part in partner programs (a student in two partnerships is counted "
+             "twice){tail}.").format(n=figure(total_text), tail=tail)
+
+
+def fewer_than(k) -> str:
+    return _("fewer than {k}").format(k=k)
+
+
+def brief_thing(label_text: str, higher: bool, binary: bool) -> str:
+    if binary:
+        return (_("a higher share of students \u201c{label}\u201d") if higher
+                else _("a lower share of students \u201c{label}\u201d")).format(label=label_text)
+    return (_("a higher {label}") if higher else _("a lower {label}")).format(label=label_text)
+
+
+def brief_every(n: int, first: bool) -> str:
+    if n == 1:
+        return _("the one partnership with results to report") if first else _("that one")
+    if n == 2:
+        return _("both partnerships with results to report") if first else _("both")
+    return (_("all {n} partnerships with results to report") if first else _("all {n}")).format(n=number_word(n))
+
+
+def brief_k_of(k: int, n: int, first: bool) -> str:
+    if first:
+        return ngettext("{k} of {n} partnership with results to report",
+                        "{k} of {n} partnerships with results to report", n).format(
+            k=number_word(k), n=number_word(n))
+    return _("{k} of {n}").format(k=number_word(k), n=number_word(n))
+
+
+def brief_same(label_text: str, every: str) -> str:
+    return _("{label} was about the same for participants as for non-participants at {every}").format(
+        label=label_text, every=every)
+
+
+def brief_clause(thing: str, comparable: bool, count: str, extra: list[str]) -> str:
+    text = (_("{thing} than in a comparable group at {count}") if comparable else _("{thing} at {count}")).format(
+        thing=thing, count=count)
+    return text + (f" ({', '.join(extra)})" if extra else "")
+
+
+def brief_extra(kind: str, k: int) -> str:
+    msgs = {"higher": N_("higher at {k}"), "lower": N_("lower at {k}"), "same": N_("about the same at {k}")}
+    return _(msgs[kind]).format(k=number_word(k))
+
+
+def brief_group(kind: str, clauses: str) -> str:
+    if kind == "association":
+        return _("taking part was associated with {clauses}").format(clauses=clauses)
+    if kind == "effect":
+        return _("taking part was followed by {clauses}").format(clauses=clauses)
+    return clauses
+
+
+def brief_outcomes(groups: list[str]) -> str:
+    return _("Compared with similar students who did not take part, {groups}.").format(groups="; ".join(groups))
+
+
+def brief_no_outcome_groups() -> str:
+    return _("No partnership had a group large enough to report student outcomes this term.")
+
+
+def brief_band(band: str, count: int, first: bool, n: int) -> str:
+    """"one of the four partnerships was balanced", "two were one-sided"."""
+    msgs = {
+        "balanced": lambda: ngettext("{k} was balanced", "{k} were balanced", count),
+        "leaning": lambda: ngettext("{k} leaned toward one side", "{k} leaned toward one side", count),
+        "one-sided": lambda: ngettext("{k} was one-sided", "{k} were one-sided", count),
+    }
+    if band in msgs:
+        text = msgs[band]()
+    else:
+        text = ngettext("{k} was {band}", "{k} were {band}", count)
+    if first:
+        text = _first_band(text, n)
+    return text.format(k=number_word(count), n=number_word(n), band=code_words(band))
+
+
+def _first_band(text: str, n: int) -> str:
+    # "{k} was balanced" -> "{k} of the {n} partnerships was balanced": the first band says what it counts
+    return text.replace("{k}", ngettext("{k} of the {n} partnership", "{k} of the {n} partnerships", n), 1)
+
+
+def brief_investment(bands: str, period: str, district_money: str, partner_money: str) -> str:
+    return _("Looking at what each side contributed, {bands}; {period} the district contributed about {district} "
+             "and partners about {partner} in money, staff time and goods.").format(
+        bands=bands, period=period, district=figure(district_money), partner=figure(partner_money))
+
+
+def brief_checkins(held: int, n: int, period: str, others: list[tuple[str, int]]) -> str:
+    if held == n:
+        text = ngettext("Check-in meetings were held with all {n} partner {period}",
+                        "Check-in meetings were held with all {n} partners {period}", n)
+    else:
+        text = ngettext("Check-in meetings were held with {k} of {n} partner {period}",
+                        "Check-in meetings were held with {k} of {n} partners {period}", n)
+    text = text.format(k=number_word(held), n=number_word(n), period=period)
+    if others:
+        text += " (" + "; ".join(f"{code_words(s)}: {number_word(c)}" for s, c in others) + ")"
+    return text + "."
+
+
+def brief_fit(parts: list[tuple[str, int]]) -> str:
+    """"The latest partnership fit surveys place one partnership in the “strength” band and one in ..."."""
+    items = []
+    for i, (band, c) in enumerate(parts):
+        if i == 0:
+            items.append(ngettext("{k} partnership in the \u201c{band}\u201d band",
+                                  "{k} partnerships in the \u201c{band}\u201d band", c).format(
+                k=number_word(c), band=code_words(band)))
+        else:
+            items.append(_("{k} in the \u201c{band}\u201d band").format(k=number_word(c), band=code_words(band)))
+    return _("The latest partnership fit surveys place {parts}.").format(parts=join(items))
+
+
+def brief_outcome_header(label_text: str) -> str:
+    return _("{outcome}: participants compared with similar students").format(outcome=label_text)
+
+
+def brief_table_caption(term: str) -> str:
+    return _("Partnerships in {term}: one row per partner").format(term=term)
+
+
+def brief_notes(k: int, outcome_label: str | None, primary: str, complementary: str) -> list[str]:
+    return [
+        _("Students taking part are rounded to the nearest 5. A partnership with fewer than {k} students shows "
+          "\u201cfewer than {k}\u201d, and none of its outcome figures are shown, so that no student can be "
+          "picked out.").format(k=k),
+        _("A student who took part in two partnerships is counted in both."),
+        _("\u201cAssociated with\u201d means the difference was seen alongside the program; it does not show that "
+          "the program caused it. The brief says \u201cfollowed by\u201d only where participants and the "
+          "comparison group were alike before the program."),
+        _("The {outcome} column is the difference between participating students and similar students who did "
+          "not take part; whether a difference could be due to chance is in each partner's report.").format(
+            outcome=outcome_label or _("headline outcome")),
+        _("Contributions are valued in dollars (money, staff time, facilities and goods) and rounded to the "
+          "nearest $100. Balanced: both sides give about equally; leaning: one side gives noticeably more; "
+          "one-sided: one side gives almost everything."),
+        _("Fit band: how the district and the partner rate their partnership in the latest fit survey (strength, "
+          "borderline or concern)."),
+        _("{primary} Not shown: fewer than {k} students in a group, or the figure could reveal a student. "
+          "{complementary} Hidden to protect another figure.").format(primary=primary, k=k,
+                                                                      complementary=complementary),
+    ]
+
+
+def brief_title(who: str, term: str) -> str:
+    return _("Community brief: {district}, {term}").format(district=who, term=term)
+
+
+def spotlight_heading(name: str) -> str:
+    return _("Partner spotlight: {partner}").format(partner=name) if name else label("spotlight")
+
+
+def brief_footer(day) -> str:
+    return _("Generated {date} by partner_analysis from de-identified aggregates only.").format(date=date_text(day))
