@@ -89,7 +89,7 @@ def board_items(bundle: Bundle) -> dict[str, Any]:
         suppressed = bool(r.get("suppressed")) and missing(r.get("mean_t"))
         goal = goal_status(bundle, str(r["kpi_id"]))
         chip = kpi_chip(r, goal, bundle.profile, settings["alert_levels"])
-        label = str(r.get("kpi_label", r["kpi_id"]))
+        label = T.kpi_label(r.get("kpi_label", r["kpi_id"]))
         points = _trend_points(bundle, r)
         vs = _vs_group(r, bundle.profile)
         tiles.append({

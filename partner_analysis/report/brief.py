@@ -254,7 +254,7 @@ def _kpi_clause(kpi_id: str, template: pd.Series, bundles: Sequence[Bundle], fir
             higher += 1
         else:
             lower += 1
-    label = in_sentence(_short_label(template.get("kpi_label") or kpi_id))
+    label = in_sentence(_short_label(T.kpi_label(template.get("kpi_label") or kpi_id)))
     binary = str(template.get("kind")) == "binary"
     # Baseline equivalence must hold at every partnership counted before the brief may drop "associated with".
     effect = all(_is_effect(r) for r in rows)
@@ -400,7 +400,7 @@ def partner_lines(bundles: Sequence[Bundle]) -> pd.DataFrame:
     cols = ["partner_id", "partner", "sector", "students", "outcome", "fit_band", "outcome_kpi"]
     head = _headline_ids(bundles, 1)
     kid, template = head[0] if head else (None, None)
-    label = (template.get("kpi_label") or kid) if template is not None else ""
+    label = T.kpi_label(template.get("kpi_label") or kid) if template is not None else ""
     rows = []
     nyr, not_shown = T.label("not_yet_recorded"), T.label("not_shown")
     for b in bundles:

@@ -206,7 +206,7 @@ def page_shell(body: str, *, title: str, lang: str = "en", site: str = "", foote
     return (f'<!DOCTYPE html>\n<html lang="{esc(lang)}">\n<head>\n<meta charset="utf-8">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             f"<title>{esc(title)}</title>\n<style>\n{page_css()}\n{css}</style>\n</head>\n<body>\n"
-            f'<a class="skip" href="#content">{esc(T._("Skip to the content"))}</a>\n'
+            f'<a class="skip" href="#content">{esc(T.label("skip"))}</a>\n'
             f'<header class="page-header"><p class="site">{esc(site or title)}</p></header>\n'
             f'<main id="content">\n{body}\n</main>\n'
             f'<footer class="page-footer"><p>{esc(footer)}</p></footer>\n</body>\n</html>\n')

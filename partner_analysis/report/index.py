@@ -64,7 +64,7 @@ def portfolio_rows(bundles: Sequence) -> list[list[str]]:
                 for _, t in g.iterrows():
                     when[str(t["when"])] = privacy.format_level(t["mean_t"], t.get("n_t"), unit=r.get("unit"),
                                                                 kind=r.get("kind"), profile=b.profile)
-            label = str(r.get("kpi_label", r["kpi_id"]))
+            label = T.kpi_label(r.get("kpi_label", r["kpi_id"]))
             levels.append(T.portfolio_levels(label, when.get("same term last year", privacy.NOT_SHOWN),
                                              when.get("this term", privacy.NOT_SHOWN)))
             if not ce and str(r.get("design")) in ("adjusted", "matched") and costs.get("participant"):

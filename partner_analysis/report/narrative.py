@@ -42,7 +42,7 @@ def in_sentence(label: str) -> str:
 
 
 def _kpi_sentence(r: pd.Series, k: int, profile: privacy.PrivacyProfile) -> str:
-    label = str(r.get("kpi_label", r["kpi_id"]))
+    label = T.kpi_label(r.get("kpi_label", r["kpi_id"]))
     lower = in_sentence(label)
     if bool(r.get("suppressed")) or missing(r.get("mean_t")):
         return T.story_hidden(lower, k)

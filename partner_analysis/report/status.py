@@ -235,7 +235,7 @@ def attention_items(bundle: Bundle) -> list[dict[str, str]]:
     settings = report_settings(bundle)
     for _, r in board_kpis(bundle).iterrows():
         chip = kpi_chip(r, _goal_words(bundle, str(r["kpi_id"])), bundle.profile, settings["alert_levels"])
-        label = str(r.get("kpi_label", r["kpi_id"]))
+        label = T.kpi_label(r.get("kpi_label", r["kpi_id"]))
         if chip.status == "concern":
             items.append({"kind": "result", "severity": "concern",
                           "text": T.attention_reasons(label, list(chip.reasons))})

@@ -435,6 +435,7 @@ LABELS = {
     "brief_back": N_("All partnership reports for this term"),
     "brief_chart_caption": N_("Students taking part by partnership (rounded to the nearest 5)"),
     "spotlight": N_("Partner spotlight"),
+    "skip": N_("Skip to the content"),
 }
 
 
@@ -986,7 +987,10 @@ def brief_investment(bands: str, period: str, district_money: str, partner_money
 
 
 def brief_checkins(held: int, n: int, period: str, others: list[tuple[str, int]]) -> str:
-    if held == n:
+    if held == 0:
+        text = ngettext("No check-in meeting was held with the {n} partner {period}",
+                        "No check-in meetings were held with the {n} partners {period}", n)
+    elif held == n:
         text = ngettext("Check-in meetings were held with all {n} partner {period}",
                         "Check-in meetings were held with all {n} partners {period}", n)
     else:
@@ -1052,3 +1056,19 @@ def spotlight_heading(name: str) -> str:
 
 def brief_footer(day) -> str:
     return _("Generated {date} by partner_analysis from de-identified aggregates only.").format(date=date_text(day))
+
+
+#: Labels of the toolkit's own KPIs (partner_analysis/kpi/kpis.yml), translated where a report shows them; a
+#: district's own KPI labels are shown as written.
+KPI_LABELS = (N_("Attendance rate"), N_("Chronically absent (missed 10% or more of enrolled days)"),
+              N_("Missed 15 or more days (CRDC-style variant)"), N_("GPA (credit-weighted)"), N_("Failed any course"),
+              N_("Failed a core course"), N_("Credits earned"),
+              N_("On track (credits and core failures, year to date)"), N_("College credits earned"),
+              N_("Earned any college credit"), N_("Engagement score"), N_("Work-based learning hours"),
+              N_("Any work-based learning"), N_("GPA"), N_("Chronically absent"), N_("On track"))
+
+
+def kpi_label(text) -> str:
+    """A KPI label in the report's language (the catalog's own KPIs; other labels unchanged)."""
+    t = "" if text is None else str(text)
+    return _(t) if t in KPI_LABELS else t

@@ -103,7 +103,7 @@ def comparison_cells(r: pd.Series, profile: privacy.PrivacyProfile) -> list[str]
     size = T.size_word(float(r["effect_size"])) if effect and privacy.shown_plainly(effect) else ""
     tested = contrast and str(r.get("sample_status", "tested")) == "tested" and not missing(r.get("p_adj"))
     chance = T.chance_word(float(r["p_adj"]) if tested else None) if contrast else T._(T.CHANCE_WORDS["untested"])
-    return [f"{r.get('kpi_label', r['kpi_id'])}{'' if missing(r.get('marker')) else r['marker']}",
+    return [f"{T.kpi_label(r.get('kpi_label', r['kpi_id']))}{'' if missing(r.get('marker')) else r['marker']}",
             T.figure(privacy.format_participants(r.get("n_t"), profile)), T.figure(level["t"]),
             T.figure(privacy.format_participants(r.get("n_c"), profile)), T.figure(level["c"]), T.figure(diff),
             size or T.figure(privacy.NOT_SHOWN), chance]
@@ -120,7 +120,7 @@ def _trend_table(bundle: Bundle) -> str:
     for kid, g in trend.groupby("kpi_id", sort=False):
         u = units.get(kid, {})
         by = g.set_index("when")
-        rows.append([str(g["kpi_label"].iloc[0])] + [T.figure(
+        rows.append([T.kpi_label(g["kpi_label"].iloc[0])] + [T.figure(
             privacy.format_level(by["mean_t"].get(w), by["n_t"].get(w) if "n_t" in by.columns else None,
                                  unit=u.get("unit"), kind=u.get("kind"), profile=bundle.profile)
             if w in by.index else privacy.NOT_SHOWN)
@@ -218,7 +218,7 @@ def goals_html(bundle: Bundle) -> str:
         kid = None if missing(g.get("kpi_id")) else str(g["kpi_id"])
         r = info.get(kid) if kid else None
         unit, kind = (r.get("unit"), r.get("kind")) if r is not None else (None, None)
-        label = "" if kid is None else (str(r.get("kpi_label")) if r is not None and not missing(r.get("kpi_label"))
+        label = "" if kid is None else (T.kpi_label(r.get("kpi_label")) if r is not None and not missing(r.get("kpi_label"))
                                         else T.code_words(kid))
         hidden = str(g.get("status")) == GOAL_NOT_SHOWN or (
             r is not None and (bool(not missing(r.get("suppressed")) and r.get("suppressed"))
@@ -310,7 +310,7 @@ def _chart_rows(kpi: pd.DataFrame, profile: privacy.PrivacyProfile) -> pd.DataFr
                                       profile=profile) for g in ("t", "c")]
         if not all(privacy.shown_plainly(t) and t.endswith("%") for t in texts):
             continue
-        out.append({"kpi_label": str(r.get("kpi_label", r["kpi_id"])), "text_t": texts[0], "text_c": texts[1],
+        out.append({"kpi_label": T.kpi_label(r.get("kpi_label", r["kpi_id"])), "text_t": texts[0], "text_c": texts[1],
                     "share_t": float(texts[0].rstrip("%")) / 100, "share_c": float(texts[1].rstrip("%")) / 100})
     return pd.DataFrame(out, columns=["kpi_label", "text_t", "text_c", "share_t", "share_c"])
 
