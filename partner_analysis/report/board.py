@@ -104,7 +104,7 @@ def board_items(bundle: Bundle) -> dict[str, Any]:
                 r.get("mean_t"), r.get("prev_term_mean_t"), n_now=r.get("n_t"), n_before=r.get("prev_term_n_t"),
                 unit=r.get("unit"), kind=r.get("kind"), profile=bundle.profile, change=r.get("change_prev_term"))),
             "vs_comparison": vs[0], "better": vs[1],
-            "goal": T.goal_words(goal),
+            "goal": T.goal_words(goal), "has_goal": goal not in ("no goal set", "not yet recorded"),
             "marker": "" if missing(r.get("marker")) else str(r.get("marker")),
             "scope": "term" if missing(r.get("scope")) else str(r.get("scope")),
         })
@@ -147,7 +147,8 @@ def _tile_html(t: dict) -> str:
             f'{esc(t["chip"])}{why}</p>{spark}</div><dl>'
             f'<div><dt>{esc(T._(L["since_last_term"]))}</dt><dd>{esc(t["vs_last_term"])}</dd></div>'
             f'<div><dt>{esc(T._(L["vs_similar"]))}</dt><dd>{esc(t["vs_comparison"])}</dd></div>'
-            f'<div><dt>{esc(T._(L["goal"]))}</dt><dd>{esc(t["goal"])}</dd></div></dl></li>')
+            + (f'<div><dt>{esc(T._(L["goal"]))}</dt><dd>{esc(t["goal"])}</dd></div>' if t["has_goal"] else "")
+            + '</dl></li>')
 
 
 def render_board(bundle: Bundle) -> str:

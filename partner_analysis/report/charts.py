@@ -7,6 +7,7 @@ refuses a figure without alt text, and returns the PNG with the
 from __future__ import annotations
 
 import base64
+import html
 import io
 
 import pandas as pd
@@ -54,4 +55,8 @@ def show_chart(fig, *, alt: str, twin: pd.DataFrame | None = None, caption: str 
     plt.close(fig)
     display(data, metadata=meta, raw=True)
     if twin is not None and len(twin):
-        display(HTML(table(twin.astype(str).values.tolist(), columns=list(twin.columns), caption=caption)))
+        # the chart's data twin, one click away: its figures are in the alt text and the tables above, so it
+        # does not lengthen the page (a phone scrolled past it twice)
+        display(HTML(f'<details class="chart-data"><summary>{html.escape(caption)}</summary>'
+                     + table(twin.astype(str).values.tolist(), columns=list(twin.columns), caption=caption)
+                     + "</details>"))

@@ -88,7 +88,14 @@ def figure(text: str) -> str:
         return _(words[t])
     if _POINTS.match(str(text)):
         return t
+    for suffix in _UNIT_WORDS:
+        if t.endswith(suffix) and t[:-len(suffix)].strip():
+            return _(_UNIT_WORDS[suffix]).format(value=privacy.localize(t[:-len(suffix)], language()))
     return privacy.localize(t, language())
+
+
+#: Units ``privacy.format_level`` writes after a level ("2.9 credits").
+_UNIT_WORDS = {" hours": N_("{value} hours"), " credits": N_("{value} credits"), " points": N_("{value} points")}
 
 
 # -- status chips ------------------------------------------------------------------------------------------
@@ -1071,4 +1078,7 @@ KPI_LABELS = (N_("Attendance rate"), N_("Chronically absent (missed 10% or more 
 def kpi_label(text) -> str:
     """A KPI label in the report's language (the catalog's own KPIs; other labels unchanged)."""
     t = "" if text is None else str(text)
-    return _(t) if t in KPI_LABELS else t
+    return _(_KPI_BY_TEXT[t]) if t in _KPI_BY_TEXT else t
+
+
+_KPI_BY_TEXT = {label: label for label in KPI_LABELS}
