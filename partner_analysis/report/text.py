@@ -70,8 +70,12 @@ def N_(message: str) -> str:
 
 
 def ngettext(singular: str, plural: str, n: float) -> str:
-    """The singular or plural form of a message for ``n`` in the report's language."""
-    return _catalog().ngettext(singular, plural, n)
+    """The singular or plural form of a message for ``n`` in the report's language.
+
+    A fractional ``n`` ("1.5 percentage points") takes the plural (CLDR "other") form in English and Spanish.
+    """
+    count = int(n) if float(n) == int(n) else 2
+    return _catalog().ngettext(singular, plural, count)
 
 
 def figure(text: str) -> str:
