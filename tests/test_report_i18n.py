@@ -208,3 +208,23 @@ def test_spanish_story_sections_brief_index_and_deck(demo_bundles, tmp_path):
         assert left == [], (name, left)
     assert '<html lang="es">' in pages["brief"] and '<html lang="es">' in pages["index"]
     assert "Resumen para la comunidad" in pages["brief"] and "Panel" not in pages["brief"]
+
+
+@pytest.mark.parametrize("value, ok", [("es", True), ("es-MX", True), ("en", True), ("spanish!", False), (3, False)])
+def test_report_language_in_district_config(tmp_path, value, ok):
+    import yaml
+
+    from partner_analysis.config import DEFAULT_CONFIG_TEXT, load_config
+    from partner_analysis.exceptions import ConfigError
+    raw = yaml.safe_load(DEFAULT_CONFIG_TEXT)
+    raw.setdefault("report", {})["language"] = value
+    f = tmp_path / "district.yml"
+    f.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    if not ok:
+        with pytest.raises(ConfigError) as info:
+            load_config(f)
+        assert info.value.key == "report.language"
+        return
+    cfg = load_config(f)
+    assert cfg.report.language == value
+    assert load_config(cfg.dump(tmp_path / "again.yml")).report.language == value  # survives a round trip
