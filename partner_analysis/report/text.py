@@ -659,9 +659,9 @@ def story_difference(change_text: str, higher: bool, effect: bool) -> str:
                _("; taking part was followed by a level {change} lower than for a comparable group (the groups "
                  "were similar before the program)"))
     else:
-        msg = (_("; taking part was associated with a {change} higher level than for students who did not take "
+        msg = (_("; taking part was associated with a level {change} higher than for students who did not take "
                  "part (this does not show that the program caused the difference)") if higher else
-               _("; taking part was associated with a {change} lower level than for students who did not take "
+               _("; taking part was associated with a level {change} lower than for students who did not take "
                  "part (this does not show that the program caused the difference)"))
     return msg.format(change=change_text)
 
@@ -1002,7 +1002,7 @@ def brief_checkins(held: int, n: int, period: str, others: list[tuple[str, int]]
         text = ngettext("No check-in meeting was held with the {n} partner {period}",
                         "No check-in meetings were held with the {n} partners {period}", n)
     elif held == n:
-        text = ngettext("Check-in meetings were held with all {n} partner {period}",
+        text = ngettext("Check-in meetings were held with the only partner {period}",
                         "Check-in meetings were held with all {n} partners {period}", n)
     else:
         text = ngettext("Check-in meetings were held with {k} of {n} partner {period}",
