@@ -112,3 +112,16 @@ def test_small_derived_phrases():
     assert T.investment_summary("one_sided", "2%") == "one-sided (partner share 2%)"
     assert T.goal_words("on track (check-in review)") == "on track (check-in review)"
     assert T.kpi_label("Attendance rate") == "Attendance rate" and T.kpi_label("My own KPI") == "My own KPI"
+
+
+def test_report_text_is_written_only_in_text_py():
+    """No other report module writes a translatable message itself: it calls a function or label of text.py."""
+    found = []
+    for path in sorted(Path(T.__file__).parent.glob("*.py")):
+        if path.name == "text.py":
+            continue
+        for n in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr in ("_", "ngettext") \
+                    and n.args and isinstance(n.args[0], ast.Constant):
+                found.append((path.name, n.lineno, n.args[0].value))
+    assert found == []

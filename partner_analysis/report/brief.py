@@ -452,7 +452,7 @@ def brief_html(bundles: Sequence[Bundle], *, term: str, district: str = "", link
     k = min((b.min_group_n for b in bundles), default=10)
     markers = next((b.meta.get("profile", {}).get("markers") for b in bundles), None) or {}
     primary, comp = markers.get("primary", "*"), markers.get("complementary", "\u2021")
-    who = district or T._("District")
+    who = district or T.deck("district")
     sentences = "".join(f"<p>{esc(s)}</p>" for s in brief_sentences(bundles, term=term, district=district))
     lines = partner_lines(bundles)
     kpi_label = lines["outcome_kpi"].iloc[0] if len(lines) else ""

@@ -188,7 +188,7 @@ def notebook_to_html(nb: Any, *, title: str, lang: str = "en", site: str = "", f
     nb = strip_parameters(nb)
     with T.use_language(lang):
         footer = footer or T.footer_text(dt.date.today())
-        skip = T._("Skip to the report")
+        skip = T.deck("skip_report")
     res = {"pa": {"title": title, "lang": lang, "css": page_css(), "site": site or title, "footer": footer,
                   "skip": skip}}
     text, _ = _exporter().from_notebook_node(nb, resources=res)

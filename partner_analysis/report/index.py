@@ -182,7 +182,7 @@ def index_html(rows: Sequence[dict], boards: dict[str, dict], *, term: str, lang
     return page_shell(intro + f'<section aria-labelledby="board-h"><h2 id="board-h">{esc(T.label("all_partners"))}'
                       f"</h2>{table}</section>" + att + summary_html + portfolio + notes,
                       title=T.index_title(term, district), lang=lang,
-                      site=district or T._("Partnership reports"), css=css, footer=T.footer_text(dt.date.today()))
+                      site=district or T.deck("reports"), css=css, footer=T.footer_text(dt.date.today()))
 
 
 def write_index(out_dir: str | Path, *, rows: Sequence[dict], term: str, lang: str = "en",

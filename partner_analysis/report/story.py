@@ -48,16 +48,14 @@ def headline_figures(bundles: Sequence[Bundle], *, term: str) -> list[tuple[str,
                    if not any(a["severity"] == "concern" and a["kind"] in ("result", "goal")
                               for a in board_items(b)["attention"]))
     n = len(bundles)
-    return [(reached, T._("students reached (rounded)")),
+    return [(reached, T.deck("reached")),
             (T.figure(privacy.format_money(total, cur, round_to=100)) if total else T.label("not_yet_recorded"),
-             T._("combined investment this term")),
-            (f"{on_track} / {n}", T.ngettext("partnership on track", "partnerships on track", n))]
+             T.deck("combined")),
+            (f"{on_track} / {n}", T.on_track_label(n))]
 
 
 def participants_alt(bundles: Sequence[Bundle]) -> str:
-    parts = [T._("{partner}: {students}").format(partner=b.partner_name, students=T.students_phrase(
-        _participants_shown(b))) for b in bundles]
-    return T._("Bar chart of students taking part by partnership. {parts}.").format(parts="; ".join(parts))
+    return T.reach_alt([(b.partner_name, T.students_phrase(_participants_shown(b))) for b in bundles])
 
 
 def participants_chart(bundles: Sequence[Bundle], *, width: int = 560) -> str:

@@ -1086,3 +1086,56 @@ def kpi_label(text) -> str:
 
 
 _KPI_BY_TEXT = {label: label for label in KPI_LABELS}
+
+
+# -- the meeting deck (deck.py) and the brief's headline figures (story.py) ---------------------------------
+DECK = {"reach_axis": N_("Students taking part (rounded to 5)"), "partnerships_axis": N_("Partnerships"),
+        "reach": N_("Reach"), "outcomes": N_("Outcomes"), "investment": N_("Investment"), "next": N_("Next steps"),
+        "no_outcomes": N_("No outcomes to report."),
+        "caveat": N_("Differences are associated with taking part; they do not show that the programs caused them."),
+        "no_investments": N_("Investments are not yet recorded."),
+        "no_spotlight_notes": N_("No spotlight was chosen this term (district.yml: report.spotlight)."),
+        "no_spotlight": N_("A partner story goes here: add it under report.spotlight in district.yml."),
+        "reports": N_("Partnership reports"), "district": N_("District"),
+        "reached": N_("students reached (rounded)"), "combined": N_("combined investment this term"),
+        "skip_report": N_("Skip to the report")}
+
+
+def deck(key: str) -> str:
+    """A fixed text of the deck, the headline figures or the page furniture (:data:`DECK`)."""
+    return _(DECK[key])
+
+
+def deck_title(term: str) -> str:
+    return _("Community partnerships, {term}").format(term=term)
+
+
+def deck_figure(figure_text: str, label_text: str) -> str:
+    return _("{figure} {label}").format(figure=figure_text, label=label_text)
+
+
+def deck_status(label_text: str, counts: dict) -> str:
+    return _("{label}: {good} good, {watch} watch, {concern} concern, {none} not shown").format(
+        label=label_text, **counts)
+
+
+def deck_status_alt(parts: list[str]) -> str:
+    return _("Stacked bar chart of partnership status by headline result. {parts}.").format(parts="; ".join(parts))
+
+
+def deck_attention(n: int) -> str:
+    return ngettext("{n} item needs attention across the partnerships.",
+                    "{n} items need attention across the partnerships.", n).format(n=n)
+
+
+def partner_item(partner: str, item: str) -> str:
+    return _("{partner}: {item}").format(partner=partner, item=item)
+
+
+def on_track_label(n: int) -> str:
+    return ngettext("partnership on track", "partnerships on track", n)
+
+
+def reach_alt(parts: list[tuple[str, str]]) -> str:
+    text = "; ".join(_("{partner}: {students}").format(partner=p, students=s) for p, s in parts)
+    return _("Bar chart of students taking part by partnership. {parts}.").format(parts=text)
