@@ -228,3 +228,22 @@ def test_report_language_in_district_config(tmp_path, value, ok):
     cfg = load_config(f)
     assert cfg.report.language == value
     assert load_config(cfg.dump(tmp_path / "again.yml")).report.language == value  # survives a round trip
+
+
+@pytest.mark.slow
+def test_reports_cli_lang_es_writes_the_report_index_and_brief_in_spanish(demo_dir, tmp_path):
+    import json
+
+    from partner_analysis.cli import main as cli_main
+    out = tmp_path / "reports"
+    code = cli_main(["reports", str(demo_dir), "--term", TERM, "--out", str(out), "--partner", "P06", "--lang", "es",
+                     "--no-progress", "--workers", "1"])
+    assert code == 0
+    release = out / TERM / "release"
+    page = (release / "P06.html").read_text(encoding="utf-8")
+    assert '<html lang="es">' in page and "Panel de la alianza" in page and "Partnership board" not in page
+    assert "informe de la alianza" in page.split("<title>")[1].split("</title>")[0]
+    for name in ("index.html", "community_brief.html"):
+        assert '<html lang="es">' in (release / name).read_text(encoding="utf-8")
+    params = json.loads((out / TERM / "work" / "manifest.json").read_text())
+    assert params["rows"][0]["status"] == "ok"

@@ -136,8 +136,9 @@ def board_items(bundle: Bundle) -> dict[str, Any]:
 
 def _tile_html(t: dict) -> str:
     from .. import plots
+    # a sparkline only when it draws something: every level hidden draws nothing, and says nothing a reader sees
     spark = plots.sparkline_svg(t["spark_values"], labels=[p for p, _ in t["spark"]], alt=t["spark_alt"]) \
-        if t["spark"] else ""
+        if any(v is not None for v in t["spark_values"]) else ""
     why = f'<span class="visually-hidden"> ({esc("; ".join(t["reasons"]))})</span>' if t["reasons"] else ""
     L = T.BOARD_LABELS
     return (f'<li class="tile status-{esc(t["status"])}"><h3>{esc(t["label"])}{esc(t["marker"])}</h3>'
