@@ -8,7 +8,8 @@ TERM_ID ?= 2025-26-Q2
 WORKERS ?=
 PYTEST_ARGS ?=
 
-.PHONY: help venv demo test lab survey-app records-app bench bench-scale clean i18n-extract i18n-update i18n-compile
+.PHONY: help venv demo test lab survey-app records-app bench bench-scale clean i18n-extract i18n-update i18n-compile \
+	i18n-report-extract i18n-report-update i18n-report-compile
 
 help:
 	@echo "make demo        build the demo district and run the quarterly reports"
@@ -80,6 +81,18 @@ i18n-update: i18n-extract
 
 i18n-compile: $(STAMP)
 	$(VENV)/bin/pybabel compile -d $(LOCALES) -D partner_analysis --statistics
+
+# The report text is its own domain (`report`, babel-report.cfg): reports --lang es.
+i18n-report-extract: $(STAMP)
+	$(VENV)/bin/pybabel extract -F babel-report.cfg -o $(LOCALES)/report.pot --project=partner_analysis \
+	  --version=0.1.0 --copyright-holder="partner_analysis contributors" --no-wrap --sort-by-file \
+	  -k N_ .
+
+i18n-report-update: i18n-report-extract
+	$(VENV)/bin/pybabel update -i $(LOCALES)/report.pot -d $(LOCALES) -D report --no-wrap --ignore-obsolete
+
+i18n-report-compile: $(STAMP)
+	$(VENV)/bin/pybabel compile -d $(LOCALES) -D report --statistics
 
 clean:
 	rm -rf $(DEMO) reports/*/ .pytest_cache

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -52,7 +53,7 @@ SCHEMA: dict[str, Any] = {
     "design": None,
     "covariates": None,
     # what the partner board leads with (report.ReportSettings; checked in config_from_dict)
-    "report": {"headline_kpis": None, "alert_levels": OPEN, "spotlight": OPEN},
+    "report": {"headline_kpis": None, "alert_levels": OPEN, "spotlight": OPEN, "language": None},
     # e-mail for invitation reminders and report delivery (MailSettings; never a password)
     "mail": {"smtp": None, "sender": None},
     # the apps' public addresses behind the district's HTTPS reverse proxy (AppSettings)
@@ -229,16 +230,19 @@ class ReportSettings:
     ``alert_levels`` map a KPI id to the participants' level beyond which the
     board shows a concern and proposes a check-in action (direction from the
     KPI's ``higher_is_better``); ``spotlight`` maps a partner id (or ``all``)
-    to a short story for the community brief and the meeting deck.
+    to a short story for the community brief and the meeting deck;
+    ``language`` is the default language of the reports (``en``, ``es``;
+    ``partner-analysis reports --lang`` overrides it).
     """
 
     headline_kpis: tuple[str, ...] = DEFAULT_HEADLINE_KPIS
     alert_levels: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_ALERT_LEVELS))
     spotlight: Mapping[str, str] = field(default_factory=dict)
+    language: str = "en"
 
     def to_dict(self) -> dict:
         return {"headline_kpis": list(self.headline_kpis), "alert_levels": dict(self.alert_levels),
-                "spotlight": dict(self.spotlight)}
+                "spotlight": dict(self.spotlight), **({"language": self.language} if self.language != "en" else {})}
 
 
 def _report_settings(raw: Any, *, path) -> ReportSettings:
@@ -260,7 +264,11 @@ def _report_settings(raw: Any, *, path) -> ReportSettings:
                               key=f"report.alert_levels.{key}", value=value, fix="Write 0.20 for 20% of students")
         levels[str(key)] = float(value)
     spot = {str(k): str(v) for k, v in (raw.get("spotlight") or {}).items() if v is not None}
-    return ReportSettings(headline_kpis=tuple(kpis), alert_levels=levels, spotlight=spot)
+    lang = raw.get("language", "en")
+    if not isinstance(lang, str) or not re.fullmatch(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?", lang):
+        raise ConfigError(f"report.language must be a language code such as en or es, found {lang!r}", path=path,
+                          key="report.language", value=lang, fix="Write e.g. language: es")
+    return ReportSettings(headline_kpis=tuple(kpis), alert_levels=levels, spotlight=spot, language=lang)
 
 
 @dataclass(frozen=True)

@@ -41,12 +41,15 @@ from pathlib import Path
 
 from babel.support import NullTranslations, Translations
 
-__all__ = ["DOMAIN", "LOCALE_DIR", "DEFAULT_LANGUAGE", "Translator", "translations", "gettext", "ngettext", "N_",
-           "available_languages", "normalise_language", "language_from_query", "use_language", "current_language",
-           "browser_languages", "choose_language", "ACCEPT_LANGUAGE_ENV"]
+__all__ = ["DOMAIN", "REPORT_DOMAIN", "LOCALE_DIR", "DEFAULT_LANGUAGE", "Translator", "translations", "gettext",
+           "ngettext", "N_", "available_languages", "normalise_language", "language_from_query", "use_language",
+           "current_language", "browser_languages", "choose_language", "ACCEPT_LANGUAGE_ENV"]
 
 #: gettext domain: the catalogs are ``<lang>/LC_MESSAGES/partner_analysis.mo``
 DOMAIN = "partner_analysis"
+#: gettext domain of the report text (:mod:`partner_analysis.report.text`): ``<lang>/LC_MESSAGES/report.mo``,
+#: its own template and extraction map (``babel-report.cfg``), so report and app catalogs change independently
+REPORT_DOMAIN = "report"
 #: where the catalogs are (inside the package, so a wheel carries them)
 LOCALE_DIR = Path(__file__).resolve().with_name("locale")
 #: the language the code is written in
@@ -70,13 +73,15 @@ def normalise_language(lang: str | None) -> str:
 
 
 @functools.lru_cache(maxsize=32)
-def translations(lang: str | None) -> NullTranslations:
+def translations(lang: str | None, domain: str = DOMAIN) -> NullTranslations:
     """The compiled catalog of ``lang`` (``"es"``, ``"es-MX"`` falls back to ``"es"``); English otherwise.
 
     Parameters
     ----------
     lang : str or None
         A language code as in the instrument's ``label::Español (es)`` columns.
+    domain : str
+        The gettext domain: :data:`DOMAIN` (the apps) or :data:`REPORT_DOMAIN` (the reports).
 
     Returns
     -------
@@ -89,7 +94,7 @@ def translations(lang: str | None) -> NullTranslations:
         return NullTranslations()
     # Translations.load tries the locale and then its language (es_MX, es) and returns a
     # NullTranslations when none is found.
-    return Translations.load(str(LOCALE_DIR), [code], DOMAIN)
+    return Translations.load(str(LOCALE_DIR), [code], domain)
 
 
 #: the language of text built without an explicit ``lang`` (set with :func:`use_language`)
@@ -167,9 +172,9 @@ class Translator:
         return normalise_language(self.lang)
 
 
-def available_languages() -> tuple[str, ...]:
-    """``"en"`` and every language with a compiled catalog, e.g. ``("en", "es")``."""
-    found = sorted(p.parent.parent.name for p in LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.mo"))
+def available_languages(domain: str = DOMAIN) -> tuple[str, ...]:
+    """``"en"`` and every language with a compiled catalog of ``domain``, e.g. ``("en", "es")``."""
+    found = sorted(p.parent.parent.name for p in LOCALE_DIR.glob(f"*/LC_MESSAGES/{domain}.mo"))
     return (DEFAULT_LANGUAGE, *[c for c in found if c != DEFAULT_LANGUAGE])
 
 

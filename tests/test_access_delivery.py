@@ -109,3 +109,23 @@ def test_deliver_needs_a_sender_before_the_batch_runs(demo_dir, tmp_path, capsys
     out = tmp_path / "reports"
     assert main(["reports", str(demo_dir), "--term", TERM, "--out", str(out), "--deliver"]) == 2
     assert "no sender address" in capsys.readouterr().err and not out.exists()
+
+
+def test_deliver_takes_server_and_sender_from_district_yml(demo_dir, tmp_path, capsys, monkeypatch):
+    """`reports --deliver` reads `mail:` from the DATA_DIR's district.yml, as `invite remind` does; the check runs
+    before the batch, so a DATA_DIR holding only its district.yml shows which settings were found."""
+    import yaml
+    for name in ("PA_MAIL_FROM", "PA_SMTP_URL"):
+        monkeypatch.delenv(name, raising=False)
+    data = tmp_path / "data"
+    data.mkdir()
+    cfg = yaml.safe_load((demo_dir / "district.yml").read_text(encoding="utf-8"))
+    (data / "district.yml").write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    out = tmp_path / "reports"
+    assert main(["reports", str(data), "--term", TERM, "--out", str(out), "--deliver"]) == 2
+    assert "no sender address" in capsys.readouterr().err               # nothing configured yet: refused
+    cfg["mail"] = {"smtp": "smtp://reports@127.0.0.1:2525", "sender": "Reports <reports@district.example>"}
+    (data / "district.yml").write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    main(["reports", str(data), "--term", TERM, "--out", str(out), "--deliver"])
+    err = capsys.readouterr().err
+    assert "sender" not in err and "SMTP" not in err and "smtp" not in err   # both found; the batch itself fails

@@ -183,7 +183,8 @@ def _feasible(row: list[str], n_max: int) -> tuple[np.ndarray, np.ndarray]:
     shares, and the displayed difference in percentage points; unknowns are the integers n_t, x_t, n_c,
     x_c with 0 <= x <= n <= n_max (n_max: students in the district). The relation participants +
     comparison = all students adds nothing here: the all-students figure is not published. Returns the
-    feasible (n_t, x_t) and (n_c, x_c) pairs after joint filtering by the difference.
+    feasible (n_t, x_t) and (n_c, x_c) pairs after joint filtering by the difference (a difference that is
+    the shown levels' own difference adds nothing and filters nothing).
     """
     _, nt_text, lt_text, nc_text, lc_text, diff_text = row[:6]
     pairs = []
@@ -196,6 +197,14 @@ def _feasible(row: list[str], n_max: int) -> tuple[np.ndarray, np.ndarray]:
     (nt, xt), (nc, xc) = pairs
     if _diff_ok(diff_text, np.array([0.0])).all() and not re.search(r"\d|no change", diff_text):
         return np.stack([nt, xt], 1), np.stack([nc, xc], 1)
+    # privacy.format_change writes a raw difference as the difference of the two levels as shown (the reader's
+    # own subtraction): it then adds nothing to the levels, and filtering by it as if it were round(pt - pc)
+    # would reject the truth. Only a difference that is not the shown levels' (an adjusted one) is used.
+    shown = [re.fullmatch(r"(\d+)%", t.strip()) for t in (lt_text, lc_text)]
+    if all(shown):
+        derived = int(shown[0].group(1)) - int(shown[1].group(1))
+        if _diff_ok(diff_text, np.array([float(derived)])).all() and (derived != 0 or diff_text == "no change"):
+            return np.stack([nt, xt], 1), np.stack([nc, xc], 1)
     with np.errstate(divide="ignore", invalid="ignore"):
         pt = np.where(nt > 0, 100.0 * xt / nt, np.nan)
         pc = np.where(nc > 0, 100.0 * xc / nc, np.nan)

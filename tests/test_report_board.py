@@ -223,3 +223,29 @@ def test_deck_has_six_slides_alt_text_and_notes_and_is_scanned(tmp_path):
     (tmp_path / "again").mkdir()
     leaked = write_deck(tmp_path / "again", bundles, term=TERM)
     assert {leak.student_id for leak in scan_deck(leaked, ["004217"])} == {"004217"}
+
+
+def test_a_year_to_date_kpi_is_not_watched_for_its_second_quarter_dip(tmp_path):
+    # on track falls from Q1 to Q2 by definition (failures accumulate): no "worse than last term" watch, and the
+    # board explains the dip in one sentence; the same fall of a term-scoped KPI is watched
+    fell = dict(kpi_id="on_track", kpi_label="On track", kind="binary", unit="share", n_t=40.0, n_c=400.0,
+                mean_t=0.80, mean_c=0.78, difference=0.02, p_adj=0.6, prev_term_mean_t=0.90, prev_term_n_t=40.0,
+                change_prev_term=-0.10)
+    assert kpi_chip(pd.Series(_row(**fell, scope="year_to_date")), "no goal set", "public").status == "good"
+    assert kpi_chip(pd.Series(_row(**fell, scope="term")), "no goal set", "public").reasons == (
+        "worse than last term",)
+    b = _bundle(tmp_path, [_row(**fell, scope="year_to_date")], report={"headline_kpis": ["on_track"]})
+    html = render_board(b)
+    assert "usually dips in the second quarter" in html and "-10 percentage points" in html
+    quiet = render_board(_bundle(tmp_path, [_row(**fell, scope="term")], report={"headline_kpis": ["on_track"]}))
+    assert "usually dips" not in quiet
+
+
+def test_tile_change_is_the_difference_of_the_shown_levels(tmp_path):
+    # 2.74 -> 2.95 shows "2.7" and "3.0" (sparkline and trend table): the tile says +0.3, as a reader subtracts
+    r = _row(mean_t=2.95, prev_term_mean_t=2.74, change_prev_term=0.21, mean_c=2.86, difference=0.09)
+    items = board_items(_bundle(tmp_path, [r], report={"headline_kpis": ["gpa"]}))
+    tile = items["tiles"][0]
+    assert tile["value"] == "3.0 points" and tile["vs_last_term"] == "+0.3"
+    assert tile["vs_comparison"] == "+0.1 (better)"   # 3.0 - 2.9 as shown, not 0.09 -> "+0.1" by luck
+    assert "Goal" not in render_board(_bundle(tmp_path, [r], report={"headline_kpis": ["gpa"]}))  # no goal set

@@ -1,6 +1,8 @@
 """Browser check of the district index and one report: axe-core in headless system Chromium, offline."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from conftest import require_chromium
@@ -174,7 +176,11 @@ def test_board_is_page_one_and_fits_one_laptop_screen(reports, browser, artefact
     if kind == "suppressed":
         assert {status for status, _ in chips} == {"none"}
     else:
-        assert page.locator(".board svg.spark[role=img] title").count() == 4
+        # a sparkline for every tile with a shown level (a tile whose levels are all hidden draws none)
+        shown = sum(status != "none" for status, _ in chips)
+        titles = page.evaluate("() => Array.from(document.querySelectorAll('.board svg.spark[role=img] title'))"
+                               ".map(t => t.textContent)")
+        assert shown <= len(titles) <= 4 and all(re.search(r"\d", t) for t in titles), titles
     bottom = page.evaluate("() => document.querySelector('.board').getBoundingClientRect().bottom + scrollY")
     assert page.evaluate("() => document.documentElement.scrollWidth") <= w
     if width == "laptop":
@@ -212,3 +218,72 @@ def test_printed_board_is_one_page_and_page_one_of_the_pdf(reports, browser, kin
     second = subprocess.run(["pdftotext", "-f", "2", "-l", "2", str(pdf), "-"], capture_output=True, text=True,
                             check=True).stdout
     assert "Needs attention" not in second  # the board ends on page 1 (print CSS breaks after it)
+
+
+def test_pdf_images_and_sparklines_carry_their_alt_text(reports):
+    """Every picture of the tagged PDF has /Alt: the charts' alt text and the sparklines' text alternative."""
+    import re
+    from html.parser import HTMLParser
+
+    html = (reports.index_path.parent / "P01.html").read_text(encoding="utf-8")
+
+    class Count(HTMLParser):
+        n = 0
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag == "img" or (tag == "svg" and a.get("role") == "img"):
+                Count.n += 1
+    Count().feed(html)
+    data = (reports.index_path.parent / "P01.pdf").read_bytes()
+    # a PDF string: (...) with backslash escapes, or <hex>
+    alts = re.findall(rb"/Alt ?(\((?:\\.|[^\\)])*\)|<[0-9A-Fa-f]*>)", data)
+    assert Count.n >= 3 and len(alts) >= Count.n, (Count.n, alts[:3])
+    assert any(b"over the last terms" in a for a in alts)  # a sparkline's alt text, not a placeholder
+
+
+# -- the same pages in Spanish (reports --lang es) ------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def reports_es(demo_dir, tmp_path_factory):
+    from partner_analysis.report.batch import run_reports
+    out = tmp_path_factory.mktemp("reports_es")
+    require_chromium()
+    m = run_reports(demo_dir, term=TERM, out=out, partners=["P01", "P06"], workers=2, progress=False,
+                    formats=("html", "pdf"), lang="es")
+    assert m.ok, m.rows
+    return m
+
+
+@pytest.mark.parametrize("width", list(WIDTHS))
+@pytest.mark.parametrize("name", ["index.html", "P01.html", "P06.html", "community_brief.html"])
+def test_spanish_pages_have_no_axe_violations(reports_es, browser, artefacts, name, width):
+    from axe_playwright_python.sync_playwright import Axe
+    page, outside = _open(browser, reports_es.index_path.parent / name)
+    w, h = WIDTHS[width]
+    page.set_viewport_size({"width": w, "height": h})
+    if name.startswith("P0"):
+        page.screenshot(path=str(artefacts / f"board_es_{name[:3]}_{w}.png"))
+    result = Axe().run(page, options={"runOnly": {"type": "tag", "values": TAGS}})
+    assert [(v["id"], v["impact"], len(v["nodes"])) for v in result.response["violations"]] == []
+    assert page.eval_on_selector("html", "e => e.lang") == "es" and outside == []
+    page.close()
+
+
+def test_spanish_pdf_is_tagged_in_spanish_with_the_board_on_page_one(reports_es):
+    import re
+    import shutil
+    import subprocess
+
+    data = (reports_es.index_path.parent / "P01.pdf").read_bytes()
+    assert b"/StructTreeRoot" in data and re.search(rb"/Lang ?\(es\)", data)
+    assert b"informe de la alianza" in re.search(rb"/Title ?\(([^)]*)\)", data).group(1)
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) not installed")
+    first = subprocess.run(["pdftotext", "-f", "1", "-l", "1", str(reports_es.index_path.parent / "P01.pdf"), "-"],
+                           capture_output=True, text=True, check=True).stdout
+    assert "Panel de la alianza" in first and "Requiere atención" in first and "Inversión" in first
+    flat = re.sub(r"\s+", " ", first)
+    for english in ("Partnership board", "Needs attention", "Since last term", "percentage point", "not shown",
+                    "headline results", "Vs similar students", "Cost per"):
+        assert english not in flat, english

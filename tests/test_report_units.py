@@ -28,7 +28,7 @@ TERM = "2025-26-Q2"
 
 def test_contract_accepts_string_ids_and_keeps_leading_zeros():
     p = validate_parameters({"partner_id": "0123", "term": TERM, "bundle_path": "/x"})
-    assert p.as_papermill() == {"partner_id": "0123", "term": TERM, "bundle_path": "/x"}
+    assert p.as_papermill() == {"partner_id": "0123", "term": TERM, "bundle_path": "/x", "lang": "en"}
 
 
 @pytest.mark.parametrize("params, match", [

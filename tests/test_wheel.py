@@ -40,7 +40,8 @@ def test_wheel_holds_package_data_and_shipped_files(wheel):
                    "partner_analysis/migrations/versions/r0001_baseline.py",
                    "partner_analysis/migrations/versions/r0002_goal_owner_column.py",
                    # the interface translations read at run time (partner_analysis/i18n.py)
-                   "partner_analysis/locale/es/LC_MESSAGES/partner_analysis.mo"]:
+                   "partner_analysis/locale/es/LC_MESSAGES/partner_analysis.mo",
+                   "partner_analysis/locale/es/LC_MESSAGES/report.mo"]:
         assert inside in names, inside
     data = {n.split(".data/data/", 1)[1] for n in names if ".data/data/" in n}
     for rel in SHIPPED:

@@ -24,6 +24,8 @@ docs/privacy.md#state-rules.
 from __future__ import annotations
 
 import math
+import re
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -35,7 +37,7 @@ from .profile import PrivacyProfile, resolve_profile
 __all__ = ["is_missing", "format_percent", "format_count", "format_mean", "format_effect", "drb_round",
            "format_level", "format_change", "format_p", "format_score", "format_money", "format_whole",
            "format_share", "format_points", "format_participants", "shown_plainly", "numerator", "NOT_SHOWN",
-           "PERCENT_UNITS"]
+           "PERCENT_UNITS", "localize"]
 
 #: Text for a figure that is not published (suppressed, or derived from a figure that is not shown plainly).
 NOT_SHOWN = "not shown"
@@ -322,12 +324,23 @@ def format_change(now: Any, before: Any, *, n_now: Any, n_before: Any, unit: Any
     '+12 percentage points'
     """
     p = resolve_profile(profile)
+    shown = []
     for v, n in ((now, n_now), (before, n_before)):
-        if not shown_plainly(format_level(v, n, unit=unit, kind=kind, profile=p)):
+        text = format_level(v, n, unit=unit, kind=kind, profile=p)
+        if not shown_plainly(text):
             return NOT_SHOWN
         if is_missing(n) or float(n) < p.change_min_n:
             return NOT_SHOWN
-    diff = float(now) - float(before) if is_missing(change) else float(change)
+        shown.append(text)
+    raw = float(now) - float(before)
+    if is_missing(change) or abs(float(change) - raw) < 1e-9:
+        # A plain change between two shown levels is the difference of the levels as shown, so the reader's
+        # own subtraction agrees ("2.7 -> 3.0" reads "+0.3", never "+0.2"). An adjusted difference (a
+        # ``change`` that is not now - before) keeps its own value.
+        a, b = (_shown_value(t) for t in shown)
+        diff = raw if a is None or b is None else a - b
+    else:
+        diff = float(change)
     if _is_percent(unit, kind):
         pts = 100.0 * diff
         if round(pts, p.percent_decimals) == 0:
@@ -335,6 +348,15 @@ def format_change(now: Any, before: Any, *, n_now: Any, n_before: Any, unit: Any
         text = f"{pts:+.{p.percent_decimals}f}"
         return f"{text} percentage point{'' if text.lstrip('+-') == '1' else 's'}"
     return "no change" if round(diff, p.mean_decimals) == 0 else f"{diff:+.{p.mean_decimals}f}"
+
+
+def _shown_value(text: str) -> float | None:
+    """The value a reader sees in a plainly shown level ("45%" -> 0.45, "2.9 credits" -> 2.9)."""
+    m = re.search(r"-?\d[\d,]*(?:\.\d+)?", text)
+    if not m:
+        return None
+    v = float(m.group(0).replace(",", ""))
+    return v / 100 if text.rstrip().endswith("%") else v
 
 
 def format_p(value: Any) -> str:
@@ -395,3 +417,55 @@ def format_points(value: Any) -> str:
         return "no change"
     text = f"{pts:+.0f}"
     return f"{text} percentage point{'' if text.lstrip('+-') == '1' else 's'}"
+
+
+_FIGURE_NUMBER = re.compile(r"(?P<cur>[$\u20ac\u00a3])?(?P<num>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+\.\d+|\d+)"
+                            r"(?P<pct>%)?")
+_SYMBOL_CODES = {"$": "USD", "\u20ac": "EUR", "\u00a3": "GBP"}
+
+
+def localize(text: str, locale: str | None = None) -> str:
+    """A figure made by this module, written the way ``locale`` writes numbers (Babel's CLDR data).
+
+    Only the writing changes, never the value or its rounding: ``"2.9"`` -> ``"2,9"``, ``"45%"`` ->
+    ``"45 %"``, ``"$1,200"`` -> ``"1200 US$"`` in ``"es"`` (``"es_US"`` keeps "2.9" and "$1,200.00"-style
+    separators). Plain integers without a thousands separator (years, ids, "<10") are left as they are;
+    English (or ``None``) returns ``text`` unchanged.
+
+    Parameters
+    ----------
+    text : str
+        A figure returned by one of the ``format_*`` functions (or a sentence holding such figures).
+    locale : str, optional
+        A language code (``"es"``, ``"es-MX"``).
+    """
+    code = (locale or "en").replace("-", "_")
+    if code.split("_")[0].lower() == "en" or not text:
+        return text
+    from babel import Locale
+    from babel.numbers import format_currency, format_decimal, format_percent
+    loc = Locale.parse(code)
+
+    def one(m: re.Match) -> str:
+        cur, num, pct = m.group("cur"), m.group("num"), m.group("pct")
+        if not (cur or pct or "," in num or "." in num):
+            return m.group(0)
+        # as many decimals as displayed ("2.90" keeps two): only the separators change
+        decimals = len(num.split(".")[1]) if "." in num else 0
+        written = format_decimal(Decimal(num.replace(",", "")), locale=loc,
+                                 format="#,##0" + ("." + "0" * decimals if decimals else ""))
+        if pct:
+            return format_percent(7, locale=loc).replace("700", written, 1)
+        if cur:
+            return _currency_template(loc, _SYMBOL_CODES[cur]).replace("7", written, 1)
+        return written
+
+    return _FIGURE_NUMBER.sub(one, str(text))
+
+
+def _currency_template(loc, code: str) -> str:
+    """The locale's way of writing 7 whole units of ``code`` ("7 US$", "US$7"): whole units, as displayed."""
+    from babel.numbers import format_currency
+    pattern = loc.currency_formats["standard"].pattern.split(";")[0]
+    whole = re.sub(r"[#0,.]+", "0", pattern)
+    return format_currency(7, code, locale=loc, format=whole, currency_digits=False)

@@ -102,4 +102,6 @@ def section(heading: str, body: str, *, level: int = 2, id: str | None = None) -
 
 
 def not_recorded(what: str) -> str:
-    return f'<p class="not-recorded">{esc(what)}: not yet recorded.</p>'
+    """"<what>: not yet recorded." in the report's language (``what`` already translated)."""
+    from . import text as T
+    return f'<p class="not-recorded">{esc(T.not_recorded(what))}</p>'

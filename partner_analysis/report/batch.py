@@ -36,6 +36,7 @@ from typing import Any, Iterable, Sequence
 from .._io import write_atomic
 from ..exceptions import ConfigError, NotebookRunError, check_argument
 from .contract import check_template, validate_parameters
+from .text import report_title
 from .jobs import ManifestRow, ReportJob
 
 __all__ = ["run_reports", "BatchManifest", "default_template", "dask_executor", "MANIFEST_COLUMNS", "FORMATS"]
@@ -307,7 +308,7 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
                 partners: Sequence[str] | None = None, workers: int | None = None,
                 formats: Iterable[str] = ("html",), only_failed: bool = False,
                 executor: cf.Executor | None = None, db: str | Path | None = None, timeout: float = 300,
-                template: str | Path | None = None, lang: str = "en", progress: bool = True,
+                template: str | Path | None = None, lang: str | None = None, progress: bool = True,
                 recipients: Sequence[str] = ("public",), kernels_ahead: bool = True) -> BatchManifest:
     """Build bundles once, run one report per partner, and write the manifest and the district index.
 
@@ -369,7 +370,9 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
     check_template(template)
     # the term, resolved once before any folder is made: an unknown term stops here with the terms to use
     from ..config import load_config
-    term = load_config(Path(data_dir) / "district.yml").term(str(term)).id
+    config = load_config(Path(data_dir) / "district.yml")
+    term = config.term(str(term)).id
+    lang = lang or config.report.language  # --lang, else report.language in district.yml
     from .. import privacy
     from .release import PUBLIC_MANIFEST, data_hashes, prepare_layout, record_release, retire_failed
 
@@ -404,14 +407,14 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
                              "ipynb": "", "pdf": ""})
                 continue
             params = validate_parameters({"partner_id": info.partner_id, "term": term,
-                                          "bundle_path": str(info.path.resolve())})
+                                          "bundle_path": str(info.path.resolve()), "lang": lang})
             meta = load_bundle(info.path).meta
             bundle_meta[info.partner_id] = meta
             jobs.append(ReportJob(parameters=params.as_papermill(), template=str(template.resolve()),
                                   out_dir=str(out_dir.resolve()), release_dir=str(layout.release.resolve()),
                                   formats=formats, timeout=timeout, cwd=str(info.path.resolve()), lang=lang,
                                   site=meta.get("district", ""), ahead=kernels_ahead,
-                                  title=f"{meta.get('partner_name', info.partner_id)}: partnership report {term}"))
+                                  title=report_title(meta.get('partner_name', info.partner_id), term, lang)))
         rows += _run_jobs(jobs, executor=executor, workers=workers, progress=progress)
     done = {r["partner_id"] for r in rows}
     manifest.rows = sorted([*(r for r in previous_rows if r["partner_id"] not in done), *rows],
@@ -430,7 +433,7 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
         from .deck import write_deck
         bundles = load_term_bundles(out_dir, [r["partner_id"] for r in manifest.rows if r["status"] == "ok"])
         district_name = next((str(b.meta.get("district")) for b in bundles if b.meta.get("district")), "")
-        deck = write_deck(layout.release, bundles, term=term, district=district_name)
+        deck = write_deck(layout.release, bundles, term=term, district=district_name, lang=lang)
     _write_public_manifest(layout.release / PUBLIC_MANIFEST, manifest)
     _scan_release(layout, data_dir)
     if deck is not None:

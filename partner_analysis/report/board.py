@@ -26,16 +26,18 @@ def _true(value) -> bool:
     return not missing(value) and bool(value)
 
 
-def _vs_group(r: pd.Series, profile: privacy.PrivacyProfile) -> str:
+def _vs_group(r: pd.Series, profile: privacy.PrivacyProfile) -> tuple[str, bool | str | None]:
+    """The tile's difference vs similar students as shown, and whether it is better (True / False / "same";
+    None when not shown)."""
     if bool(r.get("suppressed")) or missing(r.get("difference")):
-        return "not shown (small group)" if bool(r.get("suppressed")) else "no comparison"
+        return T.vs_not_shown(bool(r.get("suppressed"))), None
     diff = float(r["difference"])
     better = (diff > 0) == bool(r.get("higher_is_better", True))
     text = privacy.format_change(r.get("mean_t"), r.get("mean_c"), n_now=r.get("n_t"), n_before=r.get("n_c"),
                                  unit=r.get("unit"), kind=r.get("kind"), profile=profile, change=diff)
     if text == privacy.NOT_SHOWN:
-        return "not shown (a figure is coded or hidden)"
-    return T.tile_vs_similar(text, better)
+        return T.vs_coded(), None
+    return T.tile_vs_similar(text, better), ("same" if text == "no change" else better)
 
 
 def _trend_points(bundle: Bundle, r: pd.Series) -> list[tuple[str, str, float | None]]:
@@ -50,7 +52,7 @@ def _trend_points(bundle: Bundle, r: pd.Series) -> list[tuple[str, str, float | 
     for _, t in g.iterrows():
         shown = privacy.format_level(t["mean_t"], t.get("n_t"), unit=r.get("unit"), kind=r.get("kind"),
                                      profile=bundle.profile)
-        out.append((str(t["term"]), shown, displayed_number(shown) if privacy.shown_plainly(shown) else None))
+        out.append((str(t["term"]), T.figure(shown), displayed_number(shown) if privacy.shown_plainly(shown) else None))
     return out
 
 
@@ -62,9 +64,9 @@ def _balance(bundle: Bundle) -> dict[str, str]:
     mine = bal[bal["term"].astype(str) == str(bundle.term)] if "term" in bal.columns else bal
     r = (mine if len(mine) else bal).iloc[-1]
     cur = str(bundle.meta.get("currency") or "USD")
-    out = {"district": privacy.format_money(r.get("district_value"), cur),
-           "partner": privacy.format_money(r.get("partner_value"), cur),
-           "band": "" if missing(r.get("balance_band")) else str(r.get("balance_band")).replace("_", " ")}
+    out = {"district": T.figure(privacy.format_money(r.get("district_value"), cur)),
+           "partner": T.figure(privacy.format_money(r.get("partner_value"), cur)),
+           "band": "" if missing(r.get("balance_band")) else T.code_words(r.get("balance_band"))}
     share = r.get("partner_share")
     if not missing(share):
         out["direction"] = T.balance_direction(privacy.format_share(share), privacy.format_share(1 - float(share)),
@@ -87,39 +89,40 @@ def board_items(bundle: Bundle) -> dict[str, Any]:
         suppressed = bool(r.get("suppressed")) and missing(r.get("mean_t"))
         goal = goal_status(bundle, str(r["kpi_id"]))
         chip = kpi_chip(r, goal, bundle.profile, settings["alert_levels"])
-        label = str(r.get("kpi_label", r["kpi_id"]))
+        label = T.kpi_label(r.get("kpi_label", r["kpi_id"]))
         points = _trend_points(bundle, r)
+        vs = _vs_group(r, bundle.profile)
         tiles.append({
             "kpi_id": str(r["kpi_id"]), "label": label,
-            "value": "not shown (fewer than %d students)" % bundle.min_group_n if suppressed
-            else privacy.format_level(r.get("mean_t"), r.get("n_t"), unit=r.get("unit"), kind=r.get("kind"),
-                                      profile=bundle.profile),
+            "value": T.value_hidden(bundle.min_group_n) if suppressed
+            else T.figure(privacy.format_level(r.get("mean_t"), r.get("n_t"), unit=r.get("unit"),
+                                               kind=r.get("kind"), profile=bundle.profile)),
             "status": chip.status, "chip": chip.word, "icon": chip.icon, "reasons": list(chip.reasons),
             "spark": [(t, v) for t, v, _ in points], "spark_values": [x for _, _, x in points],
             "spark_alt": T.sparkline_alt(label, [(t, s) for t, s, _ in points]),
-            "vs_last_term": privacy.NOT_SHOWN if suppressed else T.tile_change(privacy.format_change(
+            "vs_last_term": T.figure(privacy.NOT_SHOWN) if suppressed else T.tile_change(privacy.format_change(
                 r.get("mean_t"), r.get("prev_term_mean_t"), n_now=r.get("n_t"), n_before=r.get("prev_term_n_t"),
                 unit=r.get("unit"), kind=r.get("kind"), profile=bundle.profile, change=r.get("change_prev_term"))),
-            "vs_comparison": _vs_group(r, bundle.profile),
-            "goal": goal,
+            "vs_comparison": vs[0], "better": vs[1],
+            "goal": T.goal_words(goal), "has_goal": goal not in ("no goal set", "not yet recorded"),
             "marker": "" if missing(r.get("marker")) else str(r.get("marker")),
+            "scope": "term" if missing(r.get("scope")) else str(r.get("scope")),
         })
     b = bundle.meta.get("board", {})
-    fit = "not yet recorded"
+    fit = T.label("not_yet_recorded")
     if bundle.has("fit") and b.get("fit_band"):
-        fit = f"{b['fit_band']}"
+        gap = None
         if b.get("biggest_gap_dimension"):
-            label = b.get("biggest_gap_label") or dimension_label(bundle.table("fit_dimensions"),
-                                                                  b["biggest_gap_dimension"])
-            fit += f"; biggest gap: {label}"
-    inv = "not yet recorded"
+            gap = b.get("biggest_gap_label") or dimension_label(bundle.table("fit_dimensions"),
+                                                                b["biggest_gap_dimension"])
+        fit = T.fit_summary(str(b["fit_band"]), gap)
+    inv = T.label("not_yet_recorded")
     if bundle.has("investments") and b.get("balance_band"):
-        inv = str(b["balance_band"])
-        if not missing(b.get("partner_share")):
-            inv += f" (partner share {privacy.format_share(b['partner_share'])})"
-    chk = "not yet recorded"
+        inv = T.investment_summary(str(b["balance_band"]), None if missing(b.get("partner_share"))
+                                   else privacy.format_share(b["partner_share"]))
+    chk = T.label("not_yet_recorded")
     if bundle.has("checkins") and b.get("checkin_status"):
-        chk = str(b["checkin_status"]).replace("_", " ")
+        chk = T.code_words(b["checkin_status"])
     attention = attention_items(bundle)
     counts: dict[str, int] = {}
     for t in tiles:
@@ -133,8 +136,9 @@ def board_items(bundle: Bundle) -> dict[str, Any]:
 
 def _tile_html(t: dict) -> str:
     from .. import plots
+    # a sparkline only when it draws something: every level hidden draws nothing, and says nothing a reader sees
     spark = plots.sparkline_svg(t["spark_values"], labels=[p for p, _ in t["spark"]], alt=t["spark_alt"]) \
-        if t["spark"] else ""
+        if any(v is not None for v in t["spark_values"]) else ""
     why = f'<span class="visually-hidden"> ({esc("; ".join(t["reasons"]))})</span>' if t["reasons"] else ""
     L = T.BOARD_LABELS
     return (f'<li class="tile status-{esc(t["status"])}"><h3>{esc(t["label"])}{esc(t["marker"])}</h3>'
@@ -144,7 +148,8 @@ def _tile_html(t: dict) -> str:
             f'{esc(t["chip"])}{why}</p>{spark}</div><dl>'
             f'<div><dt>{esc(T._(L["since_last_term"]))}</dt><dd>{esc(t["vs_last_term"])}</dd></div>'
             f'<div><dt>{esc(T._(L["vs_similar"]))}</dt><dd>{esc(t["vs_comparison"])}</dd></div>'
-            f'<div><dt>Goal</dt><dd>{esc(t["goal"])}</dd></div></dl></li>')
+            + (f'<div><dt>{esc(T._(L["goal"]))}</dt><dd>{esc(t["goal"])}</dd></div>' if t["has_goal"] else "")
+            + '</dl></li>')
 
 
 def render_board(bundle: Bundle) -> str:
@@ -161,7 +166,7 @@ def render_board(bundle: Bundle) -> str:
                       for a in items["attention"][:4])
         more = len(items["attention"]) - 4
         if more > 0:
-            att += f"<li>{esc(T.ngettext('and {n} more item (see Check-ins and Goals)', 'and {n} more items (see Check-ins and Goals)', more).format(n=more))}</li>"
+            att += f"<li>{esc(T.more_attention(more))}</li>"
         attention = f'<ul class="attention">{att}</ul>'
     else:
         attention = f'<p>{esc(T._(L["attention_none"]))}</p>'
@@ -170,7 +175,8 @@ def render_board(bundle: Bundle) -> str:
         inv = (f'<p>{esc(T._(L["district_side"]))} {esc(bal["district"])} \u00b7 {esc(T._(L["partner_side"]))} '
                f'{esc(bal["partner"])}' + (f' ({esc(bal["direction"])})' if bal.get("direction") else "") + "</p>")
         if costs:
-            inv += '<ul class="costs">' + "".join(f"<li>{esc(T.cost_per(k, v))}</li>" for k, v in costs.items()) \
+            inv += '<ul class="costs">' + "".join(f"<li>{esc(T.cost_per(k, T.figure(v)))}</li>"
+                                                  for k, v in costs.items()) \
                 + "</ul>"
     else:
         inv = f'<p>{esc(T._(L["not_recorded"]))}</p>'
@@ -178,10 +184,12 @@ def render_board(bundle: Bundle) -> str:
             f'{esc(T._(L["attention"]))}</h3>{attention}</section>'
             f'<section aria-labelledby="investment-h"><h3 id="investment-h">{esc(T._(L["investment"]))}</h3>'
             f'{inv}</section>'
-            f'<section aria-labelledby="status-h"><h3 id="status-h">{esc(T._("Partnership"))}</h3>'
+            f'<section aria-labelledby="status-h"><h3 id="status-h">{esc(T.label("partnership"))}</h3>'
             f'<dl class="status"><div><dt>{esc(T._(L["fit"]))}</dt><dd>{esc(items["fit"])}</dd></div>'
             f'<div><dt>{esc(T._(L["checkins"]))}</dt><dd>{esc(items["checkins"])}</dd></div></dl></section></div>')
-    body = f'<p class="overall">{esc(items["sentence"])}</p>{kpis}{side}'
+    ytd = (f'<p class="board-note">{esc(T.ytd_note())}</p>'
+           if any(t["scope"] == "year_to_date" and t["status"] != "none" for t in items["tiles"]) else "")
+    body = f'<p class="overall">{esc(items["sentence"])}</p>{kpis}{ytd}{side}'
     return f'<section class="board" aria-labelledby="board">' + section_heading(T._(L["board"])) + body + "</section>"
 
 

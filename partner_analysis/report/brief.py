@@ -34,21 +34,17 @@ from .._io import write_atomic
 from ._html import esc, missing, section
 from ..exceptions import InputDataError
 from .bundle import Bundle, headline_kpis, load_bundle
-from .narrative import is_effect, in_sentence
+from . import text as T
+from .narrative import in_sentence, is_effect
 
 __all__ = ["BRIEF_FILE", "load_term_bundles", "brief_sentences", "district_summary", "partner_lines",
+           "outcomes_sentence", "investment_sentence",
            "brief_html", "write_brief", "term_words"]
 
 BRIEF_FILE = "community_brief.html"
-#: Sector codes of ``partners.sector`` as readers say them: (one, several, table cell).
-SECTOR_WORDS = {"healthcare": ("healthcare provider", "healthcare providers", "Healthcare"),
-                "employer": ("employer", "employers", "Employer"),
-                "higher_education": ("college or university", "colleges and universities", "Higher education"),
-                "community": ("community organization", "community organizations", "Community organization"),
-                "government": ("government agency", "government agencies", "Government"),
-                "other": ("other partner", "other partners", "Other")}
-_NUMBER_WORDS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
-_BANDS = {"balanced": "{be} balanced", "leaning": "leaned toward one side", "one-sided": "{be} one-sided"}
+#: Sector codes of ``partners.sector`` in the order the brief names them (words in :mod:`.text`).
+SECTORS = ("healthcare", "employer", "higher_education", "community", "government", "other")
+_BANDS = ("balanced", "leaning", "one-sided")
 #: The brief prints on one sheet (Letter or A4) for a board packet: tighter type and spacing on paper only.
 BRIEF_CSS = """.lede { color: #3b3b3b; margin-top: 0; }
 .figures { list-style: none; padding: 0; display: grid; grid-template-columns: repeat(auto-fit, minmax(11rem, 1fr));
@@ -80,37 +76,22 @@ BRIEF_CSS = """.lede { color: #3b3b3b; margin-top: 0; }
   .story-fig { display: none; }
 }
 """
-_ORDINALS = {"1": "first", "2": "second", "3": "third", "4": "fourth"}
-
-
 # -- small wording helpers ----------------------------------------------------------------------
-
-def _n(count: int) -> str:
-    """Small counts of partnerships in words (they are read aloud), larger ones as numerals."""
-    return _NUMBER_WORDS[count] if 0 <= count < len(_NUMBER_WORDS) else f"{count:,}"
-
-
-def _plural(count: int, one: str, many: str | None = None) -> str:
-    return one if count == 1 else (many or one + "s")
-
-
-def _join(items: Sequence[str]) -> str:
-    items = [i for i in items if i]
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
-
 
 def term_words(term: str) -> str:
     """A quarterly term id as it is said: "2025-26-Q2" -> "the second quarter of the 2025-26 school year"."""
     m = re.fullmatch(r"(\d{4}-\d{2})-Q([1-4])", str(term))
     if not m:
         return str(term)
-    return f"the {_ORDINALS[m.group(2)]} quarter of the {m.group(1)} school year"
+    return T.quarter_words(m.group(2), m.group(1))
+
+
+def _quarterly(term: str) -> bool:
+    return bool(re.search(r"Q[1-4]$", str(term)))
 
 
 def _period(term: str) -> str:
-    return "this quarter" if re.search(r"Q[1-4]$", str(term)) else "this term"
+    return T.period_words(_quarterly(term))
 
 
 def _short_label(label: str) -> str:
@@ -145,21 +126,37 @@ def _participants(b: Bundle) -> tuple[float | None, str]:
     k = b.min_group_n
     part = b.table("participation")
     if not b.has("participation") or part is None or not len(part):
-        return None, "not yet recorded"
+        return None, T.label("not_yet_recorded")
     row = part[part["program_id"].astype(str) == "all"]
     if not len(row):
-        return None, "not yet recorded"
+        return None, T.label("not_yet_recorded")
     r = row.iloc[0]
     if str(r.get("participants_display")) == "none":
-        return None, "none"
+        return None, T.figure("none")
     value = r.get("participants")
     if missing(value) or float(value) < k:
-        return None, f"fewer than {k}"
+        return None, T.fewer_than(k)
     shown = privacy.format_count(value, b.profile)
     try:
-        return float(shown.replace(",", "")), shown
+        return float(shown.replace(",", "")), T.figure(shown)
     except ValueError:  # a profile that bands small counts ("<15" under Census DRB rounding) hides this one too
-        return None, f"fewer than {shown.lstrip('<')}" if shown.startswith("<") else shown
+        return None, T.fewer_than(shown.lstrip('<')) if shown.startswith("<") else shown
+
+
+def _small(b: Bundle) -> str | None:
+    """The bound a partnership too small to show is hidden under ("10", "15"), else None."""
+    k = b.min_group_n
+    part = b.table("participation")
+    if not b.has("participation") or part is None or not len(part):
+        return None
+    row = part[part["program_id"].astype(str) == "all"]
+    if not len(row) or str(row.iloc[0].get("participants_display")) == "none":
+        return None
+    value = row.iloc[0].get("participants")
+    if missing(value) or float(value) < k:
+        return str(k)
+    shown = privacy.format_count(value, b.profile)
+    return shown.lstrip("<") if shown.startswith("<") else None
 
 
 def _shows_outcomes(b: Bundle) -> bool:
@@ -205,47 +202,34 @@ def _headline_ids(bundles: Sequence[Bundle], n: int) -> list[tuple[str, pd.Serie
 
 def _partners_sentence(bundles: Sequence[Bundle], *, term: str, district: str) -> str:
     n = len(bundles)
-    who = district or "The district"
     if n == 0:
-        return f"No partnership reports were built for {term_words(term)}."
+        return T.brief_no_reports(term_words(term))
     counts: dict[str, int] = {}
     for b in bundles:
         s = _sector(b)
         counts[s or "unrecorded"] = counts.get(s or "unrecorded", 0) + 1
-    parts = []
-    for code in (*SECTOR_WORDS, *sorted(c for c in counts if c not in SECTOR_WORDS)):
-        if code not in counts:
-            continue
-        one, many = (SECTOR_WORDS[code][:2] if code in SECTOR_WORDS else
-                     ("partner without a recorded sector", "partners without a recorded sector")
-                     if code == "unrecorded" else (code.replace("_", " "), code.replace("_", " ")))
-        parts.append(f"{_n(counts[code]) if counts[code] > 1 else ('an' if one[0] in 'aeiou' else 'a')} "
-                     f"{_plural(counts[code], one, many)}")
-    when = term_words(term)
-    return f"In {when}, {who} worked with {_n(n)} community {_plural(n, 'partner')}: {_join(parts)}."
+    parts = [T.sector_phrase(code, counts[code])
+             for code in (*SECTORS, *sorted(c for c in counts if c not in SECTORS)) if code in counts]
+    return T.brief_partners(term_words(term), district or None, n, T.join(parts))
 
 
 def _students_sentence(bundles: Sequence[Bundle]) -> str:
     k = min((b.min_group_n for b in bundles), default=10)
     profile = next((b.profile for b in bundles), None)
     visible = [v for v, _ in map(_participants, bundles) if v is not None]
-    hidden = [_participants(b)[1] for b in bundles if _participants(b)[1].startswith("fewer than")]
+    hidden = [h for h in map(_small, bundles) if h is not None]
     small = len(hidden)
     # A banding profile hides more than k ("fewer than 15"): say the largest bound used, never a false one.
-    k = max([k, *(int(h.split()[-1].replace(",", "")) for h in hidden if h.split()[-1].replace(",", "").isdigit())])
-    tail = ""
-    if small:
-        tail = (f"; {_n(small)} {_plural(small, 'partnership')} worked with fewer than {k} students, so "
-                f"{'its' if small == 1 else 'their'} count and results are not shown")
+    k = max([k, *(int(h.replace(",", "")) for h in hidden if h.replace(",", "").isdigit())])
+    tail = T.brief_small_tail(small, k) if small else ""
     if not visible:
         if small:
-            return f"Each partnership worked with fewer than {k} students, so no counts or results are shown."
-        return "Student participation is not yet recorded for this term."
+            return T.brief_all_small(k)
+        return T.brief_no_participation()
     # Sum of the rounded, visible counts only: a total built from exact counts would let a reader subtract
     # the shown partnerships and recover a hidden one (privacy.md 3.2).
     total = privacy.format_count(sum(visible), profile)
-    return (f"About {total} students took part in partner programs (a student in two partnerships is "
-            f"counted twice){tail}.")
+    return T.brief_students(total, tail)
 
 
 def _kpi_clause(kpi_id: str, template: pd.Series, bundles: Sequence[Bundle], first: bool
@@ -271,48 +255,39 @@ def _kpi_clause(kpi_id: str, template: pd.Series, bundles: Sequence[Bundle], fir
             higher += 1
         else:
             lower += 1
-    label = in_sentence(_short_label(template.get("kpi_label") or kpi_id))
+    label = in_sentence(_short_label(T.kpi_label(template.get("kpi_label") or kpi_id)))
     binary = str(template.get("kind")) == "binary"
     # Baseline equivalence must hold at every partnership counted before the brief may drop "associated with".
     effect = all(is_effect(r) for r in rows)
-    where = f"{_n(n)} {_plural(n, 'partnership')} with results to report" if first else _n(n)
-    suffix = " with results to report" if first else ""
-    every = {1: f"the one partnership{suffix}" if first else "that one",
-             2: f"both partnerships{suffix}" if first else "both"}.get(n, f"all {where}")
-
-    def thing(direction: str) -> str:
-        if binary:
-            return f"a {direction} share of students \u201c{label}\u201d"
-        return f"{'an' if direction[0] in 'aeiou' else 'a'} {direction} {label}"
-
+    every = T.brief_every(n, first)
     if higher == lower == 0:
-        return "same", f"{label} was about the same for participants as for non-participants at {every}"
+        return "same", T.brief_same(label, every)
     main, other = (("higher", higher), ("lower", lower)) if higher >= lower else (("lower", lower), ("higher", higher))
-    count = every if main[1] == n else f"{_n(main[1])} of {where}"
-    extra = [f"{other[0]} at {_n(other[1])}" if other[1] else "", f"about the same at {_n(same)}" if same else ""]
+    count = every if main[1] == n else T.brief_k_of(main[1], n, first)
+    extra = [T.brief_extra(other[0], other[1]) if other[1] else "", T.brief_extra("same", same) if same else ""]
     extra = [e for e in extra if e]
-    text = f"{thing(main[0])}{' than in a comparable group' if effect else ''} at {count}"
-    return ("effect" if effect else "association"), text + (f" ({', '.join(extra)})" if extra else "")
+    return ("effect" if effect else "association"), T.brief_clause(
+        T.brief_thing(label, main[0] == "higher", binary), effect, count, extra)
 
 
 def _outcomes_sentence(bundles: Sequence[Bundle], n_kpis: int = 3) -> str:
     if not any(b.has("kpi") for b in bundles):
-        return "Student outcome comparisons are not yet recorded for this term."
+        return T.story_no_outcomes()
     kinds = ("association", "effect", "same")
     heads = _headline_ids(bundles, n_kpis)
     found = [(kid, t, c) for kid, t in heads if (c := _kpi_clause(kid, t, bundles, first=False))]
     if not found:
-        return "No partnership had a group large enough to report student outcomes this term."
+        return T.brief_no_outcome_groups()
     # Clauses are grouped by wording; the one read first says what the counts are out of.
     found.sort(key=lambda x: kinds.index(x[2][0]))
     kid, t, _ = found[0]
     found[0] = (kid, t, _kpi_clause(kid, t, bundles, first=True))
     groups = []
-    for kind, lead in zip(kinds, ("taking part was associated with ", "taking part was followed by ", "")):
+    for kind in kinds:
         texts = [c[1] for _, _, c in found if c[0] == kind]
         if texts:
-            groups.append(lead + _join(texts))
-    return "Compared with similar students who did not take part, " + "; ".join(groups) + "."
+            groups.append(T.brief_group(kind, T.join(texts)))
+    return T.brief_outcomes(groups)
 
 
 def _investment_sentence(bundles: Sequence[Bundle], *, term: str) -> str | None:
@@ -331,15 +306,12 @@ def _investment_sentence(bundles: Sequence[Bundle], *, term: str) -> str | None:
     parts = []
     for key in (*_BANDS, *sorted(b for b in bands if b not in _BANDS)):
         c = bands.get(key, 0)
-        if not c:
-            continue
-        be = "was" if c == 1 else "were"
-        words = _BANDS.get(key, f"{be} {key.replace('_', ' ')}").format(be=be)
-        parts.append(f"{_n(c)} {words}" if parts else f"{_n(c)} of the {_n(n)} {_plural(n, 'partnership')} {words}")
+        if c:
+            parts.append(T.brief_band(key, c, not parts, n))
     currency = next((str(b.meta.get("currency") or "USD") for b, _ in rows), "USD")
-    money = (f"the district contributed about {privacy.format_money(district, currency, round_to=100)} and "
-             f"partners about {privacy.format_money(partner, currency, round_to=100)} in money, staff time and goods")
-    return f"Looking at what each side contributed, {_join(parts)}; {_period(term)} {money}."
+    return T.brief_investment(T.join(parts), _period(term),
+                              privacy.format_money(district, currency, round_to=100),
+                              privacy.format_money(partner, currency, round_to=100))
 
 
 def _checkins_sentence(bundles: Sequence[Bundle], *, term: str) -> str | None:
@@ -348,18 +320,12 @@ def _checkins_sentence(bundles: Sequence[Bundle], *, term: str) -> str | None:
     if not rows:
         return None
     held = sum(1 for r in rows if str(r.get("status")) == "held")
-    n = len(rows)
-    text = f"Check-in meetings were held with {_n(held)} of {_n(n)} partners {_period(term)}"
-    if held == n:
-        text = f"Check-in meetings were held with all {_n(n)} partners {_period(term)}"
     others: dict[str, int] = {}
     for r in rows:
         s = str(r.get("status"))
         if s != "held":
             others[s] = others.get(s, 0) + 1
-    if others:
-        text += " (" + "; ".join(f"{s.replace('_', ' ')}: {_n(c)}" for s, c in others.items()) + ")"
-    return text + "."
+    return T.brief_checkins(held, len(rows), _period(term), list(others.items()))
 
 
 def _fit_sentence(bundles: Sequence[Bundle]) -> str | None:
@@ -370,10 +336,7 @@ def _fit_sentence(bundles: Sequence[Bundle]) -> str | None:
             bands[str(band)] = bands.get(str(band), 0) + 1
     if not bands:
         return None
-    order = sorted(bands.items(), key=lambda kv: -kv[1])
-    parts = [f"{_n(c)} {_plural(c, 'partnership') if i == 0 else ''} in the \u201c{band}\u201d band".replace("  ", " ")
-             for i, (band, c) in enumerate(order)]
-    return f"The latest partnership fit surveys place {_join(parts)}."
+    return T.brief_fit(sorted(bands.items(), key=lambda kv: -kv[1]))
 
 
 def brief_sentences(bundles: Sequence[Bundle], *, term: str, district: str = "") -> list[str]:
@@ -409,6 +372,16 @@ def brief_sentences(bundles: Sequence[Bundle], *, term: str, district: str = "")
     return [s for s in out if s]
 
 
+def outcomes_sentence(bundles: Sequence[Bundle]) -> str:
+    """The brief's sentence on how participants' headline outcomes compare with similar students."""
+    return _outcomes_sentence(bundles)
+
+
+def investment_sentence(bundles: Sequence[Bundle], *, term: str) -> str | None:
+    """The brief's sentence on what each side contributed (None when no partner records investments)."""
+    return _investment_sentence(bundles, term=term)
+
+
 def district_summary(bundles: Sequence[Bundle], *, term: str, district: str = "") -> list[str]:
     """The brief's first sentences (partnerships, students, outcomes) for the top of the index page."""
     return brief_sentences(bundles, term=term, district=district)[:3]
@@ -428,32 +401,29 @@ def partner_lines(bundles: Sequence[Bundle]) -> pd.DataFrame:
     cols = ["partner_id", "partner", "sector", "students", "outcome", "fit_band", "outcome_kpi"]
     head = _headline_ids(bundles, 1)
     kid, template = head[0] if head else (None, None)
-    label = (template.get("kpi_label") or kid) if template is not None else ""
+    label = T.kpi_label(template.get("kpi_label") or kid) if template is not None else ""
     rows = []
+    nyr, not_shown = T.label("not_yet_recorded"), T.label("not_shown")
     for b in bundles:
         marker = b.meta.get("profile", {}).get("markers", {}).get("primary", "*")
         _, students = _participants(b)
         if kid is None or not b.has("kpi"):
-            outcome = "not yet recorded"
+            outcome = nyr
         elif not _shows_outcomes(b):
-            outcome = f"not shown{marker}" if students.startswith("fewer than") else "not yet recorded"
+            outcome = f"{not_shown}{marker}" if _small(b) is not None else nyr
         else:
             kpi = b.table("kpi_comparison")
             hit = kpi[kpi["kpi_id"].astype(str) == kid]
             if not len(hit):
-                outcome = "not yet recorded"
+                outcome = nyr
             elif not _reportable(hit.iloc[0], b.profile):
                 m = hit.iloc[0].get("marker")
-                outcome = f"not shown{m if not missing(m) and str(m).strip() else marker}"
+                outcome = f"{not_shown}{m if not missing(m) and str(m).strip() else marker}"
             else:
-                r = hit.iloc[0]
-                outcome = re.sub(r"^([+-]?1) percentage points$", r"\1 percentage point",
-                                 _difference(r, b.profile))
-        sector = _sector(b)
+                outcome = T.figure(_difference(hit.iloc[0], b.profile))
         fit = b.meta.get("board", {}).get("fit_band") if b.has("fit") else None
-        rows.append({"partner_id": b.partner_id, "partner": b.partner_name,
-                     "sector": SECTOR_WORDS.get(sector, (None, None, (sector or "not recorded").replace("_", " ")))[2],
-                     "students": students, "outcome": outcome, "fit_band": fit or "not yet recorded",
+        rows.append({"partner_id": b.partner_id, "partner": b.partner_name, "sector": T.sector_cell(_sector(b)),
+                     "students": students, "outcome": outcome, "fit_band": T.code_words(fit) if fit else nyr,
                      "outcome_kpi": label})
     return pd.DataFrame(rows, columns=cols)
 
@@ -483,13 +453,13 @@ def brief_html(bundles: Sequence[Bundle], *, term: str, district: str = "", link
     k = min((b.min_group_n for b in bundles), default=10)
     markers = next((b.meta.get("profile", {}).get("markers") for b in bundles), None) or {}
     primary, comp = markers.get("primary", "*"), markers.get("complementary", "\u2021")
-    who = district or "District"
+    who = district or T.deck("district")
     sentences = "".join(f"<p>{esc(s)}</p>" for s in brief_sentences(bundles, term=term, district=district))
     lines = partner_lines(bundles)
     kpi_label = lines["outcome_kpi"].iloc[0] if len(lines) else ""
-    head = ["Partner", "Sector", "Students taking part",
-            f"{_short_label(kpi_label)}: participants compared with similar students" if kpi_label
-            else "Headline outcome", "Fit band"]
+    head = [T.label("partner"), T.label("sector"), T.label("students_taking_part"),
+            T.brief_outcome_header(_short_label(kpi_label)) if kpi_label else T.label("headline_outcome"),
+            T.label("fit_band")]
     body = []
     for _, r in lines.iterrows():
         name = esc(r["partner"])
@@ -500,50 +470,29 @@ def brief_html(bundles: Sequence[Bundle], *, term: str, district: str = "", link
                    for c, h in zip(("sector", "students", "outcome", "fit_band"), head[1:])]]
         body.append("<tr>" + "".join(cells) + "</tr>")
     head_html = "".join(f'<th scope="col">{esc(h)}</th>' for h in head)
-    table = (f'<div class="table-wrap"><table class="data"><caption>Partnerships in {esc(term)}: one row per '
-             f"partner</caption><thead><tr>{head_html}</tr></thead><tbody>{''.join(body)}</tbody></table></div>")
-    notes = [
-        f"Students taking part are rounded to the nearest 5. A partnership with fewer than {k} students shows "
-        f"\u201cfewer than {k}\u201d, and none of its outcome figures are shown, so that no student can be "
-        "picked out.",
-        "A student who took part in two partnerships is counted in both.",
-        "\u201cAssociated with\u201d means the difference was seen alongside the program; it does not show that "
-        "the program caused it. The brief says \u201cfollowed by\u201d only where participants and the "
-        "comparison group were alike before the program.",
-        f"The {in_sentence(_short_label(kpi_label)) if kpi_label else 'headline outcome'} column is the "
-        "difference between participating students and similar students who did not take part; whether a "
-        "difference could be due to chance is in each partner's report.",
-        "Contributions are valued in dollars (money, staff time, facilities and goods) and rounded to the nearest "
-        "$100. Balanced: both sides give about equally; leaning: one side gives noticeably more; one-sided: one "
-        "side gives almost everything.",
-        "Fit band: how the district and the partner rate their partnership in the latest fit survey "
-        "(strength, borderline or concern).",
-        f"{primary} Not shown: fewer than {k} students in a group, or the figure could reveal a student. "
-        f"{comp} Hidden to protect another figure.",
-    ]
+    table = (f'<div class="table-wrap"><table class="data"><caption>{esc(T.brief_table_caption(term))}'
+             f"</caption><thead><tr>{head_html}</tr></thead><tbody>{''.join(body)}</tbody></table></div>")
+    notes = T.brief_notes(k, in_sentence(_short_label(kpi_label)) if kpi_label else None, primary, comp)
     how = "<ul>" + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>"
-    title = f"Community brief: {who}, {term}"
+    title = T.brief_title(who, term)
     from .story import headline_figures, participants_chart, spotlight
     figs = "".join(f'<li><span class="fig">{esc(v)}</span> {esc(label)}</li>'
                    for v, label in headline_figures(bundles, term=term)) if bundles else ""
     spot = spotlight(bundles)
     story = '<div class="story-top">' + (f'<ul class="figures">{figs}</ul>' if figs else "") + (
-        f'<figure class="story-fig">{participants_chart(bundles)}<figcaption>Students taking part by partnership '
-        "(rounded to the nearest 5)</figcaption></figure>" if bundles else "") + "</div>"
+        f'<figure class="story-fig">{participants_chart(bundles)}<figcaption>'
+        f'{esc(T.label("brief_chart_caption"))}</figcaption></figure>' if bundles else "") + "</div>"
     if spot:
-        story += section("Partner spotlight" + (f": {spot[0]}" if spot[0] else ""), f"<p>{esc(spot[1])}</p>",
-                         id="brief-spotlight", level=3)
-    body_html = (f"<h1>Community brief: {esc(who)}, {esc(term)}</h1>"
-                 f'<p class="lede">A one-page summary for the community, the school board and local '
-                 "organizations.</p>" + story
-                 + section("This quarter in brief" if _period(term) == "this quarter" else "This term in brief",
+        story += section(T.spotlight_heading(spot[0]), f"<p>{esc(spot[1])}</p>", id="brief-spotlight", level=3)
+    body_html = (f"<h1>{esc(title)}</h1>"
+                 f'<p class="lede">{esc(T.label("brief_lede"))}</p>' + story
+                 + section(T.label("brief_quarter") if _quarterly(term) else T.label("brief_term"),
                            sentences, id="brief-summary")
-                 + section("Partners at a glance", table, id="brief-partners")
-                 + section("How to read this", how, id="brief-notes")
-                 + '<p class="back"><a href="index.html">All partnership reports for this term</a></p>')
+                 + section(T.label("brief_partners"), table, id="brief-partners")
+                 + section(T.label("brief_how"), how, id="brief-notes")
+                 + f'<p class="back"><a href="index.html">{esc(T.label("brief_back"))}</a></p>')
     return page_shell(body_html, title=title, lang=lang, site=who, css=BRIEF_CSS,
-                      footer=f"Generated {dt.date.today().isoformat()} by partner_analysis from de-identified "
-                             "aggregates only.")
+                      footer=T.brief_footer(dt.date.today()))
 
 
 def write_brief(out_dir: str | Path, *, rows: Sequence[dict], term: str, lang: str = "en",
@@ -573,7 +522,8 @@ def write_brief(out_dir: str | Path, *, rows: Sequence[dict], term: str, lang: s
     bundles = load_term_bundles(out_dir if work_dir is None else work_dir, [r["partner_id"] for r in rows])
     district = next((str(b.meta.get("district")) for b in bundles if b.meta.get("district")), "")
     links = {r["partner_id"]: r["html"] for r in rows if r.get("status") == "ok" and r.get("html")}
-    text = brief_html(bundles, term=term, district=district, links=links, lang=lang)
+    with T.use_language(lang):
+        text = brief_html(bundles, term=term, district=district, links=links, lang=lang)
     problems = check_html(text)
     if problems:
         raise HtmlCheckError(problems, title="community brief")

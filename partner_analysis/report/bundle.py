@@ -338,6 +338,10 @@ def _kpi_all(dataset, *, term, partners, profile) -> tuple[pd.DataFrame | None, 
 def _kpi_tables(mine: pd.DataFrame, term: str, config) -> dict[str, pd.DataFrame]:
     """The partner's comparison table and its trend table (participants' level and n per term shown)."""
     comp = mine[[c for c in _KPI_COLUMNS if c in mine.columns]].reset_index(drop=True)
+    # the KPI's scope (term / year_to_date) from the catalog: the board explains a year-to-date dip
+    from ..kpi.catalog import load_catalog
+    scopes = {k.id: k.scope for k in load_catalog().kpis}
+    comp["scope"] = comp["kpi_id"].astype(str).map(scopes).fillna("term") if len(comp) else pd.Series(dtype=str)
     trend_rows = []
     prev = config.previous_term(term)
     last = config.same_term_last_year(term)

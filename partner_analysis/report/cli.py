@@ -18,7 +18,7 @@ def _cmd_reports(args) -> int:
 
     kwargs = dict(term=args.term, out=args.out, partners=args.partner or None, workers=args.workers,
                   formats=args.format, only_failed=args.only_failed, db=args.db, timeout=args.timeout,
-                  progress=not args.no_progress, recipients=tuple(args.recipient or ("public",)))
+                  progress=not args.no_progress, recipients=tuple(args.recipient or ("public",)), lang=args.lang)
     if args.executor == "dask":
         with dask_executor(args.scheduler) as ex:
             manifest = run_reports(args.data_dir, executor=ex, **kwargs)
@@ -37,17 +37,10 @@ def _cmd_reports(args) -> int:
 
 
 def _delivery_outbox(args):
-    """(sender, outbox) of ``--deliver`` / ``--deliver-dry-run``; ConfigError when either is missing."""
-    import os
-
-    from ..access.mail import FROM_ENV, FolderOutbox, SmtpOutbox, smtp_settings
-    from ..exceptions import ConfigError
-    sender = args.sender or os.environ.get(FROM_ENV, "")
-    if "@" not in sender:
-        raise ConfigError("no sender address for --deliver",
-                          fix=f"Pass --sender reports@district.org or set ${FROM_ENV}")
-    outbox = FolderOutbox(args.deliver_dry_run) if args.deliver_dry_run else SmtpOutbox(smtp_settings(args.smtp))
-    return sender, outbox
+    """(sender, outbox) of ``--deliver`` / ``--deliver-dry-run``: flags, then the environment, then the DATA_DIR's
+    district.yml ``mail:`` (:func:`partner_analysis.access.mail.outbox_for`); ConfigError when one is missing."""
+    from ..access.mail import outbox_for
+    return outbox_for(smtp=args.smtp, sender=args.sender, dry_run=args.deliver_dry_run, data_dir=args.data_dir)
 
 
 def _deliver(args) -> None:
@@ -138,6 +131,9 @@ def add_parsers(sub) -> None:
                    help="outputs: html (always), pdf (tagged, needs system Chromium), pptx (the meeting deck, "
                         "partnerships_<term>.pptx)")
     p.add_argument("--only-failed", action="store_true", help="re-run only partners that failed last time")
+    p.add_argument("--lang", default=None, metavar="CODE",
+                   help="language of the reports, index, brief and deck: en or es (default: report.language in "
+                        "district.yml, else en)")
     p.add_argument("--timeout", type=float, default=300, help="seconds allowed per notebook cell (default 300)")
     p.add_argument("--db", default=None, help="records store URL/path (default DATA_DIR/records/records.sqlite)")
     p.add_argument("--executor", choices=("process", "dask"), default="process",

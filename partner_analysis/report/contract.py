@@ -23,6 +23,7 @@ from ..exceptions import ConfigError
 __all__ = ["ReportParameters", "validate_parameters", "check_template", "PARAMETER_NAMES"]
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+_LANG = re.compile(r"^[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})?$")
 
 
 @dataclass(frozen=True)
@@ -37,11 +38,14 @@ class ReportParameters:
         Term identifier from ``district.yml``, e.g. ``"2025-26-Q2"``.
     bundle_path : str
         Folder of the partner's report bundle (aggregates only).
+    lang : str
+        Language of the report text (``"en"``, ``"es"``, ``"es-MX"``; gettext domain ``report``).
     """
 
     partner_id: str
     term: str
     bundle_path: str
+    lang: str = "en"
 
     def __post_init__(self):
         for name in ("partner_id", "term", "bundle_path"):
@@ -56,6 +60,9 @@ class ReportParameters:
                 raise ConfigError(f"report parameter `{name}` is not a valid identifier: {getattr(self, name)!r}",
                                   key=name, value=getattr(self, name),
                                   fix="Use letters, digits, '-', '_' or '.' (at most 64 characters)")
+        if not isinstance(self.lang, str) or not _LANG.match(self.lang):
+            raise ConfigError(f"report parameter `lang` is not a language code: {self.lang!r}", key="lang",
+                              value=self.lang, fix="Use a code such as en, es or es-MX")
         if not self.bundle_path:
             raise ConfigError("report parameter `bundle_path` is empty", key="bundle_path",
                               fix="Build the bundle with report.bundle.build_bundles() and pass its folder")
@@ -66,6 +73,9 @@ class ReportParameters:
 
 
 PARAMETER_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(ReportParameters))
+#: the names every parameter set must carry (``lang`` defaults to English)
+REQUIRED_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(ReportParameters)
+                                        if f.default is dataclasses.MISSING)
 
 
 def validate_parameters(params: Mapping[str, Any]) -> ReportParameters:
@@ -78,7 +88,7 @@ def validate_parameters(params: Mapping[str, Any]) -> ReportParameters:
     """
     if not isinstance(params, Mapping):
         raise ConfigError(f"report parameters must be a mapping, got {type(params).__name__}")
-    missing = [n for n in PARAMETER_NAMES if n not in params]
+    missing = [n for n in REQUIRED_NAMES if n not in params]
     unknown = sorted(set(params) - set(PARAMETER_NAMES))
     if missing or unknown:
         problems = []
@@ -88,7 +98,7 @@ def validate_parameters(params: Mapping[str, Any]) -> ReportParameters:
             problems.append(f"unknown {unknown}")
         raise ConfigError(f"report parameters: {'; '.join(problems)}", key="parameters",
                           fix=f"Pass exactly {list(PARAMETER_NAMES)}")
-    return ReportParameters(**{n: params[n] for n in PARAMETER_NAMES})
+    return ReportParameters(**{n: params[n] for n in PARAMETER_NAMES if n in params})
 
 
 def check_template(path: str | Path) -> None:

@@ -61,8 +61,9 @@ def _reach_chart(bundles: Sequence[Bundle]) -> tuple[bytes, str]:
     fig, ax = plt.subplots(figsize=(8, 0.45 * len(names) + 0.8))
     ax.barh(names[::-1], [v or 0 for v in vals[::-1]], color="#1f4e79")
     for i, (v, s) in enumerate(zip(vals[::-1], shown[::-1])):
-        ax.text((v or 0) + max(vals + [1]) * 0.01, i, s if v else T.students_phrase(s), va="center", fontsize=12)
-    ax.set_xlabel(T._("Students taking part (rounded to 5)"), fontsize=12)
+        ax.text((v or 0) + max(vals + [1]) * 0.01, i, T.figure(s) if v else T.students_phrase(s), va="center",
+                fontsize=12)
+    ax.set_xlabel(T.deck("reach_axis"), fontsize=12)
     ax.tick_params(labelsize=12)
     ax.spines[["top", "right"]].set_visible(False)
     return _png(fig), participants_alt(bundles)
@@ -85,13 +86,11 @@ def _outcomes_chart(bundles: Sequence[Bundle]) -> tuple[bytes, str] | None:
         ax.barh(labels, vals, left=left, color=colours[status], hatch=hatches[status], edgecolor="white",
                 label=f"{T.STATUS_ICONS[status]} {T._(T.STATUS_WORDS[status])}")
         left = [a + b for a, b in zip(left, vals)]
-    ax.set_xlabel(T._("Partnerships"), fontsize=12)
+    ax.set_xlabel(T.deck("partnerships_axis"), fontsize=12)
     ax.tick_params(labelsize=12)
     ax.legend(ncols=4, loc="upper center", bbox_to_anchor=(0.5, -0.25), frameon=False, fontsize=11)
     ax.spines[["top", "right"]].set_visible(False)
-    parts = [T._("{label}: {good} good, {watch} watch, {concern} concern, {none} not shown").format(label=lab, **c)
-             for lab, c in counts]
-    alt = T._("Stacked bar chart of partnership status by headline result. {parts}.").format(parts="; ".join(parts))
+    alt = T.deck_status_alt([T.deck_status(lab, c) for lab, c in counts])
     return _png(fig), alt
 
 
@@ -117,7 +116,7 @@ def build_deck(bundles: Sequence[Bundle], *, term: str, district: str = ""):
     from pptx.util import Inches, Pt
 
     from .board import board_items
-    from .brief import brief_sentences
+    from .brief import brief_sentences, investment_sentence, outcomes_sentence
     from .story import headline_figures, spotlight
 
     prs = Presentation()
@@ -143,36 +142,37 @@ def build_deck(bundles: Sequence[Bundle], *, term: str, district: str = ""):
         return s
 
     title = prs.slides.add_slide(prs.slide_layouts[0])
-    title.shapes.title.text = T._("Community partnerships, {term}").format(term=term)
-    title.placeholders[1].text = district or T._("Partnership reports")
+    title.shapes.title.text = T.deck_title(term)
+    title.placeholders[1].text = district or T.deck("reports")
     title.notes_slide.notes_text_frame.text = sentences[0] if sentences else ""
     reach = figs[0] if figs else (privacy.NOT_SHOWN, "")
-    slide(T._("Reach"), " ".join(sentences[:2]),
-          [f"{reach[0]} {reach[1]}", *(s for s in sentences[1:2])], _reach_chart(bundles) if bundles else None)
-    outcome_text = next((s for s in sentences if s.startswith("Compared with")), T._("No outcomes to report."))
-    slide(T._("Outcomes"), outcome_text + " " + T._("Differences are associated with taking part; they do not "
-                                                    "show that the programs caused them."),
-          [figs[2][0] + " " + figs[2][1] if figs else "", outcome_text], _outcomes_chart(bundles))
-    inv = next((s for s in sentences if s.startswith("Looking at what")), T._("Investments are not yet recorded."))
-    slide(T._("Investment"), inv, [f"{figs[1][0]} {figs[1][1]}" if figs else "", inv])
+    slide(T.deck("reach"), " ".join(sentences[:2]), [T.deck_figure(*reach), *(s for s in sentences[1:2])],
+          _reach_chart(bundles) if bundles else None)
+    outcome_text = outcomes_sentence(bundles) if bundles else T.deck("no_outcomes")
+    slide(T.deck("outcomes"), outcome_text + " " + T.deck("caveat"),
+          [T.deck_figure(*figs[2]) if figs else "", outcome_text],
+          _outcomes_chart(bundles))
+    inv = (investment_sentence(bundles, term=term) if bundles else None) or T.deck("no_investments")
+    slide(T.deck("investment"), inv, [T.deck_figure(*figs[1]) if figs else "", inv])
     spot = spotlight(bundles)
-    slide(T._("Partner spotlight") + (f": {spot[0]}" if spot and spot[0] else ""),
-          spot[1] if spot else T._("No spotlight was chosen this term (district.yml: report.spotlight)."),
-          [spot[1]] if spot else [T._("A partner story goes here: add it under report.spotlight in district.yml.")])
+    slide(T.spotlight_heading(spot[0] if spot else ""),
+          spot[1] if spot else T.deck("no_spotlight_notes"), [spot[1]] if spot else [T.deck("no_spotlight")])
     attention = [(b.partner_name, a) for b in bundles for a in board_items(b)["attention"]
                  if a["severity"] == "concern"]
-    steps = [T.ngettext("{n} item needs attention across the partnerships.",
-                        "{n} items need attention across the partnerships.", len(attention)).format(n=len(attention))]
-    steps += [f"{name}: {a['text']}" for name, a in attention[:4]]
-    slide(T._("Next steps"), " ".join(steps), steps)
+    steps = [T.deck_attention(len(attention))]
+    steps += [T.partner_item(name, a["text"]) for name, a in attention[:4]]
+    slide(T.deck("next"), " ".join(steps), steps)
     return prs
 
 
-def write_deck(out_dir: str | Path, bundles: Sequence[Bundle], *, term: str, district: str = "") -> Path:
-    """Write the deck atomically into ``out_dir`` and return its path."""
+def write_deck(out_dir: str | Path, bundles: Sequence[Bundle], *, term: str, district: str = "",
+               lang: str = "en") -> Path:
+    """Write the deck atomically into ``out_dir`` (text in ``lang``) and return its path."""
     path = Path(out_dir) / deck_file(term)
+    with T.use_language(lang):
+        deck = build_deck(bundles, term=term, district=district)
     with atomic_path(path) as tmp:  # readers never see half a deck
-        build_deck(bundles, term=term, district=district).save(str(tmp))
+        deck.save(str(tmp))
     return path
 
 

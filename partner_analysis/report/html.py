@@ -184,9 +184,13 @@ def notebook_to_html(nb: Any, *, title: str, lang: str = "en", site: str = "", f
     HtmlCheckError
         When ``check`` and the page breaks a rule.
     """
+    from . import text as T
     nb = strip_parameters(nb)
-    footer = footer or f"Generated {dt.date.today().isoformat()} by partner_analysis. Aggregates only."
-    res = {"pa": {"title": title, "lang": lang, "css": page_css(), "site": site or title, "footer": footer}}
+    with T.use_language(lang):
+        footer = footer or T.footer_text(dt.date.today())
+        skip = T.deck("skip_report")
+    res = {"pa": {"title": title, "lang": lang, "css": page_css(), "site": site or title, "footer": footer,
+                  "skip": skip}}
     text, _ = _exporter().from_notebook_node(nb, resources=res)
     if check:
         problems = check_html(text)
@@ -197,11 +201,12 @@ def notebook_to_html(nb: Any, *, title: str, lang: str = "en", site: str = "", f
 
 def page_shell(body: str, *, title: str, lang: str = "en", site: str = "", footer: str = "", css: str = "") -> str:
     """A page with the same shell and styles as the reports (district index, community brief); ``css`` is appended."""
+    from . import text as T
     from ._html import esc
     return (f'<!DOCTYPE html>\n<html lang="{esc(lang)}">\n<head>\n<meta charset="utf-8">\n'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
             f"<title>{esc(title)}</title>\n<style>\n{page_css()}\n{css}</style>\n</head>\n<body>\n"
-            f'<a class="skip" href="#content">Skip to the content</a>\n'
+            f'<a class="skip" href="#content">{esc(T.label("skip"))}</a>\n'
             f'<header class="page-header"><p class="site">{esc(site or title)}</p></header>\n'
             f'<main id="content">\n{body}\n</main>\n'
             f'<footer class="page-footer"><p>{esc(footer)}</p></footer>\n</body>\n</html>\n')

@@ -30,16 +30,6 @@ def board_rows(out_dir: str | Path, partner_ids: Sequence[str]) -> dict[str, dic
     return out
 
 
-def _kpi_cell(k: dict | None, profile: privacy.PrivacyProfile) -> str:
-    if not k:
-        return "not yet recorded"
-    if k.get("suppressed") and k.get("change_prev_term") is None:
-        return f"not shown{k.get('marker') or '*'}"
-    return privacy.format_change(k.get("mean_t"), k.get("prev_term_mean_t"), n_now=k.get("n_t"),
-                                 n_before=k.get("prev_term_n_t"), unit=k.get("unit"), kind=k.get("kind"),
-                                 profile=profile, change=k.get("change_prev_term"))
-
-
 def _chip(status: str, word: str, icon: str) -> str:
     return (f'<span class="chip chip-{esc(status)}"><span aria-hidden="true">{esc(icon)}</span> '
             f'{esc(word)}</span>')
@@ -47,16 +37,10 @@ def _chip(status: str, word: str, icon: str) -> str:
 
 def _vs_similar_summary(tiles: Sequence[dict]) -> str:
     """"better on 2, worse on 1 of 4": the headline differences vs similar students that are shown."""
-    better = sum(t["vs_comparison"].endswith("(better)") for t in tiles)
-    worse = sum(t["vs_comparison"].endswith("(worse)") for t in tiles)
-    same = sum(t["vs_comparison"] == T._("about the same") for t in tiles)
-    shown = better + worse + same
-    if not shown:
-        return T._("not shown")
-    parts = [T._("better on {n}").format(n=better) if better else "",
-             T._("worse on {n}").format(n=worse) if worse else "",
-             T._("about the same on {n}").format(n=same) if same else ""]
-    return T._("{parts} of {n} shown").format(parts=", ".join(p for p in parts if p), n=shown)
+    better = sum(t.get("better") is True for t in tiles)
+    worse = sum(t.get("better") is False for t in tiles)
+    same = sum(t.get("better") == "same" for t in tiles)
+    return T.vs_similar_summary(better, worse, same)
 
 
 def portfolio_rows(bundles: Sequence) -> list[list[str]]:
@@ -81,10 +65,9 @@ def portfolio_rows(bundles: Sequence) -> list[list[str]]:
                 for _, t in g.iterrows():
                     when[str(t["when"])] = privacy.format_level(t["mean_t"], t.get("n_t"), unit=r.get("unit"),
                                                                 kind=r.get("kind"), profile=b.profile)
-            label = str(r.get("kpi_label", r["kpi_id"]))
-            levels.append(T._("{label}: {before} \u2192 {now}").format(
-                label=label, before=when.get("same term last year", privacy.NOT_SHOWN),
-                now=when.get("this term", privacy.NOT_SHOWN)))
+            label = T.kpi_label(r.get("kpi_label", r["kpi_id"]))
+            levels.append(T.portfolio_levels(label, when.get("same term last year", privacy.NOT_SHOWN),
+                                             when.get("this term", privacy.NOT_SHOWN)))
             if not ce and str(r.get("design")) in ("adjusted", "matched") and costs.get("participant"):
                 es = privacy.format_effect(r.get("effect_size"), r.get("n_t"), r.get("n_c"), b.profile)
                 v = displayed_number(es) if privacy.shown_plainly(es) else None
@@ -92,17 +75,17 @@ def portfolio_rows(bundles: Sequence) -> list[list[str]]:
                 gain = None if v is None else (v if hib else -v)
                 cost = displayed_number(costs["participant"])
                 if gain and gain > 0 and cost:
-                    ce = T._("{money} per 0.1 SD on {label}").format(
-                        money=privacy.format_money(cost / (gain / 0.1), str(b.meta.get("currency") or "USD")),
-                        label=label)
+                    ce = T.cost_per_sd(privacy.format_money(cost / (gain / 0.1),
+                                                            str(b.meta.get("currency") or "USD")), label)
         bal = b.table("investment_balance")
         spend = []
         if b.has("investments") and bal is not None and len(bal) and "total_value" in bal.columns:
             for _, t in bal.tail(3).iterrows():
-                spend.append(f"{t['term']}: {privacy.format_money(t['total_value'], str(b.meta.get('currency') or 'USD'))}")
-        rows.append([f"{b.partner_name} ({b.partner_id})", "; ".join(levels) or T._("not yet recorded"),
-                     "; ".join(spend) or T._("not yet recorded"), costs.get("participant", privacy.NOT_SHOWN),
-                     ce or T._("no adjusted effect to compare")])
+                money = privacy.format_money(t['total_value'], str(b.meta.get('currency') or 'USD'))
+                spend.append(f"{t['term']}: {T.figure(money)}")
+        rows.append([f"{b.partner_name} ({b.partner_id})", "; ".join(levels) or T.label("not_yet_recorded"),
+                     "; ".join(spend) or T.label("not_yet_recorded"),
+                     T.figure(costs.get("participant", privacy.NOT_SHOWN)), ce or T.no_adjusted_effect()])
     return rows
 
 
@@ -129,8 +112,8 @@ def index_html(rows: Sequence[dict], boards: dict[str, dict], *, term: str, lang
                     t["kpi_id"] not in [k for k, _ in headline]:
                 headline.append((t["kpi_id"], t["label"]))
     district = next((b.get("district") for b in boards.values() if b.get("district")), "")
-    head = [T._("Partner"), *[label for _, label in headline], T._("Vs similar students"), T._("Investment"),
-            T._("Partnership fit")]
+    head = [T.label("partner"), *[label for _, label in headline], T.label("vs_similar"), T.label("investment"),
+            T.label("fit")]
     body, attention = [], []
     for r in rows:
         pid = r["partner_id"]
@@ -140,72 +123,67 @@ def index_html(rows: Sequence[dict], boards: dict[str, dict], *, term: str, lang
         if r["status"] == "ok" and r.get("html"):
             partner = f'<a href="{esc(r["html"])}">{esc(name)}</a> ({esc(pid)})'
         else:
-            partner = (f'{esc(name)} ({esc(pid)})<br><span class="status-failed">report failed at '
-                       f'{esc(r.get("stage") or "run")}</span>')
+            partner = (f'{esc(name)} ({esc(pid)})<br><span class="status-failed">'
+                       f'{esc(T.report_failed(r.get("stage") or "run"))}</span>')
         tiles = {t["kpi_id"]: t for t in (it["tiles"] if it else [])}
         cells = [f'<th scope="row">{partner}</th>']
         for kid, _ in headline:
             t = tiles.get(kid)
             if t is None:
-                cells.append(f"<td>{esc(T._('not yet recorded'))}</td>")
+                cells.append(f"<td>{esc(T.label('not_yet_recorded'))}</td>")
                 continue
-            since = "" if t["vs_last_term"] in (privacy.NOT_SHOWN, "") else \
-                f'<br><span class="since">{esc(T._("since last term: {change}").format(change=t["vs_last_term"]))}</span>'
+            since = "" if t["vs_last_term"] in (T.figure(privacy.NOT_SHOWN), "") else \
+                f'<br><span class="since">{esc(T.since_last_term(t["vs_last_term"]))}</span>'
             cells.append(f'<td class="heat heat-{esc(t["status"])}">{_chip(t["status"], t["chip"], t["icon"])}'
-                         f'<br>{esc(t["value"] if t["status"] != "none" else T._("not shown"))}{since}</td>')
-        inv = T._("not yet recorded")
+                         f'<br>{esc(t["value"] if t["status"] != "none" else T.label("not_shown"))}{since}</td>')
+        inv = T.label("not_yet_recorded")
         if it and it["balance"].get("direction"):
             inv = f'{it["balance"].get("band", "")} ({it["balance"]["direction"]})'.strip()
-        cells += [f"<td>{esc(_vs_similar_summary(list(tiles.values())) if tiles else T._('not yet recorded'))}</td>",
-                  f"<td>{esc(inv)}</td>",
-                  f"<td>{esc(b.get('fit_band') or T._('not yet recorded'))}</td>"]
+        cells += [f"<td>{esc(_vs_similar_summary(list(tiles.values())) if tiles else T.label('not_yet_recorded'))}"
+                  "</td>", f"<td>{esc(inv)}</td>",
+                  f"<td>{esc(T.code_words(b.get('fit_band')) or T.label('not_yet_recorded'))}</td>"]
         cells = [cells[0]] + [c.replace("<td", f'<td data-label="{esc(h)}"', 1) for c, h in zip(cells[1:], head[1:])]
         body.append("<tr>" + "".join(cells) + "</tr>")
         if it and it["attention"]:
             n = len(it["attention"])
             attention.append(f"<li><strong>{esc(name)}</strong>: "
-                             + esc(T.ngettext("{n} item", "{n} items", n).format(n=n)) + " \u2014 "
+                             + esc(T.attention_count(n)) + " \u2014 "
                              + esc(it["attention"][0]["text"]) + "</li>")
     n_ok = sum(r["status"] == "ok" for r in rows)
     head_html = "".join(f'<th scope="col">{esc(h)}</th>' for h in head)
-    table = (f'<div class="table-wrap"><table class="data heatmap"><caption>Partnerships in {esc(term)}: '
-             f"headline results with their status</caption><thead><tr>{head_html}</tr></thead>"
+    table = (f'<div class="table-wrap"><table class="data heatmap"><caption>{esc(T.index_caption(term))}'
+             f"</caption><thead><tr>{head_html}</tr></thead>"
              f"<tbody>{''.join(body)}</tbody></table></div>")
     top = "".join(f"<p>{esc(t)}</p>" for t in summary)
     if brief:
-        top += f'<p><a href="{esc(brief)}">Read the community brief for {esc(term)}</a> (one page to share).</p>'
-    att = (f'<section aria-labelledby="attention-h"><h2 id="attention-h">{esc(T._("Needs attention"))}</h2>'
+        top += f'<p><a href="{esc(brief)}">{esc(T.index_brief_link(term))}</a> {esc(T.index_brief_tail())}</p>'
+    att = (f'<section aria-labelledby="attention-h"><h2 id="attention-h">'
+           f'{esc(T._(T.BOARD_LABELS["attention"]))}</h2>'
            + (f'<ul class="attention">{"".join(attention)}</ul>' if attention
-              else f"<p>{esc(T._('Nothing needs attention this term.'))}</p>") + "</section>")
-    intro = (f"<h1>Partnership reports, {esc(term)}</h1>"
-             f"<p>{n_ok} of {len(rows)} partner reports are ready. Changes are since the previous term; "
-             "figures for groups of fewer than the district's minimum are not shown (*).</p>")
-    summary_html = (f'<section aria-labelledby="summary-h"><h2 id="summary-h">District summary</h2>{top}</section>'
-                    if top else "")
+              else f"<p>{esc(T._(T.BOARD_LABELS['attention_none']))}</p>") + "</section>")
+    intro = f"<h1>{esc(T.index_heading(term))}</h1><p>{esc(T.index_intro(n_ok, len(rows)))}</p>"
+    if any(t["scope"] == "year_to_date" and t["status"] != "none" for it in items.values() for t in it["tiles"]):
+        intro += f"<p>{esc(T.ytd_note())}</p>"
+    summary_html = (f'<section aria-labelledby="summary-h"><h2 id="summary-h">{esc(T.label("district_summary"))}'
+                    f"</h2>{top}</section>" if top else "")
     port = portfolio_rows(bundles)
     portfolio = ""
     if port:
         from ._html import table as _table
-        portfolio = (f'<section aria-labelledby="portfolio-h"><h2 id="portfolio-h">{esc(T._("Portfolio"))}</h2>'
-                     + _table(port, columns=[T._("Partner"), T._("Results: same term last year \u2192 this term"),
-                                             T._("Combined investment by term"), T._("Cost per participant"),
-                                             T._("Cost per 0.1 SD gain (adjusted comparison)")],
-                              caption=T._("Each partnership's results and cost side by side")) + "</section>")
-    notes = ("<h2>Notes</h2><ul><li>Status: \u2714 good, \u25cf watch, \u25b2 concern, \u2013 not shown; a "
-             "concern is an unfavourable result unlikely to be chance, a level beyond the district's alert level "
-             "or a goal off track.</li>"
-             "<li>Investment: how the value of contributions is shared between the district and the partner, "
-             "with who pays the larger share.</li><li>Cost per participant: the term's combined investment divided "
-             "by the rounded number of participating students.</li>"
-             "<li>Overdue check-ins and actions are listed under Needs attention.</li></ul>")
+        L = T.label
+        portfolio = (f'<section aria-labelledby="portfolio-h"><h2 id="portfolio-h">{esc(L("portfolio"))}</h2>'
+                     + _table(port, columns=[L("partner"), L("portfolio_results"), L("portfolio_spend"),
+                                             L("per_participant"), L("per_sd")],
+                              caption=L("portfolio_caption")) + "</section>")
+    notes = (f"<h2>{esc(T.label('notes'))}</h2><ul>" + "".join(f"<li>{esc(n)}</li>" for n in T.index_notes())
+             + "</ul>")
     css = ("main, .page-header, .page-footer { max-width: 78rem; } .heatmap th, .heatmap td { font-size: 0.9rem; } "
            ".heat { min-width: 7rem; } .heat-good { background: #f1f8f1; } .heat-watch { background: #fffaeb; } "
            ".heat-concern { background: #fdf1f1; } .since { font-size: 0.85rem; color: #3b3b3b; }")
-    return page_shell(intro + f'<section aria-labelledby="board-h"><h2 id="board-h">All partners</h2>{table}'
-                      "</section>" + att + summary_html + portfolio + notes,
-                      title=f"Partnership reports {term}" + (f", {district}" if district else ""), lang=lang,
-                      site=district or "Partnership reports", css=css,
-                      footer=f"Generated {dt.date.today().isoformat()} by partner_analysis. Aggregates only.")
+    return page_shell(intro + f'<section aria-labelledby="board-h"><h2 id="board-h">{esc(T.label("all_partners"))}'
+                      f"</h2>{table}</section>" + att + summary_html + portfolio + notes,
+                      title=T.index_title(term, district), lang=lang,
+                      site=district or T.deck("reports"), css=css, footer=T.footer_text(dt.date.today()))
 
 
 def write_index(out_dir: str | Path, *, rows: Sequence[dict], term: str, lang: str = "en",
@@ -220,11 +198,13 @@ def write_index(out_dir: str | Path, *, rows: Sequence[dict], term: str, lang: s
     boards = board_rows(work_dir, [r["partner_id"] for r in rows])
     bundles = load_term_bundles(work_dir, [r["partner_id"] for r in rows])
     district = next((str(b.meta.get("district")) for b in bundles if b.meta.get("district")), "")
-    summary = district_summary(bundles, term=term, district=district) if bundles else []
+    with T.use_language(lang):
+        summary = district_summary(bundles, term=term, district=district) if bundles else []
     brief = BRIEF_FILE if (out_dir / BRIEF_FILE).exists() else None
     profile = bundles[0].profile if bundles else None
-    text = index_html(rows, boards, term=term, lang=lang, summary=summary, brief=brief, profile=profile,
-                      bundles=bundles)
+    with T.use_language(lang):
+        text = index_html(rows, boards, term=term, lang=lang, summary=summary, brief=brief, profile=profile,
+                          bundles=bundles)
     problems = check_html(text)
     if problems:
         raise HtmlCheckError(problems, title="index")

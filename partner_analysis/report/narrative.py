@@ -43,50 +43,39 @@ def in_sentence(label: str) -> str:
 
 
 def _kpi_sentence(r: pd.Series, k: int, profile: privacy.PrivacyProfile) -> str:
-    label = str(r.get("kpi_label", r["kpi_id"]))
+    label = T.kpi_label(r.get("kpi_label", r["kpi_id"]))
     lower = in_sentence(label)
     if bool(r.get("suppressed")) or missing(r.get("mean_t")):
-        return (f"Results for {lower} are not reported because a group had fewer than {k} students "
-                "or a result could reveal one.")
+        return T.story_hidden(lower, k)
     level = privacy.format_level(r["mean_t"], r.get("n_t"), unit=r.get("unit"), kind=r.get("kind"), profile=profile)
     if not privacy.shown_plainly(level):
-        level = {"≤": "at most ", "≥": "at least ", "<": "below ", ">": "above "}.get(level[:1], "") + level.lstrip("≤≥<>")
         if level.endswith(profile.primary_marker):
-            return (f"Results for {lower} are not reported because a group had fewer than {k} students "
-                    "or a result could reveal one.")
-    text = f"{label} among participating students was {level}"
+            return T.story_hidden(lower, k)
+    text = T.story_level(label, T.coded_level(level))
     change = privacy.format_change(r.get("mean_t"), r.get("mean_c"), n_now=r.get("n_t"), n_before=r.get("n_c"),
                                    unit=r.get("unit"), kind=r.get("kind"), profile=profile,
                                    change=r.get("difference"))
     if not missing(r.get("difference")) and change != privacy.NOT_SHOWN:
         diff = float(r["difference"])
         if change == "no change":
-            text += ", about the same as for similar students who did not take part"
+            text += T.story_same()
         else:
-            direction = "higher" if diff > 0 else "lower"
-            verb = "was" if is_effect(r) else "was associated with a"
-            if is_effect(r):
-                text += (f"; taking part {verb} followed by a level {T.percentage_points(change.lstrip('+-'))} {direction} than for a "
-                         "comparable group (the groups were similar before the program)")
-            else:
-                text += (f"; taking part {verb} {T.percentage_points(change.lstrip('+-'))} {direction} level than for students who did "
-                         "not take part (this does not show that the program caused the difference)")
+            text += T.story_difference(T.figure(change.lstrip("+-")), diff > 0, is_effect(r))
         status = str(r.get("sample_status", ""))
         p_adj = r.get("p_adj")
         if status == "descriptive_only" or missing(p_adj):
-            text += ". The groups are too small for a statistical test"
+            text += T.story_test("untested")
         elif float(p_adj) < 0.05:
-            text += ". The difference is statistically significant after adjusting for the number of outcomes tested"
+            text += T.story_test("significant")
         else:
-            text += ". The difference could be due to chance"
+            text += T.story_test("chance")
         # issue #11: the evidence label and the minimum detectable effect beside every effect
         if not missing(r.get("evidence_label")) and status == "tested":
-            text += f". Evidence: {r['evidence_label']}"
+            text += T.story_evidence(str(r["evidence_label"]))
         if not missing(r.get("mde")) and status == "tested":
-            text += (f"; with this many students only differences above {float(r['mde']):.1f} standard deviations "
-                     "could be detected")
+            text += T.story_mde(f"{float(r['mde']):.1f}")
         if status == "tested" and "optimistic" in str(r.get("design_warnings") or ""):
-            text += "; with fewer than 10 schools the test is optimistic"
+            text += T.story_few_schools()
     return text + "."
 
 
@@ -98,34 +87,26 @@ def story(bundle: Bundle) -> list[str]:
     if part is not None and len(part):
         allrow = part[part["program_id"].astype(str) == "all"]
         if len(allrow):
-            shown = allrow.iloc[0]["participants_display"]
-            if str(shown) == "none":
-                out.append(f"No students took part in {bundle.partner_name}'s programs in {bundle.term}.")
-            elif str(shown).startswith("<"):
-                out.append(f"Fewer than {k} students took part in {bundle.partner_name}'s programs in "
-                           f"{bundle.term}, so outcomes are not reported.")
-            else:
-                out.append(f"About {shown} students took part in {bundle.partner_name}'s programs in "
-                           f"{bundle.term}.")
+            out.append(T.story_participation(str(allrow.iloc[0]["participants_display"]), bundle.partner_name,
+                                             bundle.term, k))
     kpi = bundle.table("kpi_comparison")
     if bundle.has("kpi") and kpi is not None and len(kpi):
         for _, r in headline_kpis(kpi, 3).iterrows():
             out.append(_kpi_sentence(r, k, bundle.profile))
     else:
-        out.append("Student outcome comparisons are not yet recorded for this term.")
+        out.append(T.story_no_outcomes())
     b = bundle.meta.get("board", {})
     if bundle.has("fit") and b.get("fit_band"):
-        s = f"The latest partnership fit survey places the partnership in the \u201c{b['fit_band']}\u201d band"
+        gap = None
         if b.get("biggest_gap_dimension"):
-            label = b.get("biggest_gap_label") or dimension_label(bundle.table("fit_dimensions"),
-                                                                  b["biggest_gap_dimension"])
-            s += f"; the district and the partner see \u201c{in_sentence(label)}\u201d most differently"
-        out.append(s + ".")
+            gap = in_sentence(b.get("biggest_gap_label") or dimension_label(bundle.table("fit_dimensions"),
+                                                                            b["biggest_gap_dimension"]))
+        out.append(T.story_fit(str(b["fit_band"]), gap))
     goals = bundle.table("goals")
     if bundle.has("goals") and goals is not None and len(goals) and "status" in goals.columns:
         out.append(_goals_sentence(goals, bundle.table("kpi_comparison")))
     if bundle.has("checkins") and b.get("checkin_status"):
-        out.append(f"Check-in status this term: {str(b['checkin_status']).replace('_', ' ')}.")
+        out.append(T.story_checkin(str(b["checkin_status"])))
     return out
 
 
@@ -136,16 +117,14 @@ def _goals_sentence(goals: pd.DataFrame, kpi: pd.DataFrame | None) -> str:
         sup = kpi["suppressed"].fillna(False).astype(bool) if "suppressed" in kpi.columns else False
         hidden = set(kpi.loc[sup | kpi["mean_t"].isna(), "kpi_id"].astype(str))
         status[goals["kpi_id"].astype("string").isin(hidden).fillna(False).to_numpy()] = GOAL_NOT_SHOWN
-    names = {"met": "met", "on_track": "on track", "at_risk": "at risk", "off_track": "off track",
-             "no_data": "without data yet", GOAL_NOT_SHOWN: "not shown because a group is too small"}
+    order = ("met", "on_track", "at_risk", "off_track", "no_data", GOAL_NOT_SHOWN)
     counts = status.fillna("no_data").value_counts()
-    parts = [f"{int(counts[key])} {text}" for key, text in names.items() if key in counts.index]
-    parts += [f"{int(n)} {str(key).replace('_', ' ')}" for key, n in counts.items() if key not in names]
-    n = len(goals)
-    return f"Of the partnership's {n} goal{'s' if n != 1 else ''}: " + ", ".join(parts) + "."
+    pairs = [(key, int(counts[key])) for key in order if key in counts.index]
+    pairs += [(str(key), int(n)) for key, n in counts.items() if key not in order]
+    return T.story_goals(pairs)
 
 
 def render_story(bundle: Bundle) -> str:
     """HTML section holding :func:`story` as paragraphs."""
     body = "".join(f"<p>{esc(s)}</p>" for s in story(bundle))
-    return section("What the numbers say", body, id="story")
+    return section(T.label("story"), body, id="story")

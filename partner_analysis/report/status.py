@@ -14,7 +14,9 @@ Status chip of a headline KPI (first rule that applies):
    comparable");
 3. ``watch``: the goal is at risk; or the difference is unfavourable but could
    be chance, untested, or from groups that are not comparable; or the level
-   fell (unfavourably) since last term by a shown change;
+   fell (unfavourably) since last term by a shown change (not for a
+   year-to-date KPI, whose second-quarter dip is its definition: see
+   ``text.ytd_note``);
 4. ``good``: otherwise (level shown, no unfavourable sign).
 """
 from __future__ import annotations
@@ -125,29 +127,32 @@ def kpi_chip(r: pd.Series, goal: str, profile, alert_levels: dict[str, float] | 
     level = _level(r, profile)
     if bool(not missing(r.get("suppressed")) and r.get("suppressed")) and missing(r.get("mean_t")) \
             or not privacy.shown_plainly(level):
-        return Chip("none", (T._("not shown (small group)"),))
+        return Chip("none", (T.chip_reason("hidden"),))
     hib = _higher_is_better(r)
     concern, watch = [], []
     if goal in _GOAL_CONCERN:
-        concern.append(T._("goal {status}").format(status=goal))
+        concern.append(T.goal_reason(goal))
     elif goal in _GOAL_WATCH:
-        watch.append(T._("goal {status}").format(status=goal))
+        watch.append(T.goal_reason(goal))
     alert = (alert_levels or {}).get(str(r.get("kpi_id")))
     shown = displayed_number(level)
     if alert is not None and shown is not None and ((shown < alert) if hib else (shown > alert)):
-        concern.append(T._("beyond the district's alert level"))
+        concern.append(T.chip_reason("alert"))
     diff = _signed(_vs_text(r, profile))
     if diff is not None and diff != 0 and (diff > 0) != hib:
         p_adj = r.get("p_adj")
         tested = str(r.get("sample_status", "tested")) == "tested" and not missing(p_adj)
         comparable = str(r.get("evidence_label") or "") != NOT_COMPARABLE
         if tested and float(p_adj) < 0.05 and comparable:
-            concern.append(T._("worse than similar students, unlikely to be chance"))
+            concern.append(T.chip_reason("worse_solid"))
         else:
-            watch.append(T._("worse than similar students, could be chance"))
-    since = _signed(_since_text(r, profile))
+            watch.append(T.chip_reason("worse_chance"))
+    # A year-to-date KPI (on track) is not compared with last term: its value accumulates over the school year
+    # (failures arrive with semester grades), so a second-quarter dip is the definition, not a change; the board
+    # says so (text.ytd_note) and the sparkline shows the same term last year.
+    since = None if str(r.get("scope")) == "year_to_date" else _signed(_since_text(r, profile))
     if since is not None and since != 0 and (since > 0) != hib:
-        watch.append(T._("worse than last term"))
+        watch.append(T.chip_reason("worse_last_term"))
     if concern:
         return Chip("concern", tuple(concern + watch))
     if watch:
@@ -210,13 +215,14 @@ def attention_items(bundle: Bundle) -> list[dict[str, str]]:
                 continue
             words = goal_status_words(status, g.get("source"))
             items.append({"kind": "goal", "severity": "concern" if status == "off_track" else "watch",
-                          "text": T.attention_goal(str(g.get("description") or g.get("kpi_id") or ""), words)})
+                          "text": T.attention_goal(str(g.get("description") or g.get("kpi_id") or ""),
+                                                   T.goal_words(words))})
     chk = bundle.table("checkin_status")
     if bundle.has("checkins") and chk is not None and len(chk) and "status" in chk.columns:
         for _, c in chk.iterrows():
             if str(c.get("status")) == "overdue":
                 items.append({"kind": "checkin", "severity": "concern",
-                              "text": T._("No check-in was held in {term}.").format(term=c.get("term"))})
+                              "text": T.checkin_missing(str(c.get("term")))})
     actions = bundle.table("open_actions")
     if bundle.has("checkins") and actions is not None and len(actions) and "past_due" in actions.columns:
         for _, a in actions.iterrows():
@@ -229,10 +235,10 @@ def attention_items(bundle: Bundle) -> list[dict[str, str]]:
     settings = report_settings(bundle)
     for _, r in board_kpis(bundle).iterrows():
         chip = kpi_chip(r, _goal_words(bundle, str(r["kpi_id"])), bundle.profile, settings["alert_levels"])
-        label = str(r.get("kpi_label", r["kpi_id"]))
+        label = T.kpi_label(r.get("kpi_label", r["kpi_id"]))
         if chip.status == "concern":
             items.append({"kind": "result", "severity": "concern",
-                          "text": T._("{label}: {reasons}.").format(label=label, reasons="; ".join(chip.reasons))})
+                          "text": T.attention_reasons(label, list(chip.reasons))})
     order = {"concern": 0, "watch": 1}
     return sorted(items, key=lambda i: order.get(i["severity"], 2))
 
@@ -296,8 +302,7 @@ def proposed_actions(bundle: Bundle) -> list[dict[str, str]]:
             privacy.format_share(alert) if str(r.get("kind")) == "binary" or str(r.get("unit")) in privacy.PERCENT_UNITS
             else f"{alert:g}")
         text = (T.proposed_action_text(label, _level(r, bundle.profile), threshold) if alert is not None
-                else T._("Review {label} of participating students with the partner and agree one step at the next "
-                         "check-in.").format(label=label))
+                else T.proposed_action_plain(label))
         out.append({"key": f"board:{bundle.partner_id}:{bundle.term}:{kid}", "kpi_id": kid,
                     "partner_id": bundle.partner_id, "term": bundle.term, "description": text,
                     "reasons": "; ".join(chip.reasons)})

@@ -33,7 +33,7 @@ def headline_figures(bundles: Sequence[Bundle], *, term: str) -> list[tuple[str,
     profile = next((b.profile for b in bundles), None)
     visible = [displayed_number(s) for s in map(participants_shown, bundles) if privacy.shown_plainly(s)]
     visible = [v for v in visible if v]
-    reached = privacy.format_count(sum(visible), profile) if visible else privacy.NOT_SHOWN
+    reached = T.figure(privacy.format_count(sum(visible), profile) if visible else privacy.NOT_SHOWN)
     total = 0.0
     cur = "USD"
     for b in bundles:
@@ -49,15 +49,14 @@ def headline_figures(bundles: Sequence[Bundle], *, term: str) -> list[tuple[str,
                    if not any(a["severity"] == "concern" and a["kind"] in ("result", "goal")
                               for a in board_items(b)["attention"]))
     n = len(bundles)
-    return [(reached, T._("students reached (rounded)")),
-            (privacy.format_money(total, cur, round_to=100) if total else T._("not yet recorded"),
-             T._("combined investment this term")),
-            (f"{on_track} / {n}", T.ngettext("partnership on track", "partnerships on track", n))]
+    return [(reached, T.deck("reached")),
+            (T.figure(privacy.format_money(total, cur, round_to=100)) if total else T.label("not_yet_recorded"),
+             T.deck("combined")),
+            (f"{on_track} / {n}", T.on_track_label(n))]
 
 
 def participants_alt(bundles: Sequence[Bundle]) -> str:
-    parts = [f"{b.partner_name}: {T.students_phrase(participants_shown(b))}" for b in bundles]
-    return T._("Bar chart of students taking part by partnership. {parts}.").format(parts="; ".join(parts))
+    return T.reach_alt([(b.partner_name, T.students_phrase(participants_shown(b))) for b in bundles])
 
 
 def participants_chart(bundles: Sequence[Bundle], *, width: int = 560) -> str:
@@ -82,7 +81,7 @@ def participants_chart(bundles: Sequence[Bundle], *, width: int = 560) -> str:
             w = (width - label_w - pad) * v / top
             out.append(f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="#1f4e79"/>')
             out.append(f'<text x="{label_w + w + 4:.1f}" y="{y + bar_h - 4}" font-size="13" fill="#1a1a1a">'
-                       f'{html.escape(shown)}</text>')
+                       f'{html.escape(T.figure(shown))}</text>')
         else:
             out.append(f'<text x="{label_w}" y="{y + bar_h - 4}" font-size="13" fill="#3b3b3b">'
                        f'{html.escape(T.students_phrase(shown))}</text>')

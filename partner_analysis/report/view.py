@@ -6,6 +6,7 @@ directly; the ``show_*`` functions only display.
 """
 from __future__ import annotations
 
+import html
 from typing import Callable
 
 import pandas as pd
@@ -13,8 +14,7 @@ import pandas as pd
 from .. import privacy
 from ..privacy import PERCENT_UNITS
 from . import text as T
-from ._html import drop_empty_columns, esc, fmt_date, goal_status_words, missing, not_recorded, section, table, \
-    words, yes_no
+from ._html import drop_empty_columns, esc, goal_status_words, missing, not_recorded, section, table, yes_no
 from .board import render_board
 from .bundle import GOAL_NOT_SHOWN, Bundle, dimension_label, load_bundle
 from .narrative import render_story
@@ -24,10 +24,12 @@ __all__ = ["open_report", "title_html", "outcomes_html", "fit_html", "investment
            "show_investments", "show_checkins", "show_goals", "show_notes"]
 
 
-def open_report(bundle_path: str, *, partner_id: str, term: str) -> Bundle:
-    """Open the partner's bundle (the only data a report reads) and set a non-interactive plot backend."""
+def open_report(bundle_path: str, *, partner_id: str, term: str, lang: str = "en") -> Bundle:
+    """Open the partner's bundle (the only data a report reads), set the report's language (its text and
+    number formats, :mod:`.text`) and a non-interactive plot backend."""
     import matplotlib
     matplotlib.use("Agg")
+    T.set_language(lang)
     return load_bundle(bundle_path, partner_id=partner_id, term=term)
 
 
@@ -37,21 +39,20 @@ def _display_html(text: str) -> None:
 
 
 def title_html(bundle: Bundle) -> str:
-    return (f'<h1>{esc(bundle.partner_name)}: partnership report, {esc(bundle.term)}</h1>'
-            f'<p class="subtitle">{esc(bundle.meta.get("district", ""))} \u00b7 {esc(T._("partner"))} '
-            f'{esc(bundle.partner_id)} \u00b7 {esc(T._("figures are for groups of students; small groups are not shown"))}'
-            '</p>')
+    return (f'<h1>{esc(T.report_heading(bundle.partner_name, bundle.term))}</h1>'
+            f'<p class="subtitle">{esc(bundle.meta.get("district", ""))} \u00b7 {esc(T.label("partner_word"))} '
+            f'{esc(bundle.partner_id)} \u00b7 {esc(T.label("subtitle"))}</p>')
 
 
 def _reader_table(frame: pd.DataFrame | None, caption: str, columns: list[tuple[str, str, object]],
-                  *, empty: str = "nothing recorded this term") -> str:
+                  *, empty: str | None = None) -> str:
     """A table for readers: chosen columns with human headers and formatters; all-blank columns dropped.
 
     ``columns`` holds (bundle column, header, formatter) triples; the first is
     the row header. Columns missing from the bundle are skipped.
     """
     if frame is None or not len(frame):
-        return f"<p>{esc(caption)}: {esc(empty)}.</p>"
+        return f"<p>{esc(T.empty_table(caption, empty or T.label('nothing_recorded')))}</p>"
     cols = [(c, h, f) for c, h, f in columns if c in frame.columns]
     rows = [[f(r[c]) if not missing(r[c]) else "" for c, _, f in cols] for _, r in frame.iterrows()]
     rows, heads = drop_empty_columns(rows, [h for _, h, _ in cols])
@@ -67,25 +68,26 @@ def outcomes_html(bundle: Bundle) -> str:
     body = []
     part = bundle.table("participation")
     if part is not None and len(part):
-        rows = [[r["program_name"] if r["program_id"] != "all" else "All programs",
-                 "" if missing(r["type"]) else str(r["type"]).replace("_", " "), str(r["participants_display"])]
+        rows = [[r["program_name"] if r["program_id"] != "all" else T.label("all_programs"),
+                 "" if missing(r["type"]) else T.code_words(r["type"]), T.figure(str(r["participants_display"]))]
                 for _, r in part.iterrows()]
-        body.append(table(rows, columns=["Program", "Type", "Students taking part"],
-                          caption=f"Students taking part in {bundle.term} (rounded to 5)"))
+        body.append(table(rows, columns=[T.label("program"), T.label("type"), T.label("students_taking_part")],
+                          caption=T.participation_caption(bundle.term)))
     kpi = bundle.table("kpi_comparison")
     if not bundle.has("kpi") or kpi is None:
-        body.append(not_recorded("Student outcome comparisons"))
+        body.append(not_recorded(T.label("outcome_comparisons")))
     elif not len(kpi):
-        body.append("<p>No outcomes could be compared this term.</p>")
+        body.append(f"<p>{esc(T.label('no_outcomes'))}</p>")
     else:
         rows = [comparison_cells(r, bundle.profile) for _, r in kpi.iterrows()]
         L = T.BOARD_LABELS
-        body.append(table(rows, columns=[T._("Outcome"), T._("Participants (number)"), T._("Participants' result"),
-                                         T._("Similar students (number)"), T._("Similar students' result"),
-                                         T._("Difference"), T._(L["size_column"]), T._(L["chance_column"])],
-                          caption=f"Participating students compared with similar non-participants, {bundle.term}"))
+        body.append(table(rows, columns=[T.label("outcome"), T.label("participants_n"),
+                                         T.label("participants_result"), T.label("similar_n"),
+                                         T.label("similar_result"), T.label("difference"), T._(L["size_column"]),
+                                         T._(L["chance_column"])],
+                          caption=T.comparison_caption(bundle.term)))
     body.append(_trend_table(bundle))
-    return section("Student outcomes", "".join(body), id="outcomes")
+    return section(T.label("outcomes"), "".join(body), id="outcomes")
 
 
 def comparison_cells(r: pd.Series, profile: privacy.PrivacyProfile) -> list[str]:
@@ -104,10 +106,10 @@ def comparison_cells(r: pd.Series, profile: privacy.PrivacyProfile) -> list[str]
     size = T.size_word(float(r["effect_size"])) if effect and privacy.shown_plainly(effect) else ""
     tested = contrast and str(r.get("sample_status", "tested")) == "tested" and not missing(r.get("p_adj"))
     chance = T.chance_word(float(r["p_adj"]) if tested else None) if contrast else T._(T.CHANCE_WORDS["untested"])
-    return [f"{r.get('kpi_label', r['kpi_id'])}{'' if missing(r.get('marker')) else r['marker']}",
-            privacy.format_participants(r.get("n_t"), profile), level["t"],
-            privacy.format_participants(r.get("n_c"), profile), level["c"], T.percentage_points(diff),
-            size or privacy.NOT_SHOWN, chance]
+    return [f"{T.kpi_label(r.get('kpi_label', r['kpi_id']))}{'' if missing(r.get('marker')) else r['marker']}",
+            T.figure(privacy.format_participants(r.get("n_t"), profile)), T.figure(level["t"]),
+            T.figure(privacy.format_participants(r.get("n_c"), profile)), T.figure(level["c"]), T.figure(diff),
+            size or T.figure(privacy.NOT_SHOWN), chance]
 
 
 def _trend_table(bundle: Bundle) -> str:
@@ -121,92 +123,96 @@ def _trend_table(bundle: Bundle) -> str:
     for kid, g in trend.groupby("kpi_id", sort=False):
         u = units.get(kid, {})
         by = g.set_index("when")
-        rows.append([str(g["kpi_label"].iloc[0])] + [
+        rows.append([T.kpi_label(g["kpi_label"].iloc[0])] + [T.figure(
             privacy.format_level(by["mean_t"].get(w), by["n_t"].get(w) if "n_t" in by.columns else None,
                                  unit=u.get("unit"), kind=u.get("kind"), profile=bundle.profile)
-            if w in by.index else privacy.NOT_SHOWN
+            if w in by.index else privacy.NOT_SHOWN)
             for w in whens])
-    heads = [f"{w.capitalize()} ({trend.loc[trend['when'] == w, 'term'].iloc[0]})" for w in whens]
-    return table(rows, columns=["Outcome", *heads], caption="Participating students over time")
+    heads = [T.trend_heading(w, trend.loc[trend['when'] == w, 'term'].iloc[0]) for w in whens]
+    return table(rows, columns=[T.label("outcome"), *heads], caption=T.label("over_time"))
 
 
 def fit_html(bundle: Bundle) -> str:
     if not bundle.has("fit"):
-        return section("Partnership fit", not_recorded("Partnership fit survey"), id="fit")
+        return section(T.label("fit"), not_recorded(T.label("fit_survey")), id="fit")
     dims = bundle.table("fit_dimensions")
     body = []
     if dims is not None and len(dims):
-        rows = [[dimension_label(dims, r["dimension"]), privacy.format_score(r.get("district_mean")),
-                 privacy.format_score(r.get("partner_mean")),
-                 privacy.format_score(r.get("gap")), "" if missing(r.get("gap_flag")) else str(r.get("gap_flag"))]
+        rows = [[dimension_label(dims, r["dimension"]), T.figure(privacy.format_score(r.get("district_mean"))),
+                 T.figure(privacy.format_score(r.get("partner_mean"))),
+                 T.figure(privacy.format_score(r.get("gap"))),
+                 "" if missing(r.get("gap_flag")) else T.code_words(r.get("gap_flag"))]
                 for _, r in dims.iterrows()]
-        body.append(table(rows, columns=["Dimension", "District view", "Partner view", "Gap", "Flag"],
-                          caption="Fit survey: district and partner views by dimension"))
+        body.append(table(rows, columns=[T.label("dimension"), T.label("district_view"), T.label("partner_view"),
+                                         T.label("gap"), T.label("flag")],
+                          caption=T.label("fit_caption")))
     prompts = bundle.table("fit_prompts")
     if prompts is not None and len(prompts):
         items = "".join(f"<li><strong>{esc(dimension_label(dims, r['dimension']))}:</strong> "
                         f"{esc(r['prompt'])}</li>" for _, r in prompts.iterrows())
-        body.append(f"<h3>Questions for the next check-in</h3><ul>{items}</ul>")
-    return section("Partnership fit", "".join(body), id="fit")
+        body.append(f"<h3>{esc(T.label('next_questions'))}</h3><ul>{items}</ul>")
+    return section(T.label("fit"), "".join(body), id="fit")
 
 
 def investments_html(bundle: Bundle) -> str:
     """Contributions by term (money with the currency, whole hours, partner share) and by category this term."""
     if not bundle.has("investments"):
-        return section("Investments", not_recorded("Investments"), id="investments")
+        return section(T.label("investments"), not_recorded(T.label("investments")), id="investments")
     cur = _currency(bundle)
-    money = lambda v: privacy.format_money(v, cur)  # noqa: E731
-    bal = _reader_table(bundle.table("investment_balance"), "Contributions by term", [
-        ("term", "Term", str), ("district_value", "District contribution", money),
-        ("partner_value", "Partner contribution", money), ("total_value", "Total", money),
-        ("partner_share", "Partner share", privacy.format_share), ("balance_band", "Balance", words),
-        ("change_partner_share", "Change in partner share", privacy.format_points),
-        ("district_hours", "District hours", privacy.format_whole),
-        ("partner_hours", "Partner hours", privacy.format_whole)])
+    money = lambda v: T.figure(privacy.format_money(v, cur))  # noqa: E731
+    L = T.label
+    bal = _reader_table(bundle.table("investment_balance"), L("contributions_by_term"), [
+        ("term", L("term"), str), ("district_value", L("district_contribution"), money),
+        ("partner_value", L("partner_contribution"), money), ("total_value", L("total"), money),
+        ("partner_share", L("partner_share"), lambda v: T.figure(privacy.format_share(v))),
+        ("balance_band", L("balance"), T.code_words),
+        ("change_partner_share", L("change_partner_share"), lambda v: T.figure(privacy.format_points(v))),
+        ("district_hours", L("district_hours"), lambda v: T.figure(privacy.format_whole(v))),
+        ("partner_hours", L("partner_hours"), lambda v: T.figure(privacy.format_whole(v)))])
     cat = bundle.table("investment_by_category")
     if cat is not None and len(cat):
         cat = cat.copy()
         if "category_label" in cat.columns:
             cat["category_label"] = cat["category_label"].fillna(cat.get("category"))
         else:
-            cat["category_label"] = cat["category"].map(words)
+            cat["category_label"] = cat["category"].map(T.code_words)
         cat = cat.sort_values([c for c in ("party", "category_label") if c in cat.columns], kind="stable")
-    by_cat = _reader_table(cat, f"Contributions by category, {bundle.term}", [
-        ("category_label", "Category", str), ("party", "Contributed by", lambda v: words(v).capitalize()),
-        ("value", "Value", money), ("hours", "Hours", privacy.format_whole)])
-    return section("Investments", bal + by_cat, id="investments")
+    by_cat = _reader_table(cat, T.category_caption(bundle.term), [
+        ("category_label", L("category"), str), ("party", L("contributed_by"), lambda v: T.code_words(v).capitalize()),
+        ("value", L("value"), money), ("hours", L("hours"), lambda v: T.figure(privacy.format_whole(v)))])
+    return section(L("investments"), bal + by_cat, id="investments")
 
 
 def checkins_html(bundle: Bundle) -> str:
     """Check-ins per term this school year and the actions still open (no internal ids)."""
     if not bundle.has("checkins"):
-        return section("Check-ins and actions", not_recorded("Check-ins"), id="checkins")
-    status = _reader_table(bundle.table("checkin_status"), "Check-ins by term", [
-        ("term", "Term", str), ("held", "Check-in held", yes_no), ("n_checkins", "Check-ins", privacy.format_whole),
-        ("last_date", "Last check-in", fmt_date), ("status", "Status", words)])
+        return section(T.label("checkins"), not_recorded(T.label("checkins_n")), id="checkins")
+    L = T.label
+    status = _reader_table(bundle.table("checkin_status"), L("checkins_by_term"), [
+        ("term", L("term"), str), ("held", L("checkin_held"), lambda v: T.code_words(yes_no(v))),
+        ("n_checkins", L("checkins_n"), lambda v: T.figure(privacy.format_whole(v))),
+        ("last_date", L("last_checkin"), T.date_text), ("status", L("status"), T.code_words)])
     actions = bundle.table("open_actions")
     if actions is not None and len(actions):
         actions = actions.copy()
         past = actions["past_due"] if "past_due" in actions.columns else pd.Series(False, index=actions.index)
         days = actions["days_past_due"] if "days_past_due" in actions.columns else pd.Series(pd.NA, index=actions.index)
-        actions["overdue"] = [
-            "no" if missing(p) or not bool(p) else
-            ("yes" if missing(d) else f"yes, {float(d):,.0f} day{'s' if float(d) != 1 else ''}")
-            for p, d in zip(past, days)]
-    open_ = _reader_table(actions, "Open actions", [
-        ("description", "Action", str), ("owner", "Owner", str),
-        ("side", "Side", lambda v: words(v).capitalize()), ("checkin_date", "Agreed at check-in on", fmt_date),
-        ("due_date", "Due", fmt_date), ("overdue", "Past due", str)], empty="none open")
-    return section("Check-ins and actions", status + open_, id="checkins")
+        actions["overdue"] = [T.overdue_cell(not (missing(p) or not bool(p)), None if missing(d) else float(d))
+                              for p, d in zip(past, days)]
+    open_ = _reader_table(actions, L("open_actions"), [
+        ("description", L("action"), str), ("owner", L("owner"), str),
+        ("side", L("side"), lambda v: T.code_words(v).capitalize()), ("checkin_date", L("agreed_at"), T.date_text),
+        ("due_date", L("due"), T.date_text), ("overdue", L("past_due"), str)], empty=L("none_open"))
+    return section(L("checkins"), status + open_, id="checkins")
 
 
 def goals_html(bundle: Bundle) -> str:
     """Goals with baseline, target and progress in the KPI's units; hidden goals read "not shown"."""
     if not bundle.has("goals"):
-        return section("Goals", not_recorded("Goals"), id="goals")
+        return section(T.label("goals"), not_recorded(T.label("goals")), id="goals")
     goals = bundle.table("goals")
     if goals is None or not len(goals):
-        return section("Goals", "<p>No goals recorded.</p>", id="goals")
+        return section(T.label("goals"), f"<p>{esc(T.label('no_goals'))}</p>", id="goals")
     kpi = bundle.table("kpi_comparison")
     info = ({} if kpi is None or not len(kpi) else
             {str(r["kpi_id"]): r for _, r in kpi.iterrows()})
@@ -215,8 +221,8 @@ def goals_html(bundle: Bundle) -> str:
         kid = None if missing(g.get("kpi_id")) else str(g["kpi_id"])
         r = info.get(kid) if kid else None
         unit, kind = (r.get("unit"), r.get("kind")) if r is not None else (None, None)
-        label = "" if kid is None else (str(r.get("kpi_label")) if r is not None and not missing(r.get("kpi_label"))
-                                        else words(kid))
+        label = "" if kid is None else (T.kpi_label(r.get("kpi_label")) if r is not None and not missing(r.get("kpi_label"))
+                                        else T.code_words(kid))
         hidden = str(g.get("status")) == GOAL_NOT_SHOWN or (
             r is not None and (bool(not missing(r.get("suppressed")) and r.get("suppressed"))
                                or missing(r.get("mean_t"))) and kid is not None)
@@ -227,38 +233,32 @@ def goals_html(bundle: Bundle) -> str:
             if missing(v):
                 return ""
             if unit or kind:
-                return privacy.format_level(v, n_goal, unit=unit, kind=kind, profile=bundle.profile)
-            return privacy.format_score(v)
+                return T.figure(privacy.format_level(v, n_goal, unit=unit, kind=kind, profile=bundle.profile))
+            return T.figure(privacy.format_score(v))
 
         if hidden:
-            latest = attain = expected = "not shown"
-            status = GOAL_NOT_SHOWN
+            latest = attain = expected = T.label("not_shown")
+            status = T.goal_words(GOAL_NOT_SHOWN)
         else:
             latest = level(g.get("latest_value"))
-            attain = privacy.format_share(g.get("attainment"))
-            expected = privacy.format_share(g.get("expected")) if not missing(g.get("attainment")) else ""
-            status = goal_status_words(g.get("status"), g.get("source"))
+            attain = T.figure(privacy.format_share(g.get("attainment")))
+            expected = T.figure(privacy.format_share(g.get("expected"))) if not missing(g.get("attainment")) else ""
+            status = T.goal_words(goal_status_words(g.get("status"), g.get("source")))
         rows.append([str(g.get("description") or ""), label, level(g.get("baseline")), level(g.get("target")),
                      "" if missing(g.get("due_term")) else str(g["due_term"]), latest, attain, expected, status])
-    rows, heads = drop_empty_columns(rows, ["Goal", "Outcome", "Baseline", "Target", "Due", "Latest value",
-                                            "Progress toward target", "Expected by now", "Status"])
-    return section("Goals", table(rows, columns=heads, caption="Goals and progress"), id="goals")
+    L = T.label
+    rows, heads = drop_empty_columns(rows, [L("goal"), L("outcome"), L("baseline"), L("target"), L("due"),
+                                            L("latest_value"), L("progress"), L("expected"), L("status")])
+    return section(L("goals"), table(rows, columns=heads, caption=L("goals_caption")), id="goals")
 
 
 def notes_html(bundle: Bundle) -> str:
     k = bundle.min_group_n
     markers = bundle.meta.get("profile", {}).get("markers", {"primary": "*", "complementary": "‡"})
-    items = [
-        f"{markers.get('primary', '*')} Not shown: fewer than {k} students in a group, or so few with (or without) "
-        "an outcome that a student could be identified.",
-        f"{markers.get('complementary', '‡')} Hidden to protect another hidden figure (it could otherwise be worked "
-        "out by subtraction).",
-        f"Counts are rounded to the nearest 5; groups under {k} are shown as \u201c&lt;{k}\u201d.",
-        *[esc(x) for x in T.methods_note(k)[:4]],
-    ]
-    defs = ""
-    body = "<h3>Data notes</h3><ul>" + "".join(f"<li>{i}</li>" for i in items) + "</ul>" + defs
-    return section(T._("Methods note"), body, id="notes")
+    items = [*T.data_notes(k, markers.get("primary", "*"), markers.get("complementary", "\u2021")),
+             *T.methods_note(k)[:4]]
+    body = f"<h3>{esc(T.label('data_notes'))}</h3><ul>" + "".join(f"<li>{esc(i)}</li>" for i in items) + "</ul>"
+    return section(T._(T.BOARD_LABELS["methods"]), body, id="notes")
 
 
 def _shows(render: Callable[[Bundle], str], what: str) -> Callable[[Bundle], None]:
@@ -290,23 +290,27 @@ def show_outcomes(bundle: Bundle) -> None:
     from .. import plots
     _, twin, alt = _kpi_chart_text(drawable)
     long = pd.concat([
-        pd.DataFrame({"outcome": drawable["kpi_label"], "group": "Participants", "share": drawable["share_t"]}),
-        pd.DataFrame({"outcome": drawable["kpi_label"], "group": "Comparison group",
+        pd.DataFrame({"outcome": drawable["kpi_label"], "group": T.label("participants_group"),
+                      "share": drawable["share_t"]}),
+        pd.DataFrame({"outcome": drawable["kpi_label"], "group": T.label("comparison_group"),
                       "share": drawable["share_c"]})], ignore_index=True)
     ax = plots.plot_comparison_bars(long, x="outcome", y="share", hue="group", alt=alt, percent=True)
-    ax.set_xlabel("Share of students")
+    ax.set_xlabel(T.label("share_of_students"))
     ax.set_ylabel("")
     if ax.get_legend() is not None:
         ax.get_legend().set_title(None)
-    _show_chart(ax.figure, alt=alt, twin=twin, caption="Data for the chart: share of students, participants and "
-                                                       "comparison group")
+    _show_chart(ax.figure, alt=alt, twin=twin, caption=T.label("chart_twin_outcomes"))
 
 
 def _show_chart(fig, *, alt: str, twin: pd.DataFrame, caption: str) -> None:
-    """The chart with its alt text (:func:`partner_analysis.plots.show_chart`), then its data as a captioned table."""
+    """The chart with its alt text (:func:`partner_analysis.plots.show_chart`), then its data as a captioned table
+    one click away: its figures are in the alt text and the tables above, so it does not lengthen the page."""
     from .. import plots
-    twin_html = (table(twin.astype(str).values.tolist(), columns=list(twin.columns), caption=caption)
-                 if twin is not None and len(twin) else None)
+    twin_html = None
+    if twin is not None and len(twin):
+        twin_html = (f'<details class="chart-data"><summary>{html.escape(caption)}</summary>'
+                     + table(twin.astype(str).values.tolist(), columns=list(twin.columns), caption=caption)
+                     + "</details>")
     plots.show_chart(fig, alt=alt, twin_html=twin_html)
 
 
@@ -325,17 +329,16 @@ def _chart_rows(kpi: pd.DataFrame, profile: privacy.PrivacyProfile) -> pd.DataFr
                                       profile=profile) for g in ("t", "c")]
         if not all(privacy.shown_plainly(t) and t.endswith("%") for t in texts):
             continue
-        out.append({"kpi_label": str(r.get("kpi_label", r["kpi_id"])), "text_t": texts[0], "text_c": texts[1],
+        out.append({"kpi_label": T.kpi_label(r.get("kpi_label", r["kpi_id"])), "text_t": texts[0], "text_c": texts[1],
                     "share_t": float(texts[0].rstrip("%")) / 100, "share_c": float(texts[1].rstrip("%")) / 100})
     return pd.DataFrame(out, columns=["kpi_label", "text_t", "text_c", "share_t", "share_c"])
 
 
 def _kpi_chart_text(rows: pd.DataFrame) -> tuple[None, pd.DataFrame, str]:
-    twin = pd.DataFrame({"Outcome": rows["kpi_label"].tolist(), "Participants": rows["text_t"].tolist(),
-                         "Comparison group": rows["text_c"].tolist()})
-    parts = [f"{o}: participants {t}, comparison {c}" for o, t, c in twin.itertuples(index=False)]
-    return None, twin, ("Bar chart comparing participating students with a comparison group. "
-                        + "; ".join(parts) + ".")
+    twin = pd.DataFrame({T.label("outcome"): rows["kpi_label"].tolist(),
+                         T.label("participants_group"): [T.figure(t) for t in rows["text_t"]],
+                         T.label("comparison_group"): [T.figure(c) for c in rows["text_c"]]})
+    return None, twin, T.chart_alt_outcomes(list(twin.itertuples(index=False, name=None)))
 
 
 def _show_fit_chart(bundle: Bundle) -> None:
@@ -345,23 +348,25 @@ def _show_fit_chart(bundle: Bundle) -> None:
     from .. import plots
     label = dims["dimension_label"] if "dimension_label" in dims.columns else dims["dimension"]
     long = pd.concat([
-        pd.DataFrame({"dimension": label.astype(str), "side": "District", "score": dims["district_mean"]}),
-        pd.DataFrame({"dimension": label.astype(str), "side": "Partner", "score": dims["partner_mean"]})],
+        pd.DataFrame({"dimension": label.astype(str), "side": T._(T.BOARD_LABELS["district_side"]),
+                      "score": dims["district_mean"]}),
+        pd.DataFrame({"dimension": label.astype(str), "side": T._(T.BOARD_LABELS["partner_side"]),
+                      "score": dims["partner_mean"]})],
         ignore_index=True).dropna()
     twin = long.pivot(index="dimension", columns="side", values="score").reindex(label.astype(str).unique())
-    twin = twin.reset_index().rename(columns={"dimension": "Dimension"})
-    for c in ("District", "Partner"):
+    twin = twin.reset_index().rename(columns={"dimension": T.label("dimension")})
+    for c in (T._(T.BOARD_LABELS["district_side"]), T._(T.BOARD_LABELS["partner_side"])):
         if c in twin.columns:
-            twin[c] = twin[c].map(lambda v: "" if missing(v) else privacy.format_score(v))
+            twin[c] = twin[c].map(lambda v: "" if missing(v) else T.figure(privacy.format_score(v)))
     gap = dims.assign(absgap=dims["gap"].abs()).sort_values("absgap", ascending=False).iloc[0]
-    alt = (f"Dot chart of district and partner fit scores for {len(twin)} dimensions. The widest gap is on "
-           f"{gap.get('dimension_label', gap['dimension'])} (district {privacy.format_score(gap['district_mean'])}, "
-           f"partner {privacy.format_score(gap['partner_mean'])}).")
+    alt = T.chart_alt_fit(len(twin), str(gap.get('dimension_label', gap['dimension'])),
+                          T.figure(privacy.format_score(gap['district_mean'])),
+                          T.figure(privacy.format_score(gap['partner_mean'])))
     ax = plots.plot_gap(long, dimension="dimension", side="side", value="score", alt=alt)
     ax.set_xlim(1, 5)  # the survey's full 1-5 scale: a narrow axis makes small gaps look large
     ax.set_xticks([1, 2, 3, 4, 5])
-    ax.set_xlabel("Mean fit score (1 to 5)")
-    _show_chart(ax.figure, alt=alt, twin=twin, caption="Data for the chart: fit scores by dimension")
+    ax.set_xlabel(T.label("fit_axis"))
+    _show_chart(ax.figure, alt=alt, twin=twin, caption=T.label("chart_twin_fit"))
 
 
 def show_fit(bundle: Bundle) -> None:
