@@ -16,15 +16,9 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 #: The app notebooks Voila serves: opened without an invitation link they say so (and do not stop).
 APP_NOTEBOOKS = {"fit_survey.ipynb", "records_forms.ipynb"}
-#: Notebooks that do not yet run with their default parameters, with the reason (strict: fixed means remove).
-NOT_YET = {"quarterly_report.ipynb": "TODO #14/#12 (w12c owns it): with bundle_path='' the report template "
-                                     "should find the demo district's bundle; the demo builds none yet"}
-
-
 def _every_notebook():
     """Every notebook in notebooks/, so a new one is covered without touching this file."""
-    return [pytest.param(p.name, marks=pytest.mark.xfail(strict=True, reason=NOT_YET[p.name]))
-            if p.name in NOT_YET else p.name for p in sorted(NOTEBOOKS.glob("*.ipynb"))]
+    return [p.name for p in sorted(NOTEBOOKS.glob("*.ipynb"))]
 
 
 def test_dir_shows_only_the_public_api():
@@ -106,6 +100,9 @@ def test_notebook_runs_with_its_default_parameters(name, demo_dir, tmp_path, mon
     if name in APP_NOTEBOOKS:   # no ?token= in a notebook opened by hand: the refusal page, not a store error
         text = out.read_text(encoding="utf-8")
         assert "personal invitation link" in text and "Error:" not in text
+    if name == "quarterly_report.ipynb":   # opened by hand: a preview of P01's report, board first
+        text = out.read_text(encoding="utf-8")
+        assert "Partnership board" in text and "P01" in text
 
 
 def test_app_data_dir_never_raises(demo_dir, tmp_path, monkeypatch):

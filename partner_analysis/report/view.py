@@ -7,6 +7,7 @@ directly; the ``show_*`` functions only display.
 from __future__ import annotations
 
 import html
+from pathlib import Path
 from typing import Callable
 
 import pandas as pd
@@ -26,11 +27,44 @@ __all__ = ["open_report", "title_html", "outcomes_html", "fit_html", "investment
 
 def open_report(bundle_path: str, *, partner_id: str, term: str, lang: str = "en") -> Bundle:
     """Open the partner's bundle (the only data a report reads), set the report's language (its text and
-    number formats, :mod:`.text`) and a non-interactive plot backend."""
+    number formats, :mod:`.text`) and a non-interactive plot backend.
+
+    An empty ``bundle_path`` (the template opened by hand, as JupyterLab opens it) previews the report from
+    a bundle built for ``partner_id`` and ``term`` (:func:`preview_bundle`); the batch always passes its own.
+    """
     import matplotlib
     matplotlib.use("Agg")
     T.set_language(lang)
+    if not bundle_path:
+        bundle_path = preview_bundle(partner_id, term)
     return load_bundle(bundle_path, partner_id=partner_id, term=term)
+
+
+def preview_bundle(partner_id: str, term: str, data_dir: str | None = "") -> Path:
+    """Build one partner's bundle from the district :func:`partner_analysis.district.find_data_dir` finds
+    (``data_dir``, ``$PA_DATA_DIR``, the checkout's demo district) into a new temporary folder, never beside
+    the notebook, and return its path. It is what the batch would build (aggregated, suppressed); nothing is
+    released or recorded.
+
+    Raises
+    ------
+    ConfigError
+        No district found (the message says how to make one).
+    InputDataError
+        The bundle could not be built (the reason from :func:`.bundle.build_bundles`).
+    """
+    import tempfile
+
+    from ..district import find_data_dir
+    from ..exceptions import InputDataError
+    from .bundle import build_bundles
+    source = find_data_dir(data_dir)
+    out = Path(tempfile.mkdtemp(prefix="pa-report-preview-"))
+    info = build_bundles(source, term=term, partners=[partner_id], out=out)[0]
+    if not info.ok:
+        raise InputDataError(f"no report bundle for {partner_id} in {term}: {info.error}", path=source,
+                             fix="Pass bundle_path, or choose a partner_id and term the district has")
+    return info.path
 
 
 def _display_html(text: str) -> None:
