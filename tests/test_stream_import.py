@@ -202,3 +202,13 @@ def test_a_failed_streamed_import_leaves_the_data_dir_as_it_was_and_layouts_repl
     assert len(read_dataset(dd)["attendance_daily"]) == len(streamed) == sum(r is not None for r in records)
     assert (dd / "records" / "investments.csv").read_text(encoding="utf-8") == "kept\n"
     assert not [p for p in dd.iterdir() if p.name.startswith(".")]
+
+
+def test_a_streamed_import_says_why_it_wrote_no_quality_page(tmp_path):
+    """A profile without the streamed tables would call their KPIs impossible (issue #16's quality page)."""
+    folder = _write(tmp_path / "src", _records())
+    result = _import(folder, tmp_path / "out", SMALL)
+    assert result.quality_path is None and not (tmp_path / "out" / "quality.html").exists()
+    assert any("no data-quality page" in w and "partner-analysis quality" in w for w in result.warnings)
+    whole = _import(folder, tmp_path / "whole", None)
+    assert whole.quality_path is not None and whole.quality_path.exists()

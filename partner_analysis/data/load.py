@@ -326,8 +326,13 @@ def finish_import(tables: dict[str, TableFrame], errors: ProblemList, cfg: Distr
         extra_files[POSSIBLE_DUPLICATES_FILE] = pd.concat(frames, ignore_index=True).to_csv(index=False).encode()
     clean = {name: storage_frame(name, t.frame) for name, t in tables.items()}
     possible = pd.concat(frames, ignore_index=True) if frames else None
-    extra_files.update(quality.quality_files(quality.profile_tables(clean, cfg, possible_duplicates=possible,
-                                                                    mode=attendance)))
+    if done:  # a profile without the streamed tables would call their KPIs impossible: say so instead
+        warnings.append(f"no data-quality page: {', '.join(sorted(done))} were imported in chunks and a profile "
+                        "reads every table whole; run `partner-analysis quality DATA_DIR` on a machine with the "
+                        "memory for it")
+    else:
+        extra_files.update(quality.quality_files(quality.profile_tables(clean, cfg, possible_duplicates=possible,
+                                                                        mode=attendance)))
     out = write_dataset(clean, cfg, out, extra_files=extra_files, staged={n: st.path for n, st in done.items()})
     rows = {n: len(clean[n]) if n in clean else done[n].rows for n in IMPORT_ORDER if n in clean or n in done}
     dropped = {n: tables[n].dropped if n in tables else done[n].dropped for n in IMPORT_ORDER
@@ -336,7 +341,8 @@ def finish_import(tables: dict[str, TableFrame], errors: ProblemList, cfg: Distr
                         warnings=tuple(warnings),
                         possible_duplicates_path=(out / POSSIBLE_DUPLICATES_FILE) if frames else None,
                         possible_duplicate_groups=groups, possible_duplicate_records=records,
-                        map_path=map_path, config_source=cfg.source, quality_path=out / "quality.html")
+                        map_path=map_path, config_source=cfg.source,
+                        quality_path=None if done else out / "quality.html")
 
 
 def _derive_exception_summaries(tables: dict[str, TableFrame], cfg: DistrictConfig,
