@@ -20,6 +20,10 @@ def run_demo(*, out: Path, term: str, students: int = 2400, seed: int = 20251, w
     _upgrade_demo_store(out)
     result = validate_dataset(out)
     print(result.report())
+    if not (out / "quality.html").exists():  # what every import writes; the demo is generated, not imported
+        from .data.quality import profile_dataset, write_quality
+        write_quality(profile_dataset(out), out)
+    print(f"Data-quality profile: {(out / 'quality.html').resolve()}")
     from .report.batch import run_reports
     manifest = run_reports(out, term=term, out=reports_dir, workers=workers)
     n_ok = sum(r["status"] == "ok" for r in manifest.rows)
