@@ -32,28 +32,14 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
+# the same kernel floor as benchmarks/report_batch.py (the script's folder is on sys.path when it runs)
+from report_batch import kernel_floor
+
 TERM = "2025-26-Q2"
-
-
-def kernel_floor(repeats: int = 3) -> float:
-    from jupyter_client.manager import start_new_kernel
-
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        km, kc = start_new_kernel(kernel_name="python3", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            kc.execute_interactive("import pandas, seaborn, matplotlib", timeout=120)
-        finally:
-            kc.stop_channels()
-            km.shutdown_kernel(now=False)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def district(out: Path, *, students: int, partners: int, seed: int) -> Path:
