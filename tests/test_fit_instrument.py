@@ -326,3 +326,21 @@ def test_instrument_is_frozen_and_hashable():
     with pytest.raises(dataclasses.FrozenInstanceError):
         inst.items[0].label = "x"
     assert hash(inst) == hash(read_instrument())
+
+
+def test_cached_instrument_reads_a_workbook_once_per_version_of_the_file(tmp_path):
+    """A report batch asks for the same instrument for every partner (fit.results.cached_instrument)."""
+    import os
+    import shutil
+
+    from partner_analysis.fit.instrument import default_instrument_path
+    from partner_analysis.fit.results import cached_instrument
+    assert cached_instrument() is cached_instrument()
+    assert cached_instrument() == read_instrument(pyxform_check=False)
+    copy = tmp_path / "fit.xlsx"
+    shutil.copyfile(default_instrument_path(), copy)
+    first = cached_instrument(copy)
+    assert cached_instrument(copy) is first and first.path is not None
+    st = copy.stat()
+    os.utime(copy, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))   # the file changed: read again
+    assert cached_instrument(copy) is not first and cached_instrument(copy) == first

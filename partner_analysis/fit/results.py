@@ -2,6 +2,7 @@
 reliability, and the aggregates a partner's report bundle shows."""
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,14 +12,28 @@ import pandas as pd
 from .._io import atomic_path
 from . import responses
 from .gaps import discussion_prompts, gap_report, reliability
-from .instrument import Instrument, read_instrument
+from .instrument import Instrument, default_instrument_path, read_instrument
 from .scoring import fit_index, score_responses, side_scores
 
-__all__ = ["BUNDLE_DIMENSION_COLUMNS", "instrument_for_version", "latest_wave", "load_answers", "pooled_reliability",
-           "summary_for_bundle", "FitScores", "score_store"]
+__all__ = ["BUNDLE_DIMENSION_COLUMNS", "cached_instrument", "instrument_for_version", "latest_wave", "load_answers",
+           "pooled_reliability", "summary_for_bundle", "FitScores", "score_store"]
 
 BUNDLE_DIMENSION_COLUMNS = ["dimension", "dimension_label", "district_mean", "partner_mean", "gap", "district_band",
                             "partner_band", "gap_flag", "n_district", "n_partner"]
+
+
+def cached_instrument(path: str | Path | None = None) -> Instrument:
+    """``read_instrument(path, pyxform_check=False)`` (default: the shipped workbook), read once per version of
+    the workbook file: a report batch asks for the same instrument for every partner. An :class:`Instrument`
+    is immutable, so sharing it is safe; a changed file (size or modification time) is read again."""
+    p = Path(path) if path else default_instrument_path()
+    st = p.stat()
+    return _read_instrument_once(str(p.resolve()), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _read_instrument_once(path: str, size: int, mtime_ns: int) -> Instrument:
+    return read_instrument(path, pyxform_check=False)
 
 
 def instrument_for_version(store: Any, form_id: str, version: str, *, default: Instrument | None = None
@@ -28,14 +43,14 @@ def instrument_for_version(store: Any, form_id: str, version: str, *, default: I
     Uses the shipped workbook when its form_id and version match, else the workbook path the store
     recorded in ``register_instrument``.
     """
-    default = default or read_instrument(pyxform_check=False)
+    default = default or cached_instrument()
     if default.form_id == form_id and default.version == str(version):
         return default
     frame = responses.instruments_frame(store)
     hit = frame[(frame["form_id"] == form_id) & (frame["version"].astype(str) == str(version))]
     for path in hit.get("source_path", pd.Series(dtype=object)).dropna():
         if Path(path).is_file():
-            return read_instrument(path, pyxform_check=False)
+            return cached_instrument(path)
     from ..exceptions import ScoringError
     raise ScoringError(f"answers were given to '{form_id}' version {version}, but that workbook is not available. "
                        "Register the instrument with its source_path, or pass the workbook")
@@ -69,7 +84,7 @@ def load_answers(store: Any, partner_id: str | None = None, *, wave: str | None 
         The answers (as :func:`~partner_analysis.fit.responses.answers_long`; empty when there are none) and the matching
         instrument. When one wave was answered on two versions, the newest version's answers.
     """
-    instrument = instrument or read_instrument(pyxform_check=False)
+    instrument = instrument or cached_instrument()
     answers = responses.answers_long(store, form_id=instrument.form_id,
                                  partner_id=None if partner_id is None else str(partner_id))
     wave = wave if wave is not None else latest_wave(answers)
@@ -89,7 +104,7 @@ def pooled_reliability(store: Any, instrument: Instrument | None = None, *, min_
 
     All partnerships, both sides and all waves pool (``docs/methods.md#reliability-and-agreement``); see ``reliability`` for columns.
     """
-    instrument = instrument or read_instrument(pyxform_check=False)
+    instrument = instrument or cached_instrument()
     answers = responses.answers_long(store, form_id=instrument.form_id)
     answers = answers[answers["version"].astype(str) == instrument.version]
     return reliability(answers, instrument, min_n=min_n)
