@@ -6,17 +6,14 @@ In the browser test only requests to the local server are allowed; every other r
 """
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
 from conftest import require_chromium
-from test_voila_browser import KNOWN_EXTERNAL_HOSTS, WCAG_TAGS, _free_port, _wait_for_port, app_page
+from app_server import running_app
+from test_voila_browser import KNOWN_EXTERNAL_HOSTS, WCAG_TAGS, app_page
 
 ENTERED_BY_FAST = "Kim Park"
 
@@ -215,25 +212,9 @@ def server(tmp_path):
     from partner_analysis.data.synth import make_demo_district
     data_dir = make_demo_district(tmp_path / "district", students=300, partners=6, seed=3)
     token = _token(data_dir, ["P02", "P03"], name=ENTERED_BY, email="ana.lee@district.example")
-    port = _free_port()
-    log = tmp_path / "voila.log"
-    env = {k: v for k, v in os.environ.items() if k not in ("PA_DB_URL", "PA_DATA_DIR")}
-    with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "partner_analysis", "records-app", "--data-dir",
-                                 str(data_dir), "--port", str(port), "--cull-idle-timeout", "600"],
-                                cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
-    try:
-        _wait_for_port(port, proc, log)
+    with running_app(["records-app", "--data-dir", data_dir, "--cull-idle-timeout", "600"], cwd=tmp_path,
+                     drop_env=("PA_DB_URL", "PA_DATA_DIR")) as (port, log):
         yield port, data_dir / "records" / "records.sqlite", log, token
-    finally:
-        # SIGTERM lets the CLI stop Voilà and its kernels; the group kill is only a fallback.
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def _wcag(page, *, inputs: bool = True) -> list:

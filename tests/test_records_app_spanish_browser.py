@@ -12,15 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from conftest import require_chromium
-from test_voila_browser import CHROMIUM_ARGS, WCAG_TAGS, _free_port, _raw_get, _wait_for_port
+from app_server import running_app
+from test_voila_browser import CHROMIUM_ARGS, WCAG_TAGS, _raw_get
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -49,23 +47,9 @@ def server(tmp_path_factory):
                                  email="gone@p03.example")
         revoke(store, gone.invitation_id)
         links["revoked"] = gone.token
-    port = _free_port()
-    log = tmp_path / "voila.log"
-    env = {k: v for k, v in os.environ.items() if k not in ("PA_DB_URL", "PA_DATA_DIR")}
-    with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "partner_analysis", "records-app", "--data-dir",
-                                 str(data_dir), "--port", str(port)], cwd=tmp_path, env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        _wait_for_port(port, proc, log)
+    with running_app(["records-app", "--data-dir", data_dir], cwd=tmp_path,
+                     drop_env=("PA_DB_URL", "PA_DATA_DIR")) as (port, _log):
         yield port, data_dir, links
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def _wcag(page) -> list:

@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import os
 import re
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from conftest import require_chromium
 from partner_analysis.store import Store
-from test_voila_browser import CHROMIUM_ARGS, WCAG_TAGS, _free_port, _wait_for_port
+from app_server import running_app
+from test_voila_browser import CHROMIUM_ARGS, WCAG_TAGS
 from partner_analysis.fit import responses
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -45,23 +43,9 @@ def server(tmp_path):
                                     name="Eva Sol", wave="2025-26", lang="es", expires_days=30, now=old).token
         spanish = create_invitation(store, partners="P01", role="partner", email="luz@riverside.example",
                                     name="Luz Mar", wave="2025-26", lang="es").token
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("PA_DB_URL", "PA_INSTRUMENT")}
-    log = tmp_path / "voila.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "partner_analysis", "survey-app", "--db", str(db),
-                                 "--port", str(port)], cwd=tmp_path, env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        _wait_for_port(port, proc, log)
+    with running_app(["survey-app", "--db", db], cwd=tmp_path,
+                     drop_env=("PA_DB_URL", "PA_INSTRUMENT")) as (port, _log):
         yield port, db, token, expired, spanish
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 def _wcag(page) -> list:

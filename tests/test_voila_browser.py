@@ -10,18 +10,14 @@ also shows the form works offline.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
 
+from app_server import running_app
 from conftest import require_chromium
 from partner_analysis.store import Store
 from partner_analysis.fit import responses
@@ -34,25 +30,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 SCREENSHOT = Path("/tmp/pa_survey_form.png")
 # Voilà's lab template links Font Awesome from this CDN; icons are simply missing offline.
 KNOWN_EXTERNAL_HOSTS = {"cdn.jsdelivr.net"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for_port(port: int, proc: subprocess.Popen, log: Path, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"survey-app exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.3)
-    pytest.fail(f"Voilà did not listen on port {port} within {timeout} s:\n{log.read_text()[-3000:]}")
 
 
 def _submit_other(store, instrument, who) -> int:
@@ -103,24 +80,9 @@ def server(tmp_path_factory):
         links["revoked"] = revoked.token
         b_id = _submit_other(store, read_instrument(default_instrument_path()),
                              resolve_token(store, links["b"], form="survey"))
-    port = _free_port()
-    log = tmp_path / "voila.log"
-    env = {k: v for k, v in os.environ.items() if k not in ("PA_DB_URL", "PA_INSTRUMENT")}
-    with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "partner_analysis", "survey-app", "--db", str(db),
-                                 "--port", str(port), "--allow-host", "survey.district.example"],
-                                cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        _wait_for_port(port, proc, log)
+    with running_app(["survey-app", "--db", db, "--allow-host", "survey.district.example"], cwd=tmp_path,
+                     drop_env=("PA_DB_URL", "PA_INSTRUMENT")) as (port, log):
         yield port, db, log, links, b_id
-    finally:
-        # SIGTERM lets the CLI stop Voilà and its kernels; the group kill is only a fallback.
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 @contextlib.contextmanager
