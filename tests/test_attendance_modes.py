@@ -7,6 +7,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from cli_process import run_cli
+
 from partner_analysis.config import config_from_dict
 from partner_analysis.data.attendance import (check_coverage, daily_exceptions, default_enrolment, enrolled_days,
                                               summarise_exceptions)
@@ -114,10 +116,7 @@ def test_daily_rows_without_a_present_day_or_far_fewer_than_enrolled_days_are_re
 # -- through the import (a SIS export that lists exceptions only) ------------------------------------
 
 def _cli(*args):
-    import subprocess
-    import sys
-    return subprocess.run([sys.executable, "-m", "partner_analysis", *map(str, args)], capture_output=True,
-                          text=True, timeout=120)
+    return run_cli(*args)
 
 
 def _sis_exceptions(folder, *, calendar=True, enrolment=True):

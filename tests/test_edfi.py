@@ -1,12 +1,12 @@
 """`partner-analysis import-edfi` on small hand-written interchanges: mapping, and the SIS import's error rules."""
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from cli_process import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -87,8 +87,7 @@ def source(tmp_path) -> Path:
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "partner_analysis", *map(str, args)], capture_output=True,
-                          text=True, timeout=120, cwd=ROOT)
+    return run_cli(*args)
 
 
 def test_interchanges_become_tables_with_descriptors_programmes_and_calendar_rates(source, tmp_path):

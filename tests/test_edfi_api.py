@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
-import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -14,6 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pandas as pd
 import pytest
+
+from cli_process import run_cli
 
 from partner_analysis.data.edfi_api import fetch_resources
 from partner_analysis.exceptions import InputDataError
@@ -133,8 +132,7 @@ class FakeOdsApi:
 
 
 def _cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "partner_analysis", *map(str, args)], capture_output=True,
-                          text=True, timeout=120, cwd=ROOT, env={**os.environ, **(env or {})})
+    return run_cli(*args, env=env)
 
 
 @pytest.fixture

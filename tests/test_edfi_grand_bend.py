@@ -16,14 +16,14 @@ docs/ed-fi.md declare:
 from __future__ import annotations
 
 import datetime as dt
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 from pathlib import Path
 
 import pandas as pd
 import pytest
+
+from cli_process import run_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 GRAND_BEND = ROOT.parent / "shared" / "data" / "edfi_grand_bend"
@@ -37,8 +37,7 @@ pytestmark = pytest.mark.skipif(not (GRAND_BEND / "StudentSchoolAttendance.xml")
 
 
 def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "partner_analysis", *map(str, args)], capture_output=True,
-                          text=True, timeout=300, cwd=ROOT)
+    return run_cli(*args, timeout=300)
 
 
 def _expected() -> dict[str, dict[str, float]]:
