@@ -532,11 +532,16 @@ def _blank_hidden(cells: _Cells) -> np.ndarray:
         _blank(out, [c for c in _GROUP_COLS[g][1:] if c in out.columns], cells.hidden[g])
         _blank(out, [_GROUP_COLS[g][0]], cells.hide_n[g])
     _blank(out, [c for c in _CONTRAST_COLS if c in out.columns], contrast)
-    if "test" in out.columns:
-        out.loc[contrast, "test"] = ""
-    if "baseline_verdict" in out.columns:
-        out.loc[contrast, "baseline_verdict"] = "unknown"
+    _no_test(out, contrast)
     return contrast
+
+
+def _no_test(out: pd.DataFrame, rows: np.ndarray) -> None:
+    """Rows whose comparison is not shown name no test and no baseline verdict."""
+    if "test" in out.columns:
+        out.loc[rows, "test"] = ""
+    if "baseline_verdict" in out.columns:
+        out.loc[rows, "baseline_verdict"] = "unknown"
 
 
 def _trend_step(cells: _Cells) -> None:
@@ -571,10 +576,7 @@ def _inference_step(cells: _Cells, contrast: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         descriptive = ~contrast & (smaller < p.inference_min_n)
     _blank(out, [c for c in _INFERENCE_COLS if c in out.columns], descriptive)
-    if "test" in out.columns:
-        out.loc[descriptive, "test"] = ""
-    if "baseline_verdict" in out.columns:
-        out.loc[descriptive, "baseline_verdict"] = "unknown"
+    _no_test(out, descriptive)
     return descriptive
 
 
