@@ -417,6 +417,29 @@ class Store:
             rows = conn.execute(sa.select(partnerships).order_by(partnerships.c.partner_id)).all()
         return pd.DataFrame([tuple(r) for r in rows], columns=["partner_id", "name"])
 
+def _set_wal(cur, *, wait: float = 30.0) -> None:
+    """``PRAGMA journal_mode = WAL``, retried while another process holds the database.
+
+    Switching a new database to WAL needs it to itself; when several processes open a new store together
+    (the batch's workers, two apps) one of them can be told "database is locked" while another converts
+    it. Retrying here keeps that from failing the open. Once the file is in WAL mode the pragma is a
+    no-op that takes no lock.
+    """
+    import sqlite3
+    import time
+    deadline = time.monotonic() + wait
+    pause = 0.01
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.25)
+
+
 def _configure_sqlite(engine: sa.Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):
@@ -426,7 +449,7 @@ def _configure_sqlite(engine: sa.Engine) -> None:
         cur = dbapi_conn.cursor()
         try:
             cur.execute("PRAGMA busy_timeout = 30000")
-            cur.execute("PRAGMA journal_mode = WAL")
+            _set_wal(cur)
             cur.execute("PRAGMA foreign_keys = ON")
             cur.execute("PRAGMA synchronous = FULL")
         finally:
