@@ -126,6 +126,29 @@ def test_kept_terms_give_the_same_comparisons(district, memory):
         np.testing.assert_array_equal(arrays.values[k], mem_kept.values[k])
 
 
+@pytest.mark.parametrize("executor", ["memory", "stream"])
+def test_computing_some_terms_gives_their_values_of_the_whole_panel(district, memory, executor):
+    """A term computed alone (its records and those its year-to-date needs, nothing else read) has the values,
+    year-to-date values, record counts and enrolment of the panel computed over every term."""
+    from partner_analysis.kpi.panel import terms_needed
+    _, full, _ = memory
+    config = open_for_comparisons(district).config
+    for j, term in enumerate(full.term_ids):
+        _, arrays = compute_panel(district, engine=Engine(executor, partitions=3), terms=[term])
+        for k in full.values:
+            for name in ("values", "ytd", "n_records"):
+                got, want = getattr(arrays, name)[k], getattr(full, name)[k]
+                np.testing.assert_array_equal(got[:, j], want[:, j], err_msg=f"{term} {name} {k}")
+                others = np.delete(got, j, axis=1)
+                assert (np.isnan(others).all() if name != "n_records" else (others == 0).all()), (term, name, k)
+        np.testing.assert_array_equal(arrays.enrolled[:, j], full.enrolled[:, j])
+        assert not np.delete(arrays.enrolled, j, axis=1).any()
+        # what was read: the term and the earlier terms of its school year
+        need = terms_needed(config, [term])
+        year = config.term(term).school_year
+        assert need == [t.id for t in config.ordered_terms[:j + 1] if t.school_year == year]
+
+
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(seed=st.integers(0, 2**32 - 1), k=st.integers(1, 6))
 def test_a_partition_boundary_never_changes_a_number(district, memory, seed, k):

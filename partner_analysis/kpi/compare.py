@@ -202,13 +202,15 @@ def _sums_matrix(X: np.ndarray, members: np.ndarray, groups: np.ndarray, G: int)
     g = groups[members]
     if G == 1:
         return (valid.sum(axis=0, dtype=float)[None, :], z.sum(axis=0)[None, :], (z * z).sum(axis=0)[None, :])
-    n = np.zeros((G, X.shape[1]))
-    s1 = np.zeros((G, X.shape[1]))
-    s2 = np.zeros((G, X.shape[1]))
-    np.add.at(n, g, valid.astype(float))
-    np.add.at(s1, g, z)
-    np.add.at(s2, g, z * z)
-    return n, s1, s2
+    return _group_sums(g, valid, G), _group_sums(g, z, G), _group_sums(g, z * z, G)
+
+
+def _group_sums(g: np.ndarray, w: np.ndarray, G: int) -> np.ndarray:
+    """(G, columns) sums of ``w``'s rows by group: one bincount per column, in row order (np.add.at, also in row
+    order, is unbuffered and an order of magnitude slower)."""
+    if not w.shape[1]:
+        return np.zeros((G, 0))
+    return np.column_stack([np.bincount(g, weights=w[:, j], minlength=G) for j in range(w.shape[1])])
 
 
 def _mean_sd(n, s1, s2):

@@ -48,10 +48,10 @@ import pandas as pd
 
 from ..exceptions import ConfigError, InputDataError, check_argument
 from .catalog import Catalog, catalog_for
-from .panel import PanelArrays, compute_kpis, read_dataset_for_kpis
+from .panel import PanelArrays, compute_kpis, read_dataset_for_kpis, terms_needed
 
-__all__ = ["Engine", "EXECUTORS", "PARTITION_BY", "compute_panel", "open_for_comparisons", "panel_partition",
-           "plan_partitions"]
+__all__ = ["Engine", "EXECUTORS", "PARTITION_BY", "RowGroupCache", "compute_panel", "open_for_comparisons",
+           "panel_partition", "plan_partitions"]
 
 EXECUTORS = ("memory", "stream", "dask")
 PARTITION_BY = ("students", "school")
@@ -150,7 +150,8 @@ def _row_count(filesystem, path: str) -> int:
 
 
 def _read(filesystem, path: str, *, ids: Sequence[str] | None = None, contiguous: bool = False,
-          columns=None, arrow: bool = False):
+          columns=None, arrow: bool = False, term_ids: Sequence[str] | None = None, coder: "_IdCodes | None" = None,
+          cache: "RowGroupCache | None" = None):
     """A parquet table as :func:`partner_analysis.data.dataset.read_dataset` reads it, or the rows of some students.
 
     With sorted ``ids``, only the row groups whose ``student_id`` statistics
@@ -158,19 +159,65 @@ def _read(filesystem, path: str, *, ids: Sequence[str] | None = None, contiguous
     not sorted by student), and a row group is filtered to the partition's
     students unless ``contiguous`` (``ids`` are all the district's students in
     that range) and the row group lies inside the range. Text columns come as
-    dictionaries (categoricals). ``arrow``: return the Arrow table, not a frame.
+    dictionaries (categoricals); with ``coder`` (the partition's
+    :class:`_IdCodes`), ``student_id`` is a categorical over the partition's
+    ids. ``arrow``: return the Arrow table, not a frame. ``cache``: row
+    groups read by an earlier partition in this process are taken from it. ``term_ids``: keep only the rows of these terms (tables with a
+    ``term_id``).
     """
     import pyarrow as pa
 
     if ids is None and not arrow:
         return pd.read_parquet(path, filesystem=filesystem, columns=columns)
-    tables = [_read_part(filesystem, part, ids=ids, contiguous=contiguous, columns=columns)
-              for part in _parts(filesystem, path)]
+    tables = [_read_part(filesystem, part, ids=ids, contiguous=contiguous, columns=columns, term_ids=term_ids,
+                         cache=cache) for part in _parts(filesystem, path)]
     table = pa.concat_tables(tables) if len(tables) > 1 else tables[0]
-    return table if arrow else table.to_pandas()
+    if arrow:
+        return table
+    if coder is None or "student_id" not in table.column_names:
+        return table.to_pandas()
+    return coder.frame(table)
 
 
-def _read_part(filesystem, path: str, *, ids: Sequence[str] | None, contiguous: bool, columns):
+class _IdCodes:
+    """A partition's student ids as one categorical type, and Arrow tables' ``student_id`` coded against it.
+
+    pandas builds a categorical from each Arrow dictionary and checks its
+    categories are unique, per table: at a million students that was a tenth
+    of the run. Here the codes come from one Arrow lookup per dictionary, and
+    every table shares the type (checked once).
+    """
+
+    def __init__(self, ids: Sequence[str]):
+        import pyarrow as pa
+        self.arrow = pa.array(list(ids), type=pa.string())
+        self.dtype = pd.CategoricalDtype(pd.Index(list(ids), dtype=object))
+
+    def frame(self, table) -> pd.DataFrame:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+        column = table.column("student_id")
+        codes = []
+        for chunk in column.chunks:
+            if pa.types.is_dictionary(chunk.type):
+                at = pc.fill_null(pc.index_in(chunk.dictionary, value_set=self.arrow), -1).to_numpy(
+                    zero_copy_only=False)
+                idx = chunk.indices.to_numpy(zero_copy_only=False)
+                c = at[np.clip(idx, 0, None)] if len(at) else np.full(len(chunk), -1)
+                if chunk.null_count:
+                    c = np.where(chunk.is_valid().to_numpy(zero_copy_only=False), c, -1)
+            else:
+                c = pc.fill_null(pc.index_in(chunk, value_set=self.arrow), -1).to_numpy(zero_copy_only=False)
+            codes.append(np.asarray(c, dtype=np.int64))
+        codes = np.concatenate(codes) if codes else np.zeros(0, dtype=np.int64)
+        i = table.column_names.index("student_id")
+        frame = table.remove_column(i).to_pandas()
+        frame.insert(i, "student_id", pd.Categorical.from_codes(codes, dtype=self.dtype))
+        return frame
+
+
+def _read_part(filesystem, path: str, *, ids: Sequence[str] | None, contiguous: bool, columns,
+               term_ids: Sequence[str] | None = None, cache: "RowGroupCache | None" = None):
     """One parquet file of a table as an Arrow table (see :func:`_read`)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -185,6 +232,8 @@ def _read_part(filesystem, path: str, *, ids: Sequence[str] | None, contiguous: 
             return pf.read(columns=columns)
         lo, hi = ids[0], ids[-1]
         wanted = pa.array(list(ids), type=pa.string())
+        terms = (pa.array(list(term_ids), type=pa.string())
+                 if term_ids is not None and "term_id" in pf.schema_arrow.names else None)
         col = pf.schema_arrow.get_field_index("student_id")
         parts = []
         for g in range(pf.metadata.num_row_groups):
@@ -192,14 +241,50 @@ def _read_part(filesystem, path: str, *, ids: Sequence[str] | None, contiguous: 
             known = stats is not None and stats.has_min_max
             if known and (str(stats.max) < lo or str(stats.min) > hi):
                 continue
-            table = pf.read_row_group(g, columns=columns)
+            table = (pf.read_row_group(g, columns=columns) if cache is None
+                     else cache.read(pf, path, g, columns))
             if not (contiguous and known and str(stats.min) >= lo and str(stats.max) <= hi):
                 table = table.filter(_member(table.column("student_id"), wanted))
+            if terms is not None:
+                table = table.filter(_member(table.column("term_id"), terms))
             parts.append(table)
         table = pa.concat_tables(parts) if parts else pf.schema_arrow.empty_table()
         if columns is not None:
             table = table.select(columns)
     return table
+
+
+class RowGroupCache:
+    """Decoded row groups kept for the next partitions run in this process (the ``stream`` engine).
+
+    Partitions are blocks of sorted student ids, run in order: a row group
+    whose ids straddle two or more blocks (a large row group, small blocks)
+    would be decoded once per block, and a table not sorted by student
+    (every row group overlaps every block) once per block in full, so the
+    work would grow with the square of the district. Kept here, each row
+    group is decoded once while it is among the ``max_bytes`` most recently
+    used.
+    """
+
+    def __init__(self, max_bytes: int = 512 * 2**20):
+        from collections import OrderedDict
+        self.max_bytes = max_bytes
+        self._items: OrderedDict = OrderedDict()
+        self._bytes = 0
+
+    def read(self, parquet_file, path: str, group: int, columns):
+        key = (path, group, None if columns is None else tuple(columns))
+        table = self._items.get(key)
+        if table is not None:
+            self._items.move_to_end(key)
+            return table
+        table = parquet_file.read_row_group(group, columns=columns)
+        self._items[key] = table
+        self._bytes += table.nbytes
+        while self._bytes > self.max_bytes and len(self._items) > 1:
+            _, old = self._items.popitem(last=False)
+            self._bytes -= old.nbytes
+        return table
 
 
 def _member(column, wanted):
@@ -284,7 +369,7 @@ def plan_partitions(students: pd.DataFrame, *, n: int, by: str = "students") -> 
 
 def panel_partition(source: str, ids: Sequence[str], *, config, catalog: Catalog, kpis: Sequence[str] | None,
                     tables: Sequence[str], keep_terms: Sequence[int] | None, details: bool,
-                    contiguous: bool = False) -> dict[str, Any]:
+                    contiguous: bool = False, cache: RowGroupCache | None = None) -> dict[str, Any]:
     """The panel of one partition of students, as plain arrays (what a Dask worker sends back).
 
     Parameters
@@ -309,25 +394,33 @@ def panel_partition(source: str, ids: Sequence[str], *, config, catalog: Catalog
     -------
     dict
         ``ids`` (the partition's students in the order of students.parquet),
-        ``kpis`` (ids), ``values``/``ytd``/``n_records`` (KPI -> array of
-        shape (students, kept terms)), ``enrolled`` (students, all terms).
+        ``kpis`` (ids), ``values``/``ytd``/``n_records``/``enrolled`` (array
+        of shape (students, kept terms); the first three per KPI).
+    cache : RowGroupCache, optional
+        Row groups shared with the partitions run before and after this one in
+        the same process.
     """
     from ..data.dataset import Dataset
 
     filesystem, root = _filesystem(source)
     ids = list(ids)
-    students = _read(filesystem, f"{root}/students.parquet", ids=ids, contiguous=contiguous, columns=["student_id"])
+    order = [t.id for t in config.ordered_terms]
+    kept = None if keep_terms is None else [order[i] for i in keep_terms]
+    need = terms_needed(config, kept)  # the records the kept terms depend on
+    coder = _IdCodes(ids)
+    students = _read(filesystem, f"{root}/students.parquet", ids=ids, contiguous=contiguous, columns=["student_id"],
+                     coder=coder, cache=cache)
     frames = {"students": students}
     for name in tables:
-        frames[name] = _read(filesystem, f"{root}/{name}.parquet", ids=ids, contiguous=contiguous,
-                             arrow=name == "attendance_daily")  # the panel aggregates it from Arrow
+        frames[name] = _read(filesystem, f"{root}/{name}.parquet", ids=ids, contiguous=contiguous, term_ids=need,
+                             coder=coder, cache=cache, arrow=name == "attendance_daily")  # the panel aggregates it from Arrow
     arr = compute_kpis(Dataset(config=config, tables=frames, path=None), catalog=catalog, kpis=kpis, keep_empty=True,
-                       ytd=details)
+                       ytd=details, terms=kept)
     cols = slice(None) if keep_terms is None else list(keep_terms)
     del frames
     out = {"ids": np.asarray(arr.student_ids, dtype=object), "kpis": list(arr.values),
            "values": {k: np.ascontiguousarray(v[:, cols]) for k, v in arr.values.items()},
-           "enrolled": arr.enrolled}
+           "enrolled": np.ascontiguousarray(arr.enrolled[:, cols])}
     if details:
         out["ytd"] = {k: np.ascontiguousarray(v[:, cols]) for k, v in arr.ytd.items()}
         out["n_records"] = {k: np.ascontiguousarray(v[:, cols]) for k, v in arr.n_records.items()}
@@ -401,8 +494,9 @@ def compute_panel(source: str | Path, *, engine: Engine | None = None, catalog: 
         raise ConfigError(f"the memory engine reads a local DATA_DIR, not {source}", key="--executor",
                           fix="Use --executor stream or --executor dask for a URL, or copy the folder here")
     if engine.executor == "memory":
-        dataset = read_dataset_for_kpis(source)
-        arrays = compute_kpis(dataset, catalog=catalog, kpis=kpis, ytd=details)
+        terms = None if terms is None else list(terms)
+        dataset = read_dataset_for_kpis(source, terms=terms)
+        arrays = compute_kpis(dataset, catalog=catalog, kpis=kpis, ytd=details, terms=terms)
         if terms is not None or not details:
             arrays = _keep(arrays, terms, details)
         return dataset, arrays
@@ -429,7 +523,8 @@ def compute_panel(source: str | Path, *, engine: Engine | None = None, catalog: 
         parts = plan_partitions(dataset["students"], n=n, by=engine.partition_by)
         task = _Task(root if _is_local(filesystem) else str(source), config, catalog,
                      kpis, tuple(present), None if keep is None else tuple(keep), details,
-                     contiguous=engine.partition_by == "students")
+                     contiguous=engine.partition_by == "students",
+                     cache=RowGroupCache() if engine.executor == "stream" else None)
         arrays = _combine(pool.map(task, parts), index, order, config, catalog, keep, details)
     return dataset, arrays
 
@@ -447,11 +542,13 @@ class _Task:
     details: bool
 
     contiguous: bool
+    #: row groups kept between partitions: the stream engine's one process only (not sent to Dask workers)
+    cache: RowGroupCache | None = None
 
     def __call__(self, ids):
         return panel_partition(self.source, ids, config=self.config, catalog=self.catalog, kpis=self.kpis,
                                tables=self.tables, keep_terms=self.keep_terms, details=self.details,
-                               contiguous=self.contiguous)
+                               contiguous=self.contiguous, cache=self.cache)
 
 
 def _combine(results, index: pd.Index, order, config, catalog: Catalog, keep, details: bool) -> PanelArrays:
@@ -472,7 +569,7 @@ def _combine(results, index: pd.Index, order, config, catalog: Catalog, keep, de
                 if details:
                     ytd[k] = np.full((S, T), np.nan)
                     nrec[k] = np.zeros((S, T))
-        enrolled[rows] = part["enrolled"]
+        enrolled[np.ix_(rows, cols)] = part["enrolled"]
         for k in kpi_ids:
             values[k][np.ix_(rows, cols)] = part["values"][k]
             if details:
@@ -505,7 +602,7 @@ def _keep(arrays: PanelArrays, terms, details: bool) -> PanelArrays:
         a[:, drop] = fill
         return a
 
-    return replace(arrays, values={k: cut(v, np.nan) for k, v in arrays.values.items()},
+    return replace(arrays, enrolled=cut(arrays.enrolled, False), values={k: cut(v, np.nan) for k, v in arrays.values.items()},
                    ytd={k: cut(v, np.nan) for k, v in arrays.ytd.items()} if details else {},
                    n_records={k: cut(v, 0.0) for k, v in arrays.n_records.items()} if details else {})
 

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping
@@ -83,19 +84,23 @@ class PanelArrays:
             raise ConfigError(f"unknown term {term!r}", key="terms", fix=f"Use one of {list(self.term_ids)}") from None
 
 
-def read_dataset_for_kpis(path):
+def read_dataset_for_kpis(path, *, terms: Iterable[str] | None = None):
     """Open a DATA_DIR for KPI work: every table except daily attendance, which the panel streams from parquet.
 
     Daily attendance is by far the largest table (tens of millions of rows for
     a large district); reading it in record batches keeps memory to a small
-    multiple of the other tables.
+    multiple of the other tables. ``terms``: course grades are read only for
+    the terms the values of these terms depend on (:func:`terms_needed`; for
+    :func:`compute_kpis` with the same ``terms``).
     """
     from ..data.dataset import read_dataset
     from ..data.schema import IMPORT_ORDER
     dataset = read_dataset(path, tables=[t for t in IMPORT_ORDER if t not in ("attendance_daily", "course_grades")])
     marks = Path(path) / "course_grades.parquet"
     if marks.exists():
-        dataset.tables["course_grades"] = read_coded(marks)
+        need = terms_needed(dataset.config, terms)
+        dataset.tables["course_grades"] = read_coded(marks, **({} if need is None else
+                                                               {"filters": [("term_id", "in", need)]}))
     return dataset
 
 
@@ -153,7 +158,8 @@ class _DayLookup:
         for t in terms:
             a = int(np.datetime64(t.start, "D").astype(np.int64)) - self.first
             b = int(np.datetime64(t.end, "D").astype(np.int64)) - self.first
-            self.table[a:b + 1] = order.index(t.id)
+            if t.id in order:  # a term not computed (not in ``order``): its days are dropped
+                self.table[a:b + 1] = order.index(t.id)
         # padded with -1 at both ends, so days outside every term clip onto a -1
         self._padded = np.concatenate([[-1], self.table, [-1]]).astype(np.int16)
 
@@ -176,6 +182,7 @@ def _term_codes_from_dates(dates: pd.Series, config, order: list[str]) -> np.nda
 
 
 def _term_codes_from_ids(ids: pd.Series, order: list[str]) -> np.ndarray:
+    """Positions in ``order`` of term ids (-1: not a term of the district, or a term not computed)."""
     if isinstance(ids.dtype, pd.CategoricalDtype):  # one lookup per category, not per row
         return _student_codes(ids, pd.Index(order))
     codes, uniques = pd.factorize(ids.astype(str))
@@ -528,9 +535,25 @@ def _simple_source(dataset, name, index, order, *, by_date: bool, keep_empty: bo
 
 
 def _load_sources(dataset, index, order, needed: set[str], keep_empty: bool = False) -> dict[str, _Source | None]:
+    """The record sources the catalog draws on, their rows coded by position in ``order`` (other terms left out).
+
+    Daily attendance, the largest, is aggregated in a thread while the other sources are mapped here (Arrow's
+    decoding and numpy's sums release the GIL), so the two cores work at once.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
     out: dict[str, _Source | None] = {}
-    if "attendance" in needed:
-        out["attendance"] = _attendance_source(dataset, index, order, keep_empty)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        attendance = (pool.submit(_attendance_source, dataset, index, order, keep_empty)
+                      if "attendance" in needed else None)
+        others = _other_sources(dataset, index, order, needed, keep_empty)
+        if attendance is not None:
+            out["attendance"] = attendance.result()
+    return out | others
+
+
+def _other_sources(dataset, index, order, needed: set[str], keep_empty: bool) -> dict[str, _Source | None]:
+    out: dict[str, _Source | None] = {}
     if "course_grades" in needed:
         out["course_grades"] = _course_source(dataset, index, order, keep_empty)
     if "engagement" in needed:
@@ -538,6 +561,26 @@ def _load_sources(dataset, index, order, needed: set[str], keep_empty: bool = Fa
     if "wbl_hours" in needed:
         out["wbl_hours"] = _simple_source(dataset, "wbl_hours", index, order, by_date=True, keep_empty=keep_empty)
     return out
+
+
+def terms_needed(config, terms: Iterable[str] | None) -> list[str] | None:
+    """The terms whose records the values of ``terms`` depend on: each term and the terms before it in its
+    school year (year-to-date values and school-year prorating); ``None`` (all) for ``None``.
+
+    Every other value of the panel depends on its own term's records only
+    (:func:`compute_kpis`), so computing these terms alone gives the same
+    values for ``terms`` as computing all of them.
+    """
+    if terms is None:
+        return None
+    ordered = config.ordered_terms
+    wanted = {config.term(t).id for t in terms}
+    need: set[str] = set()
+    for i, t in enumerate(ordered):
+        if t.id in wanted:
+            need.add(t.id)
+            need.update(u.id for u in ordered[:i] if (u.school_year or "") == (t.school_year or ""))
+    return [t.id for t in ordered if t.id in need]
 
 
 # -- aggregation ------------------------------------------------------------------------------------
@@ -652,7 +695,7 @@ def enrolled_students(dataset, index: pd.Index, order: list[str], sources: Mappi
 
 
 def compute_kpis(dataset, *, catalog: Catalog | None = None, kpis: Iterable[str] | None = None,
-                 keep_empty: bool = False, ytd: bool = True) -> PanelArrays:
+                 keep_empty: bool = False, ytd: bool = True, terms: Iterable[str] | None = None) -> PanelArrays:
     """Compute every KPI for every student × term of the dataset, as wide arrays.
 
     This is the engine behind :func:`build_panel` and
@@ -666,6 +709,10 @@ def compute_kpis(dataset, *, catalog: Catalog | None = None, kpis: Iterable[str]
     partition has the KPIs of the whole district. ``ytd=False`` skips the
     year-to-date values (``ytd`` is then empty; a KPI whose own scope is year
     to date still has its values): the comparisons do not read them.
+    ``terms``: compute only the values of these terms (records of the terms
+    :func:`terms_needed` names are read, the others left out); every other
+    term is missing, with no enrolment. The values of ``terms`` are those of
+    the whole panel.
     """
     config = dataset.config
     catalog = (catalog or catalog_for(dataset)).select(kpis)
@@ -676,7 +723,11 @@ def compute_kpis(dataset, *, catalog: Catalog | None = None, kpis: Iterable[str]
     if index.has_duplicates:
         raise InputDataError("students.parquet repeats a student_id", column="student_id",
                              value=index[index.duplicated()][0], fix="Re-run validate/import")
-    ordered = config.ordered_terms
+    all_terms = config.ordered_terms
+    need = terms_needed(config, terms)
+    # the terms computed: all, or those ``terms`` need (each school year's first terms, so positions in the year
+    # and year-to-date sums are those of the whole panel); the arrays are widened to every term at the end
+    ordered = all_terms if need is None else [t for t in all_terms if t.id in need]
     order = [t.id for t in ordered]
     S, T = len(index), len(order)
     K = S * T
@@ -684,12 +735,13 @@ def compute_kpis(dataset, *, catalog: Catalog | None = None, kpis: Iterable[str]
     for i, t in enumerate(ordered):
         years.setdefault(t.school_year or "", []).append(i)
     year_blocks = list(years.values())
+    terms_in_year = Counter(t.school_year or "" for t in all_terms)
     pos_in_year = np.empty(T)
     n_in_year = np.empty(T)
     for cols in year_blocks:
         for j, c in enumerate(cols):
             pos_in_year[c] = j + 1
-            n_in_year[c] = len(cols)
+            n_in_year[c] = terms_in_year[ordered[c].school_year or ""]
     thresholds = config.thresholds
     check_columns(catalog, dataset)
     sources = _load_sources(dataset, index, order, {k.source for k in catalog}, keep_empty)
@@ -734,15 +786,33 @@ def compute_kpis(dataset, *, catalog: Catalog | None = None, kpis: Iterable[str]
         if ytd:
             ytd_values[kpi.id] = per_scope["year_to_date"]
         nrecs[kpi.id] = n_scope[main]
+    enrolled = enrolled.reshape(S, T)
+    full_order = [t.id for t in all_terms]
+    if need is not None:  # widen to every term: the others missing, with no records and no enrolment
+        cols = [full_order.index(t) for t in order]
+        width = len(full_order)
+        values, ytd_values, nrecs = (_widen(values, cols, width, np.nan), _widen(ytd_values, cols, width, np.nan),
+                                     _widen(nrecs, cols, width, 0.0))
+        enrolled = _widen({"enrolled": enrolled}, cols, width, False)["enrolled"]
     prior = []
     prev = []
-    for i, t in enumerate(ordered):
+    for i, t in enumerate(all_terms):
         last = config.same_term_last_year(t.id)
-        prior.append(order.index(last.id) if last is not None else -1)
+        prior.append(full_order.index(last.id) if last is not None else -1)
         prev.append(i - 1)
-    return PanelArrays(student_ids=index, term_ids=tuple(order), catalog=catalog.select(list(values)),
-                       values=values, ytd=ytd_values, n_records=nrecs, enrolled=enrolled.reshape(S, T),
+    return PanelArrays(student_ids=index, term_ids=tuple(full_order), catalog=catalog.select(list(values)),
+                       values=values, ytd=ytd_values, n_records=nrecs, enrolled=enrolled,
                        prior_term=tuple(prior), prev_term=tuple(prev))
+
+
+def _widen(arrays: Mapping[str, np.ndarray], cols: list[int], width: int, fill) -> dict[str, np.ndarray]:
+    """(S, computed terms) arrays as (S, ``width`` terms): the computed columns at ``cols``, ``fill`` elsewhere."""
+    out = {}
+    for k, a in arrays.items():
+        wide = np.full((a.shape[0], width), fill, dtype=a.dtype)
+        wide[:, cols] = a
+        out[k] = wide
+    return out
 
 
 def enrolled_scope(enrolled: np.ndarray, scope: str, S: int, year_blocks) -> np.ndarray:
