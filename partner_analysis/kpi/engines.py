@@ -162,7 +162,8 @@ def _read(filesystem, path: str, *, ids: Sequence[str] | None = None, contiguous
     dictionaries (categoricals); with ``coder`` (the partition's
     :class:`_IdCodes`), ``student_id`` is a categorical over the partition's
     ids. ``arrow``: return the Arrow table, not a frame. ``cache``: row
-    groups read by an earlier partition in this process are taken from it. ``term_ids``: keep only the rows of these terms (tables with a
+    groups read by an earlier partition in this process are taken from it.
+    ``term_ids``: keep only the rows of these terms (tables with a
     ``term_id``).
     """
     import pyarrow as pa
@@ -413,7 +414,8 @@ def panel_partition(source: str, ids: Sequence[str], *, config, catalog: Catalog
     frames = {"students": students}
     for name in tables:
         frames[name] = _read(filesystem, f"{root}/{name}.parquet", ids=ids, contiguous=contiguous, term_ids=need,
-                             coder=coder, cache=cache, arrow=name == "attendance_daily")  # the panel aggregates it from Arrow
+                             coder=coder, cache=cache,
+                             arrow=name == "attendance_daily")  # the panel aggregates it from Arrow
     arr = compute_kpis(Dataset(config=config, tables=frames, path=None), catalog=catalog, kpis=kpis, keep_empty=True,
                        ytd=details, terms=kept)
     cols = slice(None) if keep_terms is None else list(keep_terms)
@@ -602,7 +604,8 @@ def _keep(arrays: PanelArrays, terms, details: bool) -> PanelArrays:
         a[:, drop] = fill
         return a
 
-    return replace(arrays, enrolled=cut(arrays.enrolled, False), values={k: cut(v, np.nan) for k, v in arrays.values.items()},
+    return replace(arrays, enrolled=cut(arrays.enrolled, False),
+                   values={k: cut(v, np.nan) for k, v in arrays.values.items()},
                    ytd={k: cut(v, np.nan) for k, v in arrays.ytd.items()} if details else {},
                    n_records={k: cut(v, 0.0) for k, v in arrays.n_records.items()} if details else {})
 

@@ -89,36 +89,45 @@ def read_dataset_for_kpis(path, *, terms: Iterable[str] | None = None):
 
     Daily attendance is by far the largest table (tens of millions of rows for
     a large district); reading it in record batches keeps memory to a small
-    multiple of the other tables. ``terms``: course grades are read only for
-    the terms the values of these terms depend on (:func:`terms_needed`; for
-    :func:`compute_kpis` with the same ``terms``).
+    multiple of the other tables. The record tables are read with their text
+    columns as categoricals (:func:`read_coded`). ``terms``: the tables with
+    a ``term_id`` are read only for the terms the values of these terms
+    depend on (:func:`terms_needed`; for :func:`compute_kpis` with the same
+    ``terms``).
     """
     from ..data.dataset import read_dataset
     from ..data.schema import IMPORT_ORDER
-    dataset = read_dataset(path, tables=[t for t in IMPORT_ORDER if t not in ("attendance_daily", "course_grades")])
-    marks = Path(path) / "course_grades.parquet"
-    if marks.exists():
-        need = terms_needed(dataset.config, terms)
-        dataset.tables["course_grades"] = read_coded(marks, **({} if need is None else
-                                                               {"filters": [("term_id", "in", need)]}))
+    dataset = read_dataset(path, tables=[t for t in IMPORT_ORDER if t != "attendance_daily" and t not in RECORD_TABLES])
+    need = terms_needed(dataset.config, terms)
+    for name in RECORD_TABLES:
+        source = Path(path) / f"{name}.parquet"
+        if source.exists():
+            dataset.tables[name] = read_coded(source, term_ids=need)
     return dataset
 
 
-def read_coded(source, **kwargs) -> pd.DataFrame:
-    """A parquet table with its text columns as categoricals (Arrow dictionaries).
+#: The record tables besides daily attendance that the KPI sources read (``course_grades`` repeats ids, terms,
+#: subjects and marks millions of times).
+RECORD_TABLES = ("attendance_terms", "course_grades", "engagement", "wbl_hours")
+
+
+def read_coded(source, *, term_ids: Iterable[str] | None = None, **kwargs) -> pd.DataFrame:
+    """A parquet table (a file, or a folder of parts) with its text columns as categoricals (Arrow dictionaries).
 
     Ids, terms, subjects and marks repeat millions of times in ``course_grades``:
     as categoricals, the panel maps each distinct value once and the frame is a
-    fraction of the size. ``kwargs`` go to :func:`pandas.read_parquet`.
+    fraction of the size. ``term_ids``: only the rows of these terms (a table
+    with a ``term_id``). ``kwargs`` go to :func:`pandas.read_parquet`.
     """
     import pyarrow as pa
-    import pyarrow.parquet as pq
+    import pyarrow.dataset as pads
 
     fs = kwargs.get("filesystem")
-    with (fs.open_input_file(str(source)) if fs is not None else open(source, "rb")) as f:
-        schema = pq.read_schema(f)
+    schema = pads.dataset(str(source), format="parquet", filesystem=fs).schema
     text = [n for n in schema.names if pa.types.is_string(schema.field(n).type)
             or pa.types.is_large_string(schema.field(n).type)]
+    if term_ids is not None and "term_id" in schema.names:
+        kwargs["filters"] = [("term_id", "in", list(term_ids))]
     return pd.read_parquet(source, read_dictionary=text, **kwargs)
 
 
