@@ -194,15 +194,50 @@ def _matrix(arrays: PanelArrays, kpis, term_index: int) -> np.ndarray:
         np.empty((len(arrays.student_ids), 0))
 
 
-def _sums_matrix(X: np.ndarray, members: np.ndarray, groups: np.ndarray, G: int):
-    """n, Σx, Σx² of the non-missing values of members, per group (rows) and KPI (columns)."""
-    sub = X[members]
-    valid = ~np.isnan(sub)
-    z = np.where(valid, sub, 0.0)
-    g = groups[members]
-    if G == 1:
-        return (valid.sum(axis=0, dtype=float)[None, :], z.sum(axis=0)[None, :], (z * z).sum(axis=0)[None, :])
-    return _group_sums(g, valid, G), _group_sums(g, z, G), _group_sums(g, z * z, G)
+class _Sums:
+    """n, Σx and Σx² of the non-missing values of one (students, KPIs) matrix, for sets of students by group.
+
+    The matrix's missing-value mask, zero-filled values and squares are made
+    once and shared by every participant and comparison group of every
+    partner. A comparison group (the other students of the participants'
+    school × grade cells, or all other students) is summed as the totals of
+    its cells, made once per grouping, less the participants' own sums: at a
+    million students, summing each partner's comparison students anew was
+    most of the comparisons' time.
+    """
+
+    def __init__(self, X: np.ndarray, cells: np.ndarray):
+        valid = ~np.isnan(X)
+        self.columns = (valid.astype(float), np.where(valid, X, 0.0))
+        self.columns += (self.columns[1] * self.columns[1],)
+        self.cells = cells
+        self.n_cells = int(cells.max()) + 1 if len(cells) else 0
+        self._totals: dict[int, tuple] = {}
+
+    def __call__(self, members: np.ndarray, groups: np.ndarray, G: int):
+        """(n, Σx, Σx²), each of shape (groups, KPIs), over the ``members`` (bool per student)."""
+        rows = np.flatnonzero(members)
+        g = groups[rows]
+        return tuple(_group_sums(g, c[rows], G) for c in self.columns)
+
+    def others(self, members: np.ndarray, in_cells: np.ndarray, groups: np.ndarray, G: int):
+        """The sums over the students of the cells ``in_cells`` (bool per cell) who are not ``members``.
+
+        Every member must be in one of those cells.
+        """
+        totals = self._cell_totals(groups, G)
+        mine = self(members, groups, G)
+        return tuple(t[in_cells].sum(axis=0) - m for t, m in zip(totals, mine))
+
+    def _cell_totals(self, groups: np.ndarray, G: int):
+        """(cells, groups, KPIs) sums of each column, once per grouping."""
+        got = self._totals.get(id(groups))
+        if got is None or got[0] is not groups:
+            key = self.cells.astype(np.int64) * G + groups
+            size = self.n_cells * G
+            got = (groups, tuple(_group_sums(key, c, size).reshape(self.n_cells, G, -1) for c in self.columns))
+            self._totals[id(groups)] = got
+        return got[1]
 
 
 def _group_sums(g: np.ndarray, w: np.ndarray, G: int) -> np.ndarray:
@@ -533,9 +568,10 @@ def run_comparison(dataset, *, term: str, partners: Sequence[str] | str | None =
                               fix=f"Use one of {sorted(set(school_of.dropna()))}")
         in_school = (school_of == str(school)).to_numpy()
     kpis_in = list(cat_all)
-    X = _matrix(arrays, kpis_in, t)
-    XB = _matrix(arrays, kpis_in, prior) if prior >= 0 else None
-    trends = {name: (tt, _matrix(arrays, kpis_in, tt) if tt >= 0 else None)
+    sums_now = _Sums(_matrix(arrays, kpis_in, t), cells)
+    sums_base = _Sums(_matrix(arrays, kpis_in, prior), cells) if prior >= 0 else None
+    trends = {name: (tt, (sums_base if tt == prior else _Sums(_matrix(arrays, kpis_in, tt), cells)) if tt >= 0
+                     else None)
               for name, tt in (("prev_term", prev), ("last_year", prior))}
     records = []
     specs = []  # (unit, member mask of the analysis, treated mask, KPI index) per record
@@ -544,9 +580,11 @@ def run_comparison(dataset, *, term: str, partners: Sequence[str] | str | None =
             member = member & in_school[:, None]
         part_now = member[:, t]
         if comparison == "same_school_grade":
-            comp = np.isin(cells, np.unique(cells[part_now])) & ~part_now
+            in_cells = np.zeros(sums_now.n_cells, dtype=bool)
+            in_cells[cells[part_now]] = True
         else:
-            comp = ~part_now
+            in_cells = np.ones(sums_now.n_cells, dtype=bool)
+        comp = in_cells[cells] & ~part_now
         if in_school is not None:
             comp &= in_school
         groupings = [] if subgroup_only else [("all", everyone, ["all"])]
@@ -554,12 +592,14 @@ def run_comparison(dataset, *, term: str, partners: Sequence[str] | str | None =
             groupings.append((subgroup, sub_codes, sub_labels))
         for sg_name, codes, labels in groupings:
             G = len(labels)
-            now_t = _sums_matrix(X, part_now, codes, G)
-            now_c = _sums_matrix(X, comp, codes, G)
-            base_t = _sums_matrix(XB, part_now, codes, G) if XB is not None else None
-            base_c = _sums_matrix(XB, comp, codes, G) if XB is not None else None
-            trend = {name: (_sums_matrix(XT, member[:, tt], codes, G) if XT is not None else None)
-                     for name, (tt, XT) in trends.items()}
+            now_t = sums_now(part_now, codes, G)
+            # the comparison students: their cells' totals less the participants (one school: summed directly)
+            now_c = sums_now(comp, codes, G) if in_school is not None else sums_now.others(part_now, in_cells, codes, G)
+            base_t = sums_base(part_now, codes, G) if sums_base is not None else None
+            base_c = None if sums_base is None else (
+                sums_base(comp, codes, G) if in_school is not None else sums_base.others(part_now, in_cells, codes, G))
+            trend = {name: (sums(member[:, tt], codes, G) if sums is not None else None)
+                     for name, (tt, sums) in trends.items()}
             for k, kpi in enumerate(kpis_in):
                 for g in range(G):
                     row = {"partner_id": unit.partner_id, "program_id": unit.program_id, "term": term,
