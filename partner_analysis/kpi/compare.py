@@ -157,8 +157,9 @@ def participation_matrix(dataset, arrays: PanelArrays, *, partners: Sequence[str
     terms = [config.term(t) for t in arrays.term_ids]
     starts = np.array([np.datetime64(t.start, "D") for t in terms])
     ends = np.array([np.datetime64(t.end, "D") for t in terms])
-    sid = arrays.student_ids.get_indexer(part["student_id"].astype(str))
-    prog = part["program_id"].astype(str).to_numpy()
+    sid = _positions(part["student_id"], arrays.student_ids)
+    prog_codes, prog_names = pd.factorize(part["program_id"].astype(str))  # a few programmes, many rows
+    prog_names = [str(p) for p in prog_names]
     p_start = pd.to_datetime(part["start_date"]).to_numpy().astype("datetime64[D]")
     end_raw = pd.to_datetime(part["end_date"]) if "end_date" in part.columns else pd.Series(pd.NaT, index=part.index)
     p_end = end_raw.to_numpy().astype("datetime64[D]")
@@ -166,17 +167,28 @@ def participation_matrix(dataset, arrays: PanelArrays, *, partners: Sequence[str
     # (rows, terms) overlap of [start, end] with each term
     overlap = (p_start[:, None] <= ends[None, :]) & (open_end[:, None] | (p_end[:, None] >= starts[None, :]))
     overlap &= (sid >= 0)[:, None]
-    partner_of_row = np.array([prog_partner.get(p, "") for p in prog], dtype=object)
+    # each row's partner, as a position in ``partners`` (-1: none of them); code -1 (no programme) takes the last
+    slot: dict[str, int] = {}
+    for i, pid in enumerate(partners):
+        slot.setdefault(pid, i)
+    partner_of_row = np.array([slot.get(prog_partner.get(p, ""), -1) for p in prog_names] + [-1])[prog_codes]
     S, T = len(arrays.student_ids), len(terms)
     out: dict[_Unit, np.ndarray] = {}
     for pid in partners:
-        rows = partner_of_row == pid
+        rows = partner_of_row == slot[pid]
         out[_Unit(pid, "all")] = _scatter(sid[rows], overlap[rows], S, T)
         if by_program:
             for prg in sorted({p for p, q in prog_partner.items() if q == pid}):
-                r = rows & (prog == prg)
+                r = rows & (prog_codes == (prog_names.index(prg) if prg in prog_names else -2))
                 out[_Unit(pid, prg)] = _scatter(sid[r], overlap[r], S, T)
     return out
+
+
+def _positions(ids: pd.Series, index: pd.Index) -> np.ndarray:
+    """Positions in ``index`` of each id (-1: not there), one hash lookup per distinct id."""
+    codes, uniques = pd.factorize(ids.astype(str), use_na_sentinel=True)
+    mapped = index.get_indexer(pd.Index(np.asarray(uniques, dtype=object)))
+    return np.where(codes >= 0, mapped[np.clip(codes, 0, None)], -1) if len(mapped) else np.full(len(codes), -1)
 
 
 def _scatter(sid: np.ndarray, overlap: np.ndarray, S: int, T: int) -> np.ndarray:
@@ -207,9 +219,11 @@ class _Sums:
     """
 
     def __init__(self, X: np.ndarray, cells: np.ndarray):
+        X = np.asfortranarray(X)  # column by column below: each KPI's values contiguous
         valid = ~np.isnan(X)
-        self.columns = (valid.astype(float), np.where(valid, X, 0.0))
-        self.columns += (self.columns[1] * self.columns[1],)
+        z = X.copy(order="F")
+        z[~valid] = 0.0
+        self.columns = (valid.astype(float, order="F"), z, np.multiply(z, z, order="F"))
         self.cells = cells
         self.n_cells = int(cells.max()) + 1 if len(cells) else 0
         self._totals: dict[int, tuple] = {}
