@@ -49,9 +49,10 @@ from ..config import DistrictConfig
 from ..exceptions import ConfigError, InputDataError
 from .colmap import ColumnMap, SourceSpec
 from .dataset import coerce_table
-from .readers import check_source_file, diagnose_csv, map_source_frame, source_path
+from .readers import check_source_file, clean_cells, diagnose_csv, map_source_frame, source_path
 from .schema import TABLES
-from .validate import ImportValidationError, ProblemList, TableFrame, check_references_of, check_table
+from .validate import (CROSS_COLUMN_RULES, ImportValidationError, ProblemList, TableFrame, check_references_of,
+                       check_table, check_values)
 
 __all__ = ["STREAM_ABOVE", "BLOCK_BYTES", "BUCKET_BYTES", "StreamOptions", "StreamedTable", "streamed_tables", "stream_table",
            "storage_frame"]
@@ -80,11 +81,16 @@ class StreamOptions:
     bucket_bytes : int
         About this many bytes of CSV per output part; each part is checked for repeated keys on its
         own, so peak memory of that check grows with it.
+    per_value : bool
+        Check each distinct value of a chunk once and gather the results to its rows (see
+        :func:`stream_table`); False sends every row through the whole-file import's code. Both
+        write the same parts and report the same problems.
     """
 
     above: int = STREAM_ABOVE
     block_bytes: int = BLOCK_BYTES
     bucket_bytes: int = BUCKET_BYTES
+    per_value: bool = True
 
     def __post_init__(self):
         if self.above < 0 or self.block_bytes < 1 or self.bucket_bytes < 1:
@@ -159,29 +165,44 @@ def _header(fpath: Path, src: SourceSpec) -> list[str]:
 
 
 def _blocks(src: SourceSpec, fpath: Path, shown: str, block_bytes: int) -> Iterator[pd.DataFrame]:
-    """The file's records as frames of text cells, in order, blank records kept.
+    """The file's records as frames of text cells, in order, blank records kept."""
+    for block in _batches(src, fpath, shown, block_bytes):
+        yield _text_frame(block)
 
-    pyarrow parses; if it refuses a line that pandas' parser accepts (pyarrow is stricter about
-    quotes), the rest of the file is read with pandas in chunks, so the result (or the error) is
-    the whole-file import's.
+
+def _text_frame(block: pa.RecordBatch | pd.DataFrame) -> pd.DataFrame:
+    """A block of :func:`_batches` as a frame of text cells (dictionary columns decoded)."""
+    if isinstance(block, pd.DataFrame):
+        return block
+    frame = pa.table([pc.cast(c, pa.string()) for c in block.columns], names=block.schema.names).to_pandas()
+    frame.columns = [str(c) for c in frame.columns]
+    return frame  # empty cells become missing in map_source_frame, as in a whole-file read
+
+
+def _batches(src: SourceSpec, fpath: Path, shown: str, block_bytes: int) -> Iterator[pa.RecordBatch | pd.DataFrame]:
+    """The file's records in order, blank records kept: Arrow batches of dictionary-encoded text.
+
+    pyarrow parses, every column as a dictionary of the block's distinct texts (each value once,
+    row positions as integer codes); if it refuses a line that pandas' parser accepts (pyarrow is
+    stricter about quotes), the rest of the file is read with pandas in chunks (frames of text),
+    so the result (or the error) is the whole-file import's.
     """
     check_source_file(src, fpath, shown)
     done = 0
     names: list[str] = []
     try:
         names = _header(fpath, src)
+        text = pa.dictionary(pa.int32(), pa.string())
         reader = pacsv.open_csv(
             fpath, read_options=pacsv.ReadOptions(block_size=block_bytes, encoding=_arrow_encoding(src.encoding)),
             parse_options=pacsv.ParseOptions(delimiter=src.delimiter, newlines_in_values=True,
                                              ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
+            convert_options=pacsv.ConvertOptions(column_types={n: text for n in names},
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False))
         with reader:
             for batch in reader:
-                frame = batch.to_pandas()
-                frame.columns = [str(c) for c in frame.columns]
-                done += len(frame)
-                yield frame  # empty cells become missing in map_source_frame, as in a whole-file read
+                done += batch.num_rows
+                yield batch
     except (pa.ArrowException, UnicodeDecodeError):
         yield from _pandas_blocks(src, fpath, shown, skip=done, rows=max(block_bytes // 64, 1000))
         return
@@ -216,17 +237,24 @@ class _Buckets:
     def path(self, b: int) -> Path:
         return self.folder / f"part-{b:05d}.parquet"
 
+    def bucket_of(self, keys: pd.Series) -> np.ndarray:
+        """The bucket of each key value."""
+        return (pd.util.hash_array(keys.astype("object").to_numpy()) % np.uint64(self.n)).astype(np.uint16)
+
     def write(self, frame: pd.DataFrame) -> None:
-        table = pa.Table.from_pandas(frame, preserve_index=False)
+        self.write_table(pa.Table.from_pandas(frame, preserve_index=False),
+                         self.bucket_of(frame[self.key]) if len(frame) else np.zeros(0, np.uint16))
+
+    def write_table(self, table: pa.Table, bucket: np.ndarray) -> None:
+        """Append ``table`` (a chunk as stored), each row to the part of its ``bucket``."""
         if self.schema is None:
             self.schema = table.schema
         else:
             table = table.cast(self.schema)
-        self.rows += len(frame)
-        if not len(frame):
+        self.rows += len(table)
+        if not len(table):
             return
-        bucket = pd.util.hash_array(frame[self.key].astype("object").to_numpy()) % np.uint64(self.n)
-        order = np.argsort(bucket, kind="stable")
+        order = np.argsort(bucket, kind="stable")  # a radix sort of the small bucket numbers
         sorted_b = bucket[order]
         starts = np.flatnonzero(np.r_[True, sorted_b[1:] != sorted_b[:-1]])
         ends = np.r_[starts[1:], len(order)]
@@ -303,8 +331,32 @@ def stream_table(name: str, sources: list[SourceSpec], source: Path, config: Dis
         code = len(files)
         first_row = 2
         registered = False
+        per_value = options.per_value and name not in CROSS_COLUMN_RULES and not src.derive and not src.where
+        targets = {k: v for k, v in tables.items() if k != name}
         try:
-            for raw in _blocks(src, fpath, shown, options.block_bytes):
+            for block in _batches(src, fpath, shown, options.block_bytes):
+                if per_value and isinstance(block, pa.RecordBatch):
+                    where = (files if registered else files + [shown], sheets if registered else sheets + [None],
+                             headers if registered else headers + [{**src.columns, **src.extra}],
+                             date_formats if registered else date_formats + [src.date_format])
+                    fast = _per_value_chunk(name, block, src, code, shown, fpath, config, where, targets, mapped,
+                                            buckets)
+                    if fast is not None:
+                        first_row += block.num_rows
+                        if not registered:
+                            files.append(shown)
+                            sheets.append(None)
+                            headers.append({**src.columns, **src.extra})
+                            date_formats.append(src.date_format)
+                            registered = True
+                        read_any = True
+                        table, bucket, stored = fast
+                        if empty is None:
+                            empty = stored.iloc[:0]
+                        if not errors.total:
+                            buckets.write_table(table, bucket)
+                        continue
+                raw = _text_frame(block)
                 frame = map_source_frame(raw, src, code, shown, config.grade_scale, first_row=first_row, fpath=fpath)
                 first_row += len(raw)
                 if not registered:
@@ -319,7 +371,6 @@ def stream_table(name: str, sources: list[SourceSpec], source: Path, config: Dis
                 if t.frame is None:  # a required column is missing: said once, for the whole table
                     broken = True
                     break
-                targets = {k: v for k, v in tables.items() if k != name}
                 missing_target = any(ref not in targets for ref, _ in spec.references.values())
                 if not (missing_target and refs_checked_missing):
                     check_references_of(t, targets, errors, mapped=mapped)
@@ -354,20 +405,147 @@ def stream_table(name: str, sources: list[SourceSpec], source: Path, config: Dis
                          dropped=dropped, files=files)
 
 
+def _per_value_chunk(name: str, batch: pa.RecordBatch, src: SourceSpec, code: int, shown: str, fpath: Path,
+                     config: DistrictConfig, where: tuple[list, list, list, list], targets: Mapping[str, TableFrame],
+                     mapped, buckets: _Buckets) -> tuple[pa.Table, np.ndarray, pd.DataFrame] | None:
+    """One chunk mapped, checked and cast a distinct value at a time; None when it needs the row-wise path.
+
+    Each column of ``batch`` holds its block's distinct texts once (a dictionary) and a code per
+    row. The distinct texts of all columns, side by side (a shorter list repeated), form a small
+    frame that goes through the whole-file import's code (:func:`map_source_frame`,
+    :func:`check_values`, :func:`check_references_of`): every value of the chunk is in it, so
+    when it passes, every cell of the chunk passes, and each typed value is gathered to its rows
+    through the codes. Whatever depends on a whole row is decided here only when it cannot occur:
+    a blank record (every cell empty), a key repeated inside the chunk, a rule comparing two
+    columns (tables in :data:`CROSS_COLUMN_RULES` never come here). Otherwise, and whenever the
+    small frame holds a problem, the chunk goes through the row-wise path, which names every
+    problem with its row.
+
+    Returns
+    -------
+    (table, bucket, stored) or None
+        The chunk as :func:`storage_frame` + ``pyarrow.Table.from_pandas`` would store it, the
+        hash bucket of each row, and the small frame as stored (its empty slice keeps the columns).
+    """
+    n = batch.num_rows
+    if n == 0:
+        return None
+    heads = [str(h) for h in batch.schema.names]
+    dicts = [c.dictionary for c in batch.columns]
+    codes = [c.indices.to_numpy(zero_copy_only=False) for c in batch.columns]
+    sizes = [len(d) for d in dicts]
+    width = max(sizes)
+    cycle = np.arange(width)
+    synth = pd.DataFrame({h: d.take(pa.array(cycle % len(d))).to_pandas() for h, d in zip(heads, dicts)})
+    synth.columns = heads
+    try:
+        synth = clean_cells(synth, src)
+        empty_values = [synth[h].isna().to_numpy()[:k] for h, k in zip(heads, sizes)]
+        if all(e.any() for e in empty_values):  # a record may be blank: the row-wise path drops it
+            blank = np.ones(n, bool)
+            for e, c in zip(empty_values, codes):
+                blank &= e[c]
+            if blank.any():
+                return None
+        frame = map_source_frame(synth, src, code, shown, config.grade_scale, fpath=fpath)
+    except InputDataError:
+        return None
+    if len(frame) != width:
+        return None
+    files, sheets, headers, date_formats = where
+    probe = ProblemList()
+    t = TableFrame(name, frame, files, sheets, headers, date_formats=date_formats)
+    check_values(t, config, probe)
+    if t.frame is None or probe.total:
+        return None
+    check_references_of(t, targets, probe, mapped=mapped)
+    if probe.total:
+        return None
+    stored = storage_frame(name, t.frame)
+    # the row -> small-frame position of each stored column: the code of its header, or 0 (a constant)
+    names = TABLES[name].column_names
+    header = {**src.columns, **src.extra}
+    if src.auto_columns:
+        header = {c: c for c in heads if c in names and c not in src.constants and c not in src.derive}
+    column_of = {h: i for i, h in enumerate(heads)}
+    position: dict[str, np.ndarray | None] = {}
+    for c in stored.columns:
+        if c in src.constants:
+            position[c] = None
+        elif c in header and header[c] in column_of:
+            position[c] = codes[column_of[header[c]]]
+        else:
+            return None
+    key = TABLES[name].key
+    combined = np.zeros(n, dtype=np.int64)
+    room = 1
+    for k in key:  # a key repeated inside the chunk: the row-wise path drops or reports it
+        pos = position[k]
+        if pos is None:
+            continue
+        values = stored[k].iloc[:sizes[column_of[header[k]]]]
+        kcodes, uniques = pd.factorize(values)
+        room *= len(uniques) + 1
+        if room > 2**62:
+            return None
+        combined = combined * (len(uniques) + 1) + (kcodes[pos] + 1)
+    if room <= max(4 * n, 1 << 20):
+        if np.bincount(combined, minlength=0).max() > 1:
+            return None
+    else:
+        ordered = np.sort(combined)
+        if (ordered[1:] == ordered[:-1]).any():
+            return None
+    small = pa.Table.from_pandas(stored, preserve_index=False)
+    arrays = []
+    for c in stored.columns:
+        pos = position[c]
+        arrays.append(small.column(c).take(pa.array(np.zeros(n, np.int32) if pos is None else pos)))
+    table = pa.Table.from_arrays(arrays, schema=small.schema)
+    first = key[0]
+    hashed = buckets.bucket_of(stored[first])
+    bucket = np.full(n, hashed[0]) if position[first] is None else hashed[position[first]]
+    return table, bucket, stored
+
+
+_DAY_NS = 86_400 * 10**9
+
+
+def _key_codes(col: pa.ChunkedArray) -> tuple[np.ndarray, int]:
+    """An integer per value of one key column (equal values, equal codes; 0 = missing) and the count of codes.
+
+    Dictionary columns (text read as parquet dictionaries) use their unified dictionary, dates
+    at midnight their day number; anything else is dictionary-encoded.
+    """
+    if pa.types.is_dictionary(col.type):
+        col = col.unify_dictionaries()
+        card = len(col.chunk(0).dictionary) if col.num_chunks else 0
+        codes = [pc.fill_null(pc.add(c.indices.cast(pa.int64()), 1), 0).to_numpy() for c in col.chunks]
+        return (np.concatenate(codes) if codes else np.zeros(0, np.int64)), card + 1
+    if pa.types.is_timestamp(col.type) and col.null_count == 0 and len(col):
+        ns = col.cast(pa.timestamp("ns")).cast(pa.int64()).to_numpy() if col.num_chunks else np.zeros(0, np.int64)
+        if not (ns % _DAY_NS).any():
+            day = ns // _DAY_NS
+            low = int(day.min())
+            return day - low + 1, int(day.max()) - low + 2
+    enc = pc.dictionary_encode(col.combine_chunks())
+    return pc.fill_null(pc.add(enc.indices.cast(pa.int64()), 1), 0).to_numpy(), len(enc.dictionary) + 1
+
+
 def _has_repeats(keys: pa.Table) -> bool:
-    """Whether a row of ``keys`` repeats: each column dictionary-encoded, codes combined into one integer."""
+    """Whether a row of ``keys`` repeats: each column's codes (:func:`_key_codes`) combined into one integer."""
     if len(keys) < 2:
         return False
     combined = np.zeros(len(keys), dtype=np.int64)
-    room = 2**62
+    room = 1
     for col in keys.columns:
-        enc = pc.dictionary_encode(col.combine_chunks())
-        card = len(enc.dictionary) + 1
-        room //= card
-        if room < 1:  # too many combinations for one integer: let pandas hash the rows
+        codes, card = _key_codes(col)
+        room *= card
+        if room > 2**62:  # too many combinations for one integer: let pandas hash the rows
             return bool(keys.to_pandas().duplicated().any())
-        codes = pc.fill_null(pc.add(enc.indices.cast(pa.int64()), 1), 0).to_numpy()
         combined = combined * card + codes
+    if room <= max(4 * len(keys), 1 << 20):
+        return bool(np.bincount(combined, minlength=0).max() > 1)
     combined.sort()
     return bool((combined[1:] == combined[:-1]).any())
 
@@ -380,7 +558,7 @@ def _repeated_keys(parts: list[Path], key: tuple[str, ...]) -> tuple[int, pd.Dat
     dropped = 0
     conflicts = []
     for part in parts:
-        if not _has_repeats(pq.read_table(part, columns=list(key))):
+        if not _has_repeats(pq.read_table(part, columns=list(key), read_dictionary=list(key))):
             continue
         frame = pq.read_table(part).to_pandas()
         exact = frame.duplicated(keep="first").to_numpy()
