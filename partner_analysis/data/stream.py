@@ -22,6 +22,15 @@ stricter about stray quotes), the rest of the file is read with pandas in chunks
 it too, its error is translated as the whole-file import translates it
 (:func:`~partner_analysis.data.readers.diagnose_csv`), so the message names the same row.
 
+Each distinct value once (:func:`per_value_chunk`): the parser hands every column of a block as a
+dictionary (its distinct texts once, an integer code per row). A daily attendance file has a few
+hundred dates, a handful of status codes and a few thousand students per block, so the whole-file
+import's code maps, casts and checks those few thousand texts instead of a million rows, and the
+typed values are gathered to the rows through the codes, in Arrow. A block whose values hold a
+problem, a blank record or a key repeated inside it goes through the row-wise code instead, so
+every message (row numbers included) and every part written is the row-wise import's. The parser
+runs one block ahead in a background thread (it releases the GIL while the block before is checked).
+
 Keys across chunks: rows of one student land in one bucket, so after the pass each bucket (a
 fraction of the file) is checked for repeated keys. Exact repeats are dropped, as the whole-file
 import drops them; a key repeated with different values is an error naming both rows (found by a
@@ -33,7 +42,9 @@ Atomicity: everything is written into a staging folder that
 from __future__ import annotations
 
 import math
+import queue
 import shutil
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Mapping
@@ -55,7 +66,7 @@ from .validate import (CROSS_COLUMN_RULES, ImportValidationError, ProblemList, T
                        check_table, check_values)
 
 __all__ = ["STREAM_ABOVE", "BLOCK_BYTES", "BUCKET_BYTES", "StreamOptions", "StreamedTable", "streamed_tables", "stream_table",
-           "storage_frame"]
+           "per_value_chunk", "storage_frame"]
 
 #: A CSV source at least this large (bytes) is imported in chunks.
 STREAM_ABOVE = 64 * 2**20
@@ -200,7 +211,7 @@ def _batches(src: SourceSpec, fpath: Path, shown: str, block_bytes: int) -> Iter
             convert_options=pacsv.ConvertOptions(column_types={n: text for n in names},
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False))
         with reader:
-            for batch in reader:
+            for batch in _prefetched(reader):
                 done += batch.num_rows
                 yield batch
     except (pa.ArrowException, UnicodeDecodeError):
@@ -208,6 +219,49 @@ def _batches(src: SourceSpec, fpath: Path, shown: str, block_bytes: int) -> Iter
         return
     if not done:
         yield pd.DataFrame({n: pd.Series([], dtype="object") for n in names})
+
+
+def _prefetched(items: Iterator, depth: int = 1) -> Iterator:
+    """The items of ``items``, produced by a background thread up to ``depth`` ahead of the caller.
+
+    pyarrow parses the next block (releasing the GIL) while the caller checks and writes this one.
+    An exception of ``items`` is raised here, in the caller's thread, in its place in the order.
+    """
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    end = object()
+
+    def put(entry) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(entry, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+            put((end, None))
+        except BaseException as err:  # handed to the caller's thread
+            put((None, err))
+
+    worker = threading.Thread(target=produce, name="csv-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, err = q.get()
+            if err is not None:
+                raise err
+            if item is end:
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join()
 
 
 def _pandas_blocks(src: SourceSpec, fpath: Path, shown: str, *, skip: int, rows: int) -> Iterator[pd.DataFrame]:
@@ -225,6 +279,11 @@ def _pandas_blocks(src: SourceSpec, fpath: Path, shown: str, *, skip: int, rows:
             yield frame.iloc[max(skip - start, 0):]
 
 
+def _bucket_of(keys: pd.Series, n: int) -> np.ndarray:
+    """The hash bucket (of ``n``) of each key value."""
+    return (pd.util.hash_array(keys.astype("object").to_numpy()) % np.uint64(n)).astype(np.uint16)
+
+
 class _Buckets:
     """Parquet writers, one per hash bucket of the first key column."""
 
@@ -237,13 +296,9 @@ class _Buckets:
     def path(self, b: int) -> Path:
         return self.folder / f"part-{b:05d}.parquet"
 
-    def bucket_of(self, keys: pd.Series) -> np.ndarray:
-        """The bucket of each key value."""
-        return (pd.util.hash_array(keys.astype("object").to_numpy()) % np.uint64(self.n)).astype(np.uint16)
-
     def write(self, frame: pd.DataFrame) -> None:
         self.write_table(pa.Table.from_pandas(frame, preserve_index=False),
-                         self.bucket_of(frame[self.key]) if len(frame) else np.zeros(0, np.uint16))
+                         _bucket_of(frame[self.key], self.n) if len(frame) else np.zeros(0, np.uint16))
 
     def write_table(self, table: pa.Table, bucket: np.ndarray) -> None:
         """Append ``table`` (a chunk as stored), each row to the part of its ``bucket``."""
@@ -336,11 +391,11 @@ def stream_table(name: str, sources: list[SourceSpec], source: Path, config: Dis
         try:
             for block in _batches(src, fpath, shown, options.block_bytes):
                 if per_value and isinstance(block, pa.RecordBatch):
-                    where = (files if registered else files + [shown], sheets if registered else sheets + [None],
-                             headers if registered else headers + [{**src.columns, **src.extra}],
-                             date_formats if registered else date_formats + [src.date_format])
-                    fast = _per_value_chunk(name, block, src, code, shown, fpath, config, where, targets, mapped,
-                                            buckets)
+                    located = (files if registered else files + [shown], sheets if registered else sheets + [None],
+                               headers if registered else headers + [{**src.columns, **src.extra}],
+                               date_formats if registered else date_formats + [src.date_format])
+                    fast = per_value_chunk(name, block, src, code, shown, fpath, config, located, targets, mapped,
+                                           buckets.n)
                     if fast is not None:
                         first_row += block.num_rows
                         if not registered:
@@ -405,9 +460,10 @@ def stream_table(name: str, sources: list[SourceSpec], source: Path, config: Dis
                          dropped=dropped, files=files)
 
 
-def _per_value_chunk(name: str, batch: pa.RecordBatch, src: SourceSpec, code: int, shown: str, fpath: Path,
-                     config: DistrictConfig, where: tuple[list, list, list, list], targets: Mapping[str, TableFrame],
-                     mapped, buckets: _Buckets) -> tuple[pa.Table, np.ndarray, pd.DataFrame] | None:
+def per_value_chunk(name: str, batch: pa.RecordBatch, src: SourceSpec, code: int, shown: str, fpath: Path,
+                    config: DistrictConfig, located: tuple[list, list, list, list],
+                    targets: Mapping[str, TableFrame], mapped, n_buckets: int
+                    ) -> tuple[pa.Table, np.ndarray, pd.DataFrame] | None:
     """One chunk mapped, checked and cast a distinct value at a time; None when it needs the row-wise path.
 
     Each column of ``batch`` holds its block's distinct texts once (a dictionary) and a code per
@@ -420,6 +476,24 @@ def _per_value_chunk(name: str, batch: pa.RecordBatch, src: SourceSpec, code: in
     columns (tables in :data:`CROSS_COLUMN_RULES` never come here). Otherwise, and whenever the
     small frame holds a problem, the chunk goes through the row-wise path, which names every
     problem with its row.
+
+    Parameters
+    ----------
+    name : str
+        Table.
+    batch : pyarrow.RecordBatch
+        One block of the file as :func:`_batches` reads it (every column a dictionary of text).
+    src, code, shown, fpath :
+        The source entry, its number among the table's sources, its file as messages name it, its path.
+    config : DistrictConfig
+    located : tuple of lists
+        Files, sheets, headers and date formats of the table's sources so far, this one included.
+    targets : mapping
+        Tables the references point to.
+    mapped : collection of str
+        Every table the map names.
+    n_buckets : int
+        Hash buckets of the output.
 
     Returns
     -------
@@ -452,7 +526,7 @@ def _per_value_chunk(name: str, batch: pa.RecordBatch, src: SourceSpec, code: in
         return None
     if len(frame) != width:
         return None
-    files, sheets, headers, date_formats = where
+    files, sheets, headers, date_formats = located
     probe = ProblemList()
     t = TableFrame(name, frame, files, sheets, headers, date_formats=date_formats)
     check_values(t, config, probe)
@@ -503,7 +577,7 @@ def _per_value_chunk(name: str, batch: pa.RecordBatch, src: SourceSpec, code: in
         arrays.append(small.column(c).take(pa.array(np.zeros(n, np.int32) if pos is None else pos)))
     table = pa.Table.from_arrays(arrays, schema=small.schema)
     first = key[0]
-    hashed = buckets.bucket_of(stored[first])
+    hashed = _bucket_of(stored[first], n_buckets)
     bucket = np.full(n, hashed[0]) if position[first] is None else hashed[position[first]]
     return table, bucket, stored
 
