@@ -300,14 +300,20 @@ class _Buckets:
         self.write_table(pa.Table.from_pandas(frame, preserve_index=False),
                          _bucket_of(frame[self.key], self.n) if len(frame) else np.zeros(0, np.uint16))
 
-    def write_table(self, table: pa.Table, bucket: np.ndarray) -> None:
-        """Append ``table`` (a chunk as stored), each row to the part of its ``bucket``."""
+    def write_table(self, table: pa.Table, bucket: np.ndarray, gather: list[np.ndarray | None] | None = None) -> None:
+        """Append a chunk as stored, each row to the part of its ``bucket``.
+
+        ``gather`` None: ``table`` is the chunk. Otherwise ``table`` holds the chunk's distinct
+        values (:func:`per_value_chunk`) and ``gather[i]`` the row of ``table`` holding each chunk
+        row's value of column ``i`` (None: row 0); each part's rows are gathered once, in Arrow.
+        """
         if self.schema is None:
             self.schema = table.schema
         else:
             table = table.cast(self.schema)
-        self.rows += len(table)
-        if not len(table):
+        n = len(bucket) if gather is not None else len(table)
+        self.rows += n
+        if not n:
             return
         order = np.argsort(bucket, kind="stable")  # a radix sort of the small bucket numbers
         sorted_b = bucket[order]
@@ -318,7 +324,13 @@ class _Buckets:
             w = self.writers.get(b)
             if w is None:
                 w = self.writers[b] = pq.ParquetWriter(self.path(b), self.schema)
-            w.write_table(table.take(pa.array(order[s:e])))
+            rows = order[s:e]
+            if gather is None:
+                w.write_table(table.take(pa.array(rows)))
+                continue
+            w.write_table(pa.Table.from_arrays(
+                [col.take(pa.array(np.zeros(len(rows), np.int32) if at is None else at[rows]))
+                 for col, at in zip(table.columns, gather)], schema=table.schema))
 
     def close(self, empty: pd.DataFrame) -> list[Path]:
         for w in self.writers.values():
@@ -405,11 +417,11 @@ def stream_table(name: str, sources: list[SourceSpec], source: Path, config: Dis
                             date_formats.append(src.date_format)
                             registered = True
                         read_any = True
-                        table, bucket, stored = fast
+                        small, gather, bucket, stored = fast
                         if empty is None:
                             empty = stored.iloc[:0]
                         if not errors.total:
-                            buckets.write_table(table, bucket)
+                            buckets.write_table(small, bucket, gather)
                         continue
                 raw = _text_frame(block)
                 frame = map_source_frame(raw, src, code, shown, config.grade_scale, first_row=first_row, fpath=fpath)
@@ -463,7 +475,7 @@ def stream_table(name: str, sources: list[SourceSpec], source: Path, config: Dis
 def per_value_chunk(name: str, batch: pa.RecordBatch, src: SourceSpec, code: int, shown: str, fpath: Path,
                     config: DistrictConfig, located: tuple[list, list, list, list],
                     targets: Mapping[str, TableFrame], mapped, n_buckets: int
-                    ) -> tuple[pa.Table, np.ndarray, pd.DataFrame] | None:
+                    ) -> tuple[pa.Table, list[np.ndarray | None], np.ndarray, pd.DataFrame] | None:
     """One chunk mapped, checked and cast a distinct value at a time; None when it needs the row-wise path.
 
     Each column of ``batch`` holds its block's distinct texts once (a dictionary) and a code per
@@ -497,9 +509,12 @@ def per_value_chunk(name: str, batch: pa.RecordBatch, src: SourceSpec, code: int
 
     Returns
     -------
-    (table, bucket, stored) or None
-        The chunk as :func:`storage_frame` + ``pyarrow.Table.from_pandas`` would store it, the
-        hash bucket of each row, and the small frame as stored (its empty slice keeps the columns).
+    (table, gather, bucket, stored) or None
+        The small frame's values as :func:`storage_frame` + ``pyarrow.Table.from_pandas`` store
+        them; per column of it, the row holding each chunk row's value (None: a constant, row 0);
+        the hash bucket of each chunk row; the small frame as stored (its empty slice keeps the
+        columns). Gathered (``_Buckets.write_table``), they are the chunk as the row-wise path
+        stores it.
     """
     n = batch.num_rows
     if n == 0:
@@ -570,16 +585,11 @@ def per_value_chunk(name: str, batch: pa.RecordBatch, src: SourceSpec, code: int
         ordered = np.sort(combined)
         if (ordered[1:] == ordered[:-1]).any():
             return None
-    small = pa.Table.from_pandas(stored, preserve_index=False)
-    arrays = []
-    for c in stored.columns:
-        pos = position[c]
-        arrays.append(small.column(c).take(pa.array(np.zeros(n, np.int32) if pos is None else pos)))
-    table = pa.Table.from_arrays(arrays, schema=small.schema)
     first = key[0]
     hashed = _bucket_of(stored[first], n_buckets)
     bucket = np.full(n, hashed[0]) if position[first] is None else hashed[position[first]]
-    return table, bucket, stored
+    return (pa.Table.from_pandas(stored, preserve_index=False), [position[c] for c in stored.columns], bucket,
+            stored)
 
 
 _DAY_NS = 86_400 * 10**9
