@@ -165,3 +165,23 @@ def test_a_blank_record_and_surrounding_spaces_go_the_row_wise_way_with_the_same
     err = _refusal(folder, tmp_path / "dd", FAST)
     assert (err.row, err.value) == (len(lines) - 2, "Z")
     assert str(err) == str(_refusal(folder, tmp_path / "dd", None))
+
+
+def test_keys_repeated_across_chunks_taken_per_value_are_dropped_or_named_as_the_whole_file_import_does(
+        tmp_path, taken):
+    records = _records()
+    exact = [list(records[10]), list(records[900])]  # far from the originals: other chunks
+    folder = _write(tmp_path / "src", records + exact)
+    fast = _import(folder, tmp_path / "a", FAST)
+    assert all(taken)
+    whole = _import(folder, tmp_path / "b", None)
+    assert fast.dropped_duplicates["attendance_daily"] == whole.dropped_duplicates["attendance_daily"] == 2
+    assert fast.rows == whole.rows
+    assert _parts(tmp_path / "a") == _parts(_import(folder, tmp_path / "c", ROWWISE).out)
+
+    clash = list(records[30])
+    clash[2] = "A" if clash[2] != "A" else "P"
+    folder = _write(tmp_path / "src2", records + [clash])
+    err = _refusal(folder, tmp_path / "dd", FAST)
+    assert err.row == len(records) + 2 and "also appears in row 32" in str(err)
+    assert str(err) == str(_refusal(folder, tmp_path / "dd", None))

@@ -292,6 +292,8 @@ class _Buckets:
         self.writers: dict[int, pq.ParquetWriter] = {}
         self.schema: pa.Schema | None = None
         self.rows = 0
+        #: per chunk written, its distinct values of the key column (None: not text, not tracked)
+        self.firsts: list[pa.Array] | None = []
 
     def path(self, b: int) -> Path:
         return self.folder / f"part-{b:05d}.parquet"
@@ -315,6 +317,12 @@ class _Buckets:
         self.rows += n
         if not n:
             return
+        if self.firsts is not None:
+            column = table.column(self.key)
+            if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+                self.firsts.append(pc.unique(column))
+            else:
+                self.firsts = None
         order = np.argsort(bucket, kind="stable")  # a radix sort of the small bucket numbers
         sorted_b = bucket[order]
         starts = np.flatnonzero(np.r_[True, sorted_b[1:] != sorted_b[:-1]])
@@ -331,6 +339,19 @@ class _Buckets:
             w.write_table(pa.Table.from_arrays(
                 [col.take(pa.array(np.zeros(len(rows), np.int32) if at is None else at[rows]))
                  for col, at in zip(table.columns, gather)], schema=table.schema))
+
+    def shared(self) -> pa.Array | None:
+        """Key values written by more than one chunk (None: not known, any may be).
+
+        Inside a chunk no key repeats (the row-wise check drops or reports it, the per-value path
+        takes no chunk with one), so only the rows of these values can repeat a key.
+        """
+        if self.firsts is None:
+            return None
+        if not self.firsts:
+            return pa.array([], self.schema.field(self.key).type if self.schema is not None else pa.string())
+        counts = pc.value_counts(pa.concat_arrays(self.firsts))
+        return counts.field("values").filter(pc.greater(counts.field("counts"), 1))
 
     def close(self, empty: pd.DataFrame) -> list[Path]:
         for w in self.writers.values():
@@ -461,7 +482,7 @@ def stream_table(name: str, sources: list[SourceSpec], source: Path, config: Dis
     parts = buckets.close(empty if empty is not None else pd.DataFrame())
     rows = buckets.rows
     if not errors.total:
-        extra_dropped, conflicts = _repeated_keys(parts, spec.key)
+        extra_dropped, conflicts = _repeated_keys(parts, spec.key, buckets.shared())
         if conflicts is not None:
             _report_conflicts(name, sources, source, config, conflicts, errors, options.block_bytes)
         dropped += extra_dropped
@@ -634,15 +655,23 @@ def _has_repeats(keys: pa.Table) -> bool:
     return bool((combined[1:] == combined[:-1]).any())
 
 
-def _repeated_keys(parts: list[Path], key: tuple[str, ...]) -> tuple[int, pd.DataFrame | None]:
+def _repeated_keys(parts: list[Path], key: tuple[str, ...],
+                   shared: pa.Array | None = None) -> tuple[int, pd.DataFrame | None]:
     """Drop exact repeats of a key across chunks (rewriting the part); return conflicting keys.
 
-    Each part holds every row of its students, so a part at a time is enough.
+    Each part holds every row of its students, so a part at a time is enough. ``shared``: the
+    values of the first key column written by more than one chunk (:meth:`_Buckets.shared`), the
+    only rows that can repeat a key; None looks at every row.
     """
     dropped = 0
     conflicts = []
+    if shared is not None and not len(shared):
+        return 0, None
     for part in parts:
-        if not _has_repeats(pq.read_table(part, columns=list(key), read_dictionary=list(key))):
+        keys = pq.read_table(part, columns=list(key), read_dictionary=list(key))
+        if shared is not None:
+            keys = keys.filter(pc.is_in(keys.column(key[0]), value_set=shared))
+        if not _has_repeats(keys):
             continue
         frame = pq.read_table(part).to_pandas()
         exact = frame.duplicated(keep="first").to_numpy()
