@@ -204,8 +204,11 @@ def _batches(src: SourceSpec, fpath: Path, shown: str, block_bytes: int) -> Iter
     try:
         names = _header(fpath, src)
         text = pa.dictionary(pa.int32(), pa.string())
+        # one thread parses, one block ahead (_prefetched): pyarrow's own threads would read ahead
+        # several blocks, and memory would grow with the block size times their number
         reader = pacsv.open_csv(
-            fpath, read_options=pacsv.ReadOptions(block_size=block_bytes, encoding=_arrow_encoding(src.encoding)),
+            fpath, read_options=pacsv.ReadOptions(block_size=block_bytes, encoding=_arrow_encoding(src.encoding),
+                                                  use_threads=False),
             parse_options=pacsv.ParseOptions(delimiter=src.delimiter, newlines_in_values=True,
                                              ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(column_types={n: text for n in names},
