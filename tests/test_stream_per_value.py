@@ -185,3 +185,13 @@ def test_keys_repeated_across_chunks_taken_per_value_are_dropped_or_named_as_the
     err = _refusal(folder, tmp_path / "dd", FAST)
     assert err.row == len(records) + 2 and "also appears in row 32" in str(err)
     assert str(err) == str(_refusal(folder, tmp_path / "dd", None))
+
+
+def test_a_header_the_map_names_but_the_file_lacks_stops_the_paced_reader_with_the_whole_file_message(tmp_path):
+    """The first chunk raises while the reader is blocks ahead: the read stops (no thread waits on it)."""
+    folder = _write(tmp_path / "src", _records())
+    (folder / "map.yml").write_text(MAP.replace("status: Att Code", "status: Attendance Code"), encoding="utf-8")
+    err = _refusal(folder, tmp_path / "dd", FAST)
+    assert (Path(err.path).name, err.row, err.column) == ("attendance.csv", 1, "Attendance Code")
+    assert str(err) == str(_refusal(folder, tmp_path / "dd", None))
+    assert not (tmp_path / "dd").exists()

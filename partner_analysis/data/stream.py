@@ -41,6 +41,7 @@ Atomicity: everything is written into a staging folder that
 """
 from __future__ import annotations
 
+import io
 import math
 import queue
 import shutil
@@ -204,19 +205,19 @@ def _batches(src: SourceSpec, fpath: Path, shown: str, block_bytes: int) -> Iter
     try:
         names = _header(fpath, src)
         text = pa.dictionary(pa.int32(), pa.string())
-        # one thread parses, one block ahead (_prefetched): pyarrow's own threads would read ahead
-        # several blocks, and memory would grow with the block size times their number
-        reader = pacsv.open_csv(
-            fpath, read_options=pacsv.ReadOptions(block_size=block_bytes, encoding=_arrow_encoding(src.encoding),
-                                                  use_threads=False),
-            parse_options=pacsv.ParseOptions(delimiter=src.delimiter, newlines_in_values=True,
-                                             ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(column_types={n: text for n in names},
-                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
-        with reader:
-            for batch in _prefetched(reader):
-                done += batch.num_rows
-                yield batch
+        # one thread parses, one block ahead (_prefetched), reading a few blocks ahead (_PacedFile)
+        with _PacedFile(fpath, block_bytes) as paced:
+            reader = pacsv.open_csv(
+                paced, read_options=pacsv.ReadOptions(block_size=block_bytes,
+                                                      encoding=_arrow_encoding(src.encoding), use_threads=False),
+                parse_options=pacsv.ParseOptions(delimiter=src.delimiter, newlines_in_values=True,
+                                                 ignore_empty_lines=False),
+                convert_options=pacsv.ConvertOptions(column_types={n: text for n in names},
+                                                     strings_can_be_null=False, quoted_strings_can_be_null=False))
+            with reader:
+                for batch in _prefetched(reader, on_item=paced.advance, on_stop=paced.release):
+                    done += batch.num_rows
+                    yield batch
     except (pa.ArrowException, UnicodeDecodeError):
         yield from _pandas_blocks(src, fpath, shown, skip=done, rows=max(block_bytes // 64, 1000))
         return
@@ -224,11 +225,62 @@ def _batches(src: SourceSpec, fpath: Path, shown: str, block_bytes: int) -> Iter
         yield pd.DataFrame({n: pd.Series([], dtype="object") for n in names})
 
 
-def _prefetched(items: Iterator, depth: int = 1) -> Iterator:
+class _PacedFile(io.RawIOBase):
+    """A file that lets its reader get at most ``ahead`` blocks beyond the blocks it parsed.
+
+    pyarrow's streaming CSV reader reads its input on an I/O thread up to 32 blocks ahead of the
+    parser, so without this the memory of an import would grow with the file up to 32 blocks
+    (measured: the whole 0.33 GB attendance file of ``benchmarks/scale_import.py`` at 80,000
+    students held at once). A read beyond the limit waits until :meth:`advance` (a block parsed)
+    or :meth:`release`; after ``patience`` seconds without either it reads on (memory, never a
+    hang, is the price of a block the pacing misjudged).
+    """
+
+    def __init__(self, path: Path, block_bytes: int, ahead: int = 3, patience: float = 30.0):
+        super().__init__()
+        self._file = open(path, "rb")
+        self._block, self._ahead, self._patience = block_bytes, ahead, patience
+        self._parsed = 0
+        self._read = 0
+        self._free = False
+        self._turn = threading.Condition()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        with self._turn:
+            self._turn.wait_for(lambda: self._free or self._read < (self._parsed + self._ahead) * self._block,
+                                timeout=self._patience)
+        n = self._file.readinto(buffer)
+        self._read += n or 0
+        return n
+
+    def advance(self, *_) -> None:
+        """One more block parsed: the reader may read one block further."""
+        with self._turn:
+            self._parsed += 1
+            self._turn.notify_all()
+
+    def release(self) -> None:
+        """No more pacing (the caller stops reading: nothing may wait on it)."""
+        with self._turn:
+            self._free = True
+            self._turn.notify_all()
+
+    def close(self) -> None:
+        self.release()
+        self._file.close()
+        super().close()
+
+
+def _prefetched(items: Iterator, depth: int = 1, *, on_item=None, on_stop=None) -> Iterator:
     """The items of ``items``, produced by a background thread up to ``depth`` ahead of the caller.
 
     pyarrow parses the next block (releasing the GIL) while the caller checks and writes this one.
     An exception of ``items`` is raised here, in the caller's thread, in its place in the order.
+    ``on_item(item)`` runs in the background thread as each item arrives, ``on_stop()`` when the
+    caller stops (before the thread is joined).
     """
     q: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
@@ -246,6 +298,8 @@ def _prefetched(items: Iterator, depth: int = 1) -> Iterator:
     def produce() -> None:
         try:
             for item in items:
+                if on_item is not None:
+                    on_item(item)
                 if not put((item, None)):
                     return
             put((end, None))
@@ -264,6 +318,8 @@ def _prefetched(items: Iterator, depth: int = 1) -> Iterator:
             yield item
     finally:
         stop.set()
+        if on_stop is not None:
+            on_stop()
         worker.join()
 
 
