@@ -344,15 +344,23 @@ def _bucket_of(keys: pd.Series, n: int) -> np.ndarray:
 
 
 class _Buckets:
-    """Parquet writers, one per hash bucket of the first key column."""
+    """Parquet writers, one per hash bucket of the first key column.
 
-    def __init__(self, folder: Path, n: int, key: str):
+    The rows of a chunk are gathered and written by one background thread (Arrow and parquet
+    release the GIL), in the order the chunks came, while the caller checks the next chunk; at
+    most ``depth`` chunks wait. A write error is raised by the next call here.
+    """
+
+    def __init__(self, folder: Path, n: int, key: str, depth: int = 2):
         self.folder, self.n, self.key = folder, n, key
         self.writers: dict[int, pq.ParquetWriter] = {}
         self.schema: pa.Schema | None = None
         self.rows = 0
         #: per chunk written, its distinct values of the key column (None: not text, not tracked)
         self.firsts: list[pa.Array] | None = []
+        self._jobs: queue.Queue = queue.Queue(maxsize=depth)
+        self._worker: threading.Thread | None = None
+        self._error: BaseException | None = None
 
     def path(self, b: int) -> Path:
         return self.folder / f"part-{b:05d}.parquet"
@@ -368,6 +376,7 @@ class _Buckets:
         values (:func:`per_value_chunk`) and ``gather[i]`` the row of ``table`` holding each chunk
         row's value of column ``i`` (None: row 0); each part's rows are gathered once, in Arrow.
         """
+        self._raise()
         if self.schema is None:
             self.schema = table.schema
         else:
@@ -376,6 +385,28 @@ class _Buckets:
         self.rows += n
         if not n:
             return
+        if self._worker is None:
+            self._worker = threading.Thread(target=self._run, name="parquet-writer", daemon=True)
+            self._worker.start()
+        self._jobs.put((table, bucket, gather))
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            err, self._error = self._error, None
+            raise err
+
+    def _run(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            if self._error is None:
+                try:
+                    self._write_now(*job)
+                except BaseException as err:  # raised in the caller's thread by its next call
+                    self._error = err
+
+    def _write_now(self, table: pa.Table, bucket: np.ndarray, gather: list[np.ndarray | None] | None) -> None:
         if self.firsts is not None:
             column = table.column(self.key)
             if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
@@ -399,8 +430,26 @@ class _Buckets:
                 [col.take(pa.array(np.zeros(len(rows), np.int32) if at is None else at[rows]))
                  for col, at in zip(table.columns, gather)], schema=table.schema))
 
+    def abandon(self) -> None:
+        """Stop writing (the caller raises): the writer thread ends, the files are closed, errors dropped."""
+        try:
+            self.finish()
+        except Exception:
+            pass
+        for w in self.writers.values():
+            w.close()
+        self.writers = {}
+
+    def finish(self) -> None:
+        """Wait until every chunk is written (the writer thread ends); raise its error, if any."""
+        if self._worker is not None:
+            self._jobs.put(None)
+            self._worker.join()
+            self._worker = None
+        self._raise()
+
     def shared(self) -> pa.Array | None:
-        """Key values written by more than one chunk (None: not known, any may be).
+        """Key values written by more than one chunk (None: not known, any may be); after :meth:`close`.
 
         Inside a chunk no key repeats (the row-wise check drops or reports it, the per-value path
         takes no chunk with one), so only the rows of these values can repeat a key.
@@ -413,8 +462,11 @@ class _Buckets:
         return counts.field("values").filter(pc.greater(counts.field("counts"), 1))
 
     def close(self, empty: pd.DataFrame) -> list[Path]:
-        for w in self.writers.values():
-            w.close()
+        try:
+            self.finish()
+        finally:
+            for w in self.writers.values():
+                w.close()
         if not self.writers:  # no rows at all: one empty part keeps the columns
             table = pa.Table.from_pandas(empty, preserve_index=False)
             if self.schema is not None:
@@ -468,74 +520,81 @@ def stream_table(name: str, sources: list[SourceSpec], source: Path, config: Dis
     refs_checked_missing = False
     empty: pd.DataFrame | None = None
     broken = False
-    for src in sources:
-        if broken:
-            break
-        if [c for c in spec.required_columns if c not in src.canonical_columns] and not src.auto_columns:
-            continue  # reported by the map check
-        fpath = source_path(src, source)
-        shown = str(fpath)
-        code = len(files)
-        first_row = 2
-        registered = False
-        per_value = options.per_value and name not in CROSS_COLUMN_RULES and not src.derive and not src.where
-        targets = {k: v for k, v in tables.items() if k != name}
-        try:
-            for block in _batches(src, fpath, shown, options.block_bytes):
-                if per_value and isinstance(block, pa.RecordBatch):
-                    located = (files if registered else files + [shown], sheets if registered else sheets + [None],
-                               headers if registered else headers + [{**src.columns, **src.extra}],
-                               date_formats if registered else date_formats + [src.date_format])
-                    fast = per_value_chunk(name, block, src, code, shown, fpath, config, located, targets, mapped,
-                                           buckets.n)
-                    if fast is not None:
-                        first_row += block.num_rows
-                        if not registered:
-                            files.append(shown)
-                            sheets.append(None)
-                            headers.append({**src.columns, **src.extra})
-                            date_formats.append(src.date_format)
-                            registered = True
-                        read_any = True
-                        small, gather, bucket, stored = fast
-                        if empty is None:
-                            empty = stored.iloc[:0]
-                        if not errors.total:
-                            buckets.write_table(small, bucket, gather)
-                        continue
-                raw = _text_frame(block)
-                frame = map_source_frame(raw, src, code, shown, config.grade_scale, first_row=first_row, fpath=fpath)
-                first_row += len(raw)
-                if not registered:
-                    files.append(shown)
-                    sheets.append(None)
-                    headers.append({**src.columns, **src.extra})
-                    date_formats.append(src.date_format)
-                    registered = True
-                read_any = True
-                t = TableFrame(name, frame, files, sheets, headers, date_formats=date_formats)
-                check_table(t, config, errors, drop_exact=True)
-                if t.frame is None:  # a required column is missing: said once, for the whole table
-                    broken = True
-                    break
-                missing_target = any(ref not in targets for ref, _ in spec.references.values())
-                if not (missing_target and refs_checked_missing):
-                    check_references_of(t, targets, errors, mapped=mapped)
-                refs_checked_missing = refs_checked_missing or missing_target
-                dropped += t.dropped
-                clean = storage_frame(name, t.frame)
-                if empty is None:
-                    empty = clean.iloc[:0]
-                if not errors.total:
-                    buckets.write(clean)
-        except ImportValidationError as err:
-            for e in err.errors:
-                errors.add(e)
-        except InputDataError as err:
-            errors.add(err)
+    try:
+        for src in sources:
+            if broken:
+                break
+            if [c for c in spec.required_columns if c not in src.canonical_columns] and not src.auto_columns:
+                continue  # reported by the map check
+            fpath = source_path(src, source)
+            shown = str(fpath)
+            code = len(files)
+            first_row = 2
+            registered = False
+            per_value = options.per_value and name not in CROSS_COLUMN_RULES and not src.derive and not src.where
+            targets = {k: v for k, v in tables.items() if k != name}
+            try:
+                for block in _batches(src, fpath, shown, options.block_bytes):
+                    if per_value and isinstance(block, pa.RecordBatch):
+                        located = (files if registered else files + [shown], sheets if registered else sheets + [None],
+                                   headers if registered else headers + [{**src.columns, **src.extra}],
+                                   date_formats if registered else date_formats + [src.date_format])
+                        fast = per_value_chunk(name, block, src, code, shown, fpath, config, located, targets, mapped,
+                                               buckets.n)
+                        if fast is not None:
+                            first_row += block.num_rows
+                            if not registered:
+                                files.append(shown)
+                                sheets.append(None)
+                                headers.append({**src.columns, **src.extra})
+                                date_formats.append(src.date_format)
+                                registered = True
+                            read_any = True
+                            small, gather, bucket, stored = fast
+                            if empty is None:
+                                empty = stored.iloc[:0]
+                            if not errors.total:
+                                buckets.write_table(small, bucket, gather)
+                            continue
+                    raw = _text_frame(block)
+                    frame = map_source_frame(raw, src, code, shown, config.grade_scale, first_row=first_row, fpath=fpath)
+                    first_row += len(raw)
+                    if not registered:
+                        files.append(shown)
+                        sheets.append(None)
+                        headers.append({**src.columns, **src.extra})
+                        date_formats.append(src.date_format)
+                        registered = True
+                    read_any = True
+                    t = TableFrame(name, frame, files, sheets, headers, date_formats=date_formats)
+                    check_table(t, config, errors, drop_exact=True)
+                    if t.frame is None:  # a required column is missing: said once, for the whole table
+                        broken = True
+                        break
+                    missing_target = any(ref not in targets for ref, _ in spec.references.values())
+                    if not (missing_target and refs_checked_missing):
+                        check_references_of(t, targets, errors, mapped=mapped)
+                    refs_checked_missing = refs_checked_missing or missing_target
+                    dropped += t.dropped
+                    clean = storage_frame(name, t.frame)
+                    if empty is None:
+                        empty = clean.iloc[:0]
+                    if not errors.total:
+                        buckets.write(clean)
+            except ImportValidationError as err:
+                for e in err.errors:
+                    errors.add(e)
+            except InputDataError as err:
+                errors.add(err)
+    except BaseException:  # not a problem of the input: stop the writer thread, then raise
+        buckets.abandon()
+        raise
     if not read_any:
-        for w in buckets.writers.values():
-            w.close()
+        try:
+            buckets.finish()
+        finally:
+            for w in buckets.writers.values():
+                w.close()
         shutil.rmtree(folder, ignore_errors=True)
         return None
     parts = buckets.close(empty if empty is not None else pd.DataFrame())
