@@ -195,3 +195,24 @@ def test_a_header_the_map_names_but_the_file_lacks_stops_the_paced_reader_with_t
     assert (Path(err.path).name, err.row, err.column) == ("attendance.csv", 1, "Attendance Code")
     assert str(err) == str(_refusal(folder, tmp_path / "dd", None))
     assert not (tmp_path / "dd").exists()
+
+
+def test_two_files_of_one_table_per_value_equal_row_wise_and_a_bad_value_names_the_second_file(tmp_path, taken):
+    records = _records()
+    half = len(records) // 2
+    folder = _write(tmp_path / "src", records[:half])
+    lines = ["Student Number;Att Date;Att Code"] + [";".join(r) for r in records[half:]]
+    (folder / "attendance2.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    second = MAP.split("  - table: attendance_daily")[1].replace("file: attendance.csv", "file: attendance2.csv")
+    (folder / "map.yml").write_text(MAP + "  - table: attendance_daily" + second, encoding="utf-8")
+    fast = _import(folder, tmp_path / "a", FAST)
+    assert len(taken) > 10 and all(taken)
+    assert fast.rows["attendance_daily"] == len(records)
+    assert _parts(tmp_path / "a") == _parts(_import(folder, tmp_path / "b", ROWWISE).out)
+
+    j = len(lines) - 5
+    lines[j] = lines[j].rsplit(";", 1)[0] + ";X"
+    (folder / "attendance2.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    err = _refusal(folder, tmp_path / "dd", FAST)
+    assert (Path(err.path).name, err.row, err.column, err.value) == ("attendance2.csv", j + 1, "Att Code", "X")
+    assert str(err) == str(_refusal(folder, tmp_path / "dd", None))
