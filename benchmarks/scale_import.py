@@ -139,15 +139,16 @@ def main(argv=None) -> int:
             results.append(r)
             runs = lambda ts: ", ".join(f"{x:.2f}" for x in ts)  # noqa: E731
             print(f"  {n:,} students: attendance.csv {r['size']:.3f} GB, {r['rows']:,} rows "
-                  f"(written in {time.perf_counter() - t:.0f} s); import {r['t_imp']:.2f} s (runs {runs(r['all_imp'])}; "
-                  f"CPU {r['cpu_imp']:.1f} s), peak RSS {r['rss_imp']:.2f} GB, {r['parts']} part(s); "
+                  f"(written in {time.perf_counter() - t:.0f} s); import {r['t_imp']:.2f} s "
+                  f"(runs {runs(r['all_imp'])}; CPU {r['cpu_imp']:.1f} s), peak RSS {r['rss_imp']:.2f} GB, {r['parts']} part(s); "
                   f"DuckDB read_csv {r['t_duck']:.2f} s (runs {runs(r['all_duck'])}; CPU {r['cpu_duck']:.1f} s), "
                   f"peak RSS {r['rss_duck']:.2f} GB")
         small, big = results
         print(f"import + validation / DuckDB read_csv: {big['t_imp'] / big['t_duck']:.2f} (target <= 3; "
               f"{small['t_imp'] / small['t_duck']:.2f} at the smaller file)")
         print(f"the same in CPU seconds (all threads of each process): "
-              f"{big['cpu_imp'] / big['cpu_duck']:.2f} ({small['cpu_imp'] / small['cpu_duck']:.2f} at the smaller file)")
+              f"{big['cpu_imp'] / big['cpu_duck']:.2f} ({small['cpu_imp'] / small['cpu_duck']:.2f} at the smaller "
+              "file)")
         print(f"peak RSS / file size: {big['rss_imp'] / big['size']:.2f} (target: not growing with the file; "
               f"{small['rss_imp'] / small['size']:.2f} at the {big['size'] / small['size']:.1f}x smaller file)")
         print(f"peak RSS growth / file growth: {(big['rss_imp'] - small['rss_imp']) / (big['size'] - small['size']):.3f} "

@@ -216,3 +216,15 @@ def test_two_files_of_one_table_per_value_equal_row_wise_and_a_bad_value_names_t
     err = _refusal(folder, tmp_path / "dd", FAST)
     assert (Path(err.path).name, err.row, err.column, err.value) == ("attendance2.csv", j + 1, "Att Code", "X")
     assert str(err) == str(_refusal(folder, tmp_path / "dd", None))
+
+
+def test_a_free_text_column_the_map_does_not_name_keeps_the_per_value_path_and_its_result(tmp_path, taken):
+    """A comment unique to every row is only looked at for blank records, not checked value by value."""
+    records = _records()
+    folder = _write(tmp_path / "src", records)
+    lines = ["Student Number;Att Date;Att Code;Comment"] + [";".join(r) + f";note {k}" for k, r in enumerate(records)]
+    (folder / "attendance.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    fast = _import(folder, tmp_path / "a", FAST)
+    assert len(taken) > 10 and all(taken)
+    assert fast.rows["attendance_daily"] == len(records)
+    assert _parts(tmp_path / "a") == _parts(_import(folder, tmp_path / "b", ROWWISE).out)

@@ -22,7 +22,8 @@ from .colmap import ColumnMap, SourceSpec, as_text
 from .schema import TABLES
 from .validate import ImportValidationError, ProblemList, TableFrame, is_texty
 
-__all__ = ["read_source", "source_path", "map_source_frame", "clean_cells", "check_source_file", "diagnose_csv", "assemble"]
+__all__ = ["read_source", "source_path", "map_source_frame", "clean_cells", "check_source_file", "diagnose_csv",
+           "assemble"]
 
 
 def _display(path: Path) -> str:

@@ -557,7 +557,8 @@ def stream_table(name: str, sources: list[SourceSpec], source: Path, config: Dis
                                 buckets.write_table(small, bucket, gather)
                             continue
                     raw = _text_frame(block)
-                    frame = map_source_frame(raw, src, code, shown, config.grade_scale, first_row=first_row, fpath=fpath)
+                    frame = map_source_frame(raw, src, code, shown, config.grade_scale, first_row=first_row,
+                                             fpath=fpath)
                     first_row += len(raw)
                     if not registered:
                         files.append(shown)
@@ -662,13 +663,22 @@ def per_value_chunk(name: str, batch: pa.RecordBatch, src: SourceSpec, code: int
     dicts = [c.dictionary for c in batch.columns]
     codes = [c.indices.to_numpy(zero_copy_only=False) for c in batch.columns]
     sizes = [len(d) for d in dicts]
-    width = max(sizes)
+    # the small frame holds the columns the entry maps; the others (a comment, say) only decide blank records
+    used = set(src.columns.values()) | set(src.extra.values())
+    if src.auto_columns:
+        used |= set(TABLES[name].column_names)
+    read = [i for i, h in enumerate(heads) if h in used]
+    if not read:
+        return None
+    width = max(sizes[i] for i in read)
     cycle = np.arange(width)
-    synth = pd.DataFrame({h: d.take(pa.array(cycle % len(d))).to_pandas() for h, d in zip(heads, dicts)})
-    synth.columns = heads
+    synth = pd.DataFrame({heads[i]: dicts[i].take(pa.array(cycle % sizes[i])).to_pandas() for i in read})
+    synth.columns = [heads[i] for i in read]
     try:
         synth = clean_cells(synth, src)
-        empty_values = [synth[h].isna().to_numpy()[:k] for h, k in zip(heads, sizes)]
+        empty_values = [synth[h].isna().to_numpy()[:k] if i in read else
+                        clean_cells(pd.DataFrame({h: dicts[i].to_pandas()}), src)[h].isna().to_numpy()
+                        for i, (h, k) in enumerate(zip(heads, sizes))]
         if all(e.any() for e in empty_values):  # a record may be blank: the row-wise path drops it
             blank = np.ones(n, bool)
             for e, c in zip(empty_values, codes):

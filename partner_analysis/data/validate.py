@@ -20,8 +20,8 @@ from . import dedupe
 from .schema import FALSE_TEXT, IMPORT_ORDER, TABLES, TRUE_TEXT, ColumnSpec, TableSpec
 
 __all__ = ["MAX_ERRORS", "ImportValidationError", "ProblemList", "TableFrame", "plain_value", "is_texty",
-           "CROSS_COLUMN_RULES", "check_table", "check_values", "check_keys", "check_references", "check_references_of",
-           "validate_tables"]
+           "CROSS_COLUMN_RULES", "check_table", "check_values", "check_keys", "check_references",
+           "check_references_of", "validate_tables"]
 
 #: At most this many problems are listed; the message says how many more there were.
 MAX_ERRORS = 50
@@ -374,7 +374,11 @@ def _term_index(config: DistrictConfig):
 
 
 def _check_rules(t: TableFrame, config: DistrictConfig, errors: ProblemList) -> None:
-    """Cross-column and config-dependent checks (all vectorised)."""
+    """Cross-column and config-dependent checks (all vectorised).
+
+    A rule comparing two columns of one row must name its table in :data:`CROSS_COLUMN_RULES`
+    (the streaming import checks the other tables a distinct value at a time).
+    """
     f = t.frame
     n = t.name
     if "term_id" in f.columns:
