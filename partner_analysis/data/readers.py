@@ -22,7 +22,8 @@ from .colmap import ColumnMap, SourceSpec, as_text
 from .schema import TABLES
 from .validate import ImportValidationError, ProblemList, TableFrame, is_texty
 
-__all__ = ["read_source", "source_path", "map_source_frame", "check_source_file", "diagnose_csv", "assemble"]
+__all__ = ["read_source", "source_path", "map_source_frame", "clean_cells", "check_source_file", "diagnose_csv",
+           "assemble"]
 
 
 def _display(path: Path) -> str:
@@ -62,13 +63,7 @@ def map_source_frame(raw: pd.DataFrame, src: SourceSpec, code: int, shown: str, 
     # row numbers as a spreadsheet shows them: header is row 1
     raw.index = pd.RangeIndex(len(raw))
     rows = np.arange(len(raw), dtype="int64") + first_row
-    for c in raw.columns:
-        if is_texty(raw[c]):
-            raw[c] = raw[c].str.strip()
-    na = [v for v in src.na_values if v != ""]
-    if na:
-        raw = raw.mask(raw.isin(na))
-    raw = raw.mask(raw == "") if len(raw) else raw
+    raw = clean_cells(raw, src)
     out = pd.DataFrame(index=raw.index)
     if src.auto_columns:
         names = TABLES[src.table].column_names
@@ -133,6 +128,20 @@ def map_source_frame(raw: pd.DataFrame, src: SourceSpec, code: int, shown: str, 
     blank = raw[data_cols].isna().all(axis=1).to_numpy() if data_cols else np.zeros(len(raw), bool)
     out = out.loc[keep & ~blank].reset_index(drop=True)
     return out
+
+
+def clean_cells(raw: pd.DataFrame, src: SourceSpec) -> pd.DataFrame:
+    """Text cells as the import reads them: stripped, the map's ``na_values`` and empty cells missing.
+
+    ``raw``'s text columns are stripped in place; the result is a new frame when anything is masked.
+    """
+    for c in raw.columns:
+        if is_texty(raw[c]):
+            raw[c] = raw[c].str.strip()
+    na = [v for v in src.na_values if v != ""]
+    if na:
+        raw = raw.mask(raw.isin(na))
+    return raw.mask(raw == "") if len(raw) else raw
 
 
 def _sheet_names(fpath: Path) -> list[str]:

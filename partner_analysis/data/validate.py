@@ -20,8 +20,8 @@ from . import dedupe
 from .schema import FALSE_TEXT, IMPORT_ORDER, TABLES, TRUE_TEXT, ColumnSpec, TableSpec
 
 __all__ = ["MAX_ERRORS", "ImportValidationError", "ProblemList", "TableFrame", "plain_value", "is_texty",
-           "check_table", "check_references", "check_references_of",
-           "validate_tables"]
+           "CROSS_COLUMN_RULES", "check_table", "check_values", "check_keys", "check_references",
+           "check_references_of", "validate_tables"]
 
 #: At most this many problems are listed; the message says how many more there were.
 MAX_ERRORS = 50
@@ -128,6 +128,7 @@ class TableFrame:
     identity: tuple[str, ...] | None = None
     min_identity: int | None = None
     date_formats: list[Any] = field(default_factory=list)
+    _value_index: dict = field(default_factory=dict, repr=False, compare=False)
 
     def locate(self, pos: int) -> tuple[str | None, Any, int]:
         if "_src" in self.frame.columns:
@@ -141,6 +142,16 @@ class TableFrame:
         src = int(self.frame["_src"].iloc[pos]) if "_src" in self.frame.columns else 0
         header = self.headers[src].get(column) if src < len(self.headers) else None
         return column if header is None else header
+
+    def value_index(self, column: str) -> pd.Index:
+        """The distinct present values of ``column`` as an index of Python objects (its hash table
+        is built once per frame, however many chunks look values up in it)."""
+        cached = self._value_index.get(column)
+        if cached is None or cached[0] is not self.frame:
+            values = self.frame[column].dropna().unique()
+            cached = self._value_index[column] = (self.frame, pd.Index(np.asarray(values, dtype=object),
+                                                                       dtype=object))
+        return cached[1]
 
     def raw_value(self, pos: int, column: str):
         source = self.raw if self.raw is not None and column in self.raw.columns else self.frame
@@ -217,8 +228,30 @@ def _expected(col: ColumnSpec, date_format: Any) -> str:
     return text
 
 
+#: Tables with a config rule comparing two columns of one row (:func:`check_values` on each row's
+#: distinct values alone would miss it).
+CROSS_COLUMN_RULES = frozenset({"attendance_terms", "participation"})
+
+
 def check_table(t: TableFrame, config: DistrictConfig, errors: ProblemList, *, drop_exact: bool) -> None:
-    """Cast and check one table in place (``t.frame`` becomes typed)."""
+    """Cast and check one table in place (``t.frame`` becomes typed).
+
+    :func:`check_values` (every cell and config rule), then exact repeats (dropped when
+    ``drop_exact``) and keys repeated with different values.
+    """
+    check_values(t, config, errors)
+    if t.frame is None:
+        return
+    check_keys(t, errors, drop_exact=drop_exact)
+
+
+def check_values(t: TableFrame, config: DistrictConfig, errors: ProblemList) -> None:
+    """Cast and check every cell of one table in place, and the config's rules (not its keys).
+
+    ``t.frame`` becomes typed (None when a required column is missing) and ``t.raw`` keeps the
+    text. Apart from the tables in :data:`CROSS_COLUMN_RULES`, every problem found here depends on
+    one cell's value only.
+    """
     spec: TableSpec = TABLES[t.name]
     frame = t.frame
     missing = [c for c in spec.required_columns if c not in frame.columns]
@@ -303,6 +336,11 @@ def check_table(t: TableFrame, config: DistrictConfig, errors: ProblemList, *, d
         out[c] = frame[c]
     t.frame = out
     _check_rules(t, config, errors)
+
+
+def check_keys(t: TableFrame, errors: ProblemList, *, drop_exact: bool) -> None:
+    """Drop exact repeats (when ``drop_exact``) and report keys repeated with different values."""
+    spec: TableSpec = TABLES[t.name]
     if drop_exact:
         before = len(t.frame)
         keep = ~t.frame.duplicated(subset=dedupe.data_columns(t.frame), keep="first").to_numpy()
@@ -336,7 +374,11 @@ def _term_index(config: DistrictConfig):
 
 
 def _check_rules(t: TableFrame, config: DistrictConfig, errors: ProblemList) -> None:
-    """Cross-column and config-dependent checks (all vectorised)."""
+    """Cross-column and config-dependent checks (all vectorised).
+
+    A rule comparing two columns of one row must name its table in :data:`CROSS_COLUMN_RULES`
+    (the streaming import checks the other tables a distinct value at a time).
+    """
     f = t.frame
     n = t.name
     if "term_id" in f.columns:
@@ -427,7 +469,8 @@ def check_references_of(t: TableFrame, tables: Mapping[str, TableFrame], errors:
         if target.frame is None:
             continue  # its own errors are already reported
         values = t.frame[col]
-        unknown = values.notna().to_numpy() & ~values.isin(target.frame[ref_col].dropna().unique()).to_numpy()
+        unknown = values.notna().to_numpy() & (target.value_index(ref_col).get_indexer(
+            values.to_numpy(dtype=object)) < 0)
         if unknown.any():
             where = target.files[0] if target.files else ref_table
             errors.add_rows(t, np.flatnonzero(unknown), col,
