@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable
 
 import pandas as pd
 
@@ -16,7 +16,7 @@ from .instrument import Instrument, default_instrument_path, read_instrument
 from .scoring import fit_index, score_responses, side_scores
 
 __all__ = ["BUNDLE_DIMENSION_COLUMNS", "cached_instrument", "instrument_for_version", "latest_wave", "load_answers",
-           "pooled_reliability", "summary_for_bundle", "FitScores", "score_store"]
+           "pooled_reliability", "summary_for_bundle", "summaries_for_bundles", "FitScores", "score_store"]
 
 BUNDLE_DIMENSION_COLUMNS = ["dimension", "dimension_label", "district_mean", "partner_mean", "gap", "district_band",
                             "partner_band", "gap_flag", "n_district", "n_partner"]
@@ -87,6 +87,12 @@ def load_answers(store: Any, partner_id: str | None = None, *, wave: str | None 
     instrument = instrument or cached_instrument()
     answers = responses.answers_long(store, form_id=instrument.form_id,
                                  partner_id=None if partner_id is None else str(partner_id))
+    return _wave_answers(store, answers, wave=wave, instrument=instrument)
+
+
+def _wave_answers(store: Any, answers: pd.DataFrame, *, wave: str | None, instrument: Instrument
+                  ) -> tuple[pd.DataFrame, Instrument]:
+    """:func:`load_answers` after its query: the wave's answers on the newest version, and that instrument."""
     wave = wave if wave is not None else latest_wave(answers)
     answers = answers[answers["wave"] == wave] if wave is not None else answers
     if answers.empty:
@@ -135,6 +141,37 @@ def summary_for_bundle(store: Any, partner_id: str, *, wave: str | None = None,
         submitted answers.
     """
     answers, instrument = load_answers(store, partner_id, wave=wave, instrument=instrument)
+    return _bundle_tables(answers, instrument, wave)
+
+
+def summaries_for_bundles(store: Any, partner_ids: Iterable[str], *, wave: str | None = None,
+                          instrument: Instrument | None = None) -> Callable[[str], dict[str, pd.DataFrame]]:
+    """:func:`summary_for_bundle` of many partners, the store queried once for all of them.
+
+    The answers of all ``partner_ids`` are read now, in one query. Returns a function of a partner
+    id (one of ``partner_ids``) that computes that partner's tables when asked (a report batch
+    starts a partner's report as soon as its bundle exists) from its rows of that query, in their
+    stored order; they equal what :func:`summary_for_bundle` returns for that partner alone.
+    """
+    pids = frozenset(str(p) for p in partner_ids)
+    instrument = instrument or cached_instrument()
+    every = responses.answers_long(store, form_id=instrument.form_id, partner_id=sorted(pids))
+    rows: dict[str, list[int]] = {}
+    for i, pid in enumerate(every["partner_id"].astype(str)):
+        rows.setdefault(pid, []).append(i)
+
+    def summary(partner_id: str) -> dict[str, pd.DataFrame]:
+        pid = str(partner_id)
+        if pid not in pids:
+            raise KeyError(f"partner {pid!r} was not read (not in partner_ids)")
+        answers = every.iloc[rows.get(pid, [])].reset_index(drop=True)
+        return _bundle_tables(*_wave_answers(store, answers, wave=wave, instrument=instrument), wave)
+
+    return summary
+
+
+def _bundle_tables(answers: pd.DataFrame, instrument: Instrument, wave: str | None) -> dict[str, pd.DataFrame]:
+    """The bundle's fit tables from one partner's answers of one wave (:func:`summary_for_bundle`)."""
     wave = str(answers["wave"].iloc[0]) if not answers.empty else wave
     empty_overall = pd.DataFrame([{"fit_index": float("nan"), "band": "", "biggest_gap_dimension": "",
                                    "biggest_gap": float("nan"), "wave": wave or "", "n_district": 0,
