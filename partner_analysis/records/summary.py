@@ -81,11 +81,19 @@ def summaries_for_bundles(store, config: DistrictConfig, *, term: str, partner_i
                   for key in ("attendees", "goal_reviews", "action_items")}
     kpi_pids = None if kpi_table is None else kpi_table["partner_id"].astype(str)
 
+    none_yet: dict[str, pd.DataFrame] = {}
+
     def summary(partner_id: str) -> dict[str, pd.DataFrame]:
         pid = str(partner_id)
         if pid not in pids:
             raise KeyError(f"partner {pid!r} was not read (not in partner_ids)")
         tabs = {key: _rows(every[key], parts.get(pid)) for key, parts in {**by_partner, **by_checkin}.items()}
+        if not any(len(frame) for frame in tabs.values()):
+            # No records at all (most partners of a large district): the tables hold no partner id and
+            # no KPI figure (nothing refers to one), so they are the same for every such partner.
+            if not none_yet:
+                none_yet.update(_summary(tabs, config, term=term, partner_id=pid, kpi_table=None, as_of=as_of))
+            return {name: frame.copy() for name, frame in none_yet.items()}
         mine = None if kpi_table is None else kpi_table[kpi_pids == pid]
         return _summary(tabs, config, term=term, partner_id=pid, kpi_table=mine, as_of=as_of)
 
