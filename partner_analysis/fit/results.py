@@ -159,19 +159,46 @@ def summaries_for_bundles(store: Any, partner_ids: Iterable[str], *, wave: str |
     rows: dict[str, list[int]] = {}
     for i, pid in enumerate(every["partner_id"].astype(str)):
         rows.setdefault(pid, []).append(i)
+    chosen = {pid: _wave_answers(store, every.iloc[at].reset_index(drop=True), wave=wave, instrument=instrument)
+              for pid, at in rows.items() if pid in pids}
+    # The scores of every answering partner in one pass per instrument version (each is computed per
+    # partner and wave, so a partner's rows are those it gets alone).
+    scored: dict[str, tuple] = {}
+    versions: dict[int, list[str]] = {}
+    for pid, (answers, inst) in chosen.items():
+        if not answers.empty:
+            versions.setdefault(id(inst), []).append(pid)
+    for group in versions.values():
+        inst = chosen[group[0]][1]
+        answers = pd.concat([chosen[pid][0] for pid in group], ignore_index=True)
+        report = gap_report(answers, inst)
+        overall = fit_index(side_scores(score_responses(answers, inst), inst), inst)
+        for pid in group:
+            scored[pid] = (_partner_rows(report, pid), _partner_rows(overall, pid))
 
     def summary(partner_id: str) -> dict[str, pd.DataFrame]:
         pid = str(partner_id)
         if pid not in pids:
             raise KeyError(f"partner {pid!r} was not read (not in partner_ids)")
-        answers = every.iloc[rows.get(pid, [])].reset_index(drop=True)
-        return _bundle_tables(*_wave_answers(store, answers, wave=wave, instrument=instrument), wave)
+        answers, inst = chosen.get(pid, (every.iloc[[]].reset_index(drop=True), instrument))
+        report, overall = scored.get(pid, (None, None))
+        return _bundle_tables(answers, inst, wave, report=report, overall=overall)
 
     return summary
 
 
-def _bundle_tables(answers: pd.DataFrame, instrument: Instrument, wave: str | None) -> dict[str, pd.DataFrame]:
-    """The bundle's fit tables from one partner's answers of one wave (:func:`summary_for_bundle`)."""
+def _partner_rows(frame: pd.DataFrame, pid: str) -> pd.DataFrame:
+    return frame[frame["partner_id"].astype(str) == pid].reset_index(drop=True)
+
+
+def _bundle_tables(answers: pd.DataFrame, instrument: Instrument, wave: str | None, *,
+                   report: pd.DataFrame | None = None, overall: pd.DataFrame | None = None
+                   ) -> dict[str, pd.DataFrame]:
+    """The bundle's fit tables from one partner's answers of one wave (:func:`summary_for_bundle`).
+
+    ``report`` and ``overall`` are the partner's :func:`gap_report` and :func:`fit_index` rows when
+    already computed (for many partners in one pass); computed from ``answers`` otherwise.
+    """
     wave = str(answers["wave"].iloc[0]) if not answers.empty else wave
     empty_overall = pd.DataFrame([{"fit_index": float("nan"), "band": "", "biggest_gap_dimension": "",
                                    "biggest_gap": float("nan"), "wave": wave or "", "n_district": 0,
@@ -179,10 +206,10 @@ def _bundle_tables(answers: pd.DataFrame, instrument: Instrument, wave: str | No
     if answers.empty:
         return {"fit_dimensions": pd.DataFrame(columns=BUNDLE_DIMENSION_COLUMNS), "fit_overall": empty_overall,
                 "fit_prompts": pd.DataFrame(columns=["dimension", "prompt"])}
-    report = gap_report(answers, instrument)
+    report = gap_report(answers, instrument) if report is None else report
     dims = report[BUNDLE_DIMENSION_COLUMNS].reset_index(drop=True)
-    sides = side_scores(score_responses(answers, instrument), instrument)
-    overall = fit_index(sides, instrument)
+    if overall is None:
+        overall = fit_index(side_scores(score_responses(answers, instrument), instrument), instrument)
     valid = report.dropna(subset=["gap"])
     if valid.empty:
         big_dim, big_gap = "", float("nan")
