@@ -356,7 +356,7 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
         ``only_failed`` without a previous manifest.
     """
     from .bundle import bundle_meta, open_bundles, read_cells
-    from .brief import write_brief
+    from .brief import load_term_bundles, write_brief
     from .index import write_index
 
     formats = tuple(dict.fromkeys(f.strip() for f in formats if f.strip()))
@@ -437,8 +437,12 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
     with contextlib.suppress(OSError):
         (out_dir / "tmp").rmdir()  # only when empty
     _write_manifest(manifest)
-    manifest.brief_path = write_brief(layout.release, rows=manifest.rows, term=term, lang=lang, work_dir=out_dir)
-    manifest.index_path = write_index(layout.release, rows=manifest.rows, term=term, lang=lang, work_dir=out_dir)
+    # the term's bundles, read once for the brief, the index and the proposed actions
+    term_bundles = load_term_bundles(out_dir, [r["partner_id"] for r in manifest.rows])
+    manifest.brief_path = write_brief(layout.release, rows=manifest.rows, term=term, lang=lang, work_dir=out_dir,
+                                      bundles=term_bundles)
+    manifest.index_path = write_index(layout.release, rows=manifest.rows, term=term, lang=lang, work_dir=out_dir,
+                                      bundles=term_bundles)
     deck = None
     if "pptx" in formats:
         from .brief import load_term_bundles
@@ -451,7 +455,8 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
     if deck is not None:
         _scan_deck(layout, data_dir, deck)
     # concerns become proposed check-in actions in the records store, before the data is fingerprinted
-    _propose_actions(data_dir, db, layout, [r["partner_id"] for r in rows if r["status"] == "ok"])
+    _propose_actions(data_dir, db, layout, [r["partner_id"] for r in rows if r["status"] == "ok"],
+                     {b.partner_id: b for b in term_bundles})
     # the ledger: one release per partner report written now, and one for the district pages
     data = data_hashes(data_dir)
     params = {"data_dir": str(Path(data_dir).resolve()), "term": term, "formats": list(formats), "lang": lang,
@@ -480,11 +485,11 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
     return manifest
 
 
-def _propose_actions(data_dir, db, layout, partner_ids: Sequence[str]) -> None:
+def _propose_actions(data_dir, db, layout, partner_ids: Sequence[str], loaded: dict | None = None) -> None:
     """Concerns on the boards become proposed actions for each partner's next check-in (records store).
 
     Only when a records store exists (never created here); deduplicated across runs by
-    :func:`partner_analysis.records.proposals.propose_actions`.
+    :func:`partner_analysis.records.proposals.propose_actions`. ``loaded``: bundles already read, by partner.
     """
     from .bundle import load_bundle, open_records_store
     from .status import proposed_actions
@@ -496,7 +501,9 @@ def _propose_actions(data_dir, db, layout, partner_ids: Sequence[str]) -> None:
         props = []
         for pid in partner_ids:
             folder = layout.bundles / pid
-            if (folder / "bundle.json").exists():
+            if pid in (loaded or {}):
+                props += proposed_actions(loaded[pid])
+            elif (folder / "bundle.json").exists():
                 props += proposed_actions(load_bundle(folder))
         propose_actions(store, props)
     finally:
