@@ -130,14 +130,15 @@ def _execute(job: ReportJob, work: Path, kernel_log: Path | None = None, km=None
 
 
 def _execute_ahead(job: ReportJob, work: Path, kernel_log: Path):
-    """:func:`_execute` in a kernel started while the previous report ran; the next one starts now.
+    """:func:`_execute` in a kernel started while the previous report ran; the next one starts now
+    (unless ``job.start_next`` is False: no report follows in this worker).
 
     The kernel is new (no other report used it) and is shut down here; its log becomes ``kernel_log``.
     """
     from .kernels import take_kernel
 
     kernel = take_kernel(kernel_name="python3", template=job.template, log_dir=kernel_log.parent,
-                         manager_class=_kernel_manager_class)
+                         manager_class=_kernel_manager_class, ahead=job.start_next)
     try:
         kernel.chdir(job.cwd, timeout=120)
         return _execute(job, work, kernel_log, km=kernel.km)
@@ -403,7 +404,7 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
         failed: list[dict] = []
 
         def jobs():
-            for info in stream:
+            for i, info in enumerate(stream):
                 if not info.ok:
                     failed.append({"partner_id": info.partner_id, "status": "failed", "seconds": 0.0,
                                    "attempts": 0, "stage": "bundle", "error": info.error, "failing_cell": None,
@@ -418,12 +419,16 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
                                 out_dir=str(out_dir.resolve()), release_dir=str(layout.release.resolve()),
                                 formats=formats, timeout=timeout, cwd=str(info.path.resolve()), lang=lang,
                                 site=meta.get("district", ""), ahead=kernels_ahead,
+                                # the pool's last reports (one per worker) start no kernel for a next one
+                                start_next=i < len(stream) - last,
                                 title=report_title(meta.get('partner_name', info.partner_id), term, lang))
 
         warm = ({"kernel_name": "python3", "template": str(template.resolve()),
                  "log_dir": str(out_dir.resolve() / "tmp")} if kernels_ahead else None)
         size = _planned_partners(data_dir, partners)
-        with _report_pool(executor, workers=workers, size=size, warm=warm) as pool:
+        with _report_pool(executor, workers=workers, size=size, warm=warm) as (pool, n_workers):
+            # an executor of the caller has an unknown number of workers: each report starts the next kernel
+            last = n_workers or 0
             stream = open_bundles(data_dir, term=term, partners=partners, out=layout.bundles, db=db,
                                   ledger=layout.ledger)
             rows += _run_jobs(jobs(), total=len(stream), executor=pool, progress=progress)
@@ -608,13 +613,13 @@ def _planned_partners(data_dir, partners) -> int | None:
 
 @contextlib.contextmanager
 def _report_pool(executor, *, workers: int | None, size: int | None, warm: dict | None):
-    """``executor`` when given (the caller owns it), else a process pool whose workers start now.
+    """``(executor, None)`` when given (the caller owns it), else ``(pool, workers)``: a process pool started now.
 
     The pool's workers are forked before the bundles are built, and each starts the kernel of its first
     report (``warm``: :func:`.kernels.start_spare` arguments) while the batch process builds them.
     """
     if executor is not None:
-        yield executor
+        yield executor, None
         return
     n = workers or os.cpu_count() or 1
     if size is not None:
@@ -623,7 +628,7 @@ def _report_pool(executor, *, workers: int | None, size: int | None, warm: dict 
     try:
         if size != 0:
             pool.submit(int)  # forks the workers now (a pool forks them all at its first submit)
-        yield pool
+        yield pool, n
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
