@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable
 
 import pandas as pd
 
@@ -16,7 +16,7 @@ from .instrument import Instrument, default_instrument_path, read_instrument
 from .scoring import fit_index, score_responses, side_scores
 
 __all__ = ["BUNDLE_DIMENSION_COLUMNS", "cached_instrument", "instrument_for_version", "latest_wave", "load_answers",
-           "pooled_reliability", "summary_for_bundle", "FitScores", "score_store"]
+           "pooled_reliability", "summary_for_bundle", "summaries_for_bundles", "FitScores", "score_store"]
 
 BUNDLE_DIMENSION_COLUMNS = ["dimension", "dimension_label", "district_mean", "partner_mean", "gap", "district_band",
                             "partner_band", "gap_flag", "n_district", "n_partner"]
@@ -87,6 +87,12 @@ def load_answers(store: Any, partner_id: str | None = None, *, wave: str | None 
     instrument = instrument or cached_instrument()
     answers = responses.answers_long(store, form_id=instrument.form_id,
                                  partner_id=None if partner_id is None else str(partner_id))
+    return _wave_answers(store, answers, wave=wave, instrument=instrument)
+
+
+def _wave_answers(store: Any, answers: pd.DataFrame, *, wave: str | None, instrument: Instrument
+                  ) -> tuple[pd.DataFrame, Instrument]:
+    """:func:`load_answers` after its query: the wave's answers on the newest version, and that instrument."""
     wave = wave if wave is not None else latest_wave(answers)
     answers = answers[answers["wave"] == wave] if wave is not None else answers
     if answers.empty:
@@ -135,6 +141,64 @@ def summary_for_bundle(store: Any, partner_id: str, *, wave: str | None = None,
         submitted answers.
     """
     answers, instrument = load_answers(store, partner_id, wave=wave, instrument=instrument)
+    return _bundle_tables(answers, instrument, wave)
+
+
+def summaries_for_bundles(store: Any, partner_ids: Iterable[str], *, wave: str | None = None,
+                          instrument: Instrument | None = None) -> Callable[[str], dict[str, pd.DataFrame]]:
+    """:func:`summary_for_bundle` of many partners, the store queried once for all of them.
+
+    The answers of all ``partner_ids`` are read now, in one query. Returns a function of a partner
+    id (one of ``partner_ids``) that computes that partner's tables when asked (a report batch
+    starts a partner's report as soon as its bundle exists) from its rows of that query, in their
+    stored order; they equal what :func:`summary_for_bundle` returns for that partner alone.
+    """
+    pids = frozenset(str(p) for p in partner_ids)
+    instrument = instrument or cached_instrument()
+    every = responses.answers_long(store, form_id=instrument.form_id, partner_id=sorted(pids))
+    rows: dict[str, list[int]] = {}
+    for i, pid in enumerate(every["partner_id"].astype(str)):
+        rows.setdefault(pid, []).append(i)
+    chosen = {pid: _wave_answers(store, every.iloc[at].reset_index(drop=True), wave=wave, instrument=instrument)
+              for pid, at in rows.items() if pid in pids}
+    # The scores of every answering partner in one pass per instrument version (each is computed per
+    # partner and wave, so a partner's rows are those it gets alone).
+    scored: dict[str, tuple] = {}
+    versions: dict[int, list[str]] = {}
+    for pid, (answers, inst) in chosen.items():
+        if not answers.empty:
+            versions.setdefault(id(inst), []).append(pid)
+    for group in versions.values():
+        inst = chosen[group[0]][1]
+        answers = pd.concat([chosen[pid][0] for pid in group], ignore_index=True)
+        report = gap_report(answers, inst)
+        overall = fit_index(side_scores(score_responses(answers, inst), inst), inst)
+        for pid in group:
+            scored[pid] = (_partner_rows(report, pid), _partner_rows(overall, pid))
+
+    def summary(partner_id: str) -> dict[str, pd.DataFrame]:
+        pid = str(partner_id)
+        if pid not in pids:
+            raise KeyError(f"partner {pid!r} was not read (not in partner_ids)")
+        answers, inst = chosen.get(pid, (every.iloc[[]].reset_index(drop=True), instrument))
+        report, overall = scored.get(pid, (None, None))
+        return _bundle_tables(answers, inst, wave, report=report, overall=overall)
+
+    return summary
+
+
+def _partner_rows(frame: pd.DataFrame, pid: str) -> pd.DataFrame:
+    return frame[frame["partner_id"].astype(str) == pid].reset_index(drop=True)
+
+
+def _bundle_tables(answers: pd.DataFrame, instrument: Instrument, wave: str | None, *,
+                   report: pd.DataFrame | None = None, overall: pd.DataFrame | None = None
+                   ) -> dict[str, pd.DataFrame]:
+    """The bundle's fit tables from one partner's answers of one wave (:func:`summary_for_bundle`).
+
+    ``report`` and ``overall`` are the partner's :func:`gap_report` and :func:`fit_index` rows when
+    already computed (for many partners in one pass); computed from ``answers`` otherwise.
+    """
     wave = str(answers["wave"].iloc[0]) if not answers.empty else wave
     empty_overall = pd.DataFrame([{"fit_index": float("nan"), "band": "", "biggest_gap_dimension": "",
                                    "biggest_gap": float("nan"), "wave": wave or "", "n_district": 0,
@@ -142,10 +206,10 @@ def summary_for_bundle(store: Any, partner_id: str, *, wave: str | None = None,
     if answers.empty:
         return {"fit_dimensions": pd.DataFrame(columns=BUNDLE_DIMENSION_COLUMNS), "fit_overall": empty_overall,
                 "fit_prompts": pd.DataFrame(columns=["dimension", "prompt"])}
-    report = gap_report(answers, instrument)
+    report = gap_report(answers, instrument) if report is None else report
     dims = report[BUNDLE_DIMENSION_COLUMNS].reset_index(drop=True)
-    sides = side_scores(score_responses(answers, instrument), instrument)
-    overall = fit_index(sides, instrument)
+    if overall is None:
+        overall = fit_index(side_scores(score_responses(answers, instrument), instrument), instrument)
     valid = report.dropna(subset=["gap"])
     if valid.empty:
         big_dim, big_gap = "", float("nan")

@@ -1,8 +1,8 @@
 """The report batch: bundles once, then one fresh kernel per partner in a pool.
 
 :func:`run_reports` owns paths, parameters and kernels; it computes nothing.
-Steps: build every bundle in one pass (:func:`~partner_analysis.report.bundle.build_bundles`),
-validate each parameter set against the contract, execute the template with
+Steps: build the bundles in one pass (:func:`~partner_analysis.report.bundle.open_bundles`), submitting
+each partner's report as soon as its bundle is written; validate each parameter set against the contract, execute the template with
 papermill's Python API in a ``concurrent.futures`` executor (default a
 ``ProcessPoolExecutor`` with one worker per core; a dask cluster's executor
 works unchanged), render HTML in the worker, write every output atomically
@@ -130,14 +130,15 @@ def _execute(job: ReportJob, work: Path, kernel_log: Path | None = None, km=None
 
 
 def _execute_ahead(job: ReportJob, work: Path, kernel_log: Path):
-    """:func:`_execute` in a kernel started while the previous report ran; the next one starts now.
+    """:func:`_execute` in a kernel started while the previous report ran; the next one starts now
+    (unless ``job.start_next`` is False: no report follows in this worker).
 
     The kernel is new (no other report used it) and is shut down here; its log becomes ``kernel_log``.
     """
     from .kernels import take_kernel
 
     kernel = take_kernel(kernel_name="python3", template=job.template, log_dir=kernel_log.parent,
-                         manager_class=_kernel_manager_class)
+                         manager_class=_kernel_manager_class, ahead=job.start_next)
     try:
         kernel.chdir(job.cwd, timeout=120)
         return _execute(job, work, kernel_log, km=kernel.km)
@@ -355,8 +356,8 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
         For bad arguments, a template that breaks the parameter contract, or
         ``only_failed`` without a previous manifest.
     """
-    from .bundle import build_bundles, load_bundle, read_cells
-    from .brief import write_brief
+    from .bundle import bundle_meta, open_bundles, read_cells
+    from .brief import load_term_bundles, write_brief
     from .index import write_index
 
     formats = tuple(dict.fromkeys(f.strip() for f in formats if f.strip()))
@@ -395,27 +396,43 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
         partners = redo
     manifest = BatchManifest(term=term, out_dir=out_dir, versions=versions)
     rows: list[dict] = []
-    bundle_meta: dict[str, dict] = {}
+    bundle_meta_of: dict[str, dict] = {}
     if not (only_failed and not partners):
-        infos = build_bundles(data_dir, term=term, partners=partners, out=layout.bundles, db=db,
-                              ledger=layout.ledger)
-        jobs = []
-        for info in infos:
-            if not info.ok:
-                rows.append({"partner_id": info.partner_id, "status": "failed", "seconds": 0.0, "attempts": 0,
-                             "stage": "bundle", "error": info.error, "failing_cell": None, "html": "",
-                             "ipynb": "", "pdf": ""})
-                continue
-            params = validate_parameters({"partner_id": info.partner_id, "term": term,
-                                          "bundle_path": str(info.path.resolve()), "lang": lang})
-            meta = load_bundle(info.path).meta
-            bundle_meta[info.partner_id] = meta
-            jobs.append(ReportJob(parameters=params.as_papermill(), template=str(template.resolve()),
-                                  out_dir=str(out_dir.resolve()), release_dir=str(layout.release.resolve()),
-                                  formats=formats, timeout=timeout, cwd=str(info.path.resolve()), lang=lang,
-                                  site=meta.get("district", ""), ahead=kernels_ahead,
-                                  title=report_title(meta.get('partner_name', info.partner_id), term, lang)))
-        rows += _run_jobs(jobs, executor=executor, workers=workers, progress=progress)
+        # The bundles are built one at a time and each partner's report is submitted as soon as its bundle
+        # exists: only the shared work (dataset, KPI comparisons, store reads) and the first bundle come
+        # before the first report, and the workers start their first kernels meanwhile.
+        failed: list[dict] = []
+
+        def jobs():
+            for i, info in enumerate(stream):
+                if not info.ok:
+                    failed.append({"partner_id": info.partner_id, "status": "failed", "seconds": 0.0,
+                                   "attempts": 0, "stage": "bundle", "error": info.error, "failing_cell": None,
+                                   "html": "", "ipynb": "", "pdf": ""})
+                    yield None
+                    continue
+                params = validate_parameters({"partner_id": info.partner_id, "term": term,
+                                              "bundle_path": str(info.path.resolve()), "lang": lang})
+                meta = bundle_meta(info.path)
+                bundle_meta_of[info.partner_id] = meta
+                yield ReportJob(parameters=params.as_papermill(), template=str(template.resolve()),
+                                out_dir=str(out_dir.resolve()), release_dir=str(layout.release.resolve()),
+                                formats=formats, timeout=timeout, cwd=str(info.path.resolve()), lang=lang,
+                                site=meta.get("district", ""), ahead=kernels_ahead,
+                                # the pool's last reports (one per worker) start no kernel for a next one
+                                start_next=i < len(stream) - last,
+                                title=report_title(meta.get('partner_name', info.partner_id), term, lang))
+
+        warm = ({"kernel_name": "python3", "template": str(template.resolve()),
+                 "log_dir": str(out_dir.resolve() / "tmp")} if kernels_ahead else None)
+        size = _planned_partners(data_dir, partners)
+        with _report_pool(executor, workers=workers, size=size, warm=warm) as (pool, n_workers):
+            # an executor of the caller has an unknown number of workers: each report starts the next kernel
+            last = n_workers or 0
+            stream = open_bundles(data_dir, term=term, partners=partners, out=layout.bundles, db=db,
+                                  ledger=layout.ledger)
+            rows += _run_jobs(jobs(), total=len(stream), executor=pool, progress=progress)
+        rows += failed
     done = {r["partner_id"] for r in rows}
     manifest.rows = sorted([*(r for r in previous_rows if r["partner_id"] not in done), *rows],
                            key=lambda r: r["partner_id"])
@@ -425,8 +442,12 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
     with contextlib.suppress(OSError):
         (out_dir / "tmp").rmdir()  # only when empty
     _write_manifest(manifest)
-    manifest.brief_path = write_brief(layout.release, rows=manifest.rows, term=term, lang=lang, work_dir=out_dir)
-    manifest.index_path = write_index(layout.release, rows=manifest.rows, term=term, lang=lang, work_dir=out_dir)
+    # the term's bundles, read once for the brief, the index and the proposed actions
+    term_bundles = load_term_bundles(out_dir, [r["partner_id"] for r in manifest.rows])
+    manifest.brief_path = write_brief(layout.release, rows=manifest.rows, term=term, lang=lang, work_dir=out_dir,
+                                      bundles=term_bundles)
+    manifest.index_path = write_index(layout.release, rows=manifest.rows, term=term, lang=lang, work_dir=out_dir,
+                                      bundles=term_bundles)
     deck = None
     if "pptx" in formats:
         from .brief import load_term_bundles
@@ -439,7 +460,8 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
     if deck is not None:
         _scan_deck(layout, data_dir, deck)
     # concerns become proposed check-in actions in the records store, before the data is fingerprinted
-    _propose_actions(data_dir, db, layout, [r["partner_id"] for r in rows if r["status"] == "ok"])
+    _propose_actions(data_dir, db, layout, [r["partner_id"] for r in rows if r["status"] == "ok"],
+                     {b.partner_id: b for b in term_bundles})
     # the ledger: one release per partner report written now, and one for the district pages
     data = data_hashes(data_dir)
     params = {"data_dir": str(Path(data_dir).resolve()), "term": term, "formats": list(formats), "lang": lang,
@@ -447,7 +469,7 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
     for r in rows:
         if r["status"] != "ok":
             continue
-        meta = bundle_meta.get(r["partner_id"], {})
+        meta = bundle_meta_of.get(r["partner_id"], {})
         cells = read_cells(layout.bundles / r["partner_id"])
         record_release(layout, partner_id=r["partner_id"], files=[f for f in (r["html"], r["pdf"]) if f],
                        cells=cells, profile=meta.get("profile", {}).get("name", "public"), recipients=recipients,
@@ -468,11 +490,11 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
     return manifest
 
 
-def _propose_actions(data_dir, db, layout, partner_ids: Sequence[str]) -> None:
+def _propose_actions(data_dir, db, layout, partner_ids: Sequence[str], loaded: dict | None = None) -> None:
     """Concerns on the boards become proposed actions for each partner's next check-in (records store).
 
     Only when a records store exists (never created here); deduplicated across runs by
-    :func:`partner_analysis.records.proposals.propose_actions`.
+    :func:`partner_analysis.records.proposals.propose_actions`. ``loaded``: bundles already read, by partner.
     """
     from .bundle import load_bundle, open_records_store
     from .status import proposed_actions
@@ -484,7 +506,9 @@ def _propose_actions(data_dir, db, layout, partner_ids: Sequence[str]) -> None:
         props = []
         for pid in partner_ids:
             folder = layout.bundles / pid
-            if (folder / "bundle.json").exists():
+            if pid in (loaded or {}):
+                props += proposed_actions(loaded[pid])
+            elif (folder / "bundle.json").exists():
                 props += proposed_actions(load_bundle(folder))
         propose_actions(store, props)
     finally:
@@ -576,18 +600,54 @@ def _write_public_manifest(path: Path, manifest: BatchManifest) -> None:
                                    indent=2))
 
 
-def _run_jobs(jobs: list[ReportJob], *, executor, workers, progress) -> list[dict]:
-    if not jobs:
+def _planned_partners(data_dir, partners) -> int | None:
+    """How many reports the batch will run at most (None when the partners table cannot be read yet)."""
+    if partners is not None:
+        return len(list(partners))
+    import pandas as pd
+    try:
+        return len(pd.read_parquet(Path(data_dir) / "partners.parquet", columns=["partner_id"]))
+    except Exception:  # noqa: BLE001 - the bundles say what is wrong with the table
+        return None
+
+
+@contextlib.contextmanager
+def _report_pool(executor, *, workers: int | None, size: int | None, warm: dict | None):
+    """``(executor, None)`` when given (the caller owns it), else ``(pool, workers)``: a process pool started now.
+
+    The pool's workers are forked before the bundles are built, and each starts the kernel of its first
+    report (``warm``: :func:`.kernels.start_spare` arguments) while the batch process builds them.
+    """
+    if executor is not None:
+        yield executor, None
+        return
+    n = workers or os.cpu_count() or 1
+    if size is not None:
+        n = max(1, min(n, size))
+    pool = cf.ProcessPoolExecutor(max_workers=n, initializer=_start_worker, initargs=(os.getpid(), warm))
+    try:
+        if size != 0:
+            pool.submit(int)  # forks the workers now (a pool forks them all at its first submit)
+        yield pool, n
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _run_jobs(jobs: Iterable[ReportJob | None], *, total: int, executor, progress) -> list[dict]:
+    """Submit each job as ``jobs`` yields it (``None``: a partner without a report) and collect the rows."""
+    if not total:
         return []
     rows = []
-    own = executor is None
-    if own:
-        n = workers or os.cpu_count() or 1
-        executor = cf.ProcessPoolExecutor(max_workers=min(n, len(jobs)), initializer=_exit_with_parent,
-                                          initargs=(os.getpid(),))
-    bar = _progress(len(jobs), progress)
+    bar = _progress(total, progress)
     try:
-        futures = {executor.submit(_run_one, job): job for job in jobs}
+        futures = {}
+        for job in jobs:
+            if job is None:
+                bar.update(1)
+                continue
+            fut = executor.submit(_run_one, job)
+            futures[fut] = job
+            fut.add_done_callback(lambda _f: bar.update(1))
         for fut in cf.as_completed(futures):
             job = futures[fut]
             try:
@@ -595,12 +655,23 @@ def _run_jobs(jobs: list[ReportJob], *, executor, workers, progress) -> list[dic
             except Exception as err:  # noqa: BLE001 - a broken worker process fails its partner only
                 rows.append(ManifestRow(partner_id=job.partner_id, attempts=1, stage="worker",
                                         error=f"{type(err).__name__}: {err}").as_dict())
-            bar.update(1)
     finally:
         bar.close()
-        if own:
-            executor.shutdown(wait=True)
     return rows
+
+
+def _start_worker(parent_pid: int, warm: dict | None) -> None:
+    """Pool worker initializer: end with the parent (:func:`_exit_with_parent`); start the first report's kernel.
+
+    The kernel is started as :func:`.kernels.take_kernel` starts the next report's (``warm`` holds its
+    arguments), so the worker's first report finds it booted. Starting it is only a head start: when
+    it fails the report starts its own kernel and reports any error itself.
+    """
+    _exit_with_parent(parent_pid)
+    if warm:
+        from .kernels import start_spare
+        with contextlib.suppress(Exception):  # noqa: BLE001 - the report starts its own kernel then
+            start_spare(manager_class=_kernel_manager_class, **warm)
 
 
 def raise_for_failures(manifest: BatchManifest) -> None:

@@ -496,7 +496,7 @@ def brief_html(bundles: Sequence[Bundle], *, term: str, district: str = "", link
 
 
 def write_brief(out_dir: str | Path, *, rows: Sequence[dict], term: str, lang: str = "en",
-                work_dir: str | Path | None = None) -> Path:
+                work_dir: str | Path | None = None, bundles: Sequence[Bundle] | None = None) -> Path:
     """Write ``<out_dir>/community_brief.html`` atomically (checked like a report page) and return its path.
 
     Parameters
@@ -510,6 +510,8 @@ def write_brief(out_dir: str | Path, *, rows: Sequence[dict], term: str, lang: s
         which reports to link.
     term : str
         Term id.
+    bundles : sequence of Bundle, optional
+        :func:`load_term_bundles` of ``rows``, when the caller has them loaded already.
 
     Raises
     ------
@@ -519,7 +521,8 @@ def write_brief(out_dir: str | Path, *, rows: Sequence[dict], term: str, lang: s
     from .html import HtmlCheckError, check_html
 
     out_dir = Path(out_dir)
-    bundles = load_term_bundles(out_dir if work_dir is None else work_dir, [r["partner_id"] for r in rows])
+    if bundles is None:
+        bundles = load_term_bundles(out_dir if work_dir is None else work_dir, [r["partner_id"] for r in rows])
     district = next((str(b.meta.get("district")) for b in bundles if b.meta.get("district")), "")
     links = {r["partner_id"]: r["html"] for r in rows if r.get("status") == "ok" and r.get("html")}
     with T.use_language(lang):

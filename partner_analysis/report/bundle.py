@@ -32,7 +32,7 @@ import os
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
@@ -41,8 +41,8 @@ from .. import privacy
 from .._io import write_atomic
 from ..exceptions import ConfigError, InputDataError, PartnerAnalysisError
 
-__all__ = ["BundleInfo", "Bundle", "DisclosureError", "build_bundles", "load_bundle", "guard_table",
-           "read_ledger", "default_ledger", "published_cells", "read_cells", "CELLS_FILE", "headline_kpis", "mask_goals", "PARTS", "BUNDLE_MANIFEST", "COUNT_COLUMNS",
+__all__ = ["BundleInfo", "Bundle", "BundleStream", "DisclosureError", "build_bundles", "open_bundles", "load_bundle", "guard_table",
+           "bundle_meta", "read_ledger", "default_ledger", "published_cells", "read_cells", "CELLS_FILE", "headline_kpis", "mask_goals", "PARTS", "BUNDLE_MANIFEST", "COUNT_COLUMNS",
            "GOAL_NOT_SHOWN", "open_records_store"]
 
 BUNDLE_MANIFEST = "bundle.json"
@@ -335,12 +335,20 @@ def _kpi_all(dataset, *, term, partners, profile) -> tuple[pd.DataFrame | None, 
     return (pd.concat(frames, ignore_index=True) if frames else None), errors
 
 
-def _kpi_tables(mine: pd.DataFrame, term: str, config) -> dict[str, pd.DataFrame]:
-    """The partner's comparison table and its trend table (participants' level and n per term shown)."""
-    comp = mine[[c for c in _KPI_COLUMNS if c in mine.columns]].reset_index(drop=True)
-    # the KPI's scope (term / year_to_date) from the catalog: the board explains a year-to-date dip
+def _kpi_scopes() -> dict[str, str]:
+    """Each KPI's scope (term / year_to_date) from the shipped catalog: the board explains a year-to-date dip."""
     from ..kpi.catalog import load_catalog
-    scopes = {k.id: k.scope for k in load_catalog().kpis}
+    return {k.id: k.scope for k in load_catalog().kpis}
+
+
+def _kpi_tables(mine: pd.DataFrame, term: str, config, scopes: Mapping[str, str] | None = None
+                ) -> dict[str, pd.DataFrame]:
+    """The partner's comparison table and its trend table (participants' level and n per term shown).
+
+    ``scopes`` is :func:`_kpi_scopes` (read once per batch by the caller; read here when not given).
+    """
+    comp = mine[[c for c in _KPI_COLUMNS if c in mine.columns]].reset_index(drop=True)
+    scopes = _kpi_scopes() if scopes is None else scopes
     comp["scope"] = comp["kpi_id"].astype(str).map(scopes).fillna("term") if len(comp) else pd.Series(dtype=str)
     trend_rows = []
     prev = config.previous_term(term)
@@ -420,7 +428,7 @@ def published_cells(tables: Mapping[str, pd.DataFrame], *, partner_id: str, term
 
 
 def _guard_differencing(mine: pd.DataFrame, *, partner_id: str, term: str, config, profile,
-                        earlier_cells: pd.DataFrame) -> pd.DataFrame:
+                        earlier_cells: pd.DataFrame, scopes: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Suppress every level whose group changed by fewer than ``min_group_n`` since an earlier release.
 
     Levels of this term are hidden in the comparison rows (then complementary
@@ -436,7 +444,7 @@ def _guard_differencing(mine: pd.DataFrame, *, partner_id: str, term: str, confi
             prefix_of[t.id] = prefix
     mine = mine.copy()
     for _ in range(10):
-        tables = _kpi_tables(mine, term, config)
+        tables = _kpi_tables(mine, term, config, scopes)
         cells = published_cells(tables, partner_id=partner_id, term=term, profile=profile)
         cells = cells[cells["statistic"] == "level"]
         conflicts = privacy.differencing_conflicts(cells, earlier_cells, min_group_n=profile.min_group_n)
@@ -706,66 +714,128 @@ def build_bundles(data_dir: str | Path, *, term: str, partners: Iterable[str] | 
     ConfigError
         For an unknown term or partner id.
     """
-    from ..data.dataset import read_dataset
+    return list(open_bundles(data_dir, term=term, partners=partners, out=out, db=db, profile=profile, ledger=ledger))
 
-    data_dir = Path(data_dir)
-    out = Path(out)
-    dataset = read_dataset(data_dir)
-    config = dataset.config
-    config.term(term)  # raises ConfigError naming the known terms
-    prof = _profile(config, profile)
-    pdict = _profile_dict(prof)
-    k = pdict["min_group_n"]
-    partner_table = dataset.get("partners")
-    if partner_table is None:
-        raise InputDataError("no partners table", path=data_dir / "partners.parquet",
-                             fix="Import partners.csv or run `partner-analysis demo-data`")
-    known = [str(p) for p in partner_table["partner_id"].astype(str)]
-    wanted = known if partners is None else [str(p) for p in partners]
-    unknown = [p for p in wanted if p not in known]
-    if unknown:
-        raise ConfigError(f"unknown partner id(s) {unknown}", key="partners", fix=f"Use some of {known}")
-    student_ids = frozenset(dataset["students"]["student_id"].astype(str)) if "students" in dataset else frozenset()
-    names = dict(zip(partner_table["partner_id"].astype(str), partner_table["name"].astype(str)))
-    sectors = (dict(zip(partner_table["partner_id"].astype(str), partner_table["sector"].astype("string")))
-               if "sector" in partner_table.columns else {})
-    programs = dataset.get("programs")
 
-    kpi, kpi_errors = _kpi_all(dataset, term=term, partners=wanted, profile=prof)
-    store = _open_store(data_dir, db)
-    from ..fit.results import summary_for_bundle as fit_summary        # the areas' report aggregates
-    from ..records.summary import summary_for_bundle as records_summary
-    earlier = privacy.ReleaseLedger(Path(ledger) if ledger is not None else default_ledger(out))
-    released_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+def open_bundles(data_dir: str | Path, *, term: str, partners: Iterable[str] | None = None,
+                 out: str | Path, db: str | Path | None = None, profile=None,
+                 ledger: str | Path | None = None) -> "BundleStream":
+    """:func:`build_bundles`, one bundle at a time: what is the same for every partner is done now.
 
-    infos = []
-    for pid in wanted:
-        folder = out / pid
+    Reads the dataset, checks the term and partner ids (raising as :func:`build_bundles` does), runs
+    the KPI comparisons of all partners in one pass and opens the records store; iterating the
+    returned :class:`BundleStream` builds and writes each partner's bundle when it is asked for, so
+    a report batch can start a partner's report while the next bundle is being built. The bundles
+    are the same, byte for byte, as :func:`build_bundles` writes (it is this, listed).
+    """
+    return BundleStream(data_dir, term=term, partners=partners, out=out, db=db, profile=profile, ledger=ledger)
+
+
+class BundleStream:
+    """The bundles of one batch, built in the order of :attr:`partners` while iterated (:func:`open_bundles`).
+
+    Shared per batch (computed once, not per partner): the dataset, the KPI comparisons of every
+    partner and of the earlier terms they show, the catalog's KPI scopes, the release ledger and
+    the records store, whose fit answers and records tables are read in one query each for all
+    partners (:func:`partner_analysis.fit.results.summaries_for_bundles`,
+    :func:`partner_analysis.records.summary.summaries_for_bundles`). Iterate once; the store is
+    closed when the iteration ends.
+    """
+
+    def __init__(self, data_dir, *, term, partners, out, db, profile, ledger):
+        from ..data.dataset import read_dataset
+
+        data_dir = Path(data_dir)
+        self.out = Path(out)
+        self.term = term
+        dataset = read_dataset(data_dir)
+        config = dataset.config
+        config.term(term)  # raises ConfigError naming the known terms
+        prof = _profile(config, profile)
+        partner_table = dataset.get("partners")
+        if partner_table is None:
+            raise InputDataError("no partners table", path=data_dir / "partners.parquet",
+                                 fix="Import partners.csv or run `partner-analysis demo-data`")
+        known = [str(p) for p in partner_table["partner_id"].astype(str)]
+        wanted = known if partners is None else [str(p) for p in partners]
+        unknown = [p for p in wanted if p not in known]
+        if unknown:
+            raise ConfigError(f"unknown partner id(s) {unknown}", key="partners", fix=f"Use some of {known}")
+        #: partner ids, in the order their bundles are built
+        self.partners: tuple[str, ...] = tuple(wanted)
+        self._dataset, self._config, self._profile = dataset, config, prof
+        self._pdict = _profile_dict(prof)
+        self._student_ids = (frozenset(dataset["students"]["student_id"].astype(str)) if "students" in dataset
+                             else frozenset())
+        self._names = dict(zip(partner_table["partner_id"].astype(str), partner_table["name"].astype(str)))
+        self._sectors = (dict(zip(partner_table["partner_id"].astype(str), partner_table["sector"].astype("string")))
+                         if "sector" in partner_table.columns else {})
+        programs = dataset.get("programs")
+        self._programs = ({} if programs is None else
+                          {pid: g["program_id"].astype(str).tolist()
+                           for pid, g in programs.groupby(programs["partner_id"].astype(str), sort=False)})
+        self._has_programs = programs is not None
+        self._kpi, self._kpi_errors = _kpi_all(dataset, term=term, partners=wanted, profile=prof)
+        self._kpi_pids = None if self._kpi is None else self._kpi["partner_id"].astype(str)
+        self._scopes = _kpi_scopes() if self._kpi is not None else None
+        self._store = _open_store(data_dir, db)
+        self._earlier = privacy.ReleaseLedger(Path(ledger) if ledger is not None else default_ledger(self.out))
+        self._released_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        self._iterated = False
+
+    def __len__(self) -> int:
+        return len(self.partners)
+
+    def __iter__(self) -> Iterator[BundleInfo]:
+        if self._iterated:
+            raise RuntimeError("a BundleStream is iterated once; open_bundles() again for another pass")
+        self._iterated = True
+        return self._build_all()
+
+    def _build_all(self) -> Iterator[BundleInfo]:
+        from ..fit.results import summaries_for_bundles as fit_summaries        # the areas' report aggregates
+        from ..records.summary import summaries_for_bundles as records_summaries
+
+        store, pids = self._store, list(self.partners)
         try:
-            if pid in kpi_errors:
-                raise InputDataError(kpi_errors[pid])
-            prog_ids = ([] if programs is None else
-                        programs.loc[programs["partner_id"].astype(str) == pid, "program_id"].astype(str).tolist())
-            _check_partner_rows(dataset, pid, prog_ids)
-            tables: dict[str, pd.DataFrame] = {"participation": _participation_table(dataset, pid, term, prof)}
+            # one query per table for all partners; each partner's tables are computed as its bundle is built
+            fits = None if store is None else _Once(lambda: fit_summaries(store, pids))
+            recs = None if store is None else _Once(lambda: records_summaries(
+                store, self._config, term=self.term, partner_ids=pids, kpi_table=self._kpi))
+            for pid in pids:
+                yield self._build_one(pid, fits, recs)
+        finally:
+            if store is not None:
+                store.close()  # no -wal/-shm file left beside the data
+
+    def _build_one(self, pid: str, fits, recs) -> BundleInfo:
+        term, config, prof, k = self.term, self._config, self._profile, self._pdict["min_group_n"]
+        kpi = self._kpi
+        folder = self.out / pid
+        try:
+            if pid in self._kpi_errors:
+                raise InputDataError(self._kpi_errors[pid])
+            prog_ids = [] if not self._has_programs else list(self._programs.get(pid, []))
+            _check_partner_rows(self._dataset, pid, prog_ids)
+            tables: dict[str, pd.DataFrame] = {"participation": _participation_table(self._dataset, pid, term, prof)}
             parts = {"participation": "recorded"}
             guarded = None
             if kpi is not None:
-                guarded = _guard_differencing(_partner_kpi_rows(kpi, pid), partner_id=pid, term=term, config=config,
-                                           profile=prof, earlier_cells=earlier.published_cells(partner_id=pid))
-                tables.update(_kpi_tables(guarded, term, config))
+                mine = kpi[self._kpi_pids == pid]
+                guarded = _guard_differencing(_partner_kpi_rows(mine, pid), partner_id=pid, term=term, config=config,
+                                              profile=prof, earlier_cells=self._earlier.published_cells(partner_id=pid),
+                                              scopes=self._scopes)
+                tables.update(_kpi_tables(guarded, term, config, self._scopes))
                 parts["kpi"] = "recorded"
             else:
                 parts["kpi"] = "not_recorded"
-            fit = None if store is None else fit_summary(store, pid)
+            fit = None if fits is None else fits()(pid)
             if fit:
                 tables.update({n: fit[n] for n in PARTS["fit"] if n in fit})
             parts["fit"] = "recorded" if fit and "fit_overall" in fit and len(fit["fit_overall"]) else "not_recorded"
-            # Records need the partner's full comparison rows (ids, terms) for goal attainment; this stays
+            # Records use the partner's full comparison rows (ids, terms) for goal attainment; this stays
             # inside the boundary and only the records' own aggregates are written.
-            mine = None if kpi is None else kpi[kpi["partner_id"].astype(str) == pid]
-            rec = None if store is None else records_summary(store, config, term=term, partner_id=pid,
-                                                             kpi_table=mine)
+            rec = None if recs is None else recs()(pid)
             if rec and "goals" in rec:
                 allrow = tables["participation"]
                 allrow = allrow[allrow["program_id"] == "all"]
@@ -776,22 +846,42 @@ def build_bundles(data_dir: str | Path, *, term: str, partners: Iterable[str] | 
                 got = {n: rec[n] for n in PARTS[part] if rec and n in rec}
                 tables.update(got)
                 parts[part] = "recorded" if got and any(len(f) for f in got.values()) else "not_recorded"
-            meta = {"format": BUNDLE_FORMAT, "partner_id": pid, "partner_name": names.get(pid, pid), "term": term,
-                    "sector": _plain(sectors.get(pid)),
-                    "term_label": term, "district": config.name, "profile": pdict, "parts": parts,
+            meta = {"format": BUNDLE_FORMAT, "partner_id": pid, "partner_name": self._names.get(pid, pid),
+                    "term": term, "sector": _plain(self._sectors.get(pid)),
+                    "term_label": term, "district": config.name, "profile": self._pdict, "parts": parts,
                     "currency": str((config.valuation or {}).get("currency") or "USD"),
                     "report": config.report.to_dict(),
-                    "built_at": released_at}
+                    "built_at": self._released_at}
             cells = published_cells(tables, partner_id=pid, term=term, profile=prof)
-            _write_bundle(folder, meta, tables, k=k, student_ids=student_ids, cells=cells)
-            infos.append(BundleInfo(pid, term, folder, True, None, tuple(tables), parts))
+            _write_bundle(folder, meta, tables, k=k, student_ids=self._student_ids, cells=cells)
+            return BundleInfo(pid, term, folder, True, None, tuple(tables), parts)
         except PartnerAnalysisError as err:
-            infos.append(BundleInfo(pid, term, folder, False, f"{type(err).__name__}: {err}"))
+            return BundleInfo(pid, term, folder, False, f"{type(err).__name__}: {err}")
         except Exception as err:  # noqa: BLE001 - a broken partner fails alone; the batch reports it
             tb = traceback.extract_tb(err.__traceback__)[-1]
-            infos.append(BundleInfo(pid, term, folder, False,
-                                    f"{type(err).__name__}: {err} ({Path(tb.filename).name}:{tb.lineno})"))
-    return infos
+            return BundleInfo(pid, term, folder, False,
+                              f"{type(err).__name__}: {err} ({Path(tb.filename).name}:{tb.lineno})")
+
+
+class _Once:
+    """The result of ``make()``, made at the first call (the store's one query for all partners); a failure
+    is raised again for every partner that asks, as a per-partner query would have failed for each."""
+
+    def __init__(self, make):
+        self._make = make
+        self._value = None
+        self._error: Exception | None = None
+
+    def __call__(self):
+        if self._error is not None:
+            raise self._error
+        if self._value is None:
+            try:
+                self._value = self._make()
+            except Exception as err:  # noqa: BLE001 - each partner's bundle fails with it
+                self._error = err
+                raise
+        return self._value
 
 
 def read_cells(bundle_path: str | Path) -> pd.DataFrame:
@@ -808,6 +898,15 @@ def read_cells(bundle_path: str | Path) -> pd.DataFrame:
                              fix="Rebuild the bundle")
     return pd.read_csv(f, dtype={c: "string" for c in (*privacy.CELL_KEYS, "displayed", "fingerprint")},
                        keep_default_na=False, na_values={"n": [""]})
+
+
+def bundle_meta(path: str | Path) -> dict:
+    """A bundle's manifest (``bundle.json``) alone: its partner, term, profile and parts, no table read."""
+    mpath = Path(path) / BUNDLE_MANIFEST
+    if not mpath.exists():
+        raise InputDataError("no report bundle here", path=mpath,
+                             fix="Build it with `partner-analysis reports` or report.bundle.build_bundles()")
+    return json.loads(mpath.read_text(encoding="utf-8"))
 
 
 def load_bundle(path: str | Path, *, partner_id: str | None = None, term: str | None = None) -> Bundle:

@@ -187,8 +187,11 @@ def index_html(rows: Sequence[dict], boards: dict[str, dict], *, term: str, lang
 
 
 def write_index(out_dir: str | Path, *, rows: Sequence[dict], term: str, lang: str = "en",
-                work_dir: str | Path | None = None) -> Path:
-    """Write ``<out_dir>/index.html`` atomically and return its path (checked like a report page)."""
+                work_dir: str | Path | None = None, bundles: Sequence | None = None) -> Path:
+    """Write ``<out_dir>/index.html`` atomically and return its path (checked like a report page).
+
+    ``bundles``: :func:`.brief.load_term_bundles` of ``rows``, when the caller has them loaded already.
+    """
     from .html import HtmlCheckError, check_html
 
     out_dir = Path(out_dir)
@@ -196,7 +199,8 @@ def write_index(out_dir: str | Path, *, rows: Sequence[dict], term: str, lang: s
 
     work_dir = out_dir if work_dir is None else Path(work_dir)
     boards = board_rows(work_dir, [r["partner_id"] for r in rows])
-    bundles = load_term_bundles(work_dir, [r["partner_id"] for r in rows])
+    if bundles is None:
+        bundles = load_term_bundles(work_dir, [r["partner_id"] for r in rows])
     district = next((str(b.meta.get("district")) for b in bundles if b.meta.get("district")), "")
     with T.use_language(lang):
         summary = district_summary(bundles, term=term, district=district) if bundles else []

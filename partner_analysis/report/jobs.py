@@ -28,6 +28,9 @@ class ReportJob:
     title: str = ""
     #: run in a kernel started while the worker's previous report ran (:mod:`.kernels`)
     ahead: bool = False
+    #: with ``ahead``: also start the kernel of the worker's next report (False for the batch's last
+    #: reports, after which a worker gets no other one)
+    start_next: bool = True
 
     @property
     def partner_id(self) -> str:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["template_imports", "Kernel", "take_kernel", "close_spares"]
+__all__ = ["template_imports", "Kernel", "take_kernel", "start_spare", "close_spares"]
 
 _local = threading.local()
 _counter = itertools.count()
@@ -129,6 +129,17 @@ def take_kernel(*, kernel_name: str, template: str, log_dir: Path, manager_class
     if ahead:
         _local.spare = _start(key, log_dir, manager_class)
     return kernel
+
+
+def start_spare(*, kernel_name: str, template: str, log_dir: str | Path, manager_class) -> None:
+    """Start this thread's spare kernel now, as :func:`take_kernel` would for a next report.
+
+    A batch worker calls it when it starts, so its first report also finds its kernel booted (the
+    batch builds bundles meanwhile). Nothing happens when the thread already has a spare.
+    """
+    if getattr(_local, "spare", None) is None:
+        key = (kernel_name, template_imports(template), str(log_dir))
+        _local.spare = _start(key, Path(log_dir), manager_class)
 
 
 def _forget(kernel: Kernel) -> None:
