@@ -40,6 +40,8 @@ from pathlib import Path
 # the same kernel floor as benchmarks/report_batch.py (the script's folder is on sys.path when it runs)
 from report_batch import kernel_floor
 
+from figures import figure
+
 TERM = "2025-26-Q2"
 
 
@@ -108,6 +110,8 @@ def batch40(args, tmp: Path) -> None:
     print(f"per-report time in a {n}-report batch / kernel floor: {walls[1] / n / floor:.2f} (target <= 1.1; "
           f"whole batch: wall / {n})")
     print(f"2-worker speed-up of the batch: {walls[1] / walls[2]:.2f} (target >= 1.85)")
+    figure(f"per-report time in a {n}-report batch / kernel floor", walls[1] / n / floor, 1.1)
+    figure("2-worker speed-up of the batch", walls[1] / walls[2], 1.85, better=">=")
 
 
 def dask2000(args, tmp: Path) -> None:

@@ -37,6 +37,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from figures import figure  # noqa: E402  (the script's folder, put on the path above)
 
 TARGETS = {"scale": 12.0, "rss_gb": 6.0, "attendance": 1.0, "full": 2.0}
 
@@ -197,25 +198,20 @@ def main(argv=None) -> int:
     load1 = os.getloadavg()
     print(f"load average at the end: {load1[0]:.1f} / {load1[1]:.1f} / {load1[2]:.1f}")
 
-    def line(label, value, target, fmt="{:.2f}", better="<="):
-        ok = value <= target if better == "<=" else value >= target
-        print(f"FIGURE {label:<62} {fmt.format(value):>8}  (target {better} {target}; "
-              f"{'met' if ok else 'MISSED'})")
-
     print()
-    line("panel + all comparisons, time(1M) / time(100k) [stream]", full_large["seconds"] / full_small["seconds"],
-         TARGETS["scale"])
+    figure("panel + all comparisons, time(1M) / time(100k) [stream]", full_large["seconds"] / full_small["seconds"],
+           TARGETS["scale"])
     print(f"       (CPU time of the process, less sensitive to the machine's load: "
           f"{full_large['cpu'] / full_small['cpu']:.2f})")
-    line("peak RSS at 1M students, GB [stream]", full_large["rss_gb"], TARGETS["rss_gb"])
-    line("attendance aggregation / DuckDB SQL, 100k", att["ours"] / duck, TARGETS["attendance"])
+    figure("peak RSS at 1M students, GB [stream]", full_large["rss_gb"], TARGETS["rss_gb"])
+    figure("attendance aggregation / DuckDB SQL, 100k", att["ours"] / duck, TARGETS["attendance"])
     print(f"       (CPU time, all threads: {att['ours_cpu'] / att['duckdb_cpu']:.2f})")
-    line("full panel + comparisons / DuckDB aggregation alone, 100k [memory]", full_mem["seconds"] / duck,
-         TARGETS["full"])
+    figure("full panel + comparisons / DuckDB aggregation alone, 100k [memory]", full_mem["seconds"] / duck,
+           TARGETS["full"])
     print(f"       (the same with the stream engine: {full_small['seconds'] / duck:.2f}; CPU time, memory engine: "
           f"{full_mem['cpu'] / att['duckdb_cpu']:.2f})")
-    print(f"FIGURE {'Dask LocalCluster (2 workers) result = in-memory result, 100k':<62} "
-          f"{'identical' if dask['identical'] else 'DIFFERENT':>8}  (target identical)")
+    figure("Dask LocalCluster (2 workers) result = in-memory result, 100k",
+           "identical" if dask["identical"] else "DIFFERENT", "identical")
     return 0
 
 
