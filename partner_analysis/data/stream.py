@@ -358,6 +358,9 @@ class _Buckets:
         self.rows = 0
         #: per chunk written, its distinct values of the key column (None: not text, not tracked)
         self.firsts: list[pa.Array] | None = []
+        #: per part, the last key written, and the parts whose rows are not in key order (see _sort_parts)
+        self._last_key: dict[int, object] = {}
+        self._out_of_order: set[int] = set()
         self._jobs: queue.Queue = queue.Queue(maxsize=depth)
         self._worker: threading.Thread | None = None
         self._error: BaseException | None = None
@@ -424,11 +427,32 @@ class _Buckets:
                 w = self.writers[b] = pq.ParquetWriter(self.path(b), self.schema)
             rows = order[s:e]
             if gather is None:
-                w.write_table(table.take(pa.array(rows)))
-                continue
-            w.write_table(pa.Table.from_arrays(
-                [col.take(pa.array(np.zeros(len(rows), np.int32) if at is None else at[rows]))
-                 for col, at in zip(table.columns, gather)], schema=table.schema))
+                part = table.take(pa.array(rows))
+            else:
+                part = pa.Table.from_arrays(
+                    [col.take(pa.array(np.zeros(len(rows), np.int32) if at is None else at[rows]))
+                     for col, at in zip(table.columns, gather)], schema=table.schema)
+            w.write_table(part)
+            if b not in self._out_of_order:
+                self._track_order(b, part.column(self.key))
+
+    def _track_order(self, b: int, keys: pa.ChunkedArray) -> None:
+        """Note whether part ``b`` is still in key order after these rows (checked here, in the writer thread)."""
+        keys = keys.combine_chunks()
+        if pa.types.is_dictionary(keys.type):
+            keys = keys.cast(keys.type.value_type)
+        if not len(keys):
+            return
+        last = self._last_key.get(b)
+        behind = (last is not None and pc.less(keys[0], last).as_py()) or (
+            len(keys) > 1 and pc.any(pc.less(keys.slice(1), keys.slice(0, len(keys) - 1))).as_py())
+        if behind:
+            self._out_of_order.add(b)
+        self._last_key[b] = keys[len(keys) - 1]
+
+    def out_of_order(self) -> list[Path]:
+        """The parts whose rows were not written in key order (after :meth:`close`)."""
+        return [self.path(b) for b in sorted(self._out_of_order)]
 
     def abandon(self) -> None:
         """Stop writing (the caller raises): the writer thread ends, the files are closed, errors dropped."""
@@ -606,6 +630,7 @@ def stream_table(name: str, sources: list[SourceSpec], source: Path, config: Dis
             _report_conflicts(name, sources, source, config, conflicts, errors, options.block_bytes)
         dropped += extra_dropped
         rows -= extra_dropped
+        _sort_parts(buckets.out_of_order(), spec.key[0])
     return StreamedTable(name=name, path=folder, rows=rows, columns=list(buckets.schema.names if buckets.schema
                                                                         else (empty.columns if empty is not None
                                                                               else [])),
@@ -781,6 +806,25 @@ def _has_repeats(keys: pa.Table) -> bool:
         return bool(np.bincount(combined, minlength=0).max() > 1)
     combined.sort()
     return bool((combined[1:] == combined[:-1]).any())
+
+
+def _sort_parts(parts: list[Path], column: str) -> None:
+    """Rewrite each of these parts sorted by ``column`` (stable: a student's rows keep their file order).
+
+    A part holds the students of one hash bucket from the whole id range; written in the file's order
+    (often by date), each of its row groups would span every id, and the KPI engines' partitions of
+    consecutive student ids (:mod:`partner_analysis.kpi.engines`), which skip the row groups outside
+    their range by the stored minimum and maximum, would each read every row group of the table.
+    Sorted, each row group covers a narrow range of ids.
+    """
+    from .dataset import ROW_GROUP_ROWS
+
+    for part in parts:  # those written out of order (:meth:`_Buckets.out_of_order`)
+        table = pq.read_table(part)
+        order = pc.sort_indices(table, sort_keys=[(column, "ascending")])
+        tmp = part.with_name(part.name + ".sorting")
+        pq.write_table(table.take(order), tmp, row_group_size=ROW_GROUP_ROWS)
+        tmp.replace(part)
 
 
 def _repeated_keys(parts: list[Path], key: tuple[str, ...],
