@@ -220,3 +220,22 @@ def test_a_table_stored_as_a_folder_of_parts_gives_the_same_panel(district, memo
     _, kept_m = compute_panel(district, terms=terms, details=False)
     for k in kept_m.values:
         np.testing.assert_array_equal(kept.values[k], kept_m.values[k], err_msg=k)
+
+
+def test_daily_attendance_counted_early_for_other_terms_is_not_used(district, memory):
+    """compute_kpis takes early counts (counted while the other tables are read) only for its own students and
+    terms; counts made for other terms are set aside and the file is counted again."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from partner_analysis.kpi.panel import compute_kpis, count_daily_early, read_dataset_for_kpis
+    _, full, _ = memory
+    dataset = read_dataset_for_kpis(district)
+    with ThreadPoolExecutor(1) as pool:
+        wrong = count_daily_early(pool, district, terms=["2024-25-Q1"])
+        arrays = compute_kpis(dataset, terms=[TERM], daily=wrong)
+        right = count_daily_early(pool, district, terms=[TERM])
+        again = compute_kpis(dataset, terms=[TERM], daily=right)
+    j = full.term_index(TERM)
+    for k in full.values:
+        np.testing.assert_array_equal(arrays.values[k][:, j], full.values[k][:, j], err_msg=k)
+        np.testing.assert_array_equal(again.values[k][:, j], full.values[k][:, j], err_msg=k)

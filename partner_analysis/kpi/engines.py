@@ -37,9 +37,9 @@ default, and what is combined how.
 from __future__ import annotations
 
 import math
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -48,7 +48,7 @@ import pandas as pd
 
 from ..exceptions import ConfigError, InputDataError, check_argument
 from .catalog import Catalog, catalog_for
-from .panel import PanelArrays, compute_kpis, read_dataset_for_kpis, terms_needed
+from .panel import PanelArrays, compute_kpis, count_daily_early, read_dataset_for_kpis, terms_needed
 
 __all__ = ["Engine", "EXECUTORS", "PARTITION_BY", "RowGroupCache", "compute_panel", "open_for_comparisons",
            "panel_partition", "plan_partitions"]
@@ -497,10 +497,12 @@ def compute_panel(source: str | Path, *, engine: Engine | None = None, catalog: 
                           fix="Use --executor stream or --executor dask for a URL, or copy the folder here")
     if engine.executor == "memory":
         terms = None if terms is None else list(terms)
-        dataset = read_dataset_for_kpis(source, terms=terms)
-        arrays = compute_kpis(dataset, catalog=catalog, kpis=kpis, ytd=details, terms=terms)
-        if terms is not None or not details:
-            arrays = _keep(arrays, terms, details)
+        with ThreadPoolExecutor(max_workers=1) as pool:  # daily attendance counted while the tables are read
+            daily = count_daily_early(pool, source, terms=terms)
+            dataset = read_dataset_for_kpis(source, terms=terms)
+            arrays = compute_kpis(dataset, catalog=catalog, kpis=kpis, ytd=details, terms=terms, daily=daily)
+        if not details:  # as the partitioned engines send them (compute_kpis kept ``terms`` alone already)
+            arrays = replace(arrays, ytd={}, n_records={})
         return dataset, arrays
     dataset = open_for_comparisons(source)
     config = dataset.config
@@ -584,30 +586,6 @@ def _combine(results, index: pd.Index, order, config, catalog: Catalog, keep, de
     return PanelArrays(student_ids=index, term_ids=tuple(order), catalog=catalog.select(kpi_ids), values=values,
                        ytd=ytd, n_records=nrec, enrolled=enrolled, prior_term=tuple(prior),
                        prev_term=tuple(i - 1 for i in range(T)))
-
-
-def _keep(arrays: PanelArrays, terms, details: bool) -> PanelArrays:
-    """The memory engine's panel reduced as the partitioned engines reduce theirs (same result, same shape)."""
-    from dataclasses import replace
-
-    T = len(arrays.term_ids)
-    if terms is None:
-        drop = []
-    else:
-        kept = {arrays.term_index(t) for t in terms}
-        drop = [i for i in range(T) if i not in kept]
-
-    def cut(a, fill):
-        if not drop:
-            return a
-        a = a.copy()
-        a[:, drop] = fill
-        return a
-
-    return replace(arrays, enrolled=cut(arrays.enrolled, False),
-                   values={k: cut(v, np.nan) for k, v in arrays.values.items()},
-                   ytd={k: cut(v, np.nan) for k, v in arrays.ytd.items()} if details else {},
-                   n_records={k: cut(v, 0.0) for k, v in arrays.n_records.items()} if details else {})
 
 
 def comparison_terms(config, term: str) -> list[str]:

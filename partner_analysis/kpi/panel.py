@@ -40,6 +40,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import Counter
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping
@@ -407,7 +408,8 @@ def _daily_from_arrow(table, index, config, order, K, T, enrolled, absent_sum, *
     _in_threads(run, [batches[i::workers] for i in range(workers)], enrolled, absent_sum)
 
 
-def _attendance_source(dataset, index, order, keep_empty: bool = False) -> _Source | None:
+def _attendance_source(dataset, index, order, keep_empty: bool = False,
+                       early: "Future[DailyCells] | None" = None) -> _Source | None:
     T = len(order)
     S = len(index)
     K = S * T
@@ -420,10 +422,13 @@ def _attendance_source(dataset, index, order, keep_empty: bool = False) -> _Sour
                                                               and daily_file.exists()):
         enrolled = np.zeros(K + 1)
         absent_sum = np.zeros(K + 1)
+        counted = early.result() if early is not None and daily is None else None
         if isinstance(daily, pd.DataFrame):
             _daily_from_frame(daily, index, dataset.config, order, K, T, enrolled, absent_sum)
         elif daily is not None:  # an Arrow table (a partition's row groups)
             _daily_from_arrow(daily, index, dataset.config, order, K, T, enrolled, absent_sum)
+        elif counted is not None and counted.order == tuple(order) and counted.index.equals(index):
+            enrolled, absent_sum = counted.enrolled, counted.absent_sum  # counted while the tables were read
         else:
             _daily_from_parquet(daily_file, index, dataset.config, order, K, T, enrolled, absent_sum)
         enrolled, absent_sum = enrolled[:K], absent_sum[:K]
@@ -543,7 +548,8 @@ def _simple_source(dataset, name, index, order, *, by_date: bool, keep_empty: bo
     return _Source(key=key, columns=cols, frame=tab, rows=ok)
 
 
-def _load_sources(dataset, index, order, needed: set[str], keep_empty: bool = False) -> dict[str, _Source | None]:
+def _load_sources(dataset, index, order, needed: set[str], keep_empty: bool = False,
+                  early: "Future[DailyCells] | None" = None) -> dict[str, _Source | None]:
     """The record sources the catalog draws on, their rows coded by position in ``order`` (other terms left out).
 
     Daily attendance, the largest, is aggregated in a thread while the other sources are mapped here (Arrow's
@@ -553,7 +559,7 @@ def _load_sources(dataset, index, order, needed: set[str], keep_empty: bool = Fa
 
     out: dict[str, _Source | None] = {}
     with ThreadPoolExecutor(max_workers=1) as pool:
-        attendance = (pool.submit(_attendance_source, dataset, index, order, keep_empty)
+        attendance = (pool.submit(_attendance_source, dataset, index, order, keep_empty, early)
                       if "attendance" in needed else None)
         others = _other_sources(dataset, index, order, needed, keep_empty)
         if attendance is not None:
@@ -703,8 +709,54 @@ def enrolled_students(dataset, index: pd.Index, order: list[str], sources: Mappi
     return seen if seen.any() else np.ones(S * T, dtype=bool)
 
 
+def _computed_terms(config, terms):
+    """The terms :func:`compute_kpis` computes: all, or those ``terms`` need (each school year's first terms, so
+    positions in the year and year-to-date sums are those of the whole panel)."""
+    need = terms_needed(config, terms)
+    return list(config.ordered_terms) if need is None else [t for t in config.ordered_terms if t.id in need]
+
+
+@dataclass(frozen=True)
+class DailyCells:
+    """Daily attendance counted per student × computed term (:func:`count_daily_early`)."""
+
+    index: pd.Index
+    order: tuple[str, ...]
+    enrolled: np.ndarray
+    absent_sum: np.ndarray  # micro-days (MICRO_DAYS)
+
+
+def count_daily_early(pool, path, *, terms: Iterable[str] | None = None) -> "Future[DailyCells] | None":
+    """Start counting ``path``'s daily attendance in ``pool`` (for :func:`compute_kpis` with the same ``terms``).
+
+    The daily table is the largest and is read from its file in any case; counted while the other tables are
+    read (:func:`read_dataset_for_kpis`), the two cores work at once. None when there is no daily table.
+    """
+    from ..config import load_config
+
+    path = Path(path)
+    daily_file = path / "attendance_daily.parquet"
+    if not daily_file.exists() or not (path / "students.parquet").exists():
+        return None
+    config = load_config(path / "district.yml")
+    terms = None if terms is None else list(terms)
+
+    def count() -> DailyCells:
+        students = pd.read_parquet(path / "students.parquet", columns=["student_id"])
+        index = pd.Index(students["student_id"].astype(str), name="student_id")
+        order = [t.id for t in _computed_terms(config, terms)]
+        T = len(order)
+        K = len(index) * T
+        enrolled, absent_sum = np.zeros(K + 1), np.zeros(K + 1)
+        _daily_from_parquet(daily_file, index, config, order, K, T, enrolled, absent_sum)
+        return DailyCells(index, tuple(order), enrolled, absent_sum)
+
+    return pool.submit(count)
+
+
 def compute_kpis(dataset, *, catalog: Catalog | None = None, kpis: Iterable[str] | None = None,
-                 keep_empty: bool = False, ytd: bool = True, terms: Iterable[str] | None = None) -> PanelArrays:
+                 keep_empty: bool = False, ytd: bool = True, terms: Iterable[str] | None = None,
+                 daily: "Future[DailyCells] | None" = None) -> PanelArrays:
     """Compute every KPI for every student × term of the dataset, as wide arrays.
 
     This is the engine behind :func:`build_panel` and
@@ -720,8 +772,10 @@ def compute_kpis(dataset, *, catalog: Catalog | None = None, kpis: Iterable[str]
     to date still has its values): the comparisons do not read them.
     ``terms``: compute only the values of these terms (records of the terms
     :func:`terms_needed` names are read, the others left out); every other
-    term is missing, with no enrolment. The values of ``terms`` are those of
-    the whole panel.
+    term is missing, with no records and no enrolment. The values of
+    ``terms`` are those of the whole panel. ``daily``: the daily attendance
+    already being counted (:func:`count_daily_early`, same ``terms``), used
+    when it counted these students and terms.
     """
     config = dataset.config
     catalog = (catalog or catalog_for(dataset)).select(kpis)
@@ -734,9 +788,7 @@ def compute_kpis(dataset, *, catalog: Catalog | None = None, kpis: Iterable[str]
                              value=index[index.duplicated()][0], fix="Re-run validate/import")
     all_terms = config.ordered_terms
     need = terms_needed(config, terms)
-    # the terms computed: all, or those ``terms`` need (each school year's first terms, so positions in the year
-    # and year-to-date sums are those of the whole panel); the arrays are widened to every term at the end
-    ordered = all_terms if need is None else [t for t in all_terms if t.id in need]
+    ordered = _computed_terms(config, terms)
     order = [t.id for t in ordered]
     S, T = len(index), len(order)
     K = S * T
@@ -753,7 +805,7 @@ def compute_kpis(dataset, *, catalog: Catalog | None = None, kpis: Iterable[str]
             n_in_year[c] = terms_in_year[ordered[c].school_year or ""]
     thresholds = config.thresholds
     check_columns(catalog, dataset)
-    sources = _load_sources(dataset, index, order, {k.source for k in catalog}, keep_empty)
+    sources = _load_sources(dataset, index, order, {k.source for k in catalog}, keep_empty, daily)
     enrolled = enrolled_students(dataset, index, order, sources)
     values, ytd_values, nrecs = {}, {}, {}
     for kpi in catalog:
@@ -797,12 +849,14 @@ def compute_kpis(dataset, *, catalog: Catalog | None = None, kpis: Iterable[str]
         nrecs[kpi.id] = n_scope[main]
     enrolled = enrolled.reshape(S, T)
     full_order = [t.id for t in all_terms]
-    if need is not None:  # widen to every term: the others missing, with no records and no enrolment
-        cols = [full_order.index(t) for t in order]
+    if need is not None:  # widen to every term: only ``terms`` kept, the others missing, no records, no enrolment
+        kept = {config.term(t).id for t in terms}
+        at = [i for i, t in enumerate(order) if t in kept]
+        cols = [full_order.index(order[i]) for i in at]
         width = len(full_order)
-        values, ytd_values, nrecs = (_widen(values, cols, width, np.nan), _widen(ytd_values, cols, width, np.nan),
-                                     _widen(nrecs, cols, width, 0.0))
-        enrolled = _widen({"enrolled": enrolled}, cols, width, False)["enrolled"]
+        values, ytd_values, nrecs = (_widen(values, at, cols, width, np.nan),
+                                     _widen(ytd_values, at, cols, width, np.nan), _widen(nrecs, at, cols, width, 0.0))
+        enrolled = _widen({"enrolled": enrolled}, at, cols, width, False)["enrolled"]
     prior = []
     prev = []
     for i, t in enumerate(all_terms):
@@ -814,12 +868,14 @@ def compute_kpis(dataset, *, catalog: Catalog | None = None, kpis: Iterable[str]
                        prior_term=tuple(prior), prev_term=tuple(prev))
 
 
-def _widen(arrays: Mapping[str, np.ndarray], cols: list[int], width: int, fill) -> dict[str, np.ndarray]:
-    """(S, computed terms) arrays as (S, ``width`` terms): the computed columns at ``cols``, ``fill`` elsewhere."""
+def _widen(arrays: Mapping[str, np.ndarray], at: list[int], cols: list[int], width: int,
+           fill) -> dict[str, np.ndarray]:
+    """(S, computed terms) arrays as (S, ``width`` terms): computed columns ``at`` put at ``cols``, ``fill``
+    elsewhere."""
     out = {}
     for k, a in arrays.items():
         wide = np.full((a.shape[0], width), fill, dtype=a.dtype)
-        wide[:, cols] = a
+        wide[:, cols] = a[:, at]
         out[k] = wide
     return out
 
