@@ -555,23 +555,21 @@ def stream_table(name: str, sources: list[SourceSpec], source: Path, config: Dis
             code = len(files)
             first_row = 2
             registered = False
+            registry = (files, sheets, headers, date_formats)
+            entry = (shown, None, {**src.columns, **src.extra}, src.date_format)  # this file's line in each
             per_value = options.per_value and name not in CROSS_COLUMN_RULES and not src.derive and not src.where
             targets = {k: v for k, v in tables.items() if k != name}
             try:
                 for block in _batches(src, fpath, shown, options.block_bytes):
                     if per_value and isinstance(block, pa.RecordBatch):
-                        located = (files if registered else files + [shown], sheets if registered else sheets + [None],
-                                   headers if registered else headers + [{**src.columns, **src.extra}],
-                                   date_formats if registered else date_formats + [src.date_format])
+                        located = tuple(kept if registered else kept + [item] for kept, item in zip(registry, entry))
                         fast = per_value_chunk(name, block, src, code, shown, fpath, config, located, targets, mapped,
                                                buckets.n)
                         if fast is not None:
                             first_row += block.num_rows
                             if not registered:
-                                files.append(shown)
-                                sheets.append(None)
-                                headers.append({**src.columns, **src.extra})
-                                date_formats.append(src.date_format)
+                                for kept, item in zip(registry, entry):
+                                    kept.append(item)
                                 registered = True
                             read_any = True
                             small, gather, bucket, stored = fast
@@ -585,10 +583,8 @@ def stream_table(name: str, sources: list[SourceSpec], source: Path, config: Dis
                                              fpath=fpath)
                     first_row += len(raw)
                     if not registered:
-                        files.append(shown)
-                        sheets.append(None)
-                        headers.append({**src.columns, **src.extra})
-                        date_formats.append(src.date_format)
+                        for kept, item in zip(registry, entry):
+                            kept.append(item)
                         registered = True
                     read_any = True
                     t = TableFrame(name, frame, files, sheets, headers, date_formats=date_formats)
