@@ -64,8 +64,8 @@ def minimal_template(path: Path) -> Path:
     from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
     nb = new_notebook(cells=[
-        new_code_cell('partner_id: str = "P01"\nterm: str = "2025-26-Q2"\nbundle_path: str = ""',
-                      metadata={"tags": ["parameters"]}),
+        new_code_cell('partner_id: str = "P01"\nterm: str = "2025-26-Q2"\nbundle_path: str = ""\nlang: str = "en"',
+                      metadata={"tags": ["parameters"]}),  # the report contract's parameters (report/contract.py)
         new_markdown_cell("# Partnership report"),
         new_code_cell("from pathlib import Path\nprint(partner_id, term, sorted(p.name for p in Path(bundle_path).iterdir()))"),
     ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
