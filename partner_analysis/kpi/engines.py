@@ -390,6 +390,9 @@ def panel_partition(source: str, ids: Sequence[str], *, config, catalog: Catalog
         ``ids`` are every student of students.parquet between the first and the
         last (a block of :func:`plan_partitions`): row groups inside that range
         are then read without a row filter.
+    cache : RowGroupCache, optional
+        Row groups shared with the partitions run before and after this one in
+        the same process.
 
     Returns
     -------
@@ -397,9 +400,6 @@ def panel_partition(source: str, ids: Sequence[str], *, config, catalog: Catalog
         ``ids`` (the partition's students in the order of students.parquet),
         ``kpis`` (ids), ``values``/``ytd``/``n_records``/``enrolled`` (array
         of shape (students, kept terms); the first three per KPI).
-    cache : RowGroupCache, optional
-        Row groups shared with the partitions run before and after this one in
-        the same process.
     """
     from ..data.dataset import Dataset
 

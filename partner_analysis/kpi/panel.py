@@ -787,6 +787,7 @@ def compute_kpis(dataset, *, catalog: Catalog | None = None, kpis: Iterable[str]
         raise InputDataError("students.parquet repeats a student_id", column="student_id",
                              value=index[index.duplicated()][0], fix="Re-run validate/import")
     all_terms = config.ordered_terms
+    terms = None if terms is None else list(terms)  # read more than once below
     need = terms_needed(config, terms)
     ordered = _computed_terms(config, terms)
     order = [t.id for t in ordered]
