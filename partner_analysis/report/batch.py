@@ -649,7 +649,9 @@ def _run_jobs(jobs: Iterable[ReportJob | None], *, total: int, executor, progres
             futures[fut] = job
             fut.add_done_callback(lambda _f: bar.update(1))
         for fut in cf.as_completed(futures):
-            job = futures[fut]
+            # let go of each future once read: a dask future keeps its result on its worker while referenced, and
+            # a worker lost later (a restart) would have every result it still held computed again
+            job = futures.pop(fut)
             try:
                 rows.append(fut.result().as_dict())
             except Exception as err:  # noqa: BLE001 - a broken worker process fails its partner only
