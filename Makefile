@@ -18,7 +18,7 @@ help:
 	@echo "make survey-app  serve the fit-survey form with Voila on localhost"
 	@echo "make records-app serve the check-in and investment forms with Voila on localhost"
 	@echo "make bench       run the benchmarks (minutes; large data)"
-	@echo "make bench-scale the scale benchmarks of issue 15: 100,000 and 1,000,000 students (about 30 minutes)"
+	@echo "make bench-scale the scale benchmarks of issue 15: 100,000 and 1,000,000 students (about 10 minutes)"
 	@echo "make i18n-extract / i18n-update / i18n-compile   interface translations (pybabel; see partner_analysis/i18n.py)"
 
 $(STAMP): pyproject.toml
@@ -58,7 +58,8 @@ bench: $(STAMP)
 	$(PY) benchmarks/report_batch.py
 
 # Every figure of issue 15's table in one run, printed together at the end (benchmarks/scale_all.py: the panel
-# at 100k and 1M students, the streaming CSV import, the 40-report batch; about 30 minutes on 2 cores). Reuse
+# at 100k and 1M students, the streaming CSV import, the 40-report batch; about 10 minutes on 2 cores, 3 once
+# the two districts are generated). Reuse
 # districts with SCALE_ARGS="--data-100k DIR --data-1m DIR"; add the 2,000-partner Dask batch (~75 minutes)
 # with SCALE_ARGS=--with-2000.
 SCALE_ARGS ?=
