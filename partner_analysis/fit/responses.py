@@ -298,14 +298,8 @@ def submit(store: Store, response_id: int, answers: Mapping[str, Any] | None = N
                 _write_answer(conn, int(response_id), item, value, now)
         final = _answers_of(conn, response_id)
         if validator is not None:
-            problems = list(validator(final) or [])
-            if problems:
-                text = "; ".join(f"{p[0]}: {p[1]}" if isinstance(p, (tuple, list)) else str(p)
-                                 for p in problems[:10])
-                err = StoreError(f"response {response_id} cannot be submitted: {text}. Answer these "
-                                 "questions and submit again")
-                err.problems = problems
-                raise err
+            _refuse_problems(validator(final), f"response {response_id} cannot be submitted: {{}}. Answer these "
+                             "questions and submit again")
         conn.execute(response_sets.update().where(response_sets.c.id == int(response_id))
                      .values(status="submitted", submitted_at=now, updated_at=now))
     return int(response_id)
@@ -387,15 +381,10 @@ def edit_submitted_many(store: Store, response_id: int, changes: Mapping[str, An
                 written.append({"item": item, "old_value": old, "new_value": new})
         if not written:
             return []
-        if validator is not None:
-            problems = list(validator(_answers_of(conn, response_id)) or [])
-            if problems:
-                text = "; ".join(f"{p[0]}: {p[1]}" if isinstance(p, (tuple, list)) else str(p)
-                                 for p in problems[:10])
-                err = StoreError(f"response {response_id} was not corrected: {text}. Nothing was changed; "
-                                 "fix these answers and save again")
-                err.problems = problems
-                raise err    # rolls back every change of this call
+        if validator is not None:  # raising rolls back every change of this call
+            _refuse_problems(validator(_answers_of(conn, response_id)),
+                             f"response {response_id} was not corrected: {{}}. Nothing was changed; "
+                             "fix these answers and save again")
         conn.execute(answer_audit.insert(), [
             dict(response_id=int(response_id), item=w["item"], old_value=w["old_value"],
                  new_value=w["new_value"], editor=str(editor), reason=str(reason), changed_at=now)
@@ -536,3 +525,13 @@ def _check_role(role: Any) -> None:
 def _check_choice(name: str, value: Any, allowed: Sequence[str]) -> None:
     if value not in allowed:
         raise StoreError(f"The value for `{name}` must be one of {list(allowed)}, but {value!r} was passed")
+
+
+def _refuse_problems(problems, message: str) -> None:
+    """Raise a StoreError (``message`` with the first ten problems at ``{}``, ``.problems`` all) if any."""
+    problems = list(problems or [])
+    if problems:
+        text = "; ".join(f"{p[0]}: {p[1]}" if isinstance(p, (tuple, list)) else str(p) for p in problems[:10])
+        err = StoreError(message.format(text))
+        err.problems = problems
+        raise err
