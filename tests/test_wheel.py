@@ -7,6 +7,7 @@ installed package (not the checkout) where its shipped files are.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -15,16 +16,26 @@ import pytest
 
 from conftest import ROOT
 
-pytestmark = pytest.mark.slow
+# Both tests share the module's wheel: one group keeps them on one xdist worker, so the wheel is built once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("wheel")]
+
+# What a build never reads and a checkout may hold: environments, earlier builds, outputs.
+NOT_SOURCE = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "__pycache__", ".pytest_cache",
+                                    ".hypothesis", "demo_district", "reports", "site", "tests", "benchmarks")
 
 SHIPPED = ["notebooks/quarterly_report.ipynb", "notebooks/fit_survey.ipynb", "surveys/partner_fit_v1.xlsx"]
 
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
+    # setuptools builds inside the source tree (build/, *.egg-info): a private copy keeps a concurrent
+    # build (another worker, `make` in the checkout) from colliding with this one (CI, stop 19:
+    # "File exists: build/bdist.linux-x86_64/wheel/partner_analysis-0.1.0.dist-info").
+    source = tmp_path_factory.mktemp("source") / "partner_analysis"
+    shutil.copytree(ROOT, source, ignore=NOT_SOURCE)
     out = tmp_path_factory.mktemp("wheel")
     run = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                          "-w", str(out), str(ROOT)], capture_output=True, text=True)
+                          "-w", str(out), str(source)], capture_output=True, text=True)
     if run.returncode != 0:
         pytest.fail(f"pip wheel failed:\n{run.stderr[-2000:]}")
     (whl,) = out.glob("partner_analysis-*.whl")
@@ -47,6 +58,10 @@ def test_wheel_holds_package_data_and_shipped_files(wheel):
     for rel in SHIPPED:
         assert f"share/partner_analysis/{rel}" in data, rel
     assert not any(n.startswith(("tests/", "reports/", "demo_district/")) for n in names)
+    # the licence travels with the wheel (PEP 639: License-Expression plus the file itself)
+    meta = next(n for n in names if n.endswith(".dist-info/METADATA"))
+    assert "License-Expression: BSD-3-Clause" in zipfile.ZipFile(wheel).read(meta).decode()
+    assert any(n.endswith(".dist-info/licenses/LICENSE") for n in names)
 
 
 def test_installed_wheel_finds_its_files(wheel, tmp_path):
