@@ -19,8 +19,8 @@ from typing import Any
 
 from ..exceptions import PartnerAnalysisError
 
-__all__ = ["notebook_to_html", "strip_parameters", "check_html", "page_css", "TEMPLATE_DIR", "HtmlCheckError",
-           "page_shell"]
+__all__ = ["notebook_to_html", "strip_parameters", "check_html", "page_css", "scoped_css", "TEMPLATE_DIR",
+           "HtmlCheckError", "page_shell"]
 
 TEMPLATE_DIR = Path(str(resources.files("partner_analysis") / "report" / "templates"))
 TEMPLATE_NAME = "partner_report"
@@ -40,6 +40,51 @@ class HtmlCheckError(PartnerAnalysisError):
 def page_css() -> str:
     """The report style sheet (inlined into every page)."""
     return (TEMPLATE_DIR / TEMPLATE_NAME / "report.css").read_text(encoding="utf-8")
+
+
+def scoped_css(name: str = "pa-report") -> str:
+    """The report style sheet confined to the elements inside ``class="{name}"``, for a notebook frontend.
+
+    A report previewed in JupyterLab shows its sections as cell outputs inside Lab's own page, so the page
+    style sheet cannot be used as it is: its ``body``, ``h2`` or ``table`` rules would restyle Lab itself.
+    Every selector is put under the class (``body`` and ``:root`` become the class itself) and the print
+    rules are left out. The class is written twice (``.pa-report.pa-report``) so the report's rules
+    outrank the frontend's own output styles (JupyterLab's ``:not(.jp-RenderedMarkdown).jp-RenderedHTMLCommon
+    td`` right-aligns table cells; ``.jp-OutputArea-output dt`` floats terms at 20 % width), and the two
+    frontend layouts the sheet never sets (floated, fixed-width ``dt``/``dd``) are reset first. The sheet is
+    parsed with tinycss2, not split by hand.
+    """
+    import tinycss2
+
+    scope = f".{name}.{name}"
+
+    def selectors(prelude) -> list[str]:
+        parts, current = [], []
+        for token in prelude:              # top-level commas separate selectors; commas in :is(...) are nested
+            if token.type == "literal" and token.value == ",":
+                parts.append(current)
+                current = []
+            else:
+                current.append(token)
+        parts.append(current)
+        return [tinycss2.serialize(p).strip() for p in parts]
+
+    def scoped(rules) -> list[str]:
+        out = []
+        for rule in rules:
+            if rule.type == "qualified-rule":
+                names = [scope if s in (":root", "html", "body") else f"{scope} {s}" for s in selectors(rule.prelude)]
+                out.append(f"{', '.join(names)} {{{tinycss2.serialize(rule.content).strip()}}}")
+            elif rule.type == "at-rule" and rule.lower_at_keyword == "media":
+                media = tinycss2.serialize(rule.prelude).strip()
+                if media != "print" and rule.content is not None:
+                    inner = scoped(tinycss2.parse_rule_list(rule.content, skip_comments=True, skip_whitespace=True))
+                    out.append(f"@media {media} {{\n" + "\n".join(inner) + "\n}")
+        return out
+
+    sheet = tinycss2.parse_stylesheet(page_css(), skip_comments=True, skip_whitespace=True)
+    reset = f"{scope} dl, {scope} dt, {scope} dd {{float: none; width: auto; overflow: visible;}}"
+    return "\n".join([reset, *scoped(sheet)]) + "\n"
 
 
 def strip_parameters(nb: Any) -> Any:

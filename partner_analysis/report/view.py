@@ -31,12 +31,19 @@ def open_report(bundle_path: str, *, partner_id: str, term: str, lang: str = "en
 
     An empty ``bundle_path`` (the template opened by hand, as JupyterLab opens it) previews the report from
     a bundle built for ``partner_id`` and ``term`` (:func:`preview_bundle`); the batch always passes its own.
+    A preview is also styled as the published page is: the report style sheet, confined to the report's
+    own outputs (:func:`.html.scoped_css`), is displayed once here and every section is displayed inside it.
+    The batch's pages get the whole sheet from their export template instead.
     """
     import matplotlib
     matplotlib.use("Agg")
     T.set_language(lang)
-    if not bundle_path:
+    global _PREVIEW
+    _PREVIEW = not bundle_path
+    if _PREVIEW:
+        from .html import scoped_css
         bundle_path = preview_bundle(partner_id, term)
+        _display_html(f"<style>{scoped_css(PREVIEW_CLASS)}</style>")
     return load_bundle(bundle_path, partner_id=partner_id, term=term)
 
 
@@ -67,9 +74,18 @@ def preview_bundle(partner_id: str, term: str, data_dir: str | None = "") -> Pat
     return info.path
 
 
+PREVIEW_CLASS = "pa-report"
+_PREVIEW = False  # set by open_report: True while the template is previewed by hand (no bundle_path)
+
+
+def _previewed(text: str) -> str:
+    """``text`` inside the preview's styled container while previewing (:func:`open_report`), else as it is."""
+    return f'<div class="{PREVIEW_CLASS}">{text}</div>' if _PREVIEW else text
+
+
 def _display_html(text: str) -> None:
     from IPython.display import HTML, display
-    display(HTML(text))
+    display(HTML(text if text.startswith("<style>") else _previewed(text)))
 
 
 def title_html(bundle: Bundle) -> str:
@@ -345,6 +361,7 @@ def _show_chart(fig, *, alt: str, twin: pd.DataFrame, caption: str) -> None:
         twin_html = (f'<details class="chart-data"><summary>{html.escape(caption)}</summary>'
                      + table(twin.astype(str).values.tolist(), columns=list(twin.columns), caption=caption)
                      + "</details>")
+        twin_html = _previewed(twin_html)
     plots.show_chart(fig, alt=alt, twin_html=twin_html)
 
 
