@@ -85,7 +85,7 @@ def test_compiled_report_catalog_matches_its_po():
 # -- figures: the same values, the locale's writing ---------------------------------------------------------
 
 def _values(text: str, lang: str) -> list[float]:
-    """The numbers a reader sees, as values: "1.200 US$" (es) and "$1,200" (en) both give 1200."""
+    """The numbers a reader sees, as values: "12.345 US$" (es) and "$12,345" (en) both give 12345."""
     if lang == "es":
         tokens = re.findall(r"\d[\d.]*(?:,\d+)?", text)
         return [float(t.replace(".", "").replace(",", ".")) for t in tokens]
@@ -93,18 +93,48 @@ def _values(text: str, lang: str) -> list[float]:
 
 
 @pytest.mark.parametrize("shown, expected", [
-    ("2.9", "2,9"), ("45%", "45\u00a0%"), ("$1,200", "1.200\u00a0US$"), ("+0.3", "+0,3"), ("\u22645%", "\u22645\u00a0%"),
+    ("2.9", "2,9"), ("45%", "45\u00a0%"), ("$1,200", "1200\u00a0US$"), ("+0.3", "+0,3"), ("\u22645%", "\u22645\u00a0%"),
     ("<10", "<10"), ("+12 percentage points", "+12 puntos porcentuales"), ("+1 percentage point", "+1 punto porcentual"),
     ("no change", "sin cambio"), ("not shown", "no se muestra"), ("2.9 credits", "2,9 créditos"),
     ("$12,345", "12.345\u00a0US$"), ("2025-26-Q2", "2025-26-Q2"),
 ])
 def test_figures_are_written_the_spanish_way_with_the_same_value(shown, expected):
-    # CLDR Spanish as Babel writes it: decimal comma, "." grouping, a space before % and after the amount
+    # CLDR Spanish as Babel writes it: decimal comma, "." grouping from five digits on (CLDR's minimum grouping
+    # digits, 2 in es: "1200" but "12.345"), a space before % and after the amount
     with T.use_language("es"):
         got = T.figure(shown)
     assert got == expected
     assert _values(got, "es") == _values(shown, "en")
     assert T.figure(shown) == T.percentage_points(shown)  # English: unchanged (only the singular/plural fix)
+
+
+@pytest.mark.browser
+def test_grouping_agrees_with_chromium_icu_for_spanish_locales():
+    """Oracle: ICU's Intl.NumberFormat in Debian's Chromium (CLDR minimumGroupingDigits and parent locales).
+
+    Spain's Spanish writes 1234 but 12.345; es-US, es-MX and es-419 group from 1,234; es-AR (es_419's child
+    with "." grouping) groups from 1.234. Separators only are compared (Babel's and ICU's CLDR versions may
+    differ in the currency symbol's placement, which is not this rule).
+    """
+    from conftest import require_chromium
+    exe = require_chromium()
+    playwright = pytest.importorskip("playwright.sync_api")
+    from partner_analysis.privacy.display import localize
+    from partner_analysis.report.pdf import CHROMIUM_ARGS
+    locales, numbers = ["es", "es-ES", "es-US", "es-MX", "es-419", "es-AR", "es-GQ", "pl", "pt-PT", "en"], \
+        ["1,234", "12,345", "1,234.5", "1,234,567", "999", "9,999.25"]
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=exe, headless=True, args=CHROMIUM_ARGS)
+        try:
+            icu = browser.new_page().evaluate(
+                """([locales, values]) => Object.fromEntries(locales.map(l => [l, values.map(v =>
+                    new Intl.NumberFormat(l, {minimumFractionDigits: (String(v).split('.')[1] || '').length})
+                    .format(v))]))""", [locales, [float(n.replace(",", "")) for n in numbers]])
+        finally:
+            browser.close()
+    for loc in locales:
+        ours = [localize(n, loc) for n in numbers]
+        assert [o.replace("\u00a0", " ") for o in ours] == [i.replace("\u00a0", " ") for i in icu[loc]], loc
 
 
 def test_english_text_is_unchanged_outside_a_spanish_block():

@@ -452,8 +452,10 @@ def localize(text: str, locale: str | None = None) -> str:
             return m.group(0)
         # as many decimals as displayed ("2.90" keeps two): only the separators change
         decimals = len(num.split(".")[1]) if "." in num else 0
+        whole_digits = len(num.split(".")[0].replace(",", ""))
+        grouped = whole_digits >= 4 + _min_grouping_digits(code) - 1      # "1234" in es, "12.345" grouped
         written = format_decimal(Decimal(num.replace(",", "")), locale=loc,
-                                 format="#,##0" + ("." + "0" * decimals if decimals else ""))
+                                 format=("#,##0" if grouped else "0") + ("." + "0" * decimals if decimals else ""))
         if pct:
             return format_percent(7, locale=loc).replace("700", written, 1)
         if cur:
@@ -461,6 +463,25 @@ def localize(text: str, locale: str | None = None) -> str:
         return written
 
     return _FIGURE_NUMBER.sub(one, str(text))
+
+
+#: CLDR ``<minimumGroupingDigits>`` (common/main/<locale>.xml): with 2, a number is grouped only from five
+#: whole digits on ("1234" but "12.345"). Spanish (es, and es_ES, es_GQ... inheriting it) has 2; Latin
+#: American Spanish (es_419, parent of es_US, es_MX and the rest, per CLDR's parentLocales) sets it back to
+#: 1; Polish and European Portuguese have 2. Babel does not carry this value, so it is kept here; the test
+#: compares with Chromium's ICU ``Intl.NumberFormat``.
+_MIN_GROUPING = {"es": 2, "es_419": 1, "pl": 2, "pt_PT": 2}
+
+
+def _min_grouping_digits(code: str) -> int:
+    """CLDR's minimum grouping digits of a locale (1 unless it or a CLDR parent of it is listed above)."""
+    from babel.core import get_global
+    parents = get_global("parent_exceptions")
+    while code:
+        if code in _MIN_GROUPING:
+            return _MIN_GROUPING[code]
+        code = parents.get(code) or (code.rsplit("_", 1)[0] if "_" in code else "")
+    return 1
 
 
 def _currency_template(loc, code: str) -> str:
