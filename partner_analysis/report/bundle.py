@@ -240,6 +240,12 @@ def _clean(frame: pd.DataFrame) -> pd.DataFrame:
             frame[col] = frame[col].astype("string")
         elif pd.api.types.is_datetime64_any_dtype(dtype):
             frame[col] = frame[col].dt.strftime("%Y-%m-%d")
+        elif col in COUNT_COLUMNS and pd.api.types.is_float_dtype(dtype):
+            # A count is whole: written "52", never "52.0" because another row's count is hidden (NaN makes
+            # the column float), so a partner's bundle has the same bytes whichever partners share its pass.
+            values = frame[col]
+            if values.dropna().eq(values.dropna().round()).all():
+                frame[col] = values.astype("Int64")
     return frame.reset_index(drop=True)
 
 
