@@ -110,9 +110,17 @@ def _percent(axis) -> None:
     axis.set_major_formatter(PercentFormatter(1.0))
 
 
-def _palette(n: int):
-    import seaborn as sns
-    return sns.color_palette("colorblind", max(n, 1))
+#: seaborn's "colorblind" palette (seaborn.palettes.SEABORN_PALETTES, seaborn 0.13), as hex. Kept here so a
+#: report kernel draws its charts without importing seaborn (about 0.8 s of CPU per report, most of what a
+#: report costs beyond its kernel); tests/test_plots.py checks it against seaborn itself.
+COLORBLIND = ("#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc", "#ca9161", "#fbafe4", "#949494",
+              "#ece133", "#56b4e9")
+
+
+def _palette(n: int) -> list[tuple[float, float, float]]:
+    """``n`` colours of the colour-blind palette as RGB tuples, repeating it past ten (as seaborn does)."""
+    from matplotlib.colors import to_rgb
+    return [to_rgb(COLORBLIND[i % len(COLORBLIND)]) for i in range(max(n, 1))]
 
 
 def group_palette(levels: Sequence[str]) -> dict[str, tuple]:

@@ -142,3 +142,12 @@ def test_png_compress_level_keeps_pixels(trend):
                      for c in (6, 1))
     assert default != fast and b"tEXt" not in fast
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(default))), np.asarray(Image.open(io.BytesIO(fast))))
+
+
+@pytest.mark.parametrize("n", [1, 3, 10, 13])
+def test_palette_is_seaborns_colorblind_palette(n):
+    # the palette is kept in plots so a report never imports seaborn; seaborn itself is the oracle
+    sns = pytest.importorskip("seaborn")
+    assert plots._palette(n) == list(sns.color_palette("colorblind", n))
+    assert plots.group_palette([f"g{i}" for i in range(n)]) == dict(zip([f"g{i}" for i in range(n)],
+                                                                        sns.color_palette("colorblind", n)))

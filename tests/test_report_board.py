@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 
 from partner_analysis.report import bundle as B
+from partner_analysis.report import text as T
 from partner_analysis.report.board import board_items, render_board
 from partner_analysis.report.status import (attention_items, cost_per_outcome, kpi_chip, proposed_actions)
 
@@ -249,3 +250,18 @@ def test_tile_change_is_the_difference_of_the_shown_levels(tmp_path):
     assert tile["value"] == "3.0 points" and tile["vs_last_term"] == "+0.3"
     assert tile["vs_comparison"] == "+0.1 (better)"   # 3.0 - 2.9 as shown, not 0.09 -> "+0.1" by luck
     assert "Goal" not in render_board(_bundle(tmp_path, [r], report={"headline_kpis": ["gpa"]}))  # no goal set
+
+
+def test_board_items_are_computed_once_per_language_and_each_caller_gets_its_own_copy(tmp_path):
+    b = _bundle(tmp_path, [_row(kpi_id="gpa", kpi_label="GPA", kind="mean", unit="points", mean_t=3.0),
+                           _row()])
+    first = board_items(b)
+    first["tiles"][0]["label"] = "changed by a caller"
+    again = board_items(b)
+    assert again["tiles"][0]["label"] != "changed by a caller" and again == board_items(b)
+    assert [k for k in b.memo] == [("board_items", "en")]
+    with T.use_language("es"):
+        spanish = board_items(b)
+    assert spanish["sentence"] != again["sentence"] and len(b.memo) == 2
+    # a new bundle (a bundle is not changed once loaded) computes its own
+    assert board_items(B.Bundle(path=b.path, meta=b.meta, tables=b.tables)) == again

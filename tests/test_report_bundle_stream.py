@@ -155,3 +155,41 @@ def test_reports_are_submitted_as_their_bundles_are_written(demo_dir, tmp_path):
     assert [r["partner_id"] for r in m.rows] == partners
     # each report went to the pool right after its own bundle, before the next bundle was built
     assert ex.seen == [1, 2, 3]
+
+
+def test_earlier_terms_are_linked_without_fitting_their_designs(wide_dir):
+    """The bundles' KPI pass links each earlier term's participants' levels with the raw design (no fits).
+
+    That is exact only because suppression hides a level from the groups' counts and levels, never from
+    a design's fit: for every term and every design, the hidden levels and counts are the same, and the
+    linked table equals the one linked with the earlier terms' tables computed with their own designs.
+    """
+    from partner_analysis import privacy
+    from partner_analysis.data.dataset import read_dataset
+    from partner_analysis.kpi.compare import compare_partners, compute_kpis
+    from partner_analysis.privacy.linked import ROW_KEYS
+    from partner_analysis.report.bundle import _kpi_all
+
+    ds = read_dataset(wide_dir)
+    arrays = compute_kpis(ds)
+    pids = [str(p) for p in ds["partners"]["partner_id"]]
+    columns = [*ROW_KEYS, "mean_t", "n_t"]
+    tables = {}
+    for term in ds.config.terms:
+        by_design = {d: compare_partners(ds, term=term.id, partners=pids, suppress=True, arrays=arrays, design=d)
+                     for d in ("raw", "adjusted", "matched")}
+        for d in ("adjusted", "matched"):
+            pd.testing.assert_frame_equal(by_design[d][columns], by_design["raw"][columns], check_exact=True,
+                                          obj=f"{term.id} {d}")
+        assert by_design["raw"]["mean_t"].isna().any() and by_design["raw"]["mean_t"].notna().any()
+        tables[term.id] = by_design
+    config = ds.config
+    earlier = {"prev_term": config.previous_term(TERM), "last_year": config.same_term_last_year(TERM)}
+    assert all(t is not None for t in earlier.values())
+    default = compare_partners(ds, term=TERM, partners=pids, suppress=True, arrays=arrays)
+    expected = privacy.link_earlier_terms(default, {name: compare_partners(
+        ds, term=t.id, partners=pids, suppress=True, arrays=arrays) for name, t in earlier.items()})
+    got, errors = _kpi_all(ds, term=TERM, partners=pids, profile=None)
+    assert errors == {}
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    assert expected["prev_term_mean_t"].notna().any() and expected["last_year_mean_t"].notna().any()

@@ -8,6 +8,7 @@ written in words, never colour alone (WCAG 1.4.1).
 """
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pandas as pd
@@ -82,7 +83,17 @@ def board_items(bundle: Bundle) -> dict[str, Any]:
     goal), ``sentence`` (the overall status), ``attention`` (list of dict),
     ``balance`` and ``costs`` (dicts of displayed text), and ``fit``,
     ``investments``, ``checkins`` (str).
+
+    Computed once per bundle and language (the index, the brief, the story and the deck all read them);
+    each call returns its own copy.
     """
+    key = ("board_items", T.language())
+    if key not in bundle.memo:
+        bundle.memo[key] = _board_items(bundle)
+    return copy.deepcopy(bundle.memo[key])
+
+
+def _board_items(bundle: Bundle) -> dict[str, Any]:
     tiles = []
     settings = report_settings(bundle)
     for _, r in board_kpis(bundle).iterrows():

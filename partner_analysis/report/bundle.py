@@ -112,6 +112,8 @@ class Bundle:
     path: Path
     meta: Mapping[str, Any]
     tables: Mapping[str, pd.DataFrame]
+    #: values derived from the bundle once and read by several pages (the board's items per language)
+    memo: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def partner_id(self) -> str:
@@ -321,9 +323,12 @@ def _kpi_all(dataset, *, term, partners, profile) -> tuple[pd.DataFrame | None, 
 
     def one(pids: list[str], arrays) -> pd.DataFrame:
         now = compare_partners(dataset, term=term, partners=pids, profile=profile, suppress=True, arrays=arrays)
-        # every earlier term shown is hidden at least as that term's own table hides it (privacy.linked)
+        # every earlier term shown is hidden at least as that term's own table hides it (privacy.linked).
+        # Only its participants' levels and counts are read, and suppression decides those from the groups'
+        # counts and levels alone, never from a design's fit: the raw design gives the same hidden cells
+        # without fitting two terms' models (tests/test_report_bundle_stream.py checks it for every design).
         earlier = {name: (compare_partners(dataset, term=t.id, partners=pids, profile=profile, suppress=True,
-                                           arrays=arrays) if t is not None else None)
+                                           arrays=arrays, design="raw") if t is not None else None)
                    for name, t in earlier_terms.items()}
         return privacy.link_earlier_terms(now, earlier, profile=profile)
 
