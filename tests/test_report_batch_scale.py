@@ -51,3 +51,47 @@ def test_template_imports_are_the_top_level_imports_of_code_cells(tmp_path):
                              new_code_cell("%matplotlib inline\nimport magic_cell_is_skipped")])
     nbformat.write(nb, tmp_path / "t.ipynb")
     assert template_imports(tmp_path / "t.ipynb") == ("import os", "from a.b import c as d")
+
+
+@pytest.mark.skipif(__import__("os").name != "posix", reason="Unix sockets: the kernels use TCP elsewhere")
+def test_report_kernels_listen_on_sockets_of_their_own_not_tcp_ports(tmp_path):
+    """Six kernels started at once (six threads, one kernel manager each) never share an address: each has
+    its own Unix socket path, and the sockets are gone when it stops.
+
+    With TCP, jupyter_client picks "free" ports that another kernel starting at the same moment can take
+    first ("Address already in use", seen in a 40-report batch).
+    """
+    import asyncio
+    import concurrent.futures as cf
+    import glob
+
+    from jupyter_client import BlockingKernelClient
+
+    from partner_analysis.report.batch import _kernel_manager_class
+
+    def start(i: int):
+        km = _kernel_manager_class(tmp_path / f"k{i}.log")(kernel_name="python3")
+        asyncio.run(km.start_kernel(cwd=str(tmp_path)))
+        kc = BlockingKernelClient()
+        kc.load_connection_info(km.get_connection_info())
+        kc.start_channels()
+        try:
+            kc.wait_for_ready(timeout=120)
+            reply = kc.execute_interactive(f"answer = {i} * 7", timeout=120)
+            assert reply["content"]["status"] == "ok"
+        finally:
+            kc.stop_channels()
+        return km
+
+    with cf.ThreadPoolExecutor(6) as pool:
+        managers = list(pool.map(start, range(6)))
+    try:
+        info = [km.get_connection_info() for km in managers]
+        assert {i["transport"] for i in info} == {"ipc"}
+        assert len({i["ip"] for i in info}) == 6 and all(len(i["ip"]) + 8 < 107 for i in info)
+        assert all(len(glob.glob(i["ip"] + "-*")) == 5 for i in info)   # shell, iopub, stdin, control, hb
+    finally:
+        for km in managers:
+            asyncio.run(km.shutdown_kernel(now=True))
+    assert not any(glob.glob(i["ip"] + "-*") for i in info)
+    assert not any("Address already in use" in p.read_text() for p in tmp_path.glob("k*.log"))

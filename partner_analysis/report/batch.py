@@ -91,6 +91,21 @@ def _versions() -> dict[str, str]:
 
 # -- one report (runs in a worker) -----------------------------------------------------------------
 
+_IPC_FOLDER: Path | None = None
+
+
+def _ipc_folder() -> Path:
+    """This process's folder for its kernels' sockets (private, removed when the process ends)."""
+    global _IPC_FOLDER
+    if _IPC_FOLDER is None or not _IPC_FOLDER.is_dir():
+        import atexit
+        import shutil
+        import tempfile
+        _IPC_FOLDER = Path(tempfile.mkdtemp(prefix="pa-k-"))
+        atexit.register(shutil.rmtree, _IPC_FOLDER, True)
+    return _IPC_FOLDER
+
+
 def _kernel_manager_class(log_path: Path):
     """An nbclient kernel manager whose kernel writes its stdout/stderr to ``log_path``, not the terminal.
 
@@ -102,10 +117,28 @@ def _kernel_manager_class(log_path: Path):
     a subclass per report carries the log path. The kernel reads only its
     bundle (aggregates that passed the guard), so the log holds nothing
     student-level; it is kept only for a failed report, under ``failed/``.
+
+    On POSIX the kernel listens on Unix sockets (ZeroMQ ``ipc``), not TCP ports. jupyter_client finds
+    free TCP ports by binding, closing and handing the numbers to the kernel, so two kernels starting at
+    once in two workers can be given the same port ("Address already in use", seen in a 40-report
+    batch); a socket path of its own per kernel cannot collide. The paths are short (under the
+    temporary folder, well within the 107-byte socket path limit) and jupyter_client removes them when
+    the kernel stops.
     """
     from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
 
     class _LoggedKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _default_transport(self):
+            return "ipc" if os.name == "posix" else "tcp"
+
+        @default("ip")
+        def _default_ip(self):
+            if self.transport != "ipc":
+                return super()._ip_default()
+            return str(_ipc_folder() / os.urandom(6).hex())
+
         async def _async_launch_kernel(self, kernel_cmd, **kw):
             log_path.parent.mkdir(parents=True, exist_ok=True)
             with open(log_path, "ab") as fh:  # the child keeps its own copy of the descriptor
