@@ -98,11 +98,13 @@ def _ipc_folder() -> Path:
     """This process's folder for its kernels' sockets (private, removed when the process ends)."""
     global _IPC_FOLDER
     if _IPC_FOLDER is None or not _IPC_FOLDER.is_dir():
-        import atexit
+        import multiprocessing.util
         import shutil
         import tempfile
         _IPC_FOLDER = Path(tempfile.mkdtemp(prefix="pa-k-"))
-        atexit.register(shutil.rmtree, _IPC_FOLDER, True)
+        # a multiprocessing finalizer, not atexit: a pool's worker process ends with os._exit, which runs
+        # these (after the spare kernels, exitpriority 10) but never atexit handlers
+        multiprocessing.util.Finalize(None, shutil.rmtree, args=(_IPC_FOLDER, True), exitpriority=1)
     return _IPC_FOLDER
 
 
