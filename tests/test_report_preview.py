@@ -86,7 +86,8 @@ def test_preview_outputs_carry_the_confined_sheet_once(preview_html):
     sheets = [h for h in htmls if h.startswith("<style>")]
     assert len(sheets) == 1 and SCOPE in sheets[0]
     sections = [h for h in htmls if not h.startswith("<style>") and "<img" not in h]
-    assert sections and all(h.startswith('<div class="pa-report">') for h in sections)
+    # inside the styled container, which the frontend's MathJax leaves alone ("$5,724 · Partner $15,088")
+    assert sections and all(h.startswith('<div class="pa-report mathjax_ignore tex2jax_ignore">') for h in sections)
     assert any('class="board"' in h for h in sections)
 
 

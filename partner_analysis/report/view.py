@@ -79,8 +79,13 @@ _PREVIEW = False  # set by open_report: True while the template is previewed by 
 
 
 def _previewed(text: str) -> str:
-    """``text`` inside the preview's styled container while previewing (:func:`open_report`), else as it is."""
-    return f'<div class="{PREVIEW_CLASS}">{text}</div>' if _PREVIEW else text
+    """``text`` inside the preview's styled container while previewing (:func:`open_report`), else as it is.
+
+    The container also opts out of the frontend's math typesetting (``mathjax_ignore``, JupyterLab 4;
+    ``tex2jax_ignore``, older frontends): otherwise two amounts in one output ("District $5,724 · Partner
+    $15,088") are typeset as one inline formula.
+    """
+    return f'<div class="{PREVIEW_CLASS} mathjax_ignore tex2jax_ignore">{text}</div>' if _PREVIEW else text
 
 
 def _display_html(text: str) -> None:
