@@ -6,6 +6,7 @@ import gettext as stdlib_gettext
 import io
 import re
 
+import pandas as pd
 import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import write_mo
@@ -277,3 +278,39 @@ def test_reports_cli_lang_es_writes_the_report_index_and_brief_in_spanish(demo_d
         assert '<html lang="es">' in (release / name).read_text(encoding="utf-8")
     params = json.loads((out / TERM / "work" / "manifest.json").read_text())
     assert params["rows"][0]["status"] == "ok"
+
+
+@pytest.mark.parametrize("label", __import__("partner_analysis.estimate", fromlist=["EVIDENCE_LABELS"]).EVIDENCE_LABELS)
+def test_every_evidence_label_is_written_in_the_reports_language(label):
+    # the story printed "Evidencia: groups not comparable" on Spanish pages
+    assert label in T.EVIDENCE_WORDS
+    with T.use_language("es"):
+        spanish = T.story_evidence(label)
+    assert label not in spanish and spanish.startswith(". Evidencia: ") and len(spanish) > len(". Evidencia: ")
+    assert T.story_evidence(label) == f". Evidence: {label}"
+
+
+def test_fit_prompts_are_worded_in_the_reports_language_from_their_parts(demo_bundles):
+    # the prompts were English sentences made when the survey was scored; a Spanish page printed them as is
+    from partner_analysis.report import view
+    from partner_analysis.report.bundle import dimension_label
+    _, _, bundles = demo_bundles
+    worded = 0
+    for pid, b in bundles.items():
+        prompts, dims = b.table("fit_prompts"), b.table("fit_dimensions")
+        if prompts is None or not len(prompts):
+            continue
+        for _, r in prompts.iterrows():
+            partner = "" if pd.isna(r["partner_statement"]) else r["partner_statement"]
+            args = (dimension_label(dims, r["dimension"]), r["district_statement"], partner, float(r["top_pair_gap"]))
+            # English: word for word the sentence the fit module wrote (fit.gaps._prompt)
+            assert T.fit_prompt(*args) == r["prompt"], pid
+            with T.use_language("es"):
+                spanish = T.fit_prompt(*args)
+            assert spanish.endswith("¿qué ve cada parte?") and "higher" not in spanish, spanish
+            assert (" punto " if abs(round(float(r["top_pair_gap"]), 1)) == 1 else " puntos ") in spanish
+            worded += 1
+        with T.use_language("es"):
+            section = _text(view.fit_html(b))
+        assert "what does each side see" not in section and "¿qué ve cada parte?" in section, pid
+    assert worded >= 5

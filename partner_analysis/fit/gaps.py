@@ -44,7 +44,7 @@ CONFIDENTIAL_MIN_N = 5
 
 GAP_COLUMNS = ["partner_id", "wave", "dimension", "dimension_label", "district_mean", "partner_mean", "gap",
                "district_band", "partner_band", "gap_flag", "n_district", "n_partner", "district_rwg",
-               "partner_rwg", "top_pair", "top_pair_gap", "prompt"]
+               "partner_rwg", "top_pair", "top_pair_gap", "district_statement", "partner_statement", "prompt"]
 
 
 def _fmt_points(x: float) -> str:
@@ -237,12 +237,15 @@ def discussion_prompts(report: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        partner_id, wave, dimension, gap_flag, prompt.
+        partner_id, wave, dimension, gap_flag, prompt, and what the prompt is made of (the top pair's
+        ``district_statement``, ``partner_statement`` and ``top_pair_gap``), so a report can word it
+        in its own language (:func:`partner_analysis.report.text.fit_prompt`).
     """
     sub = report[report["prompt"].astype(bool)].copy()
     sub["_abs"] = sub["gap"].abs()
     sub = sub.sort_values(["partner_id", "wave", "_abs"], ascending=[True, True, False], kind="stable")
-    return sub[["partner_id", "wave", "dimension", "gap_flag", "prompt"]].reset_index(drop=True)
+    return sub[["partner_id", "wave", "dimension", "gap_flag", "prompt", "district_statement", "partner_statement",
+                "top_pair_gap"]].reset_index(drop=True)
 
 
 def reliability(answers_long: pd.DataFrame, instrument: Instrument, *, min_n: int | None = None,

@@ -136,7 +136,8 @@ def summary_for_bundle(store: Any, partner_id: str, *, wave: str | None = None,
         partner_band, gap_flag, n_district, n_partner.
         ``"fit_overall"`` (one row): fit_index, band, biggest_gap_dimension, biggest_gap, wave, n_district,
         n_partner.
-        ``"fit_prompts"``: dimension, prompt.
+        ``"fit_prompts"``: :data:`PROMPT_COLUMNS` (dimension, the English prompt, its two statements and the
+        top pair's gap).
         Empty frames (and a row of missing values for ``fit_overall``) when the partner has no
         submitted answers.
     """
@@ -191,6 +192,10 @@ def _partner_rows(frame: pd.DataFrame, pid: str) -> pd.DataFrame:
     return frame[frame["partner_id"].astype(str) == pid].reset_index(drop=True)
 
 
+#: The bundle's fit prompts: the English sentence, and what it is made of (a report words it in its language).
+PROMPT_COLUMNS = ["dimension", "prompt", "district_statement", "partner_statement", "top_pair_gap"]
+
+
 def _bundle_tables(answers: pd.DataFrame, instrument: Instrument, wave: str | None, *,
                    report: pd.DataFrame | None = None, overall: pd.DataFrame | None = None
                    ) -> dict[str, pd.DataFrame]:
@@ -205,7 +210,7 @@ def _bundle_tables(answers: pd.DataFrame, instrument: Instrument, wave: str | No
                                    "n_partner": 0}])
     if answers.empty:
         return {"fit_dimensions": pd.DataFrame(columns=BUNDLE_DIMENSION_COLUMNS), "fit_overall": empty_overall,
-                "fit_prompts": pd.DataFrame(columns=["dimension", "prompt"])}
+                "fit_prompts": pd.DataFrame(columns=PROMPT_COLUMNS)}
     report = gap_report(answers, instrument) if report is None else report
     dims = report[BUNDLE_DIMENSION_COLUMNS].reset_index(drop=True)
     if overall is None:
@@ -221,7 +226,7 @@ def _bundle_tables(answers: pd.DataFrame, instrument: Instrument, wave: str | No
                                  "biggest_gap_dimension": big_dim, "biggest_gap": big_gap, "wave": wave,
                                  "n_district": int(n_resp.get("district", 0)),
                                  "n_partner": int(n_resp.get("partner", 0))}])
-    prompts = discussion_prompts(report)[["dimension", "prompt"]]
+    prompts = discussion_prompts(report)[PROMPT_COLUMNS]
     return {"fit_dimensions": dims, "fit_overall": fit_overall, "fit_prompts": prompts.reset_index(drop=True)}
 
 

@@ -472,7 +472,8 @@ def goal_words(status_words: str) -> str:
 
 
 #: Codes of the records (check-in status, balance band, contribution side) in words.
-CODE_WORDS = {"held": N_("held"), "overdue": N_("overdue"), "not_due": N_("not due"), "not due": N_("not due"),
+CODE_WORDS = {"ok": N_("ok"), "watch": N_("watch"), "discuss": N_("discuss"),  # a fit gap's flag
+              "held": N_("held"), "overdue": N_("overdue"), "not_due": N_("not due"), "not due": N_("not due"),
               "due": N_("due"), "missed": N_("missed"), "scheduled": N_("scheduled"),
               "balanced": N_("balanced"), "leaning": N_("leaning"), "one-sided": N_("one-sided"),
               "one_sided": N_("one-sided"), "district": N_("district"), "partner": N_("partner"),
@@ -676,8 +677,43 @@ def story_test(key: str) -> str:
     return _(STORY_TESTS[key])
 
 
+def fit_prompt(dimension: str, district_statement: str, partner_statement: str, gap: float) -> str:
+    """A fit survey's discussion prompt in the report's language (:func:`partner_analysis.fit.gaps._prompt`
+    words the English one the same way, tested): the dimension, the top pair's statement(s) as the
+    instrument words them, which side rates it higher and by how much. Differently worded (mirrored)
+    statements are quoted both, each with its side."""
+    partner_higher = gap > 0
+    points = ngettext("{n} point", "{n} points", round(abs(gap), 1)).format(n=figure(f"{abs(gap):.1f}"))
+    topic = dimension[:1].lower() + dimension[1:]
+    same = (" ".join(district_statement.split()).casefold() == " ".join(partner_statement.split()).casefold()
+            or not (district_statement and partner_statement))
+    if same:
+        statement = (district_statement or partner_statement).rstrip(".")
+        msg = (_("On {topic}, the partner rates '{statement}' {points} higher than the district: what does each "
+                 "side see?") if partner_higher else
+               _("On {topic}, the district rates '{statement}' {points} higher than the partner: what does each "
+                 "side see?"))
+        return msg.format(topic=topic, statement=statement, points=points)
+    msg = (_("On {topic}, the district rated '{district}' and the partner rated the mirrored statement "
+             "'{partner}'; the partner's rating is {points} higher: what does each side see?") if partner_higher
+           else _("On {topic}, the district rated '{district}' and the partner rated the mirrored statement "
+                  "'{partner}'; the district's rating is {points} higher: what does each side see?"))
+    return msg.format(topic=topic, district=district_statement.rstrip("."), partner=partner_statement.rstrip("."),
+                      points=points)
+
+
+#: The evidence labels of the comparisons (``estimate.EVIDENCE_LABELS``), in words a report can translate.
+EVIDENCE_WORDS = {"descriptive only": N_("descriptive only"),
+                  "comparison adjusted for prior achievement and background":
+                      N_("comparison adjusted for prior achievement and background"),
+                  "baseline-equivalent comparison": N_("baseline-equivalent comparison"),
+                  "groups not comparable": N_("groups not comparable")}
+
+
 def story_evidence(label: str) -> str:
-    return _(". Evidence: {label}").format(label=label)
+    """". Evidence: groups not comparable" in the report's language (an unknown label as it is)."""
+    words = _(EVIDENCE_WORDS[label]) if label in EVIDENCE_WORDS else label
+    return _(". Evidence: {label}").format(label=words)
 
 
 def story_mde(mde_text: str) -> str:

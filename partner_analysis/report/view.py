@@ -204,9 +204,18 @@ def fit_html(bundle: Bundle) -> str:
     prompts = bundle.table("fit_prompts")
     if prompts is not None and len(prompts):
         items = "".join(f"<li><strong>{esc(dimension_label(dims, r['dimension']))}:</strong> "
-                        f"{esc(r['prompt'])}</li>" for _, r in prompts.iterrows())
+                        f"{esc(_fit_prompt(dims, r))}</li>" for _, r in prompts.iterrows())
         body.append(f"<h3>{esc(T.label('next_questions'))}</h3><ul>{items}</ul>")
     return section(T.label("fit"), "".join(body), id="fit")
+
+
+def _fit_prompt(dims: pd.DataFrame | None, r: pd.Series) -> str:
+    """The prompt in the report's language; a bundle built before prompts kept their parts has only English."""
+    if missing(r.get("top_pair_gap")) or missing(r.get("district_statement")):
+        return str(r["prompt"])
+    partner = "" if missing(r.get("partner_statement")) else str(r["partner_statement"])
+    return T.fit_prompt(dimension_label(dims, r["dimension"]), str(r["district_statement"]), partner,
+                        float(r["top_pair_gap"]))
 
 
 def investments_html(bundle: Bundle) -> str:
