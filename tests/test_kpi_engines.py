@@ -239,3 +239,25 @@ def test_daily_attendance_counted_early_for_other_terms_is_not_used(district, me
     for k in full.values:
         np.testing.assert_array_equal(arrays.values[k][:, j], full.values[k][:, j], err_msg=k)
         np.testing.assert_array_equal(again.values[k][:, j], full.values[k][:, j], err_msg=k)
+
+
+def test_compact_arrays_hold_the_kept_terms_columns_of_the_whole_panel(district, memory):
+    """compute_kpis(terms=..., compact=True), what each stream partition returns: only the kept terms'
+    columns, equal to the whole panel's, with last year's and the previous term pointing within them."""
+    from partner_analysis.kpi.engines import comparison_terms
+    from partner_analysis.kpi.panel import compute_kpis
+    ds, full, _ = memory
+    kept = comparison_terms(ds.config, TERM)                 # this term, the previous one, the same one last year
+    compact = compute_kpis(ds, terms=kept, compact=True)
+    ids = [t for t in full.term_ids if t in set(kept)]
+    assert compact.term_ids == tuple(ids) and len(ids) == 3
+    cols = [full.term_ids.index(t) for t in ids]
+    for k in full.values:
+        for name in ("values", "ytd", "n_records"):
+            np.testing.assert_array_equal(getattr(compact, name)[k], getattr(full, name)[k][:, cols], err_msg=k)
+    np.testing.assert_array_equal(compact.enrolled, full.enrolled[:, cols])
+    now = ids.index(TERM)
+    assert compact.term_ids[compact.prev_term[now]] == ds.config.previous_term(TERM).id
+    assert compact.term_ids[compact.prior_term[now]] == ds.config.same_term_last_year(TERM).id
+    oldest = 0                                               # last year's term: neither its own last year nor its
+    assert compact.prior_term[oldest] == -1 and compact.prev_term[oldest] == -1   # previous term was kept

@@ -416,16 +416,15 @@ def panel_partition(source: str, ids: Sequence[str], *, config, catalog: Catalog
         frames[name] = _read(filesystem, f"{root}/{name}.parquet", ids=ids, contiguous=contiguous, term_ids=need,
                              coder=coder, cache=cache,
                              arrow=name == "attendance_daily")  # the panel aggregates it from Arrow
+    # with kept terms, compute_kpis returns just their columns (compact), in keep_terms' (ascending) order
     arr = compute_kpis(Dataset(config=config, tables=frames, path=None), catalog=catalog, kpis=kpis, keep_empty=True,
-                       ytd=details, terms=kept)
-    cols = slice(None) if keep_terms is None else list(keep_terms)
+                       ytd=details, terms=kept, compact=True)
     del frames
     out = {"ids": np.asarray(arr.student_ids, dtype=object), "kpis": list(arr.values),
-           "values": {k: np.ascontiguousarray(v[:, cols]) for k, v in arr.values.items()},
-           "enrolled": np.ascontiguousarray(arr.enrolled[:, cols])}
+           "values": dict(arr.values), "enrolled": arr.enrolled}
     if details:
-        out["ytd"] = {k: np.ascontiguousarray(v[:, cols]) for k, v in arr.ytd.items()}
-        out["n_records"] = {k: np.ascontiguousarray(v[:, cols]) for k, v in arr.n_records.items()}
+        out["ytd"] = dict(arr.ytd)
+        out["n_records"] = dict(arr.n_records)
     return out
 
 

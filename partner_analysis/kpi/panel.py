@@ -756,7 +756,7 @@ def count_daily_early(pool, path, *, terms: Iterable[str] | None = None) -> "Fut
 
 def compute_kpis(dataset, *, catalog: Catalog | None = None, kpis: Iterable[str] | None = None,
                  keep_empty: bool = False, ytd: bool = True, terms: Iterable[str] | None = None,
-                 daily: "Future[DailyCells] | None" = None) -> PanelArrays:
+                 daily: "Future[DailyCells] | None" = None, compact: bool = False) -> PanelArrays:
     """Compute every KPI for every student × term of the dataset, as wide arrays.
 
     This is the engine behind :func:`build_panel` and
@@ -775,7 +775,10 @@ def compute_kpis(dataset, *, catalog: Catalog | None = None, kpis: Iterable[str]
     term is missing, with no records and no enrolment. The values of
     ``terms`` are those of the whole panel. ``daily``: the daily attendance
     already being counted (:func:`count_daily_early`, same ``terms``), used
-    when it counted these students and terms.
+    when it counted these students and terms. ``compact`` (with ``terms``): the arrays hold only the
+    columns of ``terms``, in the district's term order (``term_ids`` are those terms; ``prior_term`` and
+    ``prev_term`` point within them, -1 when outside), instead of every term with the others missing;
+    :mod:`.engines` combines partitions from them without widening and narrowing each one.
     """
     config = dataset.config
     catalog = (catalog or catalog_for(dataset)).select(kpis)
@@ -850,6 +853,20 @@ def compute_kpis(dataset, *, catalog: Catalog | None = None, kpis: Iterable[str]
         nrecs[kpi.id] = n_scope[main]
     enrolled = enrolled.reshape(S, T)
     full_order = [t.id for t in all_terms]
+    if need is not None and compact:  # only the columns of ``terms``
+        kept = {config.term(t).id for t in terms}
+        at = [i for i, t in enumerate(order) if t in kept]
+        ids = [order[i] for i in at]
+        narrow = lambda arrays: {k: np.ascontiguousarray(a[:, at]) for k, a in arrays.items()}  # noqa: E731
+        values, ytd_values, nrecs = narrow(values), narrow(ytd_values), narrow(nrecs)
+        enrolled = np.ascontiguousarray(enrolled[:, at])
+        last_year = [config.same_term_last_year(t) for t in ids]
+        return PanelArrays(student_ids=index, term_ids=tuple(ids), catalog=catalog.select(list(values)),
+                           values=values, ytd=ytd_values, n_records=nrecs, enrolled=enrolled,
+                           prior_term=tuple(ids.index(y.id) if y is not None and y.id in ids else -1
+                                            for y in last_year),
+                           prev_term=tuple(ids.index(order[i - 1]) if i > 0 and order[i - 1] in ids else -1
+                                           for i in at))
     if need is not None:  # widen to every term: only ``terms`` kept, the others missing, no records, no enrolment
         kept = {config.term(t).id for t in terms}
         at = [i for i, t in enumerate(order) if t in kept]
