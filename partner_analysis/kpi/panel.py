@@ -857,8 +857,8 @@ def compute_kpis(dataset, *, catalog: Catalog | None = None, kpis: Iterable[str]
         kept = {config.term(t).id for t in terms}
         at = [i for i, t in enumerate(order) if t in kept]
         ids = [order[i] for i in at]
-        narrow = lambda arrays: {k: np.ascontiguousarray(a[:, at]) for k, a in arrays.items()}  # noqa: E731
-        values, ytd_values, nrecs = narrow(values), narrow(ytd_values), narrow(nrecs)
+        values, ytd_values, nrecs = ({k: np.ascontiguousarray(a[:, at]) for k, a in arrays.items()}
+                                     for arrays in (values, ytd_values, nrecs))
         enrolled = np.ascontiguousarray(enrolled[:, at])
         last_year = [config.same_term_last_year(t) for t in ids]
         return PanelArrays(student_ids=index, term_ids=tuple(ids), catalog=catalog.select(list(values)),
