@@ -95,3 +95,18 @@ def test_report_kernels_listen_on_sockets_of_their_own_not_tcp_ports(tmp_path):
             asyncio.run(km.shutdown_kernel(now=True))
     assert not any(glob.glob(i["ip"] + "-*") for i in info)
     assert not any("Address already in use" in p.read_text() for p in tmp_path.glob("k*.log"))
+
+
+def test_a_report_worker_that_dies_of_a_fault_prints_its_threads_stacks():
+    # what a report task does first in its worker (a dask worker segfaulted in the 2,000-partner run)
+    import subprocess
+    import sys
+    code = ("import threading, faulthandler, time\n"
+            "from partner_analysis.report.batch import _trace_faults\n"
+            "_trace_faults()\n"
+            "threading.Thread(target=time.sleep, args=(30,), daemon=True, name='busy').start()\n"
+            "faulthandler._sigsegv()\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode != 0
+    assert "Segmentation fault" in run.stderr and "Current thread" in run.stderr
+    assert run.stderr.count("Thread 0x") >= 1          # the other thread's stack too

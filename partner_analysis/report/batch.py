@@ -192,7 +192,19 @@ def _run_one(job: ReportJob) -> ManifestRow:
     return ManifestRow.from_dict(_run_one_row(job))
 
 
+def _trace_faults() -> None:
+    """Make this worker process print every thread's Python stack to its stderr if it dies of a fault.
+
+    A dask worker segfaulted in the 2,000-partner run (docs/scale.md); the next one can then be traced.
+    """
+    import faulthandler
+    if not faulthandler.is_enabled():
+        with contextlib.suppress(Exception):  # noqa: BLE001 - stderr without a file descriptor: nothing to do
+            faulthandler.enable(all_threads=True)
+
+
 def _run_one_row(job: ReportJob) -> dict:
+    _trace_faults()
     import nbformat
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
