@@ -19,24 +19,12 @@ from partner_analysis.data import stream
 from partner_analysis.data.dataset import read_dataset
 from partner_analysis.data.load import import_source
 from partner_analysis.data.stream import StreamOptions
+from sis_attendance import DAYS, N_STUDENTS, column_map
 from partner_analysis.exceptions import InputDataError
 
 FAST = StreamOptions(above=0, block_bytes=2 * 1024, bucket_bytes=8 * 1024)
 ROWWISE = StreamOptions(above=0, block_bytes=2 * 1024, bucket_bytes=8 * 1024, per_value=False)
-MAP = """tables:
-  - table: students
-    file: students.csv
-    columns: {student_id: Student Number, school_id: School Code, grade_level: Grade}
-  - table: attendance_daily
-    file: attendance.csv
-    delimiter: ";"
-    date_format: "%m/%d/%Y"
-    columns: {student_id: Student Number, date: Att Date, status: Att Code}
-    recode:
-      status: {P: present, A: unexcused, E: excused, T: tardy}
-"""
-N_STUDENTS = 40
-DAYS = pd.bdate_range("2025-09-01", "2025-10-24")  # inside term 2025-26-Q1 of the embedded config
+MAP = column_map(";")
 
 
 def _records() -> list[list[str]]:
