@@ -249,6 +249,22 @@ def test_dask_executor_runs_the_same_batch(demo_dir, tmp_path):
     assert (tmp_path / TERM / "release" / "P02.html").exists()
 
 
+def test_batch_deck_holds_the_partners_whose_reports_succeeded(demo_dir, tmp_path):
+    # the deck reads the bundles the brief and the index read (once per batch), keeping the ok reports
+    pptx = pytest.importorskip("pptx")
+    from partner_analysis.report.batch import run_reports
+    from partner_analysis.report.deck import scan_deck
+
+    m = run_reports(demo_dir, term=TERM, out=tmp_path, partners=["P01", "P04"], formats=("html", "pptx"),
+                    workers=1, progress=False)
+    assert m.ok
+    (deck,) = (tmp_path / TERM / "release").glob("*.pptx")
+    text = " ".join(shape.text_frame.text for slide in pptx.Presentation(deck).slides for shape in slide.shapes
+                    if shape.has_text_frame)
+    assert re.search(r"\b\d / 2 partnerships on track", text), text[:300]      # the two partners, no other
+    assert scan_deck(deck, pd.read_parquet(demo_dir / "students.parquet")["student_id"].astype(str)) == []
+
+
 def test_dead_kernel_is_retried_once(tmp_path):
     from nbformat.v4 import new_code_cell, new_notebook
 

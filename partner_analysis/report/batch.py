@@ -497,9 +497,9 @@ def run_reports(data_dir: str | Path, *, term: str, out: str | Path = "reports",
                                       bundles=term_bundles)
     deck = None
     if "pptx" in formats:
-        from .brief import load_term_bundles
         from .deck import write_deck
-        bundles = load_term_bundles(out_dir, [r["partner_id"] for r in manifest.rows if r["status"] == "ok"])
+        ok = {r["partner_id"] for r in manifest.rows if r["status"] == "ok"}
+        bundles = [b for b in term_bundles if b.partner_id in ok]   # read once above, in the manifest's order
         district_name = next((str(b.meta.get("district")) for b in bundles if b.meta.get("district")), "")
         deck = write_deck(layout.release, bundles, term=term, district=district_name, lang=lang)
     _write_public_manifest(layout.release / PUBLIC_MANIFEST, manifest)
